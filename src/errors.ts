@@ -1,0 +1,79 @@
+// The typed errors of secretfile, and the exit codes they map to.
+// Rules: the core throws only these; a message names the file or secret and never holds a value.
+
+/** The CLI's exit codes, as the design fixes them. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  notFound: 3,
+  denied: 4,
+  undecryptable: 5,
+  agentUnreachable: 6,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Options shared by every secretfile error. */
+export interface ErrorDetails {
+  /** What the user can do next, printed as `secretfile: hint: …`. */
+  hint?: string;
+  /** The underlying error, kept for debugging, never printed by default. */
+  cause?: unknown;
+}
+
+/** The base of every expected error: a stable code, an exit code and an optional hint. */
+export class SecretfileError extends Error {
+  readonly code: string;
+  readonly exitCode: ExitCode;
+  readonly hint: string | undefined;
+
+  constructor(code: string, exitCode: ExitCode, message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = "SecretfileError";
+    this.code = code;
+    this.exitCode = exitCode;
+    this.hint = details.hint;
+  }
+}
+
+/** Exit 2: a bad command line, name or value. */
+export class UsageError extends SecretfileError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("usage", ExitCode.usage, message, details);
+  }
+}
+
+/** Exit 3: the named secret does not exist. */
+export class NotFoundError extends SecretfileError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("not-found", ExitCode.notFound, message, details);
+  }
+}
+
+/** Exit 4: the policy refuses, or a file's owner or mode is unsafe. */
+export class AccessError extends SecretfileError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("denied", ExitCode.denied, message, details);
+  }
+}
+
+/** Exit 5: a store or identity that cannot be decrypted or parsed. */
+export class CorruptError extends SecretfileError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("undecryptable", ExitCode.undecryptable, message, details);
+  }
+}
+
+/** Exit 6: the agent cannot be reached. */
+export class AgentUnreachableError extends SecretfileError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("agent-unreachable", ExitCode.agentUnreachable, message, details);
+  }
+}
+
+/** Exit 1: any other failure the user can act on (an existing file, a failed write, …). */
+export class FailureError extends SecretfileError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("failure", ExitCode.failure, message, details);
+  }
+}
