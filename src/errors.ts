@@ -10,6 +10,10 @@ export const ExitCode = {
   denied: 4,
   undecryptable: 5,
   agentUnreachable: 6,
+  /** `exec`: the command exists but cannot be run (as a shell reports it). */
+  cannotExecute: 126,
+  /** `exec`: the command was not found (as a shell reports it). */
+  commandNotFound: 127,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -75,5 +79,19 @@ export class AgentUnreachableError extends SecretfileError {
 export class FailureError extends SecretfileError {
   constructor(message: string, details?: ErrorDetails) {
     super("failure", ExitCode.failure, message, details);
+  }
+}
+
+/** Exit 1: there is no identity or store where one was expected. */
+export class NoStoreError extends SecretfileError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("no-store", ExitCode.failure, message, details);
+  }
+}
+
+/** Exit 1: a file that must be created already exists. */
+export class ExistsError extends SecretfileError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("exists", ExitCode.failure, message, details);
   }
 }

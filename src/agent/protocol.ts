@@ -1,0 +1,120 @@
+// The agent's wire protocol (version 1): one JSON object per line each way, documented in docs/protocol.md.
+// Rules: requests are validated before anything else is done; errors travel as a code the client maps back to its exit code.
+
+import {
+  AccessError,
+  AgentUnreachableError,
+  CorruptError,
+  ExistsError,
+  FailureError,
+  NoStoreError,
+  NotFoundError,
+  SecretfileError,
+  UsageError,
+} from "../errors.js";
+import type { SecretInfo } from "../store/document.js";
+import { isValidName } from "../store/names.js";
+
+/** The protocol version this build speaks. */
+export const PROTOCOL_VERSION = 1;
+/** The longest request line the agent reads, in bytes (a 64 KiB value, JSON-escaped, and room). */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
+/** A request, as the client sends it. */
+export type Request =
+  | { v: 1; op: "ping" }
+  | { v: 1; op: "get"; name: string }
+  | { v: 1; op: "list" }
+  | { v: 1; op: "values"; names?: string[] }
+  | { v: 1; op: "add"; name: string; value: string; replace?: boolean; description?: string; expires?: string }
+  | { v: 1; op: "rm"; name: string };
+
+/** A successful answer. */
+export type Answer =
+  | { ok: true; op: "ping"; agent: string; version: number }
+  | { ok: true; op: "get"; value: string }
+  | { ok: true; op: "list"; secrets: SecretInfo[] }
+  | { ok: true; op: "values"; values: Record<string, string> }
+  | { ok: true; op: "add" | "rm" };
+
+/** A refusal or failure, carrying the error's code. */
+export interface ErrorAnswer {
+  ok: false;
+  error: { code: string; message: string; hint?: string };
+}
+
+/**
+ * Parses one request line. Returns the request, or throws UsageError describing what is wrong
+ * (the agent answers it as an error and keeps serving).
+ */
+export function parseRequest(line: string): Request {
+  let data: unknown;
+  try {
+    data = JSON.parse(line);
+  } catch {
+    throw new UsageError("the request is not a JSON object");
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) throw new UsageError("the request is not a JSON object");
+  const r = data as Record<string, unknown>;
+  if (r.v !== PROTOCOL_VERSION) throw new UsageError(`unsupported protocol version ${JSON.stringify(r.v)}; this agent speaks ${PROTOCOL_VERSION}`);
+  const name = () => {
+    if (typeof r.name !== "string" || !isValidName(r.name)) throw new UsageError('"name" must be a valid secret name');
+    return r.name;
+  };
+  const optionalString = (key: string) => {
+    if (r[key] !== undefined && typeof r[key] !== "string") throw new UsageError(`"${key}" must be a string`);
+    return r[key] as string | undefined;
+  };
+  switch (r.op) {
+    case "ping":
+    case "list":
+      return { v: 1, op: r.op };
+    case "get":
+    case "rm":
+      return { v: 1, op: r.op, name: name() };
+    case "values": {
+      if (r.names === undefined) return { v: 1, op: "values" };
+      if (!Array.isArray(r.names) || r.names.length > 10_000 || !r.names.every((n) => typeof n === "string" && isValidName(n))) {
+        throw new UsageError('"names" must be a list of valid secret names');
+      }
+      return { v: 1, op: "values", names: r.names as string[] };
+    }
+    case "add": {
+      if (typeof r.value !== "string") throw new UsageError('"value" must be a string');
+      if (r.replace !== undefined && typeof r.replace !== "boolean") throw new UsageError('"replace" must be true or false');
+      return {
+        v: 1,
+        op: "add",
+        name: name(),
+        value: r.value,
+        replace: r.replace as boolean | undefined,
+        description: optionalString("description"),
+        expires: optionalString("expires"),
+      };
+    }
+    default:
+      throw new UsageError(`unknown operation ${JSON.stringify(r.op)}`);
+  }
+}
+
+/** Returns the wire form of an error. Only SecretfileErrors keep their message; others become a generic failure. */
+export function errorAnswer(err: unknown): ErrorAnswer {
+  if (err instanceof SecretfileError) return { ok: false, error: { code: err.code, message: err.message, hint: err.hint } };
+  return { ok: false, error: { code: "failure", message: "the agent failed to answer (see its log)" } };
+}
+
+const byCode: Record<string, new (message: string, details?: { hint?: string }) => SecretfileError> = {
+  usage: UsageError,
+  "not-found": NotFoundError,
+  denied: AccessError,
+  undecryptable: CorruptError,
+  "agent-unreachable": AgentUnreachableError,
+  "no-store": NoStoreError,
+  exists: ExistsError,
+};
+
+/** Rebuilds the typed error an agent sent, so the CLI exits with the same code. */
+export function errorFromAnswer(answer: ErrorAnswer): SecretfileError {
+  const Kind = byCode[answer.error.code] ?? FailureError;
+  return new Kind(answer.error.message, { hint: answer.error.hint });
+}

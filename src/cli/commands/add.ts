@@ -1,0 +1,26 @@
+// `secretfile add NAME`: a value from standard input or a hidden prompt, never from argv.
+
+import type { Command } from "commander";
+import { checkDescription, checkExpires, checkName } from "../../store/names.js";
+import { backendOf, withWhere, type WhereOptions } from "../options.js";
+import { note } from "../report.js";
+import { readValue } from "../value-input.js";
+
+/** Registers `add`. */
+export function register(program: Command): void {
+  withWhere(program.command("add"))
+    .description("add a secret; the value comes from standard input or a hidden prompt")
+    .argument("<NAME>", "the secret's name, e.g. MERAKI_API_KEY")
+    .option("--replace", "replace the value if NAME exists")
+    .option("--description <text>", "what the secret is for")
+    .option("--expires <date>", "when the secret expires, e.g. 2027-03-31")
+    .action(async (name: string, opts: WhereOptions & { replace?: boolean; description?: string; expires?: string }) => {
+      checkName(name);
+      const description = opts.description === undefined ? undefined : checkDescription(opts.description);
+      const expires = opts.expires === undefined ? undefined : checkExpires(opts.expires);
+      const backend = await backendOf(opts);
+      const value = await readValue(name);
+      await backend.add(name, value, { replace: opts.replace === true, description, expires });
+      note(`${opts.replace ? "stored" : "added"} ${name}`);
+    });
+}

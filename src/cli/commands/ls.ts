@@ -1,0 +1,30 @@
+// `secretfile ls`: names and metadata, never values.
+
+import type { Command } from "commander";
+import type { SecretInfo } from "../../store/document.js";
+import { backendOf, withWhere, type WhereOptions } from "../options.js";
+import { note } from "../report.js";
+
+/** Registers `ls`. */
+export function register(program: Command): void {
+  withWhere(program.command("ls"))
+    .description("list names and metadata (never values)")
+    .option("--json", "print a JSON array")
+    .action(async (opts: WhereOptions & { json?: boolean }) => {
+      const secrets = await (await backendOf(opts)).list();
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(secrets, null, 2)}\n`);
+      } else if (secrets.length === 0) {
+        note("no secrets yet: add one with `secretfile add NAME`");
+      } else {
+        process.stdout.write(table(secrets));
+      }
+    });
+}
+
+function table(secrets: SecretInfo[]): string {
+  const rows = [["NAME", "UPDATED", "EXPIRES", "DESCRIPTION"]];
+  for (const s of secrets) rows.push([s.name, s.updated.slice(0, 10), s.expires?.slice(0, 10) ?? "-", s.description ?? ""]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd() + "\n").join("");
+}

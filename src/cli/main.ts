@@ -1,0 +1,36 @@
+// The command line: commander wiring, and the single place errors become exit codes.
+// Rules: usage errors exit 2; expected errors print a message and a hint, never a stack trace.
+
+import { Command, CommanderError } from "commander";
+import { ExitCode } from "../errors.js";
+import * as add from "./commands/add.js";
+import * as exec from "./commands/exec.js";
+import * as get from "./commands/get.js";
+import * as init from "./commands/init.js";
+import * as ls from "./commands/ls.js";
+import * as rm from "./commands/rm.js";
+import { reportError } from "./report.js";
+
+declare const SECRETFILE_VERSION: string;
+
+/** Runs the CLI with `argv` (without node and the script); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command("secretfile")
+    .description("API keys for scheduled jobs, in one age-encrypted file")
+    .version(typeof SECRETFILE_VERSION === "string" ? SECRETFILE_VERSION : "dev", "-V, --version")
+    .enablePositionalOptions()
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`secretfile: ${text.trimEnd()}\n`) });
+  for (const command of [init, add, get, ls, rm, exec]) command.register(program);
+  for (const cmd of program.commands) cmd.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    return reportError(err);
+  }
+}

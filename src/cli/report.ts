@@ -1,0 +1,33 @@
+// How secretfile speaks on standard error: the one place errors become messages and exit codes.
+// Rules: `secretfile: error: …` then `secretfile: hint: …`, lowercase, no final period; no stack trace for an
+// expected error; an unexpected one shows its details only with SECRETFILE_DEBUG=1 (they could hold a value).
+
+import { ExitCode, SecretfileError } from "../errors.js";
+
+/** Writes an informational line to standard error. */
+export function note(message: string): void {
+  process.stderr.write(`secretfile: ${message}\n`);
+}
+
+/** Writes a warning line to standard error. */
+export function warn(message: string): void {
+  process.stderr.write(`secretfile: warning: ${message}\n`);
+}
+
+/** Prints `err` as the user should see it and returns the exit code to end with. */
+export function reportError(err: unknown): number {
+  if (err instanceof SecretfileError) {
+    process.stderr.write(`secretfile: error: ${err.message}\n`);
+    if (err.hint !== undefined) process.stderr.write(`secretfile: hint: ${err.hint}\n`);
+    if (process.env.SECRETFILE_DEBUG === "1" && err.cause !== undefined) process.stderr.write(`${String(err.cause)}\n`);
+    return err.exitCode;
+  }
+  const kind = err instanceof Error ? err.name : typeof err;
+  process.stderr.write(`secretfile: error: internal error (${kind})\n`);
+  if (process.env.SECRETFILE_DEBUG === "1") {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  } else {
+    process.stderr.write("secretfile: hint: run again with SECRETFILE_DEBUG=1 for details (they may include secret values), and report it\n");
+  }
+  return ExitCode.failure;
+}

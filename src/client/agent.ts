@@ -1,0 +1,102 @@
+// The agent client: each operation is one request on a fresh connection to the agent's socket.
+// Rules: no cryptography here (the agent holds the key); an unreachable agent is exit 6 with a hint.
+
+import net from "node:net";
+import { AgentUnreachableError, FailureError } from "../errors.js";
+import { errorFromAnswer, type Answer, type ErrorAnswer, type Request } from "../agent/protocol.js";
+import type { SecretInfo } from "../store/document.js";
+import type { AddOptions } from "../store/operations.js";
+import type { Backend } from "./backend.js";
+
+/** The largest answer read, in bytes (10,000 values of 64 KiB would not fit; a store that large is refused). */
+const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
+
+/** The backend that asks the agent at `socket`. */
+export class AgentBackend implements Backend {
+  readonly socket: string;
+
+  constructor(socket: string) {
+    this.socket = socket;
+  }
+
+  async get(name: string): Promise<string> {
+    return expect(await this.ask({ v: 1, op: "get", name }), "get").value;
+  }
+
+  async list(): Promise<SecretInfo[]> {
+    return expect(await this.ask({ v: 1, op: "list" }), "list").secrets;
+  }
+
+  async values(names: string[] | undefined): Promise<Map<string, string>> {
+    const answer = expect(await this.ask(names === undefined ? { v: 1, op: "values" } : { v: 1, op: "values", names }), "values");
+    return new Map(Object.entries(answer.values));
+  }
+
+  async add(name: string, value: string, opts: AddOptions): Promise<void> {
+    expect(await this.ask({ v: 1, op: "add", name, value, ...opts }), "add");
+  }
+
+  async remove(name: string): Promise<void> {
+    expect(await this.ask({ v: 1, op: "rm", name }), "rm");
+  }
+
+  /** Returns the agent's answer to `ping`, for `doctor`. */
+  async ping(): Promise<Answer> {
+    return this.ask({ v: 1, op: "ping" });
+  }
+
+  /** Sends one request and resolves with its answer; throws the agent's error as a typed error. */
+  private ask(request: Request): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const conn = net.createConnection(this.socket);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let settled = false;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        conn.destroy();
+        fn();
+      };
+      conn.on("connect", () => conn.write(`${JSON.stringify(request)}\n`));
+      conn.on("data", (chunk: Buffer) => {
+        const nl = chunk.indexOf(0x0a);
+        chunks.push(nl === -1 ? chunk : chunk.subarray(0, nl));
+        size += chunk.length;
+        if (nl !== -1) finish(() => settle(Buffer.concat(chunks).toString("utf8"), resolve, reject));
+        else if (size > MAX_ANSWER_BYTES) finish(() => reject(new FailureError(`the agent at ${this.socket} sent an oversized answer`)));
+      });
+      conn.on("error", (err: NodeJS.ErrnoException) => finish(() => reject(unreachable(this.socket, err))));
+      conn.on("close", () =>
+        finish(() => reject(new AgentUnreachableError(`the agent at ${this.socket} closed the connection without answering`, {
+          hint: "look at the agent's log: `journalctl -u secretfile`",
+        }))),
+      );
+    });
+  }
+}
+
+function settle(line: string, resolve: (a: Answer) => void, reject: (e: Error) => void): void {
+  let answer: Answer | ErrorAnswer;
+  try {
+    answer = JSON.parse(line) as Answer | ErrorAnswer;
+  } catch (cause) {
+    reject(new FailureError("the agent sent an answer that is not JSON", { cause }));
+    return;
+  }
+  if (answer.ok) resolve(answer);
+  else reject(errorFromAnswer(answer));
+}
+
+function expect<Op extends Answer["op"]>(answer: Answer, op: Op): Extract<Answer, { op: Op }> {
+  if (answer.op !== op) throw new FailureError(`the agent answered "${answer.op}" to a "${op}" request`);
+  return answer as Extract<Answer, { op: Op }>;
+}
+
+function unreachable(socket: string, err: NodeJS.ErrnoException): AgentUnreachableError {
+  const why = err.code === "ENOENT" ? "no socket there" : err.code === "ECONNREFUSED" ? "nothing is listening" : (err.code ?? err.message);
+  return new AgentUnreachableError(`cannot reach the agent at ${socket} (${why})`, {
+    hint: "is it running? `systemctl status secretfile.socket secretfile`; or use --dir for a personal store",
+    cause: err,
+  });
+}

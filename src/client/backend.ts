@@ -1,0 +1,72 @@
+// What every command asks of a store, whichever mode serves it, and how the mode is chosen.
+// Rules: a flag wins over its variable; --dir and --socket together are a usage error; the choice is always explained.
+
+import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { UsageError } from "../errors.js";
+import type { SecretInfo } from "../store/document.js";
+import type { AddOptions } from "../store/operations.js";
+
+/** The operations commands need; personal mode and the agent client both provide them. */
+export interface Backend {
+  /** Returns the value of `name`. Throws NotFoundError (3), AccessError (4), … */
+  get(name: string): Promise<string>;
+  /** Returns the metadata of every secret the caller may see. */
+  list(): Promise<SecretInfo[]>;
+  /** Returns the values of `names`, or of every secret the caller may read when undefined. */
+  values(names: string[] | undefined): Promise<Map<string, string>>;
+  /** Adds or replaces `name`. */
+  add(name: string, value: string, opts: AddOptions): Promise<void>;
+  /** Removes `name`. Throws NotFoundError (3) when it does not exist. */
+  remove(name: string): Promise<void>;
+}
+
+/** The default socket of the system agent. */
+export const SYSTEM_SOCKET = "/run/secretfile/agent.sock";
+
+/** Where the CLI gets its secrets, and why. */
+export type Where = { mode: "personal"; dir: string; why: string } | { mode: "agent"; socket: string; why: string };
+
+/** Flags that choose the mode. */
+export interface WhereFlags {
+  dir?: string;
+  socket?: string;
+}
+
+/** Returns the default personal folder: $XDG_CONFIG_HOME/secretfile, else ~/.config/secretfile. */
+export function defaultPersonalDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), ".config");
+  return path.join(base, "secretfile");
+}
+
+/**
+ * Chooses personal mode or the agent from flags, then variables, then what exists on the host.
+ * Throws UsageError (exit 2) when both a folder and a socket are asked for at the same level.
+ */
+export function chooseWhere(flags: WhereFlags, env: NodeJS.ProcessEnv = process.env): Where {
+  if (flags.dir !== undefined && flags.socket !== undefined) {
+    throw new UsageError("--dir and --socket cannot be used together", { hint: "--dir for a personal store, --socket for an agent" });
+  }
+  if (flags.dir !== undefined) return { mode: "personal", dir: path.resolve(flags.dir), why: "--dir was given" };
+  if (flags.socket !== undefined) return { mode: "agent", socket: flags.socket, why: "--socket was given" };
+  const dir = env.SECRETFILE_DIR || undefined;
+  const socket = env.SECRETFILE_SOCKET || undefined;
+  if (dir !== undefined && socket !== undefined) {
+    throw new UsageError("SECRETFILE_DIR and SECRETFILE_SOCKET are both set", { hint: "unset one of them, or pass --dir or --socket" });
+  }
+  if (dir !== undefined) return { mode: "personal", dir: path.resolve(dir), why: "SECRETFILE_DIR is set" };
+  if (socket !== undefined) return { mode: "agent", socket, why: "SECRETFILE_SOCKET is set" };
+  if (existsSync(SYSTEM_SOCKET)) return { mode: "agent", socket: SYSTEM_SOCKET, why: `the system agent's socket ${SYSTEM_SOCKET} exists` };
+  return { mode: "personal", dir: defaultPersonalDir(env), why: `no agent socket at ${SYSTEM_SOCKET}, so the personal store` };
+}
+
+/** Returns the backend for `where`, loading only the code that mode needs. */
+export async function openBackend(where: Where, hooks: { onLockWait?: (lockPath: string) => void } = {}): Promise<Backend> {
+  if (where.mode === "personal") {
+    const { PersonalBackend } = await import("./personal.js");
+    return new PersonalBackend(where.dir, hooks);
+  }
+  const { AgentBackend } = await import("./agent.js");
+  return new AgentBackend(where.socket);
+}

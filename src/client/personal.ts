@@ -1,0 +1,57 @@
+// Personal mode: the CLI opens the store itself with the user's own identity.
+// Rules: no daemon, no root; `add` creates the store on first use, every other command needs one.
+
+import { NoStoreError } from "../errors.js";
+import { listSecrets, type SecretInfo } from "../store/document.js";
+import { getSecret, pickValues, putSecret, removeSecret, type AddOptions } from "../store/operations.js";
+import { Store, storePaths } from "../store/store.js";
+import type { Backend } from "./backend.js";
+
+/** The backend for a personal store folder. */
+export class PersonalBackend implements Backend {
+  private readonly dir: string;
+  private readonly onLockWait: ((lockPath: string) => void) | undefined;
+
+  constructor(dir: string, hooks: { onLockWait?: (lockPath: string) => void } = {}) {
+    this.dir = dir;
+    this.onLockWait = hooks.onLockWait;
+  }
+
+  async get(name: string): Promise<string> {
+    const store = await this.open();
+    return getSecret(await store.read(), name, store.paths.store).value;
+  }
+
+  async list(): Promise<SecretInfo[]> {
+    return listSecrets(await (await this.open()).read());
+  }
+
+  async values(names: string[] | undefined): Promise<Map<string, string>> {
+    const store = await this.open();
+    return pickValues(await store.read(), names, store.paths.store);
+  }
+
+  async add(name: string, value: string, opts: AddOptions): Promise<void> {
+    const store = await this.open(true);
+    await store.update((doc) => putSecret(doc, name, value, opts, store.paths.store), { onWait: this.onLockWait });
+  }
+
+  async remove(name: string): Promise<void> {
+    const store = await this.open();
+    await store.update((doc) => removeSecret(doc, name, store.paths.store), { onWait: this.onLockWait });
+  }
+
+  private async open(createIfMissing = false): Promise<Store> {
+    const paths = storePaths(this.dir);
+    if (createIfMissing) return Store.openOrCreate(paths, { onWait: this.onLockWait });
+    try {
+      return await Store.open(paths);
+    } catch (err) {
+      if (!(err instanceof NoStoreError)) throw err;
+      throw new NoStoreError(`no personal store in ${this.dir}`, {
+        hint: "run `secretfile init` (or `secretfile add NAME`, which creates it), or pass --dir",
+        cause: err,
+      });
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// Access decisions: may this caller read or write this secret name, under this policy.
+// Rules: deny by default; root may do everything; write never implies read nor read write; globs never become regexes.
+
+import { formatSubject, type Policy, type Rule, type Subject, type Verb } from "./parse.js";
+
+/** Who is asking, as the kernel reported it (uid, gid) and the user database resolved it. */
+export interface Caller {
+  uid: number;
+  gid: number;
+  /** The user name of `uid`, or undefined when it has none. */
+  user: string | undefined;
+  /** Every group of the caller: the primary group and all supplementary groups. */
+  groups: { gid: number; name: string | undefined }[];
+}
+
+/** The outcome of a check and why, fit for the audit log (never holds a value). */
+export interface Decision {
+  allowed: boolean;
+  reason: string;
+}
+
+const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
+ * Decides whether `caller` may `verb` the secret `name`.
+ * Returns a Decision: root is allowed ("root"), else the first matching rule allows, else denied. Never throws.
+ * An invalid secret name or verb is always denied.
+ */
+export function decide(policy: Policy, caller: Caller, verb: Verb, name: string): Decision {
+  if (verb !== "read" && verb !== "write") return { allowed: false, reason: "unknown verb" };
+  if (!SECRET_NAME.test(name)) return { allowed: false, reason: "not a valid secret name" };
+  if (caller.uid === 0) return { allowed: true, reason: "root" };
+  for (const rule of policy.rules) {
+    if (rule.verb !== verb || !subjectMatches(rule.who, caller)) continue;
+    const pattern = rule.patterns.find((p) => matchesPattern(p, name));
+    if (pattern !== undefined) return { allowed: true, reason: describeRule(rule, pattern) };
+  }
+  const user = caller.user === undefined ? "" : ` (${caller.user})`;
+  return { allowed: false, reason: `no rule grants ${verb} of ${name} to uid ${caller.uid}${user}` };
+}
+
+/**
+ * Matches a secret name against a glob: `*` any run (possibly empty), `?` exactly one character,
+ * every other character only itself; anchored at both ends. Returns false when `name` is not a
+ * valid secret name. Never throws.
+ */
+export function matchesPattern(pattern: string, name: string): boolean {
+  if (!SECRET_NAME.test(name)) return false;
+  let p = 0;
+  let n = 0;
+  let star = -1; // position in pattern of the last `*` seen
+  let resume = 0; // position in name that `*` has consumed up to
+  while (n < name.length) {
+    const c = pattern[p];
+    if (c === "*") {
+      star = p++;
+      resume = n;
+    } else if (c !== undefined && (c === "?" || c === name[n])) {
+      p++;
+      n++;
+    } else if (star >= 0) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (pattern[p] === "*") p++;
+  return p === pattern.length;
+}
+
+/** Returns the names in `names` the caller may read, in their order. Never throws. */
+export function readableNames(policy: Policy, caller: Caller, names: string[]): string[] {
+  return names.filter((name) => decide(policy, caller, "read", name).allowed);
+}
+
+function subjectMatches(who: Subject, caller: Caller): boolean {
+  switch (who.kind) {
+    case "user":
+      return caller.user !== undefined && caller.user === who.name;
+    case "group":
+      return caller.groups.some((g) => g.name !== undefined && g.name === who.name);
+    case "uid":
+      return caller.uid === who.id;
+    case "gid":
+      return caller.gid === who.id || caller.groups.some((g) => g.gid === who.id);
+  }
+}
+
+function describeRule(rule: Rule, pattern: string): string {
+  return `rule at line ${rule.line} (${rule.verb} ${formatSubject(rule.who)} ${pattern})`;
+}

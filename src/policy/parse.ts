@@ -1,0 +1,178 @@
+// The policy file's syntax: `verb who pattern...` one rule a line, `#` comments, parsed to rules.
+// Rules: all-or-nothing (every bad line is reported, none is skipped); no printing; quoted input is escaped.
+
+import { FailureError } from "../errors.js";
+
+/** What a rule allows: `read` (get, exec, ls) or `write` (add, rm); neither implies the other. */
+export type Verb = "read" | "write";
+
+/** Whom a rule names: a user or group by name, or a uid or gid by number. */
+export type Subject = { kind: "user" | "group"; name: string } | { kind: "uid" | "gid"; id: number };
+
+/** One line of the policy: `verb` granted to `who` for names matching any of `patterns`. */
+export interface Rule {
+  verb: Verb;
+  who: Subject;
+  patterns: string[];
+  /** 1-based line number in the policy file. */
+  line: number;
+}
+
+/** A parsed policy file: its rules in file order. */
+export interface Policy {
+  file: string;
+  rules: Rule[];
+}
+
+/** One bad line: its 1-based number and what is wrong, without the file prefix. */
+export interface PolicyProblem {
+  line: number;
+  message: string;
+}
+
+/** Exit 1, like `visudo -c`: the policy has one or more bad lines, all listed in `problems`. */
+export class PolicySyntaxError extends FailureError {
+  readonly file: string;
+  /** The first bad line (1-based). */
+  readonly line: number;
+  readonly problems: PolicyProblem[];
+
+  constructor(file: string, problems: PolicyProblem[]) {
+    const first = problems[0] ?? { line: 0, message: "invalid policy" };
+    super(problems.map((p) => `${file}:${p.line}: ${p.message}`).join("\n"), {
+      hint:
+        "a rule is `read|write user:NAME|group:NAME|uid:N|gid:N PATTERN...`; " +
+        `fix the line${problems.length > 1 ? "s" : ""} above and check with \`secretfile policy check ${file}\``,
+    });
+    this.name = "PolicySyntaxError";
+    this.file = file;
+    this.line = first.line;
+    this.problems = problems;
+  }
+}
+
+const NAME_MAX = 64;
+const PATTERN_MAX = 128;
+const ID_MAX = 4294967294; // 4294967295 is (uid_t)-1, never a real id
+const PRINCIPAL = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
+const PATTERN = /^[A-Za-z_*?][A-Za-z0-9_*?]*$/;
+// C0 controls except tab, DEL, C1 controls, and the bidi controls that can hide text ("Trojan Source").
+const FORBIDDEN = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+/**
+ * Parses the text of a policy file.
+ * Returns the rules in file order; throws PolicySyntaxError listing every bad line.
+ */
+export function parsePolicy(text: string, file: string): Policy {
+  return parseLines(text.split("\n"), file);
+}
+
+/**
+ * Parses a policy file's raw bytes; a line that is not valid UTF-8 is a bad line like any other.
+ * Returns the rules in file order; throws PolicySyntaxError listing every bad line.
+ */
+export function parsePolicyBytes(bytes: Uint8Array, file: string): Policy {
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+  const lines: (string | null)[] = [];
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    try {
+      lines.push(decoder.decode(bytes.subarray(start, i)));
+    } catch {
+      lines.push(null);
+    }
+    start = i + 1;
+  }
+  return parseLines(lines, file);
+}
+
+/** Returns a subject as the policy file spells it, e.g. `user:netops` or `uid:1005`. */
+export function formatSubject(who: Subject): string {
+  return "id" in who ? `${who.kind}:${who.id}` : `${who.kind}:${who.name}`;
+}
+
+function parseLines(lines: (string | null)[], file: string): Policy {
+  const rules: Rule[] = [];
+  const problems: PolicyProblem[] = [];
+  lines.forEach((raw, index) => {
+    const line = index + 1;
+    const bad = (message: string) => problems.push({ line, message });
+    if (raw === null) return bad("not valid UTF-8");
+    let text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (index === 0 && text.startsWith("\ufeff")) text = text.slice(1);
+    const forbidden = FORBIDDEN.exec(text);
+    if (forbidden) return bad(`control character ${codePoint(forbidden[0])} at column ${forbidden.index + 1}`);
+    const hash = text.indexOf("#");
+    const words = (hash < 0 ? text : text.slice(0, hash)).split(/[ \t]+/).filter((w) => w !== "");
+    const [verbWord, whoWord, ...patterns] = words;
+    if (verbWord === undefined) return;
+    const before = problems.length;
+    const verb = parseVerb(verbWord, bad);
+    let who: Subject | undefined;
+    if (whoWord === undefined) {
+      bad(`missing who and secret names after ${quote(verbWord)}`);
+    } else {
+      who = parseWho(whoWord, bad);
+      if (patterns.length === 0) bad(`missing secret names after ${quote(whoWord)}`);
+    }
+    for (const pattern of patterns) checkPattern(pattern, bad);
+    if (problems.length === before && verb !== undefined && who !== undefined) {
+      rules.push({ verb, who, patterns, line });
+    }
+  });
+  if (problems.length > 0) throw new PolicySyntaxError(file, problems);
+  return { file, rules };
+}
+
+type Report = (message: string) => void;
+
+function parseVerb(word: string, bad: Report): Verb | undefined {
+  if (word === "read" || word === "write") return word;
+  bad(`unknown verb ${quote(word)} (expected read or write)`);
+  return undefined;
+}
+
+function parseWho(word: string, bad: Report): Subject | undefined {
+  const colon = word.indexOf(":");
+  const kind = colon < 0 ? "" : word.slice(0, colon);
+  const value = word.slice(colon + 1);
+  if (kind === "user" || kind === "group") {
+    if (value.length <= NAME_MAX && PRINCIPAL.test(value)) return { kind, name: value };
+    bad(`bad ${kind} name ${quote(value)} in ${quote(word)} (expected a Unix ${kind} name, at most ${NAME_MAX} characters)`);
+    return undefined;
+  }
+  if (kind === "uid" || kind === "gid") {
+    if (/^(0|[1-9][0-9]{0,9})$/.test(value) && Number(value) <= ID_MAX) return { kind, id: Number(value) };
+    bad(`bad ${kind} ${quote(value)} in ${quote(word)} (expected a decimal number from 0 to ${ID_MAX}, no leading zeros)`);
+    return undefined;
+  }
+  bad(`bad who ${quote(word)} (expected user:NAME, group:NAME, uid:N or gid:N)`);
+  return undefined;
+}
+
+function checkPattern(pattern: string, bad: Report): void {
+  if (pattern.length > PATTERN_MAX) {
+    bad(`pattern ${quote(pattern)} is longer than ${PATTERN_MAX} characters`);
+  } else if (!PATTERN.test(pattern)) {
+    bad(
+      `bad pattern ${quote(pattern)} (expected a secret name of letters, digits and _, not starting with a digit; globs * and ? allowed)`,
+    );
+  }
+}
+
+/** Quotes user text for a message: printable ASCII as is, anything else escaped, long text cut. */
+function quote(text: string): string {
+  const cut = [...text].slice(0, 40).join("");
+  const escaped = cut.replace(/[^\x20-\x7e]|["\\]/gu, (c) => (c === '"' || c === "\\" ? `\\${c}` : escapeChar(c)));
+  return `"${escaped}${cut.length < text.length ? "…" : ""}"`;
+}
+
+function escapeChar(c: string): string {
+  const n = c.codePointAt(0) ?? 0;
+  return n > 0xffff ? `\\u{${n.toString(16)}}` : `\\u${n.toString(16).padStart(4, "0")}`;
+}
+
+function codePoint(c: string): string {
+  return `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
+}

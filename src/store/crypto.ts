@@ -1,0 +1,93 @@
+// The one place secretfile calls the age library (typage): encrypt to recipients, decrypt with an identity.
+// Rules: typage's errors are wrapped in our typed errors with the original as cause; we never branch on its message text.
+
+import { Decrypter, Encrypter, generateHybridIdentity, generateX25519Identity, identityToRecipient } from "age-encryption";
+import type { Identity, Stanza } from "age-encryption";
+import { CorruptError } from "../errors.js";
+
+/** Returns a new age identity string: X25519, or the hybrid post-quantum kind when `pq` is set. */
+export async function generateIdentity(pq: boolean): Promise<string> {
+  return pq ? generateHybridIdentity() : generateX25519Identity();
+}
+
+/** Returns the public recipient (`age1…`) of an identity string. Throws CorruptError if it is not one. */
+export async function recipientOf(identity: string, file: string): Promise<string> {
+  try {
+    return await identityToRecipient(identity);
+  } catch (cause) {
+    throw new CorruptError(`the identity file ${file} does not hold a valid age identity`, {
+      hint: "restore it from a backup; without it the store cannot be decrypted",
+      cause,
+    });
+  }
+}
+
+/** Encrypts `plaintext` to every recipient. */
+export async function encrypt(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Array> {
+  const e = new Encrypter();
+  for (const r of recipients) e.addRecipient(r);
+  return e.encrypt(plaintext);
+}
+
+/**
+ * Decrypts `ciphertext` read from `file` with `identity`.
+ * Throws CorruptError (exit 5): for a file not encrypted to this identity, and for a damaged one.
+ */
+export async function decrypt(ciphertext: Uint8Array, identity: string, file: string): Promise<Uint8Array> {
+  const d = new Decrypter();
+  try {
+    d.addIdentity(identity);
+  } catch (cause) {
+    throw new CorruptError(`the identity for ${file} is not a valid age identity`, { hint: "restore it from a backup", cause });
+  }
+  // Tried after the real identity, so it is only asked when that one matched no recipient.
+  const noMatch: Identity & { asked: boolean } = {
+    asked: false,
+    unwrapFileKey(_stanzas: Stanza[]) {
+      this.asked = true;
+      return null;
+    },
+  };
+  d.addIdentity(noMatch);
+  try {
+    return await readAll(await d.decrypt(streamOf(ciphertext)));
+  } catch (cause) {
+    if (noMatch.asked) {
+      throw new CorruptError(`${file} is not encrypted to this identity (or its header is damaged)`, {
+        hint: "use the identity the store was made with (--dir), or restore the store from a backup",
+        cause,
+      });
+    }
+    throw new CorruptError(`${file} is damaged, truncated or not an age file`, { hint: "restore the store from a backup", cause });
+  }
+}
+
+// typage collects a Uint8Array result with `new Response(…)`, which loads undici on Node 20;
+// passing a stream and reading it here avoids that cost at start-up.
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

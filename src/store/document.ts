@@ -1,0 +1,103 @@
+// The store's plaintext: a versioned JSON document of secrets and their metadata.
+// Rules: parsing is strict (unknown format or version is an error, never a guess); values never appear in errors.
+
+import { CorruptError } from "../errors.js";
+import { isValidName } from "./names.js";
+
+/** The format tag every store document carries. */
+export const FORMAT = "secretfile-store";
+/** The document version this build writes, and the only one it reads. */
+export const VERSION = 1;
+
+/** One secret: its value and metadata. Dates are ISO 8601 strings. */
+export interface Secret {
+  value: string;
+  created: string;
+  updated: string;
+  description?: string;
+  expires?: string;
+}
+
+/** The whole plaintext document. */
+export interface StoreDocument {
+  format: typeof FORMAT;
+  version: typeof VERSION;
+  secrets: Record<string, Secret>;
+}
+
+/** Metadata of one secret, without its value: what `ls` shows. */
+export interface SecretInfo {
+  name: string;
+  created: string;
+  updated: string;
+  description?: string;
+  expires?: string;
+}
+
+/** Returns a new, empty document. */
+export function emptyDocument(): StoreDocument {
+  return { format: FORMAT, version: VERSION, secrets: {} };
+}
+
+/** Serializes a document to the bytes that get encrypted. */
+export function serializeDocument(doc: StoreDocument): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(doc));
+}
+
+/**
+ * Parses and validates decrypted bytes from `file`.
+ * Throws CorruptError (exit 5) for anything that is not a store document of a known version.
+ */
+export function parseDocument(bytes: Uint8Array, file: string): StoreDocument {
+  let data: unknown;
+  try {
+    data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (cause) {
+    throw corrupt(file, "its plaintext is not a JSON document", cause);
+  }
+  if (!isObject(data) || data.format !== FORMAT) {
+    throw corrupt(file, `its plaintext is not a secretfile store (no "format": "${FORMAT}")`);
+  }
+  if (data.version !== VERSION) {
+    throw new CorruptError(`${file} has store version ${JSON.stringify(data.version)}; this secretfile reads version ${VERSION}`, {
+      hint: "upgrade secretfile to read it, or restore the store from a backup",
+    });
+  }
+  if (!isObject(data.secrets)) throw corrupt(file, 'it has no "secrets" object');
+  const secrets: Record<string, Secret> = Object.create(null);
+  for (const [name, secret] of Object.entries(data.secrets)) {
+    if (!isValidName(name)) throw corrupt(file, `it holds an invalid secret name ${JSON.stringify(name.slice(0, 40))}`);
+    if (!isSecret(secret)) throw corrupt(file, `the entry for ${name} is malformed`);
+    secrets[name] = secret;
+  }
+  return { format: FORMAT, version: VERSION, secrets };
+}
+
+/** Returns the metadata of every secret, sorted by name. */
+export function listSecrets(doc: StoreDocument): SecretInfo[] {
+  return Object.keys(doc.secrets)
+    .sort()
+    .map((name) => {
+      const { value: _value, ...meta } = doc.secrets[name]!;
+      return { name, ...meta };
+    });
+}
+
+function isSecret(s: unknown): s is Secret {
+  return (
+    isObject(s) &&
+    typeof s.value === "string" &&
+    typeof s.created === "string" &&
+    typeof s.updated === "string" &&
+    (s.description === undefined || typeof s.description === "string") &&
+    (s.expires === undefined || typeof s.expires === "string")
+  );
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function corrupt(file: string, what: string, cause?: unknown): CorruptError {
+  return new CorruptError(`${file} is damaged: ${what}`, { hint: "restore the store from a backup", cause });
+}

@@ -1,0 +1,120 @@
+// Opening the store's files safely: no symlinks followed, owner and mode checked on the open handle.
+// Rules: refuse a file or folder that another user owns or that group or others can read or write, as ssh refuses a key.
+
+import { constants, promises as fs } from "node:fs";
+import { AccessError, ExistsError, FailureError } from "../errors.js";
+
+const { O_RDONLY, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL } = constants;
+
+/** What a caller expects of a file it opens. */
+export interface FileRules {
+  /** A human name for the file in messages, e.g. "identity" or "store". */
+  what: string;
+  /** Bits that must be clear in the mode (0o077 for a private file). */
+  forbiddenMode: number;
+  /** The largest size accepted, in bytes. */
+  maxBytes: number;
+}
+
+/**
+ * Reads `file` without following a symlink, after checking on the open handle that it is a regular
+ * file owned by this process's user with no `forbiddenMode` bits set.
+ * Returns null when the file does not exist. Throws AccessError (exit 4) for an unsafe file.
+ */
+export async function readPrivateFile(file: string, rules: FileRules): Promise<Buffer | null> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, O_RDONLY | O_NOFOLLOW);
+  } catch (err) {
+    if (errno(err) === "ENOENT") return null;
+    if (errno(err) === "ELOOP") {
+      throw new AccessError(`refusing to follow a symlink at the ${rules.what} ${file}`, {
+        hint: `replace the link with the real file, or point secretfile at the real folder`,
+      });
+    }
+    if (errno(err) === "EACCES") {
+      throw new AccessError(`permission denied reading the ${rules.what} ${file}`, {
+        hint: "run as the user that owns it, or use the system agent",
+        cause: err,
+      });
+    }
+    throw new FailureError(`cannot open the ${rules.what} ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+  }
+  try {
+    const st = await handle.stat();
+    checkOwnerAndMode(file, rules, st.uid, st.mode, st.isFile());
+    if (st.size > rules.maxBytes) {
+      throw new FailureError(`the ${rules.what} ${file} is ${st.size} bytes, larger than the ${rules.maxBytes} allowed`);
+    }
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Checks a folder that holds private files: owned by this user, not writable by group or others,
+ * and not a symlink. Throws AccessError (exit 4) with the fix.
+ */
+export async function checkPrivateFolder(dir: string): Promise<void> {
+  let st;
+  try {
+    st = await fs.lstat(dir);
+  } catch (err) {
+    if (errno(err) === "ENOENT") return;
+    throw new FailureError(`cannot inspect the folder ${dir}: ${errno(err) ?? String(err)}`, { cause: err });
+  }
+  if (st.isSymbolicLink()) {
+    throw new AccessError(`refusing to use ${dir}: it is a symlink`, { hint: "point --dir at the real folder" });
+  }
+  checkOwnerAndMode(dir, { what: "folder", forbiddenMode: 0o022, maxBytes: 0 }, st.uid, st.mode, st.isDirectory());
+}
+
+function checkOwnerAndMode(file: string, rules: FileRules, uid: number, mode: number, rightKind: boolean): void {
+  const me = process.getuid?.() ?? uid;
+  if (!rightKind) {
+    throw new AccessError(`the ${rules.what} ${file} is not a regular ${rules.what === "folder" ? "folder" : "file"}`, {
+      hint: "move it aside and run the command again",
+    });
+  }
+  if (uid !== me) {
+    throw new AccessError(`the ${rules.what} ${file} is owned by uid ${uid}, not by you (uid ${me})`, {
+      hint: `sudo chown ${me} ${file}  (or run secretfile as its owner)`,
+    });
+  }
+  const bad = mode & rules.forbiddenMode;
+  if (bad !== 0) {
+    const safe = (mode & 0o777 & ~rules.forbiddenMode).toString(8).padStart(3, "0");
+    throw new AccessError(
+      `the ${rules.what} ${file} has mode ${(mode & 0o777).toString(8).padStart(3, "0")}: group or others can ${bad & 0o022 ? "write" : "read"} it`,
+      { hint: `chmod ${safe} ${file}` },
+    );
+  }
+}
+
+/**
+ * Creates `file` exclusively with its final `mode` (no chmod afterwards) and writes `data`, fsynced.
+ * Throws ExistsError (exit 1) if it already exists.
+ */
+export async function createExclusive(file: string, data: Uint8Array | string, mode: number, what: string): Promise<void> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+  } catch (err) {
+    if (errno(err) === "EEXIST") {
+      throw new ExistsError(`the ${what} ${file} already exists`, { hint: "keep it, or move it aside to start over", cause: err });
+    }
+    throw new FailureError(`cannot create the ${what} ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+  }
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Returns the `code` of a Node system error, or undefined. */
+export function errno(err: unknown): string | undefined {
+  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : undefined;
+}

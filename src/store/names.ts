@@ -1,0 +1,67 @@
+// Secret names and values: what the store accepts.
+// Rules: names are environment-variable safe; values are UTF-8 text without NUL, at most 64 KiB.
+
+import { UsageError } from "../errors.js";
+
+/** The longest name the store accepts. */
+export const MAX_NAME_LENGTH = 128;
+/** The largest value the store accepts, in bytes of UTF-8. */
+export const MAX_VALUE_BYTES = 64 * 1024;
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Returns true when `name` may be a secret's name. */
+export function isValidName(name: string): boolean {
+  return name.length <= MAX_NAME_LENGTH && NAME.test(name);
+}
+
+/** Returns `name` unchanged; throws UsageError (exit 2) when it is not a valid secret name. */
+export function checkName(name: string): string {
+  if (!isValidName(name)) {
+    const shown = JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+    throw new UsageError(`invalid secret name ${shown}`, {
+      hint: `a name is letters, digits and '_', not starting with a digit, at most ${MAX_NAME_LENGTH} characters (e.g. MERAKI_API_KEY)`,
+    });
+  }
+  return name;
+}
+
+/**
+ * Decodes and checks a value for the secret `name`: UTF-8, no NUL, not empty, at most 64 KiB.
+ * Throws UsageError (exit 2); the message names the secret, never the value.
+ */
+export function checkValue(name: string, bytes: Uint8Array): string {
+  if (bytes.length === 0) {
+    throw new UsageError(`empty value for ${name}`, { hint: "pipe the value on standard input, or type it at the prompt" });
+  }
+  if (bytes.length > MAX_VALUE_BYTES) {
+    throw new UsageError(`the value for ${name} is ${bytes.length} bytes, more than the ${MAX_VALUE_BYTES} allowed`);
+  }
+  if (bytes.includes(0)) {
+    throw new UsageError(`the value for ${name} contains a NUL byte`, { hint: "values are text; base64-encode binary keys" });
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (cause) {
+    throw new UsageError(`the value for ${name} is not valid UTF-8 text`, { hint: "base64-encode binary keys", cause });
+  }
+}
+
+/** Returns an expiry date normalized (YYYY-MM-DD, or a full ISO time); throws UsageError for anything else. */
+export function checkExpires(text: string): string {
+  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  const ms = Date.parse(dateOnly ? `${text}T00:00:00Z` : text);
+  if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    throw new UsageError(`invalid expiry date ${JSON.stringify(text.slice(0, 40))}`, { hint: "use a date such as 2027-03-31" });
+  }
+  const iso = new Date(ms).toISOString();
+  return dateOnly ? iso.slice(0, 10) : iso;
+}
+
+/** Returns a description if it is one line of at most 500 characters; throws UsageError otherwise. */
+export function checkDescription(text: string): string {
+  if (text.length > 500 || /[\u0000-\u001f\u007f]/.test(text)) {
+    throw new UsageError("a description is one line of at most 500 characters, without control characters");
+  }
+  return text;
+}

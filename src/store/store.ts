@@ -1,0 +1,127 @@
+// A store: the encrypted document in one file, read with an identity, changed under a lock, replaced atomically.
+// Rules: lock → decrypt → change → encrypt → temp file → fsync → rename → fsync folder → unlock; unsafe files refused.
+
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { ExistsError, NoStoreError } from "../errors.js";
+import { decrypt, encrypt } from "./crypto.js";
+import { emptyDocument, parseDocument, serializeDocument, type StoreDocument } from "./document.js";
+import { replaceFile } from "./atomic.js";
+import { checkPrivateFolder, createExclusive, readPrivateFile } from "./files.js";
+import { createIdentity, loadIdentity, type LoadedIdentity } from "./identity.js";
+import { withLock, type LockOptions } from "./lock.js";
+
+/** The largest store file read, in bytes. */
+const MAX_STORE_BYTES = 64 * 1024 * 1024;
+
+/** Where a store's files are. */
+export interface StorePaths {
+  dir: string;
+  identity: string;
+  store: string;
+}
+
+/** Returns the files of a store folder: `identity.txt` and `store.age`. */
+export function storePaths(dir: string): StorePaths {
+  return { dir, identity: path.join(dir, "identity.txt"), store: path.join(dir, "store.age") };
+}
+
+/** An opened store: an identity and the file it decrypts. */
+export class Store {
+  readonly paths: StorePaths;
+  readonly identity: LoadedIdentity;
+
+  private constructor(paths: StorePaths, identity: LoadedIdentity) {
+    this.paths = paths;
+    this.identity = identity;
+  }
+
+  /**
+   * Opens the store in `paths`, loading and checking its identity.
+   * Throws AccessError (4) for unsafe files, CorruptError (5) for an unreadable identity,
+   * NoStoreError (1) when there is no identity.
+   */
+  static async open(paths: StorePaths): Promise<Store> {
+    await checkPrivateFolder(paths.dir);
+    return new Store(paths, await loadIdentity(paths.identity));
+  }
+
+  /**
+   * Creates the folder (0700), a new identity (0600) and an empty store (0600), each with its final
+   * mode from the start. Throws ExistsError (1) if an identity or store already exists there.
+   */
+  static async create(paths: StorePaths, opts: { pq: boolean; identityMode?: number }): Promise<Store> {
+    await makePrivateFolder(paths.dir);
+    const existing = await readPrivateFile(paths.store, { what: "store", forbiddenMode: 0, maxBytes: MAX_STORE_BYTES });
+    if (existing !== null) {
+      throw new ExistsError(`a store already exists at ${paths.store}`, { hint: "keep using it, or move it aside to start over" });
+    }
+    const identity = await createIdentity(paths.identity, { pq: opts.pq, mode: opts.identityMode });
+    const store = new Store(paths, identity);
+    await createExclusive(paths.store, await store.seal(emptyDocument()), 0o600, "store");
+    return store;
+  }
+
+  /**
+   * Opens the store in `paths`, creating it (as `create` does) when there is no identity yet.
+   * Creation happens under the store's lock, so concurrent first writers make one store.
+   */
+  static async openOrCreate(paths: StorePaths, lock: LockOptions = {}): Promise<Store> {
+    try {
+      return await Store.open(paths);
+    } catch (err) {
+      if (!(err instanceof NoStoreError)) throw err;
+    }
+    await makePrivateFolder(paths.dir);
+    return withLock(
+      paths.store,
+      async () => {
+        try {
+          return await Store.open(paths);
+        } catch (err) {
+          if (!(err instanceof NoStoreError)) throw err;
+          return Store.create(paths, { pq: false });
+        }
+      },
+      lock,
+    );
+  }
+
+  /** Decrypts and returns the document. Throws NoStoreError (1) when the store file is missing, CorruptError (5) when damaged. */
+  async read(): Promise<StoreDocument> {
+    const bytes = await readPrivateFile(this.paths.store, { what: "store", forbiddenMode: 0o077, maxBytes: MAX_STORE_BYTES });
+    if (bytes === null) {
+      throw new NoStoreError(`no store at ${this.paths.store} (the identity ${this.paths.identity} exists)`, {
+        hint: "restore store.age from a backup, or move the identity aside and run `secretfile init`",
+      });
+    }
+    const plaintext = await decrypt(bytes, this.identity.secret, this.paths.store);
+    return parseDocument(plaintext, this.paths.store);
+  }
+
+  /**
+   * Changes the document under the lock and replaces the file atomically. `change` may throw to
+   * abort; then nothing is written. Returns what `change` returned.
+   */
+  async update<T>(change: (doc: StoreDocument) => T, lock: LockOptions = {}): Promise<T> {
+    return withLock(
+      this.paths.store,
+      async (assertHeld) => {
+        const doc = await this.read();
+        const result = change(doc);
+        await replaceFile(this.paths.store, await this.seal(doc), 0o600, assertHeld);
+        return result;
+      },
+      lock,
+    );
+  }
+
+  private seal(doc: StoreDocument): Promise<Uint8Array> {
+    return encrypt(serializeDocument(doc), [this.identity.recipient]);
+  }
+}
+
+async function makePrivateFolder(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await checkPrivateFolder(dir);
+}
