@@ -53,7 +53,7 @@ export async function loadPolicyFile(path: string): Promise<Policy> {
 export async function policyFileStamp(path: string): Promise<string> {
   try {
     const s = await fs.lstat(path, { bigint: true });
-    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
   } catch (error) {
     const code = errorCode(error);
     if (code === "ENOENT" || code === "ENOTDIR") return "missing";
