@@ -103,7 +103,7 @@ function parseLines(lines: (string | null)[], file: string): Policy {
     if (index === 0 && text.startsWith("\ufeff")) text = text.slice(1);
     const forbidden = FORBIDDEN.exec(text);
     if (forbidden) return bad(`control character ${codePoint(forbidden[0])} at column ${forbidden.index + 1}`);
-    const hash = text.indexOf("#  ");
+    const hash = text.indexOf("#");
     const words = (hash < 0 ? text : text.slice(0, hash)).split(/[ \t]+/).filter((w) => w !== "");
     const [verbWord, whoWord, ...patterns] = words;
     if (verbWord === undefined) return;
