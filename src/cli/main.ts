@@ -4,10 +4,12 @@
 import { Command, CommanderError } from "commander";
 import { ExitCode } from "../errors.js";
 import * as add from "./commands/add.js";
+import * as agent from "./commands/agent.js";
 import * as exec from "./commands/exec.js";
 import * as get from "./commands/get.js";
 import * as init from "./commands/init.js";
 import * as ls from "./commands/ls.js";
+import * as policy from "./commands/policy.js";
 import * as rm from "./commands/rm.js";
 import { reportError } from "./report.js";
 
@@ -22,8 +24,12 @@ export async function main(argv: string[]): Promise<number> {
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`secretfile: ${text.trimEnd()}\n`) });
-  for (const command of [init, add, get, ls, rm, exec]) command.register(program);
-  for (const cmd of program.commands) cmd.exitOverride();
+  for (const command of [init, add, get, ls, rm, exec, agent, policy]) command.register(program);
+  const override = (cmd: Command): void => {
+    cmd.exitOverride();
+    cmd.commands.forEach(override);
+  };
+  program.commands.forEach(override);
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;

@@ -1,6 +1,7 @@
 // Access decisions: may this caller read or write this secret name, under this policy.
 // Rules: deny by default; root may do everything; write never implies read nor read write; globs never become regexes.
 
+import { isValidName } from "../store/names.js";
 import { formatSubject, type Policy, type Rule, type Subject, type Verb } from "./parse.js";
 
 /** Who is asking, as the kernel reported it (uid, gid) and the user database resolved it. */
@@ -19,8 +20,6 @@ export interface Decision {
   reason: string;
 }
 
-const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-
 /**
  * Decides whether `caller` may `verb` the secret `name`.
  * Returns a Decision: root is allowed ("root"), else the first matching rule allows, else denied. Never throws.
@@ -28,7 +27,7 @@ const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
  */
 export function decide(policy: Policy, caller: Caller, verb: Verb, name: string): Decision {
   if (verb !== "read" && verb !== "write") return { allowed: false, reason: "unknown verb" };
-  if (!SECRET_NAME.test(name)) return { allowed: false, reason: "not a valid secret name" };
+  if (!isValidName(name)) return { allowed: false, reason: "not a valid secret name" };
   if (caller.uid === 0) return { allowed: true, reason: "root" };
   for (const rule of policy.rules) {
     if (rule.verb !== verb || !subjectMatches(rule.who, caller)) continue;
@@ -45,7 +44,7 @@ export function decide(policy: Policy, caller: Caller, verb: Verb, name: string)
  * valid secret name. Never throws.
  */
 export function matchesPattern(pattern: string, name: string): boolean {
-  if (!SECRET_NAME.test(name)) return false;
+  if (!isValidName(name)) return false;
   let p = 0;
   let n = 0;
   let star = -1; // position in pattern of the last `*` seen

@@ -2,7 +2,6 @@
 
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
-import { Store, storePaths } from "../../store/store.js";
 import { whereOf, withWhere, type WhereOptions } from "../options.js";
 import { note } from "../report.js";
 
@@ -16,6 +15,7 @@ export function register(program: Command): void {
       if (where.mode !== "personal") {
         throw new UsageError(`init creates a personal store, but ${where.why}`, { hint: "pass --dir DIR, or use `sudo secretfile setup` for system mode" });
       }
+      const { Store, storePaths } = await import("../../store/store.js");
       const store = await Store.create(storePaths(where.dir), { pq: opts.pq === true });
       note(`created ${store.paths.identity} (public key ${store.identity.recipient})`);
       note(`created an empty store ${store.paths.store}`);

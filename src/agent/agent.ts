@@ -1,0 +1,90 @@
+// Starting the agent: harden the process, load policy, audit log and identity, then serve the socket.
+// Rules: refuse to start on an unsafe or invalid policy, identity or store; keep the decrypted document only
+// until the store file changes.
+
+import { lstat } from "node:fs/promises";
+import type { StoreDocument } from "../store/document.js";
+import { Store, storePaths } from "../store/store.js";
+import { AuditLog } from "./audit.js";
+import type { AgentPaths } from "./config.js";
+import type { AgentContext } from "./handle.js";
+import { hardenProcess } from "./hardening.js";
+import { PolicyState } from "./policy-state.js";
+import { DEFAULT_LIMITS, serve, type Limits, type Listen, type RunningAgent } from "./server.js";
+
+/** Options for starting an agent. */
+export interface AgentOptions {
+  paths: AgentPaths;
+  limits?: Partial<Limits>;
+  /** Operational messages (for the journal); never values. */
+  log: (msg: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts the agent. Throws AccessError (4) for unsafe files, PolicySyntaxError (1) for a bad policy,
+ * CorruptError (5) for an identity or store that does not decrypt, FailureError (1) otherwise.
+ */
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { audit: AuditLog }> {
+  hardenProcess();
+  const { paths, log } = opts;
+  const audit = new AuditLog(paths.audit);
+  const policy = await PolicyState.load(paths.policy, (now) => {
+    if (now.ok) log(`reloaded the policy ${paths.policy} (${now.policy.rules.length} rules)`);
+    else log(`the policy ${paths.policy} is now invalid; refusing every request but root's: ${now.error.message}`);
+    audit.event("policy-reload", { file: paths.policy, ok: now.ok, error: now.ok ? undefined : now.error.message });
+  });
+  const store = await Store.open(storePaths(paths.dir));
+  const ctx = contextFor(store, policy, audit);
+  await ctx.read(); // refuse to start on a store this identity cannot open
+  const running = await serve(listenFrom(paths.socket, opts.env ?? process.env), ctx, { ...DEFAULT_LIMITS, ...opts.limits }, log);
+  audit.event("start", { pid: process.pid, socket: paths.socket, store: store.paths.store, policy: paths.policy });
+  return {
+    ...running,
+    audit,
+    close: async () => {
+      await running.close();
+      audit.event("stop", { pid: process.pid });
+      audit.close();
+    },
+  };
+}
+
+function contextFor(store: Store, policy: PolicyState, audit: AuditLog): AgentContext {
+  let cached: { stamp: string; doc: Promise<StoreDocument> } | undefined;
+  const stampOf = async () => {
+    const st = await lstat(store.paths.store, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  };
+  const read = async () => {
+    const stamp = await stampOf().catch(() => "missing");
+    if (cached?.stamp !== stamp) {
+      const doc = store.read();
+      cached = { stamp, doc };
+      doc.catch(() => {
+        if (cached?.doc === doc) cached = undefined;
+      });
+    }
+    return cached.doc;
+  };
+  return {
+    store,
+    policy,
+    audit,
+    read,
+    update: async (change) => {
+      cached = undefined;
+      try {
+        return await store.update(change);
+      } finally {
+        cached = undefined;
+      }
+    },
+  };
+}
+
+/** Listens on the socket systemd handed over (LISTEN_FDS), else on `socket`. */
+function listenFrom(socket: string, env: NodeJS.ProcessEnv): Listen {
+  if (env.LISTEN_FDS !== undefined && Number(env.LISTEN_PID) === process.pid && Number(env.LISTEN_FDS) >= 1) return { fd: 3 };
+  return { path: socket };
+}

@@ -1,0 +1,106 @@
+// Answering one request: check the caller against the policy, then read or change the store, then audit.
+// Rules: deny by default; a name the caller may not read is refused before its existence is looked up; every
+// decision is audited before the answer leaves; values only ever go into the answer.
+
+import { AccessError, SecretfileError } from "../errors.js";
+import { decide } from "../policy/evaluate.js";
+import type { Verb } from "../policy/parse.js";
+import { listSecrets, type StoreDocument } from "../store/document.js";
+import { checkDescription, checkExpires, checkValue } from "../store/names.js";
+import { getSecret, pickValues, putSecret, removeSecret } from "../store/operations.js";
+import type { Store } from "../store/store.js";
+import type { AuditLog } from "./audit.js";
+import type { IdentifiedCaller } from "./caller.js";
+import type { PolicyState } from "./policy-state.js";
+import { PROTOCOL_VERSION, type Answer, type Request } from "./protocol.js";
+
+/** What a request handler works with. */
+export interface AgentContext {
+  store: Store;
+  policy: PolicyState;
+  audit: AuditLog;
+  /** Returns the decrypted document, cached until the store file changes: shared, so never change it. */
+  read(): Promise<StoreDocument>;
+  /** Changes the document under the store's lock. */
+  update<T>(change: (doc: StoreDocument) => T): Promise<T>;
+}
+
+/** Answers `req` from `caller`; throws a SecretfileError to be sent back (after it has been audited). */
+export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentContext): Promise<Answer> {
+  const file = ctx.store.paths.store;
+  const audit = (names: string[], given: string[], allowed: boolean, reason: string) =>
+    ctx.audit.write({ op: req.op, uid: caller.uid, user: caller.user, pid: caller.pid, program: caller.program, cmdline: caller.cmdline, names, given, allowed, reason });
+
+  // An invalid policy counts as one with no rules: everyone but root is refused until it is fixed.
+  const now = await ctx.policy.current();
+  const policy = now.ok ? now.policy : { file: ctx.policy.file, rules: [] };
+
+  /** Checks every name; audits and throws AccessError on the first refusal. */
+  const authorize = (verb: Verb, names: string[]) => {
+    for (const name of names) {
+      const decision = decide(policy, caller, verb, name);
+      if (decision.allowed) continue;
+      audit(names, [], false, now.ok ? decision.reason : `policy ${ctx.policy.file} is invalid`);
+      throw new AccessError(`${describe(caller)} may not ${verb} ${name}`, {
+        hint: now.ok
+          ? `an admin can grant it in ${ctx.policy.file}, e.g. \`${verb} ${caller.user === undefined ? `uid:${caller.uid}` : `user:${caller.user}`} ${name}\``
+          : `the agent refuses every request until the policy is fixed: ${now.error.message}`,
+      });
+    }
+  };
+  const readable = (names: string[]) => names.filter((n) => decide(policy, caller, "read", n).allowed);
+
+  try {
+    switch (req.op) {
+      case "ping":
+        return { ok: true, op: "ping", agent: "secretfile", version: PROTOCOL_VERSION };
+      case "get": {
+        authorize("read", [req.name]);
+        const value = getSecret(await ctx.read(), req.name, file).value;
+        audit([req.name], [req.name], true, "allowed");
+        return { ok: true, op: "get", value };
+      }
+      case "list": {
+        const doc = await ctx.read();
+        const names = readable(Object.keys(doc.secrets));
+        const secrets = listSecrets(doc).filter((s) => names.includes(s.name));
+        audit([], names, true, "list of readable names");
+        return { ok: true, op: "list", secrets };
+      }
+      case "values": {
+        if (req.names !== undefined) authorize("read", req.names);
+        const doc = await ctx.read();
+        const names = req.names ?? readable(Object.keys(doc.secrets).sort());
+        const values = Object.fromEntries(pickValues(doc, names, file));
+        audit(req.names ?? ["*"], names, true, "allowed");
+        return { ok: true, op: "values", values };
+      }
+      case "add": {
+        authorize("write", [req.name]);
+        const value = checkValue(req.name, new TextEncoder().encode(req.value));
+        const description = req.description === undefined ? undefined : checkDescription(req.description);
+        const expires = req.expires === undefined ? undefined : checkExpires(req.expires);
+        await ctx.update((doc) => putSecret(doc, req.name, value, { replace: req.replace, description, expires }, file));
+        audit([req.name], [], true, req.replace ? "replaced" : "added");
+        return { ok: true, op: "add" };
+      }
+      case "rm": {
+        authorize("write", [req.name]);
+        await ctx.update((doc) => removeSecret(doc, req.name, file));
+        audit([req.name], [], true, "removed");
+        return { ok: true, op: "rm" };
+      }
+    }
+  } catch (err) {
+    // A refusal was audited where it was made; other failures (not found, exists, damaged) are audited here.
+    if (!(err instanceof AccessError)) {
+      const names = "name" in req ? [req.name] : req.op === "values" ? (req.names ?? ["*"]) : [];
+      audit(names, [], false, err instanceof SecretfileError ? err.code : "internal error");
+    }
+    throw err;
+  }
+}
+
+function describe(caller: IdentifiedCaller): string {
+  return caller.user === undefined ? `uid ${caller.uid}` : `user ${caller.user} (uid ${caller.uid})`;
+}

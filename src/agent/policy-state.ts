@@ -1,0 +1,59 @@
+// The agent's current policy: loaded at start, reloaded when the file changes.
+// Rules: a policy that fails to load at start stops the agent; one that fails on reload makes the agent refuse
+// every request but root's until it is fixed (fail closed, never a partial or stale policy).
+
+import { SecretfileError, AccessError } from "../errors.js";
+import { loadPolicyFile, policyFileStamp } from "../policy/load.js";
+import type { Policy } from "../policy/parse.js";
+
+/** The outcome of looking at the policy file now. */
+export type PolicyNow = { ok: true; policy: Policy } | { ok: false; error: SecretfileError };
+
+/** A policy file watched by its stamp (inode, size, times) on every request. */
+export class PolicyState {
+  readonly file: string;
+  private stamp: string;
+  private now: PolicyNow;
+  private pending: Promise<PolicyNow> | undefined;
+  private readonly onReload: (now: PolicyNow) => void;
+
+  private constructor(file: string, stamp: string, policy: Policy, onReload: (now: PolicyNow) => void) {
+    this.file = file;
+    this.stamp = stamp;
+    this.now = { ok: true, policy };
+    this.onReload = onReload;
+  }
+
+  /** Loads `file`; throws its AccessError (4) or PolicySyntaxError (1) so the agent refuses to start. */
+  static async load(file: string, onReload: (now: PolicyNow) => void = () => undefined): Promise<PolicyState> {
+    const stamp = await policyFileStamp(file);
+    return new PolicyState(file, stamp, await loadPolicyFile(file), onReload);
+  }
+
+  /** Returns the policy in force, reloading it first if the file changed. */
+  current(): Promise<PolicyNow> {
+    this.pending ??= this.refresh().finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  private async refresh(): Promise<PolicyNow> {
+    let stamp: string;
+    try {
+      stamp = await policyFileStamp(this.file);
+    } catch (err) {
+      stamp = `error:${String(err)}`;
+    }
+    if (stamp === this.stamp) return this.now;
+    this.stamp = stamp;
+    try {
+      this.now = { ok: true, policy: await loadPolicyFile(this.file) };
+    } catch (err) {
+      const error = err instanceof SecretfileError ? err : new AccessError(`cannot load the policy ${this.file}`, { cause: err });
+      this.now = { ok: false, error };
+    }
+    this.onReload(this.now);
+    return this.now;
+  }
+}

@@ -1,0 +1,23 @@
+// `secretfile policy check [FILE]`: validate a policy file, like `visudo -c`.
+
+import type { Command } from "commander";
+import { resolvePaths } from "../../agent/config.js";
+import { loadPolicyFile } from "../../policy/load.js";
+import { formatSubject } from "../../policy/parse.js";
+
+/** Registers `policy check`. */
+export function register(program: Command): void {
+  const policy = program.command("policy").description("work with the agent's policy file");
+  policy
+    .command("check")
+    .description("validate a policy file (default: the agent's), as the agent would load it")
+    .argument("[FILE]", "the policy file (env SECRETFILE_POLICY, default /etc/secretfile/policy)")
+    .action(async (file: string | undefined) => {
+      const path = file ?? resolvePaths({}).policy;
+      const loaded = await loadPolicyFile(path);
+      for (const rule of loaded.rules) {
+        process.stdout.write(`${String(rule.line).padStart(4)}: ${rule.verb} ${formatSubject(rule.who)} ${rule.patterns.join(" ")}\n`);
+      }
+      process.stdout.write(`${path}: ok (${loaded.rules.length} rule${loaded.rules.length === 1 ? "" : "s"})\n`);
+    });
+}
