@@ -40,58 +40,36 @@ export class SecretfileError extends Error {
   }
 }
 
-/** Exit 2: a bad command line, name or value. */
-export class UsageError extends SecretfileError {
-  constructor(message: string, details?: ErrorDetails) {
-    super("usage", ExitCode.usage, message, details);
-  }
+/** Returns a subclass of SecretfileError with a fixed code and exit code. */
+function kind(code: string, exitCode: ExitCode) {
+  return class extends SecretfileError {
+    constructor(message: string, details?: ErrorDetails) {
+      super(code, exitCode, message, details);
+      this.name = new.target.name;
+    }
+  };
 }
+
+/** Exit 2: a bad command line, name or value. */
+export class UsageError extends kind("usage", ExitCode.usage) {}
 
 /** Exit 3: the named secret does not exist. */
-export class NotFoundError extends SecretfileError {
-  constructor(message: string, details?: ErrorDetails) {
-    super("not-found", ExitCode.notFound, message, details);
-  }
-}
+export class NotFoundError extends kind("not-found", ExitCode.notFound) {}
 
 /** Exit 4: the policy refuses, or a file's owner or mode is unsafe. */
-export class AccessError extends SecretfileError {
-  constructor(message: string, details?: ErrorDetails) {
-    super("denied", ExitCode.denied, message, details);
-  }
-}
+export class AccessError extends kind("denied", ExitCode.denied) {}
 
 /** Exit 5: a store or identity that cannot be decrypted or parsed. */
-export class CorruptError extends SecretfileError {
-  constructor(message: string, details?: ErrorDetails) {
-    super("undecryptable", ExitCode.undecryptable, message, details);
-  }
-}
+export class CorruptError extends kind("undecryptable", ExitCode.undecryptable) {}
 
 /** Exit 6: the agent cannot be reached. */
-export class AgentUnreachableError extends SecretfileError {
-  constructor(message: string, details?: ErrorDetails) {
-    super("agent-unreachable", ExitCode.agentUnreachable, message, details);
-  }
-}
+export class AgentUnreachableError extends kind("agent-unreachable", ExitCode.agentUnreachable) {}
 
-/** Exit 1: any other failure the user can act on (an existing file, a failed write, …). */
-export class FailureError extends SecretfileError {
-  constructor(message: string, details?: ErrorDetails) {
-    super("failure", ExitCode.failure, message, details);
-  }
-}
+/** Exit 1: any other failure the user can act on (a failed write, a lost lock, …). */
+export class FailureError extends kind("failure", ExitCode.failure) {}
 
 /** Exit 1: there is no identity or store where one was expected. */
-export class NoStoreError extends SecretfileError {
-  constructor(message: string, details?: ErrorDetails) {
-    super("no-store", ExitCode.failure, message, details);
-  }
-}
+export class NoStoreError extends kind("no-store", ExitCode.failure) {}
 
 /** Exit 1: a file that must be created already exists. */
-export class ExistsError extends SecretfileError {
-  constructor(message: string, details?: ErrorDetails) {
-    super("exists", ExitCode.failure, message, details);
-  }
-}
+export class ExistsError extends kind("exists", ExitCode.failure) {}
