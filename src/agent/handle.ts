@@ -3,7 +3,7 @@
 // decision is audited before the answer leaves; values only ever go into the answer.
 
 import { AccessError, SecretfileError } from "../errors.js";
-import { decide } from "../policy/evaluate.js";
+import { decide, grantsAny } from "../policy/evaluate.js";
 import type { Verb } from "../policy/parse.js";
 import { listSecrets, type StoreDocument } from "../store/document.js";
 import { checkDescription, checkExpires, checkValue } from "../store/names.js";
@@ -35,59 +35,69 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
   const now = await ctx.policy.current();
   const policy = now.ok ? now.policy : { file: ctx.policy.file, rules: [] };
 
-  /** Checks every name; audits and throws AccessError on the first refusal. */
-  const authorize = (verb: Verb, names: string[]) => {
+  const refuse = (verb: Verb, names: string[], what: string, reason: string, example: string) => {
+    audit(names, [], false, now.ok ? reason : `policy ${ctx.policy.file} is invalid`);
+    return new AccessError(`${describe(caller)} may not ${verb} ${what}`, {
+      hint: now.ok
+        ? `an admin can grant it in ${ctx.policy.file}, e.g. \`${verb} ${caller.user === undefined ? `uid:${caller.uid}` : `user:${caller.user}`} ${example}\``
+        : `the agent refuses every request until the policy is fixed: ${now.error.message}`,
+    });
+  };
+  /** Checks every name; returns the reasons for the audit log, or audits and throws AccessError on a refusal. */
+  const authorize = (verb: Verb, names: string[]): string => {
+    const reasons = new Set<string>();
     for (const name of names) {
       const decision = decide(policy, caller, verb, name);
-      if (decision.allowed) continue;
-      audit(names, [], false, now.ok ? decision.reason : `policy ${ctx.policy.file} is invalid`);
-      throw new AccessError(`${describe(caller)} may not ${verb} ${name}`, {
-        hint: now.ok
-          ? `an admin can grant it in ${ctx.policy.file}, e.g. \`${verb} ${caller.user === undefined ? `uid:${caller.uid}` : `user:${caller.user}`} ${name}\``
-          : `the agent refuses every request until the policy is fixed: ${now.error.message}`,
-      });
+      if (!decision.allowed) throw refuse(verb, names, name, decision.reason, name);
+      reasons.add(decision.reason);
     }
+    return [...reasons].join("; ");
   };
-  const readable = (names: string[]) => names.filter((n) => decide(policy, caller, "read", n).allowed);
+  /** The names the caller may read; a caller no read rule names at all is refused (exit 4), not given nothing. */
+  const readable = (names: string[]): string[] => {
+    if (!grantsAny(policy, caller, "read")) throw refuse("read", ["*"], "any secret", `no read rule names uid ${caller.uid}`, "NAME");
+    return names.filter((n) => decide(policy, caller, "read", n).allowed);
+  };
 
   try {
     switch (req.op) {
       case "ping":
         return { ok: true, op: "ping", agent: "secretfile", version: PROTOCOL_VERSION };
       case "get": {
-        authorize("read", [req.name]);
+        const reason = authorize("read", [req.name]);
         const value = getSecret(await ctx.read(), req.name, file).value;
-        audit([req.name], [req.name], true, "allowed");
+        audit([req.name], [req.name], true, reason);
         return { ok: true, op: "get", value };
       }
       case "list": {
         const doc = await ctx.read();
         const names = readable(Object.keys(doc.secrets));
-        const secrets = listSecrets(doc).filter((s) => names.includes(s.name));
+        const shown = new Set(names);
+        const secrets = listSecrets(doc).filter((s) => shown.has(s.name));
         audit([], names, true, "list of readable names");
         return { ok: true, op: "list", secrets };
       }
       case "values": {
-        if (req.names !== undefined) authorize("read", req.names);
+        const reason = req.names === undefined ? "every readable name" : authorize("read", req.names);
         const doc = await ctx.read();
         const names = req.names ?? readable(Object.keys(doc.secrets).sort());
         const values = Object.fromEntries(pickValues(doc, names, file));
-        audit(req.names ?? ["*"], names, true, "allowed");
+        audit(req.names ?? ["*"], names, true, reason);
         return { ok: true, op: "values", values };
       }
       case "add": {
-        authorize("write", [req.name]);
+        const reason = authorize("write", [req.name]);
         const value = checkValue(req.name, new TextEncoder().encode(req.value));
         const description = req.description === undefined ? undefined : checkDescription(req.description);
         const expires = req.expires === undefined ? undefined : checkExpires(req.expires);
         await ctx.update((doc) => putSecret(doc, req.name, value, { replace: req.replace, description, expires }, file));
-        audit([req.name], [], true, req.replace ? "replaced" : "added");
+        audit([req.name], [], true, `${req.replace ? "replaced" : "added"}: ${reason}`);
         return { ok: true, op: "add" };
       }
       case "rm": {
-        authorize("write", [req.name]);
+        const reason = authorize("write", [req.name]);
         await ctx.update((doc) => removeSecret(doc, req.name, file));
-        audit([req.name], [], true, "removed");
+        audit([req.name], [], true, `removed: ${reason}`);
         return { ok: true, op: "rm" };
       }
     }

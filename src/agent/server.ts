@@ -155,8 +155,16 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
     void pump();
   });
   socket.on("end", () => {
+    // A last request without its newline, followed by a half-close, is still a request.
+    if (size > 0) {
+      lines.push(Buffer.concat(pending).toString("utf8"));
+      pending = [];
+      size = 0;
+      clearTimeout(deadline);
+    }
     ended = true;
-    if (!busy) socket.end();
+    if (lines.length > 0) void pump();
+    else if (!busy) socket.end();
   });
 }
 

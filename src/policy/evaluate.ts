@@ -73,6 +73,11 @@ export function readableNames(policy: Policy, caller: Caller, names: string[]): 
   return names.filter((name) => decide(policy, caller, "read", name).allowed);
 }
 
+/** Returns true when root is asking or some `verb` rule names the caller (whatever its names). Never throws. */
+export function grantsAny(policy: Policy, caller: Caller, verb: Verb): boolean {
+  return caller.uid === 0 || policy.rules.some((rule) => rule.verb === verb && subjectMatches(rule.who, caller));
+}
+
 function subjectMatches(who: Subject, caller: Caller): boolean {
   switch (who.kind) {
     case "user":

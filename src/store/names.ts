@@ -47,15 +47,21 @@ export function checkValue(name: string, bytes: Uint8Array): string {
   }
 }
 
-/** Returns an expiry date normalized (YYYY-MM-DD, or a full ISO time); throws UsageError for anything else. */
+/** Returns an expiry date normalized (YYYY-MM-DD, or a full ISO time in UTC); throws UsageError for anything else. */
 export function checkExpires(text: string): string {
-  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
-  const ms = Date.parse(dateOnly ? `${text}T00:00:00Z` : text);
-  if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}/.test(text)) {
+  const m = /^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/.exec(text);
+  const day = m?.[1];
+  // A real calendar day: Date.parse would roll 2027-02-30 over into March.
+  const valid = day !== undefined && isCalendarDay(day) && !Number.isNaN(Date.parse(text));
+  if (!valid) {
     throw new UsageError(`invalid expiry date ${JSON.stringify(text.slice(0, 40))}`, { hint: "use a date such as 2027-03-31" });
   }
-  const iso = new Date(ms).toISOString();
-  return dateOnly ? iso.slice(0, 10) : iso;
+  return m![2] === undefined ? day : new Date(Date.parse(text)).toISOString();
+}
+
+function isCalendarDay(day: string): boolean {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === day;
 }
 
 /** Returns a description if it is one line of at most 500 characters; throws UsageError otherwise. */
