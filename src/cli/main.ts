@@ -11,6 +11,7 @@ import * as init from "./commands/init.js";
 import * as ls from "./commands/ls.js";
 import * as policy from "./commands/policy.js";
 import * as rm from "./commands/rm.js";
+import * as setup from "./commands/setup.js";
 import { reportError } from "./report.js";
 
 declare const SECRETFILE_VERSION: string;
@@ -24,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`secretfile: ${text.trimEnd()}\n`) });
-  for (const command of [init, add, get, ls, rm, exec, agent, policy]) command.register(program);
+  for (const command of [init, add, get, ls, rm, exec, agent, policy, setup]) command.register(program);
   const override = (cmd: Command): void => {
     cmd.exitOverride();
     cmd.commands.forEach(override);

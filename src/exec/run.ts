@@ -1,11 +1,14 @@
 // Running the job: from an argv array (never a shell), signals passed through, its status returned.
-// Rules: exit with the job's status, 128+N when a signal N killed it; 127 when it is not found, 126 when it cannot run.
+// Rules: exit with the job's status, 128+N when a signal N killed it; 127 when it is not found, 126 when it cannot run;
+// output is masked unless asked not to, and then it never waits for the job to end before passing output on.
 
 import { spawn } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import { ExitCode, FailureError, SecretfileError } from "../errors.js";
+import { Masker, type maskPatterns } from "./mask.js";
 
 /** The signals passed on to the job. */
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
@@ -39,29 +42,45 @@ export function resolveCommand(command: string, envPath: string | undefined): st
   throw new CannotRunError(command, denied ? 126 : 127);
 }
 
+/** How the job's output is handled. */
+export interface RunOptions {
+  /** Patterns to mask in the job's standard output and error; none means the job gets the terminal directly. */
+  mask?: ReturnType<typeof maskPatterns>;
+}
+
 /**
- * Runs `argv` with `env` and stdio inherited, forwarding signals; resolves with the exit status
- * the CLI should end with (the job's own, or 128+N for signal N).
+ * Runs `argv` with `env`, forwarding signals; resolves with the exit status the CLI should end with
+ * (the job's own, or 128+N for signal N). With patterns to mask, the job's output passes through a
+ * Masker; without, the job inherits the terminal (and replaces this process where Node can execve).
  */
-export async function runJob(argv: string[], env: Record<string, string>): Promise<number> {
+export async function runJob(argv: string[], env: Record<string, string>, opts: RunOptions = {}): Promise<number> {
   const [command, ...args] = argv;
   if (command === undefined) throw new FailureError("no command to run");
   const file = resolveCommand(command, env.PATH);
+  const masking = opts.mask !== undefined && opts.mask.length > 0;
   const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string>) => never }).execve;
-  if (typeof execve === "function") execve(file, [command, ...args], env);
+  if (!masking && typeof execve === "function") execve(file, [command, ...args], env);
 
-  const child = spawn(file, args, { argv0: command, env, stdio: "inherit" });
+  const child = spawn(file, args, { argv0: command, env, stdio: masking ? ["inherit", "pipe", "pipe"] : "inherit" });
+  const outputs: Promise<void>[] = [];
+  if (masking) {
+    for (const [from, to] of [[child.stdout!, process.stdout], [child.stderr!, process.stderr]] as const) {
+      outputs.push(pipeline(from, new Masker(opts.mask!), to, { end: false }).catch(() => undefined));
+    }
+  }
   const forward = (signal: NodeJS.Signals) => {
     child.kill(signal);
   };
   for (const s of FORWARDED_SIGNALS) process.on(s, forward);
   try {
-    return await new Promise<number>((resolve, reject) => {
+    const status = await new Promise<number>((resolve, reject) => {
       child.once("error", (err) => reject(new CannotRunError(command, (err as NodeJS.ErrnoException).code === "EACCES" ? 126 : 127, err)));
       child.once("exit", (code, signal) => {
         resolve(signal !== null ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1));
       });
     });
+    await Promise.all(outputs);
+    return status;
   } finally {
     for (const s of FORWARDED_SIGNALS) process.off(s, forward);
   }

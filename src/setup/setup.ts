@@ -1,0 +1,110 @@
+// `secretfile setup` as a library: the service account, its folders, identity, store, policy and units.
+// Rules: root only; nothing existing is replaced or lost (identity, store and policy are kept, units rewritten only
+// when they differ), so running it twice changes nothing; no printing: each step is returned as an Action.
+
+import { lstat } from "node:fs/promises";
+import path from "node:path";
+import { AccessError, UsageError } from "../errors.js";
+import type { AgentPaths } from "../agent/config.js";
+import { storePaths } from "../store/store.js";
+import { ActionLog, octal, type Action } from "./actions.js";
+import { checkUserName, DEFAULT_USER, ensureAccount, type Account } from "./account.js";
+import { ensureFolder, type Ownership } from "./files.js";
+import { ensurePolicy } from "./policy-file.js";
+import { prepareStateAs, type Launcher } from "./state.js";
+import { installUnits, start, SYSTEM_UNITS_DIR } from "./systemd.js";
+import { checkUnitPath, renderUnits } from "./units.js";
+
+/** What setup needs: every path, so tests can set up into a temporary root. */
+export interface SetupOptions {
+  paths: AgentPaths;
+  /** Where the units go; default /etc/systemd/system, where systemd reads them. */
+  unitsDir?: string;
+  /** The service account's name; default secretfile. */
+  user?: string;
+  /** Make a post-quantum hybrid identity if none exists. */
+  pq: boolean;
+  /** node and the installed launcher, as the units and the service account's child run them. */
+  run: Launcher;
+  /** True when systemd runs as PID 1 (then the socket is enabled and started). */
+  systemd: boolean;
+  /** Called with each action as it happens. */
+  onAction?: (action: Action) => void;
+}
+
+/**
+ * Sets the host up for system mode and returns what it did, step by step. Throws AccessError (4) when
+ * not run as root or when a path is unsafe, UsageError (2) for a bad name or path, and the errors of
+ * each step (an existing policy the agent would refuse, a store that does not decrypt, a failing useradd).
+ */
+export async function setup(opts: SetupOptions): Promise<Action[]> {
+  if (process.getuid?.() !== 0) {
+    throw new AccessError("setup must run as root: it creates a system user, folders in /etc, /var and /run, and systemd units", {
+      hint: "sudo secretfile setup",
+    });
+  }
+  const user = checkUserName(opts.user ?? DEFAULT_USER);
+  const paths = absolute(opts.paths);
+  const unitsDir = checkUnitPath(path.resolve(opts.unitsDir ?? SYSTEM_UNITS_DIR), "units folder");
+  for (const [what, file] of Object.entries({ node: opts.run.node, launcher: opts.run.launcher, ...paths })) checkUnitPath(file, what);
+  const log = new ActionLog(opts.onAction);
+
+  const account = await ensureAccount(user, log);
+  for (const folder of folders(paths, account)) await ensureFolder(folder.dir, folder.want, folder.what, log);
+  await prepareState(account, paths, opts, log);
+  await ensurePolicy(paths.policy, log);
+
+  const group = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(account.group) ? account.group : String(account.gid);
+  const units = renderUnits({ node: opts.run.node, launcher: opts.run.launcher, user, group, paths });
+  for (const warning of units.warnings) log.add("warning", warning);
+  const changes = await installUnits(unitsDir, units, log);
+  await start({ systemd: opts.systemd, unitsDir, changes, user, run: opts.run, paths }, log);
+  return log.actions;
+}
+
+/** The folders setup makes, with their owner and mode: the layout this file documents. */
+export function folders(paths: AgentPaths, account: Account): { dir: string; want: Ownership; what: string }[] {
+  const svc = (mode: number): Ownership => ({ uid: account.uid, gid: account.gid, mode, owner: `${account.name}:${account.group}` });
+  const root: Ownership = { uid: 0, gid: 0, mode: 0o755, owner: "root:root" };
+  const list = [
+    // identity.txt and store.age: only the service account may even list them.
+    { dir: paths.dir, want: svc(0o700), what: "the state folder" },
+    // The policy: root writes it, the agent (and anyone) reads it.
+    { dir: path.dirname(paths.policy), want: root, what: "the policy folder" },
+    // The audit log: the agent creates and appends it (0600); root reads it; nobody else needs to list it.
+    { dir: path.dirname(paths.audit), want: svc(0o700), what: "the audit folder" },
+    // The socket's folder, for an agent started by hand (systemd's socket unit makes its own at boot).
+    { dir: path.dirname(paths.socket), want: svc(0o755), what: "the socket folder" },
+  ];
+  const unique: typeof list = [];
+  for (const f of list) {
+    const same = unique.find((u) => u.dir === f.dir);
+    if (same === undefined) unique.push(f);
+    else if (same.want.uid !== f.want.uid || same.want.mode !== f.want.mode) {
+      throw new UsageError(`${f.what} and ${same.what} are both ${f.dir}, but need different owners or modes`, {
+        hint: "give --dir, --policy, --audit and --socket separate folders",
+      });
+    }
+  }
+  return unique;
+}
+
+async function prepareState(account: Account, paths: AgentPaths, opts: SetupOptions, log: ActionLog): Promise<void> {
+  const files = storePaths(paths.dir);
+  const state = await prepareStateAs(account, paths.dir, opts.pq, opts.run);
+  const kind = state.pq ? "post-quantum hybrid" : "X25519";
+  log.add(state.identity, `the identity ${files.identity} (${kind}, public key ${state.recipient})`);
+  const idMode = (await lstat(files.identity)).mode & 0o777;
+  if (idMode !== 0o400) log.add("warning", `the identity ${files.identity} has mode ${octal(idMode)}; the documented mode is 0400: chmod 400 ${files.identity}`);
+  if (opts.pq && !state.pq && state.identity === "kept") {
+    log.add("warning", `--pq ignored: the existing X25519 identity is kept (setup never replaces an identity)`);
+  }
+  const n = state.secrets;
+  const storeMode = (await lstat(files.store)).mode & 0o777;
+  log.add(state.store, `the store ${files.store} (${n} secret${n === 1 ? "" : "s"}, ${account.name} ${octal(storeMode)})`);
+  if (state.identity === "created") log.add("next", `back up ${files.identity} somewhere safe: without it the store cannot be decrypted`);
+}
+
+function absolute(p: AgentPaths): AgentPaths {
+  return { dir: path.resolve(p.dir), socket: path.resolve(p.socket), policy: path.resolve(p.policy), audit: path.resolve(p.audit) };
+}

@@ -1,0 +1,89 @@
+// Installing the units, and starting the agent: through systemd when it runs the host, else told to the admin.
+// Rules: units are rewritten only when they differ; systemctl runs only when systemd is PID 1 and the units went to
+// the directory it reads; without systemd, setup starts nothing and says how to start the agent by hand.
+
+import path from "node:path";
+import { FailureError } from "../errors.js";
+import type { AgentPaths } from "../agent/config.js";
+import type { ActionLog } from "./actions.js";
+import { ensureFolder, lstatOrNull, writeIfDifferent } from "./files.js";
+import { firstExisting, firstLine, runProgram } from "./run.js";
+import type { Launcher } from "./state.js";
+import { UNIT_NAMES, type Units } from "./units.js";
+
+/** The folder systemd reads administrators' units from. */
+export const SYSTEM_UNITS_DIR = "/etc/systemd/system";
+
+/** What happened to each unit on disk. */
+export interface UnitChanges {
+  service: "created" | "updated" | "kept";
+  socket: "created" | "updated" | "kept";
+}
+
+/**
+ * Writes both units into `dir` (created root 0755 if missing), each only when its text differs.
+ * Records one action per unit. Throws AccessError for a symlinked (masked) unit, FailureError otherwise.
+ */
+export async function installUnits(dir: string, units: Units, log: ActionLog): Promise<UnitChanges> {
+  // systemd's own folder is left as it is; any other (a test's, say) is made root 0755.
+  if (dir !== SYSTEM_UNITS_DIR || (await lstatOrNull(dir)) === null) {
+    await ensureFolder(dir, { uid: 0, gid: 0, mode: 0o755, owner: "root:root" }, "the units folder", log);
+  }
+  const write = async (name: string, text: string) => {
+    const file = path.join(dir, name);
+    const done = await writeIfDifferent(file, text, "unit");
+    log.add(done, `the unit ${file}`);
+    return done;
+  };
+  return { service: await write(UNIT_NAMES.service, units.service), socket: await write(UNIT_NAMES.socket, units.socket) };
+}
+
+/** What start() needs to know. */
+export interface StartOptions {
+  /** True when systemd runs as PID 1 (/run/systemd/system exists). */
+  systemd: boolean;
+  unitsDir: string;
+  changes: UnitChanges;
+  user: string;
+  run: Launcher;
+  paths: AgentPaths;
+  /** The systemctl to run (default /usr/bin/systemctl or /bin/systemctl). */
+  systemctl?: string;
+}
+
+/**
+ * Enables and starts secretfile.socket with systemctl (after a daemon-reload when a unit changed,
+ * restarting a running agent whose unit changed) when systemd runs and the units are in
+ * /etc/systemd/system; otherwise records how to start the agent by hand. Throws FailureError when
+ * systemctl fails.
+ */
+export async function start(opts: StartOptions, log: ActionLog): Promise<void> {
+  if (!opts.systemd || opts.unitsDir !== SYSTEM_UNITS_DIR) {
+    const why = opts.systemd ? `the units are in ${opts.unitsDir}, not ${SYSTEM_UNITS_DIR}` : "systemd is not running here";
+    log.add("next", `${why}, so nothing was started; start the agent by hand as root: ${manualCommand(opts)}`);
+    if (!opts.systemd && opts.paths.socket.startsWith("/run/")) log.add("next", "/run is emptied at boot: after a reboot, run setup again before starting the agent");
+    return;
+  }
+  const systemctl = opts.systemctl ?? firstExisting(["/usr/bin/systemctl", "/bin/systemctl"]);
+  const call = async (...args: string[]) => {
+    const ran = await runProgram(systemctl, args, { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" } });
+    if (ran.code !== 0) {
+      throw new FailureError(`systemctl ${args.join(" ")} failed (exit ${ran.code ?? ran.signal}): ${firstLine(ran.stderr)}`, {
+        hint: `see \`systemctl status ${UNIT_NAMES.socket} ${UNIT_NAMES.service}\` and \`journalctl -u secretfile\``,
+      });
+    }
+    log.add("ran", `systemctl ${args.join(" ")}`);
+  };
+  const { service, socket } = opts.changes;
+  if (service !== "kept" || socket !== "kept") await call("daemon-reload");
+  await call("enable", "--now", UNIT_NAMES.socket);
+  // A changed socket takes effect on restart (which stops the agent too: it Requires= the socket).
+  if (socket === "updated") await call("restart", UNIT_NAMES.socket);
+  else if (service === "updated") await call("try-restart", UNIT_NAMES.service);
+}
+
+/** Returns the command that starts the agent as the service account without systemd. */
+export function manualCommand(opts: { user: string; run: Launcher; paths: AgentPaths }): string {
+  const { dir, socket, policy, audit } = opts.paths;
+  return `runuser -u ${opts.user} -- ${opts.run.node} ${opts.run.launcher} agent --dir ${dir} --socket ${socket} --policy ${policy} --audit ${audit} &`;
+}
