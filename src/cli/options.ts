@@ -27,6 +27,10 @@ export function whereOf(opts: WhereOptions): Where {
 export function backendOf(opts: WhereOptions): Promise<Backend> {
   return openBackend(whereOf(opts), {
     onLockWait: (lockPath) => note(`waiting for the lock ${lockPath} (another secretfile is writing)`),
+    onCreated: (paths) => {
+      note(`created a new personal store ${paths.store} and identity ${paths.identity}`);
+      note(`back up ${paths.identity}: without it the store cannot be decrypted`);
+    },
   });
 }
 

@@ -61,8 +61,16 @@ export function chooseWhere(flags: WhereFlags, env: NodeJS.ProcessEnv = process.
   return { mode: "personal", dir: defaultPersonalDir(env), why: `no agent socket at ${SYSTEM_SOCKET}, so the personal store` };
 }
 
+/** What a backend tells its caller as it goes (the core never prints). */
+export interface BackendHooks {
+  /** The store's lock is held by another writer; we wait. */
+  onLockWait?: (lockPath: string) => void;
+  /** A new personal store was made on first use. */
+  onCreated?: (paths: { identity: string; store: string }) => void;
+}
+
 /** Returns the backend for `where`, loading only the code that mode needs. */
-export async function openBackend(where: Where, hooks: { onLockWait?: (lockPath: string) => void } = {}): Promise<Backend> {
+export async function openBackend(where: Where, hooks: BackendHooks = {}): Promise<Backend> {
   if (where.mode === "personal") {
     const { PersonalBackend } = await import("./personal.js");
     return new PersonalBackend(where.dir, hooks);

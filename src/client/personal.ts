@@ -5,16 +5,16 @@ import { NoStoreError } from "../errors.js";
 import { listSecrets, type SecretInfo } from "../store/document.js";
 import { getSecret, pickValues, putSecret, removeSecret, type AddOptions } from "../store/operations.js";
 import { Store, storePaths } from "../store/store.js";
-import type { Backend } from "./backend.js";
+import type { Backend, BackendHooks } from "./backend.js";
 
 /** The backend for a personal store folder. */
 export class PersonalBackend implements Backend {
   private readonly dir: string;
-  private readonly onLockWait: ((lockPath: string) => void) | undefined;
+  private readonly hooks: BackendHooks;
 
-  constructor(dir: string, hooks: { onLockWait?: (lockPath: string) => void } = {}) {
+  constructor(dir: string, hooks: BackendHooks = {}) {
     this.dir = dir;
-    this.onLockWait = hooks.onLockWait;
+    this.hooks = hooks;
   }
 
   async get(name: string): Promise<string> {
@@ -33,17 +33,17 @@ export class PersonalBackend implements Backend {
 
   async add(name: string, value: string, opts: AddOptions): Promise<void> {
     const store = await this.open(true);
-    await store.update((doc) => putSecret(doc, name, value, opts, store.paths.store), { onWait: this.onLockWait });
+    await store.update((doc) => putSecret(doc, name, value, opts, store.paths.store), { onWait: this.hooks.onLockWait });
   }
 
   async remove(name: string): Promise<void> {
     const store = await this.open();
-    await store.update((doc) => removeSecret(doc, name, store.paths.store), { onWait: this.onLockWait });
+    await store.update((doc) => removeSecret(doc, name, store.paths.store), { onWait: this.hooks.onLockWait });
   }
 
   private async open(createIfMissing = false): Promise<Store> {
     const paths = storePaths(this.dir);
-    if (createIfMissing) return Store.openOrCreate(paths, { onWait: this.onLockWait });
+    if (createIfMissing) return Store.openOrCreate(paths, { onWait: this.hooks.onLockWait }, this.hooks.onCreated);
     try {
       return await Store.open(paths);
     } catch (err) {

@@ -64,9 +64,10 @@ export class Store {
 
   /**
    * Opens the store in `paths`, creating it (as `create` does) when there is no identity yet.
-   * Creation happens under the store's lock, so concurrent first writers make one store.
+   * Creation happens under the store's lock, so concurrent first writers make one store; `onCreated`
+   * is called when this call made it.
    */
-  static async openOrCreate(paths: StorePaths, lock: LockOptions = {}): Promise<Store> {
+  static async openOrCreate(paths: StorePaths, lock: LockOptions = {}, onCreated?: (paths: StorePaths) => void): Promise<Store> {
     try {
       return await Store.open(paths);
     } catch (err) {
@@ -80,7 +81,9 @@ export class Store {
           return await Store.open(paths);
         } catch (err) {
           if (!(err instanceof NoStoreError)) throw err;
-          return Store.create(paths, { pq: false });
+          const store = await Store.create(paths, { pq: false });
+          onCreated?.(paths);
+          return store;
         }
       },
       lock,
