@@ -4,6 +4,7 @@
 
 import { lstat } from "node:fs/promises";
 import type { StoreDocument } from "../store/document.js";
+import { LastReads } from "../audit/last-read.js";
 import { Store, storePaths } from "../store/store.js";
 import { AuditLog } from "./audit.js";
 import type { AgentPaths } from "./config.js";
@@ -35,7 +36,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
     audit.event("policy-reload", { file: paths.policy, ok: now.ok, error: now.ok ? undefined : now.error.message });
   });
   const store = await Store.open(storePaths(paths.dir));
-  const ctx = contextFor(store, policy, audit);
+  const lastRead = new LastReads();
+  // Before the first request, so `ls` shows what happened before a restart; a log that cannot be read costs only that.
+  await lastRead.seed(paths.audit).catch((err: unknown) => log(`last reads not seeded from ${paths.audit}: ${err instanceof Error ? err.message : String(err)}`));
+  const ctx = contextFor(store, policy, audit, lastRead);
   await ctx.read(); // refuse to start on a store this identity cannot open
   const running = await serve(listenFrom(paths.socket, opts.env ?? process.env), ctx, { ...DEFAULT_LIMITS, ...opts.limits }, log);
   audit.event("start", { pid: process.pid, socket: paths.socket, store: store.paths.store, policy: paths.policy });
@@ -50,7 +54,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
   };
 }
 
-function contextFor(store: Store, policy: PolicyState, audit: AuditLog): AgentContext {
+function contextFor(store: Store, policy: PolicyState, audit: AuditLog, lastRead: LastReads): AgentContext {
   let cached: { stamp: string; doc: Promise<StoreDocument> } | undefined;
   const stampOf = async () => {
     const st = await lstat(store.paths.store, { bigint: true });
@@ -71,6 +75,7 @@ function contextFor(store: Store, policy: PolicyState, audit: AuditLog): AgentCo
     store,
     policy,
     audit,
+    lastRead,
     read,
     update: async (change) => {
       cached = undefined;

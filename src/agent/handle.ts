@@ -6,9 +6,11 @@ import { AccessError, SecretfileError } from "../errors.js";
 import { decide, grantsAny } from "../policy/evaluate.js";
 import type { Verb } from "../policy/parse.js";
 import { listSecrets, type StoreDocument } from "../store/document.js";
+import { attentionOf } from "../store/expiry.js";
 import { checkDescription, checkExpires, checkValue } from "../store/names.js";
 import { getSecret, pickValues, putSecret, removeSecret } from "../store/operations.js";
 import type { Store } from "../store/store.js";
+import type { LastReads } from "../audit/last-read.js";
 import type { AuditLog } from "./audit.js";
 import type { IdentifiedCaller } from "./caller.js";
 import type { PolicyState } from "./policy-state.js";
@@ -19,6 +21,8 @@ export interface AgentContext {
   store: Store;
   policy: PolicyState;
   audit: AuditLog;
+  /** The last release of each secret, shown by `list` (`secretfile ls`). */
+  lastRead: LastReads;
   /** Returns the decrypted document, cached until the store file changes: shared, so never change it. */
   read(): Promise<StoreDocument>;
   /** Changes the document under the store's lock. */
@@ -67,6 +71,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         const reason = authorize("read", [req.name]);
         const value = getSecret(await ctx.read(), req.name, file).value;
         audit([req.name], [req.name], true, reason);
+        ctx.lastRead.note([req.name], caller);
         return { ok: true, op: "get", value };
       }
       case "list": {
@@ -75,22 +80,24 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         const shown = new Set(names);
         const secrets = listSecrets(doc).filter((s) => shown.has(s.name));
         audit([], names, true, "list of readable names");
-        return { ok: true, op: "list", secrets };
+        return { ok: true, op: "list", secrets: ctx.lastRead.annotate(secrets) };
       }
       case "values": {
         const reason = req.names === undefined ? "every readable name" : authorize("read", req.names);
         const doc = await ctx.read();
         const names = req.names ?? readable(Object.keys(doc.secrets).sort());
         const values = Object.fromEntries(pickValues(doc, names, file));
+        const expiring = attentionOf(doc.secrets, names, new Date());
         audit(req.names ?? ["*"], names, true, reason);
-        return { ok: true, op: "values", values };
+        ctx.lastRead.note(names, caller);
+        return Object.keys(expiring).length === 0 ? { ok: true, op: "values", values } : { ok: true, op: "values", values, expiring };
       }
       case "add": {
         const reason = authorize("write", [req.name]);
         const value = checkValue(req.name, new TextEncoder().encode(req.value));
         const description = req.description === undefined ? undefined : checkDescription(req.description);
         const expires = req.expires === undefined ? undefined : checkExpires(req.expires);
-        await ctx.update((doc) => putSecret(doc, req.name, value, { replace: req.replace, description, expires }, file));
+        await ctx.update((doc) => putSecret(doc, req.name, value, { replace: req.replace, description, expires, rotateEvery: req.rotateEvery }, file));
         audit([req.name], [], true, `${req.replace ? "replaced" : "added"}: ${reason}`);
         return { ok: true, op: "add" };
       }

@@ -13,6 +13,7 @@ import {
   UsageError,
 } from "../errors.js";
 import type { SecretInfo } from "../store/document.js";
+import { isRotateDays, MAX_ROTATE_DAYS, type Attention } from "../store/expiry.js";
 import { isValidName } from "../store/names.js";
 
 /** The protocol version this build speaks. */
@@ -26,7 +27,7 @@ export type Request =
   | { v: 1; op: "get"; name: string }
   | { v: 1; op: "list" }
   | { v: 1; op: "values"; names?: string[] }
-  | { v: 1; op: "add"; name: string; value: string; replace?: boolean; description?: string; expires?: string }
+  | { v: 1; op: "add"; name: string; value: string; replace?: boolean; description?: string; expires?: string; rotateEvery?: number }
   | { v: 1; op: "rm"; name: string };
 
 /** A successful answer. */
@@ -34,7 +35,7 @@ export type Answer =
   | { ok: true; op: "ping"; agent: string; version: number }
   | { ok: true; op: "get"; value: string }
   | { ok: true; op: "list"; secrets: SecretInfo[] }
-  | { ok: true; op: "values"; values: Record<string, string> }
+  | { ok: true; op: "values"; values: Record<string, string>; expiring?: Record<string, Attention> }
   | { ok: true; op: "add" | "rm" };
 
 /** A refusal or failure, carrying the error's code. */
@@ -82,6 +83,9 @@ export function parseRequest(line: string): Request {
     case "add": {
       if (typeof r.value !== "string") throw new UsageError('"value" must be a string');
       if (r.replace !== undefined && typeof r.replace !== "boolean") throw new UsageError('"replace" must be true or false');
+      if (r.rotateEvery !== undefined && !isRotateDays(r.rotateEvery)) {
+        throw new UsageError(`"rotateEvery" must be a whole number of days from 1 to ${MAX_ROTATE_DAYS}`);
+      }
       return {
         v: 1,
         op: "add",
@@ -90,6 +94,7 @@ export function parseRequest(line: string): Request {
         replace: r.replace as boolean | undefined,
         description: optionalString("description"),
         expires: optionalString("expires"),
+        rotateEvery: r.rotateEvery as number | undefined,
       };
     }
     default:

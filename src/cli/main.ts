@@ -5,6 +5,8 @@ import { Command, CommanderError } from "commander";
 import { ExitCode } from "../errors.js";
 import * as add from "./commands/add.js";
 import * as agent from "./commands/agent.js";
+import * as audit from "./commands/audit.js";
+import * as doctor from "./commands/doctor.js";
 import * as exec from "./commands/exec.js";
 import * as get from "./commands/get.js";
 import * as init from "./commands/init.js";
@@ -25,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`secretfile: ${text.trimEnd()}\n`) });
-  for (const command of [init, add, get, ls, rm, exec, agent, policy, setup]) command.register(program);
+  for (const command of [init, add, get, ls, rm, exec, agent, policy, setup, audit, doctor]) command.register(program);
   const override = (cmd: Command): void => {
     cmd.exitOverride();
     cmd.commands.forEach(override);

@@ -6,7 +6,7 @@ import { AgentUnreachableError, FailureError } from "../errors.js";
 import { errorFromAnswer, type Answer, type ErrorAnswer, type Request } from "../agent/protocol.js";
 import type { SecretInfo } from "../store/document.js";
 import type { AddOptions } from "../store/operations.js";
-import type { Backend } from "./backend.js";
+import type { Backend, SecretValues } from "./backend.js";
 
 /** The largest answer read, in bytes (10,000 values of 64 KiB would not fit; a store that large is refused). */
 const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
@@ -27,9 +27,9 @@ export class AgentBackend implements Backend {
     return expect(await this.ask({ v: 1, op: "list" }), "list").secrets;
   }
 
-  async values(names: string[] | undefined): Promise<Map<string, string>> {
+  async values(names: string[] | undefined): Promise<SecretValues> {
     const answer = expect(await this.ask(names === undefined ? { v: 1, op: "values" } : { v: 1, op: "values", names }), "values");
-    return new Map(Object.entries(answer.values));
+    return { values: new Map(Object.entries(answer.values)), expiring: answer.expiring ?? {} };
   }
 
   async add(name: string, value: string, opts: AddOptions): Promise<void> {

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { UsageError } from "../errors.js";
 import type { SecretInfo } from "../store/document.js";
+import type { Attention } from "../store/expiry.js";
 import type { AddOptions } from "../store/operations.js";
 
 /** The operations commands need; personal mode and the agent client both provide them. */
@@ -14,12 +15,21 @@ export interface Backend {
   get(name: string): Promise<string>;
   /** Returns the metadata of every secret the caller may see. */
   list(): Promise<SecretInfo[]>;
-  /** Returns the values of `names`, or of every secret the caller may read when undefined. */
-  values(names: string[] | undefined): Promise<Map<string, string>>;
+  /**
+   * Returns the values of `names`, or of every secret the caller may read when undefined, and which of them
+   * are expired or due for rotation. Throws NotFoundError (3) or AccessError (4) naming the first bad name.
+   */
+  values(names: string[] | undefined): Promise<SecretValues>;
   /** Adds or replaces `name`. */
   add(name: string, value: string, opts: AddOptions): Promise<void>;
   /** Removes `name`. Throws NotFoundError (3) when it does not exist. */
   remove(name: string): Promise<void>;
+}
+
+/** Secret values by name, and the names among them that need attention (absent when fine). */
+export interface SecretValues {
+  values: Map<string, string>;
+  expiring: Record<string, Attention>;
 }
 
 /** The default socket of the system agent. */

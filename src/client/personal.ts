@@ -3,9 +3,10 @@
 
 import { NoStoreError } from "../errors.js";
 import { listSecrets, type SecretInfo } from "../store/document.js";
+import { attentionOf } from "../store/expiry.js";
 import { getSecret, pickValues, putSecret, removeSecret, type AddOptions } from "../store/operations.js";
 import { Store, storePaths } from "../store/store.js";
-import type { Backend, BackendHooks } from "./backend.js";
+import type { Backend, BackendHooks, SecretValues } from "./backend.js";
 
 /** The backend for a personal store folder. */
 export class PersonalBackend implements Backend {
@@ -26,9 +27,11 @@ export class PersonalBackend implements Backend {
     return listSecrets(await (await this.open()).read());
   }
 
-  async values(names: string[] | undefined): Promise<Map<string, string>> {
+  async values(names: string[] | undefined): Promise<SecretValues> {
     const store = await this.open();
-    return pickValues(await store.read(), names, store.paths.store);
+    const doc = await store.read();
+    const values = pickValues(doc, names, store.paths.store);
+    return { values, expiring: attentionOf(doc.secrets, values.keys(), new Date()) };
   }
 
   async add(name: string, value: string, opts: AddOptions): Promise<void> {

@@ -46,6 +46,8 @@ export function resolveCommand(command: string, envPath: string | undefined): st
 export interface RunOptions {
   /** Patterns to mask in the job's standard output and error; none means the job gets the terminal directly. */
   mask?: ReturnType<typeof maskPatterns>;
+  /** Keep this process while the job runs (never execve), for work to do after it ends. */
+  stay?: boolean;
 }
 
 /**
@@ -59,7 +61,7 @@ export async function runJob(argv: string[], env: Record<string, string>, opts: 
   const file = resolveCommand(command, env.PATH);
   const masking = opts.mask !== undefined && opts.mask.length > 0;
   const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string>) => never }).execve;
-  if (!masking && typeof execve === "function") execve(file, [command, ...args], env);
+  if (!masking && !opts.stay && typeof execve === "function") execve(file, [command, ...args], env);
 
   const child = spawn(file, args, { argv0: command, env, stdio: masking ? ["inherit", "pipe", "pipe"] : "inherit" });
   const outputs: Promise<void>[] = [];

@@ -2,6 +2,7 @@
 // Rules: parsing is strict (unknown format or version is an error, never a guess); values never appear in errors.
 
 import { CorruptError } from "../errors.js";
+import { isRotateDays } from "./expiry.js";
 import { isValidName } from "./names.js";
 
 /** The format tag every store document carries. */
@@ -16,6 +17,8 @@ export interface Secret {
   updated: string;
   description?: string;
   expires?: string;
+  /** Days between rotations (see expiry.ts); absent when the secret is not rotated on a schedule. */
+  rotateEvery?: number;
 }
 
 /** The whole plaintext document. */
@@ -32,6 +35,16 @@ export interface SecretInfo {
   updated: string;
   description?: string;
   expires?: string;
+  rotateEvery?: number;
+  /** System mode only: the agent's last release of this secret (see src/audit/last-read.ts); absent when none is known. */
+  lastRead?: LastRead;
+}
+
+/** A secret's last release by the agent: when (ISO 8601, UTC), to which uid, and its user name when it has one. */
+export interface LastRead {
+  time: string;
+  uid: number;
+  user?: string;
 }
 
 /** Returns a new, empty document. */
@@ -90,7 +103,8 @@ function isSecret(s: unknown): s is Secret {
     typeof s.created === "string" &&
     typeof s.updated === "string" &&
     (s.description === undefined || typeof s.description === "string") &&
-    (s.expires === undefined || typeof s.expires === "string")
+    (s.expires === undefined || typeof s.expires === "string") &&
+    (s.rotateEvery === undefined || isRotateDays(s.rotateEvery))
   );
 }
 

@@ -10,6 +10,8 @@ export interface AddOptions {
   replace?: boolean;
   description?: string;
   expires?: string;
+  /** Days between rotations; kept from the old secret when not given. */
+  rotateEvery?: number;
 }
 
 /** Returns the secret `name`; throws NotFoundError (exit 3) naming it and `file`. */
@@ -35,8 +37,10 @@ export function putSecret(doc: StoreDocument, name: string, value: string, opts:
   const secret: Secret = { value, created: old?.created ?? now, updated: now };
   const description = opts.description ?? old?.description;
   const expires = opts.expires ?? old?.expires;
+  const rotateEvery = opts.rotateEvery ?? old?.rotateEvery;
   if (description !== undefined) secret.description = description;
   if (expires !== undefined) secret.expires = expires;
+  if (rotateEvery !== undefined) secret.rotateEvery = rotateEvery;
   doc.secrets[name] = secret;
 }
 

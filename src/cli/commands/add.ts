@@ -1,6 +1,7 @@
 // `secretfile add NAME`: a value from standard input or a hidden prompt, never from argv.
 
 import type { Command } from "commander";
+import { parseRotateEvery } from "../../store/expiry.js";
 import { checkDescription, checkExpires, checkName } from "../../store/names.js";
 import { backendOf, withWhere, type WhereOptions } from "../options.js";
 import { note } from "../report.js";
@@ -14,13 +15,15 @@ export function register(program: Command): void {
     .option("--replace", "replace the value if NAME exists")
     .option("--description <text>", "what the secret is for")
     .option("--expires <date>", "when the secret expires, e.g. 2027-03-31")
-    .action(async (name: string, opts: WhereOptions & { replace?: boolean; description?: string; expires?: string }) => {
+    .option("--rotate-every <period>", "how often the value should change, e.g. 90d or 12w (exec warns when it is due)")
+    .action(async (name: string, opts: WhereOptions & { replace?: boolean; description?: string; expires?: string; rotateEvery?: string }) => {
       checkName(name);
       const description = opts.description === undefined ? undefined : checkDescription(opts.description);
       const expires = opts.expires === undefined ? undefined : checkExpires(opts.expires);
+      const rotateEvery = opts.rotateEvery === undefined ? undefined : parseRotateEvery(opts.rotateEvery);
       const backend = await backendOf(opts);
       const value = await readValue(name);
-      await backend.add(name, value, { replace: opts.replace === true, description, expires });
+      await backend.add(name, value, { replace: opts.replace === true, description, expires, rotateEvery });
       note(`${opts.replace ? "stored" : "added"} ${name}`);
     });
 }

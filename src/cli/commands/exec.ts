@@ -1,12 +1,28 @@
-// `secretfile exec -- COMMAND…`: run a job with the secrets in its environment.
+// `secretfile exec -- COMMAND…`: run a job with the secrets in its environment, or a chosen key set of them.
+// Rules: --only/--map/--env-file/--file give the job exactly what they name, and a missing or refused name stops the
+// job before it starts; an expired or overdue key is a warning line on stderr, and the job still runs.
 
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
+import { readEnvFile } from "../../exec/env-file.js";
 import { jobEnvironment } from "../../exec/environment.js";
+import { buildKeySet, keySetVariables } from "../../exec/keyset.js";
 import { maskPatterns } from "../../exec/mask.js";
 import { runJob } from "../../exec/run.js";
-import { checkName } from "../../store/names.js";
+import { withSecretFiles } from "../../exec/secret-files.js";
+import { describeAttention } from "../../store/expiry.js";
 import { backendOf, nameList, withWhere, type WhereOptions } from "../options.js";
+import { warn } from "../report.js";
+
+interface ExecOptions extends WhereOptions {
+  only?: string;
+  map?: string[];
+  envFile?: string[];
+  file?: string[];
+  mask: boolean;
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
 /** Registers `exec`. */
 export function register(program: Command): void {
@@ -14,14 +30,29 @@ export function register(program: Command): void {
     .description("run COMMAND with the secrets you may read in its environment")
     .usage("[options] -- COMMAND [ARG...]")
     .option("--only <names>", "only these secrets (comma-separated)")
+    .option("--map <ENV=NAME>", "give the job ENV with the value of secret NAME (repeatable)", collect)
+    .option("--env-file <file>", "variables from a .env file; VAR=secretfile:NAME takes NAME from the store (repeatable)", collect)
+    .option("--file <NAME|VAR=NAME>", "put NAME in a file in memory; the job gets its path in NAME_FILE, or VAR (repeatable)", collect)
     .option("--no-mask", "give the job the terminal directly: its output is not scanned for secret values")
     .argument("<COMMAND...>", "the job and its arguments")
     .passThroughOptions()
-    .action(async (argv: string[], opts: WhereOptions & { only?: string; mask: boolean }) => {
-      const only = opts.only === undefined ? undefined : nameList(opts.only).map(checkName);
+    .action(async (argv: string[], opts: ExecOptions) => {
+      const only = opts.only === undefined ? undefined : nameList(opts.only);
       if (only !== undefined && only.length === 0) throw new UsageError("--only needs at least one name");
-      const secrets = await (await backendOf(opts)).values(only);
-      const mask = opts.mask ? maskPatterns(secrets) : undefined;
-      process.exitCode = await runJob(argv, jobEnvironment(process.env, secrets), { mask });
+      const set = buildKeySet({
+        only,
+        map: opts.map,
+        envFiles: opts.envFile?.map((file) => ({ file, entries: readEnvFile(file) })),
+        files: opts.file,
+      });
+      const { values, expiring } =
+        set !== undefined && set.names.length === 0 ? { values: new Map<string, string>(), expiring: {} } : await (await backendOf(opts)).values(set?.names);
+      for (const name of Object.keys(expiring).sort()) if (values.has(name)) warn(describeAttention(name, expiring[name]!));
+      const mask = opts.mask ? maskPatterns(values) : undefined;
+      const fileSecrets = new Map((set?.files ?? []).map((name) => [name, values.get(name)!]));
+      process.exitCode = await withSecretFiles(fileSecrets, process.env, (paths) => {
+        const variables = set === undefined ? values : keySetVariables(set, values, paths);
+        return runJob(argv, jobEnvironment(process.env, variables), { mask, stay: paths.size > 0 });
+      });
     });
 }

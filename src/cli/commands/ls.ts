@@ -1,7 +1,9 @@
 // `secretfile ls`: names and metadata, never values.
 
 import type { Command } from "commander";
+import { lastReadCell } from "../../audit/format.js";
 import type { SecretInfo } from "../../store/document.js";
+import { status } from "../../store/expiry.js";
 import { backendOf, withWhere, type WhereOptions } from "../options.js";
 import { note } from "../report.js";
 
@@ -13,7 +15,7 @@ export function register(program: Command): void {
     .action(async (opts: WhereOptions & { json?: boolean }) => {
       const secrets = await (await backendOf(opts)).list();
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(secrets, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(withStatus(secrets), null, 2)}\n`);
       } else if (secrets.length === 0) {
         note("no secrets yet: add one with `secretfile add NAME`");
       } else {
@@ -23,8 +25,16 @@ export function register(program: Command): void {
 }
 
 function table(secrets: SecretInfo[]): string {
-  const rows = [["NAME", "UPDATED", "EXPIRES", "DESCRIPTION"]];
-  for (const s of secrets) rows.push([s.name, s.updated.slice(0, 10), s.expires?.slice(0, 10) ?? "-", s.description ?? ""]);
+  const rows = [["NAME", "UPDATED", "EXPIRES", "STATUS", "LAST READ", "DESCRIPTION"]];
+  for (const s of withStatus(secrets)) {
+    rows.push([s.name, s.updated.slice(0, 10), s.expires?.slice(0, 10) ?? "-", s.status, lastReadCell(s.lastRead), s.description ?? ""]);
+  }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd() + "\n").join("");
+}
+
+/** Each secret with its expiry status now: "expired", "due" (for rotation) or "ok". */
+function withStatus(secrets: SecretInfo[]) {
+  const now = new Date();
+  return secrets.map((s) => ({ ...s, status: status(s, now) }));
 }

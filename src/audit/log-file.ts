@@ -1,0 +1,88 @@
+// Reading the audit log: its lines, from the start or from a tail, without following a symlink.
+// Rules: a symlink or a non-regular file is refused (exit 4); no permission is exit 4 with `sudo secretfile audit`;
+// a line longer than MAX_LINE_BYTES is reported as unreadable (null), never held whole in memory.
+
+import { constants, promises as fs } from "node:fs";
+import { AccessError, FailureError } from "../errors.js";
+import { errno } from "../store/files.js";
+
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
+
+/** The longest audit line read, in bytes (a `values` request may name 10,000 secrets). */
+export const MAX_LINE_BYTES = 4 * 1024 * 1024;
+const CHUNK = 1024 * 1024;
+
+/** Where to start reading. */
+export interface ReadOptions {
+  /** Read only the last this many bytes (the first, partial line is dropped). */
+  tailBytes?: number;
+}
+
+/**
+ * Yields the lines of the audit log `file` (without their newline; a last line without one included), or null for a
+ * line too long to read. Throws AccessError (4) for a symlink, a non-regular file or no permission, FailureError (1)
+ * when there is no such file or it cannot be read.
+ */
+export async function* auditLines(file: string, opts: ReadOptions = {}): AsyncGenerator<string | null> {
+  const handle = await openLog(file);
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new AccessError(`the audit log ${file} is not a regular file`, { hint: "point --audit at the agent's audit log" });
+    let pos = opts.tailBytes !== undefined && st.size > opts.tailBytes ? st.size - opts.tailBytes : 0;
+    let dropFirst = pos > 0;
+    const buf = Buffer.alloc(CHUNK);
+    let carry: Buffer[] = [];
+    let carried = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      const chunk = buf.subarray(0, bytesRead);
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+        const piece = chunk.subarray(start, nl);
+        const tooLong = carried + piece.length > MAX_LINE_BYTES;
+        const line = tooLong ? null : Buffer.concat([...carry, piece]).toString("utf8");
+        start = nl + 1;
+        carry = [];
+        carried = 0;
+        if (dropFirst) dropFirst = false;
+        else yield line;
+      }
+      if (start < chunk.length) {
+        carried += chunk.length - start;
+        // Past the limit only the length is kept, so one huge line costs no memory.
+        carry = carried > MAX_LINE_BYTES ? [] : [...carry, Buffer.from(chunk.subarray(start))];
+      }
+    }
+    if (carried > 0 && !dropFirst) yield carried > MAX_LINE_BYTES ? null : Buffer.concat(carry).toString("utf8");
+  } catch (err) {
+    if (err instanceof AccessError || err instanceof FailureError) throw err;
+    throw new FailureError(`cannot read the audit log ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+  } finally {
+    await handle.close();
+  }
+}
+
+async function openLog(file: string): Promise<fs.FileHandle> {
+  try {
+    // O_NONBLOCK: a FIFO planted at the path must not hang us before fstat can refuse it.
+    return await fs.open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (err) {
+    const code = errno(err);
+    if (code === "EACCES" || code === "EPERM") {
+      throw new AccessError(`permission denied reading the audit log ${file}`, {
+        hint: "only root and the service account may read it: `sudo secretfile audit`",
+        cause: err,
+      });
+    }
+    if (code === "ELOOP") throw new AccessError(`refusing to follow a symlink at the audit log ${file}`, { hint: "point --audit at the real file", cause: err });
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new FailureError(`no audit log at ${file}`, {
+        hint: "the system agent writes it (`sudo secretfile setup`); name another file with --audit FILE or SECRETFILE_AUDIT; personal mode keeps none",
+        cause: err,
+      });
+    }
+    throw new FailureError(`cannot open the audit log ${file}: ${code ?? String(err)}`, { cause: err });
+  }
+}

@@ -1,0 +1,41 @@
+// `secretfile doctor`: which mode, which files, what is wrong and the command that fixes it.
+// Rules: the report goes to standard output, one `ok`/`warn`/`FAIL`/`info` line a check, each problem followed by a
+// `fix:` line; exit 0 when nothing failed, 1 otherwise.
+
+import { Option, type Command } from "commander";
+import { resolvePaths, SYSTEM_PATHS } from "../../agent/config.js";
+import type { Finding } from "../../doctor/finding.js";
+import { withWhere, whereOf, type WhereOptions } from "../options.js";
+
+interface DoctorFlags extends WhereOptions {
+  stateDir?: string;
+  policy?: string;
+  audit?: string;
+}
+
+const LABEL: Record<Finding["status"], string> = { ok: "ok  ", warn: "warn", fail: "FAIL", info: "info" };
+
+/** Registers `doctor`. */
+export function register(program: Command): void {
+  withWhere(program.command("doctor"))
+    .description("say which mode is in use and why, check its files and the agent, and print the fix for each problem")
+    .addOption(new Option("--state-dir <dir>", "system mode: the agent's state folder (env SECRETFILE_STATE_DIR, default /var/lib/secretfile)"))
+    .addOption(new Option("--policy <file>", "system mode: the policy file (env SECRETFILE_POLICY)"))
+    .addOption(new Option("--audit <file>", "system mode: the audit log (env SECRETFILE_AUDIT)"))
+    .action(async (flags: DoctorFlags) => {
+      const { runDoctor } = await import("../../doctor/doctor.js");
+      const where = whereOf(flags);
+      const paths = resolvePaths({ policy: flags.policy, audit: flags.audit });
+      const stateDir = flags.stateDir ?? (process.env.SECRETFILE_STATE_DIR || undefined) ?? SYSTEM_PATHS.dir;
+      const report = await runDoctor({ where, dirFlag: flags.dir !== undefined, system: { stateDir, policy: paths.policy, audit: paths.audit } });
+      const lines = [where.mode === "personal" ? `personal mode: the store in ${where.dir} (${where.why})` : `system mode: the agent at ${where.socket} (${where.why})`];
+      for (const f of report.findings) {
+        lines.push(`${LABEL[f.status]} ${f.text}`);
+        if (f.fix !== undefined && f.status !== "ok" && f.status !== "info") lines.push(`     fix: ${f.fix}`);
+      }
+      const failed = report.findings.filter((f) => f.status === "fail").length;
+      lines.push(failed === 0 ? "no problems found" : `${failed} problem${failed === 1 ? "" : "s"} found`);
+      await new Promise<void>((resolve, reject) => process.stdout.write(`${lines.join("\n")}\n`, (e) => (e ? reject(e) : resolve())));
+      if (!report.healthy) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,87 @@
+// Checking one path for doctor: is it there, the right kind, owned by the right user, with a safe mode.
+// Rules: lstat only (a symlink is reported, never followed); "unsafe" means what secretfile or the agent would refuse
+// (a fail); looser than the documented mode but still accepted is a warning; every problem carries its fix.
+
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import { errno } from "../store/files.js";
+import { fail, octal, ok, shellQuote, sudo, warn, type Finding } from "./finding.js";
+
+/** What a path must be. */
+export interface PathRules {
+  /** e.g. "the identity". */
+  what: string;
+  kind: "file" | "folder" | "socket";
+  /** The uid that must own it. */
+  owner: number;
+  /** Mode bits that make it unsafe (a fail), e.g. 0o077 for a private file. */
+  forbidden: number;
+  /** The documented mode; bits beyond it that are not forbidden give a warning. */
+  mode: number;
+}
+
+/**
+ * Returns the findings for `file` under `rules` (one ok, or one per problem), or null when nothing is there.
+ * Never throws: a path that cannot be examined is a failure finding.
+ */
+export async function inspectPath(file: string, rules: PathRules): Promise<Finding[] | null> {
+  const q = shellQuote(file);
+  let st;
+  try {
+    st = await fs.lstat(file);
+  } catch (err) {
+    if (errno(err) === "ENOENT" || errno(err) === "ENOTDIR") return null;
+    return [fail(`cannot examine ${rules.what} ${file}: ${errno(err) ?? String(err)}`, errno(err) === "EACCES" ? `sudo secretfile doctor` : undefined)];
+  }
+  if (st.isSymbolicLink()) {
+    return [fail(`${rules.what} ${file} is a symlink: secretfile refuses to follow it`, `${sudo()}mv -f "$(readlink -f ${q})" ${q}`)];
+  }
+  const rightKind = rules.kind === "file" ? st.isFile() : rules.kind === "folder" ? st.isDirectory() : st.isSocket();
+  if (!rightKind) return [fail(`${rules.what} ${file} is not a ${rules.kind === "file" ? "regular file" : rules.kind}`, `${sudo()}mv ${q} ${shellQuote(`${file}.bak`)}`)];
+  const findings: Finding[] = [];
+  const mine = st.uid === process.getuid?.();
+  if (st.uid !== rules.owner) {
+    findings.push(fail(`${rules.what} ${file} is owned by ${await userName(st.uid)}, not by ${await userName(rules.owner)}`, `${sudo()}chown ${await chownName(rules.owner)} ${q}`));
+  }
+  const mode = st.mode & 0o7777;
+  const bad = mode & rules.forbidden;
+  const chmod = `${mine || rules.owner === process.getuid?.() ? "" : sudo()}chmod ${octal(rules.mode).slice(1)} ${q}`;
+  if (bad !== 0) {
+    const can = [bad & 0o044 ? "read" : "", bad & 0o022 ? "write" : "", bad & 0o011 ? "enter" : ""].filter((w) => w !== "").join(" and ");
+    findings.push(fail(`${rules.what} ${file} has mode ${octal(mode)}: group or others can ${can} it`, chmod));
+  } else if ((mode & ~rules.mode) !== 0) {
+    findings.push(warn(`${rules.what} ${file} has mode ${octal(mode)}, looser than the documented ${octal(rules.mode)}`, chmod));
+  }
+  if (findings.length === 0) findings.push(ok(`${rules.what} ${file} (${await userName(st.uid)}, ${octal(mode)})`));
+  return findings;
+}
+
+/** Returns the uid owning `file` (not followed), or undefined when it cannot be examined. Never throws. */
+export async function ownerOf(file: string): Promise<number | undefined> {
+  try {
+    return (await fs.lstat(file)).uid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Returns `name (uid N)` for a uid, or `uid N` when it has no name (or the lookup fails). Never throws. */
+export async function userName(uid: number): Promise<string> {
+  const name = await nameOf(uid);
+  return name === undefined ? `uid ${uid}` : `${name} (uid ${uid})`;
+}
+
+async function chownName(uid: number): Promise<string> {
+  const name = await nameOf(uid);
+  return name !== undefined && /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name) ? name : String(uid);
+}
+
+async function nameOf(uid: number): Promise<string | undefined> {
+  try {
+    if (uid === process.getuid?.()) return os.userInfo().username;
+    const { lookupUser } = await import("../agent/users.js");
+    return lookupUser(uid).user;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,104 @@
+// Which secrets a job gets, and under which names: --only, --map, --env-file and --file combined into one key set.
+// Rules: with none of them the job gets every readable secret under its own name; with any of them, exactly what
+// they name and nothing else; a variable bound twice to different things is a usage error naming both.
+
+import { UsageError } from "../errors.js";
+import { checkName, isValidName } from "../store/names.js";
+import type { EnvEntry } from "./env-file.js";
+
+/** A variable the job gets, and where its value comes from. */
+export type Binding = { variable: string; from: string } & (
+  | { kind: "secret"; secret: string }
+  | { kind: "file"; secret: string }
+  | { kind: "plain"; value: string }
+);
+
+/** The key set of one job. */
+export interface KeySet {
+  /** The store names to ask for, each once, in the order first named. */
+  names: string[];
+  /** The secrets to write as files, each once. */
+  files: string[];
+  /** Every variable the job gets from secretfile. */
+  bindings: Binding[];
+}
+
+/** What the command line asked for. */
+export interface KeySetRequest {
+  /** --only: names given to the job under their own names. */
+  only?: string[];
+  /** --map: `ENV_NAME=SECRET_NAME` pairs. */
+  map?: string[];
+  /** --env-file: the parsed files. */
+  envFiles?: { file: string; entries: EnvEntry[] }[];
+  /** --file: `NAME` (the job gets NAME_FILE) or `VAR=NAME` (the job gets VAR), the path of a file holding NAME. */
+  files?: string[];
+}
+
+/**
+ * Returns the job's key set, or undefined when nothing selects secrets (the job then gets every readable one).
+ * Throws UsageError (exit 2) for a bad name or pair, or a variable bound twice to different things.
+ */
+export function buildKeySet(req: KeySetRequest): KeySet | undefined {
+  const bindings = new Map<string, Binding>();
+  const bind = (b: Binding) => {
+    const old = bindings.get(b.variable);
+    if (old === undefined) bindings.set(b.variable, b);
+    else if (!sameSource(old, b)) throw new UsageError(`${b.variable} is given twice: by ${old.from} and by ${b.from}`);
+  };
+  for (const name of req.only ?? []) bind({ variable: checkName(name), from: `--only ${name}`, kind: "secret", secret: name });
+  for (const pair of req.map ?? []) {
+    const [variable, secret] = splitPair(pair, "--map", "ENV_NAME=SECRET_NAME", "MERAKI_DASHBOARD_API_KEY=MERAKI_PROD_KEY");
+    bind({ variable, from: `--map ${pair}`, kind: "secret", secret });
+  }
+  for (const { file, entries } of req.envFiles ?? []) {
+    for (const e of entries) {
+      const from = `${file}:${e.line}`;
+      bind(e.kind === "plain" ? { variable: e.variable, from, kind: "plain", value: e.value } : { variable: e.variable, from, kind: "secret", secret: e.secret });
+    }
+  }
+  for (const spec of req.files ?? []) {
+    const [variable, secret] = spec.includes("=")
+      ? splitPair(spec, "--file", "NAME or VAR=NAME", "GOOGLE_APPLICATION_CREDENTIALS=GCP_KEY")
+      : [`${checkName(spec)}_FILE`, spec];
+    bind({ variable, from: `--file ${spec}`, kind: "file", secret });
+  }
+  if (req.only === undefined && req.map === undefined && req.envFiles === undefined && req.files === undefined) return undefined;
+  const all = [...bindings.values()];
+  const names = new Set<string>();
+  const files = new Set<string>();
+  for (const b of all) {
+    if (b.kind !== "plain") names.add(b.secret);
+    if (b.kind === "file") files.add(b.secret);
+  }
+  return { names: [...names], files: [...files], bindings: all };
+}
+
+/**
+ * Returns the variables the job gets from `set`: plain values, secret values from `values` (by store name) and file
+ * paths from `paths` (by store name). Every secret the set names must be in `values`, every file in `paths`.
+ */
+export function keySetVariables(set: KeySet, values: Map<string, string>, paths: Map<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const b of set.bindings) {
+    const value = b.kind === "plain" ? b.value : b.kind === "secret" ? values.get(b.secret) : paths.get(b.secret);
+    if (value === undefined) throw new Error(`no ${b.kind} for ${b.variable}`);
+    out.set(b.variable, value);
+  }
+  return out;
+}
+
+function splitPair(pair: string, flag: string, form: string, example: string): [string, string] {
+  const at = pair.indexOf("=");
+  const variable = pair.slice(0, at);
+  const secret = pair.slice(at + 1);
+  if (at === -1 || !isValidName(variable) || !isValidName(secret)) {
+    throw new UsageError(`${flag} needs ${form}, got ${JSON.stringify(pair.slice(0, 80))}`, { hint: `e.g. ${flag} ${example}; names are letters, digits and '_'` });
+  }
+  return [variable, secret];
+}
+
+function sameSource(a: Binding, b: Binding): boolean {
+  if (a.kind === "plain") return b.kind === "plain" && a.value === b.value;
+  return b.kind === a.kind && a.secret === b.secret;
+}

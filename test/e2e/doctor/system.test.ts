@@ -1,0 +1,83 @@
+// `secretfile doctor` in system mode against a real agent: as root it checks the socket, the agent, the policy and
+// the service account's files; as a job user what the policy lets it read; a stopped agent is exit 1 with its fix.
+
+import { spawnSync } from "node:child_process";
+import { chmodSync } from "node:fs";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { isRoot } from "../../helpers/cli.js";
+import { NEEDS_ROOT, useSystem, type RunningAgent, type TestUser } from "../../helpers/system.js";
+
+const fixesOf = (stdout: string) => [...stdout.matchAll(/^ {5}fix: (.*)$/gm)].map((m) => m[1]!);
+
+describe.skipIf(!isRoot)(`doctor in system mode (${NEEDS_ROOT})`, () => {
+  const sys = useSystem(["job", "outsider"]);
+  let agent: RunningAgent;
+  const doctor = (as?: TestUser) =>
+    sys.world.run(["doctor", "--state-dir", agent.dir, "--policy", agent.policy, "--audit", agent.audit], { as, env: { SECRETFILE_SOCKET: agent.socket } });
+
+  beforeAll(async () => {
+    agent = await sys.startAgent({ policyText: `read user:${sys.users.job.name} API_KEY\n`, secrets: { API_KEY: "a", OTHER_KEY: "b" } });
+  });
+
+  it("as root: checks the socket, agent, policy, state folder, identity, store and audit log, and exits 0", async () => {
+    const r = await doctor();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const service = `${sys.users.service.name} (uid ${sys.users.service.uid})`;
+    expect(r.stdout.split("\n")[0]).toBe(`system mode: the agent at ${agent.socket} (SECRETFILE_SOCKET is set)`);
+    for (const line of [
+      `ok   the agent socket ${agent.socket} (${service}, 0666)`,
+      `ok   the agent answers on ${agent.socket} (protocol 1)`,
+      "ok   the policy lets you (root (uid 0)) read 2 secrets: API_KEY, OTHER_KEY",
+      `ok   the policy ${agent.policy} (root (uid 0), 0644)`,
+      `ok   the policy ${agent.policy} loads: 1 rule`,
+      `ok   the state folder ${agent.dir} (${service}, 0700)`,
+      `ok   the store ${path.join(agent.dir, "store.age")} (${service}, 0600)`,
+      `ok   the audit folder ${path.dirname(agent.audit)} (${service}, 0700)`,
+      `ok   the audit log ${agent.audit} (${service}, 0600)`,
+    ]) {
+      expect(r.stdout).toContain(line);
+    }
+    // `init` makes a personal identity (0600); setup makes the agent's 0400: a warning, not a failure.
+    expect(r.stdout).toContain(`warn the identity ${path.join(agent.dir, "identity.txt")} has mode 0600, looser than the documented 0400`);
+    expect(r.stdout).toContain("no problems found");
+  });
+
+  it("as a job user: what the policy lets it read, and a note that the service files need root", async () => {
+    const r = await doctor(sys.users.job);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(`ok   the policy lets you (${sys.users.job.name} (uid ${sys.users.job.uid})) read 1 secret: API_KEY`);
+    expect(r.stdout).toContain("info not root: the state folder, identity, store and audit log were not checked: `sudo secretfile doctor`");
+  });
+
+  it("as a user no rule names: a warning with the policy's hint, still exit 0", async () => {
+    const r = await doctor(sys.users.outsider);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(`warn the policy lets you (${sys.users.outsider.name} (uid ${sys.users.outsider.uid})) read no secret`);
+    expect(fixesOf(r.stdout)[0]).toContain(`read user:${sys.users.outsider.name}`);
+  });
+
+  it.for([
+    { what: "an identity the group can read", file: () => path.join(agent.dir, "identity.txt"), mode: 0o640, fix: "chmod 400" },
+    { what: "an audit log others can write", file: () => agent.audit, mode: 0o602, fix: "chmod 600" },
+    { what: "a policy the group can write", file: () => agent.policy, mode: 0o664, fix: "chmod 644" },
+  ])("fails on $what, and is healthy once the printed fix is run", async ({ file, mode, fix }) => {
+    chmodSync(file(), mode);
+    const r = await doctor();
+    expect(r.code, r.stdout).toBe(1);
+    expect(r.stdout).toContain(`FAIL `);
+    expect(fixesOf(r.stdout)).toContain(`${fix} ${file()}`);
+    const ran = spawnSync("/bin/sh", ["-c", `${fix} ${file()}`]);
+    expect(ran.status).toBe(0);
+    const after = await doctor();
+    expect(after.code, after.stdout).toBe(0);
+  });
+
+  it("exits 1 with the systemctl fix once the agent has stopped", async () => {
+    await agent.stop();
+    const r = await doctor();
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`FAIL no agent socket at ${agent.socket}: the agent is not running`);
+    expect(fixesOf(r.stdout)).toContain("sudo systemctl restart secretfile.socket secretfile.service");
+  });
+});

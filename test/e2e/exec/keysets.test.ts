@@ -1,0 +1,193 @@
+// exec key sets end to end: --map and --env-file give the job exactly the names it expects, and nothing else.
+// Rules: each test has its own sandbox; a bad line or pair is exit 2 naming it (never a value), a missing secret exit 3
+// before the job starts; masking covers every value the job got, whatever its name in the job.
+
+import { createHash } from "node:crypto";
+import { existsSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { FIXTURES, removeSandboxes, sandbox, type Sandbox } from "../../helpers/personal.js";
+
+const ENV_PROBE = path.join(FIXTURES, "env-probe.mjs");
+const sha = (v: string) => ({ sha256: createHash("sha256").update(v, "utf8").digest("hex"), bytes: Buffer.byteLength(v) });
+/** A job that prints the variables named in argv as JSON, values included (null when unset). */
+const PRINT = ["-e", "console.log(JSON.stringify(Object.fromEntries(process.argv.slice(1).map((n) => [n, process.env[n] ?? null]))))"];
+const SLOW = 240_000;
+
+const MERAKI = "meraki-prod-value-0123456789";
+const WEBEX = "webex-value-abcdefghij";
+
+/** A sandbox holding MERAKI_PROD_KEY and WEBEX_TOKEN. */
+async function store(): Promise<Sandbox> {
+  const sb = sandbox();
+  await sb.add("MERAKI_PROD_KEY", MERAKI);
+  await sb.add("WEBEX_TOKEN", WEBEX);
+  return sb;
+}
+
+/** Writes `text` to a file in the sandbox; returns its path. */
+function envFile(sb: Sandbox, text: string, name = "job.env"): string {
+  const file = path.join(sb.root, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+afterAll(removeSandboxes);
+
+describe.concurrent("exec key sets", { timeout: SLOW }, () => {
+  describe("--map", () => {
+    it("gives the job ENV_NAME with SECRET_NAME's value, and neither the store name nor any other secret", async () => {
+      const sb = await store();
+      const r = await sb.run(["exec", "--map", "MERAKI_DASHBOARD_API_KEY=MERAKI_PROD_KEY", "--", process.execPath, ENV_PROBE, "MERAKI_DASHBOARD_API_KEY", "MERAKI_PROD_KEY", "WEBEX_TOKEN"]);
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      expect(JSON.parse(r.stdout)).toEqual({ MERAKI_DASHBOARD_API_KEY: sha(MERAKI), MERAKI_PROD_KEY: null, WEBEX_TOKEN: null });
+    });
+
+    it("with --only and a second --map, the job gets the union; one secret may go under two names", async () => {
+      const sb = await store();
+      const names = ["A", "B", "MERAKI_PROD_KEY", "WEBEX_TOKEN"];
+      const r = await sb.run(["exec", "--only", "MERAKI_PROD_KEY", "--map", "A=MERAKI_PROD_KEY", "--map", "B=WEBEX_TOKEN", "--", process.execPath, ENV_PROBE, ...names]);
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      expect(JSON.parse(r.stdout)).toEqual({ A: sha(MERAKI), B: sha(WEBEX), MERAKI_PROD_KEY: sha(MERAKI), WEBEX_TOKEN: null });
+    });
+
+    it("masks a mapped value in the job's output with the secret's store name", async () => {
+      const sb = await store();
+      const r = await sb.run(["exec", "--map", "DASH=MERAKI_PROD_KEY", "--", "sh", "-c", 'echo "key: $DASH"; echo "err: $DASH" >&2']);
+      expect(r).toEqual({ code: 0, signal: null, stdout: "key: [MERAKI_PROD_KEY]\n", stderr: "err: [MERAKI_PROD_KEY]\n" });
+    });
+
+    it("a secret that does not exist is exit 3 naming it, and the job never starts", async () => {
+      const sb = await store();
+      const marker = path.join(sb.root, "ran");
+      const r = await sb.run(["exec", "--map", "DASH=MERAKI_PROD_KEY", "--map", "X=NO_SUCH_KEY", "--", "touch", marker]);
+      expect(r).toMatchObject({ code: 3, stdout: "" });
+      expect(r.stderr).toMatch(/^secretfile: error: no secret named NO_SUCH_KEY in /);
+      expect(existsSync(marker)).toBe(false);
+    });
+
+    it.for([
+      ["NO_EQUALS_SIGN", '--map needs ENV_NAME=SECRET_NAME, got "NO_EQUALS_SIGN"'],
+      ["=MERAKI_PROD_KEY", '--map needs ENV_NAME=SECRET_NAME, got "=MERAKI_PROD_KEY"'],
+      ["BAD-NAME=MERAKI_PROD_KEY", '--map needs ENV_NAME=SECRET_NAME, got "BAD-NAME=MERAKI_PROD_KEY"'],
+      ["DASH=", '--map needs ENV_NAME=SECRET_NAME, got "DASH="'],
+    ])("--map %s is exit 2", async ([pair, message]) => {
+      const sb = await store();
+      const r = await sb.run(["exec", "--map", pair!, "--", "true"]);
+      expect(r).toMatchObject({ code: 2, stdout: "" });
+      expect(r.stderr).toBe(`secretfile: error: ${message}\nsecretfile: hint: e.g. --map MERAKI_DASHBOARD_API_KEY=MERAKI_PROD_KEY; names are letters, digits and '_'\n`);
+    });
+
+    it("a variable given two different secrets is exit 2 naming both sources", async () => {
+      const sb = await store();
+      const r = await sb.run(["exec", "--map", "DASH=MERAKI_PROD_KEY", "--map", "DASH=WEBEX_TOKEN", "--", "true"]);
+      expect(r).toEqual({ code: 2, signal: null, stdout: "", stderr: "secretfile: error: DASH is given twice: by --map DASH=MERAKI_PROD_KEY and by --map DASH=WEBEX_TOKEN\n" });
+    });
+  });
+
+  describe("--env-file", () => {
+    it("keeps an existing .env working: comments, blank lines, export, quotes, plain values and secretfile: references", async () => {
+      const sb = await store();
+      const file = envFile(
+        sb,
+        [
+          "# the report job's settings",
+          "",
+          "MERAKI_DASHBOARD_API_KEY=secretfile:MERAKI_PROD_KEY",
+          "export WEBEX_BOT_TOKEN = secretfile:WEBEX_TOKEN   # from the store",
+          "  ORG_ID=123456",
+          "export REGION='eu west  # not a comment'",
+          'GREETING="hello\\tworld\\n\\"quoted\\" \\\\ $HOME"   # a comment',
+          "URL=https://api.example.com/v1#fragment",
+          "EMPTY=",
+          "SPACED = two words  ",
+          "CRLF=yes\r",
+          "   # indented comment",
+        ].join("\n"),
+      );
+      const vars = ["MERAKI_DASHBOARD_API_KEY", "WEBEX_BOT_TOKEN", "ORG_ID", "REGION", "GREETING", "URL", "EMPTY", "SPACED", "CRLF", "MERAKI_PROD_KEY", "WEBEX_TOKEN"];
+      const r = await sb.run(["exec", "--no-mask", "--env-file", file, "--", process.execPath, ...PRINT, ...vars], { env: { ORG_ID: "from the caller" } });
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      expect(JSON.parse(r.stdout)).toEqual({
+        MERAKI_DASHBOARD_API_KEY: MERAKI,
+        WEBEX_BOT_TOKEN: WEBEX,
+        ORG_ID: "123456",
+        REGION: "eu west  # not a comment",
+        GREETING: 'hello\tworld\n"quoted" \\ $HOME',
+        URL: "https://api.example.com/v1#fragment",
+        EMPTY: "",
+        SPACED: "two words",
+        CRLF: "yes",
+        MERAKI_PROD_KEY: null,
+        WEBEX_TOKEN: null,
+      });
+    });
+
+    it("masks the values it took from the store, not the plain ones", async () => {
+      const sb = await store();
+      const file = envFile(sb, "API_KEY=secretfile:MERAKI_PROD_KEY\nORG_ID=plain-org-123456\n");
+      const r = await sb.run(["exec", "--env-file", file, "--", "sh", "-c", 'echo "$API_KEY $ORG_ID"']);
+      expect(r).toEqual({ code: 0, signal: null, stdout: "[MERAKI_PROD_KEY] plain-org-123456\n", stderr: "" });
+    });
+
+    it("with --map, the job gets both; a variable both set differently is exit 2 naming the file and line", async () => {
+      const sb = await store();
+      const file = envFile(sb, "# settings\nA=secretfile:MERAKI_PROD_KEY\n");
+      const both = await sb.run(["exec", "--env-file", file, "--map", "B=WEBEX_TOKEN", "--", process.execPath, ENV_PROBE, "A", "B"]);
+      expect(JSON.parse(both.stdout)).toEqual({ A: sha(MERAKI), B: sha(WEBEX) });
+      const clash = await sb.run(["exec", "--env-file", file, "--map", "A=WEBEX_TOKEN", "--", "true"]);
+      expect(clash).toEqual({ code: 2, signal: null, stdout: "", stderr: `secretfile: error: A is given twice: by --map A=WEBEX_TOKEN and by ${file}:2\n` });
+    });
+
+    it.for([
+      ["a line without =", "ORG_ID=1\njust some words-and-a-value-0xdeadbeef\n", 2, "expected VAR=value"],
+      ["an unterminated quote", 'A="open-value-0xdeadbeef\n', 1, 'the value of A has no closing " (values are one line)'],
+      ["text after a quote", "\n\nA='x-value-0xdeadbeef' trailing\n", 3, "the value of A has text after its closing '"],
+      ["a name starting with a digit", "1A=value-0xdeadbeef\n", 1, "expected VAR=value"],
+      ["a bad secret name", "A=secretfile:not-a-name\n", 1, 'A refers to an invalid secret name after "secretfile:"'],
+      ["a variable set twice", "A=1\n# again\nA=value-0xdeadbeef\n", 3, "A is already set on line 1"],
+    ])("%s is exit 2 naming the file and line, never the line's text", async ([, text, line, what]) => {
+      const sb = await store();
+      const file = envFile(sb, text as string);
+      const marker = path.join(sb.root, "ran");
+      const r = await sb.run(["exec", "--env-file", file, "--", "touch", marker]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.split("\n")[0]).toBe(`secretfile: error: ${file}:${line}: ${what}`);
+      expect(r.stderr).toMatch(/\nsecretfile: hint: lines are VAR=value or VAR=secretfile:NAME/);
+      expect(r.stderr).not.toContain("0xdeadbeef");
+      expect(existsSync(marker)).toBe(false);
+    });
+
+    it("a reference to a secret that does not exist is exit 3 naming it, and the job never starts", async () => {
+      const sb = await store();
+      const file = envFile(sb, "A=secretfile:MERAKI_PROD_KEY\nB=secretfile:NO_SUCH_KEY\n");
+      const marker = path.join(sb.root, "ran");
+      const r = await sb.run(["exec", "--env-file", file, "--", "touch", marker]);
+      expect(r).toMatchObject({ code: 3, stdout: "" });
+      expect(r.stderr).toMatch(/^secretfile: error: no secret named NO_SUCH_KEY in /);
+      expect(existsSync(marker)).toBe(false);
+    });
+
+    it("a file that does not exist stops before the job starts, naming it", async () => {
+      const sb = await store();
+      const missing = path.join(sb.root, "missing.env");
+      const marker = path.join(sb.root, "ran");
+      const r = await sb.run(["exec", "--env-file", missing, "--", "touch", marker]);
+      expect(existsSync(marker)).toBe(false);
+      // Node (20 to 26 at least) looks at every --env-file in its argv, the script's included, and stops with exit 9
+      // when the file cannot be read, before secretfile runs; the file is named either way.
+      const ours = { code: 2, signal: null, stdout: "", stderr: `secretfile: error: cannot read the env file ${missing} (no such file)\n` };
+      const nodes = { code: 9, signal: null, stdout: "", stderr: `${process.execPath}: ${missing}: not found\n` };
+      expect([ours, nodes]).toContainEqual(r);
+    });
+
+    it("a file of plain values only needs no store at all", async () => {
+      const sb = sandbox();
+      const file = envFile(sb, "ORG_ID=42\n");
+      const r = await sb.run(["exec", "--env-file", file, "--", process.execPath, ...PRINT, "ORG_ID"]);
+      expect(r).toEqual({ code: 0, signal: null, stdout: '{"ORG_ID":"42"}\n', stderr: "" });
+      expect(existsSync(sb.dir)).toBe(false);
+    });
+  });
+});
