@@ -2,7 +2,7 @@
 // Rules: exit with the job's status, 128+N when a signal N killed it; 127 when it is not found, 126 when it cannot run;
 // output is masked unless asked not to, and then it never waits for the job to end before passing output on.
 
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -12,6 +12,9 @@ import { Masker, type maskPatterns } from "./mask.js";
 
 /** The signals passed on to the job. */
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
+
+/** The signals a terminal sends to its whole foreground process group. */
+const TERMINAL_SIGNALS: ReadonlySet<string> = new Set(["SIGINT", "SIGQUIT", "SIGWINCH"]);
 
 /** A job that could not be started: 127 (not found) or 126 (not executable), as a shell reports it. */
 export class CannotRunError extends SecretfileError {
@@ -32,7 +35,10 @@ export function resolveCommand(command: string, envPath: string | undefined): st
   let denied = false;
   for (const file of candidates) {
     try {
-      if (!statSync(file).isFile()) continue;
+      if (!statSync(file).isFile()) {
+        denied ||= command.includes("/"); // a folder named by path: a shell says 126, "Is a directory"
+        continue;
+      }
       accessSync(file, constants.X_OK);
       return file;
     } catch (err) {
@@ -63,27 +69,45 @@ export async function runJob(argv: string[], env: Record<string, string>, opts: 
   const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string>) => never }).execve;
   if (!masking && !opts.stay && typeof execve === "function") execve(file, [command, ...args], env);
 
-  const child = spawn(file, args, { argv0: command, env, stdio: masking ? ["inherit", "pipe", "pipe"] : "inherit" });
+  // At a terminal the job stays in our process group, the terminal's foreground group: the terminal's own
+  // INT, QUIT and WINCH reach it directly, so forwarding those would deliver them twice. Without a terminal
+  // (cron, systemd) the job gets a process group of its own, so a signal to our group reaches it once, via us.
+  const atTerminal = process.stdin.isTTY === true || process.stdout.isTTY === true || process.stderr.isTTY === true;
+  // Handlers go in before the job starts: a signal that arrives while it starts is passed on once it exists.
+  let child: ChildProcess | undefined;
+  const early: NodeJS.Signals[] = [];
+  const forward = (signal: NodeJS.Signals) => {
+    if (child === undefined) early.push(signal);
+    else child.kill(signal);
+  };
+  const ignore = () => undefined;
+  const handlers = FORWARDED_SIGNALS.map((s) => [s, atTerminal && TERMINAL_SIGNALS.has(s) ? ignore : forward] as const);
+  for (const [s, handler] of handlers) process.on(s, handler);
+  try {
+    child = spawn(file, args, { argv0: command, env, detached: !atTerminal, stdio: masking ? ["inherit", "pipe", "pipe"] : "inherit" });
+  } catch (err) {
+    for (const [s, handler] of handlers) process.off(s, handler);
+    throw err;
+  }
+  for (const signal of early.splice(0)) child.kill(signal);
+  const job = child;
   const outputs: Promise<void>[] = [];
   if (masking) {
-    for (const [from, to] of [[child.stdout!, process.stdout], [child.stderr!, process.stderr]] as const) {
+    for (const [from, to] of [[job.stdout!, process.stdout], [job.stderr!, process.stderr]] as const) {
       outputs.push(pipeline(from, new Masker(opts.mask!), to, { end: false }).catch(() => undefined));
     }
   }
-  const forward = (signal: NodeJS.Signals) => {
-    child.kill(signal);
-  };
-  for (const s of FORWARDED_SIGNALS) process.on(s, forward);
+
   try {
     const status = await new Promise<number>((resolve, reject) => {
-      child.once("error", (err) => reject(new CannotRunError(command, (err as NodeJS.ErrnoException).code === "EACCES" ? 126 : 127, err)));
-      child.once("exit", (code, signal) => {
+      job.once("error", (err) => reject(new CannotRunError(command, (err as NodeJS.ErrnoException).code === "EACCES" ? 126 : 127, err)));
+      job.once("exit", (code, signal) => {
         resolve(signal !== null ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1));
       });
     });
     await Promise.all(outputs);
     return status;
   } finally {
-    for (const s of FORWARDED_SIGNALS) process.off(s, forward);
+    for (const [s, handler] of handlers) process.off(s, handler);
   }
 }
