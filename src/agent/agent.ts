@@ -2,7 +2,7 @@
 // Rules: refuse to start on an unsafe or invalid policy, identity or store; keep the decrypted document only
 // until the store file changes.
 
-import { lstat } from "node:fs/promises";
+import { lstatSync } from "node:fs";
 import type { StoreDocument } from "../store/document.js";
 import { LastReads } from "../audit/last-read.js";
 import { Store, storePaths } from "../store/store.js";
@@ -10,12 +10,14 @@ import { AuditLog } from "./audit.js";
 import type { AgentPaths } from "./config.js";
 import type { AgentContext } from "./handle.js";
 import { hardenProcess } from "./hardening.js";
+import { DEFAULT_LIMITS, LIMITS_VARIABLE, parseLimits, type Limits } from "./limits.js";
 import { PolicyState } from "./policy-state.js";
-import { DEFAULT_LIMITS, serve, type Limits, type Listen, type RunningAgent } from "./server.js";
+import { serve, type Listen, type RunningAgent } from "./server.js";
 
 /** Options for starting an agent. */
 export interface AgentOptions {
   paths: AgentPaths;
+  /** Overrides DEFAULT_LIMITS, and SECRETFILE_AGENT_LIMITS in `env`. */
   limits?: Partial<Limits>;
   /** Operational messages (for the journal); never values. */
   log: (msg: string) => void;
@@ -29,7 +31,11 @@ export interface AgentOptions {
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { audit: AuditLog }> {
   hardenProcess();
   const { paths, log } = opts;
+  const env = opts.env ?? process.env;
+  const limits: Limits = { ...DEFAULT_LIMITS, ...parseLimits(env[LIMITS_VARIABLE]), ...opts.limits };
   const audit = new AuditLog(paths.audit);
+  // The journal keeps the chain's head at every start and stop: an anchor `secretfile audit verify` can be held to.
+  log(`audit log ${paths.audit} continues from sha256 ${audit.head}`);
   const policy = await PolicyState.load(paths.policy, (now) => {
     if (now.ok) log(`reloaded the policy ${paths.policy} (${now.policy.rules.length} rules)`);
     else log(`the policy ${paths.policy} is now invalid; refusing every request but root's: ${now.error.message}`);
@@ -41,7 +47,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
   await lastRead.seed(paths.audit).catch((err: unknown) => log(`last reads not seeded from ${paths.audit}: ${err instanceof Error ? err.message : String(err)}`));
   const ctx = contextFor(store, policy, audit, lastRead);
   await ctx.read(); // refuse to start on a store this identity cannot open
-  const running = await serve(listenFrom(paths.socket, opts.env ?? process.env), ctx, { ...DEFAULT_LIMITS, ...opts.limits }, log);
+  const running = await serve(listenFrom(paths.socket, env), ctx, limits, log);
   audit.event("start", { pid: process.pid, socket: paths.socket, store: store.paths.store, policy: paths.policy });
   return {
     ...running,
@@ -49,6 +55,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
     close: async () => {
       await running.close();
       audit.event("stop", { pid: process.pid });
+      log(`audit log ${paths.audit} ends at sha256 ${audit.head}`);
       audit.close();
     },
   };
@@ -57,7 +64,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
 function contextFor(store: Store, policy: PolicyState, audit: AuditLog, lastRead: LastReads): AgentContext {
   let cached: { stamp: string; doc: Promise<StoreDocument> } | undefined;
   const stampOf = async () => {
-    const st = await lstat(store.paths.store, { bigint: true });
+    // Synchronous: on every request, and cheaper than a trip through the thread pool.
+    const st = lstatSync(store.paths.store, { bigint: true });
     return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
   };
   const read = async () => {

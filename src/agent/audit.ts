@@ -1,11 +1,15 @@
-// The audit log: one JSON line per decision, appended by the agent.
-// Rules: never a value; opened append-only without following a symlink, created 0600; a line that cannot be
-// written makes the request fail (no unaudited release).
+// The audit log: one JSON line per decision, appended by the agent, each line chained to the one before by hash.
+// Rules: never a value; opened append-only without following a symlink or blocking on a FIFO, created 0600, in a
+// folder no one else can write; a line that cannot be written makes the request fail (no unaudited release); every
+// line's `prev` is the SHA-256 of the line before it (GENESIS for the first), read back from the file at start.
 
-import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, writeSync } from "node:fs";
+import path from "node:path";
 import { AccessError, FailureError } from "../errors.js";
+import { GENESIS, hashLine } from "../audit/chain.js";
+import { createHash } from "node:crypto";
 
-const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = constants;
+const { O_RDWR, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = constants;
 
 /** One audit record. Names only, never values. */
 export interface AuditRecord {
@@ -21,38 +25,58 @@ export interface AuditRecord {
   reason: string;
 }
 
-/** An append-only audit log file. */
+/** An append-only, hash-chained audit log file. */
 export class AuditLog {
   readonly file: string;
   private fd: number;
+  private last: string;
 
-  /** Opens (or creates, mode 0600) `file` for appending. Throws AccessError (4) for an unsafe file. */
+  /**
+   * Opens (or creates, mode 0600) `file` for appending and reads the hash of its last line, so the chain goes on
+   * across restarts. Throws AccessError (4) for an unsafe file or folder, FailureError (1) when it cannot be opened.
+   */
   constructor(file: string) {
     this.file = file;
+    checkFolder(path.dirname(file));
     try {
-      this.fd = openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o600);
+      // O_RDWR to read the last line back; O_NONBLOCK so a FIFO planted at the path cannot hang the agent.
+      this.fd = openSync(file, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ELOOP") throw new AccessError(`refusing to follow a symlink at the audit log ${file}`, { hint: `remove it; the agent creates ${file}` });
+      if (code === "EACCES" || code === "EPERM") {
+        throw new AccessError(`permission denied opening the audit log ${file}`, { hint: `chown $(id -u) ${file} && chmod 600 ${file}, as the service account's admin`, cause: err });
+      }
       throw new FailureError(`cannot open the audit log ${file}: ${code ?? String(err)}`, {
         hint: "create its folder, owned by the service account (`sudo secretfile setup` does)",
         cause: err,
       });
     }
-    const st = fstatSync(this.fd);
-    if (!st.isFile() || (st.mode & 0o022) !== 0 || st.uid !== process.getuid?.()) {
+    try {
+      const st = fstatSync(this.fd);
+      if (!st.isFile() || (st.mode & 0o022) !== 0 || st.uid !== process.getuid?.()) {
+        throw new AccessError(
+          `the audit log ${file} is not a private regular file of this user (${st.isFile() ? "a file" : "not a regular file"}, mode ${(st.mode & 0o777).toString(8)}, uid ${st.uid})`,
+          { hint: st.isFile() ? `chown ${process.getuid?.()} ${file} && chmod 600 ${file}, as root` : `move ${file} aside; the agent creates it` },
+        );
+      }
+      this.last = lastLineHash(this.fd, st.size);
+    } catch (err) {
       closeSync(this.fd);
-      throw new AccessError(`the audit log ${file} is not a private regular file of this user (mode ${(st.mode & 0o777).toString(8)}, uid ${st.uid})`, {
-        hint: `chown $(id -u) ${file} && chmod 600 ${file}, as the service account's admin`,
-      });
+      if (err instanceof AccessError) throw err;
+      throw new FailureError(`cannot read the end of the audit log ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
+  }
+
+  /** The hash of the last line written: the `prev` of the next one. */
+  get head(): string {
+    return this.last;
   }
 
   /** Appends one record with the current time. Throws FailureError if it cannot be written. */
   write(record: AuditRecord): void {
-    const line = `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`;
     try {
-      writeSync(this.fd, line);
+      this.append({ time: new Date().toISOString(), ...record });
     } catch (err) {
       throw new FailureError(`cannot write the audit log ${this.file}`, { hint: "check free space", cause: err });
     }
@@ -61,7 +85,7 @@ export class AuditLog {
   /** Appends an event that is not a request (start, stop, policy reload). */
   event(event: string, detail: Record<string, unknown>): void {
     try {
-      writeSync(this.fd, `${JSON.stringify({ time: new Date().toISOString(), event, ...detail })}\n`);
+      this.append({ time: new Date().toISOString(), event, ...detail });
     } catch {
       // Best effort: events are not decisions.
     }
@@ -70,4 +94,77 @@ export class AuditLog {
   close(): void {
     closeSync(this.fd);
   }
+
+  private append(fields: Record<string, unknown>): void {
+    const line = Buffer.from(JSON.stringify({ prev: this.last, ...fields }));
+    const bytes = Buffer.concat([line, Buffer.from("\n")]);
+    for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    this.last = hashLine(line);
+  }
+}
+
+/** Refuses an audit folder that is a symlink, not a folder, or writable by group or others (they could swap the log). */
+function checkFolder(dir: string): void {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch (err) {
+    throw new FailureError(`cannot use the audit folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      hint: "create it, owned by the service account, mode 0700 (`sudo secretfile setup` does)",
+      cause: err,
+    });
+  }
+  if (st.isSymbolicLink() || !st.isDirectory()) {
+    throw new AccessError(`refusing the audit folder ${dir}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`, {
+      hint: "point --audit at a file in a real folder owned by the service account",
+    });
+  }
+  const me = process.getuid?.() ?? st.uid;
+  if (st.uid !== me && st.uid !== 0) {
+    throw new AccessError(`the audit folder ${dir} is owned by uid ${st.uid}, not by the service account (uid ${me}) or root`, {
+      hint: `sudo chown ${me} ${dir}`,
+    });
+  }
+  if ((st.mode & 0o022) !== 0) {
+    const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
+    throw new AccessError(`the audit folder ${dir} has mode ${mode}: group or others can write it, and so replace the log`, {
+      hint: `sudo chmod ${((st.mode & 0o777) & ~0o022).toString(8).padStart(3, "0")} ${dir}`,
+    });
+  }
+}
+
+const CHUNK = 64 * 1024;
+
+/**
+ * Returns the hash of the last line of the open log (`size` bytes), GENESIS for an empty one. A last line without
+ * its newline (a crash mid-write) is ended with one first, so the next line cannot run into it.
+ */
+function lastLineHash(fd: number, size: number): string {
+  if (size === 0) return GENESIS;
+  const one = Buffer.alloc(1);
+  readSync(fd, one, 0, 1, size - 1);
+  let end = size;
+  if (one[0] === 0x0a) end = size - 1;
+  else writeSync(fd, "\n");
+  // Back to the newline before the last line, a chunk at a time; then hash forward, so a huge line costs no memory.
+  const buf = Buffer.alloc(CHUNK);
+  let start = 0;
+  for (let pos = end; pos > 0; ) {
+    const from = Math.max(0, pos - CHUNK);
+    const n = readSync(fd, buf, 0, pos - from, from);
+    const nl = buf.subarray(0, n).lastIndexOf(0x0a);
+    if (nl !== -1) {
+      start = from + nl + 1;
+      break;
+    }
+    pos = from;
+  }
+  const hash = createHash("sha256");
+  for (let pos = start; pos < end; ) {
+    const n = readSync(fd, buf, 0, Math.min(CHUNK, end - pos), pos);
+    if (n === 0) break;
+    hash.update(buf.subarray(0, n));
+    pos += n;
+  }
+  return hash.digest("hex");
 }

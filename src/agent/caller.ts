@@ -4,7 +4,7 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import type net from "node:net";
 import type { Caller } from "../policy/evaluate.js";
-import { peerCredentials } from "./peercred.js";
+import { peerCredentials, type PeerCred } from "./peercred.js";
 import { lookupUser } from "./users.js";
 
 /** A caller with what the audit log records about its process. */
@@ -19,7 +19,11 @@ const userCache = new Map<string, { at: number; caller: Caller }>();
 
 /** Identifies the process at the other end of `socket`. Throws FailureError if the kernel cannot say. */
 export function identify(socket: net.Socket): IdentifiedCaller {
-  const cred = peerCredentials(socket);
+  return describeCaller(peerCredentials(socket));
+}
+
+/** Completes the kernel's credentials with the user database and /proc (the costly part, done once a connection is admitted). */
+export function describeCaller(cred: PeerCred): IdentifiedCaller {
   return { ...resolveUser(cred.uid, cred.gid), pid: cred.pid, ...processInfo(cred.pid) };
 }
 

@@ -38,11 +38,14 @@ export type Answer =
   | { ok: true; op: "values"; values: Record<string, string>; expiring?: Record<string, Attention> }
   | { ok: true; op: "add" | "rm" };
 
-/** A refusal or failure, carrying the error's code. */
+/** A refusal or failure, carrying the error's code (and, for `busy`, how long to wait before trying again). */
 export interface ErrorAnswer {
   ok: false;
-  error: { code: string; message: string; hint?: string };
+  error: { code: string; message: string; hint?: string; retryAfterMs?: number };
 }
+
+/** The error code of an agent that refuses a request because its uid is over a limit: try again later. */
+export const BUSY = "busy";
 
 /**
  * Parses one request line. Returns the request, or throws UsageError describing what is wrong
@@ -106,6 +109,12 @@ export function parseRequest(line: string): Request {
 export function errorAnswer(err: unknown): ErrorAnswer {
   if (err instanceof SecretfileError) return { ok: false, error: { code: err.code, message: err.message, hint: err.hint } };
   return { ok: false, error: { code: "failure", message: "the agent failed to answer (see its log)" } };
+}
+
+/** Returns the `busy` answer: `message` says which limit, `retryAfterMs` when a retry can succeed. */
+export function busyAnswer(message: string, retryAfterMs: number): ErrorAnswer {
+  const ms = Math.max(1, Math.ceil(retryAfterMs));
+  return { ok: false, error: { code: BUSY, message, hint: `retry in ${ms} ms or more; other uids are not affected`, retryAfterMs: ms } };
 }
 
 const byCode: Record<string, new (message: string, details?: { hint?: string }) => SecretfileError> = {

@@ -1,28 +1,28 @@
 // The agent's socket server: framing, limits and one caller identity per connection.
 // Rules: any bytes a client sends end in an answer or a dropped connection, never a crash; the caller is who the
-// kernel says connected; answers go only to the connection that asked.
+// kernel says connected; answers go only to the connection that asked; one uid's connections and requests are
+// limited (per-uid count and token bucket) so it cannot starve the others; request and answer bytes are zeroed
+// once used.
 
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import { AccessError, FailureError, SecretfileError, UsageError } from "../errors.js";
-import { identify, type IdentifiedCaller } from "./caller.js";
+import { describeCaller, type IdentifiedCaller } from "./caller.js";
 import { handle, type AgentContext } from "./handle.js";
-import { errorAnswer, MAX_REQUEST_BYTES, parseRequest, type Answer, type ErrorAnswer } from "./protocol.js";
+import { DEFAULT_LIMITS, type Limits } from "./limits.js";
+import { peerCredentials, type PeerCred } from "./peercred.js";
+import { busyAnswer, errorAnswer, parseRequest, type Answer, type ErrorAnswer } from "./protocol.js";
+import { UidRates } from "./rate.js";
 
-/** The limits that keep one client from hurting the others. */
-export interface Limits {
-  /** Largest request line, bytes. */
-  maxRequestBytes: number;
-  /** A connection silent this long (or with a request unfinished this long) is dropped, ms. */
-  idleMs: number;
-  /** Connections open at once, all callers together. */
-  maxConnections: number;
-  /** Connections open at once for one uid. */
-  maxConnectionsPerUid: number;
-}
+export { DEFAULT_LIMITS, type Limits };
 
-/** Defaults sized for hundreds of jobs starting in the same second. */
-export const DEFAULT_LIMITS: Limits = { maxRequestBytes: MAX_REQUEST_BYTES, idleMs: 10_000, maxConnections: 4096, maxConnectionsPerUid: 1024 };
+/** Requests queued on one connection past which it is dropped. */
+const MAX_QUEUED = 64;
+/** Connections the kernel holds for the agent before it accepts them (capped by net.core.somaxconn): a cron minute's worth. */
+const BACKLOG = 4096;
+/** The least time a uid over its rate waits: its refused connection is answered after it, its connection rests for it. */
+const BUSY_PAUSE_MS = 100;
 
 /** Where to listen: a socket path, or a file descriptor handed over by systemd. */
 export type Listen = { path: string } | { fd: number };
@@ -35,43 +35,71 @@ export interface RunningAgent {
 
 /**
  * Starts serving `ctx` on `listen`. Throws FailureError when the socket is in use or cannot be made,
- * AccessError when something other than a socket sits at its path.
+ * AccessError when something other than a socket sits at its path or its folder is unsafe.
  */
 export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, log: (msg: string) => void): Promise<RunningAgent> {
   const perUid = new Map<number, number>();
+  const rates = new UidRates(limits.ratePerUid, limits.burstPerUid);
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
-    let caller: IdentifiedCaller;
+    // The kernel's word first (cheap); the user database and /proc only for a connection that is admitted.
+    let cred: PeerCred;
     try {
-      caller = identify(socket);
+      cred = peerCredentials(socket);
     } catch (err) {
       log(`dropped a connection: cannot read its peer credentials (${String(err)})`);
       socket.destroy();
       return;
     }
-    const open = (perUid.get(caller.uid) ?? 0) + 1;
-    perUid.set(caller.uid, open);
+    const open = (perUid.get(cred.uid) ?? 0) + 1;
+    perUid.set(cred.uid, open);
     socket.once("close", () => {
-      const left = (perUid.get(caller.uid) ?? 1) - 1;
-      if (left <= 0) perUid.delete(caller.uid);
-      else perUid.set(caller.uid, left);
+      const left = (perUid.get(cred.uid) ?? 1) - 1;
+      if (left <= 0) perUid.delete(cred.uid);
+      else perUid.set(cred.uid, left);
     });
+    socket.on("error", () => socket.destroy());
     if (open > limits.maxConnectionsPerUid) {
-      reply(socket, errorAnswer(new FailureError(`too many connections from uid ${caller.uid}`, { hint: "retry shortly" })));
-      socket.end();
+      reply(socket, busyAnswer(`too many connections at once from uid ${cred.uid}`, BUSY_PAUSE_MS));
+      refuse(socket);
       return;
     }
-    serveConnection(socket, caller, ctx, limits, log);
+    // A connection takes one token and may carry one request on it; each further request takes another.
+    const wait = rates.take(cred.uid);
+    if (wait > 0) {
+      // Answered only after a pause: a uid that reconnects in a loop then costs the agent little, and holds one of
+      // its own connections (capped per uid) while it waits.
+      const pause = Math.max(wait, BUSY_PAUSE_MS);
+      const timer = setTimeout(() => {
+        reply(socket, busyAnswer(`too many requests from uid ${cred.uid}`, pause));
+        refuse(socket);
+      }, pause);
+      socket.once("close", () => clearTimeout(timer));
+      socket.resume(); // read and discard what it sends meanwhile
+      return;
+    }
+    let caller: IdentifiedCaller;
+    try {
+      caller = describeCaller(cred);
+    } catch (err) {
+      log(`dropped a connection: cannot identify uid ${cred.uid} (${err instanceof Error ? err.name : typeof err})`);
+      socket.destroy();
+      return;
+    }
+    serveConnection(socket, caller, ctx, limits, rates, log);
   });
   server.maxConnections = limits.maxConnections;
   server.on("drop", () => log("dropped a connection: too many at once"));
-  if ("path" in listen) await clearStaleSocket(listen.path);
+  if ("path" in listen) {
+    checkSocketFolder(path.dirname(listen.path));
+    await clearStaleSocket(listen.path);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
       reject(new FailureError(`cannot listen on ${"path" in listen ? listen.path : `fd ${listen.fd}`}: ${err.code ?? err.message}`, { cause: err })),
     );
-    server.listen("path" in listen ? { path: listen.path } : { fd: listen.fd }, () => resolve());
+    server.listen("path" in listen ? { path: listen.path, backlog: BACKLOG } : { fd: listen.fd, backlog: BACKLOG }, () => resolve());
   });
-  // The socket admits everyone; the policy decides what each caller gets.
+  // The socket admits everyone; the policy decides what each caller gets. (Its folder admits no one else's files.)
   if ("path" in listen) chmodSync(listen.path, 0o666);
   server.on("error", (err) => log(`socket error: ${String(err)}`));
   return {
@@ -90,23 +118,35 @@ export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, l
   };
 }
 
-function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: AgentContext, limits: Limits, log: (msg: string) => void): void {
+function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: AgentContext, limits: Limits, rates: UidRates, log: (msg: string) => void): void {
   let pending: Buffer[] = [];
   let size = 0;
   let busy = false;
   let ended = false;
+  let paid = 1; // the connection's token pays for its first request
   const lines: string[] = [];
   // Idle connections are dropped, and so is a request that trickles in for longer than the same time.
   socket.setTimeout(limits.idleMs, () => socket.destroy());
   let deadline: NodeJS.Timeout | undefined;
   socket.once("close", () => clearTimeout(deadline));
-  socket.on("error", () => socket.destroy());
 
   const pump = async () => {
     if (busy) return;
     busy = true;
     while (lines.length > 0 && !socket.destroyed) {
       const line = lines.shift()!;
+      const wait = paid > 0 ? 0 : rates.take(caller.uid);
+      if (paid > 0) paid--;
+      if (wait > 0) {
+        // Refused, and then this connection rests: nothing more is read or answered on it for a while, so a flood
+        // waits in its own socket buffer instead of making the agent spin on refusals.
+        const pause = Math.max(wait, BUSY_PAUSE_MS);
+        reply(socket, busyAnswer(`too many requests from uid ${caller.uid}`, pause));
+        socket.pause();
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        if (!socket.destroyed) socket.resume();
+        continue;
+      }
       let answer: Answer | ErrorAnswer;
       try {
         answer = await handle(parseRequest(line), caller, ctx);
@@ -120,19 +160,30 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
     if (ended && !socket.destroyed) socket.end();
   };
 
+  /** Joins the pieces of one line, and zeroes them: a line may hold a value (`add`). */
+  const takeLine = (): string => {
+    const whole = Buffer.concat(pending);
+    const line = whole.toString("utf8");
+    whole.fill(0);
+    for (const p of pending) p.fill(0);
+    pending = [];
+    size = 0;
+    return line;
+  };
+
   socket.on("data", (chunk: Buffer) => {
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
-      pending.push(chunk.subarray(start, nl));
-      lines.push(Buffer.concat(pending).toString("utf8"));
-      pending = [];
-      size = 0;
+      pending.push(Buffer.from(chunk.subarray(start, nl)));
+      lines.push(takeLine());
       start = nl + 1;
     }
     if (start < chunk.length) {
-      pending.push(chunk.subarray(start));
+      // A copy past the limit is not worth making: the connection is about to be refused.
+      if (size + chunk.length - start <= limits.maxRequestBytes) pending.push(Buffer.from(chunk.subarray(start)));
       size += chunk.length - start;
     }
+    chunk.fill(0);
     if (size === 0) {
       clearTimeout(deadline);
       deadline = undefined;
@@ -143,12 +194,14 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
       reply(socket, errorAnswer(new UsageError(`request larger than ${limits.maxRequestBytes} bytes`)));
       socket.end();
       socket.destroySoon();
+      for (const p of pending) p.fill(0);
       pending = [];
       lines.length = 0;
       return;
     }
-    if (lines.length > 64) {
+    if (lines.length > MAX_QUEUED) {
       reply(socket, errorAnswer(new UsageError("too many requests queued on one connection")));
+      socket.uncork(); // out now: destroy() drops what is still corked
       socket.destroy();
       return;
     }
@@ -156,10 +209,8 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
   });
   socket.on("end", () => {
     // A last request without its newline, followed by a half-close, is still a request.
-    if (size > 0) {
-      lines.push(Buffer.concat(pending).toString("utf8"));
-      pending = [];
-      size = 0;
+    if (size > 0 && size <= limits.maxRequestBytes) {
+      lines.push(takeLine());
       clearTimeout(deadline);
     }
     ended = true;
@@ -168,11 +219,66 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
   });
 }
 
-function reply(socket: net.Socket, answer: Answer | ErrorAnswer): void {
-  socket.write(`${JSON.stringify(answer)}\n`);
+/**
+ * Ends a refused connection: what the client sent is read and discarded (a socket nobody reads never sees the
+ * client's end, and would stay open, counted against every uid's room), and it is destroyed if still open in 1 s.
+ */
+function refuse(socket: net.Socket): void {
+  socket.end();
+  socket.resume();
+  socket.setTimeout(1_000, () => socket.destroy());
 }
 
-/** Removes a socket file left by an agent that died; refuses anything that is not a socket, or a live agent's socket. */
+/**
+ * Writes one answer line; its bytes (which may hold values) are zeroed once the kernel has them. Answers written in
+ * the same tick go out in one system call (cork until the next tick).
+ */
+function reply(socket: net.Socket, answer: Answer | ErrorAnswer): void {
+  const bytes = Buffer.from(`${JSON.stringify(answer)}\n`);
+  if (socket.writableCorked === 0) {
+    socket.cork();
+    process.nextTick(() => socket.uncork());
+  }
+  socket.write(bytes, () => bytes.fill(0));
+}
+
+/**
+ * Refuses a socket folder that is a symlink, not a folder, owned by someone other than this user or root, or
+ * writable by group or others: whoever can write there could put a socket of their own in the agent's place.
+ */
+function checkSocketFolder(dir: string): void {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch (err) {
+    throw new FailureError(`cannot use the socket folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      hint: "create it, owned by the service account, mode 0755 (`sudo secretfile setup` and the systemd socket unit do)",
+      cause: err,
+    });
+  }
+  if (st.isSymbolicLink() || !st.isDirectory()) {
+    throw new AccessError(`refusing the socket folder ${dir}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`, {
+      hint: "point --socket at a path in a real folder owned by the service account",
+    });
+  }
+  const me = process.getuid?.() ?? st.uid;
+  if (st.uid !== me && st.uid !== 0) {
+    throw new AccessError(`the socket folder ${dir} is owned by uid ${st.uid}, not by the service account (uid ${me}) or root`, {
+      hint: `sudo chown ${me} ${dir}`,
+    });
+  }
+  if ((st.mode & 0o022) !== 0) {
+    const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
+    throw new AccessError(`the socket folder ${dir} has mode ${mode}: group or others can write it, and so put a socket of their own in the agent's place`, {
+      hint: `sudo chmod 755 ${dir}`,
+    });
+  }
+}
+
+/**
+ * Removes a socket file left by an agent of this account that died. Refuses anything that is not a socket, a socket
+ * of another uid (not ours to remove), and a socket something still listens on or that cannot be probed.
+ */
 async function clearStaleSocket(path: string): Promise<void> {
   let st;
   try {
@@ -183,16 +289,26 @@ async function clearStaleSocket(path: string): Promise<void> {
   if (!st.isSocket()) {
     throw new AccessError(`refusing to replace ${path}: it is not a socket`, { hint: "move it aside; the agent creates its socket there" });
   }
-  const live = await new Promise<boolean>((resolve) => {
-    const probe = net.createConnection(path);
-    probe.once("connect", () => {
-      probe.destroy();
-      resolve(true);
+  const me = process.getuid?.() ?? st.uid;
+  if (st.uid !== me) {
+    throw new AccessError(`refusing to replace ${path}: it is a socket of uid ${st.uid}, not of the service account (uid ${me})`, {
+      hint: `if no agent should be listening there, remove it: sudo rm ${path}`,
     });
-    probe.once("error", () => resolve(false));
+  }
+  const probe = await new Promise<string>((resolve) => {
+    const conn = net.createConnection(path);
+    conn.once("connect", () => {
+      conn.destroy();
+      resolve("live");
+    });
+    conn.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? "error"));
   });
-  if (live) {
+  if (probe === "live") {
     throw new FailureError(`another agent is already listening on ${path}`, { hint: "stop it first (`systemctl stop secretfile`), or use another --socket" });
+  }
+  // Only a socket nothing listens on is stale; one that cannot even be tried is left alone.
+  if (probe !== "ECONNREFUSED") {
+    throw new FailureError(`cannot tell whether something listens on ${path} (${probe})`, { hint: `if no agent is running, remove it: sudo rm ${path}` });
   }
   unlinkSync(path);
 }

@@ -64,7 +64,11 @@ export async function* auditLines(file: string, opts: ReadOptions = {}): AsyncGe
   }
 }
 
-async function openLog(file: string): Promise<fs.FileHandle> {
+/**
+ * Opens the audit log `file` for reading without following a symlink or blocking on a FIFO. Throws AccessError (4)
+ * for a symlink or no permission, FailureError (1) when there is no such file.
+ */
+export async function openLog(file: string): Promise<fs.FileHandle> {
   try {
     // O_NONBLOCK: a FIFO planted at the path must not hang us before fstat can refuse it.
     return await fs.open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);

@@ -42,23 +42,50 @@ export class AgentBackend implements Backend {
 
   /** Returns the agent's answer to `ping`, for `doctor`. */
   async ping(): Promise<Answer> {
-    return this.ask({ v: 1, op: "ping" });
+    return this.ask({ v: 1, op: "ping" }, false);
   }
 
-  /** Sends one request and resolves with its answer; throws the agent's error as a typed error. */
-  private ask(request: Request): Promise<Answer> {
+  /**
+   * Sends one request and resolves with its answer; throws the agent's error as a typed error. While nothing accepts
+   * the connection (the agent restarting), tries again for up to `RESTART_WAIT_MS`; the request was not sent then.
+   */
+  private async ask(request: Request, retry = true): Promise<Answer> {
+    const started = Date.now();
+    for (let delay = 50, tries = 1; ; delay = Math.min(delay * 2, 400), tries++) {
+      try {
+        return await this.askOnce(request);
+      } catch (err) {
+        if (!(err instanceof NotConnected)) throw err;
+        const waited = Date.now() - started;
+        if (!retry || !RETRYABLE.has(err.cause.code ?? "") || waited + delay > RESTART_WAIT_MS) {
+          throw unreachable(this.socket, err.cause, tries > 1 ? waited : 0);
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private askOnce(request: Request): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const conn = net.createConnection(this.socket);
       const chunks: Buffer[] = [];
       let size = 0;
       let settled = false;
+      let connected = false;
       const finish = (fn: () => void) => {
         if (settled) return;
         settled = true;
         conn.destroy();
         fn();
       };
-      conn.on("connect", () => conn.write(`${JSON.stringify(request)}\n`));
+      const closedEarly = (why: string) =>
+        new AgentUnreachableError(`the agent at ${this.socket} closed the connection without answering${why}`, {
+          hint: "the request may or may not have been carried out; run the command again, and if it keeps failing look at the agent's log: `journalctl -u secretfile`",
+        });
+      conn.on("connect", () => {
+        connected = true;
+        conn.write(`${JSON.stringify(request)}\n`);
+      });
       conn.on("data", (chunk: Buffer) => {
         const nl = chunk.indexOf(0x0a);
         chunks.push(nl === -1 ? chunk : chunk.subarray(0, nl));
@@ -66,13 +93,26 @@ export class AgentBackend implements Backend {
         if (nl !== -1) finish(() => settle(Buffer.concat(chunks).toString("utf8"), resolve, reject));
         else if (size > MAX_ANSWER_BYTES) finish(() => reject(new FailureError(`the agent at ${this.socket} sent an oversized answer`)));
       });
-      conn.on("error", (err: NodeJS.ErrnoException) => finish(() => reject(unreachable(this.socket, err))));
-      conn.on("close", () =>
-        finish(() => reject(new AgentUnreachableError(`the agent at ${this.socket} closed the connection without answering`, {
-          hint: "look at the agent's log: `journalctl -u secretfile`",
-        }))),
+      conn.on("error", (err: NodeJS.ErrnoException) =>
+        finish(() => reject(connected ? closedEarly(` (${err.code ?? err.message})`) : new NotConnected(err))),
       );
+      conn.on("close", () => finish(() => reject(closedEarly(""))));
     });
+  }
+}
+
+/** How long a client keeps trying to connect while nothing accepts (an agent restarting), in ms. */
+const RESTART_WAIT_MS = 2_000;
+
+/** Connection errors that mean nothing took the request: no socket, nobody listening, backlog full. */
+const RETRYABLE = new Set(["ENOENT", "ECONNREFUSED", "EAGAIN"]);
+
+/** The connection was never made, so the request was not delivered. */
+class NotConnected extends Error {
+  override readonly cause: NodeJS.ErrnoException;
+  constructor(cause: NodeJS.ErrnoException) {
+    super(cause.message);
+    this.cause = cause;
   }
 }
 
@@ -93,9 +133,10 @@ function expect<Op extends Answer["op"]>(answer: Answer, op: Op): Extract<Answer
   return answer as Extract<Answer, { op: Op }>;
 }
 
-function unreachable(socket: string, err: NodeJS.ErrnoException): AgentUnreachableError {
+function unreachable(socket: string, err: NodeJS.ErrnoException, waitedMs: number): AgentUnreachableError {
   const why = err.code === "ENOENT" ? "no socket there" : err.code === "ECONNREFUSED" ? "nothing is listening" : (err.code ?? err.message);
-  return new AgentUnreachableError(`cannot reach the agent at ${socket} (${why})`, {
+  const waited = waitedMs > 0 ? `, tried for ${(waitedMs / 1000).toFixed(1)} s` : "";
+  return new AgentUnreachableError(`cannot reach the agent at ${socket} (${why}${waited})`, {
     hint: "is it running? `systemctl status secretfile.socket secretfile`; or use --dir for a personal store",
     cause: err,
   });

@@ -1,7 +1,9 @@
 // Loading the policy file from disk, and a cheap stamp to notice when it changes.
-// Rules: never follow a symlink; trust only a regular file owned by root that no one else can write; cap the size.
+// Rules: never follow a symlink; trust only a regular file owned by root that no one else can write, in a folder
+// owned by root that no one else can swap it in (group- or world-writable without the sticky bit); cap the size.
 
-import { constants, promises as fs } from "node:fs";
+import { constants, lstatSync, promises as fs } from "node:fs";
+import { dirname } from "node:path";
 import { AccessError, FailureError } from "../errors.js";
 import { parsePolicyBytes, type Policy } from "./parse.js";
 
@@ -11,7 +13,7 @@ export const POLICY_MAX_BYTES = 1024 * 1024;
 /**
  * Opens (without following a symlink), checks and parses the policy file at `path`.
  * Returns the Policy. Throws AccessError (exit 4) for a symlink, a non-regular file, an owner other than
- * root or a group- or world-writable mode; FailureError for a missing or oversize file or a read error;
+ * root or a group- or world-writable mode, or a folder another user could replace it in; FailureError for a missing or oversize file or a read error;
  * PolicySyntaxError (a FailureError) listing every bad line.
  */
 export async function loadPolicyFile(path: string): Promise<Policy> {
@@ -39,9 +41,31 @@ export async function loadPolicyFile(path: string): Promise<Policy> {
       throw new AccessError(`refusing policy file ${path}: mode ${mode} lets ${who} write it`, { hint: fix });
     }
     if (stat.size > POLICY_MAX_BYTES) throw tooBig(path, stat.size);
+    await checkFolder(dirname(path));
     return parsePolicyBytes(await readCapped(handle, path), path);
   } finally {
     await handle.close();
+  }
+}
+
+/** Refuses a policy folder owned by another user than root, or that group or others may write without the sticky bit. */
+async function checkFolder(dir: string): Promise<void> {
+  let st;
+  try {
+    st = await fs.stat(dir);
+  } catch (error) {
+    throw new FailureError(`cannot examine the policy folder ${dir}: ${errorCode(error) ?? "unknown error"}`, { cause: error });
+  }
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
+  if (st.uid !== 0) {
+    throw new AccessError(`refusing the policy in ${dir}: the folder is owned by uid ${st.uid}, who could replace the policy`, {
+      hint: `as root, run: chown root:root ${shellQuote(dir)} && chmod 755 ${shellQuote(dir)}`,
+    });
+  }
+  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
+    throw new AccessError(`refusing the policy in ${dir}: the folder has mode ${mode}, so others could replace the policy`, {
+      hint: `as root, run: chmod 755 ${shellQuote(dir)}`,
+    });
   }
 }
 
@@ -52,7 +76,9 @@ export async function loadPolicyFile(path: string): Promise<Policy> {
  */
 export async function policyFileStamp(path: string): Promise<string> {
   try {
-    const s = await fs.lstat(path, { bigint: true });
+    // Synchronous on purpose: the agent stamps on every request, and a cached lstat costs microseconds, far less
+    // than a round trip through the thread pool.
+    const s = lstatSync(path, { bigint: true });
     return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
   } catch (error) {
     const code = errorCode(error);

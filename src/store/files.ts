@@ -1,10 +1,13 @@
 // Opening the store's files safely: no symlinks followed, owner and mode checked on the open handle.
 // Rules: refuse a file or folder that another user owns or that group or others can read or write, as ssh refuses a key.
 
+import { randomBytes } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
-import { AccessError, ExistsError, FailureError } from "../errors.js";
+import path from "node:path";
+import { AccessError, ExistsError, FailureError, SecretfileError } from "../errors.js";
+import { ioHint } from "./io-error.js";
 
-const { O_RDONLY, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL } = constants;
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY } = constants;
 
 /** What a caller expects of a file it opens. */
 export interface FileRules {
@@ -24,7 +27,8 @@ export interface FileRules {
 export async function readPrivateFile(file: string, rules: FileRules): Promise<Buffer | null> {
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(file, O_RDONLY | O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO planted at the path must not hang us before fstat can refuse it.
+    handle = await fs.open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch (err) {
     if (errno(err) === "ENOENT") return null;
     if (errno(err) === "ELOOP") {
@@ -33,8 +37,16 @@ export async function readPrivateFile(file: string, rules: FileRules): Promise<B
       });
     }
     if (errno(err) === "EACCES") {
-      throw new AccessError(`permission denied reading the ${rules.what} ${file}`, {
-        hint: "run as the user that owns it, or use the system agent",
+      // Name the owner, and the fix when the file belongs to someone else (say root, after a careless copy).
+      const owner = await fs.lstat(file).then((st) => st.uid, () => undefined);
+      const me = process.getuid?.();
+      throw new AccessError(`permission denied reading the ${rules.what} ${file}${owner === undefined ? "" : ` (owned by uid ${owner})`}`, {
+        hint:
+          owner !== undefined && me !== undefined && owner !== me
+            ? `sudo chown ${me} ${file}  (or run secretfile as its owner, uid ${owner})`
+            : owner !== undefined && owner === me
+              ? `chmod 600 ${file}`
+              : "run as the user that owns it, or use the system agent",
         cause: err,
       });
     }
@@ -47,8 +59,14 @@ export async function readPrivateFile(file: string, rules: FileRules): Promise<B
       throw new FailureError(`the ${rules.what} ${file} is ${st.size} bytes, larger than the ${rules.maxBytes} allowed`);
     }
     return await handle.readFile();
+  } catch (err) {
+    if (err instanceof SecretfileError) throw err;
+    throw new FailureError(`cannot read the ${rules.what} ${file}: ${errno(err) ?? String(err)}`, {
+      hint: errno(err) === "EIO" ? "the disk reported an I/O error: check it (`dmesg`) and keep the file's backup at hand" : "run the command again",
+      cause: err,
+    });
   } finally {
-    await handle.close();
+    await handle.close().catch(() => undefined);
   }
 }
 
@@ -93,24 +111,65 @@ function checkOwnerAndMode(file: string, rules: FileRules, uid: number, mode: nu
 }
 
 /**
- * Creates `file` exclusively with its final `mode` (no chmod afterwards) and writes `data`, fsynced.
- * Throws ExistsError (exit 1) if it already exists.
+ * Creates `file` with `data` and its final `mode` (no chmod afterwards), all or nothing: the data is written and
+ * fsynced under a temporary name, then linked into place, which fails if `file` exists. A failure or a crash leaves
+ * no partial `file`. Throws ExistsError (exit 1) if it already exists, FailureError (exit 1) when a step fails.
  */
 export async function createExclusive(file: string, data: Uint8Array | string, mode: number, what: string): Promise<void> {
-  let handle: fs.FileHandle;
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${randomBytes(8).toString("hex")}`);
+  const fail = (err: unknown) =>
+    new FailureError(`cannot create the ${what} ${file}: ${errno(err) ?? String(err)}`, { hint: ioHint(errno(err), dir), cause: err });
   try {
-    handle = await fs.open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+    await writeNew(tmp, data, mode);
   } catch (err) {
+    throw fail(err);
+  }
+  try {
+    await fs.link(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
     if (errno(err) === "EEXIST") {
       throw new ExistsError(`the ${what} ${file} already exists`, { hint: "keep it, or move it aside to start over", cause: err });
     }
-    throw new FailureError(`cannot create the ${what} ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+    if (!NO_LINKS.has(errno(err) ?? "")) throw fail(err);
+    // A filesystem without hard links: create the file itself, and remove it again if the write fails.
+    try {
+      await writeNew(file, data, mode);
+    } catch (err2) {
+      if (errno(err2) === "EEXIST") throw new ExistsError(`the ${what} ${file} already exists`, { hint: "keep it, or move it aside to start over", cause: err2 });
+      await fs.rm(file, { force: true }).catch(() => undefined);
+      throw fail(err2);
+    }
   }
+  await fs.rm(tmp, { force: true }).catch(() => undefined);
+  try {
+    const handle = await fs.open(dir, O_RDONLY | O_DIRECTORY);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    await fs.rm(file, { force: true }).catch(() => undefined);
+    throw fail(err);
+  }
+}
+
+/** Errors of link(2) on filesystems that have no hard links. */
+const NO_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
+
+/** Writes `data` to the new file `file` (exclusive create, final mode, no symlink followed) and fsyncs it; removes it on failure. */
+async function writeNew(file: string, data: Uint8Array | string, mode: number): Promise<void> {
+  const handle = await fs.open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
   try {
     await handle.writeFile(data);
     await handle.sync();
-  } finally {
     await handle.close();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await fs.rm(file, { force: true }).catch(() => undefined);
+    throw err;
   }
 }
 

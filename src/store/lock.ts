@@ -1,9 +1,14 @@
-// The write lock around a store: proper-lockfile's mkdir lock, with staleness recovery and a visible wait.
-// Rules: one writer at a time; a lock left by a killed writer is taken over once stale; a lost lock aborts the write.
+// The write lock around a store: proper-lockfile's mkdir lock, with a record of its holder, recovery of an abandoned
+// lock and a visible wait. Rules: one writer at a time; a lock whose holder died on this host is taken over at once,
+// one that stopped being refreshed once stale; every takeover is serialized; a lost lock aborts the write.
 
+import nodeFs, { closeSync, lstatSync, openSync, readdirSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import path from "node:path";
 import lockfile from "proper-lockfile";
 import { FailureError } from "../errors.js";
 import { errno } from "./files.js";
+import { ioHint } from "./io-error.js";
+import { holderIsDead, newOwner, readOwner, removeOwner, stillHeld, writeOwner, type OwnerRecord } from "./lock-owner.js";
 
 /** How a caller waits for the lock. */
 export interface LockOptions {
@@ -19,6 +24,9 @@ export function staleMs(): number {
   return Number.isFinite(n) && n >= 2000 ? n : 10_000;
 }
 
+/** proper-lockfile never declares a lock stale itself: every takeover goes through `takeOverIfAbandoned`. */
+const NEVER_STALE = 2 ** 31 - 1;
+
 /**
  * Runs `fn` while holding the lock on `file`. `fn` receives `assertHeld`, which throws if the lock
  * was lost (taken over as stale) so that a write can abort before its rename.
@@ -28,6 +36,7 @@ export async function withLock<T>(file: string, fn: (assertHeld: () => void) => 
   const lockPath = `${file}.lock`;
   const stale = staleMs();
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  const held = holderFs();
   let compromised: unknown;
   let waited = false;
   let release: () => Promise<void>;
@@ -35,9 +44,10 @@ export async function withLock<T>(file: string, fn: (assertHeld: () => void) => 
     try {
       release = await lockfile.lock(file, {
         realpath: false,
-        stale,
-        update: Math.floor(stale / 4),
+        stale: NEVER_STALE,
+        update: Math.max(1000, Math.floor(stale / 4)),
         retries: 0,
+        fs: held.fs,
         onCompromised: (err) => {
           compromised = err;
         },
@@ -45,11 +55,9 @@ export async function withLock<T>(file: string, fn: (assertHeld: () => void) => 
       break;
     } catch (err) {
       if (errno(err) !== "ELOCKED") {
-        throw new FailureError(`cannot lock ${file}: ${errno(err) ?? String(err)}`, {
-          hint: "check that you may write to the store's folder",
-          cause: err,
-        });
+        throw new FailureError(`cannot lock ${file}: ${errno(err) ?? String(err)}`, { hint: ioHint(errno(err), path.dirname(file)), cause: err });
       }
+      if (takeOverIfAbandoned(lockPath, stale)) continue;
       if (Date.now() > deadline) {
         throw new FailureError(`timed out waiting for the lock on ${file}`, {
           hint: `another secretfile is writing; if none is running, remove ${lockPath}`,
@@ -60,8 +68,9 @@ export async function withLock<T>(file: string, fn: (assertHeld: () => void) => 
       await new Promise((r) => setTimeout(r, 25 + Math.random() * 50));
     }
   }
+  const { ino, owner } = held;
   const assertHeld = () => {
-    if (compromised !== undefined) {
+    if (compromised !== undefined || !stillHeld(lockPath, ino, owner)) {
       throw new FailureError(`lost the lock on ${file} while writing; the store was not changed`, {
         hint: "run the command again",
         cause: compromised,
@@ -71,6 +80,114 @@ export async function withLock<T>(file: string, fn: (assertHeld: () => void) => 
   try {
     return await fn(assertHeld);
   } finally {
-    await release().catch(() => undefined);
+    // A lock taken over while we stalled is someone else's now: leave it (proper-lockfile sees that at its next refresh).
+    if (compromised === undefined && (ino === undefined || inodeOf(lockPath) === ino)) await release().catch(() => undefined);
+  }
+}
+
+/**
+ * The filesystem proper-lockfile uses for one acquisition: making the lock folder writes the holder's record into it
+ * in the same synchronous step, and removing the folder (release, or exit) removes the record first, so a folder
+ * without a record exists only for a few microseconds.
+ */
+function holderFs(): { fs: typeof nodeFs; ino: number | undefined; owner: OwnerRecord | undefined } {
+  const held: { fs: typeof nodeFs; ino: number | undefined; owner: OwnerRecord | undefined } = { fs: nodeFs, ino: undefined, owner: undefined };
+  const mkdir = (dir: string, done: (err: NodeJS.ErrnoException | null) => void) => {
+    const record = newOwner();
+    try {
+      nodeFs.mkdirSync(dir);
+    } catch (err) {
+      done(err as NodeJS.ErrnoException);
+      return;
+    }
+    held.owner = writeOwner(dir, record);
+    held.ino = inodeOf(dir);
+    done(null);
+  };
+  const rmdirSync = (dir: string) => {
+    removeOwner(dir, held.owner);
+    nodeFs.rmdirSync(dir);
+  };
+  const rmdir = (dir: string, done: (err: NodeJS.ErrnoException | null) => void) => {
+    try {
+      rmdirSync(dir);
+      done(null);
+    } catch (err) {
+      done(err as NodeJS.ErrnoException);
+    }
+  };
+  held.fs = { ...nodeFs, mkdir, rmdir, rmdirSync } as unknown as typeof nodeFs;
+  return held;
+}
+
+/**
+ * Removes the lock folder `lockPath` when it is abandoned: its holder is dead (same host), or it has not been refreshed
+ * for `stale` ms. Returns true when the lock is gone (removed here or by its holder), so acquiring can be tried again.
+ * Synchronous, and serialized by the exclusive file `<lock>.takeover`, so two waiters never remove each other's lock.
+ */
+function takeOverIfAbandoned(lockPath: string, stale: number): boolean {
+  const before = inodeOf(lockPath);
+  if (before === undefined) return true;
+  if (!abandoned(lockPath, stale)) return false;
+  const mutex = `${lockPath}.takeover`;
+  if (!enterTakeover(mutex)) return false;
+  try {
+    const now = inodeOf(lockPath);
+    if (now === undefined) return true;
+    if (now !== before || !abandoned(lockPath, stale)) return false;
+    for (const name of readdirSync(lockPath)) unlinkSync(path.join(lockPath, name));
+    rmdirSync(lockPath);
+    return true;
+  } catch (err) {
+    return errno(err) === "ENOENT";
+  } finally {
+    try {
+      unlinkSync(mutex);
+    } catch {
+      // removed as stale by another waiter: nothing to undo
+    }
+  }
+}
+
+/** True when the lock's holder is known dead, or the lock has not been refreshed for `stale` ms. */
+function abandoned(lockPath: string, stale: number): boolean {
+  const owner = readOwner(lockPath);
+  if (owner !== undefined && holderIsDead(owner)) return true;
+  try {
+    return lstatSync(lockPath).mtimeMs < Date.now() - stale;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Creates the takeover file `mutex` exclusively; returns false when another waiter holds it. A live waiter holds it for
+ * a few system calls; one left by a waiter killed in between is removed once it is 2 s old.
+ */
+function enterTakeover(mutex: string): boolean {
+  try {
+    const fd = openSync(mutex, "wx", 0o600);
+    try {
+      writeSync(fd, `${process.pid}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  } catch (err) {
+    if (errno(err) !== "EEXIST") return false;
+  }
+  try {
+    if (lstatSync(mutex).mtimeMs < Date.now() - 2000) unlinkSync(mutex);
+  } catch {
+    // gone already
+  }
+  return false;
+}
+
+function inodeOf(file: string): number | undefined {
+  try {
+    return lstatSync(file).ino;
+  } catch {
+    return undefined;
   }
 }

@@ -1,12 +1,12 @@
 // A store: the encrypted document in one file, read with an identity, changed under a lock, replaced atomically.
 // Rules: lock → decrypt → change → encrypt → temp file → fsync → rename → fsync folder → unlock; unsafe files refused.
 
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { ExistsError, NoStoreError } from "../errors.js";
 import { decrypt, encrypt } from "./crypto.js";
 import { emptyDocument, parseDocument, serializeDocument, type StoreDocument } from "./document.js";
-import { replaceFile } from "./atomic.js";
+import { removeLeftovers, replaceFile } from "./atomic.js";
 import { checkPrivateFolder, createExclusive, readPrivateFile } from "./files.js";
 import { createIdentity, loadIdentity, type LoadedIdentity } from "./identity.js";
 import { withLock, type LockOptions } from "./lock.js";
@@ -58,7 +58,13 @@ export class Store {
     }
     const identity = await createIdentity(paths.identity, { pq: opts.pq, mode: opts.identityMode });
     const store = new Store(paths, identity);
-    await createExclusive(paths.store, await store.seal(emptyDocument()), 0o600, "store");
+    try {
+      await createExclusive(paths.store, await store.seal(emptyDocument()), 0o600, "store");
+    } catch (err) {
+      // The new identity protects nothing yet: without its store it would only be in the way of the next attempt.
+      if (!(err instanceof ExistsError)) await rm(paths.identity, { force: true }).catch(() => undefined);
+      throw err;
+    }
     return store;
   }
 
@@ -104,20 +110,30 @@ export class Store {
 
   /**
    * Changes the document under the lock and replaces the file atomically. `change` may throw to
-   * abort; then nothing is written. Returns what `change` returned.
+   * abort; then nothing is written. Returns what `change` returned. Updates made through one Store
+   * run one after another in the order asked (the agent's many clients), and only the first of them
+   * competes for the lock with other processes.
    */
-  async update<T>(change: (doc: StoreDocument) => T, lock: LockOptions = {}): Promise<T> {
-    return withLock(
-      this.paths.store,
-      async (assertHeld) => {
-        const doc = await this.read();
-        const result = change(doc);
-        await replaceFile(this.paths.store, await this.seal(doc), 0o600, assertHeld);
-        return result;
-      },
-      lock,
-    );
+  update<T>(change: (doc: StoreDocument) => T, lock: LockOptions = {}): Promise<T> {
+    const run = () =>
+      withLock(
+        this.paths.store,
+        async (assertHeld) => {
+          const doc = await this.read();
+          const result = change(doc);
+          await removeLeftovers(this.paths.store);
+          await replaceFile(this.paths.store, await this.seal(doc), 0o600, assertHeld);
+          return result;
+        },
+        lock,
+      );
+    const result = this.updates.then(run, run);
+    this.updates = result.catch(() => undefined);
+    return result;
   }
+
+  /** The last update asked of this Store; the next one starts when it has settled. */
+  private updates: Promise<unknown> = Promise.resolve();
 
   private seal(doc: StoreDocument): Promise<Uint8Array> {
     return encrypt(serializeDocument(doc), [this.identity.recipient]);

@@ -5,6 +5,8 @@ import { resolvePaths } from "../../agent/config.js";
 import { checkNameFilter, parseSince, type AuditFilter } from "../../audit/filter.js";
 import { decisionLine } from "../../audit/format.js";
 import { queryAudit } from "../../audit/query.js";
+import { verifyAuditLog } from "../../audit/verify.js";
+import { CorruptError } from "../../errors.js";
 import { note } from "../report.js";
 
 interface AuditFlags {
@@ -16,9 +18,12 @@ interface AuditFlags {
   json?: boolean;
 }
 
-/** Registers `audit`. */
+/** How many breaks `audit verify` lists before it only counts them. */
+const BREAKS_SHOWN = 50;
+
+/** Registers `audit` and `audit verify`. */
 export function register(program: Command): void {
-  program
+  const audit = program
     .command("audit")
     .description("show the agent's decisions from its audit log: who read which secret, from which program, when")
     .addOption(new Option("--audit <file>", "the audit log (env SECRETFILE_AUDIT, default /var/log/secretfile/audit.log)"))
@@ -42,6 +47,26 @@ export function register(program: Command): void {
         note(`skipped ${counts.skipped} line${counts.skipped === 1 ? "" : "s"} of ${file} that ${counts.skipped === 1 ? "is" : "are"} not an audit record (a line cut short by a crash, say)`);
       }
       if (counts.matched === 0) note(`no matching decisions among the ${counts.decisions} in ${file}`);
+    });
+  audit
+    .command("verify")
+    .description("check the audit log's hash chain: exit 0 when intact, 5 naming each removed, changed or reordered line")
+    .addOption(new Option("--audit <file>", "the audit log (env SECRETFILE_AUDIT, default /var/log/secretfile/audit.log)"))
+    .action(async (flags: { audit?: string }) => {
+      const file = resolvePaths({ audit: flags.audit ?? audit.opts<AuditFlags>().audit }).audit;
+      const report = await verifyAuditLog(file);
+      if (report.unchained > 0) {
+        note(`the first ${report.unchained} line${report.unchained === 1 ? "" : "s"} of ${file} predate${report.unchained === 1 ? "s" : ""} the hash chain and cannot be verified`);
+      }
+      for (const b of report.breaks.slice(0, BREAKS_SHOWN)) note(`line ${b.line}: ${b.why}`);
+      if (report.breaks.length > BREAKS_SHOWN) note(`… and ${report.breaks.length - BREAKS_SHOWN} more`);
+      if (report.breaks.length > 0) {
+        const first = report.breaks[0]!.line;
+        throw new CorruptError(`the audit log ${file} is not intact: its hash chain breaks at line ${first}${report.breaks.length > 1 ? ` and ${report.breaks.length - 1} more place${report.breaks.length === 2 ? "" : "s"}` : ""}`, {
+          hint: "compare it with a backup; the agent's journal (`journalctl -u secretfile`) records the last hash at every start and stop",
+        });
+      }
+      process.stdout.write(`the audit log ${file} is intact: ${report.lines} line${report.lines === 1 ? "" : "s"}, last hash ${report.head}\n`);
     });
 }
 

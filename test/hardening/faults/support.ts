@@ -1,0 +1,273 @@
+// What the fault tests share: the fault shim and the store worker built into a temporary folder, decrypting a store
+// the way a test may (as root or its owner, without the CLI), agents started with a chosen environment, and figures.
+// Rules: every process started here is stopped by the test that started it; nothing is written outside temp folders.
+
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeSync } from "node:fs";
+import path from "node:path";
+import { build } from "esbuild";
+import { decrypt } from "../../../src/store/crypto.js";
+import { parseDocument, type StoreDocument } from "../../../src/store/document.js";
+import { cleanEnv, ROOT } from "../../helpers/cli.js";
+import { NODE, request, type AgentFiles, type TestUser, type World } from "../../helpers/system.js";
+
+export const FAULTS = path.join(ROOT, "test", "fixtures", "faults");
+
+/** A number from the environment (for scaling the suite up on a big machine), else `fallback`. */
+export function envNumber(name: string, fallback: number): number {
+  const n = Number(process.env[name]);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+/** True when a C compiler is on the PATH (CI has gcc). */
+export const hasCC = spawnSync("cc", ["--version"]).status === 0;
+
+/** Compiles the LD_PRELOAD fault shim into `dir`; returns the .so path. Throws with the compiler's output. */
+export function compileShim(dir: string): string {
+  const out = path.join(dir, "fault.so");
+  const r = spawnSync("cc", ["-shared", "-fPIC", "-O2", "-Wall", "-o", out, path.join(FAULTS, "fault.c"), "-ldl"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`cc failed: ${r.stderr}`);
+  return out;
+}
+
+/** The environment that makes a process fail `op` with `code` (see fault.c); libuv's io_uring is kept off. */
+export function faultEnv(shim: string, op: string, code: string, log: string, match?: string, after?: number): NodeJS.ProcessEnv {
+  return {
+    LD_PRELOAD: shim,
+    UV_USE_IO_URING: "0",
+    SFT_FAULT_OP: op,
+    SFT_FAULT_ERRNO: code,
+    SFT_FAULT_LOG: log,
+    ...(match === undefined ? {} : { SFT_FAULT_MATCH: match }),
+    ...(after === undefined ? {} : { SFT_FAULT_AFTER: String(after) }),
+  };
+}
+
+/** Bundles test/fixtures/faults/store-worker.ts (with secretfile's store code) into `dir`; returns the .mjs path. */
+export async function buildWorker(dir: string): Promise<string> {
+  const outfile = path.join(dir, "store-worker.mjs");
+  await build({
+    entryPoints: [path.join(FAULTS, "store-worker.ts")],
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    banner: { js: 'import { createRequire as __sfCreateRequire } from "node:module"; const require = __sfCreateRequire(import.meta.url);' },
+    // Smaller to parse: hundreds of workers are started, and their start-up is most of what a kill costs.
+    minify: true,
+    logLevel: "warning",
+  });
+  return outfile;
+}
+
+/** Decrypts and parses the store in `dir` with its identity.txt (the test runs as its owner or root). */
+export async function readStore(dir: string): Promise<StoreDocument> {
+  const identity = readFileSync(path.join(dir, "identity.txt"), "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("AGE-SECRET-KEY-"));
+  if (identity === undefined) throw new Error(`no identity in ${dir}`);
+  const file = path.join(dir, "store.age");
+  return parseDocument(await decrypt(readFileSync(file), identity, file), file);
+}
+
+/** The integer value of `name` in `doc` (0 when absent). */
+export const numberOf = (doc: StoreDocument, name: string): number => Number(doc.secrets[name]?.value ?? "0");
+
+/**
+ * What a store folder holds besides the identity and the store: temporary files, the lock, the takeover file (left only
+ * by a writer killed in the few system calls of a takeover), and anything else.
+ */
+export function leftovers(dir: string): { temps: string[]; lock: boolean; takeover: boolean; other: string[] } {
+  const names = readdirSync(dir);
+  const known = ["identity.txt", "store.age", "store.age.lock", "store.age.lock.takeover"];
+  return {
+    temps: names.filter((n) => n.startsWith(".store.age.tmp-")),
+    lock: names.includes("store.age.lock"),
+    takeover: names.includes("store.age.lock.takeover"),
+    other: names.filter((n) => !n.startsWith(".store.age.tmp-") && !known.includes(n)),
+  };
+}
+
+/** The lock folder's mtime in ms, or undefined when there is none. */
+export function lockMtime(dir: string): number | undefined {
+  const lock = path.join(dir, "store.age.lock");
+  return existsSync(lock) ? statSync(lock).mtimeMs : undefined;
+}
+
+/** A long-lived child whose standard output is read line by line. */
+export interface Worker {
+  child: ChildProcess;
+  lines: string[];
+  stderr: () => string;
+  /** Resolves when a line satisfying `pred` has been printed; rejects when the child ends first or after `ms`. */
+  waitLine(pred: (line: string) => boolean, ms?: number): Promise<string>;
+  /** Resolves with the exit code and signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The N of the last "ok N" line, or undefined. */
+  lastOk(): number | undefined;
+}
+
+/** Starts `node script args` (or the command `cmd`) and follows its output. */
+export function startWorker(script: string, args: string[], env: NodeJS.ProcessEnv, opts: { cmd?: string; uid?: number; gid?: number } = {}): Worker {
+  const child = spawn(opts.cmd ?? process.execPath, opts.cmd === undefined ? [script, ...args] : args, {
+    env,
+    stdio: ["pipe", "pipe", "pipe"],
+    ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid }),
+  });
+  const lines: string[] = [];
+  let partial = "";
+  let err = "";
+  const waiters = new Set<() => void>();
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    const parts = (partial + d).split("\n");
+    partial = parts.pop()!;
+    lines.push(...parts);
+    for (const w of waiters) w();
+  });
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+  child.stdin!.on("error", () => undefined);
+  let done = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("close", (code, signal) => {
+      done = true;
+      for (const w of waiters) w();
+      resolve({ code, signal });
+    }),
+  );
+  return {
+    child,
+    lines,
+    stderr: () => err,
+    exited,
+    lastOk: () => {
+      for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.startsWith("ok ")) return Number(lines[i]!.slice(3));
+      return undefined;
+    },
+    waitLine: (pred, ms = 30_000) =>
+      new Promise((resolve, reject) => {
+        let seen = 0;
+        const check = () => {
+          for (; seen < lines.length; seen++) {
+            if (pred(lines[seen]!)) {
+              cleanup();
+              resolve(lines[seen]!);
+              return;
+            }
+          }
+          if (done) {
+            cleanup();
+            reject(new Error(`ended (${child.exitCode ?? child.signalCode}) before the line; stderr: ${err}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`no such line within ${ms} ms; stdout ${JSON.stringify(lines.slice(-5))}, stderr ${err}`));
+        }, ms);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      }),
+  };
+}
+
+/** An agent started by a fault test, with the environment it asked for. */
+export interface Agent {
+  pid: number;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal: NodeJS.Signals): void;
+  /** SIGTERM, SIGKILL after 5 s; resolves once it has ended. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `secretfile agent` on `files` as `service` with `env` laid over a clean environment; resolves once it answers
+ * a ping (it must answer within `ms`). Throws with its standard error if it ends first.
+ */
+export async function launchAgent(world: World, service: TestUser, files: AgentFiles, env: NodeJS.ProcessEnv = {}, ms = 30_000): Promise<Agent> {
+  const child = spawn(NODE, [world.bin, "agent", "--dir", files.dir, "--socket", files.socket, "--policy", files.policy, "--audit", files.audit], {
+    env: cleanEnv({ HOME: world.root, ...env }),
+    cwd: world.root,
+    uid: service.uid,
+    gid: service.gid,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let err = "";
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+  let done = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("close", (code, signal) => {
+      done = true;
+      resolve({ code, signal });
+    }),
+  );
+  const agent: Agent = {
+    pid: child.pid!,
+    stderr: () => err,
+    exited,
+    kill: (signal) => {
+      if (!done) child.kill(signal);
+    },
+    stop: async () => {
+      if (done) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  const started = Date.now();
+  for (;;) {
+    if (done) throw new Error(`the agent ended before answering (${JSON.stringify(await exited)}): ${err}`);
+    const answer = await request(files.socket, { v: 1, op: "ping" }, 2_000).catch(() => undefined);
+    if (answer?.ok === true) return agent;
+    if (Date.now() - started > ms) {
+      await agent.stop();
+      throw new Error(`the agent did not answer within ${ms} ms: ${err}`);
+    }
+    await sleep(20);
+  }
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Returns a uniformly random number in [lo, hi). */
+export const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
+
+/** The q-quantile of `xs` (0 when empty). */
+export function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+}
+
+/** Prints a figure line for docs/hardening.md and returns it (tests also attach it as an annotation). */
+export function figure(label: string, data: Record<string, unknown>): string {
+  const line = `[faults] ${label}: ${JSON.stringify(data)}`;
+  console.info(line);
+  return line;
+}
+
+/** Writes zeros to `file` until the filesystem is full. */
+export function fill(file: string): void {
+  const fd = openSync(file, "w");
+  try {
+    for (const size of [64 * 1024, 4096, 512, 1]) {
+      const chunk = Buffer.alloc(size);
+      for (;;) {
+        try {
+          writeSync(fd, chunk);
+        } catch {
+          break;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
