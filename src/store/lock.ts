@@ -5,7 +5,7 @@
 import nodeFs, { closeSync, lstatSync, openSync, readdirSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
 import lockfile from "proper-lockfile";
-import { FailureError } from "../errors.js";
+import { AccessError, FailureError } from "../errors.js";
 import { errno } from "./files.js";
 import { ioHint } from "./io-error.js";
 import { holderIsDead, newOwner, readOwner, removeOwner, stillHeld, writeOwner, type OwnerRecord } from "./lock-owner.js";
@@ -57,6 +57,7 @@ export async function withLock<T>(file: string, fn: (assertHeld: () => void) => 
       if (errno(err) !== "ELOCKED") {
         throw new FailureError(`cannot lock ${file}: ${errno(err) ?? String(err)}`, { hint: ioHint(errno(err), path.dirname(file)), cause: err });
       }
+      refuseNonFolder(lockPath);
       if (takeOverIfAbandoned(lockPath, stale)) continue;
       if (Date.now() > deadline) {
         throw new FailureError(`timed out waiting for the lock on ${file}`, {
@@ -189,5 +190,20 @@ function inodeOf(file: string): number | undefined {
     return lstatSync(file).ino;
   } catch {
     return undefined;
+  }
+}
+
+/** A lock is a folder that mkdir made: anything else planted there (a symlink, a file) is refused, not waited on. */
+function refuseNonFolder(lockPath: string): void {
+  let st;
+  try {
+    st = lstatSync(lockPath);
+  } catch {
+    return; // released meanwhile: try again
+  }
+  if (!st.isDirectory()) {
+    throw new AccessError(`refusing to use the lock ${lockPath}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`, {
+      hint: `remove ${lockPath} (a lock is a folder secretfile makes and removes itself)`,
+    });
   }
 }
