@@ -3,11 +3,11 @@
 // folder no one else can write; a line that cannot be written makes the request fail (no unaudited release); every
 // line's `prev` is the SHA-256 of the line before it (GENESIS for the first), read back from the file at start.
 
+import { createHash } from "node:crypto";
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
-import { AccessError, FailureError } from "../errors.js";
 import { GENESIS, hashLine } from "../audit/chain.js";
-import { createHash } from "node:crypto";
+import { AccessError, FailureError } from "../errors.js";
 
 const { O_RDWR, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -73,10 +73,12 @@ export class AuditLog {
     return this.last;
   }
 
-  /** Appends one record with the current time. Throws FailureError if it cannot be written. */
-  write(record: AuditRecord): void {
+  /** Appends one record with the current time; returns that time (ISO 8601). Throws FailureError if it cannot be written. */
+  write(record: AuditRecord): string {
+    const time = new Date().toISOString();
     try {
-      this.append({ time: new Date().toISOString(), ...record });
+      this.append({ time, ...record });
+      return time;
     } catch (err) {
       throw new FailureError(`cannot write the audit log ${this.file}`, { hint: "check free space", cause: err });
     }

@@ -70,8 +70,8 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
       case "get": {
         const reason = authorize("read", [req.name]);
         const value = getSecret(await ctx.read(), req.name, file).value;
-        audit([req.name], [req.name], true, reason);
-        ctx.lastRead.note([req.name], caller);
+        const time = audit([req.name], [req.name], true, reason);
+        ctx.lastRead.note([req.name], caller, time);
         return { ok: true, op: "get", value };
       }
       case "list": {
@@ -88,8 +88,8 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         const names = req.names ?? readable(Object.keys(doc.secrets).sort());
         const values = Object.fromEntries(pickValues(doc, names, file));
         const expiring = attentionOf(doc.secrets, names, new Date());
-        audit(req.names ?? ["*"], names, true, reason);
-        ctx.lastRead.note(names, caller);
+        const time = audit(req.names ?? ["*"], names, true, reason);
+        ctx.lastRead.note(names, caller, time);
         return Object.keys(expiring).length === 0 ? { ok: true, op: "values", values } : { ok: true, op: "values", values, expiring };
       }
       case "add": {

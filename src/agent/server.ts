@@ -4,16 +4,17 @@
 // limited (per-uid count and token bucket) so it cannot starve the others; request and answer bytes are zeroed
 // once used.
 
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { chmodSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { AccessError, FailureError, SecretfileError, UsageError } from "../errors.js";
+import { FailureError, SecretfileError, UsageError } from "../errors.js";
 import { describeCaller, type IdentifiedCaller } from "./caller.js";
 import { handle, type AgentContext } from "./handle.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { peerCredentials, type PeerCred } from "./peercred.js";
 import { busyAnswer, errorAnswer, parseRequest, type Answer, type ErrorAnswer } from "./protocol.js";
 import { UidRates } from "./rate.js";
+import { checkSocketFolder, clearStaleSocket } from "./socket-path.js";
 
 export { DEFAULT_LIMITS, type Limits };
 
@@ -240,75 +241,4 @@ function reply(socket: net.Socket, answer: Answer | ErrorAnswer): void {
     process.nextTick(() => socket.uncork());
   }
   socket.write(bytes, () => bytes.fill(0));
-}
-
-/**
- * Refuses a socket folder that is a symlink, not a folder, owned by someone other than this user or root, or
- * writable by group or others: whoever can write there could put a socket of their own in the agent's place.
- */
-function checkSocketFolder(dir: string): void {
-  let st;
-  try {
-    st = lstatSync(dir);
-  } catch (err) {
-    throw new FailureError(`cannot use the socket folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      hint: "create it, owned by the service account, mode 0755 (`sudo secretfile setup` and the systemd socket unit do)",
-      cause: err,
-    });
-  }
-  if (st.isSymbolicLink() || !st.isDirectory()) {
-    throw new AccessError(`refusing the socket folder ${dir}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`, {
-      hint: "point --socket at a path in a real folder owned by the service account",
-    });
-  }
-  const me = process.getuid?.() ?? st.uid;
-  if (st.uid !== me && st.uid !== 0) {
-    throw new AccessError(`the socket folder ${dir} is owned by uid ${st.uid}, not by the service account (uid ${me}) or root`, {
-      hint: `sudo chown ${me} ${dir}`,
-    });
-  }
-  if ((st.mode & 0o022) !== 0) {
-    const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
-    throw new AccessError(`the socket folder ${dir} has mode ${mode}: group or others can write it, and so put a socket of their own in the agent's place`, {
-      hint: `sudo chmod 755 ${dir}`,
-    });
-  }
-}
-
-/**
- * Removes a socket file left by an agent of this account that died. Refuses anything that is not a socket, a socket
- * of another uid (not ours to remove), and a socket something still listens on or that cannot be probed.
- */
-async function clearStaleSocket(path: string): Promise<void> {
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch {
-    return;
-  }
-  if (!st.isSocket()) {
-    throw new AccessError(`refusing to replace ${path}: it is not a socket`, { hint: "move it aside; the agent creates its socket there" });
-  }
-  const me = process.getuid?.() ?? st.uid;
-  if (st.uid !== me) {
-    throw new AccessError(`refusing to replace ${path}: it is a socket of uid ${st.uid}, not of the service account (uid ${me})`, {
-      hint: `if no agent should be listening there, remove it: sudo rm ${path}`,
-    });
-  }
-  const probe = await new Promise<string>((resolve) => {
-    const conn = net.createConnection(path);
-    conn.once("connect", () => {
-      conn.destroy();
-      resolve("live");
-    });
-    conn.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? "error"));
-  });
-  if (probe === "live") {
-    throw new FailureError(`another agent is already listening on ${path}`, { hint: "stop it first (`systemctl stop secretfile`), or use another --socket" });
-  }
-  // Only a socket nothing listens on is stale; one that cannot even be tried is left alone.
-  if (probe !== "ECONNREFUSED") {
-    throw new FailureError(`cannot tell whether something listens on ${path} (${probe})`, { hint: `if no agent is running, remove it: sudo rm ${path}` });
-  }
-  unlinkSync(path);
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { AuditLog, type AuditRecord } from "../../../src/agent/audit.js";
 import { GENESIS, hashLine } from "../../../src/audit/chain.js";
 import { isRoot, runCli, tempDir } from "../../helpers/cli.js";
