@@ -1,7 +1,7 @@
 // The changes and lookups a command makes on a store document, shared by personal mode and the agent.
 // Rules: errors name the secret and the store file, never a value; a missing name is NotFoundError (exit 3).
 
-import { FailureError, NotFoundError } from "../errors.js";
+import { ExistsError, NotFoundError } from "../errors.js";
 import type { Secret, StoreDocument } from "./document.js";
 import { checkName } from "./names.js";
 
@@ -25,13 +25,13 @@ export function getSecret(doc: StoreDocument, name: string, file: string): Secre
 
 /**
  * Sets `name` to `value` in `doc`, keeping `created` and the metadata not given when replacing.
- * Throws FailureError (exit 1) if it exists and `replace` is not set.
+ * Throws ExistsError (exit 1) if it exists and `replace` is not set.
  */
 export function putSecret(doc: StoreDocument, name: string, value: string, opts: AddOptions, file: string): void {
   checkName(name);
   const old = doc.secrets[name];
   if (old !== undefined && !opts.replace) {
-    throw new FailureError(`${name} already exists in ${file}`, { hint: `use \`secretfile add ${name} --replace\` to change its value` });
+    throw new ExistsError(`${name} already exists in ${file}`, { hint: `use \`secretfile add ${name} --replace\` to change its value` });
   }
   const now = new Date().toISOString();
   const secret: Secret = { value, created: old?.created ?? now, updated: now };
