@@ -101,8 +101,11 @@ export class AgentBackend implements Backend {
   }
 }
 
-/** How long a client keeps trying to connect while nothing accepts (an agent restarting), in ms. */
-const RESTART_WAIT_MS = 2_000;
+/**
+ * How long a client keeps trying to connect while nothing accepts (an agent restarting), in ms. An agent starts in
+ * well under a second on an idle host, but took over 2 s on a busy 2-core one, which is when cron jobs pile up.
+ */
+const RESTART_WAIT_MS = 5_000;
 
 /** Connection errors that mean nothing took the request: no socket, nobody listening, backlog full. */
 const RETRYABLE = new Set(["ENOENT", "ECONNREFUSED", "EAGAIN"]);

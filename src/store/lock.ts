@@ -39,6 +39,7 @@ export async function withLock<T>(file: string, fn: (assertHeld: () => void) => 
   const held = holderFs();
   let compromised: unknown;
   let waited = false;
+  let pause = 25;
   let release: () => Promise<void>;
   for (;;) {
     try {
@@ -66,7 +67,10 @@ export async function withLock<T>(file: string, fn: (assertHeld: () => void) => 
       }
       if (!waited) opts.onWait?.(lockPath);
       waited = true;
-      await new Promise((r) => setTimeout(r, 25 + Math.random() * 50));
+      // Back off from 25 ms to at most 250 ms between tries: fifty waiting processes polling fast would take the CPU
+      // from the writer they wait for. The jitter keeps them from trying in step.
+      await new Promise((r) => setTimeout(r, pause * (0.5 + Math.random())));
+      pause = Math.min(pause * 1.5, 250);
     }
   }
   const { ino, owner } = held;

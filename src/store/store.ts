@@ -110,34 +110,77 @@ export class Store {
 
   /**
    * Changes the document under the lock and replaces the file atomically. `change` may throw to
-   * abort; then nothing is written. Returns what `change` returned. Updates made through one Store
-   * run one after another in the order asked (the agent's many clients), and only the first of them
-   * competes for the lock with other processes.
+   * abort; then nothing of it is written. Resolves with what `change` returned once the new store is
+   * in place. Updates asked of one Store while it is writing are committed together in its next
+   * write, in the order asked, each seeing the ones before it (the agent's many clients then cost one
+   * write, not one each); only that write competes for the lock with other processes.
    */
   update<T>(change: (doc: StoreDocument) => T, lock: LockOptions = {}): Promise<T> {
-    const run = () =>
-      withLock(
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ change, lock, resolve: resolve as (result: unknown) => void, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  /** Updates asked and not yet being written. */
+  private pending: PendingUpdate[] = [];
+  private writing = false;
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.pending.length > 0) await this.commit(this.pending.splice(0));
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Applies each update of `batch` to its own copy of the document, in order, and writes the result once. */
+  private async commit(batch: PendingUpdate[]): Promise<void> {
+    const applied: { update: PendingUpdate; result: unknown }[] = [];
+    const lock: LockOptions = {
+      onWait: (lockPath) => batch.forEach((u) => u.lock.onWait?.(lockPath)),
+      timeoutMs: Math.min(...batch.map((u) => u.lock.timeoutMs ?? 60_000)),
+    };
+    try {
+      await withLock(
         this.paths.store,
         async (assertHeld) => {
-          const doc = await this.read();
-          const result = change(doc);
+          let doc = await this.read();
+          for (const update of batch) {
+            // A change that throws leaves no trace: it worked on a copy.
+            const draft = structuredClone(doc);
+            try {
+              applied.push({ update, result: update.change(draft) });
+              doc = draft;
+            } catch (err) {
+              update.reject(err);
+            }
+          }
+          if (applied.length === 0) return;
           await removeLeftovers(this.paths.store);
           await replaceFile(this.paths.store, await this.seal(doc), 0o600, assertHeld);
-          return result;
         },
         lock,
       );
-    const result = this.updates.then(run, run);
-    this.updates = result.catch(() => undefined);
-    return result;
+    } catch (err) {
+      for (const update of batch) update.reject(err); // a promise already settled ignores this
+      return;
+    }
+    for (const { update, result } of applied) update.resolve(result);
   }
-
-  /** The last update asked of this Store; the next one starts when it has settled. */
-  private updates: Promise<unknown> = Promise.resolve();
 
   private seal(doc: StoreDocument): Promise<Uint8Array> {
     return encrypt(serializeDocument(doc), [this.identity.recipient]);
   }
+}
+
+/** An update waiting for its Store's next write. */
+interface PendingUpdate {
+  change: (doc: StoreDocument) => unknown;
+  lock: LockOptions;
+  resolve: (result: unknown) => void;
+  reject: (err: unknown) => void;
 }
 
 async function makePrivateFolder(dir: string): Promise<void> {

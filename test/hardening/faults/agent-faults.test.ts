@@ -7,8 +7,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
-import { NEEDS_ROOT, prepareAgent, useSystem, type AgentFiles } from "../../helpers/system.js";
-import { compileShim, faultEnv, figure, fill, hasCC, launchAgent, leftovers, readStore, type Agent } from "./support.js";
+import { NEEDS_ROOT, useSystem, type AgentFiles } from "../../helpers/system.js";
+import { compileShim, faultEnv, figure, fill, hasCC, launchAgent, leftovers, prepareFiles, readStore, type Agent } from "./support.js";
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -33,7 +33,7 @@ describe.skipIf(!isRoot || !hasCC)(
       let fired = 0;
       await Promise.all(
         CASES.map(async (c) => {
-          const files = await prepareAgent(sys.world, sys.users.service, { policyText: policyFor(), secrets: { K: "old" } });
+          const files = await prepareFiles(sys.world, sys.users.service, policyFor(), { K: "old" });
           const store = path.join(files.dir, "store.age");
           const before = readFileSync(store);
           const log = path.join(files.base, "run", "fault.log");
@@ -58,7 +58,7 @@ describe.skipIf(!isRoot || !hasCC)(
     });
 
     it("on a full tmpfs: exit 1 with ENOSPC, the store intact; once space is freed the same agent writes again", async (ctx) => {
-      const files = await prepareAgent(sys.world, sys.users.service, { policyText: policyFor(), secrets: { K: "old" } });
+      const files = await prepareFiles(sys.world, sys.users.service, policyFor(), { K: "old" });
       const { service } = sys.users;
       const mnt = path.join(files.base, "state-tmpfs");
       mkdirSync(mnt);

@@ -9,7 +9,7 @@ import { readOwner } from "../../../src/store/lock-owner.js";
 import { Store, storePaths } from "../../../src/store/store.js";
 import { cleanEnv, tempDir } from "../../helpers/cli.js";
 import { sandbox, removeSandboxes, startCli } from "../../helpers/personal.js";
-import { between, buildWorker, envNumber, figure, leftovers, lockMtime, numberOf, quantile, readStore, sleep, startWorker } from "./support.js";
+import { between, buildWorker, envNumber, figure, leftovers, lockMtime, numberOf, quantile, readStore, sleep, startWorker, type Worker } from "./support.js";
 
 /** Stores run side by side, rounds per store (two workers killed per round), and the CLI part. */
 const STORES = 4;
@@ -25,10 +25,13 @@ const STALE_MS = 600_000;
 
 const work = tempDir("secretfile-faults-kill-");
 let worker = "";
+/** Every worker started, so that none outlives a failed test. */
+const live: Worker[] = [];
 beforeAll(async () => {
   worker = await buildWorker(work.dir);
 });
 afterAll(() => {
+  for (const w of live) w.child.kill("SIGKILL");
   removeSandboxes();
   work.cleanup();
 });
@@ -63,6 +66,7 @@ async function killRounds(dir: string, rounds: number): Promise<Tally> {
   let lockLeft = false;
   for (let round = 1; round <= rounds; round++) {
     const writers = (["W1", "W2"] as const).map((name) => ({ name, w: startWorker(worker, ["write", dir, name, "SHARED"], env) }));
+    live.push(...writers.map(({ w }) => w));
     await Promise.all(writers.map(({ w }) => w.waitLine((l) => l === "ready")));
     const readyAt = Date.now();
     // The first write: with a ten-minute stale time, only the dead-holder path can have freed a lock left behind.
@@ -103,6 +107,7 @@ async function killRounds(dir: string, rounds: number): Promise<Tally> {
   }
   // A last writer takes over whatever the last round left, writes once, and leaves the folder clean.
   const last = startWorker(worker, ["write", dir, "W1", "SHARED"], env);
+  live.push(last);
   await last.waitLine((l) => l.startsWith("ok "), 60_000);
   last.child.stdin!.end();
   expect(await last.exited).toMatchObject({ code: 0 });
@@ -110,7 +115,7 @@ async function killRounds(dir: string, rounds: number): Promise<Tally> {
   return t;
 }
 
-describe("personal mode: writers killed with SIGKILL", { timeout: 600_000 }, () => {
+describe("personal mode: writers killed with SIGKILL", { timeout: 1_500_000 }, () => {
   it(`${STORES} stores x ${ROUNDS} rounds of two store workers killed mid-write: old or new state, locks recovered at once`, async (ctx) => {
     const dirs = Array.from({ length: STORES }, (_, i) => path.join(work.dir, `store-${i}`));
     for (const dir of dirs) {
@@ -150,14 +155,16 @@ describe("personal mode: writers killed with SIGKILL", { timeout: 600_000 }, () 
     const tallies = await Promise.all(
       Array.from({ length: CLI_STORES }, async () => {
         const sb = sandbox({ SECRETFILE_LOCK_STALE_MS: "2000" });
-        await sb.add("OTHER", "untouched");
-        await sb.add("K", "start");
+        for (const [name, value] of [["OTHER", "untouched"], ["K", "start"]]) {
+          const r = await sb.run(["add", name!], { input: value, timeoutMs: 120_000 });
+          expect(r.code, r.stderr).toBe(0);
+        }
         const lock = `${sb.store}.lock`;
         const t = { kills: 0, lockLeft: 0, survivorMs: [] as number[] };
         for (let round = 1; round <= CLI_ROUNDS; round++) {
           const spawned = Date.now();
-          const victim = startCli(["add", "K", "--replace"], sb.env, `r${round}-victim`);
-          const survivor = startCli(["add", "K", "--replace"], sb.env, `r${round}-survivor`);
+          const victim = startCli(["add", "K", "--replace"], sb.env, `r${round}-victim`, 180_000);
+          const survivor = startCli(["add", "K", "--replace"], sb.env, `r${round}-survivor`, 180_000);
           // Kill the victim 0-60 ms after one of the two took the lock: it may hold it, or be waiting for it.
           while (lockMtime(sb.dir) === undefined && Date.now() - spawned < 20_000) await sleep(2);
           await sleep(between(0, 60));

@@ -7,8 +7,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Store, storePaths } from "../../../src/store/store.js";
 import { cleanEnv, isRoot, runCli, tempDir } from "../../helpers/cli.js";
-import { NEEDS_ROOT, prepareAgent, request, useSystem } from "../../helpers/system.js";
-import { buildWorker, envNumber, figure, launchAgent, numberOf, readStore, sleep, startWorker, type Worker } from "./support.js";
+import { NEEDS_ROOT, request, useSystem } from "../../helpers/system.js";
+import { buildWorker, envNumber, figure, launchAgent, numberOf, prepareFiles, readStore, sleep, startWorker, type Worker } from "./support.js";
 
 const SECONDS = envNumber("SECRETFILE_FAULTS_LOAD_SECONDS", 20);
 const WRITERS = 50;
@@ -17,6 +17,11 @@ const READERS = 200;
 const READER_PROCESSES = 4;
 /** Real `secretfile get` processes run in a loop beside them (each one is a reader too). */
 const CLI_READERS = 2;
+/**
+ * Each reader pauses 0-500 ms between reads: still hundreds of reads a second across every write, but the readers no
+ * longer take all the CPU from the writers (and from the rest of the suite).
+ */
+const READ_PAUSE_MS = 500;
 
 const work = tempDir("secretfile-faults-load-");
 let worker = "";
@@ -29,7 +34,7 @@ const names = Array.from({ length: WRITERS }, (_, i) => `W${i}`);
 
 // One mode after the other: run together, the fifty writer processes of personal mode leave the agent too little CPU
 // to say anything about its throughput.
-describe("fifty writers and two hundred readers at once", { timeout: SECONDS * 1000 + 240_000 }, () => {
+describe("fifty writers and two hundred readers at once", { timeout: SECONDS * 1000 + 900_000 }, () => {
   it(`personal mode, ${SECONDS} s: ${WRITERS} writer processes, ${READERS} readers; no lost update, every read decrypts`, async (ctx) => {
     const dir = path.join(work.dir, "store");
     mkdirSync(dir, { mode: 0o700 });
@@ -37,7 +42,7 @@ describe("fifty writers and two hundred readers at once", { timeout: SECONDS * 1
     const env = cleanEnv({ HOME: work.dir, SECRETFILE_DIR: dir });
     const writers = names.map((name) => startWorker(worker, ["write", dir, name, "SHARED"], env));
     const loops = (i: number) => Math.floor((READERS - CLI_READERS) / READER_PROCESSES) + (i < (READERS - CLI_READERS) % READER_PROCESSES ? 1 : 0);
-    const readers = Array.from({ length: READER_PROCESSES }, (_, i) => startWorker(worker, ["read", dir, String(loops(i)), "SHARED", ...names], env));
+    const readers = Array.from({ length: READER_PROCESSES }, (_, i) => startWorker(worker, ["read", dir, String(loops(i)), String(READ_PAUSE_MS), "SHARED", ...names], env));
     const all: Worker[] = [...writers, ...readers];
     try {
       await Promise.all(all.map((w) => w.waitLine((l) => l === "ready", 120_000)));
@@ -100,7 +105,7 @@ describe("fifty writers and two hundred readers at once", { timeout: SECONDS * 1
     const sys = useSystem([]);
 
     it(`${SECONDS} s: ${WRITERS} writing clients, ${READERS} reading clients; no lost update, every answer complete`, async (ctx) => {
-      const files = await prepareAgent(sys.world, sys.users.service, { policyText: "# root may do everything; no other rule needed\n" });
+      const files = await prepareFiles(sys.world, sys.users.service, "# root may do everything; no other rule needed\n");
       const agent = await launchAgent(sys.world, sys.users.service, files);
       try {
         const until = Date.now() + SECONDS * 1000;
@@ -139,6 +144,7 @@ describe("fifty writers and two hundred readers at once", { timeout: SECONDS * 1
               return;
             }
             reads++;
+            await sleep(Math.random() * READ_PAUSE_MS);
             const values = a.values as Record<string, string>;
             names.forEach((n, i) => {
               const now = Number(values[n] ?? "0");

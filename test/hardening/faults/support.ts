@@ -3,13 +3,16 @@
 // Rules: every process started here is stopped by the test that started it; nothing is written outside temp folders.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
 import { decrypt } from "../../../src/store/crypto.js";
 import { parseDocument, type StoreDocument } from "../../../src/store/document.js";
+import { putSecret } from "../../../src/store/operations.js";
+import { Store, storePaths } from "../../../src/store/store.js";
 import { cleanEnv, ROOT } from "../../helpers/cli.js";
-import { NODE, request, type AgentFiles, type TestUser, type World } from "../../helpers/system.js";
+import { NODE, request, writePolicy, type AgentFiles, type TestUser, type World } from "../../helpers/system.js";
 
 export const FAULTS = path.join(ROOT, "test", "fixtures", "faults");
 
@@ -172,6 +175,40 @@ export function startWorker(script: string, args: string[], env: NodeJS.ProcessE
         check();
       }),
   };
+}
+
+let prepared = 0;
+
+/**
+ * Prepares an agent's files in `world` as prepareAgent does (service-owned 0700 state folder, root-owned policy, socket
+ * and audit folders), but makes the identity and store in-process, with `secrets` in it, instead of running the CLI:
+ * quicker, and immune to a slow machine's 30-second CLI timeout.
+ */
+export async function prepareFiles(world: World, service: TestUser, policyText: string, secrets: Record<string, string> = {}): Promise<AgentFiles> {
+  const n = ++prepared;
+  const base = world.mkdir(`faults-${n}`, 0o755);
+  const dir = world.mkdir(`faults-${n}/state`, 0o700, service);
+  world.mkdir(`faults-${n}/run`, 0o755, service);
+  world.mkdir(`faults-${n}/log`, 0o700, service);
+  world.mkdir(`faults-${n}/etc`, 0o755);
+  const files: AgentFiles = { base, dir, socket: path.join(base, "run", "agent.sock"), policy: path.join(base, "etc", "policy"), audit: path.join(base, "log", "audit.log") };
+  writePolicy(files.policy, policyText);
+  const made = mkdtempSync(path.join(os.tmpdir(), "secretfile-faults-made-"));
+  try {
+    const store = await Store.create(storePaths(path.join(made, "s")), { pq: false });
+    await store.update((doc) => {
+      for (const [name, value] of Object.entries(secrets)) putSecret(doc, name, value, { replace: true }, store.paths.store);
+    });
+    for (const name of ["identity.txt", "store.age"]) {
+      const dest = path.join(dir, name);
+      copyFileSync(path.join(made, "s", name), dest);
+      chownSync(dest, service.uid, service.gid);
+      chmodSync(dest, 0o600);
+    }
+  } finally {
+    rmSync(made, { recursive: true, force: true });
+  }
+  return files;
 }
 
 /** An agent started by a fault test, with the environment it asked for. */

@@ -12,6 +12,8 @@ import { compileShim, faultEnv, figure, fill, hasCC, leftovers, readStore } from
 
 const NEEDS_CC = "needs a C compiler (cc) to build the LD_PRELOAD fault shim; CI machines have gcc";
 const CODES = ["ENOSPC", "EIO", "EACCES"] as const;
+/** A CLI run may take long on a loaded machine; a hang is still caught, two minutes later. */
+const SLOW_CLI = 120_000;
 
 /** One step of a write, how to make it fail, and what the user must read then. */
 interface Step {
@@ -86,7 +88,7 @@ describe.skipIf(!hasCC)(`personal mode: a write step fails (${NEEDS_CC})`, () =>
       const before = readFileSync(store);
       const log = path.join(root, "fault.log");
       const match = c.match === "dir" ? dir : c.match;
-      const r = await runCli(["add", "K", "--replace"], { env: { ...env, ...faultEnv(shim, c.op, c.code, log, match, c.after) }, input: "new" });
+      const r = await runCli(["add", "K", "--replace"], { env: { ...env, ...faultEnv(shim, c.op, c.code, log, match, c.after) }, input: "new", timeoutMs: SLOW_CLI });
       // The fault really was injected (the shim logs it), or this case proves nothing.
       expect(existsSync(log) ? readFileSync(log, "utf8") : "", "the shim never fired").toContain(`${c.op} `);
       fired.push(c.step);
@@ -107,7 +109,7 @@ describe.skipIf(!hasCC)(`personal mode: a write step fails (${NEEDS_CC})`, () =>
       expect(leftovers(dir)).toEqual({ temps: [], lock: false, takeover: false, other: [] });
       // Nothing is stuck (no lock is left, checked above); once per step, the next write without the fault shows it.
       if (c.code === CODES[0]) {
-        const next = await runCli(["add", "K", "--replace"], { env, input: "after" });
+        const next = await runCli(["add", "K", "--replace"], { env, input: "after", timeoutMs: SLOW_CLI });
         expect([next.code, next.stderr]).toEqual([0, "secretfile: stored K\n"]);
       }
     });
@@ -116,7 +118,7 @@ describe.skipIf(!hasCC)(`personal mode: a write step fails (${NEEDS_CC})`, () =>
   it("a store that cannot be read (EIO) is a clear error, exit 1, no output", async () => {
     const { dir, store, env, root } = await seeded();
     const log = path.join(root, "fault.log");
-    const r = await runCli(["get", "K"], { env: { ...env, ...faultEnv(shim, "read", "EIO", log, "/store.age") } });
+    const r = await runCli(["get", "K"], { env: { ...env, ...faultEnv(shim, "read", "EIO", log, "/store.age") }, timeoutMs: SLOW_CLI });
     expect(readFileSync(log, "utf8")).toContain("read ");
     expect([r.code, r.stdout]).toEqual([1, ""]);
     expect(r.stderr).toMatch(new RegExp(`^secretfile: error: cannot read the store ${esc(store)}: EIO\\nsecretfile: hint: the disk reported an I/O error[^\\n]*\\n$`));
@@ -132,13 +134,13 @@ describe.skipIf(!hasCC)(`personal mode: a write step fails (${NEEDS_CC})`, () =>
     const dir = path.join(root, "store");
     const env = cleanEnv({ HOME: path.join(root, "home"), SECRETFILE_DIR: dir });
     const log = path.join(root, "fault.log");
-    const r = await runCli(["add", "K"], { env: { ...env, ...faultEnv(shim, "write", "ENOSPC", log, match) }, input: "v" });
+    const r = await runCli(["add", "K"], { env: { ...env, ...faultEnv(shim, "write", "ENOSPC", log, match) }, input: "v", timeoutMs: SLOW_CLI });
     expect(readFileSync(log, "utf8")).toContain("write ");
     expect([r.code, r.stdout]).toEqual([1, ""]);
     const file = path.join(dir, what === "identity" ? "identity.txt" : "store.age");
     expect(r.stderr).toMatch(new RegExp(`^secretfile: error: cannot create the ${what} ${esc(file)}: ENOSPC\\nsecretfile: hint: free some space`));
     expect(readdirSync(dir)).toEqual([]);
-    const again = await runCli(["add", "K"], { env, input: "v" });
+    const again = await runCli(["add", "K"], { env, input: "v", timeoutMs: SLOW_CLI });
     expect(again.code, again.stderr).toBe(0);
     expect((await readStore(dir)).secrets.K?.value).toBe("v");
   });
@@ -164,7 +166,7 @@ describe.skipIf(!isRoot)("personal mode on a real full disk (a 512 KiB tmpfs; ne
       const env = cleanEnv({ HOME: work.dir, SECRETFILE_DIR: dir });
       const filler = path.join(mnt, "filler");
       fill(filler);
-      const r = await runCli(["add", "K", "--replace"], { env, input: "x".repeat(4000) });
+      const r = await runCli(["add", "K", "--replace"], { env, input: "x".repeat(4000), timeoutMs: SLOW_CLI });
       expect([r.code, r.stdout]).toEqual([1, ""]);
       expect(r.stderr).toMatch(
         new RegExp(`^secretfile: error: cannot write a temporary file in ${esc(dir)}: ENOSPC; ${esc(store.paths.store)} is unchanged\\nsecretfile: hint: free some space on the filesystem that holds ${esc(dir)}[^\\n]*\\n$`),
@@ -174,13 +176,13 @@ describe.skipIf(!isRoot)("personal mode on a real full disk (a 512 KiB tmpfs; ne
 
       // A first store on the full disk: nothing half-made is left.
       const fresh = path.join(mnt, "fresh");
-      const first = await runCli(["add", "K"], { env: { ...env, SECRETFILE_DIR: fresh }, input: "v" });
+      const first = await runCli(["add", "K"], { env: { ...env, SECRETFILE_DIR: fresh }, input: "v", timeoutMs: SLOW_CLI });
       expect([first.code, first.stdout]).toEqual([1, ""]);
       expect(first.stderr).toMatch(/^secretfile: error: cannot create the identity \S+: ENOSPC\nsecretfile: hint: free some space/);
       expect(existsSync(fresh) ? readdirSync(fresh) : []).toEqual([]);
 
       rmSync(filler);
-      const ok = await runCli(["add", "K", "--replace"], { env, input: "new" });
+      const ok = await runCli(["add", "K", "--replace"], { env, input: "new", timeoutMs: SLOW_CLI });
       expect([ok.code, ok.stderr]).toEqual([0, "secretfile: stored K\n"]);
       expect((await readStore(dir)).secrets.K?.value).toBe("new");
     } finally {
