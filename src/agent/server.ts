@@ -134,6 +134,8 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
   const pump = async () => {
     if (busy) return;
     busy = true;
+    // The idle clock stops while the agent works: a slow write (a large store, a busy disk) is answered, not dropped.
+    socket.setTimeout(0);
     while (lines.length > 0 && !socket.destroyed) {
       const line = lines.shift()!;
       const wait = paid > 0 ? 0 : rates.take(caller.uid);
@@ -158,6 +160,7 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
       if (!socket.destroyed) reply(socket, answer);
     }
     busy = false;
+    if (!socket.destroyed) socket.setTimeout(limits.idleMs);
     if (ended && !socket.destroyed) socket.end();
   };
 

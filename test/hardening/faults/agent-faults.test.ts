@@ -94,5 +94,23 @@ describe.skipIf(!isRoot || !hasCC)(
         spawnSync("umount", ["-l", mnt]);
       }
     });
+
+    it("on a slow disk: a write that takes longer than the idle limit is answered, not dropped", async () => {
+      const shim = compileShim(sys.world.root);
+      const files = await prepareFiles(sys.world, sys.users.service, policyFor(), { K: "old" });
+      const log = path.join(files.base, "run", "slow.log");
+      // The idle limit is 300 ms; every fsync of the new store takes 1.5 s.
+      const env = { ...faultEnv(shim, "slowsync", "EIO", log), SFT_FAULT_DELAY_MS: "1500", SECRETFILE_AGENT_LIMITS: "idleMs=300" };
+      const agent = await launchAgent(sys.world, sys.users.service, files, env);
+      try {
+        const client = { SECRETFILE_SOCKET: files.socket };
+        const r = await sys.world.run(["add", "K", "--replace"], { as: sys.users.admin, env: client, input: "new" });
+        expect(readFileSync(log, "utf8"), "the shim never slowed a write").toContain("slowsync 1500");
+        expect([r.code, r.stderr]).toEqual([0, expect.not.stringContaining("error")]);
+        expect((await readStore(files.dir)).secrets.K?.value).toBe("new");
+      } finally {
+        await agent.stop();
+      }
+    });
   },
 );
