@@ -4,6 +4,7 @@
 import { CorruptError } from "../errors.js";
 import { isRotateDays } from "./expiry.js";
 import { isValidName } from "./names.js";
+import { isRecipientList, type RecipientEntry } from "./recipient-entry.js";
 
 /** The format tag every store document carries. */
 export const FORMAT = "secretfile-store";
@@ -26,6 +27,8 @@ export interface StoreDocument {
   format: typeof FORMAT;
   version: typeof VERSION;
   secrets: Record<string, Secret>;
+  /** Extra recipients the store is encrypted to besides the host identity (recipients.ts); absent when none. */
+  recipients?: RecipientEntry[];
 }
 
 /** Metadata of one secret, without its value: what `ls` shows. */
@@ -83,7 +86,10 @@ export function parseDocument(bytes: Uint8Array, file: string): StoreDocument {
     if (!isSecret(secret)) throw corrupt(file, `the entry for ${name} is malformed`);
     secrets[name] = secret;
   }
-  return { format: FORMAT, version: VERSION, secrets };
+  if (data.recipients !== undefined && !isRecipientList(data.recipients)) throw corrupt(file, 'its "recipients" list is malformed');
+  const doc: StoreDocument = { format: FORMAT, version: VERSION, secrets };
+  if (data.recipients !== undefined) doc.recipients = data.recipients;
+  return doc;
 }
 
 /** Returns the metadata of every secret, sorted by name. */

@@ -1,7 +1,7 @@
 // The host key: an age identity file, created once with its final mode and checked on every load.
 // Rules: created by exclusive create, mode 0600 (0400 in system mode); loading refuses an unsafe file (exit 4).
 
-import { CorruptError, NoStoreError } from "../errors.js";
+import { CorruptError, NoStoreError, SecretfileError } from "../errors.js";
 import { generateIdentity, recipientOf } from "./crypto.js";
 import { createExclusive, readPrivateFile } from "./files.js";
 
@@ -43,4 +43,36 @@ export async function loadIdentity(file: string): Promise<LoadedIdentity> {
     });
   }
   return { file, secret, recipient: await recipientOf(secret, file) };
+}
+
+/** Returns the identity in `file`, or null when there is none; throws as loadIdentity does for an unsafe or bad file. */
+export async function loadIdentityIfPresent(file: string): Promise<LoadedIdentity | null> {
+  try {
+    return await loadIdentity(file);
+  } catch (err) {
+    if (err instanceof NoStoreError) return null;
+    throw err;
+  }
+}
+
+/** The files a rekey keeps beside `identity.txt`: the new identity before it takes the place, the old one after. */
+export function rekeyFiles(identity: string): { next: string; old: string } {
+  return { next: `${identity}.new`, old: `${identity}.old` };
+}
+
+/**
+ * Returns the identities a rekey keeps beside `identity` (`.new`, `.old`) that load; one that is missing, unsafe or
+ * damaged is left out (the store is always encrypted to `identity` itself as well).
+ */
+export async function rekeyIdentities(identity: string, which: readonly ("next" | "old")[] = ["next", "old"]): Promise<LoadedIdentity[]> {
+  const files = rekeyFiles(identity);
+  const out: LoadedIdentity[] = [];
+  for (const key of which) {
+    const loaded = await loadIdentityIfPresent(files[key]).catch((err: unknown) => {
+      if (err instanceof SecretfileError) return null;
+      throw err;
+    });
+    if (loaded !== null) out.push(loaded);
+  }
+  return out;
 }
