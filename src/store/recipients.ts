@@ -4,7 +4,7 @@
 
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { CorruptError, ExistsError, NotFoundError } from "../errors.js";
+import { CorruptError, ExistsError, FailureError, NotFoundError } from "../errors.js";
 import { replaceFile } from "./atomic.js";
 import { checkRecipient } from "./crypto.js";
 import type { StoreDocument } from "./document.js";
@@ -154,7 +154,15 @@ export class Mirror {
   /** After the store was replaced: puts the prepared text in place as recipients.txt. */
   async finish(): Promise<void> {
     if (this.pending === undefined) return;
-    await replaceFile(this.file, new TextEncoder().encode(this.pending), 0o600);
+    try {
+      await replaceFile(this.file, new TextEncoder().encode(this.pending), 0o600);
+    } catch (err) {
+      if (!(err instanceof FailureError)) throw err;
+      throw new FailureError(`${this.store} was written with its new recipient list, but ${this.file} was not: ${err.message}`, {
+        hint: `${err.hint ?? "check the folder"}; the next change to the store completes ${this.file} from ${this.next}`,
+        cause: err,
+      });
+    }
     await fs.rm(this.next, { force: true });
   }
 }
