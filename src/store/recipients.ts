@@ -20,10 +20,11 @@ export function mirrorPath(store: string): string {
 }
 
 /**
- * Adds `recipient` under `label` to `doc`'s list. Throws UsageError (2) for a bad key or label, ExistsError (1) when
- * the label or the key is listed already, or the key is the host's own (`host`).
+ * Adds `recipient` under `label` to `doc`'s list. The host's own key may be listed: in a fleet every host's key is, so
+ * that each host encrypts to all the others. Throws UsageError (2) for a bad key or label, ExistsError (1) when the label
+ * or the key is listed already.
  */
-export function addRecipient(doc: StoreDocument, recipient: string, label: string, host: string): RecipientEntry {
+export function addRecipient(doc: StoreDocument, recipient: string, label: string): RecipientEntry {
   checkRecipient(recipient);
   checkLabel(label);
   const list = doc.recipients ?? [];
@@ -31,11 +32,6 @@ export function addRecipient(doc: StoreDocument, recipient: string, label: strin
   if (same !== undefined) {
     throw new ExistsError(same.label === label ? `a recipient labelled ${label} is listed already` : `${recipient} is listed already, labelled ${same.label}`, {
       hint: `remove it first with \`secretfile recipients rm ${same.label}\`, or choose another label`,
-    });
-  }
-  if (recipient === host) {
-    throw new ExistsError(`${recipient} is this host's own identity: the store is always encrypted to it`, {
-      hint: "add the public key of another host or of an offline recovery identity (`age-keygen -y FILE` prints it)",
     });
   }
   const entry = { recipient, label, added: new Date().toISOString() };

@@ -15,11 +15,16 @@ export function register(program: Command): void {
     .action(async (recipient: string, opts: WhereOptions & { label: string }) => {
       const store = await openStoreFolder(opts, "recipients add");
       const { addRecipient, mirrorPath } = await import("../../store/recipients.js");
-      const count = await store.update((doc) => {
-        addRecipient(doc, recipient, opts.label, store.identity.recipient);
-        return doc.recipients!.length;
+      const keys = await store.update((doc) => {
+        addRecipient(doc, recipient, opts.label);
+        return new Set([store.identity.recipient, ...doc.recipients!.map((e) => e.recipient)]).size;
       }, lockNotes);
-      note(`added ${opts.label}: ${store.paths.store} is now encrypted to it as well (${count + 1} keys in all); the list is in ${mirrorPath(store.paths.store)}`);
+      const own = recipient === store.identity.recipient;
+      note(
+        own
+          ? `added ${opts.label}: this host's own key, so other hosts that share the store encrypt to it too; the list is in ${mirrorPath(store.paths.store)}`
+          : `added ${opts.label}: ${store.paths.store} is now encrypted to it as well (${keys} keys in all); the list is in ${mirrorPath(store.paths.store)}`,
+      );
     });
   withWhere(recipients.command("ls"))
     .description("list the extra keys (the list inside the store, checked against recipients.txt)")

@@ -101,7 +101,7 @@ describe.concurrent("recipients (personal mode)", { timeout: SLOW }, () => {
     expect(opens(recovery, sb.store)?.secrets.NEW?.value).toBe("new value");
   });
 
-  it("refuses bad keys and labels (exit 2), duplicates and the host's own key (exit 1), an unknown label (exit 3)", async () => {
+  it("refuses bad keys and labels (exit 2), duplicates (exit 1), an unknown label (exit 3); takes the host's own key", async () => {
     const sb = sandbox();
     await sb.add("K", "v1");
     const own = (await sb.run(["recipient"])).stdout.trim();
@@ -118,7 +118,9 @@ describe.concurrent("recipients (personal mode)", { timeout: SLOW }, () => {
     expect(label.code).toBe(2);
     expect(label.stderr).toContain('invalid recipient label "has space"');
     expect((await sb.run(["recipients", "add", key])).code).toBe(2); // --label is required
-    expect((await sb.run(["recipients", "add", own, "--label", "me"])).stderr).toContain("is this host's own identity");
+    const mine = await sb.run(["recipients", "add", own, "--label", "me"]);
+    expect(mine.code).toBe(0);
+    expect(mine.stderr).toContain("added me: this host's own key, so other hosts that share the store encrypt to it too");
     expect((await sb.run(["recipients", "add", key, "--label", "host-b"])).code).toBe(0);
     const twice = await sb.run(["recipients", "add", key, "--label", "host-c"]);
     expect(twice.code).toBe(1);
