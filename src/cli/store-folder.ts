@@ -2,7 +2,8 @@
 // Rules: never through the agent (the socket serves secrets, not keys); in system mode they run as the service account
 // on its state folder, with the store's lock held; the error says how, with the exact command.
 
-import { lstatSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
+import { sealedIdentity } from "../agent/config.js";
 import { AccessError, NoStoreError, UsageError } from "../errors.js";
 import type { Store } from "../store/store.js";
 import { note } from "./report.js";
@@ -30,8 +31,16 @@ export async function openStoreFolder(opts: WhereOptions, command: string): Prom
     });
   }
   const { Store, storePaths } = await import("../store/store.js");
+  const paths = storePaths(where.dir);
+  // Run by systemd with the sealed identity (systemd-run -p LoadCredentialEncrypted=…, see docs/fleet.md).
+  const sealed = existsSync(paths.identity) ? undefined : sealedIdentity();
+  if (sealed !== undefined && command.startsWith("rekey")) {
+    throw new UsageError("rekey does not replace a sealed identity", {
+      hint: "rekey needs identity.txt: as root, `systemd-creds decrypt --name=secretfile-identity CREDENTIAL IDENTITY_TXT`, give it to the service account (mode 0400), move the credential aside, rekey, then `setup --seal systemd-creds` again",
+    });
+  }
   try {
-    return await Store.open(storePaths(where.dir));
+    return await Store.open(sealed === undefined ? paths : { ...paths, identity: sealed, sealed: true });
   } catch (err) {
     if (!(err instanceof NoStoreError)) throw err;
     throw new NoStoreError(`no store in ${where.dir}`, { hint: "run `secretfile init --dir DIR` first, or pass the folder that holds identity.txt with --dir", cause: err });

@@ -5,6 +5,12 @@ import { CorruptError, NoStoreError, SecretfileError } from "../errors.js";
 import { generateIdentity, recipientOf } from "./crypto.js";
 import { createExclusive, readPrivateFile } from "./files.js";
 
+/**
+ * A sealed identity is the file systemd decrypted into $CREDENTIALS_DIRECTORY: 0400 and ours, or root's with an ACL
+ * that lets us read it (stat then shows the ACL mask as group read), on a read-only mount.
+ */
+const SEALED_RULES = { what: "sealed identity", forbiddenMode: 0o027, maxBytes: 64 * 1024, rootMayOwn: true };
+
 /** A loaded identity: the secret key string and its public recipient. */
 export interface LoadedIdentity {
   file: string;
@@ -26,13 +32,20 @@ export async function createIdentity(file: string, opts: { pq: boolean; mode?: n
  * Throws AccessError (exit 4) for an unsafe file, CorruptError (exit 5) for an unreadable one,
  * NoStoreError (exit 1) when it does not exist.
  */
-export async function loadIdentity(file: string): Promise<LoadedIdentity> {
-  const bytes = await readPrivateFile(file, { what: "identity", forbiddenMode: 0o077, maxBytes: 64 * 1024 });
+export async function loadIdentity(file: string, opts: { sealed?: boolean } = {}): Promise<LoadedIdentity> {
+  const bytes = await readPrivateFile(file, opts.sealed === true ? SEALED_RULES : { what: "identity", forbiddenMode: 0o077, maxBytes: 64 * 1024 });
   if (bytes === null) {
     throw new NoStoreError(`no identity at ${file}`, { hint: "run `secretfile init` to create a personal store, or pass --dir" });
   }
-  const keys = bytes
-    .toString("utf8")
+  return parseIdentity(bytes.toString("utf8"), file);
+}
+
+/**
+ * Parses the text of an identity file read from `file` (the age-keygen format: comments and one AGE-SECRET-KEY line).
+ * Throws CorruptError (exit 5) when it does not hold exactly one age identity.
+ */
+export async function parseIdentity(text: string, file: string): Promise<LoadedIdentity> {
+  const keys = text
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l !== "" && !l.startsWith("#"));
@@ -46,9 +59,9 @@ export async function loadIdentity(file: string): Promise<LoadedIdentity> {
 }
 
 /** Returns the identity in `file`, or null when there is none; throws as loadIdentity does for an unsafe or bad file. */
-export async function loadIdentityIfPresent(file: string): Promise<LoadedIdentity | null> {
+export async function loadIdentityIfPresent(file: string, opts: { sealed?: boolean } = {}): Promise<LoadedIdentity | null> {
   try {
-    return await loadIdentity(file);
+    return await loadIdentity(file, opts);
   } catch (err) {
     if (err instanceof NoStoreError) return null;
     throw err;

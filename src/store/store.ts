@@ -20,6 +20,8 @@ export interface StorePaths {
   dir: string;
   identity: string;
   store: string;
+  /** True when `identity` is a sealed identity systemd decrypted into $CREDENTIALS_DIRECTORY (see src/setup/seal.ts). */
+  sealed?: boolean;
 }
 
 /** Returns the files of a store folder: `identity.txt` and `store.age`. */
@@ -49,7 +51,7 @@ export class Store {
    */
   static async open(paths: StorePaths): Promise<Store> {
     await checkPrivateFolder(paths.dir);
-    return new Store(paths, await loadIdentity(paths.identity));
+    return new Store(paths, await loadIdentity(paths.identity, { sealed: paths.sealed }));
   }
 
   /**
@@ -123,7 +125,7 @@ export class Store {
       return await decrypt(bytes, this.current.secret, file);
     } catch (err) {
       if (!(err instanceof NotForThisIdentityError)) throw err;
-      const now = await loadIdentityIfPresent(this.paths.identity).catch(() => null);
+      const now = await loadIdentityIfPresent(this.paths.identity, { sealed: this.paths.sealed }).catch(() => null);
       const candidates = [...(now !== null && now.secret !== this.current.secret ? [now] : []), ...(await rekeyIdentities(this.paths.identity))];
       for (const candidate of candidates) {
         try {
@@ -232,7 +234,7 @@ export class Store {
    */
   private async seal(doc: StoreDocument, withoutOld = false): Promise<Uint8Array> {
     // A long-lived Store (the agent's) writes to the identity file as it is now, in case a rekey replaced it.
-    const now = await loadIdentityIfPresent(this.paths.identity);
+    const now = await loadIdentityIfPresent(this.paths.identity, { sealed: this.paths.sealed });
     if (now !== null) this.current = now;
     const rekey = await rekeyIdentities(this.paths.identity, withoutOld ? ["next"] : ["next", "old"]);
     const recipients = new Set([this.current.recipient, ...rekey.map((i) => i.recipient), ...(doc.recipients ?? []).map((e) => e.recipient)]);
