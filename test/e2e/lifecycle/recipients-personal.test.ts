@@ -6,7 +6,7 @@
 import { appendFileSync, chmodSync, copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ageDecrypt, ageKeygen, ageRecipient, hasAge, NO_AGE } from "../../helpers/age.js";
+import { ageKeygen, ageOpens, ageRecipient, hasAge, NO_AGE } from "../../helpers/age.js";
 import { tempDir } from "../../helpers/cli.js";
 import { removeSandboxes, sandbox, type Sandbox } from "../../helpers/personal.js";
 import { compileShim, faultEnv, hasCC } from "../../hardening/faults/support.js";
@@ -14,13 +14,7 @@ import { compileShim, faultEnv, hasCC } from "../../hardening/faults/support.js"
 afterAll(removeSandboxes);
 
 const SLOW = 240_000;
-const opens = (identity: string, file: string) => {
-  try {
-    return JSON.parse(ageDecrypt(identity, file).toString("utf8")) as { secrets: Record<string, { value: string }>; recipients?: unknown[] };
-  } catch {
-    return undefined;
-  }
-};
+const opens = ageOpens;
 
 /** A sandbox with a store holding K=v1, and an offline recovery identity made by age-keygen (not in the store folder). */
 async function withRecovery(): Promise<{ sb: Sandbox; recovery: string; key: string }> {

@@ -5,21 +5,17 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ageDecrypt, ageKeygen, ageRecipient, hasAge, NO_AGE } from "../../helpers/age.js";
+import { ageKeygen, ageOpens, ageRecipient, hasAge, NO_AGE } from "../../helpers/age.js";
 import { removeSandboxes, sandbox, sleep, startCli, type Sandbox } from "../../helpers/personal.js";
 
 afterAll(removeSandboxes);
 
 const SLOW = 300_000;
 
+/** The secrets' values in `file` as `age -d -i identity` decrypts them, or undefined when it does not open. */
 const opens = (identity: string, file: string): Record<string, string> | undefined => {
-  if (!existsSync(identity)) return undefined;
-  try {
-    const doc = JSON.parse(ageDecrypt(identity, file).toString("utf8")) as { secrets: Record<string, { value: string }> };
-    return Object.fromEntries(Object.entries(doc.secrets).map(([k, v]) => [k, v.value]));
-  } catch {
-    return undefined;
-  }
+  const doc = existsSync(identity) ? ageOpens(identity, file) : undefined;
+  return doc && Object.fromEntries(Object.entries(doc.secrets).map(([k, v]) => [k, v.value]));
 };
 
 /** A store with K=v1, a recovery key in its list, and that recovery identity's file. */
