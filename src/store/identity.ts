@@ -32,19 +32,27 @@ export async function createIdentity(file: string, opts: { pq: boolean; mode?: n
  * Throws AccessError (exit 4) for an unsafe file, CorruptError (exit 5) for an unreadable one,
  * NoStoreError (exit 1) when it does not exist.
  */
-export async function loadIdentity(file: string, opts: { sealed?: boolean } = {}): Promise<LoadedIdentity> {
+export async function loadIdentity(file: string, opts: IdentityOptions = {}): Promise<LoadedIdentity> {
   const bytes = await readPrivateFile(file, opts.sealed === true ? SEALED_RULES : { what: "identity", forbiddenMode: 0o077, maxBytes: 64 * 1024 });
   if (bytes === null) {
     throw new NoStoreError(`no identity at ${file}`, { hint: "run `secretfile init` to create a personal store, or pass --dir" });
   }
-  return parseIdentity(bytes.toString("utf8"), file);
+  return parseIdentity(bytes.toString("utf8"), file, opts.known);
+}
+
+/** How to load an identity file. */
+export interface IdentityOptions {
+  /** The file is a sealed identity from $CREDENTIALS_DIRECTORY (root may own it). */
+  sealed?: boolean;
+  /** An identity already loaded: returned as it is when the file holds the same key (no recipient computed again). */
+  known?: LoadedIdentity;
 }
 
 /**
  * Parses the text of an identity file read from `file` (the age-keygen format: comments and one AGE-SECRET-KEY line).
  * Throws CorruptError (exit 5) when it does not hold exactly one age identity.
  */
-export async function parseIdentity(text: string, file: string): Promise<LoadedIdentity> {
+export async function parseIdentity(text: string, file: string, known?: LoadedIdentity): Promise<LoadedIdentity> {
   const keys = text
     .split(/\r?\n/)
     .map((l) => l.trim())
@@ -55,11 +63,12 @@ export async function parseIdentity(text: string, file: string): Promise<LoadedI
       hint: "restore it from a backup; without it the store cannot be decrypted",
     });
   }
+  if (known !== undefined && known.secret === secret && known.file === file) return known;
   return { file, secret, recipient: await recipientOf(secret, file) };
 }
 
 /** Returns the identity in `file`, or null when there is none; throws as loadIdentity does for an unsafe or bad file. */
-export async function loadIdentityIfPresent(file: string, opts: { sealed?: boolean } = {}): Promise<LoadedIdentity | null> {
+export async function loadIdentityIfPresent(file: string, opts: IdentityOptions = {}): Promise<LoadedIdentity | null> {
   try {
     return await loadIdentity(file, opts);
   } catch (err) {

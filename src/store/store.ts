@@ -10,7 +10,7 @@ import { removeLeftovers, replaceFile } from "./atomic.js";
 import { checkPrivateFolder, createExclusive, readPrivateFile } from "./files.js";
 import { createIdentity, loadIdentity, loadIdentityIfPresent, rekeyIdentities, type LoadedIdentity } from "./identity.js";
 import { withLock, type LockOptions } from "./lock.js";
-import { Mirror } from "./recipients.js";
+import type { Mirror } from "./recipients.js";
 
 /** The largest store file read, in bytes. */
 const MAX_STORE_BYTES = 64 * 1024 * 1024;
@@ -152,6 +152,8 @@ export class Store {
         return fn({
           read: async () => {
             const doc = await this.read();
+            // Loaded here: only writes check the recipient list, and `get` starts faster without it.
+            const { Mirror } = await import("./recipients.js");
             mirror = await Mirror.check(this.paths.store, doc.recipients ?? []);
             return doc;
           },
@@ -234,7 +236,7 @@ export class Store {
    */
   private async seal(doc: StoreDocument, withoutOld = false): Promise<Uint8Array> {
     // A long-lived Store (the agent's) writes to the identity file as it is now, in case a rekey replaced it.
-    const now = await loadIdentityIfPresent(this.paths.identity, { sealed: this.paths.sealed });
+    const now = await loadIdentityIfPresent(this.paths.identity, { sealed: this.paths.sealed, known: this.current });
     if (now !== null) this.current = now;
     const rekey = await rekeyIdentities(this.paths.identity, withoutOld ? ["next"] : ["next", "old"]);
     const recipients = new Set([this.current.recipient, ...rekey.map((i) => i.recipient), ...(doc.recipients ?? []).map((e) => e.recipient)]);
