@@ -2,7 +2,7 @@
 
 import type { Command } from "commander";
 import { withWhere, type WhereOptions } from "../options.js";
-import { note } from "../report.js";
+import { note, warn } from "../report.js";
 import { lockNotes, openStoreFolder } from "../store-folder.js";
 
 /** Registers `recipients` and its subcommands. */
@@ -20,6 +20,9 @@ export function register(program: Command): void {
         return new Set([store.identity.recipient, ...doc.recipients!.map((e) => e.recipient)]).size;
       }, lockNotes);
       const own = recipient === store.identity.recipient;
+      if (store.identity.recipient.startsWith("age1pq1") && !recipient.startsWith("age1pq1")) {
+        warn(`the host key is post-quantum but ${opts.label} is not: the store is now only as strong as ${opts.label}'s X25519 against a future quantum computer`);
+      }
       note(
         own
           ? `added ${opts.label}: this host's own key, so other hosts that share the store encrypt to it too; the list is in ${mirrorPath(store.paths.store)}`

@@ -153,6 +153,24 @@ describe.concurrent("recipients (personal mode)", { timeout: SLOW }, () => {
   });
 });
 
+describe("recipients of a post-quantum store", { timeout: SLOW }, () => {
+  it("warns that an X25519 key takes the post-quantum protection away, and the stock age CLI opens the store with it", async (ctx) => {
+    ctx.skip(!hasAge, NO_AGE);
+    const sb = sandbox();
+    await sb.init(["--pq"]);
+    await sb.add("K", "pq value");
+    const recovery = path.join(sb.root, "recovery.txt");
+    ageKeygen(recovery);
+    const r = await sb.run(["recipients", "add", ageRecipient(recovery), "--label", "recovery"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      "secretfile: warning: the host key is post-quantum but recovery is not: the store is now only as strong as recovery's X25519 against a future quantum computer\n",
+    );
+    expect(opens(recovery, sb.store)?.secrets.K?.value).toBe("pq value");
+    expect(await sb.run(["get", "K"])).toMatchObject({ code: 0, stdout: "pq value" });
+  });
+});
+
 describe("a write that dies between the store and recipients.txt", { timeout: SLOW }, () => {
   const work = tempDir("secretfile-recipients-shim-");
   let shim = "";
