@@ -43,6 +43,12 @@ export async function openStoreFolder(opts: WhereOptions, command: string): Prom
     return await Store.open(sealed === undefined ? paths : { ...paths, identity: sealed, sealed: true });
   } catch (err) {
     if (!(err instanceof NoStoreError)) throw err;
+    if (existsSync(paths.store)) {
+      throw new NoStoreError(`${paths.store} exists but its identity ${paths.identity} does not`, {
+        hint: "restore identity.txt from a backup; if setup sealed it (--seal), run the command under systemd with the credential (docs/fleet.md, \"Sealed identity\")",
+        cause: err,
+      });
+    }
     throw new NoStoreError(`no store in ${where.dir}`, { hint: "run `secretfile init --dir DIR` first, or pass the folder that holds identity.txt with --dir", cause: err });
   }
 }

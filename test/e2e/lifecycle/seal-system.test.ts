@@ -147,6 +147,36 @@ describe.skipIf(!hasCreds)(`setup --seal systemd-creds (${hasCreds ? "systemd-cr
     }
   });
 
+  it("the key commands use the sealed identity when systemd hands it over (systemd-run -p LoadCredentialEncrypted=…)", async () => {
+    const creds = mkdtempSync("/dev/shm/sft-creds-");
+    try {
+      const file = path.join(creds, "secretfile-identity");
+      expect(spawnSync("systemd-creds", ["decrypt", "--name=secretfile-identity", l.credential, file]).status).toBe(0);
+      chmodSync(file, 0o400);
+      chownSync(file, uid, gid);
+      chownSync(creds, uid, gid);
+      chmodSync(creds, 0o500);
+      const as = { name: user, uid, gid };
+      const env = { CREDENTIALS_DIRECTORY: creds };
+      const key = (await world.run(["recipient", "--dir", l.dir], { as, env })).stdout.trim();
+      expect(key).toMatch(/^age1[0-9a-z]{58}$/);
+      expect(spawnSync("systemd-creds", ["decrypt", "--name=secretfile-identity", l.credential, "-"], { encoding: "utf8" }).stdout).toContain(`# public key: ${key}`);
+      const ls = await world.run(["recipients", "ls", "--dir", l.dir], { as, env });
+      expect(ls).toMatchObject({ code: 0, stdout: "" });
+      expect(ls.stderr).toContain(`is encrypted to this host's key ${key} only`);
+      const rekey = await world.run(["rekey", "--dir", l.dir], { as, env });
+      expect(rekey.code).toBe(2);
+      expect(rekey.stderr).toContain("secretfile: error: rekey does not replace a sealed identity");
+      // Without the credential there is no identity at all: the error says so.
+      const none = await world.run(["recipient", "--dir", l.dir], { as });
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain(`secretfile: error: ${l.dir}/store.age exists but its identity ${l.dir}/identity.txt does not`);
+      expect(none.stderr).toContain("if setup sealed it (--seal), run the command under systemd with the credential");
+    } finally {
+      rmSync(creds, { recursive: true, force: true });
+    }
+  });
+
   it("refuses an unknown --seal method (exit 2), and --credential without --seal", async () => {
     const bad = await world.run(["setup", ...l.flags, "--user", user, "--seal", "tpm"]);
     expect(bad.code).toBe(2);
