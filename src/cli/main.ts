@@ -14,6 +14,7 @@ import * as ls from "./commands/ls.js";
 import * as policy from "./commands/policy.js";
 import * as rm from "./commands/rm.js";
 import * as setup from "./commands/setup.js";
+import { hardenCli } from "./hygiene.js";
 import { reportError } from "./report.js";
 
 declare const SECRETFILE_VERSION: string;
@@ -28,6 +29,12 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`secretfile: ${text.trimEnd()}\n`) });
   for (const command of [init, add, get, ls, rm, exec, agent, policy, setup, audit, doctor]) command.register(program);
+  // Before any command runs (and so before it holds a value): no core file, no reading of this process's memory.
+  program.hook("preAction", async (_program, action) => {
+    let top = action;
+    while (top.parent !== null && top.parent !== program) top = top.parent;
+    await hardenCli({ keepCoreLimit: top.name() === "exec" });
+  });
   const override = (cmd: Command): void => {
     cmd.exitOverride();
     cmd.commands.forEach(override);
