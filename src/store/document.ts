@@ -19,13 +19,38 @@ export interface Secret {
   expires?: string;
   /** Days between rotations (see expiry.ts); absent when the secret is not rotated on a schedule. */
   rotateEvery?: number;
+  /** This value's version: 1 for the first, one more at each replacement or rollback; absent means 1 (see history.ts). */
+  version?: number;
+  /** Set by a rollback: the version whose value this one restored. */
+  restoredFrom?: number;
+  /** Earlier values, newest first, at most the store's history limit; absent when there are none. */
+  history?: PastValue[];
 }
 
-/** The whole plaintext document. */
+/** An earlier value of a secret: what it was, from when (`since`) until when (`replaced`), ISO 8601. */
+export interface PastValue {
+  version: number;
+  value: string;
+  since: string;
+  replaced: string;
+  restoredFrom?: number;
+}
+
+/** Settings of the whole store; each absent one has its default. */
+export interface StoreSettings {
+  /** How many earlier values each secret keeps (history.ts: DEFAULT_HISTORY_KEEP when absent). */
+  historyKeep?: number;
+}
+
+/**
+ * The whole plaintext document. Version 1 grew optional fields (a secret's `version`, `restoredFrom`, `history`; the
+ * store's `settings`): a store written before them opens unchanged, and an older secretfile still reads a newer store.
+ */
 export interface StoreDocument {
   format: typeof FORMAT;
   version: typeof VERSION;
   secrets: Record<string, Secret>;
+  settings?: StoreSettings;
 }
 
 /** Metadata of one secret, without its value: what `ls` shows. */
@@ -83,7 +108,9 @@ export function parseDocument(bytes: Uint8Array, file: string): StoreDocument {
     if (!isSecret(secret)) throw corrupt(file, `the entry for ${name} is malformed`);
     secrets[name] = secret;
   }
-  return { format: FORMAT, version: VERSION, secrets };
+  if (data.settings === undefined) return { format: FORMAT, version: VERSION, secrets };
+  if (!isSettings(data.settings)) throw corrupt(file, 'its "settings" are malformed');
+  return { format: FORMAT, version: VERSION, secrets, settings: data.settings };
 }
 
 /** Returns the metadata of every secret, sorted by name. */
@@ -91,8 +118,12 @@ export function listSecrets(doc: StoreDocument): SecretInfo[] {
   return Object.keys(doc.secrets)
     .sort()
     .map((name) => {
-      const { value: _value, ...meta } = doc.secrets[name]!;
-      return { name, ...meta };
+      const { created, updated, description, expires, rotateEvery } = doc.secrets[name]!;
+      const info: SecretInfo = { name, created, updated };
+      if (description !== undefined) info.description = description;
+      if (expires !== undefined) info.expires = expires;
+      if (rotateEvery !== undefined) info.rotateEvery = rotateEvery;
+      return info;
     });
 }
 
@@ -104,8 +135,30 @@ function isSecret(s: unknown): s is Secret {
     typeof s.updated === "string" &&
     (s.description === undefined || typeof s.description === "string") &&
     (s.expires === undefined || typeof s.expires === "string") &&
-    (s.rotateEvery === undefined || isRotateDays(s.rotateEvery))
+    (s.rotateEvery === undefined || isRotateDays(s.rotateEvery)) &&
+    (s.version === undefined || isVersion(s.version)) &&
+    (s.restoredFrom === undefined || isVersion(s.restoredFrom)) &&
+    (s.history === undefined || (Array.isArray(s.history) && s.history.every(isPastValue)))
   );
+}
+
+function isPastValue(p: unknown): p is PastValue {
+  return (
+    isObject(p) &&
+    isVersion(p.version) &&
+    typeof p.value === "string" &&
+    typeof p.since === "string" &&
+    typeof p.replaced === "string" &&
+    (p.restoredFrom === undefined || isVersion(p.restoredFrom))
+  );
+}
+
+function isSettings(s: unknown): s is StoreSettings {
+  return isObject(s) && (s.historyKeep === undefined || (Number.isInteger(s.historyKeep) && (s.historyKeep as number) >= 0));
+}
+
+function isVersion(n: unknown): n is number {
+  return Number.isSafeInteger(n) && (n as number) >= 1;
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {

@@ -3,6 +3,7 @@
 
 import { ExistsError, NotFoundError } from "../errors.js";
 import type { Secret, StoreDocument } from "./document.js";
+import { historyKeep, restoreVersion, succeed, versionsOf, type History, type Rollback } from "./history.js";
 import { checkName } from "./names.js";
 
 /** What `add` may set besides the value. */
@@ -24,8 +25,8 @@ export function getSecret(doc: StoreDocument, name: string, file: string): Secre
 }
 
 /**
- * Sets `name` to `value` in `doc`, keeping `created` and the metadata not given when replacing.
- * Throws ExistsError (exit 1) if it exists and `replace` is not set.
+ * Sets `name` to `value` in `doc`, keeping `created` and the metadata not given when replacing; the value replaced
+ * joins the secret's history (history.ts). Throws ExistsError (exit 1) if it exists and `replace` is not set.
  */
 export function putSecret(doc: StoreDocument, name: string, value: string, opts: AddOptions, file: string): void {
   checkName(name);
@@ -41,10 +42,49 @@ export function putSecret(doc: StoreDocument, name: string, value: string, opts:
   if (description !== undefined) secret.description = description;
   if (expires !== undefined) secret.expires = expires;
   if (rotateEvery !== undefined) secret.rotateEvery = rotateEvery;
+  if (old !== undefined) succeed(old, secret, now, historyKeep(doc));
   doc.secrets[name] = secret;
 }
 
-/** Removes `name` from `doc`; throws NotFoundError (exit 3) when it is not there. */
+/** What an import did: the names added and the names replaced, each sorted. */
+export interface ImportResult {
+  added: string[];
+  replaced: string[];
+}
+
+/**
+ * Adds every secret of `secrets` to `doc` as `putSecret` does; the caller writes the result once, so an import is
+ * all or nothing. Throws ExistsError (exit 1) naming every name that exists when `replace` is not set.
+ */
+export function importSecrets(doc: StoreDocument, secrets: { name: string; value: string }[], replace: boolean, file: string): ImportResult {
+  const existing = secrets.filter((s) => Object.hasOwn(doc.secrets, checkName(s.name))).map((s) => s.name);
+  if (existing.length > 0 && !replace) {
+    const shown = existing.length > 10 ? `${existing.slice(0, 10).join(", ")} and ${existing.length - 10} more` : existing.join(", ");
+    throw new ExistsError(`${shown} already ${existing.length === 1 ? "exists" : "exist"} in ${file}; nothing was imported`, {
+      hint: "import again with --replace to replace them (their current values are kept in their history)",
+    });
+  }
+  for (const s of secrets) putSecret(doc, s.name, s.value, { replace }, file);
+  const taken = new Set(existing);
+  return { added: secrets.map((s) => s.name).filter((n) => !taken.has(n)).sort(), replaced: existing.sort() };
+}
+
+/** Returns the versions of `name`, current first, never a value; throws NotFoundError (exit 3) naming it and `file`. */
+export function secretHistory(doc: StoreDocument, name: string, file: string): History {
+  return versionsOf(getSecret(doc, name, file), historyKeep(doc));
+}
+
+/**
+ * Makes version `to` of `name` (the newest earlier one when undefined) current again; the current value joins the
+ * history, so a rollback can be undone. Throws NotFoundError (exit 3) or UsageError (exit 2), naming `name`.
+ */
+export function rollbackSecret(doc: StoreDocument, name: string, to: number | undefined, file: string): Rollback {
+  const { secret, rollback } = restoreVersion(getSecret(doc, name, file), to, historyKeep(doc), name, file);
+  doc.secrets[name] = secret;
+  return rollback;
+}
+
+/** Removes `name` and its history from `doc`; throws NotFoundError (exit 3) when it is not there. */
 export function removeSecret(doc: StoreDocument, name: string, file: string): void {
   getSecret(doc, name, file);
   delete doc.secrets[name];
