@@ -25,12 +25,13 @@ export function register(program: Command): void {
         else if (value.startsWith(REFERENCE_PREFIX)) skipped.push(`${file}:${line}: ${name} skipped: its value is a reference (${REFERENCE_PREFIX}…), not a value`);
         else secrets.push({ name, value: checkLine(file, line, () => checkValue(name, new TextEncoder().encode(value))) });
       }
-      skipped.forEach((s) => note(s));
       if (secrets.length === 0) {
+        skipped.forEach((s) => note(s));
         note(`nothing to import from ${file}`);
         return;
       }
       const done = await (await backendOf(opts)).importSecrets(secrets, opts.replace === true);
+      skipped.forEach((s) => note(s));
       note(`imported ${file}: ${done.added.length} added, ${done.replaced.length} replaced, ${skipped.length} skipped`);
       if (done.added.length > 0) note(`added ${done.added.join(", ")}`);
       if (done.replaced.length > 0) note(`replaced ${done.replaced.join(", ")}`);
