@@ -39,12 +39,12 @@ export function register(program: Command): void {
     });
 }
 
-/** Runs `check`; a usage error it throws gets the file and line in front. */
+/** Runs `check`; a usage error it throws gets the file and line in front (and a hint when it had none). */
 function checkLine<T>(file: string, line: number, check: () => T): T {
   try {
     return check();
   } catch (err) {
-    if (err instanceof UsageError) throw new UsageError(`${file}:${line}: ${err.message}`, { hint: err.hint, cause: err });
+    if (err instanceof UsageError) throw new UsageError(`${file}:${line}: ${err.message}`, { hint: err.hint ?? `change or remove line ${line} of ${file}, then import again (nothing was imported)`, cause: err });
     throw err;
   }
 }
