@@ -12,9 +12,9 @@ import { formatTable } from "../table.js";
 /** Registers `history`. */
 export function register(program: Command): void {
   withWhere(program.command("history"))
-    .description("list a secret's versions and their dates (never values); --keep N sets how many earlier values are kept")
+    .description("list a secret's versions and dates (never values); without NAME, how many earlier values are kept")
     .argument("[NAME]", "the secret's name")
-    .option("--json", "print a JSON array")
+    .option("--json", "print JSON: the versions, or {\"keep\": N} without NAME")
     .option("--keep <n>", "keep this many earlier values of every secret (default 5; 0 keeps none and drops those kept)")
     .action(async (name: string | undefined, opts: WhereOptions & { json?: boolean; keep?: string }) => {
       const keep = opts.keep === undefined ? undefined : parseHistoryKeep(opts.keep);
