@@ -33,10 +33,15 @@ export function register(program: Command): void {
       const done = await (await backendOf(opts)).importSecrets(secrets, opts.replace === true);
       skipped.forEach((s) => note(s));
       note(`imported ${file}: ${done.added.length} added, ${done.replaced.length} replaced, ${skipped.length} skipped`);
-      if (done.added.length > 0) note(`added ${done.added.join(", ")}`);
-      if (done.replaced.length > 0) note(`replaced ${done.replaced.join(", ")}`);
+      if (done.added.length > 0) note(`added ${names(done.added)}`);
+      if (done.replaced.length > 0) note(`replaced ${names(done.replaced)}`);
       note(`${file} still holds the values in plain text: remove it once the import is checked`);
     });
+}
+
+/** Returns the names as a list for a person: all of them up to 30, else the first 30 and how many more. */
+function names(list: string[]): string {
+  return list.length <= 30 ? list.join(", ") : `${list.slice(0, 30).join(", ")} and ${list.length - 30} more (\`secretfile ls\` lists them)`;
 }
 
 /** Runs `check`; a usage error it throws gets the file and line in front (and a hint when it had none). */

@@ -60,6 +60,13 @@ describe.skipIf(!isRoot)(`import through the agent (${NEEDS_ROOT})`, () => {
     const rootOnly = envFile("root-only.env", `APP_F=${v.other}\n`, { name: "root", uid: 0, gid: 0 });
     expect(await agent.run(["import", rootOnly], { as: writer })).toMatchObject({ code: 2, stderr: `secretfile: error: cannot read the env file ${rootOnly} (permission denied)\n` });
 
+    // More than one request may carry: refused by the client before anything is sent, with what to do.
+    const big = envFile("big.env", Array.from({ length: 10 }, (_, i) => `APP_BIG_${i}=${"x".repeat(60_000)}\n`).join(""), writer);
+    const tooBig = await agent.run(["import", big], { as: writer });
+    expect(tooBig).toMatchObject({ code: 2, stdout: "" });
+    expect(tooBig.stderr).toMatch(/^secretfile: error: the import is \d+ bytes as one request, more than the agent takes \(524288\)\nsecretfile: hint: split the file/);
+    expect(await agent.run(["get", "APP_BIG_0"], { as: job })).toMatchObject({ code: 3 });
+
     // The wire: a name twice, or a bad entry, is a usage error.
     const twice = { v: 1, op: "import", secrets: [{ name: "APP_X", value: "1" }, { name: "APP_X", value: "2" }] };
     expect(await request(agent.socket, twice)).toMatchObject({ ok: false, error: { code: "usage" } });
