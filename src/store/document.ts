@@ -19,12 +19,20 @@ export interface Secret {
   expires?: string;
   /** Days between rotations (see expiry.ts); absent when the secret is not rotated on a schedule. */
   rotateEvery?: number;
-  /** This value's version: 1 for the first, one more at each replacement or rollback; absent means 1 (see history.ts). */
-  version?: number;
-  /** Set by a rollback: the version whose value this one restored. */
+}
+
+/**
+ * A secret's versions beyond the first: its current version number and its earlier values. Kept beside `secrets`, not
+ * in them, so that a secretfile from before history (which drops unknown top-level fields and lists every field of a
+ * secret but its value) never shows an earlier value and forgets the history when it writes (docs/history.md).
+ */
+export interface SecretHistory {
+  /** The current value's version: 1 for the first, one more at each replacement or rollback. */
+  version: number;
+  /** Set by a rollback: the version whose value the current one restored. */
   restoredFrom?: number;
-  /** Earlier values, newest first, at most the store's history limit; absent when there are none. */
-  history?: PastValue[];
+  /** Earlier values, newest first, at most the store's history limit; absent when none are kept. */
+  earlier?: PastValue[];
 }
 
 /** An earlier value of a secret: what it was, from when (`since`) until when (`replaced`), ISO 8601. */
@@ -43,13 +51,14 @@ export interface StoreSettings {
 }
 
 /**
- * The whole plaintext document. Version 1 grew optional fields (a secret's `version`, `restoredFrom`, `history`; the
- * store's `settings`): a store written before them opens unchanged, and an older secretfile still reads a newer store.
+ * The whole plaintext document. Version 1 grew two optional fields, `history` (by secret name; a secret without an
+ * entry is at version 1 with no earlier value) and `settings`: a store written before them opens unchanged.
  */
 export interface StoreDocument {
   format: typeof FORMAT;
   version: typeof VERSION;
   secrets: Record<string, Secret>;
+  history?: Record<string, SecretHistory>;
   settings?: StoreSettings;
 }
 
@@ -70,6 +79,19 @@ export interface LastRead {
   time: string;
   uid: number;
   user?: string;
+}
+
+/**
+ * Returns the entry `name` of `record` when it is its own, else undefined. Names such as `__proto__` and
+ * `constructor` are valid secret names: a plain lookup would find Object.prototype's instead.
+ */
+export function entryOf<T>(record: Record<string, T> | undefined, name: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, name) ? record[name] : undefined;
+}
+
+/** Sets the entry `name` of `record` as its own property (an assignment to `__proto__` would change its prototype). */
+export function setEntry<T>(record: Record<string, T>, name: string, value: T): void {
+  Object.defineProperty(record, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Returns a new, empty document. */
@@ -106,11 +128,23 @@ export function parseDocument(bytes: Uint8Array, file: string): StoreDocument {
   for (const [name, secret] of Object.entries(data.secrets)) {
     if (!isValidName(name)) throw corrupt(file, `it holds an invalid secret name ${JSON.stringify(name.slice(0, 40))}`);
     if (!isSecret(secret)) throw corrupt(file, `the entry for ${name} is malformed`);
-    secrets[name] = secret;
+    setEntry(secrets, name, secret);
   }
-  if (data.settings === undefined) return { format: FORMAT, version: VERSION, secrets };
-  if (!isSettings(data.settings)) throw corrupt(file, 'its "settings" are malformed');
-  return { format: FORMAT, version: VERSION, secrets, settings: data.settings };
+  const doc: StoreDocument = { format: FORMAT, version: VERSION, secrets };
+  if (data.history !== undefined) {
+    if (!isObject(data.history)) throw corrupt(file, 'its "history" is not an object');
+    doc.history = {};
+    for (const [name, record] of Object.entries(data.history)) {
+      if (!Object.hasOwn(secrets, name)) throw corrupt(file, `it holds history for ${JSON.stringify(name.slice(0, 40))}, which is not a secret in it`);
+      if (!isSecretHistory(record)) throw corrupt(file, `the history of ${name} is malformed`);
+      setEntry(doc.history, name, record);
+    }
+  }
+  if (data.settings !== undefined) {
+    if (!isSettings(data.settings)) throw corrupt(file, 'its "settings" are malformed');
+    doc.settings = data.settings;
+  }
+  return doc;
 }
 
 /** Returns the metadata of every secret, sorted by name. */
@@ -135,10 +169,16 @@ function isSecret(s: unknown): s is Secret {
     typeof s.updated === "string" &&
     (s.description === undefined || typeof s.description === "string") &&
     (s.expires === undefined || typeof s.expires === "string") &&
-    (s.rotateEvery === undefined || isRotateDays(s.rotateEvery)) &&
-    (s.version === undefined || isVersion(s.version)) &&
-    (s.restoredFrom === undefined || isVersion(s.restoredFrom)) &&
-    (s.history === undefined || (Array.isArray(s.history) && s.history.every(isPastValue)))
+    (s.rotateEvery === undefined || isRotateDays(s.rotateEvery))
+  );
+}
+
+function isSecretHistory(h: unknown): h is SecretHistory {
+  return (
+    isObject(h) &&
+    isVersion(h.version) &&
+    (h.restoredFrom === undefined || isVersion(h.restoredFrom)) &&
+    (h.earlier === undefined || (Array.isArray(h.earlier) && h.earlier.every(isPastValue)))
   );
 }
 

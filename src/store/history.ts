@@ -1,9 +1,10 @@
 // A secret's earlier values: kept on every replacement, listed by version and date, restored by a rollback.
 // Rules: at most the store's limit of earlier values per secret, newest first, the oldest dropped; a listing never
-// holds a value; a rollback makes the current value history too, so it can itself be undone.
+// holds a value; a rollback makes the current value history too, so it can itself be undone. Callers check that the
+// secret exists (operations.ts): these functions take it as found.
 
 import { NotFoundError, UsageError } from "../errors.js";
-import type { PastValue, Secret, StoreDocument } from "./document.js";
+import { entryOf, setEntry, type PastValue, type Secret, type SecretHistory, type StoreDocument } from "./document.js";
 
 /** Earlier values kept per secret when the store does not say. */
 export const DEFAULT_HISTORY_KEEP = 5;
@@ -59,57 +60,66 @@ export function historyKeep(doc: StoreDocument): number {
 export function setHistoryKeep(doc: StoreDocument, keep: number): void {
   if (!isHistoryKeep(keep)) throw new UsageError(`the history limit must be a whole number from 0 to ${MAX_HISTORY_KEEP}`);
   doc.settings = { ...doc.settings, historyKeep: keep };
-  for (const secret of Object.values(doc.secrets)) setHistory(secret, secret.history ?? [], keep);
-}
-
-/** Returns the version number of `secret`'s current value (1 for a store written before versions existed). */
-export function versionOf(secret: Secret): number {
-  return secret.version ?? 1;
+  for (const record of Object.values(doc.history ?? {})) setEarlier(record, record.earlier ?? [], keep);
 }
 
 /**
- * Makes `next` the secret that replaces `old` at `now`: one version more, with `old`'s value first in its history,
- * kept to `keep` earlier values.
+ * Records that the secret `name`, now `old`, is being replaced at `now`: its version goes up by one and `old`'s value
+ * becomes its newest earlier value (kept to the store's limit). Returns the new record.
  */
-export function succeed(old: Secret, next: Secret, now: string, keep: number): void {
-  const past: PastValue = { version: versionOf(old), value: old.value, since: old.updated, replaced: now };
-  if (old.restoredFrom !== undefined) past.restoredFrom = old.restoredFrom;
-  next.version = versionOf(old) + 1;
-  setHistory(next, [past, ...(old.history ?? [])], keep);
+export function recordReplacement(doc: StoreDocument, name: string, old: Secret, now: string): SecretHistory {
+  const before = entryOf(doc.history, name);
+  const past: PastValue = { version: before?.version ?? 1, value: old.value, since: old.updated, replaced: now };
+  if (before?.restoredFrom !== undefined) past.restoredFrom = before.restoredFrom;
+  const record: SecretHistory = { version: past.version + 1 };
+  setEarlier(record, [past, ...(before?.earlier ?? [])], historyKeep(doc));
+  doc.history ??= {};
+  setEntry(doc.history, name, record);
+  return record;
 }
 
-/** Returns the versions of `secret`, current first, never a value; `keep` is its store's history limit. */
-export function versionsOf(secret: Secret, keep: number): History {
-  const current: VersionInfo = { version: versionOf(secret), since: secret.updated, current: true };
-  if (secret.restoredFrom !== undefined) current.restoredFrom = secret.restoredFrom;
-  const earlier = (secret.history ?? []).map(({ value: _value, ...meta }): VersionInfo => ({ ...meta, current: false }));
-  return { versions: [current, ...earlier], keep };
+/** Drops every earlier value and the version count of `name` (when it is removed). */
+export function forgetHistory(doc: StoreDocument, name: string): void {
+  if (entryOf(doc.history, name) === undefined) return;
+  delete doc.history![name];
+  if (Object.keys(doc.history!).length === 0) delete doc.history;
+}
+
+/** Returns the versions of the secret `name` (which is `secret`), current first, never a value. */
+export function versionsOf(doc: StoreDocument, name: string, secret: Secret): History {
+  const record = entryOf(doc.history, name);
+  const current: VersionInfo = { version: record?.version ?? 1, since: secret.updated, current: true };
+  if (record?.restoredFrom !== undefined) current.restoredFrom = record.restoredFrom;
+  const earlier = (record?.earlier ?? []).map(({ value: _value, ...meta }): VersionInfo => ({ ...meta, current: false }));
+  return { versions: [current, ...earlier], keep: historyKeep(doc) };
 }
 
 /**
- * Returns the secret `name` (now `old`) with the value of its version `to` (the newest earlier one when undefined)
- * current again as a new version, the value it replaces joining the history (kept to `keep`). Throws NotFoundError
- * (exit 3) when that version is not kept in `file`, UsageError (exit 2) when `to` is the current version.
+ * Makes the value of version `to` (the newest earlier one when undefined) of the secret `name` (which is `old`)
+ * current again as a new version; the value it replaces joins the history. Throws NotFoundError (exit 3) when that
+ * version is not kept in `file`, UsageError (exit 2) when `to` is the current version.
  */
-export function restoreVersion(old: Secret, to: number | undefined, keep: number, name: string, file: string): { secret: Secret; rollback: Rollback } {
-  const history = old.history ?? [];
+export function restoreVersion(doc: StoreDocument, name: string, old: Secret, to: number | undefined, file: string): Rollback {
+  const record = entryOf(doc.history, name);
+  const earlier = record?.earlier ?? [];
   const hint = `\`secretfile history ${name}\` lists the versions kept`;
-  if (to !== undefined && to === versionOf(old)) throw new UsageError(`version ${to} is already the current value of ${name}`, { hint });
-  const past = to === undefined ? history[0] : history.find((p) => p.version === to);
+  if (to !== undefined && to === (record?.version ?? 1)) throw new UsageError(`version ${to} is already the current value of ${name}`, { hint });
+  const past = to === undefined ? earlier[0] : earlier.find((p) => p.version === to);
   if (past === undefined) {
-    const dropped = to !== undefined && history.length > 0 && to < history[history.length - 1]!.version;
-    const what = to === undefined ? "no earlier value" : dropped ? `no version ${to} any more (only the ${history.length} newest earlier values are kept)` : `no version ${to}`;
+    const dropped = to !== undefined && earlier.length > 0 && to < earlier[earlier.length - 1]!.version;
+    const what = to === undefined ? "no earlier value" : dropped ? `no version ${to} any more (only the ${earlier.length} newest earlier values are kept)` : `no version ${to}`;
     throw new NotFoundError(`${name} has ${what} in ${file}`, {
-      hint: history.length === 0 ? `earlier values are kept from the next \`secretfile add ${name} --replace\` on` : hint,
+      hint: earlier.length === 0 ? `earlier values are kept from the next \`secretfile add ${name} --replace\` on` : hint,
     });
   }
   const now = new Date().toISOString();
-  const secret: Secret = { ...old, value: past.value, updated: now, restoredFrom: past.version };
-  succeed(old, secret, now, keep);
-  return { secret, rollback: { restored: past.version, version: versionOf(secret) } };
+  const next = recordReplacement(doc, name, old, now);
+  next.restoredFrom = past.version;
+  setEntry(doc.secrets, name, { ...old, value: past.value, updated: now });
+  return { restored: past.version, version: next.version };
 }
 
-function setHistory(secret: Secret, history: PastValue[], keep: number): void {
-  if (keep > 0 && history.length > 0) secret.history = history.slice(0, keep);
-  else delete secret.history;
+function setEarlier(record: SecretHistory, earlier: PastValue[], keep: number): void {
+  if (keep > 0 && earlier.length > 0) record.earlier = earlier.slice(0, keep);
+  else delete record.earlier;
 }

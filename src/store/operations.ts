@@ -2,8 +2,8 @@
 // Rules: errors name the secret and the store file, never a value; a missing name is NotFoundError (exit 3).
 
 import { ExistsError, NotFoundError } from "../errors.js";
-import type { Secret, StoreDocument } from "./document.js";
-import { historyKeep, restoreVersion, succeed, versionsOf, type History, type Rollback } from "./history.js";
+import { entryOf, setEntry, type Secret, type StoreDocument } from "./document.js";
+import { forgetHistory, recordReplacement, restoreVersion, versionsOf, type History, type Rollback } from "./history.js";
 import { checkName } from "./names.js";
 
 /** What `add` may set besides the value. */
@@ -17,7 +17,7 @@ export interface AddOptions {
 
 /** Returns the secret `name`; throws NotFoundError (exit 3) naming it and `file`. */
 export function getSecret(doc: StoreDocument, name: string, file: string): Secret {
-  const secret = doc.secrets[checkName(name)];
+  const secret = entryOf(doc.secrets, checkName(name));
   if (secret === undefined) {
     throw new NotFoundError(`no secret named ${name} in ${file}`, { hint: "`secretfile ls` lists the names you can see" });
   }
@@ -30,7 +30,7 @@ export function getSecret(doc: StoreDocument, name: string, file: string): Secre
  */
 export function putSecret(doc: StoreDocument, name: string, value: string, opts: AddOptions, file: string): void {
   checkName(name);
-  const old = doc.secrets[name];
+  const old = entryOf(doc.secrets, name);
   if (old !== undefined && !opts.replace) {
     throw new ExistsError(`${name} already exists in ${file}`, { hint: `use \`secretfile add ${name} --replace\` to change its value` });
   }
@@ -42,8 +42,8 @@ export function putSecret(doc: StoreDocument, name: string, value: string, opts:
   if (description !== undefined) secret.description = description;
   if (expires !== undefined) secret.expires = expires;
   if (rotateEvery !== undefined) secret.rotateEvery = rotateEvery;
-  if (old !== undefined) succeed(old, secret, now, historyKeep(doc));
-  doc.secrets[name] = secret;
+  if (old !== undefined) recordReplacement(doc, name, old, now);
+  setEntry(doc.secrets, name, secret);
 }
 
 /** What an import did: the names added and the names replaced, each sorted. */
@@ -71,7 +71,7 @@ export function importSecrets(doc: StoreDocument, secrets: { name: string; value
 
 /** Returns the versions of `name`, current first, never a value; throws NotFoundError (exit 3) naming it and `file`. */
 export function secretHistory(doc: StoreDocument, name: string, file: string): History {
-  return versionsOf(getSecret(doc, name, file), historyKeep(doc));
+  return versionsOf(doc, name, getSecret(doc, name, file));
 }
 
 /**
@@ -79,15 +79,14 @@ export function secretHistory(doc: StoreDocument, name: string, file: string): H
  * history, so a rollback can be undone. Throws NotFoundError (exit 3) or UsageError (exit 2), naming `name`.
  */
 export function rollbackSecret(doc: StoreDocument, name: string, to: number | undefined, file: string): Rollback {
-  const { secret, rollback } = restoreVersion(getSecret(doc, name, file), to, historyKeep(doc), name, file);
-  doc.secrets[name] = secret;
-  return rollback;
+  return restoreVersion(doc, name, getSecret(doc, name, file), to, file);
 }
 
 /** Removes `name` and its history from `doc`; throws NotFoundError (exit 3) when it is not there. */
 export function removeSecret(doc: StoreDocument, name: string, file: string): void {
   getSecret(doc, name, file);
   delete doc.secrets[name];
+  forgetHistory(doc, name);
 }
 
 /** Returns the values of `names` (all secrets when undefined); throws NotFoundError for a missing one. */

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { emptyDocument, listSecrets, parseDocument, serializeDocument } from "../../../src/store/document.js";
 import { setHistoryKeep } from "../../../src/store/history.js";
-import { putSecret, removeSecret, rollbackSecret, secretHistory } from "../../../src/store/operations.js";
+import { getSecret, putSecret, removeSecret, rollbackSecret, secretHistory } from "../../../src/store/operations.js";
 
 const F = "/s/store.age";
 
@@ -38,15 +38,18 @@ describe("history rules", () => {
         }
         // The current value is the model's; earlier ones are the newest `keep` versions before it, each right.
         const secret = doc.secrets.K!;
+        const record = doc.history?.K;
         expect(secret.value).toBe(model.get(current));
-        const earlier = (secret.history ?? []).map((p) => p.version);
+        expect(record?.version ?? 1).toBe(current);
+        const earlier = (record?.earlier ?? []).map((p) => p.version);
         expect(earlier.length).toBeLessThanOrEqual(keep);
         expect(earlier).toEqual([...earlier].sort((a, b) => b - a));
         expect(earlier.every((v) => v < current)).toBe(true);
-        for (const p of secret.history ?? []) expect(p.value).toBe(model.get(p.version));
+        for (const p of record?.earlier ?? []) expect(p.value).toBe(model.get(p.version));
         // The document stays one a later read accepts, and ls shows no history.
         const again = parseDocument(serializeDocument(doc), F);
         expect(again.secrets.K).toEqual(secret);
+        expect(again.history?.K).toEqual(record);
         expect(Object.keys(listSecrets(doc)[0]!).sort()).toEqual(["created", "name", "updated"]);
       }
     }
@@ -58,5 +61,24 @@ describe("history rules", () => {
     expect(JSON.stringify(secretHistory(doc, "K", F))).not.toMatch(/secret"/);
     removeSecret(doc, "K", F);
     expect(JSON.stringify(doc)).not.toContain("secret\"");
+    expect(doc.history).toBeUndefined();
+  });
+
+  it.for(["__proto__", "constructor", "hasOwnProperty"])("a secret named %s is a secret like any other, history included", (name) => {
+    // Store.update works on a structuredClone of the parsed document: a plain object, with Object.prototype.
+    let doc = structuredClone(parseDocument(serializeDocument(emptyDocument()), F));
+    expect(() => getSecret(doc, name, F)).toThrow(/^no secret named /);
+    putSecret(doc, name, "one", {}, F);
+    doc = structuredClone(parseDocument(serializeDocument(doc), F));
+    putSecret(doc, name, "two", { replace: true }, F);
+    doc = structuredClone(parseDocument(serializeDocument(doc), F));
+    expect(Object.getPrototypeOf(doc.secrets)).toBe(Object.prototype);
+    expect(getSecret(doc, name, F).value).toBe("two");
+    expect(secretHistory(doc, name, F).versions.map((v) => v.version)).toEqual([2, 1]);
+    expect(rollbackSecret(doc, name, undefined, F)).toEqual({ restored: 1, version: 3 });
+    expect(getSecret(doc, name, F).value).toBe("one");
+    expect(listSecrets(doc).map((s) => s.name)).toEqual([name]);
+    removeSecret(doc, name, F);
+    expect(JSON.parse(JSON.stringify(doc))).toEqual({ format: "secretfile-store", version: 1, secrets: {} });
   });
 });

@@ -19,13 +19,12 @@ interface Version {
   restoredFrom?: number;
 }
 interface Stored {
-  value: string;
-  version?: number;
-  history?: { version: number; value: string }[];
+  secrets: Record<string, { value: string; created: string; updated: string }>;
+  history?: Record<string, { version: number; earlier?: { version: number; value: string }[] }>;
 }
 const value = (i: number, tag = "history") => `${tag}-value-${i}-0x${(0xc0ffee00 + i).toString(16)}`;
 const plaintext = (sb: Sandbox) => ageDecrypt(sb.identity, sb.store).toString("utf8");
-const stored = (sb: Sandbox, name: string) => (JSON.parse(plaintext(sb)) as { secrets: Record<string, Stored> }).secrets[name]!;
+const stored = (sb: Sandbox) => JSON.parse(plaintext(sb)) as Stored;
 const versions = async (sb: Sandbox, name: string) => {
   const r = await sb.run(["history", name, "--json"]);
   expect(r.code, r.stderr).toBe(0);
@@ -57,7 +56,7 @@ describe.concurrent("history and rollback (personal mode)", { timeout: SLOW }, (
     // The dropped values are gone from the store's plaintext, not only hidden.
     const doc = plaintext(sb);
     for (let i = 1; i <= 5; i++) expect(doc).not.toContain(value(i));
-    expect(stored(sb, "API_KEY").history!.map((p) => [p.version, p.value])).toEqual([10, 9, 8, 7, 6].map((v) => [v, value(v)]));
+    expect(stored(sb).history!.API_KEY!.earlier!.map((p) => [p.version, p.value])).toEqual([10, 9, 8, 7, 6].map((v) => [v, value(v)]));
     // ls and get are as before: no version or history in ls, the current value from get.
     expect(JSON.parse((await sb.run(["ls", "--json"])).stdout)).toEqual([{ name: "API_KEY", created: expect.any(String), updated: list[0]!.since, status: "ok" }]);
     expect((await sb.run(["get", "API_KEY"])).stdout).toBe(value(11));
@@ -116,8 +115,8 @@ describe.concurrent("history and rollback (personal mode)", { timeout: SLOW }, (
     await replaceUpTo(sb, "B", 3, "other");
     expect(await sb.run(["history"])).toMatchObject({ code: 0, stdout: "", stderr: "secretfile: each secret keeps up to 5 earlier values\n" });
     expect(await sb.run(["history", "--keep", "2"])).toMatchObject({ code: 0, stderr: "secretfile: each secret now keeps up to 2 earlier values\n" });
-    expect(stored(sb, "A").history!.map((p) => p.version)).toEqual([5, 4]);
-    expect(stored(sb, "B").history!.map((p) => p.version)).toEqual([2, 1]);
+    expect(stored(sb).history!.A!.earlier!.map((p) => p.version)).toEqual([5, 4]);
+    expect(stored(sb).history!.B!.earlier!.map((p) => p.version)).toEqual([2, 1]);
     await sb.add("A", value(7), ["--replace"]);
     expect((await versions(sb, "A")).map((v) => v.version)).toEqual([7, 6, 5]);
     expect(JSON.parse((await sb.run(["history", "--json"])).stdout)).toEqual({ keep: 2 });
@@ -126,7 +125,7 @@ describe.concurrent("history and rollback (personal mode)", { timeout: SLOW }, (
     const doc = plaintext(sb);
     for (let i = 1; i <= 6; i++) expect(doc).not.toContain(value(i));
     await sb.add("A", value(8), ["--replace"]);
-    expect(stored(sb, "A")).toEqual({ value: value(8), version: 8, created: expect.any(String), updated: expect.any(String) });
+    expect(stored(sb).history!.A).toEqual({ version: 8 }); // the version still counts; no earlier value is kept
     expect(await sb.run(["rollback", "A"])).toMatchObject({ code: 3 });
   });
 
@@ -162,10 +161,10 @@ describe.concurrent("history and rollback (personal mode)", { timeout: SLOW }, (
     const sb = sandbox();
     await sb.init();
     const t = "2025-01-02T03:04:05.000Z";
-    const doc = { format: "secretfile-store", version: 1, secrets: { K: { value: "v", created: t, updated: t, history: [{ version: 0, value: "x" }] } } };
+    const doc = { format: "secretfile-store", version: 1, secrets: { K: { value: "v", created: t, updated: t } }, history: { K: { version: 2, earlier: [{ version: 0, value: "x" }] } } };
     writeFileSync(sb.store, ageEncrypt(JSON.stringify(doc), ageRecipient(sb.identity)));
     const r = await sb.run(["history", "K"]);
     expect(r).toMatchObject({ code: 5, stdout: "" });
-    expect(r.stderr).toBe(`secretfile: error: ${sb.store} is damaged: the entry for K is malformed\nsecretfile: hint: restore the store from a backup\n`);
+    expect(r.stderr).toBe(`secretfile: error: ${sb.store} is damaged: the history of K is malformed\nsecretfile: hint: restore the store from a backup\n`);
   });
 });
