@@ -2,11 +2,11 @@
 // key, and the agent serves that store to every command as it would an X25519 one. Rules: root only; skipped otherwise.
 
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync, chownSync } from "node:fs";
+import { chownSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
-import { NEEDS_ROOT, NODE, request, useSystem, writePolicy } from "../../helpers/system.js";
+import { NEEDS_ROOT, NODE, untilReady, useSystem, writePolicy } from "../../helpers/system.js";
 
 const sha = (v: string) => ({ sha256: createHash("sha256").update(v, "utf8").digest("hex"), bytes: Buffer.byteLength(v) });
 
@@ -33,11 +33,7 @@ describe.skipIf(!isRoot)(`post-quantum identities (system mode) (${NEEDS_ROOT})`
 
     writePolicy(files.policy, `read user:${job.name} APP_*\nwrite user:${writer.name} APP_*\n`);
     const agent = sys.spawnAgent(files);
-    for (let i = 0; ; i++) {
-      if ((await request(files.socket, { v: 1, op: "ping" }, 1_000).catch(() => undefined))?.ok === true) break;
-      if (!agent.alive() || i > 300) throw new Error(`the agent did not start: ${agent.stderr()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilReady(agent, files.socket);
     const run = (args: string[], as?: typeof job, input?: string) => sys.world.run(args, { as, input, env: { SECRETFILE_SOCKET: files.socket } });
 
     expect(await run(["add", "APP_KEY"], writer, "pq-1")).toMatchObject({ code: 0 });
