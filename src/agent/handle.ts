@@ -131,21 +131,21 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         audit(names, [], true, `imported (${done.added.length} added, ${done.replaced.length} replaced): ${reason}`);
         return { ok: true, op: "import", ...done };
       }
-      case "history-keep": {
-        if (req.keep === undefined) {
+      case "settings": {
+        if (req.historyKeep === undefined) {
           const keep = historyKeep(await ctx.read());
           audit([], [], true, "history limit read");
-          return { ok: true, op: "history-keep", keep };
+          return { ok: true, op: "settings", historyKeep: keep };
         }
         // A store-wide setting (lowering it drops old values of every secret): root's, as the policy is.
         if (caller.uid !== 0) {
           audit([], [], false, "only root may change the history limit");
           throw new AccessError(`${describe(caller)} may not change the history limit of ${file}`, { hint: "only root may: `sudo secretfile history --keep N`" });
         }
-        const keep = req.keep;
+        const keep = req.historyKeep;
         await ctx.update((doc) => setHistoryKeep(doc, keep));
         audit([], [], true, `history limit set to ${keep}: root`);
-        return { ok: true, op: "history-keep", keep };
+        return { ok: true, op: "settings", historyKeep: keep };
       }
     }
   } catch (err) {

@@ -33,7 +33,7 @@ export type Request =
   | { v: 1; op: "history"; name: string }
   | { v: 1; op: "rollback"; name: string; to?: number }
   | { v: 1; op: "import"; secrets: { name: string; value: string }[]; replace?: boolean }
-  | { v: 1; op: "history-keep"; keep?: number };
+  | { v: 1; op: "settings"; historyKeep?: number };
 
 /** A successful answer. */
 export type Answer =
@@ -45,7 +45,7 @@ export type Answer =
   | { ok: true; op: "history"; versions: VersionInfo[]; keep: number }
   | ({ ok: true; op: "rollback" } & Rollback)
   | { ok: true; op: "import"; added: string[]; replaced: string[] }
-  | { ok: true; op: "history-keep"; keep: number };
+  | { ok: true; op: "settings"; historyKeep: number };
 
 /** A refusal or failure, carrying the error's code (and, for `busy`, how long to wait before trying again). */
 export interface ErrorAnswer {
@@ -98,9 +98,9 @@ export function parseRequest(line: string): Request {
       if (r.replace !== undefined && typeof r.replace !== "boolean") throw new UsageError('"replace" must be true or false');
       return { v: 1, op: "import", secrets: secrets.map((s) => ({ name: s.name, value: s.value })), replace: r.replace as boolean | undefined };
     }
-    case "history-keep": {
-      if (r.keep !== undefined && !isHistoryKeep(r.keep)) throw new UsageError(`"keep" must be a whole number from 0 to ${MAX_HISTORY_KEEP}`);
-      return { v: 1, op: "history-keep", keep: r.keep as number | undefined };
+    case "settings": {
+      if (r.historyKeep !== undefined && !isHistoryKeep(r.historyKeep)) throw new UsageError(`"historyKeep" must be a whole number from 0 to ${MAX_HISTORY_KEEP}`);
+      return { v: 1, op: "settings", historyKeep: r.historyKeep as number | undefined };
     }
     case "values": {
       if (r.names === undefined) return { v: 1, op: "values" };

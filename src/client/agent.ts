@@ -64,7 +64,7 @@ export class AgentBackend implements Backend {
   }
 
   async historyKeep(keep: number | undefined): Promise<number> {
-    return expect(await this.ask({ v: 1, op: "history-keep", keep }), "history-keep").keep;
+    return expect(await this.ask({ v: 1, op: "settings", historyKeep: keep }), "settings").historyKeep;
   }
 
   /** Returns the agent's answer to `ping`, for `doctor`. */

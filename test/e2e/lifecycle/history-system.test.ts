@@ -63,7 +63,7 @@ describe.skipIf(!isRoot)(`history and rollback through the agent (${NEEDS_ROOT})
     // Malformed requests are usage errors, and the agent keeps serving.
     expect(await request(agent.socket, { v: 1, op: "rollback", name: "API_KEY", to: 0 })).toMatchObject({ ok: false, error: { code: "usage" } });
     expect(await request(agent.socket, { v: 1, op: "history" })).toMatchObject({ ok: false, error: { code: "usage" } });
-    expect(await request(agent.socket, { v: 1, op: "history-keep", keep: 101 })).toMatchObject({ ok: false, error: { code: "usage" } });
+    expect(await request(agent.socket, { v: 1, op: "settings", historyKeep: 101 })).toMatchObject({ ok: false, error: { code: "usage" } });
     expect(await request(agent.socket, { v: 1, op: "ping" })).toMatchObject({ ok: true });
 
     // Every decision is in the audit log, with the names and never a value.
@@ -71,7 +71,7 @@ describe.skipIf(!isRoot)(`history and rollback through the agent (${NEEDS_ROOT})
     const of = (op: string) => lines.filter((l) => l.op === op).map((l) => [l.user, l.allowed]);
     expect(of("history")).toEqual([[reader.name, true], [writer.name, true], [stranger.name, false], [reader.name, true]]);
     expect(of("rollback")).toEqual([[reader.name, false], [writer.name, true], [writer.name, true], [writer.name, false]]);
-    expect(of("history-keep")).toEqual([[writer.name, false], ["root", true], [stranger.name, true]]);
+    expect(of("settings")).toEqual([[writer.name, false], ["root", true], [stranger.name, true]]);
     expect(lines.find((l) => l.op === "rollback" && l.allowed === true)).toMatchObject({ names: ["API_KEY"], reason: expect.stringMatching(/^rolled back to version 2 as version 5: rule at line 2 /) });
     const audit = readFileSync(agent.auditPath, "utf8") + agent.stderr();
     for (const v of values) expect(audit).not.toContain(v);
