@@ -1,5 +1,6 @@
 // Bundles the CLI into dist/ with esbuild: one entry, code split so each mode loads only what it uses.
 import { build } from "esbuild";
+import { buildNative } from "./build-native.mjs";
 import { readFileSync, rmSync } from "node:fs";
 
 const { version } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
@@ -20,3 +21,4 @@ await build({
   legalComments: "none",
   logLevel: "warning",
 });
+buildNative();
