@@ -7,7 +7,7 @@ import type { StoreDocument } from "../store/document.js";
 import { LastReads } from "../audit/last-read.js";
 import { Store, storePaths } from "../store/store.js";
 import { AuditLog } from "./audit.js";
-import type { AgentPaths } from "./config.js";
+import { sealedIdentity, type AgentPaths } from "./config.js";
 import type { AgentContext } from "./handle.js";
 import { hardenProcess } from "./hardening.js";
 import { DEFAULT_LIMITS, LIMITS_VARIABLE, parseLimits, type Limits } from "./limits.js";
@@ -41,7 +41,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
     else log(`the policy ${paths.policy} is now invalid; refusing every request but root's: ${now.error.message}`);
     audit.event("policy-reload", { file: paths.policy, ok: now.ok, error: now.ok ? undefined : now.error.message });
   });
-  const store = await Store.open(storePaths(paths.dir));
+  const sealed = sealedIdentity(env);
+  const store = await Store.open(sealed === undefined ? storePaths(paths.dir) : { ...storePaths(paths.dir), identity: sealed, sealed: true });
+  if (sealed !== undefined) log(`identity: the sealed credential ${sealed} (systemd decrypted it for this run)`);
   const lastRead = new LastReads();
   // Before the first request, so `ls` shows what happened before a restart; a log that cannot be read costs only that.
   await lastRead.seed(paths.audit).catch((err: unknown) => log(`last reads not seeded from ${paths.audit}: ${err instanceof Error ? err.message : String(err)}`));

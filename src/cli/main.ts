@@ -8,12 +8,16 @@ import * as agent from "./commands/agent.js";
 import * as audit from "./commands/audit.js";
 import * as doctor from "./commands/doctor.js";
 import * as exec from "./commands/exec.js";
+import * as exportStore from "./commands/export.js";
 import * as get from "./commands/get.js";
 import * as history from "./commands/history.js";
 import * as importCmd from "./commands/import.js";
 import * as init from "./commands/init.js";
 import * as ls from "./commands/ls.js";
 import * as policy from "./commands/policy.js";
+import * as recipient from "./commands/recipient.js";
+import * as recipients from "./commands/recipients.js";
+import * as rekey from "./commands/rekey.js";
 import * as rm from "./commands/rm.js";
 import * as rollback from "./commands/rollback.js";
 import * as setup from "./commands/setup.js";
@@ -32,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`secretfile: ${text.trimEnd()}\n`) });
   for (const command of [init, add, get, ls, rm, history, rollback, importCmd, exec, agent, policy, setup, audit, doctor]) command.register(program);
+  for (const command of [recipient, recipients, rekey, exportStore]) command.register(program);
   // Before any command runs (and so before it holds a value): no core file, no reading of this process's memory.
   program.hook("preAction", async (_program, action) => {
     let top = action;

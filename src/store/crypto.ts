@@ -3,7 +3,7 @@
 
 import { Decrypter, Encrypter, generateHybridIdentity, generateX25519Identity, identityToRecipient } from "age-encryption";
 import type { Identity, Stanza } from "age-encryption";
-import { CorruptError } from "../errors.js";
+import { CorruptError, UsageError } from "../errors.js";
 
 /** Returns a new age identity string: X25519, or the hybrid post-quantum kind when `pq` is set. */
 export async function generateIdentity(pq: boolean): Promise<string> {
@@ -22,6 +22,20 @@ export async function recipientOf(identity: string, file: string): Promise<strin
   }
 }
 
+/** Returns `recipient` when age accepts it as a public key; throws UsageError (exit 2) otherwise. */
+export function checkRecipient(recipient: string): string {
+  try {
+    if (!recipient.startsWith("age1")) throw new Error("not an age1 recipient");
+    new Encrypter().addRecipient(recipient);
+  } catch (cause) {
+    throw new UsageError(`${JSON.stringify(recipient.slice(0, 100))} is not an age public key`, {
+      hint: "give the age1… line that `secretfile recipient` or `age-keygen -y IDENTITY` prints",
+      cause,
+    });
+  }
+  return recipient;
+}
+
 /** Encrypts `plaintext` to every recipient. */
 export async function encrypt(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Array> {
   const e = new Encrypter();
@@ -29,9 +43,12 @@ export async function encrypt(plaintext: Uint8Array, recipients: string[]): Prom
   return e.encrypt(plaintext);
 }
 
+/** Exit 5: the store is not encrypted to the identity tried (another identity may open it). */
+export class NotForThisIdentityError extends CorruptError {}
+
 /**
  * Decrypts `ciphertext` read from `file` with `identity`.
- * Throws CorruptError (exit 5): for a file not encrypted to this identity, and for a damaged one.
+ * Throws NotForThisIdentityError (exit 5) for a file not encrypted to this identity, CorruptError (5) for a damaged one.
  */
 export async function decrypt(ciphertext: Uint8Array, identity: string, file: string): Promise<Uint8Array> {
   const d = new Decrypter();
@@ -53,7 +70,7 @@ export async function decrypt(ciphertext: Uint8Array, identity: string, file: st
     return await readAll(await d.decrypt(streamOf(ciphertext)));
   } catch (cause) {
     if (noMatch.asked) {
-      throw new CorruptError(`${file} is not encrypted to this identity (or its header is damaged)`, {
+      throw new NotForThisIdentityError(`${file} is not encrypted to this identity (or its header is damaged)`, {
         hint: "use the identity the store was made with (--dir), or restore the store from a backup",
         cause,
       });
