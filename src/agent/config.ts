@@ -31,6 +31,9 @@ const VARIABLES: Record<keyof AgentPaths, string> = {
 /** The name of the systemd credential that holds a sealed identity (`setup --seal systemd-creds`). */
 export const IDENTITY_CREDENTIAL = "secretfile-identity";
 
+/** Where `setup --seal` puts the sealed identity by default: the folder systemd's credential store reads. */
+export const DEFAULT_CREDENTIAL = `/etc/credstore.encrypted/${IDENTITY_CREDENTIAL}`;
+
 /**
  * Returns the sealed identity systemd decrypted for the agent ($CREDENTIALS_DIRECTORY/secretfile-identity, loaded by the
  * unit's LoadCredentialEncrypted=), or undefined when the agent was given none (then it uses identity.txt).

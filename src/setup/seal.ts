@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import path from "node:path";
-import { IDENTITY_CREDENTIAL } from "../agent/config.js";
+import { DEFAULT_CREDENTIAL, IDENTITY_CREDENTIAL } from "../agent/config.js";
 import { FailureError, UsageError } from "../errors.js";
 import { syncFolder } from "../store/atomic.js";
 import { errno } from "../store/files.js";
@@ -18,8 +18,6 @@ import { firstExisting, firstLine, runProgram } from "./run.js";
 /** The ways setup can seal the identity. */
 export const SEAL_METHODS = ["systemd-creds"] as const;
 
-/** Where the sealed identity goes by default: the folder systemd's credential store reads. */
-export const DEFAULT_CREDENTIAL = `/etc/credstore.encrypted/${IDENTITY_CREDENTIAL}`;
 
 /** Returns `method` when setup knows it; throws UsageError (2) otherwise. */
 export function checkSealMethod(method: string): "systemd-creds" {
@@ -105,3 +103,5 @@ function findSystemdCreds(): string {
 function toolEnv(): NodeJS.ProcessEnv {
   return { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" };
 }
+
+export { DEFAULT_CREDENTIAL };
