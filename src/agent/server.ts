@@ -168,7 +168,7 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
     }
     busy = false;
     if (!socket.destroyed) socket.setTimeout(limits.idleMs);
-    if (ended && !socket.destroyed) socket.end();
+    if (ended && !socket.destroyed) finish(socket);
   };
 
   /** Joins the pieces of one line, and zeroes them: a line may hold a value (`add`). */
@@ -226,8 +226,17 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
     }
     ended = true;
     if (lines.length > 0) void pump();
-    else if (!busy) socket.end();
+    else if (!busy) finish(socket);
   });
+}
+
+/**
+ * Closes a connection the client has half-closed and that has every answer: once the kernel holds them all, a close
+ * delivers them as well as a shutdown would, with one system call and one callback fewer; otherwise it ends it.
+ */
+function finish(socket: net.Socket): void {
+  if (socket.writableLength === 0) socket.destroy();
+  else socket.end();
 }
 
 /**
