@@ -4,13 +4,13 @@
 // serves again, its hash chain going on from what really reached the file.
 
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { hashLine } from "../../../src/audit/chain.js";
 import { isRoot } from "../../helpers/cli.js";
 import { NEEDS_ROOT, request, useSystem, type AgentFiles } from "../../helpers/system.js";
-import { fill, launchAgent, prepareFiles, type Agent } from "./support.js";
+import { fill, launchAgent, mountTmpfs, prepareFiles, type Agent } from "./support.js";
 
 const VALUE = "audited-value-7f3c9a";
 
@@ -21,10 +21,9 @@ describe.skipIf(!isRoot)(`system mode: the audit log's file system is full (${NE
     const { service, reader } = sys.users;
     const files = await prepareFiles(sys.world, service, `read user:${reader.name} *\n`, { K: VALUE });
     const mnt = path.join(files.base, "log-tmpfs");
-    mkdirSync(mnt);
-    const mount = spawnSync("mount", ["-t", "tmpfs", "-o", `size=64k,mode=0700,uid=${service.uid},gid=${service.gid}`, "tmpfs", mnt], { encoding: "utf8" });
-    if (mount.status !== 0) {
-      ctx.skip(`cannot mount a tmpfs here (${mount.stderr.trim()})`);
+    const cannot = mountTmpfs(mnt, "64k", service);
+    if (cannot !== undefined) {
+      ctx.skip(cannot);
       return;
     }
     let agent: Agent | undefined;
