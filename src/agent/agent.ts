@@ -11,6 +11,7 @@ import { sealedIdentity, type AgentPaths } from "./config.js";
 import type { AgentContext } from "./handle.js";
 import { hardenProcess } from "./hardening.js";
 import { DEFAULT_LIMITS, LIMITS_VARIABLE, parseLimits, type Limits } from "./limits.js";
+import { perTurn } from "./per-turn.js";
 import { PolicyState } from "./policy-state.js";
 import { serve, type Listen, type RunningAgent } from "./server.js";
 
@@ -65,16 +66,20 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
 
 function contextFor(store: Store, policy: PolicyState, audit: AuditLog, lastRead: LastReads): AgentContext {
   let cached: { stamp: string; doc: Promise<StoreDocument> } | undefined;
-  const stampOf = async () => {
-    // Synchronous: on every request, and cheaper than a trip through the thread pool.
-    const st = lstatSync(store.paths.store, { bigint: true });
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  };
+  // Synchronous lstat (cheaper than a trip through the thread pool), once per event-loop turn that has requests.
+  const stamp = perTurn(async () => {
+    try {
+      const st = lstatSync(store.paths.store, { bigint: true });
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    } catch {
+      return "missing";
+    }
+  });
   const read = async () => {
-    const stamp = await stampOf().catch(() => "missing");
-    if (cached?.stamp !== stamp) {
+    const now = await stamp();
+    if (cached?.stamp !== now) {
       const doc = store.read();
-      cached = { stamp, doc };
+      cached = { stamp: now, doc };
       doc.catch(() => {
         if (cached?.doc === doc) cached = undefined;
       });
@@ -93,6 +98,7 @@ function contextFor(store: Store, policy: PolicyState, audit: AuditLog, lastRead
         return await store.update(change);
       } finally {
         cached = undefined;
+        stamp.forget();
       }
     },
   };
