@@ -142,7 +142,6 @@ describe.skipIf(!isRoot)(`fuzzing the agent protocol (${NEEDS_ROOT})`, () => {
     expect(rssAfter - rssBefore, "RSS growth over the run").toBeLessThan(100 * 1024);
     expect(secondHalfPeak - firstHalfPeak, "RSS growth in the second half of the run").toBeLessThan(32 * 1024);
     expect(agent.stderr()).not.toContain(secrets.S_KEY);
-    // The budget is about 60 s on a quiet two-core machine; the margin is for a busy CI host.
-    expect(elapsed, "the fuzzing budget").toBeLessThan(90_000);
+    // No assertion on the run's length: it is a figure (seconds, per second), reported above.
   });
 });
