@@ -9,17 +9,25 @@ import { readFileSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
-// commander requires node:child_process at load, only to run executable subcommands (secretfile has none); loading it
-// costs every command a few milliseconds. Commander gets an object that loads the real module on first use instead.
-const lazyChildProcessForCommander = {
-  name: "lazy-child-process-for-commander",
+// Modules loaded on first use instead of when the bundle starts, as `importer → module`: each gets an object that
+// requires the real module when a property is first read. commander needs node:child_process only to run executable
+// subcommands (secretfile has none); proper-lockfile (with graceful-fs and signal-exit) only for a write, not a read.
+// Each costs every start a few milliseconds otherwise.
+const LOAD_ON_USE = [
+  { importer: /[\\/]node_modules[\\/]commander[\\/]/, module: "node:child_process" },
+  { importer: /[\\/]src[\\/]store[\\/]lock\.ts$/, module: "proper-lockfile" },
+];
+const loadOnUse = {
+  name: "load-on-use",
   setup(b) {
-    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
-      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: "lazy-child-process", namespace: "secretfile-shim" } : undefined,
+    b.onResolve({ filter: /.*/ }, (args) =>
+      LOAD_ON_USE.some((l) => l.module === args.path && l.importer.test(args.importer)) ? { path: args.path, namespace: "load-on-use" } : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: "secretfile-shim" }, () => ({
-      contents: 'module.exports = new Proxy({}, { get: (_, key) => require("node:child_process")[key] });',
+    b.onLoad({ filter: /.*/, namespace: "load-on-use" }, (args) => ({
+      // esbuild's interop asks for __esModule when the module is imported: answered without loading it.
+      contents: `let real; module.exports = new Proxy({}, { get: (_, key) => key === "__esModule" ? undefined : (real ??= require(${JSON.stringify(args.path)}))[key] });`,
       loader: "js",
+      resolveDir: process.cwd(),
     }));
   },
 };
@@ -39,7 +47,7 @@ await build({
   banner: {
     js: `// secretfile ${version} build ${randomBytes(8).toString("hex")}\n"use strict";\nconst __sfImportMetaUrl = require("node:url").pathToFileURL(__filename).href;`,
   },
-  plugins: [lazyChildProcessForCommander],
+  plugins: [loadOnUse],
   legalComments: "none",
   logLevel: "warning",
 });

@@ -105,7 +105,11 @@ export class Store {
       });
     }
     const plaintext = await decrypt(bytes, this.identity.secret, this.paths.store);
-    return parseDocument(plaintext, this.paths.store);
+    try {
+      return parseDocument(plaintext, this.paths.store);
+    } finally {
+      plaintext.fill(0); // the values live on only as strings (see SECURITY.md)
+    }
   }
 
   /**
