@@ -101,7 +101,7 @@ export class AgentBackend implements Backend {
         const nl = chunk.indexOf(0x0a);
         chunks.push(nl === -1 ? chunk : chunk.subarray(0, nl));
         size += chunk.length;
-        if (nl !== -1) finish(() => settle(Buffer.concat(chunks).toString("utf8"), resolve, reject));
+        if (nl !== -1) finish(() => settle(textOf(chunks), resolve, reject));
         else if (size > MAX_ANSWER_BYTES) finish(() => reject(new FailureError(`the agent at ${this.socket} sent an oversized answer`)));
       });
       conn.on("error", (err: NodeJS.ErrnoException) =>
@@ -158,6 +158,15 @@ function settle(line: string, resolve: (a: Answer) => void, reject: (e: Error) =
   }
   if (answer.ok) resolve(answer);
   else reject(answer.error?.code === BUSY ? new Busy(answer) : errorFromAnswer(answer));
+}
+
+/** Returns the answer's text and zeroes its bytes, which hold values (the text is a string JavaScript cannot erase). */
+function textOf(chunks: Buffer[]): string {
+  const bytes = Buffer.concat(chunks);
+  const text = bytes.toString("utf8");
+  bytes.fill(0);
+  for (const chunk of chunks) chunk.fill(0);
+  return text;
 }
 
 function sleep(ms: number): Promise<void> {

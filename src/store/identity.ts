@@ -31,8 +31,9 @@ export async function loadIdentity(file: string): Promise<LoadedIdentity> {
   if (bytes === null) {
     throw new NoStoreError(`no identity at ${file}`, { hint: "run `secretfile init` to create a personal store, or pass --dir" });
   }
-  const keys = bytes
-    .toString("utf8")
+  const text = bytes.toString("utf8");
+  bytes.fill(0); // the key lives on only as a string (see SECURITY.md, Memory)
+  const keys = text
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l !== "" && !l.startsWith("#"));
