@@ -1,5 +1,6 @@
-// Bundles the CLI into dist/secretfile.cjs with esbuild, then makes its V8 code cache dist/secretfile.cjs.cache by
-// running the bundle through the common commands in a child Node (see cache-training.mjs), so start-up skips compiling.
+// Bundles the CLI into dist/secretfile.cjs with esbuild, compiles dist/hygiene.node (build-native.mjs), then makes the
+// bundle's V8 code cache dist/secretfile.cjs.cache by running it through the common commands in a child Node (see
+// cache-training.mjs), so start-up skips compiling.
 // Rules: one file, each command's code and the cryptography evaluated only when used (esbuild turns `await import()`
 // into a lazy initializer); the cache holds compiled code of this bundle only, made from throwaway data, never a secret.
 
@@ -8,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { buildNative } from "./build-native.mjs";
 
 // Modules loaded on first use instead of when the bundle starts, as `importer → module`: each gets an object that
 // requires the real module when a property is first read. commander needs node:child_process only to run executable
@@ -59,6 +61,8 @@ await build({
 if (readFileSync(new URL("./dist/secretfile.cjs", import.meta.url)).some((byte) => byte > 0x7f)) {
   throw new Error("dist/secretfile.cjs is not all ASCII, but bin/secretfile reads it as latin1");
 }
+
+buildNative();
 
 // A child Node, so that the cache is made under the same V8 flags a plain `node` start has.
 const training = fileURLToPath(new URL("./cache-training.mjs", import.meta.url));

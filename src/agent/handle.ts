@@ -8,7 +8,8 @@ import type { Verb } from "../policy/parse.js";
 import { listSecrets, type StoreDocument } from "../store/document.js";
 import { attentionOf } from "../store/expiry.js";
 import { checkDescription, checkExpires, checkValue } from "../store/names.js";
-import { getSecret, pickValues, putSecret, removeSecret } from "../store/operations.js";
+import { historyKeep, setHistoryKeep } from "../store/history.js";
+import { getSecret, importSecrets, pickValues, putSecret, removeSecret, rollbackSecret, secretHistory } from "../store/operations.js";
 import type { Store } from "../store/store.js";
 import type { LastReads } from "../audit/last-read.js";
 import type { AuditLog } from "./audit.js";
@@ -107,11 +108,50 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         audit([req.name], [], true, `removed: ${reason}`);
         return { ok: true, op: "rm" };
       }
+      case "history": {
+        // Versions and dates, never values: a caller who may read the name or write it may see them.
+        const read = decide(policy, caller, "read", req.name);
+        const decision = read.allowed ? read : decide(policy, caller, "write", req.name);
+        if (!decision.allowed) throw refuse("read", [req.name], req.name, read.reason, req.name);
+        const history = secretHistory(await ctx.read(), req.name, file);
+        audit([req.name], [], true, `history: ${decision.reason}`);
+        return { ok: true, op: "history", ...history };
+      }
+      case "rollback": {
+        const reason = authorize("write", [req.name]);
+        const done = await ctx.update((doc) => rollbackSecret(doc, req.name, req.to, file));
+        audit([req.name], [], true, `rolled back to version ${done.restored} as version ${done.version}: ${reason}`);
+        return { ok: true, op: "rollback", ...done };
+      }
+      case "import": {
+        const names = req.secrets.map((s) => s.name);
+        const reason = authorize("write", names);
+        const secrets = req.secrets.map((s) => ({ name: s.name, value: checkValue(s.name, new TextEncoder().encode(s.value)) }));
+        const done = await ctx.update((doc) => importSecrets(doc, secrets, req.replace === true, file));
+        audit(names, [], true, `imported (${done.added.length} added, ${done.replaced.length} replaced): ${reason}`);
+        return { ok: true, op: "import", ...done };
+      }
+      case "settings": {
+        if (req.historyKeep === undefined) {
+          const keep = historyKeep(await ctx.read());
+          audit([], [], true, "history limit read");
+          return { ok: true, op: "settings", historyKeep: keep };
+        }
+        // A store-wide setting (lowering it drops old values of every secret): root's, as the policy is.
+        if (caller.uid !== 0) {
+          audit([], [], false, "only root may change the history limit");
+          throw new AccessError(`${describe(caller)} may not change the history limit of ${file}`, { hint: "only root may: `sudo secretfile history --keep N`" });
+        }
+        const keep = req.historyKeep;
+        await ctx.update((doc) => setHistoryKeep(doc, keep));
+        audit([], [], true, `history limit set to ${keep}: root`);
+        return { ok: true, op: "settings", historyKeep: keep };
+      }
     }
   } catch (err) {
     // A refusal was audited where it was made; other failures (not found, exists, damaged) are audited here.
     if (!(err instanceof AccessError)) {
-      const names = "name" in req ? [req.name] : req.op === "values" ? (req.names ?? ["*"]) : [];
+      const names = "name" in req ? [req.name] : req.op === "values" ? (req.names ?? ["*"]) : req.op === "import" ? req.secrets.map((s) => s.name) : [];
       audit(names, [], false, err instanceof SecretfileError ? err.code : "internal error");
     }
     throw err;

@@ -10,16 +10,16 @@ const RLIMIT_CORE = 4;
 
 /**
  * Makes this process non-dumpable (prctl PR_SET_DUMPABLE 0: no core file, no ptrace attach or
- * /proc/PID/mem by other processes of the same uid) and sets its core file size limit to 0, soft and
- * hard, which cannot be raised again. Returns nothing; calling it again is harmless.
+ * /proc/PID/mem by other processes of the same uid) and, unless `keepCoreLimit`, sets its core file size limit to 0,
+ * soft and hard, which cannot be raised again. Calling it again is harmless.
  * Throws FailureError when either call fails (its errno in the message), and libc()'s errors off Linux.
  */
-export function hardenProcess(): void {
+export function hardenProcess(opts: { keepCoreLimit?: boolean } = {}): void {
   const c = libc();
   if (c.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) !== 0) {
-    throw new FailureError(`cannot make the agent non-dumpable: prctl(PR_SET_DUMPABLE) failed: ${describeErrno(c.errno())}`);
+    throw new FailureError(`cannot make this process non-dumpable: prctl(PR_SET_DUMPABLE) failed: ${describeErrno(c.errno())}`);
   }
-  if (c.setrlimit(RLIMIT_CORE, { rlim_cur: 0, rlim_max: 0 }) !== 0) {
+  if (opts.keepCoreLimit !== true && c.setrlimit(RLIMIT_CORE, { rlim_cur: 0, rlim_max: 0 }) !== 0) {
     throw new FailureError(`cannot disable core dumps: setrlimit(RLIMIT_CORE) failed: ${describeErrno(c.errno())}`);
   }
 }

@@ -14,6 +14,7 @@ import {
 } from "../errors.js";
 import type { SecretInfo } from "../store/document.js";
 import { isRotateDays, MAX_ROTATE_DAYS, type Attention } from "../store/expiry.js";
+import { isHistoryKeep, MAX_HISTORY_KEEP, type Rollback, type VersionInfo } from "../store/history.js";
 import { isValidName } from "../store/names.js";
 
 /** The protocol version this build speaks. */
@@ -28,7 +29,11 @@ export type Request =
   | { v: 1; op: "list" }
   | { v: 1; op: "values"; names?: string[] }
   | { v: 1; op: "add"; name: string; value: string; replace?: boolean; description?: string; expires?: string; rotateEvery?: number }
-  | { v: 1; op: "rm"; name: string };
+  | { v: 1; op: "rm"; name: string }
+  | { v: 1; op: "history"; name: string }
+  | { v: 1; op: "rollback"; name: string; to?: number }
+  | { v: 1; op: "import"; secrets: { name: string; value: string }[]; replace?: boolean }
+  | { v: 1; op: "settings"; historyKeep?: number };
 
 /** A successful answer. */
 export type Answer =
@@ -36,7 +41,11 @@ export type Answer =
   | { ok: true; op: "get"; value: string }
   | { ok: true; op: "list"; secrets: SecretInfo[] }
   | { ok: true; op: "values"; values: Record<string, string>; expiring?: Record<string, Attention> }
-  | { ok: true; op: "add" | "rm" };
+  | { ok: true; op: "add" | "rm" }
+  | { ok: true; op: "history"; versions: VersionInfo[]; keep: number }
+  | ({ ok: true; op: "rollback" } & Rollback)
+  | { ok: true; op: "import"; added: string[]; replaced: string[] }
+  | { ok: true; op: "settings"; historyKeep: number };
 
 /** A refusal or failure, carrying the error's code (and, for `busy`, how long to wait before trying again). */
 export interface ErrorAnswer {
@@ -75,7 +84,24 @@ export function parseRequest(line: string): Request {
       return { v: 1, op: r.op };
     case "get":
     case "rm":
+    case "history":
       return { v: 1, op: r.op, name: name() };
+    case "rollback": {
+      if (r.to !== undefined && !(Number.isSafeInteger(r.to) && (r.to as number) >= 1)) throw new UsageError('"to" must be a version number');
+      return { v: 1, op: "rollback", name: name(), to: r.to as number | undefined };
+    }
+    case "import": {
+      const secrets = r.secrets as { name: string; value: string }[];
+      if (!Array.isArray(secrets) || secrets.length > 10_000 || !secrets.every(isNamedValue) || new Set(secrets.map((s) => s.name)).size !== secrets.length) {
+        throw new UsageError('"secrets" must be a list of {"name", "value"}, each name once');
+      }
+      if (r.replace !== undefined && typeof r.replace !== "boolean") throw new UsageError('"replace" must be true or false');
+      return { v: 1, op: "import", secrets: secrets.map((s) => ({ name: s.name, value: s.value })), replace: r.replace as boolean | undefined };
+    }
+    case "settings": {
+      if (r.historyKeep !== undefined && !isHistoryKeep(r.historyKeep)) throw new UsageError(`"historyKeep" must be a whole number from 0 to ${MAX_HISTORY_KEEP}`);
+      return { v: 1, op: "settings", historyKeep: r.historyKeep as number | undefined };
+    }
     case "values": {
       if (r.names === undefined) return { v: 1, op: "values" };
       if (!Array.isArray(r.names) || r.names.length > 10_000 || !r.names.every((n) => typeof n === "string" && isValidName(n))) {
@@ -103,6 +129,12 @@ export function parseRequest(line: string): Request {
     default:
       throw new UsageError(`unknown operation ${JSON.stringify(r.op)}`);
   }
+}
+
+function isNamedValue(s: unknown): s is { name: string; value: string } {
+  if (typeof s !== "object" || s === null) return false;
+  const { name, value } = s as Record<string, unknown>;
+  return typeof name === "string" && isValidName(name) && typeof value === "string";
 }
 
 /** Returns the wire form of an error. Only SecretfileErrors keep their message; others become a generic failure. */

@@ -26,42 +26,65 @@ export interface ReadOptions {
 export async function* auditLines(file: string, opts: ReadOptions = {}): AsyncGenerator<string | null> {
   const handle = await openLog(file);
   try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new AccessError(`the audit log ${file} is not a regular file`, { hint: "point --audit at the agent's audit log" });
-    let pos = opts.tailBytes !== undefined && st.size > opts.tailBytes ? st.size - opts.tailBytes : 0;
-    let dropFirst = pos > 0;
-    const buf = Buffer.alloc(CHUNK);
+    const size = await regularSize(handle, file);
+    const from = opts.tailBytes !== undefined && size > opts.tailBytes ? size - opts.tailBytes : 0;
+    let dropFirst = from > 0;
     let carry: Buffer[] = [];
     let carried = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) break;
-      pos += bytesRead;
-      const chunk = buf.subarray(0, bytesRead);
-      let start = 0;
-      for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
-        const piece = chunk.subarray(start, nl);
-        const tooLong = carried + piece.length > MAX_LINE_BYTES;
-        const line = tooLong ? null : Buffer.concat([...carry, piece]).toString("utf8");
-        start = nl + 1;
-        carry = [];
-        carried = 0;
-        if (dropFirst) dropFirst = false;
-        else yield line;
-      }
-      if (start < chunk.length) {
-        carried += chunk.length - start;
-        // Past the limit only the length is kept, so one huge line costs no memory.
-        carry = carried > MAX_LINE_BYTES ? [] : [...carry, Buffer.from(chunk.subarray(start))];
-      }
+    for await (const { bytes, ends } of linePieces(handle, from)) {
+      carried += bytes.length;
+      // Past the limit only the length is kept, so one huge line costs no memory.
+      carry = carried > MAX_LINE_BYTES ? [] : [...carry, Buffer.from(bytes)];
+      if (!ends) continue;
+      const line = carried > MAX_LINE_BYTES ? null : Buffer.concat(carry).toString("utf8");
+      carry = [];
+      carried = 0;
+      if (dropFirst) dropFirst = false;
+      else yield line;
     }
     if (carried > 0 && !dropFirst) yield carried > MAX_LINE_BYTES ? null : Buffer.concat(carry).toString("utf8");
   } catch (err) {
-    if (err instanceof AccessError || err instanceof FailureError) throw err;
-    throw new FailureError(`cannot read the audit log ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+    throw readFailure(err, file);
   } finally {
     await handle.close();
   }
+}
+
+/** One stretch of a line: up to its newline (`ends`), or to the end of what one read returned. */
+export interface LinePiece {
+  /** The bytes, without the newline; valid only until the next piece is asked for. */
+  bytes: Buffer;
+  ends: boolean;
+}
+
+/** Yields the file behind `handle` from byte `from` on, in pieces that never cross a newline; memory stays one chunk. */
+export async function* linePieces(handle: fs.FileHandle, from: number): AsyncGenerator<LinePiece> {
+  const buf = Buffer.alloc(CHUNK);
+  for (let pos = from; ; ) {
+    const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
+    if (bytesRead === 0) return;
+    pos += bytesRead;
+    const chunk = buf.subarray(0, bytesRead);
+    for (let start = 0; start < chunk.length; ) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl === -1 ? chunk.length : nl;
+      yield { bytes: chunk.subarray(start, end), ends: nl !== -1 };
+      start = end + 1;
+    }
+  }
+}
+
+/** The size of the open audit log; throws AccessError (4) when it is not a regular file. */
+export async function regularSize(handle: fs.FileHandle, file: string): Promise<number> {
+  const st = await handle.stat();
+  if (!st.isFile()) throw new AccessError(`the audit log ${file} is not a regular file`, { hint: "point --audit at the agent's audit log" });
+  return st.size;
+}
+
+/** The error to throw for `err` met while reading the audit log `file`: ours unchanged, anything else as FailureError (1). */
+export function readFailure(err: unknown, file: string): unknown {
+  if (err instanceof AccessError || err instanceof FailureError) return err;
+  return new FailureError(`cannot read the audit log ${file}: ${errno(err) ?? String(err)}`, { cause: err });
 }
 
 /**

@@ -3,10 +3,8 @@
 // the walk goes on from there; memory stays bounded whatever the log's size or its longest line.
 
 import { createHash } from "node:crypto";
-import { AccessError, FailureError } from "../errors.js";
-import { errno } from "../store/files.js";
 import { GENESIS } from "./chain.js";
-import { MAX_LINE_BYTES, openLog } from "./log-file.js";
+import { linePieces, MAX_LINE_BYTES, openLog, readFailure, regularSize } from "./log-file.js";
 
 /** One place where the chain does not hold. */
 export interface ChainBreak {
@@ -29,7 +27,6 @@ export interface ChainReport {
 
 const PREV = /^\{"prev":"([0-9a-f]{64})"[,}]/;
 const RECENT = 4096;
-const CHUNK = 1024 * 1024;
 
 /**
  * Walks the chain of the audit log `file`. Resolves with what it found (an empty `breaks` means intact).
@@ -70,42 +67,29 @@ export async function verifyAuditLog(file: string): Promise<ChainReport> {
     if (recent.size > RECENT) recent.delete(recent.keys().next().value!);
   };
   try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new AccessError(`the audit log ${file} is not a regular file`, { hint: "point --audit at the agent's audit log" });
-    const buf = Buffer.alloc(CHUNK);
+    await regularSize(handle, file);
     let hash = createHash("sha256");
     let kept: Buffer[] = [];
     let keptBytes = 0;
     let lineBytes = 0;
-    let pos = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) break;
-      pos += bytesRead;
-      const chunk = buf.subarray(0, bytesRead);
-      let start = 0;
-      for (let nl = chunk.indexOf(0x0a, start); ; nl = chunk.indexOf(0x0a, start)) {
-        const piece = chunk.subarray(start, nl === -1 ? chunk.length : nl);
-        hash.update(piece);
-        lineBytes += piece.length;
-        // A line's text is kept only up to the limit: past it, its hash and its first bytes are enough.
-        if (keptBytes < MAX_LINE_BYTES) {
-          kept.push(Buffer.from(piece.subarray(0, MAX_LINE_BYTES - keptBytes)));
-          keptBytes += Math.min(piece.length, MAX_LINE_BYTES - keptBytes);
-        }
-        if (nl === -1) break;
-        check(Buffer.concat(kept), lineBytes <= MAX_LINE_BYTES, hash.digest("hex"), true);
-        hash = createHash("sha256");
-        kept = [];
-        keptBytes = 0;
-        lineBytes = 0;
-        start = nl + 1;
+    for await (const { bytes, ends } of linePieces(handle, 0)) {
+      hash.update(bytes);
+      lineBytes += bytes.length;
+      // A line's text is kept only up to the limit: past it, its hash and its first bytes are enough.
+      if (keptBytes < MAX_LINE_BYTES) {
+        kept.push(Buffer.from(bytes.subarray(0, MAX_LINE_BYTES - keptBytes)));
+        keptBytes += Math.min(bytes.length, MAX_LINE_BYTES - keptBytes);
       }
+      if (!ends) continue;
+      check(Buffer.concat(kept), lineBytes <= MAX_LINE_BYTES, hash.digest("hex"), true);
+      hash = createHash("sha256");
+      kept = [];
+      keptBytes = 0;
+      lineBytes = 0;
     }
     if (lineBytes > 0) check(Buffer.concat(kept), lineBytes <= MAX_LINE_BYTES, hash.digest("hex"), false);
   } catch (err) {
-    if (err instanceof AccessError || err instanceof FailureError) throw err;
-    throw new FailureError(`cannot read the audit log ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+    throw readFailure(err, file);
   } finally {
     await handle.close();
   }

@@ -4,6 +4,7 @@
 
 import { Command, CommanderError } from "commander";
 import { ExitCode } from "../errors.js";
+import { hardenCli } from "./hygiene.js";
 import { reportError } from "./report.js";
 
 declare const SECRETFILE_VERSION: string;
@@ -23,6 +24,9 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   get: () => import("./commands/get.js"),
   ls: () => import("./commands/ls.js"),
   rm: () => import("./commands/rm.js"),
+  history: () => import("./commands/history.js"),
+  rollback: () => import("./commands/rollback.js"),
+  import: () => import("./commands/import.js"),
   exec: () => import("./commands/exec.js"),
   agent: () => import("./commands/agent.js"),
   policy: () => import("./commands/policy.js"),
@@ -51,6 +55,12 @@ export async function main(argv: string[]): Promise<number> {
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`secretfile: ${text.trimEnd()}\n`) });
+  // Before any command runs (and so before it holds a value): no core file, no reading of this process's memory.
+  program.hook("preAction", async (_program, action) => {
+    let top = action;
+    while (top.parent !== null && top.parent !== program) top = top.parent;
+    await hardenCli({ keepCoreLimit: top.name() === "exec" });
+  });
   try {
     for (const command of await Promise.all(commandsFor(argv).map((load) => load()))) command.register(program);
     const override = (cmd: Command): void => {

@@ -3,10 +3,11 @@
 // again only when it cannot have been carried out (no connection was made, or the agent answered `busy`).
 
 import net from "node:net";
-import { AgentUnreachableError, FailureError } from "../errors.js";
-import { BUSY, errorFromAnswer, type Answer, type ErrorAnswer, type Request } from "../agent/protocol.js";
+import { AgentUnreachableError, FailureError, UsageError } from "../errors.js";
+import { BUSY, errorFromAnswer, MAX_REQUEST_BYTES, type Answer, type ErrorAnswer, type Request } from "../agent/protocol.js";
 import type { SecretInfo } from "../store/document.js";
-import type { AddOptions } from "../store/operations.js";
+import type { History, Rollback } from "../store/history.js";
+import type { AddOptions, ImportResult } from "../store/operations.js";
 import type { Backend, SecretValues } from "./backend.js";
 
 /** The largest answer read, in bytes (10,000 values of 64 KiB would not fit; a store that large is refused). */
@@ -39,6 +40,32 @@ export class AgentBackend implements Backend {
 
   async remove(name: string): Promise<void> {
     expect(await this.ask({ v: 1, op: "rm", name }), "rm");
+  }
+
+  async history(name: string): Promise<History> {
+    const { versions, keep } = expect(await this.ask({ v: 1, op: "history", name }), "history");
+    return { versions, keep };
+  }
+
+  async rollback(name: string, to: number | undefined): Promise<Rollback> {
+    const { restored, version } = expect(await this.ask({ v: 1, op: "rollback", name, to }), "rollback");
+    return { restored, version };
+  }
+
+  async importSecrets(secrets: { name: string; value: string }[], replace: boolean): Promise<ImportResult> {
+    const request: Request = { v: 1, op: "import", secrets, replace };
+    const bytes = Buffer.byteLength(JSON.stringify(request));
+    if (bytes >= MAX_REQUEST_BYTES) {
+      throw new UsageError(`the import is ${bytes} bytes as one request, more than the agent takes (${MAX_REQUEST_BYTES})`, {
+        hint: "split the file in smaller ones and import each (each import is all or nothing)",
+      });
+    }
+    const { added, replaced } = expect(await this.ask(request), "import");
+    return { added, replaced };
+  }
+
+  async historyKeep(keep: number | undefined): Promise<number> {
+    return expect(await this.ask({ v: 1, op: "settings", historyKeep: keep }), "settings").historyKeep;
   }
 
   /** Returns the agent's answer to `ping`, for `doctor`. */

@@ -7,7 +7,8 @@ import path from "node:path";
 import { UsageError } from "../errors.js";
 import type { SecretInfo } from "../store/document.js";
 import type { Attention } from "../store/expiry.js";
-import type { AddOptions } from "../store/operations.js";
+import type { History, Rollback } from "../store/history.js";
+import type { AddOptions, ImportResult } from "../store/operations.js";
 
 /** The operations commands need; personal mode and the agent client both provide them. */
 export interface Backend {
@@ -22,8 +23,16 @@ export interface Backend {
   values(names: string[] | undefined): Promise<SecretValues>;
   /** Adds or replaces `name`. */
   add(name: string, value: string, opts: AddOptions): Promise<void>;
-  /** Removes `name`. Throws NotFoundError (3) when it does not exist. */
+  /** Removes `name` and its history. Throws NotFoundError (3) when it does not exist. */
   remove(name: string): Promise<void>;
+  /** Returns the versions of `name` with their dates, never a value. Throws NotFoundError (3), AccessError (4). */
+  history(name: string): Promise<History>;
+  /** Makes version `to` of `name` (the newest earlier one when undefined) current again. Throws NotFoundError (3), … */
+  rollback(name: string, to: number | undefined): Promise<Rollback>;
+  /** Adds (or with `replace` replaces) every secret in one write, all or nothing. Throws ExistsError (1), … */
+  importSecrets(secrets: { name: string; value: string }[], replace: boolean): Promise<ImportResult>;
+  /** Returns how many earlier values each secret keeps, after setting it to `keep` when given. */
+  historyKeep(keep: number | undefined): Promise<number>;
 }
 
 /** Secret values by name, and the names among them that need attention (absent when fine). */

@@ -4,7 +4,18 @@
 import { NoStoreError } from "../errors.js";
 import { listSecrets, type SecretInfo } from "../store/document.js";
 import { attentionOf } from "../store/expiry.js";
-import { getSecret, pickValues, putSecret, removeSecret, type AddOptions } from "../store/operations.js";
+import { historyKeep, setHistoryKeep, type History, type Rollback } from "../store/history.js";
+import {
+  getSecret,
+  importSecrets,
+  pickValues,
+  putSecret,
+  removeSecret,
+  rollbackSecret,
+  secretHistory,
+  type AddOptions,
+  type ImportResult,
+} from "../store/operations.js";
 import { Store, storePaths } from "../store/store.js";
 import type { Backend, BackendHooks, SecretValues } from "./backend.js";
 
@@ -42,6 +53,28 @@ export class PersonalBackend implements Backend {
   async remove(name: string): Promise<void> {
     const store = await this.open();
     await store.update((doc) => removeSecret(doc, name, store.paths.store), { onWait: this.hooks.onLockWait });
+  }
+
+  async history(name: string): Promise<History> {
+    const store = await this.open();
+    return secretHistory(await store.read(), name, store.paths.store);
+  }
+
+  async rollback(name: string, to: number | undefined): Promise<Rollback> {
+    const store = await this.open();
+    return store.update((doc) => rollbackSecret(doc, name, to, store.paths.store), { onWait: this.hooks.onLockWait });
+  }
+
+  async importSecrets(secrets: { name: string; value: string }[], replace: boolean): Promise<ImportResult> {
+    const store = await this.open(true);
+    return store.update((doc) => importSecrets(doc, secrets, replace, store.paths.store), { onWait: this.hooks.onLockWait });
+  }
+
+  async historyKeep(keep: number | undefined): Promise<number> {
+    const store = await this.open();
+    if (keep === undefined) return historyKeep(await store.read());
+    await store.update((doc) => setHistoryKeep(doc, keep), { onWait: this.hooks.onLockWait });
+    return keep;
   }
 
   private async open(createIfMissing = false): Promise<Store> {

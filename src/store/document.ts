@@ -21,11 +21,45 @@ export interface Secret {
   rotateEvery?: number;
 }
 
-/** The whole plaintext document. */
+/**
+ * A secret's versions beyond the first: its current version number and its earlier values. Kept beside `secrets`, not
+ * in them, so that a secretfile from before history (which drops unknown top-level fields and lists every field of a
+ * secret but its value) never shows an earlier value and forgets the history when it writes (docs/history.md).
+ */
+export interface SecretHistory {
+  /** The current value's version: 1 for the first, one more at each replacement or rollback. */
+  version: number;
+  /** Set by a rollback: the version whose value the current one restored. */
+  restoredFrom?: number;
+  /** Earlier values, newest first, at most the store's history limit; absent when none are kept. */
+  earlier?: PastValue[];
+}
+
+/** An earlier value of a secret: what it was, from when (`since`) until when (`replaced`), ISO 8601. */
+export interface PastValue {
+  version: number;
+  value: string;
+  since: string;
+  replaced: string;
+  restoredFrom?: number;
+}
+
+/** Settings of the whole store; each absent one has its default. */
+export interface StoreSettings {
+  /** How many earlier values each secret keeps (history.ts: DEFAULT_HISTORY_KEEP when absent). */
+  historyKeep?: number;
+}
+
+/**
+ * The whole plaintext document. Version 1 grew two optional fields, `history` (by secret name; a secret without an
+ * entry is at version 1 with no earlier value) and `settings`: a store written before them opens unchanged.
+ */
 export interface StoreDocument {
   format: typeof FORMAT;
   version: typeof VERSION;
   secrets: Record<string, Secret>;
+  history?: Record<string, SecretHistory>;
+  settings?: StoreSettings;
 }
 
 /** Metadata of one secret, without its value: what `ls` shows. */
@@ -45,6 +79,19 @@ export interface LastRead {
   time: string;
   uid: number;
   user?: string;
+}
+
+/**
+ * Returns the entry `name` of `record` when it is its own, else undefined. Names such as `__proto__` and
+ * `constructor` are valid secret names: a plain lookup would find Object.prototype's instead.
+ */
+export function entryOf<T>(record: Record<string, T> | undefined, name: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, name) ? record[name] : undefined;
+}
+
+/** Sets the entry `name` of `record` as its own property (an assignment to `__proto__` would change its prototype). */
+export function setEntry<T>(record: Record<string, T>, name: string, value: T): void {
+  Object.defineProperty(record, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Returns a new, empty document. */
@@ -81,9 +128,23 @@ export function parseDocument(bytes: Uint8Array, file: string): StoreDocument {
   for (const [name, secret] of Object.entries(data.secrets)) {
     if (!isValidName(name)) throw corrupt(file, `it holds an invalid secret name ${JSON.stringify(name.slice(0, 40))}`);
     if (!isSecret(secret)) throw corrupt(file, `the entry for ${name} is malformed`);
-    secrets[name] = secret;
+    setEntry(secrets, name, secret);
   }
-  return { format: FORMAT, version: VERSION, secrets };
+  const doc: StoreDocument = { format: FORMAT, version: VERSION, secrets };
+  if (data.history !== undefined) {
+    if (!isObject(data.history)) throw corrupt(file, 'its "history" is not an object');
+    doc.history = {};
+    for (const [name, record] of Object.entries(data.history)) {
+      if (!Object.hasOwn(secrets, name)) throw corrupt(file, `it holds history for ${JSON.stringify(name.slice(0, 40))}, which is not a secret in it`);
+      if (!isSecretHistory(record)) throw corrupt(file, `the history of ${name} is malformed`);
+      setEntry(doc.history, name, record);
+    }
+  }
+  if (data.settings !== undefined) {
+    if (!isSettings(data.settings)) throw corrupt(file, 'its "settings" are malformed');
+    doc.settings = data.settings;
+  }
+  return doc;
 }
 
 /** Returns the metadata of every secret, sorted by name. */
@@ -91,8 +152,12 @@ export function listSecrets(doc: StoreDocument): SecretInfo[] {
   return Object.keys(doc.secrets)
     .sort()
     .map((name) => {
-      const { value: _value, ...meta } = doc.secrets[name]!;
-      return { name, ...meta };
+      const { created, updated, description, expires, rotateEvery } = doc.secrets[name]!;
+      const info: SecretInfo = { name, created, updated };
+      if (description !== undefined) info.description = description;
+      if (expires !== undefined) info.expires = expires;
+      if (rotateEvery !== undefined) info.rotateEvery = rotateEvery;
+      return info;
     });
 }
 
@@ -106,6 +171,34 @@ function isSecret(s: unknown): s is Secret {
     (s.expires === undefined || typeof s.expires === "string") &&
     (s.rotateEvery === undefined || isRotateDays(s.rotateEvery))
   );
+}
+
+function isSecretHistory(h: unknown): h is SecretHistory {
+  return (
+    isObject(h) &&
+    isVersion(h.version) &&
+    (h.restoredFrom === undefined || isVersion(h.restoredFrom)) &&
+    (h.earlier === undefined || (Array.isArray(h.earlier) && h.earlier.every(isPastValue)))
+  );
+}
+
+function isPastValue(p: unknown): p is PastValue {
+  return (
+    isObject(p) &&
+    isVersion(p.version) &&
+    typeof p.value === "string" &&
+    typeof p.since === "string" &&
+    typeof p.replaced === "string" &&
+    (p.restoredFrom === undefined || isVersion(p.restoredFrom))
+  );
+}
+
+function isSettings(s: unknown): s is StoreSettings {
+  return isObject(s) && (s.historyKeep === undefined || (Number.isInteger(s.historyKeep) && (s.historyKeep as number) >= 0));
+}
+
+function isVersion(n: unknown): n is number {
+  return Number.isSafeInteger(n) && (n as number) >= 1;
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {

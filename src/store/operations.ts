@@ -2,7 +2,8 @@
 // Rules: errors name the secret and the store file, never a value; a missing name is NotFoundError (exit 3).
 
 import { ExistsError, NotFoundError } from "../errors.js";
-import type { Secret, StoreDocument } from "./document.js";
+import { entryOf, setEntry, type Secret, type StoreDocument } from "./document.js";
+import { forgetHistory, recordReplacement, restoreVersion, versionsOf, type History, type Rollback } from "./history.js";
 import { checkName } from "./names.js";
 
 /** What `add` may set besides the value. */
@@ -16,7 +17,7 @@ export interface AddOptions {
 
 /** Returns the secret `name`; throws NotFoundError (exit 3) naming it and `file`. */
 export function getSecret(doc: StoreDocument, name: string, file: string): Secret {
-  const secret = doc.secrets[checkName(name)];
+  const secret = entryOf(doc.secrets, checkName(name));
   if (secret === undefined) {
     throw new NotFoundError(`no secret named ${name} in ${file}`, { hint: "`secretfile ls` lists the names you can see" });
   }
@@ -24,12 +25,12 @@ export function getSecret(doc: StoreDocument, name: string, file: string): Secre
 }
 
 /**
- * Sets `name` to `value` in `doc`, keeping `created` and the metadata not given when replacing.
- * Throws ExistsError (exit 1) if it exists and `replace` is not set.
+ * Sets `name` to `value` in `doc`, keeping `created` and the metadata not given when replacing; the value replaced
+ * joins the secret's history (history.ts). Throws ExistsError (exit 1) if it exists and `replace` is not set.
  */
 export function putSecret(doc: StoreDocument, name: string, value: string, opts: AddOptions, file: string): void {
   checkName(name);
-  const old = doc.secrets[name];
+  const old = entryOf(doc.secrets, name);
   if (old !== undefined && !opts.replace) {
     throw new ExistsError(`${name} already exists in ${file}`, { hint: `use \`secretfile add ${name} --replace\` to change its value` });
   }
@@ -41,13 +42,51 @@ export function putSecret(doc: StoreDocument, name: string, value: string, opts:
   if (description !== undefined) secret.description = description;
   if (expires !== undefined) secret.expires = expires;
   if (rotateEvery !== undefined) secret.rotateEvery = rotateEvery;
-  doc.secrets[name] = secret;
+  if (old !== undefined) recordReplacement(doc, name, old, now);
+  setEntry(doc.secrets, name, secret);
 }
 
-/** Removes `name` from `doc`; throws NotFoundError (exit 3) when it is not there. */
+/** What an import did: the names added and the names replaced, each sorted. */
+export interface ImportResult {
+  added: string[];
+  replaced: string[];
+}
+
+/**
+ * Adds every secret of `secrets` to `doc` as `putSecret` does; the caller writes the result once, so an import is
+ * all or nothing. Throws ExistsError (exit 1) naming every name that exists when `replace` is not set.
+ */
+export function importSecrets(doc: StoreDocument, secrets: { name: string; value: string }[], replace: boolean, file: string): ImportResult {
+  const existing = secrets.filter((s) => Object.hasOwn(doc.secrets, checkName(s.name))).map((s) => s.name);
+  if (existing.length > 0 && !replace) {
+    const shown = existing.length > 10 ? `${existing.slice(0, 10).join(", ")} and ${existing.length - 10} more` : existing.join(", ");
+    throw new ExistsError(`${shown} already ${existing.length === 1 ? "exists" : "exist"} in ${file}; nothing was imported`, {
+      hint: "import again with --replace to replace them (their current values are kept in their history)",
+    });
+  }
+  for (const s of secrets) putSecret(doc, s.name, s.value, { replace }, file);
+  const taken = new Set(existing);
+  return { added: secrets.map((s) => s.name).filter((n) => !taken.has(n)).sort(), replaced: existing.sort() };
+}
+
+/** Returns the versions of `name`, current first, never a value; throws NotFoundError (exit 3) naming it and `file`. */
+export function secretHistory(doc: StoreDocument, name: string, file: string): History {
+  return versionsOf(doc, name, getSecret(doc, name, file));
+}
+
+/**
+ * Makes version `to` of `name` (the newest earlier one when undefined) current again; the current value joins the
+ * history, so a rollback can be undone. Throws NotFoundError (exit 3) or UsageError (exit 2), naming `name`.
+ */
+export function rollbackSecret(doc: StoreDocument, name: string, to: number | undefined, file: string): Rollback {
+  return restoreVersion(doc, name, getSecret(doc, name, file), to, file);
+}
+
+/** Removes `name` and its history from `doc`; throws NotFoundError (exit 3) when it is not there. */
 export function removeSecret(doc: StoreDocument, name: string, file: string): void {
   getSecret(doc, name, file);
   delete doc.secrets[name];
+  forgetHistory(doc, name);
 }
 
 /** Returns the values of `names` (all secrets when undefined); throws NotFoundError for a missing one. */

@@ -246,22 +246,22 @@ export interface AgentProcess {
   /** Resolves with its exit code and signal when it ends. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   alive(): boolean;
+  /** Sends `signal` if it is still running. */
+  kill(signal: NodeJS.Signals): void;
   /** SIGTERM, then SIGKILL after 5 s; resolves when it has ended. */
   stop(): Promise<void>;
 }
 
-/** Spawns `secretfile agent` for `files` as `service`, with `/usr/bin/node`; returns at once. */
-export function spawnAgent(world: World, service: TestUser, files: AgentFiles): AgentProcess {
-  const env = cleanEnv({ HOME: world.root });
+/** Spawns `secretfile agent` for `files` as `service`, with `env` laid over a clean environment; returns at once. */
+export function spawnAgent(world: World, service: TestUser, files: AgentFiles, env: NodeJS.ProcessEnv = {}): AgentProcess {
   const child = spawn(NODE, [world.bin, "agent", "--dir", files.dir, "--socket", files.socket, "--policy", files.policy, "--audit", files.audit], {
-    env,
+    env: cleanEnv({ HOME: world.root, ...env }),
     cwd: world.root,
     uid: service.uid,
     gid: service.gid,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
-  child.stdout!.resume();
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   let done = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -275,6 +275,9 @@ export function spawnAgent(world: World, service: TestUser, files: AgentFiles): 
     stderr: () => stderr,
     exited,
     alive: () => !done,
+    kill: (signal) => {
+      if (!done) child.kill(signal);
+    },
     stop: async () => {
       if (done) return;
       child.kill("SIGTERM");
@@ -283,6 +286,21 @@ export function spawnAgent(world: World, service: TestUser, files: AgentFiles): 
       clearTimeout(timer);
     },
   };
+}
+
+/** Resolves once the agent on `socket` answers a ping; throws with its stderr if it ends first or takes over `ms`. */
+export async function untilReady(proc: AgentProcess, socket: string, ms = 15_000): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    if (!proc.alive()) throw new Error(`the agent ended before answering (${JSON.stringify(await proc.exited)}): ${proc.stderr()}`);
+    const answer = await request(socket, { v: 1, op: "ping" }, 2_000).catch(() => undefined);
+    if (answer?.ok === true) return;
+    if (Date.now() - started > ms) {
+      await proc.stop();
+      throw new Error(`the agent did not answer within ${ms} ms: ${proc.stderr()}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** A running agent with its files. */
@@ -299,17 +317,7 @@ export interface RunningAgent extends AgentFiles, AgentProcess {
 export async function startAgent(world: World, service: TestUser, spec: { policyText: string; secrets?: Record<string, string> }): Promise<RunningAgent> {
   const files = await prepareAgent(world, service, spec);
   const proc = spawnAgent(world, service, files);
-  const started = Date.now();
-  for (;;) {
-    if (!proc.alive()) throw new Error(`the agent ended before answering (${JSON.stringify(await proc.exited)}): ${proc.stderr()}`);
-    const answer = await request(files.socket, { v: 1, op: "ping" }, 1_000).catch(() => undefined);
-    if (answer?.ok === true) break;
-    if (Date.now() - started > 15_000) {
-      await proc.stop();
-      throw new Error(`the agent did not answer within 15 s: ${proc.stderr()}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await untilReady(proc, files.socket);
   return {
     ...files,
     ...proc,

@@ -6,6 +6,7 @@ import type { SecretInfo } from "../../store/document.js";
 import { status } from "../../store/expiry.js";
 import { backendOf, withWhere, type WhereOptions } from "../options.js";
 import { note } from "../report.js";
+import { formatTable } from "../table.js";
 
 /** Registers `ls`. */
 export function register(program: Command): void {
@@ -29,8 +30,7 @@ function table(secrets: SecretInfo[]): string {
   for (const s of withStatus(secrets)) {
     rows.push([s.name, s.updated.slice(0, 10), s.expires?.slice(0, 10) ?? "-", s.status, lastReadCell(s.lastRead), s.description ?? ""]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd() + "\n").join("");
+  return formatTable(rows);
 }
 
 /** Each secret with its expiry status now: "expired", "due" (for rotation) or "ok". */

@@ -143,7 +143,7 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       ["a line without =", "ORG_ID=1\njust some words-and-a-value-0xdeadbeef\n", 2, "expected VAR=value"],
       ["an unterminated quote", 'A="open-value-0xdeadbeef\n', 1, 'the value of A has no closing " (values are one line)'],
       ["text after a quote", "\n\nA='x-value-0xdeadbeef' trailing\n", 3, "the value of A has text after its closing '"],
-      ["a name starting with a digit", "1A=value-0xdeadbeef\n", 1, "expected VAR=value"],
+      ["a name starting with a digit", "1A=value-0xdeadbeef\n", 1, "expected VAR=value, with an environment-safe name (letters, digits and '_', not starting with a digit, at most 128)"],
       ["a bad secret name", "A=secretfile:not-a-name\n", 1, 'A refers to an invalid secret name after "secretfile:"'],
       ["a variable set twice", "A=1\n# again\nA=value-0xdeadbeef\n", 3, "A is already set on line 1"],
     ])("%s is exit 2 naming the file and line, never the line's text", async ([, text, line, what]) => {

@@ -3,40 +3,16 @@
 // agent makes itself non-dumpable and sets RLIMIT_CORE to 0: seen from outside, /proc/PID belongs to root, mem,
 // environ and ptrace are refused to its own uid, no core can be written, and its argv and environment hold no value.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
-import { NEEDS_ROOT, NODE, useSystem, type TestUser } from "../../helpers/system.js";
+import { NEEDS_ROOT, useSystem } from "../../helpers/system.js";
 import { startAgentWith, type Agent } from "./agents.js";
+import { coreLimit, probeAs } from "./probe.js";
 
 const value = (tag: string) => `${tag}-${randomBytes(16).toString("hex")}`;
-
-/** What a process running as `user` gets when it tries each way into process `pid`. */
-function probeAs(user: TestUser, pid: number): Record<string, string> {
-  const script = `
-    const fs = require("node:fs");
-    const out = {};
-    for (const f of ["environ", "mem", "maps", "cmdline", "status"]) {
-      try {
-        // Opening is the check (for mem, the kernel's ptrace access check); then read what reads from the start.
-        const fd = fs.openSync("/proc/${pid}/" + f, "r");
-        if (f !== "mem") fs.readSync(fd, Buffer.alloc(64), 0, 64, 0);
-        fs.closeSync(fd);
-        out[f] = "read";
-      } catch (e) {
-        out[f] = e.code;
-      }
-    }
-    console.log(JSON.stringify(out));`;
-  const r = spawnSync(NODE, ["-e", script], { uid: user.uid, gid: user.gid, encoding: "utf8", cwd: "/" });
-  const result = JSON.parse(r.stdout) as Record<string, string>;
-  // ptrace: attach, then detach at once. strace exits non-zero when the kernel refuses the attach.
-  const st = spawnSync("strace", ["-qq", "-e", "trace=none", "-p", String(pid)], { uid: user.uid, gid: user.gid, encoding: "utf8", timeout: 1_500 });
-  result.ptrace = st.status === null ? "attached" : /Operation not permitted/.test(st.stderr) ? "EPERM" : `exit ${st.status}: ${st.stderr.trim()}`;
-  return result;
-}
 
 describe.skipIf(!isRoot)(`the agent's process, seen from outside (${NEEDS_ROOT})`, () => {
   const sys = useSystem(["job"]);
@@ -60,10 +36,7 @@ describe.skipIf(!isRoot)(`the agent's process, seen from outside (${NEEDS_ROOT})
   });
 
   it("has a core file size limit of 0, soft and hard", () => {
-    const line = readFileSync(`/proc/${agent.pid}/limits`, "utf8")
-      .split("\n")
-      .find((l) => l.startsWith("Max core file size"));
-    expect(line?.slice("Max core file size".length).trim().split(/\s+/).slice(0, 2)).toEqual(["0", "0"]);
+    expect(coreLimit(agent.pid)).toEqual(["0", "0"]);
   });
 
   it("refuses another process of the service account its memory, environment, maps and ptrace", () => {

@@ -1,6 +1,6 @@
 // Fifty writers and two hundred readers on one store at once, in personal mode (separate processes sharing the lock)
 // and through the agent: no update reported done is lost, every read decrypts, no reader sees the store go backwards.
-// The duration is SECRETFILE_FAULTS_LOAD_SECONDS (default 20 s for each mode).
+// The duration is SECRETFILE_FAULTS_LOAD_SECONDS (default 60 s for each mode, as issue 6 asks: a minute).
 
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -10,7 +10,7 @@ import { cleanEnv, isRoot, runCli, tempDir } from "../../helpers/cli.js";
 import { NEEDS_ROOT, request, useSystem } from "../../helpers/system.js";
 import { buildWorker, envNumber, figure, launchAgent, numberOf, prepareFiles, readStore, sleep, startWorker, type Worker } from "./support.js";
 
-const SECONDS = envNumber("SECRETFILE_FAULTS_LOAD_SECONDS", 20);
+const SECONDS = envNumber("SECRETFILE_FAULTS_LOAD_SECONDS", 60);
 const WRITERS = 50;
 const READERS = 200;
 /** Personal mode: the readers run as async loops in this many processes. */
@@ -111,8 +111,8 @@ describe("fifty writers and two hundred readers at once", { timeout: SECONDS * 1
         const until = Date.now() + SECONDS * 1000;
         const acked = names.map(() => 0);
         /**
-         * Writers whose last request got no answer: dropped by the agent (it drops a connection idle for 10 s, even in
-         * the middle of a request), or still waiting when the agent is killed at the end.
+         * Writers whose last request got no answer: only those still waiting when the agent is killed at the end (the
+         * agent's idle clock stops while it works on a request, so a slow write is answered, never dropped).
          */
         const unanswered = new Set<number>();
         let killedAtEnd = false;
@@ -121,7 +121,7 @@ describe("fifty writers and two hundred readers at once", { timeout: SECONDS * 1
           for (let n = 1; Date.now() < until; n++) {
             const a = await request(files.socket, { v: 1, op: "add", name, value: String(n), replace: true }, 120_000).catch((e: Error) => ({ ok: false, error: e.message }));
             if (a.ok !== true) {
-              if (/closed the connection without answering/.test(String(a.error)) || killedAtEnd) unanswered.add(i);
+              if (killedAtEnd) unanswered.add(i);
               else problems.push(`add ${name}: ${JSON.stringify(a)}`);
               return;
             }

@@ -11,8 +11,8 @@ import { decrypt } from "../../../src/store/crypto.js";
 import { parseDocument, type StoreDocument } from "../../../src/store/document.js";
 import { putSecret } from "../../../src/store/operations.js";
 import { Store, storePaths } from "../../../src/store/store.js";
-import { cleanEnv, ROOT } from "../../helpers/cli.js";
-import { NODE, request, writePolicy, type AgentFiles, type TestUser, type World } from "../../helpers/system.js";
+import { ROOT } from "../../helpers/cli.js";
+import { spawnAgent, untilReady, writePolicy, type AgentFiles, type AgentProcess, type TestUser, type World } from "../../helpers/system.js";
 
 export const FAULTS = path.join(ROOT, "test", "fixtures", "faults");
 
@@ -212,62 +212,16 @@ export async function prepareFiles(world: World, service: TestUser, policyText: 
 }
 
 /** An agent started by a fault test, with the environment it asked for. */
-export interface Agent {
-  pid: number;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  kill(signal: NodeJS.Signals): void;
-  /** SIGTERM, SIGKILL after 5 s; resolves once it has ended. */
-  stop(): Promise<void>;
-}
+export type Agent = AgentProcess;
 
 /**
  * Starts `secretfile agent` on `files` as `service` with `env` laid over a clean environment; resolves once it answers
  * a ping (it must answer within `ms`). Throws with its standard error if it ends first.
  */
 export async function launchAgent(world: World, service: TestUser, files: AgentFiles, env: NodeJS.ProcessEnv = {}, ms = 30_000): Promise<Agent> {
-  const child = spawn(NODE, [world.bin, "agent", "--dir", files.dir, "--socket", files.socket, "--policy", files.policy, "--audit", files.audit], {
-    env: cleanEnv({ HOME: world.root, ...env }),
-    cwd: world.root,
-    uid: service.uid,
-    gid: service.gid,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let err = "";
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  let done = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("close", (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-    }),
-  );
-  const agent: Agent = {
-    pid: child.pid!,
-    stderr: () => err,
-    exited,
-    kill: (signal) => {
-      if (!done) child.kill(signal);
-    },
-    stop: async () => {
-      if (done) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-  const started = Date.now();
-  for (;;) {
-    if (done) throw new Error(`the agent ended before answering (${JSON.stringify(await exited)}): ${err}`);
-    const answer = await request(files.socket, { v: 1, op: "ping" }, 2_000).catch(() => undefined);
-    if (answer?.ok === true) return agent;
-    if (Date.now() - started > ms) {
-      await agent.stop();
-      throw new Error(`the agent did not answer within ${ms} ms: ${err}`);
-    }
-    await sleep(20);
-  }
+  const agent = spawnAgent(world, service, files, env);
+  await untilReady(agent, files.socket, ms);
+  return agent;
 }
 
 /** Resolves after `ms` milliseconds. */
