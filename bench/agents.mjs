@@ -13,6 +13,14 @@ import { baseEnv, sleep } from "./procs.mjs";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 /**
+ * The bench's clients are all one uid (the load generator's), which the agent's per-uid rate (2,000 requests a second
+ * by default, bursts of 4,000) would answer `busy` past that rate: the bench measures what the agent can serve, so
+ * it lifts that limit (the other limits stay at their defaults).
+ */
+const LIMITS_VARIABLE = "SECRETFILE_AGENT_LIMITS";
+export const BENCH_LIMITS = "ratePerUid=1000000,burstPerUid=1000000";
+
+/**
  * The user the clients run as: `nobody` when it exists (so the agent resolves a real user and checks a real rule),
  * else this process's own user. Returns { name, uid, gid, as } where `as` is undefined for this process's user.
  */
@@ -119,7 +127,7 @@ export async function startAgent(cli, base, label, store, caller) {
   chownSync(files.policy, 0, 0);
   chmodSync(files.policy, 0o644);
   const child = spawn(cli.bin, ["agent", "--dir", files.dir, "--socket", files.socket, "--policy", files.policy, "--audit", files.audit], {
-    env: baseEnv(home),
+    env: { ...baseEnv(home), [LIMITS_VARIABLE]: BENCH_LIMITS },
     cwd: home,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,5 +1,6 @@
 // Measurement 5, masking: 100 MB of job output through `exec` with masking and with `--no-mask`, the CLI's standard
-// output on /dev/null, with a 10-secret store; the same job run directly and `exec -- true` in the same rounds.
+// output on /dev/null, with a 10-secret store (and masking with a 10,000-secret one); the same job run directly and
+// `exec -- true` of each store in the same rounds.
 // Rules: throughput is 100 MB over the whole command's wall time (start-up included); the net figure subtracts the
 // same round's `exec -- true`; the output is checked once to be all there.
 
@@ -35,20 +36,26 @@ export async function measureMasking(ctx) {
   const masked = sf("secretfile exec -- job (masking)", ["exec", "--dir", dir, "--", ...JOB], { timeoutMs: 300_000 });
   const plain = sf("secretfile exec --no-mask -- job", ["exec", "--no-mask", "--dir", dir, "--", ...JOB], { timeoutMs: 300_000 });
   const empty = sf("secretfile exec -- true (personal, 10)", ["exec", "--dir", dir, "--", "true"]);
-  const seen = await countOutput(masked);
-  if (seen !== BYTES) throw new Error(`secretfile exec with masking passed on ${seen} bytes of the job's ${BYTES}`);
+  const big = ctx.stores.s10k.dir;
+  const masked10k = sf("secretfile exec -- job (masking, 10,000 secrets)", ["exec", "--dir", big, "--", ...JOB], { timeoutMs: 300_000 });
+  const empty10k = sf("secretfile exec -- true (personal, 10,000)", ["exec", "--dir", big, "--", "true"]);
+  for (const c of [masked, masked10k]) {
+    const seen = await countOutput(c);
+    if (seen !== BYTES) throw new Error(`${c.label} passed on ${seen} bytes of the job's ${BYTES}`);
+  }
+  const seen = BYTES;
   ctx.log(`masking: ${ctx.plan.masking.warmup} warm-up + ${ctx.plan.masking.runs} rounds of 100 MB`);
-  const result = interleave([direct, masked, plain, empty], { ...ctx.plan.masking, progress: ctx.tick });
+  const result = interleave([direct, masked, plain, empty, masked10k, empty10k], { ...ctx.plan.masking, progress: ctx.tick });
   const mbps = (ms) => BYTES / 1e6 / (ms / 1000);
   const throughputMBps = {};
-  for (const c of [direct, masked, plain]) {
+  for (const c of [direct, masked, plain, masked10k]) {
     const r = result.commands[c.label];
     throughputMBps[c.label] = r.error ? { error: r.error } : summarize(r.ms.map(mbps));
   }
   const net = {};
-  const e = result.commands[empty.label];
-  for (const c of [masked, plain]) {
+  for (const [c, base] of [[masked, empty], [plain, empty], [masked10k, empty10k]]) {
     const r = result.commands[c.label];
+    const e = result.commands[base.label];
     if (r.error || e.error) continue;
     const n = Math.min(r.ms.length, e.ms.length);
     net[c.label] = summarize(r.ms.slice(0, n).map((ms, i) => mbps(Math.max(1, ms - e.ms[i]))));

@@ -7,10 +7,11 @@ import type { StoreDocument } from "../store/document.js";
 import { LastReads } from "../audit/last-read.js";
 import { Store, storePaths } from "../store/store.js";
 import { AuditLog } from "./audit.js";
-import type { AgentPaths } from "./config.js";
+import { sealedIdentity, type AgentPaths } from "./config.js";
 import type { AgentContext } from "./handle.js";
 import { hardenProcess } from "./hardening.js";
 import { DEFAULT_LIMITS, LIMITS_VARIABLE, parseLimits, type Limits } from "./limits.js";
+import { perTurn } from "./per-turn.js";
 import { PolicyState } from "./policy-state.js";
 import { serve, type Listen, type RunningAgent } from "./server.js";
 
@@ -41,7 +42,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
     else log(`the policy ${paths.policy} is now invalid; refusing every request but root's: ${now.error.message}`);
     audit.event("policy-reload", { file: paths.policy, ok: now.ok, error: now.ok ? undefined : now.error.message });
   });
-  const store = await Store.open(storePaths(paths.dir));
+  const sealed = sealedIdentity(env);
+  const store = await Store.open(sealed === undefined ? storePaths(paths.dir) : { ...storePaths(paths.dir), identity: sealed, sealed: true });
+  if (sealed !== undefined) log(`identity: the sealed credential ${sealed} (systemd decrypted it for this run)`);
   const lastRead = new LastReads();
   // Before the first request, so `ls` shows what happened before a restart; a log that cannot be read costs only that.
   await lastRead.seed(paths.audit).catch((err: unknown) => log(`last reads not seeded from ${paths.audit}: ${err instanceof Error ? err.message : String(err)}`));
@@ -63,16 +66,20 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
 
 function contextFor(store: Store, policy: PolicyState, audit: AuditLog, lastRead: LastReads): AgentContext {
   let cached: { stamp: string; doc: Promise<StoreDocument> } | undefined;
-  const stampOf = async () => {
-    // Synchronous: on every request, and cheaper than a trip through the thread pool.
-    const st = lstatSync(store.paths.store, { bigint: true });
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  };
+  // Synchronous lstat (cheaper than a trip through the thread pool), once per event-loop turn that has requests.
+  const stamp = perTurn(async () => {
+    try {
+      const st = lstatSync(store.paths.store, { bigint: true });
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    } catch {
+      return "missing";
+    }
+  });
   const read = async () => {
-    const stamp = await stampOf().catch(() => "missing");
-    if (cached?.stamp !== stamp) {
+    const now = await stamp();
+    if (cached?.stamp !== now) {
       const doc = store.read();
-      cached = { stamp, doc };
+      cached = { stamp: now, doc };
       doc.catch(() => {
         if (cached?.doc === doc) cached = undefined;
       });
@@ -91,6 +98,7 @@ function contextFor(store: Store, policy: PolicyState, audit: AuditLog, lastRead
         return await store.update(change);
       } finally {
         cached = undefined;
+        stamp.forget();
       }
     },
   };

@@ -1,13 +1,15 @@
 // The audit log: one JSON line per decision, appended by the agent, each line chained to the one before by hash.
 // Rules: never a value; opened append-only without following a symlink or blocking on a FIFO, created 0600, in a
-// folder no one else can write; a line that cannot be written makes the request fail (no unaudited release); every
-// line's `prev` is the SHA-256 of the line before it (GENESIS for the first), read back from the file at start.
+// folder no one else can write; a line that cannot be written makes the request fail (no unaudited release): a
+// request's line is written with the others of its event-loop turn, and the request is answered only after that
+// write; every line's `prev` is the SHA-256 of the line before it (GENESIS for the first), read back at start.
 
 import { createHash } from "node:crypto";
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
-import { GENESIS, hashLine } from "../audit/chain.js";
+import { GENESIS } from "../audit/chain.js";
 import { AccessError, FailureError } from "../errors.js";
+import { ChainWriter } from "./audit-writer.js";
 
 const { O_RDWR, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -29,7 +31,8 @@ export interface AuditRecord {
 export class AuditLog {
   readonly file: string;
   private fd: number;
-  private last: string;
+  private writer: ChainWriter;
+  private readonly failures = new WeakSet<object>();
 
   /**
    * Opens (or creates, mode 0600) `file` for appending and reads the hash of its last line, so the chain goes on
@@ -60,7 +63,7 @@ export class AuditLog {
           { hint: st.isFile() ? `chown ${process.getuid?.()} ${file} && chmod 600 ${file}, as root` : `move ${file} aside; the agent creates it` },
         );
       }
-      this.last = lastLineHash(this.fd, st.size);
+      this.writer = new ChainWriter(this.fd, lastLineHash(this.fd, st.size));
     } catch (err) {
       closeSync(this.fd);
       if (err instanceof AccessError) throw err;
@@ -70,38 +73,62 @@ export class AuditLog {
 
   /** The hash of the last line written: the `prev` of the next one. */
   get head(): string {
-    return this.last;
+    return this.writer.head;
   }
 
-  /** Appends one record with the current time; returns that time (ISO 8601). Throws FailureError if it cannot be written. */
+  /**
+   * Appends one record with the current time, with the other records of this event-loop turn in one write.
+   * Resolves with that time (ISO 8601) once the line is in the file; rejects with FailureError when it is not.
+   */
+  record(record: AuditRecord): Promise<string> {
+    const time = new Date().toISOString();
+    return this.writer.later({ time, ...record }).then(
+      () => time,
+      (err: unknown) => {
+        throw this.failure(err);
+      },
+    );
+  }
+
+  /** Appends one record now, with the current time; returns that time (ISO 8601). Throws FailureError if it cannot be written. */
   write(record: AuditRecord): string {
     const time = new Date().toISOString();
     try {
-      this.append({ time, ...record });
+      this.writer.now({ time, ...record });
       return time;
     } catch (err) {
-      throw new FailureError(`cannot write the audit log ${this.file}`, { hint: "check free space", cause: err });
+      throw this.failure(err);
     }
   }
 
-  /** Appends an event that is not a request (start, stop, policy reload). */
+  /** Appends an event that is not a request (start, stop, policy reload), now. */
   event(event: string, detail: Record<string, unknown>): void {
     try {
-      this.append({ time: new Date().toISOString(), event, ...detail });
+      this.writer.now({ time: new Date().toISOString(), event, ...detail });
     } catch {
       // Best effort: events are not decisions.
     }
   }
 
+  /** Writes what is queued, then closes the file. */
   close(): void {
+    this.writer.flush();
     closeSync(this.fd);
   }
 
-  private append(fields: Record<string, unknown>): void {
-    const line = Buffer.from(JSON.stringify({ prev: this.last, ...fields }));
-    const bytes = Buffer.concat([line, Buffer.from("\n")]);
-    for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done);
-    this.last = hashLine(line);
+  /** Returns true when `err` is this log's failure to write a line (which cannot itself be audited). */
+  isFailure(err: unknown): boolean {
+    return typeof err === "object" && err !== null && this.failures.has(err);
+  }
+
+  private failure(err: unknown): FailureError {
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    const failure = new FailureError(`cannot write the audit log ${this.file}${code === undefined ? "" : `: ${code}`}`, {
+      hint: code === "ENOSPC" ? `free some space on the file system of ${this.file}` : "check free space and the file's permissions",
+      cause: err,
+    });
+    this.failures.add(failure);
+    return failure;
   }
 }
 

@@ -1,10 +1,9 @@
 // Who is calling: the kernel's peer credentials, the user database, and what /proc says of the process.
 // Rules: identity comes only from SO_PEERCRED, never from anything the client sends; /proc details are for the audit log only.
 
-import { readFileSync, readlinkSync } from "node:fs";
-import type net from "node:net";
+import { closeSync, constants, openSync, readlinkSync, readSync } from "node:fs";
 import type { Caller } from "../policy/evaluate.js";
-import { peerCredentials, type PeerCred } from "./peercred.js";
+import type { PeerCred } from "./peercred.js";
 import { lookupUser } from "./users.js";
 
 /** A caller with what the audit log records about its process. */
@@ -16,11 +15,6 @@ export interface IdentifiedCaller extends Caller {
 
 const USER_CACHE_MS = 10_000;
 const userCache = new Map<string, { at: number; caller: Caller }>();
-
-/** Identifies the process at the other end of `socket`. Throws FailureError if the kernel cannot say. */
-export function identify(socket: net.Socket): IdentifiedCaller {
-  return describeCaller(peerCredentials(socket));
-}
 
 /** Completes the kernel's credentials with the user database and /proc (the costly part, done once a connection is admitted). */
 export function describeCaller(cred: PeerCred): IdentifiedCaller {
@@ -38,23 +32,37 @@ function resolveUser(uid: number, gid: number): Caller {
   return caller;
 }
 
+/** The longest command line kept in the audit log, in characters. */
+const MAX_CMDLINE = 1024;
+/** Enough bytes for MAX_CMDLINE characters of UTF-8; reused, as the agent reads one process at a time. */
+const procBuffer = Buffer.alloc(MAX_CMDLINE * 4);
+
 function processInfo(pid: number): { program: string | undefined; cmdline: string | undefined } {
   let program: string | undefined;
-  let cmdline: string | undefined;
   try {
     program = readlinkSync(`/proc/${pid}/exe`);
   } catch {
     // Only readable for our own uid (or with CAP_SYS_PTRACE): the comm name stands in.
-    try {
-      program = `(${readFileSync(`/proc/${pid}/comm`, "utf8").trim()})`;
-    } catch {
-      program = undefined;
-    }
+    const comm = readProc(pid, "comm");
+    program = comm === undefined ? undefined : `(${comm.trim()})`;
+  }
+  const cmdline = readProc(pid, "cmdline")?.replace(/\0+$/, "").replaceAll("\0", " ").slice(0, MAX_CMDLINE);
+  return { program, cmdline };
+}
+
+/** Returns the start of /proc/PID/FILE as text (one read: open, read, close), or undefined when it cannot be read. */
+function readProc(pid: number, file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/${file}`, constants.O_RDONLY);
+  } catch {
+    return undefined;
   }
   try {
-    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0+$/, "").split("\0").join(" ").slice(0, 1024);
+    return procBuffer.toString("utf8", 0, readSync(fd, procBuffer, 0, procBuffer.length, 0));
   } catch {
-    cmdline = undefined;
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
-  return { program, cmdline };
 }

@@ -1,5 +1,8 @@
 // Where the agent's files are: one flag and one environment variable per path, the flag winning.
-// Rules: defaults are the system-mode paths of the design.
+// Rules: defaults are the system-mode paths of the design; a sealed identity comes only from systemd's credentials folder.
+
+import { existsSync } from "node:fs";
+import path from "node:path";
 
 /** The agent's paths. */
 export interface AgentPaths {
@@ -24,6 +27,23 @@ const VARIABLES: Record<keyof AgentPaths, string> = {
   policy: "SECRETFILE_POLICY",
   audit: "SECRETFILE_AUDIT",
 };
+
+/** The name of the systemd credential that holds a sealed identity (`setup --seal systemd-creds`). */
+export const IDENTITY_CREDENTIAL = "secretfile-identity";
+
+/** Where `setup --seal` puts the sealed identity by default: the folder systemd's credential store reads. */
+export const DEFAULT_CREDENTIAL = `/etc/credstore.encrypted/${IDENTITY_CREDENTIAL}`;
+
+/**
+ * Returns the sealed identity systemd decrypted for the agent ($CREDENTIALS_DIRECTORY/secretfile-identity, loaded by the
+ * unit's LoadCredentialEncrypted=), or undefined when the agent was given none (then it uses identity.txt).
+ */
+export function sealedIdentity(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dir = env.CREDENTIALS_DIRECTORY;
+  if (dir === undefined || dir === "" || !path.isAbsolute(dir)) return undefined;
+  const file = path.join(dir, IDENTITY_CREDENTIAL);
+  return existsSync(file) ? file : undefined;
+}
 
 /** Returns the paths from flags, then environment variables, then the system defaults. */
 export function resolvePaths(flags: Partial<AgentPaths>, env: NodeJS.ProcessEnv = process.env): AgentPaths {

@@ -1,6 +1,7 @@
 // Answering one request: check the caller against the policy, then read or change the store, then audit.
 // Rules: deny by default; a name the caller may not read is refused before its existence is looked up; every
-// decision is audited before the answer leaves; values only ever go into the answer.
+// decision is audited before the answer leaves (a request whose audit line is not written fails); values only ever go
+// into the answer.
 
 import { AccessError, SecretfileError } from "../errors.js";
 import { decide, grantsAny } from "../policy/evaluate.js";
@@ -34,33 +35,34 @@ export interface AgentContext {
 export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentContext): Promise<Answer> {
   const file = ctx.store.paths.store;
   const audit = (names: string[], given: string[], allowed: boolean, reason: string) =>
-    ctx.audit.write({ op: req.op, uid: caller.uid, user: caller.user, pid: caller.pid, program: caller.program, cmdline: caller.cmdline, names, given, allowed, reason });
+    ctx.audit.record({ op: req.op, uid: caller.uid, user: caller.user, pid: caller.pid, program: caller.program, cmdline: caller.cmdline, names, given, allowed, reason });
 
   // An invalid policy counts as one with no rules: everyone but root is refused until it is fixed.
   const now = await ctx.policy.current();
   const policy = now.ok ? now.policy : { file: ctx.policy.file, rules: [] };
 
-  const refuse = (verb: Verb, names: string[], what: string, reason: string, example: string) => {
-    audit(names, [], false, now.ok ? reason : `policy ${ctx.policy.file} is invalid`);
+  /** Audits a refusal; resolves with the AccessError to throw (rejects with FailureError when it cannot be audited). */
+  const refuse = async (verb: Verb, names: string[], what: string, reason: string, example: string) => {
+    await audit(names, [], false, now.ok ? reason : `policy ${ctx.policy.file} is invalid`);
     return new AccessError(`${describe(caller)} may not ${verb} ${what}`, {
       hint: now.ok
         ? `an admin can grant it in ${ctx.policy.file}, e.g. \`${verb} ${caller.user === undefined ? `uid:${caller.uid}` : `user:${caller.user}`} ${example}\``
         : `the agent refuses every request until the policy is fixed: ${now.error.message}`,
     });
   };
-  /** Checks every name; returns the reasons for the audit log, or audits and throws AccessError on a refusal. */
-  const authorize = (verb: Verb, names: string[]): string => {
+  /** Checks every name; resolves with the reasons for the audit log, or audits and throws AccessError on a refusal. */
+  const authorize = async (verb: Verb, names: string[]): Promise<string> => {
     const reasons = new Set<string>();
     for (const name of names) {
       const decision = decide(policy, caller, verb, name);
-      if (!decision.allowed) throw refuse(verb, names, name, decision.reason, name);
+      if (!decision.allowed) throw await refuse(verb, names, name, decision.reason, name);
       reasons.add(decision.reason);
     }
     return [...reasons].join("; ");
   };
   /** The names the caller may read; a caller no read rule names at all is refused (exit 4), not given nothing. */
-  const readable = (names: string[]): string[] => {
-    if (!grantsAny(policy, caller, "read")) throw refuse("read", ["*"], "any secret", `no read rule names uid ${caller.uid}`, "NAME");
+  const readable = async (names: string[]): Promise<string[]> => {
+    if (!grantsAny(policy, caller, "read")) throw await refuse("read", ["*"], "any secret", `no read rule names uid ${caller.uid}`, "NAME");
     return names.filter((n) => decide(policy, caller, "read", n).allowed);
   };
 
@@ -69,90 +71,91 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
       case "ping":
         return { ok: true, op: "ping", agent: "secretfile", version: PROTOCOL_VERSION };
       case "get": {
-        const reason = authorize("read", [req.name]);
+        const reason = await authorize("read", [req.name]);
         const value = getSecret(await ctx.read(), req.name, file).value;
-        const time = audit([req.name], [req.name], true, reason);
+        const time = await audit([req.name], [req.name], true, reason);
         ctx.lastRead.note([req.name], caller, time);
         return { ok: true, op: "get", value };
       }
       case "list": {
         const doc = await ctx.read();
-        const names = readable(Object.keys(doc.secrets));
+        const names = await readable(Object.keys(doc.secrets));
         const shown = new Set(names);
         const secrets = listSecrets(doc).filter((s) => shown.has(s.name));
-        audit([], names, true, "list of readable names");
+        await audit([], names, true, "list of readable names");
         return { ok: true, op: "list", secrets: ctx.lastRead.annotate(secrets) };
       }
       case "values": {
-        const reason = req.names === undefined ? "every readable name" : authorize("read", req.names);
+        const reason = req.names === undefined ? "every readable name" : await authorize("read", req.names);
         const doc = await ctx.read();
-        const names = req.names ?? readable(Object.keys(doc.secrets).sort());
+        const names = req.names ?? (await readable(Object.keys(doc.secrets).sort()));
         const values = Object.fromEntries(pickValues(doc, names, file));
         const expiring = attentionOf(doc.secrets, names, new Date());
-        const time = audit(req.names ?? ["*"], names, true, reason);
+        const time = await audit(req.names ?? ["*"], names, true, reason);
         ctx.lastRead.note(names, caller, time);
         return Object.keys(expiring).length === 0 ? { ok: true, op: "values", values } : { ok: true, op: "values", values, expiring };
       }
       case "add": {
-        const reason = authorize("write", [req.name]);
+        const reason = await authorize("write", [req.name]);
         const value = checkValue(req.name, new TextEncoder().encode(req.value));
         const description = req.description === undefined ? undefined : checkDescription(req.description);
         const expires = req.expires === undefined ? undefined : checkExpires(req.expires);
         await ctx.update((doc) => putSecret(doc, req.name, value, { replace: req.replace, description, expires, rotateEvery: req.rotateEvery }, file));
-        audit([req.name], [], true, `${req.replace ? "replaced" : "added"}: ${reason}`);
+        await audit([req.name], [], true, `${req.replace ? "replaced" : "added"}: ${reason}`);
         return { ok: true, op: "add" };
       }
       case "rm": {
-        const reason = authorize("write", [req.name]);
+        const reason = await authorize("write", [req.name]);
         await ctx.update((doc) => removeSecret(doc, req.name, file));
-        audit([req.name], [], true, `removed: ${reason}`);
+        await audit([req.name], [], true, `removed: ${reason}`);
         return { ok: true, op: "rm" };
       }
       case "history": {
         // Versions and dates, never values: a caller who may read the name or write it may see them.
         const read = decide(policy, caller, "read", req.name);
         const decision = read.allowed ? read : decide(policy, caller, "write", req.name);
-        if (!decision.allowed) throw refuse("read", [req.name], req.name, read.reason, req.name);
+        if (!decision.allowed) throw await refuse("read", [req.name], req.name, read.reason, req.name);
         const history = secretHistory(await ctx.read(), req.name, file);
-        audit([req.name], [], true, `history: ${decision.reason}`);
+        await audit([req.name], [], true, `history: ${decision.reason}`);
         return { ok: true, op: "history", ...history };
       }
       case "rollback": {
-        const reason = authorize("write", [req.name]);
+        const reason = await authorize("write", [req.name]);
         const done = await ctx.update((doc) => rollbackSecret(doc, req.name, req.to, file));
-        audit([req.name], [], true, `rolled back to version ${done.restored} as version ${done.version}: ${reason}`);
+        await audit([req.name], [], true, `rolled back to version ${done.restored} as version ${done.version}: ${reason}`);
         return { ok: true, op: "rollback", ...done };
       }
       case "import": {
         const names = req.secrets.map((s) => s.name);
-        const reason = authorize("write", names);
+        const reason = await authorize("write", names);
         const secrets = req.secrets.map((s) => ({ name: s.name, value: checkValue(s.name, new TextEncoder().encode(s.value)) }));
         const done = await ctx.update((doc) => importSecrets(doc, secrets, req.replace === true, file));
-        audit(names, [], true, `imported (${done.added.length} added, ${done.replaced.length} replaced): ${reason}`);
+        await audit(names, [], true, `imported (${done.added.length} added, ${done.replaced.length} replaced): ${reason}`);
         return { ok: true, op: "import", ...done };
       }
       case "settings": {
         if (req.historyKeep === undefined) {
           const keep = historyKeep(await ctx.read());
-          audit([], [], true, "history limit read");
+          await audit([], [], true, "history limit read");
           return { ok: true, op: "settings", historyKeep: keep };
         }
         // A store-wide setting (lowering it drops old values of every secret): root's, as the policy is.
         if (caller.uid !== 0) {
-          audit([], [], false, "only root may change the history limit");
+          await audit([], [], false, "only root may change the history limit");
           throw new AccessError(`${describe(caller)} may not change the history limit of ${file}`, { hint: "only root may: `sudo secretfile history --keep N`" });
         }
         const keep = req.historyKeep;
         await ctx.update((doc) => setHistoryKeep(doc, keep));
-        audit([], [], true, `history limit set to ${keep}: root`);
+        await audit([], [], true, `history limit set to ${keep}: root`);
         return { ok: true, op: "settings", historyKeep: keep };
       }
     }
   } catch (err) {
-    // A refusal was audited where it was made; other failures (not found, exists, damaged) are audited here.
-    if (!(err instanceof AccessError)) {
+    // A refusal was audited where it was made, and an audit failure cannot be; other failures (not found, exists,
+    // damaged) are audited here.
+    if (!(err instanceof AccessError) && !ctx.audit.isFailure(err)) {
       const names = "name" in req ? [req.name] : req.op === "values" ? (req.names ?? ["*"]) : req.op === "import" ? req.secrets.map((s) => s.name) : [];
-      audit(names, [], false, err instanceof SecretfileError ? err.code : "internal error");
+      await audit(names, [], false, err instanceof SecretfileError ? err.code : "internal error");
     }
     throw err;
   }

@@ -5,16 +5,16 @@
 import { SecretfileError, AccessError } from "../errors.js";
 import { loadPolicyFile, policyFileStamp } from "../policy/load.js";
 import type { Policy } from "../policy/parse.js";
+import { perTurn } from "./per-turn.js";
 
 /** The outcome of looking at the policy file now. */
 export type PolicyNow = { ok: true; policy: Policy } | { ok: false; error: SecretfileError };
 
-/** A policy file watched by its stamp (inode, size, times) on every request. */
+/** A policy file watched by its stamp (inode, size, times), looked at once per event-loop turn that has requests. */
 export class PolicyState {
   readonly file: string;
   private stamp: string;
   private now: PolicyNow;
-  private pending: Promise<PolicyNow> | undefined;
   private readonly onReload: (now: PolicyNow) => void;
 
   private constructor(file: string, stamp: string, policy: Policy, onReload: (now: PolicyNow) => void) {
@@ -30,13 +30,8 @@ export class PolicyState {
     return new PolicyState(file, stamp, await loadPolicyFile(file), onReload);
   }
 
-  /** Returns the policy in force, reloading it first if the file changed. */
-  current(): Promise<PolicyNow> {
-    this.pending ??= this.refresh().finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
-  }
+  /** Returns the policy in force, reloading it first if the file changed (looked at once per event-loop turn). */
+  readonly current = perTurn(() => this.refresh());
 
   private async refresh(): Promise<PolicyNow> {
     let stamp: string;

@@ -33,6 +33,10 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   setup: () => import("./commands/setup.js"),
   audit: () => import("./commands/audit.js"),
   doctor: () => import("./commands/doctor.js"),
+  recipient: () => import("./commands/recipient.js"),
+  recipients: () => import("./commands/recipients.js"),
+  rekey: () => import("./commands/rekey.js"),
+  export: () => import("./commands/export.js"),
 };
 
 /**

@@ -21,6 +21,8 @@ export interface SystemPaths {
   stateDir: string;
   policy: string;
   audit: string;
+  /** Where a sealed identity would be (`setup --seal`); checked when there is no identity.txt. */
+  credential: string;
 }
 
 const RESTART = "sudo systemctl restart secretfile.socket secretfile.service";
@@ -91,7 +93,13 @@ async function checkState(paths: SystemPaths): Promise<Finding[]> {
     found.push(...((await inspectPath(file, { what, kind, owner: service, forbidden, mode })) ?? [missing]));
   const setup = `${sudo()}secretfile setup`;
   await check(paths.stateDir, "the state folder", "folder", 0o022, 0o700, fail(`no state folder at ${paths.stateDir}`, setup));
-  await check(files.identity, "the identity", "file", 0o077, 0o400, fail(`no identity at ${files.identity}: restore it from a backup, or run setup to make a new one`, setup));
+  const noIdentity = fail(`no identity at ${files.identity}: restore it from a backup, or run setup to make a new one`, setup);
+  const identity = await inspectPath(files.identity, { what: "the identity", kind: "file", owner: service, forbidden: 0o077, mode: 0o400 });
+  // A sealed host keeps no plaintext identity: systemd decrypts the credential for the agent at each start.
+  const sealed = identity === null ? await inspectPath(paths.credential, { what: "the sealed identity", kind: "file", owner: 0, forbidden: 0o077, mode: 0o600 }) : null;
+  if (identity !== null) found.push(...identity);
+  else if (sealed === null) found.push(noIdentity);
+  else found.push(...sealed, info(`the identity is sealed as the systemd credential ${paths.credential} (no plaintext identity on disk)`));
   await check(files.store, "the store", "file", 0o077, 0o600, fail(`no store at ${files.store}: restore store.age from a backup`, `restore store.age from a backup into ${paths.stateDir}`));
   const auditDir = path.dirname(paths.audit);
   await check(auditDir, "the audit folder", "folder", 0o022, 0o700, fail(`no audit folder at ${auditDir}`, setup));

@@ -1,8 +1,10 @@
 // Masking secret values in a job's output, as a stream: each value (and its base64 and URL-encoded forms)
 // becomes `[NAME]`. Rules: a value split across writes is still caught; only bytes that could begin a value are
-// held back, so output flows as it comes; values shorter than MIN_MASK_LENGTH are not masked.
+// held back, so output flows as it comes; values shorter than MIN_MASK_LENGTH are not masked; the output is
+// scanned once whatever the number of values (mask-index.ts), and passed on uncopied where nothing is masked.
 
 import { Transform, type TransformCallback } from "node:stream";
+import { GramIndex, type Hit } from "./mask-index.js";
 
 /** Values shorter than this many characters are not masked (they would mask ordinary words). */
 export const MIN_MASK_LENGTH = 6;
@@ -54,40 +56,44 @@ export class Masker extends Transform {
   }
 }
 
-/**
- * Masks every pattern in `buf`. Unless `final`, the longest tail that could be the start of a pattern
- * is returned as `rest`, to be scanned again with the next chunk.
- */
-export function maskBuffer(buf: Buffer, patterns: Pattern[], final: boolean): { out: Buffer; rest: Buffer } {
-  const matches: { start: number; end: number; label: Buffer }[] = [];
-  for (const p of patterns) {
-    for (let at = buf.indexOf(p.bytes); at !== -1; at = buf.indexOf(p.bytes, at + 1)) {
-      matches.push({ start: at, end: at + p.bytes.length, label: p.label });
-    }
+/** Each pattern list's index, built once (stdout and stderr share one list). */
+const indexes = new WeakMap<Pattern[], GramIndex>();
+
+function indexOf(patterns: Pattern[]): GramIndex {
+  let index = indexes.get(patterns);
+  if (index === undefined) {
+    index = new GramIndex(patterns.map((p) => p.bytes));
+    indexes.set(patterns, index);
   }
-  matches.sort((a, b) => a.start - b.start || b.end - a.end);
-  const parts: Buffer[] = [];
-  let pos = 0;
-  for (const m of matches) {
-    if (m.start < pos) continue; // overlaps a longer or earlier match already replaced
-    parts.push(buf.subarray(pos, m.start), m.label);
-    pos = m.end;
-  }
-  const hold = final ? 0 : heldTail(buf, pos, patterns);
-  parts.push(buf.subarray(pos, buf.length - hold));
-  return { out: Buffer.concat(parts), rest: Buffer.from(buf.subarray(buf.length - hold)) };
+  return index;
 }
 
-/** Returns how many bytes at the end of `buf` (after `from`) are a proper prefix of some pattern. */
-function heldTail(buf: Buffer, from: number, patterns: Pattern[]): number {
-  let hold = 0;
-  for (const p of patterns) {
-    const lowest = Math.max(from, buf.length - p.bytes.length + 1, 0);
-    for (let at = buf.length - 1; at >= lowest; at--) {
-      at = buf.lastIndexOf(p.bytes[0]!, at);
-      if (at < lowest) break;
-      if (buf.length - at > hold && p.bytes.subarray(0, buf.length - at).equals(buf.subarray(at))) hold = buf.length - at;
-    }
+/**
+ * Masks every pattern in `buf`; where patterns overlap, the earliest wins, then the longest. Unless `final`, the
+ * bytes that could begin a pattern completed by the next chunk are returned as `rest`, to be scanned again with it
+ * (matches starting there wait for it too, so the output does not depend on where the job's writes were cut).
+ * `out` is `buf` itself (or part of it) when nothing is masked.
+ */
+export function maskBuffer(buf: Buffer, patterns: Pattern[], final: boolean): { out: Buffer; rest: Buffer } {
+  const index = indexOf(patterns);
+  const hits: Hit[] = [];
+  index.find(buf, hits);
+  if (hits.length > 1) hits.sort((a, b) => a.start - b.start || patterns[b.pattern]!.bytes.length - patterns[a.pattern]!.bytes.length);
+  let held = final ? buf.length : index.heldFrom(buf, 0);
+  const parts: Buffer[] = [];
+  let pos = 0;
+  for (const hit of hits) {
+    if (hit.start >= held) break;
+    if (hit.start < pos) continue; // overlaps a longer or earlier match already replaced
+    const p = patterns[hit.pattern]!;
+    parts.push(buf.subarray(pos, hit.start), p.label);
+    pos = hit.start + p.bytes.length;
+    if (pos > held) held = index.heldFrom(buf, pos);
   }
-  return hold;
+  const rest = held === buf.length ? EMPTY : Buffer.from(buf.subarray(held));
+  if (parts.length === 0) return { out: buf.subarray(0, held), rest };
+  parts.push(buf.subarray(pos, held));
+  return { out: Buffer.concat(parts), rest };
 }
+
+const EMPTY = Buffer.alloc(0);

@@ -9,7 +9,8 @@ import type { AgentPaths } from "../agent/config.js";
 import { storePaths } from "../store/store.js";
 import { ActionLog, octal, type Action } from "./actions.js";
 import { checkUserName, DEFAULT_USER, ensureAccount, type Account } from "./account.js";
-import { ensureFolder, type Ownership } from "./files.js";
+import { ensureFolder, lstatOrNull, type Ownership } from "./files.js";
+import { sealedRecipient, sealIdentity } from "./seal.js";
 import { ensurePolicy } from "./policy-file.js";
 import { prepareStateAs, type Launcher } from "./state.js";
 import { installUnits, start, SYSTEM_UNITS_DIR } from "./systemd.js";
@@ -30,6 +31,8 @@ export interface SetupOptions {
   systemd: boolean;
   /** Called with each action as it happens. */
   onAction?: (action: Action) => void;
+  /** Seal the identity as a systemd credential in this file (`--seal systemd-creds`), removing identity.txt. */
+  seal?: { credential: string; systemdCreds?: string };
 }
 
 /**
@@ -46,6 +49,7 @@ export async function setup(opts: SetupOptions): Promise<Action[]> {
   const user = checkUserName(opts.user ?? DEFAULT_USER);
   const paths = absolute(opts.paths);
   const unitsDir = checkUnitPath(path.resolve(opts.unitsDir ?? SYSTEM_UNITS_DIR), "units folder");
+  const credential = opts.seal === undefined ? undefined : checkUnitPath(path.resolve(opts.seal.credential), "credential");
   for (const [what, file] of Object.entries({ node: opts.run.node, launcher: opts.run.launcher, ...paths })) checkUnitPath(file, what);
   const log = new ActionLog(opts.onAction);
 
@@ -55,10 +59,13 @@ export async function setup(opts: SetupOptions): Promise<Action[]> {
   await ensurePolicy(paths.policy, log);
 
   const group = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(account.group) ? account.group : String(account.gid);
-  const units = renderUnits({ node: opts.run.node, launcher: opts.run.launcher, user, group, paths });
+  const units = renderUnits({ node: opts.run.node, launcher: opts.run.launcher, user, group, paths, credential });
   for (const warning of units.warnings) log.add("warning", warning);
   const changes = await installUnits(unitsDir, units, log);
   await start({ systemd: opts.systemd, unitsDir, changes, user, run: opts.run, paths }, log);
+  if (credential !== undefined && !opts.systemd) {
+    log.add("warning", `the identity is sealed: only systemd can hand it to the agent (LoadCredentialEncrypted=), so the agent cannot be started by hand here`);
+  }
   return log.actions;
 }
 
@@ -91,6 +98,15 @@ export function folders(paths: AgentPaths, account: Account): { dir: string; wan
 
 async function prepareState(account: Account, paths: AgentPaths, opts: SetupOptions, log: ActionLog): Promise<void> {
   const files = storePaths(paths.dir);
+  const seal = opts.seal === undefined ? undefined : { ...opts.seal, credential: path.resolve(opts.seal.credential), identity: files.identity };
+  if (seal !== undefined && (await lstatOrNull(files.identity)) === null && (await lstatOrNull(files.store)) !== null) {
+    // Sealed by an earlier run: identity.txt is gone on purpose, and the credential must still open.
+    const recipient = await sealedRecipient(seal.credential, seal.systemdCreds);
+    if (recipient !== null) {
+      log.add("kept", `the sealed identity ${seal.credential} (public key ${recipient}) and the store ${files.store}`);
+      return;
+    }
+  }
   const state = await prepareStateAs(account, paths.dir, opts.pq, opts.run);
   const kind = state.pq ? "post-quantum hybrid" : "X25519";
   log.add(state.identity, `the identity ${files.identity} (${kind}, public key ${state.recipient})`);
@@ -102,7 +118,10 @@ async function prepareState(account: Account, paths: AgentPaths, opts: SetupOpti
   const n = state.secrets;
   const storeMode = (await lstat(files.store)).mode & 0o777;
   log.add(state.store, `the store ${files.store} (${n} secret${n === 1 ? "" : "s"}, ${account.name} ${octal(storeMode)})`);
-  if (state.identity === "created") log.add("next", `back up ${files.identity} somewhere safe: without it the store cannot be decrypted`);
+  if (seal !== undefined) {
+    await sealIdentity({ ...seal, recipient: state.recipient }, log);
+    log.add("next", `the sealed identity opens only on this host: keep an offline recovery key among the store's recipients (docs/fleet.md)`);
+  } else if (state.identity === "created") log.add("next", `back up ${files.identity} somewhere safe: without it the store cannot be decrypted`);
 }
 
 function absolute(p: AgentPaths): AgentPaths {

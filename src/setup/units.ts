@@ -4,7 +4,7 @@
 
 import path from "node:path";
 import { UsageError } from "../errors.js";
-import type { AgentPaths } from "../agent/config.js";
+import { IDENTITY_CREDENTIAL, type AgentPaths } from "../agent/config.js";
 
 /** The units' file names. */
 export const UNIT_NAMES = { service: "secretfile.service", socket: "secretfile.socket" } as const;
@@ -18,6 +18,8 @@ export interface UnitInputs {
   user: string;
   group: string;
   paths: AgentPaths;
+  /** The sealed identity's encrypted credential file, when the identity is sealed (`setup --seal systemd-creds`). */
+  credential?: string;
 }
 
 /** The text of both units. */
@@ -51,6 +53,9 @@ export function renderUnits(i: UnitInputs): Units {
   const { paths } = i;
   const used = { node: i.node, launcher: i.launcher, "state folder": paths.dir, policy: paths.policy, "audit log": paths.audit, socket: paths.socket };
   for (const [what, file] of Object.entries(used)) checkUnitPath(file, what);
+  if (i.credential !== undefined) checkUnitPath(i.credential, "credential");
+  // systemd decrypts the sealed identity into $CREDENTIALS_DIRECTORY, readable by the agent alone, for each run.
+  const sealed = i.credential === undefined ? "" : `LoadCredentialEncrypted=${IDENTITY_CREDENTIAL}:${i.credential}\n`;
   const auditDir = path.dirname(paths.audit);
   const readable = [i.node, i.launcher, paths.dir, paths.policy, auditDir];
   // ProtectHome=yes would hide a node or secretfile installed under a home (nvm, say): then read-only.
@@ -78,7 +83,7 @@ Type=simple
 User=${i.user}
 Group=${i.group}
 ExecStart=${i.node} ${i.launcher} agent --dir ${paths.dir} --socket ${paths.socket} --policy ${paths.policy} --audit ${paths.audit}
-Restart=on-failure
+${sealed}Restart=on-failure
 RestartSec=2s
 UMask=0077
 LimitCORE=0

@@ -99,7 +99,8 @@ async function removeQuietly(file: string): Promise<string | undefined> {
   }
 }
 
-async function syncFolder(dir: string): Promise<void> {
+/** Fsyncs the folder `dir`, so a rename or removal in it survives a crash. Throws the system error. */
+export async function syncFolder(dir: string): Promise<void> {
   const handle = await fs.open(dir, O_RDONLY | O_DIRECTORY);
   try {
     await handle.sync();

@@ -3,7 +3,7 @@
 
 import { Decrypter, Encrypter, generateHybridIdentity, generateX25519Identity, identityToRecipient } from "age-encryption";
 import type { Identity, Stanza } from "age-encryption";
-import { CorruptError } from "../errors.js";
+import { CorruptError, UsageError } from "../errors.js";
 import { decryptPayload, headerLength } from "./payload.js";
 
 /** Returns a new age identity string: X25519, or the hybrid post-quantum kind when `pq` is set. */
@@ -23,6 +23,20 @@ export async function recipientOf(identity: string, file: string): Promise<strin
   }
 }
 
+/** Returns `recipient` when age accepts it as a public key; throws UsageError (exit 2) otherwise. */
+export function checkRecipient(recipient: string): string {
+  try {
+    if (!recipient.startsWith("age1")) throw new Error("not an age1 recipient");
+    new Encrypter().addRecipient(recipient);
+  } catch (cause) {
+    throw new UsageError(`${JSON.stringify(recipient.slice(0, 100))} is not an age public key`, {
+      hint: "give the age1… line that `secretfile recipient` or `age-keygen -y IDENTITY` prints",
+      cause,
+    });
+  }
+  return recipient;
+}
+
 /** Encrypts `plaintext` to every recipient. */
 export async function encrypt(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Array> {
   const e = new Encrypter();
@@ -30,9 +44,12 @@ export async function encrypt(plaintext: Uint8Array, recipients: string[]): Prom
   return e.encrypt(plaintext);
 }
 
+/** Exit 5: the store is not encrypted to the identity tried (another identity may open it). */
+export class NotForThisIdentityError extends CorruptError {}
+
 /**
  * Decrypts `ciphertext` read from `file` with `identity`; the caller owns the plaintext and zeroes it after use.
- * Throws CorruptError (exit 5): for a file not encrypted to this identity, and for a damaged one.
+ * Throws NotForThisIdentityError (exit 5) for a file not encrypted to this identity, CorruptError (5) for a damaged one.
  */
 export async function decrypt(ciphertext: Uint8Array, identity: string, file: string): Promise<Uint8Array> {
   const d = new Decrypter();
@@ -63,7 +80,7 @@ export async function decrypt(ciphertext: Uint8Array, identity: string, file: st
     }
   } catch (cause) {
     if (noMatch.asked) {
-      throw new CorruptError(`${file} is not encrypted to this identity (or its header is damaged)`, {
+      throw new NotForThisIdentityError(`${file} is not encrypted to this identity (or its header is damaged)`, {
         hint: "use the identity the store was made with (--dir), or restore the store from a backup",
         cause,
       });

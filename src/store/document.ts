@@ -4,6 +4,7 @@
 import { CorruptError } from "../errors.js";
 import { isRotateDays } from "./expiry.js";
 import { isValidName } from "./names.js";
+import { isRecipientList, type RecipientEntry } from "./recipient-entry.js";
 
 /** The format tag every store document carries. */
 export const FORMAT = "secretfile-store";
@@ -60,6 +61,8 @@ export interface StoreDocument {
   secrets: Record<string, Secret>;
   history?: Record<string, SecretHistory>;
   settings?: StoreSettings;
+  /** Extra recipients the store is encrypted to besides the host identity (recipients.ts); absent when none. */
+  recipients?: RecipientEntry[];
 }
 
 /** Metadata of one secret, without its value: what `ls` shows. */
@@ -143,6 +146,10 @@ export function parseDocument(bytes: Uint8Array, file: string): StoreDocument {
   if (data.settings !== undefined) {
     if (!isSettings(data.settings)) throw corrupt(file, 'its "settings" are malformed');
     doc.settings = data.settings;
+  }
+  if (data.recipients !== undefined) {
+    if (!isRecipientList(data.recipients)) throw corrupt(file, 'its "recipients" list is malformed');
+    doc.recipients = data.recipients;
   }
   return doc;
 }

@@ -17,6 +17,8 @@ export interface FileRules {
   forbiddenMode: number;
   /** The largest size accepted, in bytes. */
   maxBytes: number;
+  /** Accept root as the owner too (a systemd credential: root-owned, readable by us through an ACL). */
+  rootMayOwn?: boolean;
 }
 
 /**
@@ -95,7 +97,7 @@ function checkOwnerAndMode(file: string, rules: FileRules, uid: number, mode: nu
       hint: "move it aside and run the command again",
     });
   }
-  if (uid !== me) {
+  if (uid !== me && !(rules.rootMayOwn === true && uid === 0)) {
     throw new AccessError(`the ${rules.what} ${file} is owned by uid ${uid}, not by you (uid ${me})`, {
       hint: `sudo chown ${me} ${file}  (or run secretfile as its owner)`,
     });

@@ -4,12 +4,13 @@
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { ExistsError, NoStoreError } from "../errors.js";
-import { decrypt, encrypt } from "./crypto.js";
+import { decrypt, encrypt, NotForThisIdentityError } from "./crypto.js";
 import { emptyDocument, parseDocument, serializeDocument, type StoreDocument } from "./document.js";
 import { removeLeftovers, replaceFile } from "./atomic.js";
 import { checkPrivateFolder, createExclusive, readPrivateFile } from "./files.js";
-import { createIdentity, loadIdentity, type LoadedIdentity } from "./identity.js";
+import { createIdentity, loadIdentity, loadIdentityIfPresent, rekeyIdentities, type LoadedIdentity } from "./identity.js";
 import { withLock, type LockOptions } from "./lock.js";
+import type { Mirror } from "./recipients.js";
 
 /** The largest store file read, in bytes. */
 const MAX_STORE_BYTES = 64 * 1024 * 1024;
@@ -19,6 +20,8 @@ export interface StorePaths {
   dir: string;
   identity: string;
   store: string;
+  /** True when `identity` is a sealed identity systemd decrypted into $CREDENTIALS_DIRECTORY (see src/setup/seal.ts). */
+  sealed?: boolean;
 }
 
 /** Returns the files of a store folder: `identity.txt` and `store.age`. */
@@ -29,11 +32,16 @@ export function storePaths(dir: string): StorePaths {
 /** An opened store: an identity and the file it decrypts. */
 export class Store {
   readonly paths: StorePaths;
-  readonly identity: LoadedIdentity;
+  private current: LoadedIdentity;
 
   private constructor(paths: StorePaths, identity: LoadedIdentity) {
     this.paths = paths;
-    this.identity = identity;
+    this.current = identity;
+  }
+
+  /** The host identity: the one in `paths.identity` (reloaded when a rekey replaced the file). */
+  get identity(): LoadedIdentity {
+    return this.current;
   }
 
   /**
@@ -43,7 +51,7 @@ export class Store {
    */
   static async open(paths: StorePaths): Promise<Store> {
     await checkPrivateFolder(paths.dir);
-    return new Store(paths, await loadIdentity(paths.identity));
+    return new Store(paths, await loadIdentity(paths.identity, { sealed: paths.sealed }));
   }
 
   /**
@@ -104,12 +112,67 @@ export class Store {
         hint: "restore store.age from a backup, or move the identity aside and run `secretfile init`",
       });
     }
-    const plaintext = await decrypt(bytes, this.identity.secret, this.paths.store);
+    const plaintext = await this.decryptWithAny(bytes);
     try {
       return parseDocument(plaintext, this.paths.store);
     } finally {
       plaintext.fill(0); // the values live on only as strings (see SECURITY.md)
     }
+  }
+
+  /**
+   * Decrypts with the host identity; when the store is not encrypted to it, with the identity file as it is now (a
+   * rekey replaced it) and then the ones a rekey keeps beside it, so a store left by an interrupted rekey still opens.
+   */
+  private async decryptWithAny(bytes: Uint8Array): Promise<Uint8Array> {
+    const file = this.paths.store;
+    try {
+      return await decrypt(bytes, this.current.secret, file);
+    } catch (err) {
+      if (!(err instanceof NotForThisIdentityError)) throw err;
+      const now = await loadIdentityIfPresent(this.paths.identity, { sealed: this.paths.sealed }).catch(() => null);
+      const candidates = [...(now !== null && now.secret !== this.current.secret ? [now] : []), ...(await rekeyIdentities(this.paths.identity))];
+      for (const candidate of candidates) {
+        try {
+          const plaintext = await decrypt(bytes, candidate.secret, file);
+          if (candidate === now) this.current = now;
+          return plaintext;
+        } catch (again) {
+          if (!(again instanceof NotForThisIdentityError)) throw again;
+        }
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Runs `fn` holding the store's write lock, with a transaction to read the document (checking the recipient list
+   * beside it) and to write it back atomically. Throws what `fn` throws, and FailureError (1) when the lock cannot be had.
+   */
+  locked<T>(fn: (tx: Transaction) => Promise<T>, lock: LockOptions = {}): Promise<T> {
+    return withLock(
+      this.paths.store,
+      async (assertHeld) => {
+        let mirror: Mirror | undefined;
+        return fn({
+          read: async () => {
+            const doc = await this.read();
+            // Loaded here: only writes check the recipient list, and `get` starts faster without it.
+            const { Mirror } = await import("./recipients.js");
+            mirror = await Mirror.check(this.paths.store, doc.recipients ?? []);
+            return doc;
+          },
+          write: async (doc, opts = {}) => {
+            if (mirror === undefined) throw new Error("Store.locked: write before read");
+            await mirror.prepare(doc.recipients ?? []);
+            await removeLeftovers(this.paths.store);
+            await replaceFile(this.paths.store, await this.seal(doc, opts.withoutOld === true), 0o600, assertHeld);
+            await mirror.finish();
+          },
+        });
+      },
+      lock,
+    );
   }
 
   /**
@@ -147,10 +210,9 @@ export class Store {
       timeoutMs: Math.min(...batch.map((u) => u.lock.timeoutMs ?? 60_000)),
     };
     try {
-      await withLock(
-        this.paths.store,
-        async (assertHeld) => {
-          let doc = await this.read();
+      await this.locked(
+        async (tx) => {
+          let doc = await tx.read();
           for (const update of batch) {
             // A change that throws leaves no trace: it worked on a copy.
             const draft = structuredClone(doc);
@@ -162,8 +224,7 @@ export class Store {
             }
           }
           if (applied.length === 0) return;
-          await removeLeftovers(this.paths.store);
-          await replaceFile(this.paths.store, await this.seal(doc), 0o600, assertHeld);
+          await tx.write(doc);
         },
         lock,
       );
@@ -174,9 +235,26 @@ export class Store {
     for (const { update, result } of applied) update.resolve(result);
   }
 
-  private seal(doc: StoreDocument): Promise<Uint8Array> {
-    return encrypt(serializeDocument(doc), [this.identity.recipient]);
+  /**
+   * Encrypts `doc` to the host identity (as its file now holds it), the identities of a rekey in progress (the old one unless `withoutOld`), and
+   * the extra recipients the document lists.
+   */
+  private async seal(doc: StoreDocument, withoutOld = false): Promise<Uint8Array> {
+    // A long-lived Store (the agent's) writes to the identity file as it is now, in case a rekey replaced it.
+    const now = await loadIdentityIfPresent(this.paths.identity, { sealed: this.paths.sealed, known: this.current });
+    if (now !== null) this.current = now;
+    const rekey = await rekeyIdentities(this.paths.identity, withoutOld ? ["next"] : ["next", "old"]);
+    const recipients = new Set([this.current.recipient, ...rekey.map((i) => i.recipient), ...(doc.recipients ?? []).map((e) => e.recipient)]);
+    return encrypt(serializeDocument(doc), [...recipients]);
   }
+}
+
+/** A write under the store's lock (see Store.locked). */
+export interface Transaction {
+  /** Decrypts the document and checks the recipient list beside the store against it (CorruptError 5 when they differ). */
+  read(): Promise<StoreDocument>;
+  /** Encrypts `doc` and replaces the store atomically, then its recipient list; `withoutOld` leaves out identity.txt.old. */
+  write(doc: StoreDocument, opts?: { withoutOld?: boolean }): Promise<void>;
 }
 
 /** An update waiting for its Store's next write. */

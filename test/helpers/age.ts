@@ -33,3 +33,20 @@ export function ageDecrypt(identityFile: string, file: string): Buffer {
 export function ageKeygen(file: string): void {
   run("age-keygen", ["-o", file]);
 }
+
+/** A store document as the age CLI decrypts it (the fields tests look at). */
+export interface OpenedStore {
+  format: string;
+  version: number;
+  secrets: Record<string, { value: string; description?: string }>;
+  recipients?: { recipient: string; label: string; added: string }[];
+}
+
+/** Returns the store document in the age file `file` decrypted by `age -d -i identityFile`, or undefined when it does not open. */
+export function ageOpens(identityFile: string, file: string): OpenedStore | undefined {
+  try {
+    return JSON.parse(ageDecrypt(identityFile, file).toString("utf8")) as OpenedStore;
+  } catch {
+    return undefined;
+  }
+}

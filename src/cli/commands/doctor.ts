@@ -3,7 +3,7 @@
 // `fix:` line; exit 0 when nothing failed, 1 otherwise.
 
 import { Option, type Command } from "commander";
-import { resolvePaths, SYSTEM_PATHS } from "../../agent/config.js";
+import { DEFAULT_CREDENTIAL, resolvePaths, SYSTEM_PATHS } from "../../agent/config.js";
 import type { Finding } from "../../doctor/finding.js";
 import { withWhere, whereOf, type WhereOptions } from "../options.js";
 
@@ -11,6 +11,7 @@ interface DoctorFlags extends WhereOptions {
   stateDir?: string;
   policy?: string;
   audit?: string;
+  credential?: string;
 }
 
 const LABEL: Record<Finding["status"], string> = { ok: "ok  ", warn: "warn", fail: "FAIL", info: "info" };
@@ -22,12 +23,13 @@ export function register(program: Command): void {
     .addOption(new Option("--state-dir <dir>", "system mode: the agent's state folder (env SECRETFILE_STATE_DIR, default /var/lib/secretfile)"))
     .addOption(new Option("--policy <file>", "system mode: the policy file (env SECRETFILE_POLICY)"))
     .addOption(new Option("--audit <file>", "system mode: the audit log (env SECRETFILE_AUDIT)"))
+    .addOption(new Option("--credential <file>", "system mode: where a sealed identity would be (setup --seal)").default(DEFAULT_CREDENTIAL))
     .action(async (flags: DoctorFlags) => {
       const { runDoctor } = await import("../../doctor/doctor.js");
       const where = whereOf(flags);
       const paths = resolvePaths({ policy: flags.policy, audit: flags.audit });
       const stateDir = flags.stateDir ?? (process.env.SECRETFILE_STATE_DIR || undefined) ?? SYSTEM_PATHS.dir;
-      const report = await runDoctor({ where, dirFlag: flags.dir !== undefined, system: { stateDir, policy: paths.policy, audit: paths.audit } });
+      const report = await runDoctor({ where, dirFlag: flags.dir !== undefined, system: { stateDir, policy: paths.policy, audit: paths.audit, credential: flags.credential ?? DEFAULT_CREDENTIAL } });
       const lines = [where.mode === "personal" ? `personal mode: the store in ${where.dir} (${where.why})` : `system mode: the agent at ${where.socket} (${where.why})`];
       for (const f of report.findings) {
         lines.push(`${LABEL[f.status]} ${f.text}`);

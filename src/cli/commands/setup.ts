@@ -3,7 +3,7 @@
 import { existsSync, realpathSync } from "node:fs";
 import { Option, type Command } from "commander";
 import { resolvePaths } from "../../agent/config.js";
-import { FailureError, SecretfileError } from "../../errors.js";
+import { FailureError, SecretfileError, UsageError } from "../../errors.js";
 import { note, warn } from "../report.js";
 
 /** Registers `setup`. */
@@ -18,11 +18,17 @@ export function register(program: Command): void {
     .addOption(new Option("--units-dir <dir>", "where to write the systemd units (default /etc/systemd/system)"))
     .addOption(new Option("--user <name>", "the service account (default secretfile)"))
     .option("--pq", "make a post-quantum hybrid (ML-KEM-768 + X25519) identity, if none exists yet")
+    .addOption(new Option("--seal <method>", "keep the identity only as an encrypted systemd credential (method: systemd-creds)"))
+    .addOption(new Option("--credential <file>", "where --seal puts it (env SECRETFILE_CREDENTIAL, default /etc/credstore.encrypted/secretfile-identity)"))
     // STATE_FLAG in src/setup/state.ts: setup runs itself with it, as the service account, to make the identity and store.
     .addOption(new Option("--internal-prepare-state", "run by setup itself, as the service account").hideHelp())
     .action(async (flags: SetupFlags) => {
       if (flags.internalPrepareState) return prepareStateHere(flags);
       const { setup } = await import("../../setup/setup.js");
+      const { checkSealMethod, DEFAULT_CREDENTIAL } = await import("../../setup/seal.js");
+      if (flags.credential !== undefined && flags.seal === undefined) throw new UsageError("--credential goes with --seal", { hint: "add --seal systemd-creds" });
+      if (flags.seal !== undefined) checkSealMethod(flags.seal);
+      const credential = flags.credential ?? (process.env.SECRETFILE_CREDENTIAL || undefined) ?? DEFAULT_CREDENTIAL;
       const launcher = process.argv[1];
       if (launcher === undefined) throw new FailureError("cannot tell where secretfile is installed (no script path)");
       await setup({
@@ -32,6 +38,7 @@ export function register(program: Command): void {
         pq: flags.pq === true,
         run: { node: process.execPath, launcher: realpathSync(launcher) },
         systemd: existsSync("/run/systemd/system"),
+        seal: flags.seal === undefined ? undefined : { credential },
         onAction: (a) => (a.kind === "warning" ? warn(a.text) : a.kind === "next" ? note(a.text) : note(`${a.kind} ${a.text}`)),
       });
     });
@@ -45,6 +52,8 @@ interface SetupFlags {
   unitsDir?: string;
   user?: string;
   pq?: boolean;
+  seal?: string;
+  credential?: string;
   internalPrepareState?: boolean;
 }
 

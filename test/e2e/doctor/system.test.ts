@@ -2,7 +2,7 @@
 // the service account's files; as a job user what the policy lets it read; a stopped agent is exit 1 with its fix.
 
 import { spawnSync } from "node:child_process";
-import { chmodSync } from "node:fs";
+import { chmodSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
@@ -71,6 +71,30 @@ describe.skipIf(!isRoot)(`doctor in system mode (${NEEDS_ROOT})`, () => {
     expect(ran.status).toBe(0);
     const after = await doctor();
     expect(after.code, after.stdout).toBe(0);
+  });
+
+  it("with no identity.txt: a sealed identity (setup --seal) is reported (and checked: root's, 0600), not a missing identity", async () => {
+    const identity = path.join(agent.dir, "identity.txt");
+    const aside = `${identity}.aside`;
+    const credential = path.join(sys.world.mkdir("credstore", 0o700), "secretfile-identity");
+    const run = () => sys.world.run(["doctor", "--state-dir", agent.dir, "--policy", agent.policy, "--audit", agent.audit, "--credential", credential], { env: { SECRETFILE_SOCKET: agent.socket } });
+    renameSync(identity, aside);
+    try {
+      const missing = await run();
+      expect(missing.code).toBe(1);
+      expect(missing.stdout).toContain(`FAIL no identity at ${identity}: restore it from a backup, or run setup to make a new one`);
+      writeFileSync(credential, "sealed bytes (doctor only looks at the file)", { mode: 0o600 });
+      const sealed = await run();
+      expect(sealed.code, sealed.stdout).toBe(0);
+      expect(sealed.stdout).toContain(`ok   the sealed identity ${credential} (root (uid 0), 0600)`);
+      expect(sealed.stdout).toContain(`info the identity is sealed as the systemd credential ${credential} (no plaintext identity on disk)`);
+      chmodSync(credential, 0o644);
+      const loose = await run();
+      expect(loose.code).toBe(1);
+      expect(loose.stdout).toContain(`the sealed identity ${credential}`);
+    } finally {
+      renameSync(aside, identity);
+    }
   });
 
   it("exits 1 with the systemctl fix once the agent has stopped", async () => {

@@ -3,12 +3,12 @@
 // is left in the state folder, and the agent keeps serving.
 
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
 import { NEEDS_ROOT, useSystem, type AgentFiles } from "../../helpers/system.js";
-import { compileShim, faultEnv, figure, fill, hasCC, launchAgent, leftovers, prepareFiles, readStore, type Agent } from "./support.js";
+import { compileShim, faultEnv, figure, fill, hasCC, launchAgent, leftovers, mountTmpfs, prepareFiles, readStore, type Agent } from "./support.js";
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -61,10 +61,9 @@ describe.skipIf(!isRoot || !hasCC)(
       const files = await prepareFiles(sys.world, sys.users.service, policyFor(), { K: "old" });
       const { service } = sys.users;
       const mnt = path.join(files.base, "state-tmpfs");
-      mkdirSync(mnt);
-      const mount = spawnSync("mount", ["-t", "tmpfs", "-o", `size=512k,mode=0700,uid=${service.uid},gid=${service.gid}`, "tmpfs", mnt], { encoding: "utf8" });
-      if (mount.status !== 0) {
-        ctx.skip(`cannot mount a tmpfs here (${mount.stderr.trim()})`);
+      const cannot = mountTmpfs(mnt, "512k", service);
+      if (cannot !== undefined) {
+        ctx.skip(cannot);
         return;
       }
       let agent: Agent | undefined;

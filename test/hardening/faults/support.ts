@@ -3,7 +3,7 @@
 // Rules: every process started here is stopped by the test that started it; nothing is written outside temp folders.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
@@ -242,6 +242,16 @@ export function figure(label: string, data: Record<string, unknown>): string {
   const line = `[faults] ${label}: ${JSON.stringify(data)}`;
   console.info(line);
   return line;
+}
+
+/**
+ * Makes the folder `dir` and mounts a tmpfs of `size` (e.g. "512k") on it, mode 0700, owned by `owner`. Returns
+ * undefined when mounted (unmount with `umount -l`), else why it could not be (the test then skips, saying so).
+ */
+export function mountTmpfs(dir: string, size: string, owner: TestUser): string | undefined {
+  mkdirSync(dir);
+  const mount = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0700,uid=${owner.uid},gid=${owner.gid}`, "tmpfs", dir], { encoding: "utf8" });
+  return mount.status === 0 ? undefined : `cannot mount a tmpfs here (${mount.stderr.trim()})`;
 }
 
 /** Writes zeros to `file` until the filesystem is full. */
