@@ -1,5 +1,4 @@
-// The bundle's entry: run the CLI and set the exit code (the only place that ends the process's work).
+// The bundle's entry: what bin/secretfile calls (and what the build runs to make the V8 code cache).
+// Rules: nothing runs on load; the launcher runs `main` and sets the exit code, the only place that ends the work.
 
-import { main } from "./main.js";
-
-process.exitCode = await main(process.argv.slice(2));
+export { main } from "./main.js";

@@ -1,30 +1,54 @@
 // The command line: commander wiring, and the single place errors become exit codes.
-// Rules: usage errors exit 2; expected errors print a message and a hint, never a stack trace.
+// Rules: usage errors exit 2; expected errors print a message and a hint, never a stack trace; a command's module is
+// loaded only when that command runs (or when help or an unknown word needs them all), so start-up pays for one.
 
 import { Command, CommanderError } from "commander";
 import { ExitCode } from "../errors.js";
-import * as add from "./commands/add.js";
-import * as agent from "./commands/agent.js";
-import * as audit from "./commands/audit.js";
-import * as doctor from "./commands/doctor.js";
-import * as exec from "./commands/exec.js";
-import * as exportStore from "./commands/export.js";
-import * as get from "./commands/get.js";
-import * as history from "./commands/history.js";
-import * as importCmd from "./commands/import.js";
-import * as init from "./commands/init.js";
-import * as ls from "./commands/ls.js";
-import * as policy from "./commands/policy.js";
-import * as recipient from "./commands/recipient.js";
-import * as recipients from "./commands/recipients.js";
-import * as rekey from "./commands/rekey.js";
-import * as rm from "./commands/rm.js";
-import * as rollback from "./commands/rollback.js";
-import * as setup from "./commands/setup.js";
 import { hardenCli } from "./hygiene.js";
 import { reportError } from "./report.js";
 
 declare const SECRETFILE_VERSION: string;
+
+/** A command module: src/cli/commands/NAME.ts, whose `register` adds the command (and its subcommands). */
+interface CommandModule {
+  register(program: Command): void;
+}
+
+/**
+ * Every command, in the order `--help` lists them, by the word that invokes it. Adding a command is one line here;
+ * the word must be the name its module registers.
+ */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  init: () => import("./commands/init.js"),
+  add: () => import("./commands/add.js"),
+  get: () => import("./commands/get.js"),
+  ls: () => import("./commands/ls.js"),
+  rm: () => import("./commands/rm.js"),
+  history: () => import("./commands/history.js"),
+  rollback: () => import("./commands/rollback.js"),
+  import: () => import("./commands/import.js"),
+  exec: () => import("./commands/exec.js"),
+  agent: () => import("./commands/agent.js"),
+  policy: () => import("./commands/policy.js"),
+  setup: () => import("./commands/setup.js"),
+  audit: () => import("./commands/audit.js"),
+  doctor: () => import("./commands/doctor.js"),
+  recipient: () => import("./commands/recipient.js"),
+  recipients: () => import("./commands/recipients.js"),
+  rekey: () => import("./commands/rekey.js"),
+  export: () => import("./commands/export.js"),
+};
+
+/**
+ * Returns the modules `argv` needs: none for `--version`, the one its first word names, or every one (help, no
+ * command, an unknown word: commander then lists them or suggests the nearest).
+ */
+export function commandsFor(argv: readonly string[]): (() => Promise<CommandModule>)[] {
+  if (argv[0] === "-V" || argv[0] === "--version") return [];
+  const word = argv.find((arg) => !arg.startsWith("-"));
+  const one = word !== undefined && Object.hasOwn(COMMANDS, word) ? COMMANDS[word] : undefined;
+  return one !== undefined ? [one] : Object.values(COMMANDS);
+}
 
 /** Runs the CLI with `argv` (without node and the script); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -35,20 +59,19 @@ export async function main(argv: string[]): Promise<number> {
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`secretfile: ${text.trimEnd()}\n`) });
-  for (const command of [init, add, get, ls, rm, history, rollback, importCmd, exec, agent, policy, setup, audit, doctor]) command.register(program);
-  for (const command of [recipient, recipients, rekey, exportStore]) command.register(program);
   // Before any command runs (and so before it holds a value): no core file, no reading of this process's memory.
   program.hook("preAction", async (_program, action) => {
     let top = action;
     while (top.parent !== null && top.parent !== program) top = top.parent;
     await hardenCli({ keepCoreLimit: top.name() === "exec" });
   });
-  const override = (cmd: Command): void => {
-    cmd.exitOverride();
-    cmd.commands.forEach(override);
-  };
-  program.commands.forEach(override);
   try {
+    for (const command of await Promise.all(commandsFor(argv).map((load) => load()))) command.register(program);
+    const override = (cmd: Command): void => {
+      cmd.exitOverride();
+      cmd.commands.forEach(override);
+    };
+    program.commands.forEach(override);
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
   } catch (err) {

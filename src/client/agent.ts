@@ -1,9 +1,10 @@
 // The agent client: each operation is one request on a fresh connection to the agent's socket.
-// Rules: no cryptography here (the agent holds the key); an unreachable agent is exit 6 with a hint.
+// Rules: no cryptography here (the agent holds the key); an unreachable agent is exit 6 with a hint; a request is sent
+// again only when it cannot have been carried out (no connection was made, or the agent answered `busy`).
 
 import net from "node:net";
 import { AgentUnreachableError, FailureError, UsageError } from "../errors.js";
-import { errorFromAnswer, MAX_REQUEST_BYTES, type Answer, type ErrorAnswer, type Request } from "../agent/protocol.js";
+import { BUSY, errorFromAnswer, MAX_REQUEST_BYTES, type Answer, type ErrorAnswer, type Request } from "../agent/protocol.js";
 import type { SecretInfo } from "../store/document.js";
 import type { History, Rollback } from "../store/history.js";
 import type { AddOptions, ImportResult } from "../store/operations.js";
@@ -75,19 +76,29 @@ export class AgentBackend implements Backend {
   /**
    * Sends one request and resolves with its answer; throws the agent's error as a typed error. While nothing accepts
    * the connection (the agent restarting), tries again for up to `RESTART_WAIT_MS`; the request was not sent then.
+   * While the agent answers `busy` (this uid is over its rate), tries again after the pause it asks for, plus a random
+   * share of it so that jobs refused together do not come back together, for up to `BUSY_WAIT_MS` in all.
    */
   private async ask(request: Request, retry = true): Promise<Answer> {
     const started = Date.now();
+    let busySince: number | undefined;
     for (let delay = 50, tries = 1; ; delay = Math.min(delay * 2, 400), tries++) {
       try {
         return await this.askOnce(request);
       } catch (err) {
+        if (err instanceof Busy) {
+          busySince ??= Date.now();
+          const pause = err.retryAfterMs * (1 + Math.random() / 2);
+          if (!retry || Date.now() - busySince + pause > BUSY_WAIT_MS) throw errorFromAnswer(err.answer);
+          await sleep(pause);
+          continue;
+        }
         if (!(err instanceof NotConnected)) throw err;
         const waited = Date.now() - started;
         if (!retry || !RETRYABLE.has(err.cause.code ?? "") || waited + delay > RESTART_WAIT_MS) {
           throw unreachable(this.socket, err.cause, tries > 1 ? waited : 0);
         }
-        await new Promise((r) => setTimeout(r, delay));
+        await sleep(delay);
       }
     }
   }
@@ -117,7 +128,7 @@ export class AgentBackend implements Backend {
         const nl = chunk.indexOf(0x0a);
         chunks.push(nl === -1 ? chunk : chunk.subarray(0, nl));
         size += chunk.length;
-        if (nl !== -1) finish(() => settle(Buffer.concat(chunks).toString("utf8"), resolve, reject));
+        if (nl !== -1) finish(() => settle(textOf(chunks), resolve, reject));
         else if (size > MAX_ANSWER_BYTES) finish(() => reject(new FailureError(`the agent at ${this.socket} sent an oversized answer`)));
       });
       conn.on("error", (err: NodeJS.ErrnoException) =>
@@ -134,6 +145,12 @@ export class AgentBackend implements Backend {
  */
 const RESTART_WAIT_MS = 5_000;
 
+/** How long a client keeps sending a request again while the agent answers `busy`, in ms. */
+const BUSY_WAIT_MS = 2_000;
+
+/** The pause asked for when a `busy` answer has none (or a meaningless one), in ms. */
+const BUSY_DEFAULT_PAUSE_MS = 100;
+
 /** Connection errors that mean nothing took the request: no socket, nobody listening, backlog full. */
 const RETRYABLE = new Set(["ENOENT", "ECONNREFUSED", "EAGAIN"]);
 
@@ -146,6 +163,18 @@ class NotConnected extends Error {
   }
 }
 
+/** The agent answered `busy`: the request was not carried out and may be sent again after `retryAfterMs`. */
+class Busy extends Error {
+  readonly answer: ErrorAnswer;
+  readonly retryAfterMs: number;
+  constructor(answer: ErrorAnswer) {
+    super(answer.error.message);
+    this.answer = answer;
+    const ms = answer.error.retryAfterMs;
+    this.retryAfterMs = typeof ms === "number" && ms >= 1 ? ms : BUSY_DEFAULT_PAUSE_MS;
+  }
+}
+
 function settle(line: string, resolve: (a: Answer) => void, reject: (e: Error) => void): void {
   let answer: Answer | ErrorAnswer;
   try {
@@ -155,7 +184,20 @@ function settle(line: string, resolve: (a: Answer) => void, reject: (e: Error) =
     return;
   }
   if (answer.ok) resolve(answer);
-  else reject(errorFromAnswer(answer));
+  else reject(answer.error?.code === BUSY ? new Busy(answer) : errorFromAnswer(answer));
+}
+
+/** Returns the answer's text and zeroes its bytes, which hold values (the text is a string JavaScript cannot erase). */
+function textOf(chunks: Buffer[]): string {
+  const bytes = Buffer.concat(chunks);
+  const text = bytes.toString("utf8");
+  bytes.fill(0);
+  for (const chunk of chunks) chunk.fill(0);
+  return text;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function expect<Op extends Answer["op"]>(answer: Answer, op: Op): Extract<Answer, { op: Op }> {

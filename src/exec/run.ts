@@ -6,9 +6,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ExitCode, FailureError, SecretfileError } from "../errors.js";
-import { Masker, type maskPatterns } from "./mask.js";
+import { Masker, maskPatterns } from "./mask.js";
+
+type Patterns = ReturnType<typeof maskPatterns>;
 
 /** The signals passed on to the job. */
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
@@ -48,10 +51,23 @@ export function resolveCommand(command: string, envPath: string | undefined): st
   throw new CannotRunError(command, denied ? 126 : 127);
 }
 
+/**
+ * Returns the masking patterns of `values` as a function that builds them when first called (10,000 values take
+ * longer to turn into patterns than Node takes to start, and a job that prints nothing never needs them), or undefined
+ * when no value would be masked (then the job gets the terminal directly).
+ */
+export function maskOnDemand(values: Map<string, string>): (() => Patterns) | undefined {
+  let any = false;
+  for (const entry of values) if ((any = maskPatterns(new Map([entry])).length > 0)) break;
+  if (!any) return undefined;
+  let patterns: Patterns | undefined;
+  return () => (patterns ??= maskPatterns(values));
+}
+
 /** How the job's output is handled. */
 export interface RunOptions {
-  /** Patterns to mask in the job's standard output and error; none means the job gets the terminal directly. */
-  mask?: ReturnType<typeof maskPatterns>;
+  /** The patterns to mask in the job's standard output and error (see maskOnDemand); none: the job gets the terminal. */
+  mask?: () => Patterns;
   /** Keep this process while the job runs (never execve), for work to do after it ends. */
   stay?: boolean;
 }
@@ -65,7 +81,7 @@ export async function runJob(argv: string[], env: Record<string, string>, opts: 
   const [command, ...args] = argv;
   if (command === undefined) throw new FailureError("no command to run");
   const file = resolveCommand(command, env.PATH);
-  const masking = opts.mask !== undefined && opts.mask.length > 0;
+  const masking = opts.mask !== undefined;
   const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string>) => never }).execve;
   if (!masking && !opts.stay && typeof execve === "function") execve(file, [command, ...args], env);
 
@@ -94,7 +110,7 @@ export async function runJob(argv: string[], env: Record<string, string>, opts: 
   const outputs: Promise<void>[] = [];
   if (masking) {
     for (const [from, to] of [[job.stdout!, process.stdout], [job.stderr!, process.stderr]] as const) {
-      outputs.push(pipeline(from, new Masker(opts.mask!), to, { end: false }).catch(() => undefined));
+      outputs.push(maskedCopy(from, to, opts.mask!).catch(() => undefined));
     }
   }
 
@@ -110,4 +126,10 @@ export async function runJob(argv: string[], env: Record<string, string>, opts: 
   } finally {
     for (const [s, handler] of handlers) process.off(s, handler);
   }
+}
+
+/** Copies the job's `from` to `to` through a Masker, building the patterns once the job has written something. */
+async function maskedCopy(from: Readable, to: Writable, patterns: () => Patterns): Promise<void> {
+  await new Promise((resolve) => from.once("readable", resolve).once("error", resolve));
+  await pipeline(from, new Masker(from.readableLength > 0 ? patterns() : []), to, { end: false });
 }

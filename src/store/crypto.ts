@@ -4,6 +4,7 @@
 import { Decrypter, Encrypter, generateHybridIdentity, generateX25519Identity, identityToRecipient } from "age-encryption";
 import type { Identity, Stanza } from "age-encryption";
 import { CorruptError, UsageError } from "../errors.js";
+import { decryptPayload, headerLength } from "./payload.js";
 
 /** Returns a new age identity string: X25519, or the hybrid post-quantum kind when `pq` is set. */
 export async function generateIdentity(pq: boolean): Promise<string> {
@@ -47,7 +48,7 @@ export async function encrypt(plaintext: Uint8Array, recipients: string[]): Prom
 export class NotForThisIdentityError extends CorruptError {}
 
 /**
- * Decrypts `ciphertext` read from `file` with `identity`.
+ * Decrypts `ciphertext` read from `file` with `identity`; the caller owns the plaintext and zeroes it after use.
  * Throws NotForThisIdentityError (exit 5) for a file not encrypted to this identity, CorruptError (5) for a damaged one.
  */
 export async function decrypt(ciphertext: Uint8Array, identity: string, file: string): Promise<Uint8Array> {
@@ -67,7 +68,16 @@ export async function decrypt(ciphertext: Uint8Array, identity: string, file: st
   };
   d.addIdentity(noMatch);
   try {
-    return await readAll(await d.decrypt(streamOf(ciphertext)));
+    // typage checks the header and unwraps the file key; the payload, the part that grows with the store, is
+    // decrypted natively (payload.ts).
+    const length = headerLength(ciphertext);
+    if (length === -1) throw new Error("no header MAC line");
+    const fileKey = await d.decryptHeader(ciphertext.subarray(0, length));
+    try {
+      return decryptPayload(fileKey, ciphertext.subarray(length));
+    } finally {
+      fileKey.fill(0);
+    }
   } catch (cause) {
     if (noMatch.asked) {
       throw new NotForThisIdentityError(`${file} is not encrypted to this identity (or its header is damaged)`, {
@@ -77,34 +87,4 @@ export async function decrypt(ciphertext: Uint8Array, identity: string, file: st
     }
     throw new CorruptError(`${file} is damaged, truncated or not an age file`, { hint: "restore the store from a backup", cause });
   }
-}
-
-// typage collects a Uint8Array result with `new Response(…)`, which loads undici on Node 20;
-// passing a stream and reading it here avoids that cost at start-up.
-function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    start(controller) {
-      controller.enqueue(bytes);
-      controller.close();
-    },
-  });
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.length;
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

@@ -37,7 +37,9 @@ export async function loadIdentity(file: string, opts: IdentityOptions = {}): Pr
   if (bytes === null) {
     throw new NoStoreError(`no identity at ${file}`, { hint: "run `secretfile init` to create a personal store, or pass --dir" });
   }
-  return parseIdentity(bytes.toString("utf8"), file, opts.known);
+  const text = bytes.toString("utf8");
+  bytes.fill(0); // the key lives on only as a string (see SECURITY.md, Memory)
+  return parseIdentity(text, file, opts.known);
 }
 
 /** How to load an identity file. */

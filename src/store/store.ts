@@ -112,7 +112,12 @@ export class Store {
         hint: "restore store.age from a backup, or move the identity aside and run `secretfile init`",
       });
     }
-    return parseDocument(await this.decryptWithAny(bytes), this.paths.store);
+    const plaintext = await this.decryptWithAny(bytes);
+    try {
+      return parseDocument(plaintext, this.paths.store);
+    } finally {
+      plaintext.fill(0); // the values live on only as strings (see SECURITY.md)
+    }
   }
 
   /**

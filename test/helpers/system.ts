@@ -63,7 +63,7 @@ export interface RunResult extends Result {
 
 /** Copies the built CLI into a new world-readable folder and checks that the copy runs. Throws if dist/ is missing. */
 export function makeWorld(): World {
-  if (!existsSync(path.join(ROOT, "dist", "secretfile.mjs"))) throw new Error("dist/secretfile.mjs is missing: run `npm run build` first");
+  if (!existsSync(path.join(ROOT, "dist", "secretfile.cjs"))) throw new Error("dist/secretfile.cjs is missing: run `npm run build` first");
   const root = mkdtempSync(path.join(os.tmpdir(), "secretfile-sys-"));
   chmodSync(root, 0o755);
   const app = path.join(root, "app");

@@ -7,8 +7,7 @@ import { UsageError } from "../../errors.js";
 import { readEnvFile } from "../../exec/env-file.js";
 import { jobEnvironment } from "../../exec/environment.js";
 import { buildKeySet, keySetVariables } from "../../exec/keyset.js";
-import { maskPatterns } from "../../exec/mask.js";
-import { runJob } from "../../exec/run.js";
+import { maskOnDemand, runJob } from "../../exec/run.js";
 import { withSecretFiles } from "../../exec/secret-files.js";
 import { describeAttention } from "../../store/expiry.js";
 import { backendOf, nameList, withWhere, type WhereOptions } from "../options.js";
@@ -48,7 +47,7 @@ export function register(program: Command): void {
       const { values, expiring } =
         set !== undefined && set.names.length === 0 ? { values: new Map<string, string>(), expiring: {} } : await (await backendOf(opts)).values(set?.names);
       for (const name of Object.keys(expiring).sort()) if (values.has(name)) warn(describeAttention(name, expiring[name]!));
-      const mask = opts.mask ? maskPatterns(values) : undefined;
+      const mask = opts.mask ? maskOnDemand(values) : undefined;
       const fileSecrets = new Map((set?.files ?? []).map((name) => [name, values.get(name)!]));
       process.exitCode = await withSecretFiles(fileSecrets, process.env, (paths) => {
         const variables = set === undefined ? values : keySetVariables(set, values, paths);
