@@ -2,6 +2,7 @@
 // Rules: every figure printed comes from results.json of the same run; a missing peer or a failed measurement is
 // printed as such, never left out.
 
+import { readFileSync } from "node:fs";
 import { summarize } from "./stats.mjs";
 import { kibToMB } from "./targets.mjs";
 
@@ -78,6 +79,9 @@ export function markdown(results) {
     ["runs", `start-up ${m.plan.startup.warmup} warm-up + ${m.plan.startup.runs} rounds; load ${m.plan.load.windows} windows of ${m.plan.load.windowMs} ms per server and concurrency after ${m.plan.load.warmupMs} ms warm-up; burst 20 + 20 warm-up, then ${m.plan.burst.runs} pairs; add ${m.plan.writes.warmup} warm-up + ${m.plan.writes.runs} rounds; 50 writers once into each of ${m.plan.writers.stores.map((k) => ({ s10: "10", s100: "100", s10k: "10,000" })[k]).join(" and ")} secrets; masking ${m.plan.masking.warmup} warm-up + ${m.plan.masking.runs} rounds; memory ${m.plan.memory.runs} runs per command`],
   ]));
   p("## Targets", "", table(targetRows(results)));
+  // What limits each missed target: written by hand in bench/limits.md (analysis, not a measurement), kept across runs.
+  const limits = readLimits();
+  if (limits !== "") p(limits);
   if (results.errors.length) p("## Measurements that failed", "", ...results.errors.map((e) => `- ${e.section}: ${e.message}`));
   const missing = Object.entries(results.startup?.missing ?? {});
   if (missing.length) p("## Missing peers", missing.map(([k, v]) => `- ${k}: missing (${v})`).join("\n"));
@@ -147,4 +151,13 @@ export function markdown(results) {
     ].join("\n"),
   );
   return out.join("\n");
+}
+
+/** bench/limits.md, the hand-written account of what limits the missed targets; empty when there is none. */
+function readLimits() {
+  try {
+    return readFileSync(new URL("./limits.md", import.meta.url), "utf8").trim();
+  } catch {
+    return "";
+  }
 }
