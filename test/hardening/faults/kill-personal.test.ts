@@ -13,7 +13,7 @@ import { between, buildWorker, envNumber, figure, leftovers, lockMtime, numberOf
 
 /** Stores run side by side, rounds per store (two workers killed per round), and the CLI part. */
 const STORES = 4;
-const ROUNDS = Math.round(55 * envNumber("SECRETFILE_FAULTS_SCALE", 1));
+const ROUNDS = Math.round(45 * envNumber("SECRETFILE_FAULTS_SCALE", 1));
 const CLI_STORES = 2;
 const CLI_ROUNDS = Math.round(8 * envNumber("SECRETFILE_FAULTS_SCALE", 1));
 /**
