@@ -3,13 +3,10 @@
 // with a message (no hang, no stack trace) and a retry works; a burst of clients across a restart loses no write.
 
 import { spawnSync } from "node:child_process";
-import { utimesSync } from "node:fs";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readOwner } from "../../../src/store/lock-owner.js";
 import { isRoot } from "../../helpers/cli.js";
 import { NEEDS_ROOT, request, useSystem, type AgentFiles, type RunResult } from "../../helpers/system.js";
-import { between, envNumber, figure, launchAgent, leftovers, numberOf, prepareFiles, quantile, readStore, sleep, type Agent } from "./support.js";
+import { afterKill, type Agent, between, envNumber, figure, launchAgent, leftovers, numberOf, prepareFiles, quantile, readStore, sleep } from "./support.js";
 
 /** Agents killed side by side, and rounds (one kill each) per agent. */
 const LANES = 4;
@@ -44,7 +41,6 @@ describe.skipIf(!isRoot)(`system mode: the agent killed with SIGKILL and restart
         Array.from({ length: LANES }, async () => {
           const files = await prepareFiles(sys.world, sys.users.service, policyFor(), { OTHER: "untouched" });
           const known = Array.from({ length: WRITERS }, () => 0);
-          const lock = path.join(files.dir, "store.age.lock");
           let lockLeft = false;
           for (let round = 1; round <= ROUNDS; round++) {
             const agent = await launch(files, { SECRETFILE_LOCK_STALE_MS: String(STALE_MS) });
@@ -72,18 +68,7 @@ describe.skipIf(!isRoot)(`system mode: the agent killed with SIGKILL and restart
             await agent.exited;
             await Promise.all(loops);
             t.kills++;
-            const left = leftovers(files.dir);
-            expect(left.other, `round ${round}`).toEqual([]);
-            if (left.temps.length > 0) t.tempLeft++;
-            lockLeft = left.lock;
-            if (lockLeft) {
-              t.lockLeft++;
-              if (readOwner(lock) === undefined) {
-                t.ownerless++;
-                const old = new Date(Date.now() - 2 * STALE_MS);
-                utimesSync(lock, old, old);
-              }
-            }
+            lockLeft = afterKill(files.dir, t, round, STALE_MS);
             const doc = await readStore(files.dir);
             expect(doc.secrets.OTHER?.value).toBe("untouched");
             for (let j = 0; j < WRITERS; j++) {

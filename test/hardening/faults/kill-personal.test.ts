@@ -2,14 +2,14 @@
 // leave a store that decrypts and holds the old or the new state; the lock a dead writer leaves is taken over at once
 // (its holder is known dead), not after the stale time; no update that was reported done is ever lost.
 
-import { mkdirSync, utimesSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readOwner } from "../../../src/store/lock-owner.js";
 import { Store, storePaths } from "../../../src/store/store.js";
 import { cleanEnv, tempDir } from "../../helpers/cli.js";
 import { sandbox, removeSandboxes, startCli } from "../../helpers/personal.js";
-import { between, buildWorker, envNumber, figure, leftovers, lockMtime, numberOf, quantile, readStore, sleep, startWorker, type Worker } from "./support.js";
+import { afterKill, between, buildWorker, envNumber, figure, leftovers, lockMtime, numberOf, quantile, readStore, sleep, startWorker, type Worker } from "./support.js";
 
 /** Stores run side by side, rounds per store (two workers killed per round), and the CLI part. */
 const STORES = 4;
@@ -61,7 +61,6 @@ interface Tally {
 async function killRounds(dir: string, rounds: number): Promise<Tally> {
   const t: Tally = { kills: 0, lockLeft: 0, tempLeft: 0, takeoverLeft: 0, ownerless: 0, unreported: 0, writes: 0, recoveries: [] };
   const env = cleanEnv({ SECRETFILE_LOCK_STALE_MS: String(STALE_MS) });
-  const lock = path.join(dir, "store.age.lock");
   const known = { W1: 0, W2: 0 };
   let lockLeft = false;
   for (let round = 1; round <= rounds; round++) {
@@ -80,19 +79,7 @@ async function killRounds(dir: string, rounds: number): Promise<Tally> {
       }),
     );
     t.kills += 2;
-    const left = leftovers(dir);
-    expect(left.other, `round ${round}`).toEqual([]);
-    if (left.temps.length > 0) t.tempLeft++;
-    if (left.takeover) t.takeoverLeft++;
-    lockLeft = left.lock;
-    if (lockLeft) {
-      t.lockLeft++;
-      if (readOwner(lock) === undefined) {
-        t.ownerless++;
-        const old = new Date(Date.now() - 2 * STALE_MS);
-        utimesSync(lock, old, old);
-      }
-    }
+    lockLeft = afterKill(dir, t, round, STALE_MS);
     const doc = await readStore(dir);
     for (const { name, w } of writers) {
       const reported = w.lastOk() ?? known[name];

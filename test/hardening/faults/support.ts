@@ -3,12 +3,14 @@
 // Rules: every process started here is stopped by the test that started it; nothing is written outside temp folders.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
+import { expect } from "vitest";
 import { decrypt } from "../../../src/store/crypto.js";
 import { parseDocument, type StoreDocument } from "../../../src/store/document.js";
+import { readOwner } from "../../../src/store/lock-owner.js";
 import { putSecret } from "../../../src/store/operations.js";
 import { Store, storePaths } from "../../../src/store/store.js";
 import { ROOT } from "../../helpers/cli.js";
@@ -222,6 +224,35 @@ export async function launchAgent(world: World, service: TestUser, files: AgentF
   const agent = spawnAgent(world, service, files, env);
   await untilReady(agent, files.socket, ms);
   return agent;
+}
+
+/** What the rounds after kills count of what the dead left behind. */
+export interface LeftTally {
+  tempLeft: number;
+  takeoverLeft?: number;
+  lockLeft: number;
+  ownerless: number;
+}
+
+/**
+ * Looks at the store folder `dir` right after a kill: nothing but temporary files, the lock and the takeover file may
+ * be left (asserted), and each is counted in `t`. A lock whose owner record the victim never wrote is aged past
+ * `staleMs`, so that the ordinary stale-lock path takes it over. Returns whether a lock was left.
+ */
+export function afterKill(dir: string, t: LeftTally, round: number, staleMs: number): boolean {
+  const left = leftovers(dir);
+  expect(left.other, `round ${round}`).toEqual([]);
+  if (left.temps.length > 0) t.tempLeft++;
+  if (left.takeover && t.takeoverLeft !== undefined) t.takeoverLeft++;
+  if (!left.lock) return false;
+  t.lockLeft++;
+  const lock = path.join(dir, "store.age.lock");
+  if (readOwner(lock) === undefined) {
+    t.ownerless++;
+    const old = new Date(Date.now() - 2 * staleMs);
+    utimesSync(lock, old, old);
+  }
+  return true;
 }
 
 /** Resolves after `ms` milliseconds. */
