@@ -1,23 +1,30 @@
-// Bundles the CLI into dist/secretfile.cjs with esbuild, compiles dist/hygiene.node (build-native.mjs), then makes the
-// bundle's V8 code cache dist/secretfile.cjs.cache by running it through the common commands in a child Node (see
-// cache-training.mjs), so start-up skips compiling.
+// Bundles the CLI into dist/secretfile.cjs (and typage into dist/age.cjs) with esbuild, compiles dist/native.node
+// (build-native.mjs), then makes the bundle's V8 code caches by running it through the common commands in child Nodes
+// (cache-training.mjs): dist/secretfile.cjs.cache for every command, and a smaller one for each of the hot commands
+// (dist/secretfile.cjs.get.cache, .exec.cache), so start-up skips compiling.
 // Rules: one file, each command's code and the cryptography evaluated only when used (esbuild turns `await import()`
 // into a lazy initializer); the cache holds compiled code of this bundle only, made from throwaway data, never a secret.
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { buildNative } from "./build-native.mjs";
 
 // Modules loaded on first use instead of when the bundle starts, as `importer → module`: each gets an object that
 // requires the real module when a property is first read. commander needs node:child_process only to run executable
-// subcommands (secretfile has none); proper-lockfile (with graceful-fs and signal-exit) only for a write, not a read.
-// Each costs every start a few milliseconds otherwise.
+// subcommands (secretfile has none); proper-lockfile (with graceful-fs and signal-exit) only for a write, not a read;
+// the agent client node:net, and `exec` node:child_process, node:tty and the streams, only when the build has no native
+// addon (src/native.ts). Each costs every start a few milliseconds otherwise.
 const LOAD_ON_USE = [
   { importer: /[\\/]node_modules[\\/]commander[\\/]/, module: "node:child_process" },
   { importer: /[\\/]src[\\/]store[\\/]lock\.ts$/, module: "proper-lockfile" },
+  { importer: /[\\/]src[\\/]client[\\/]agent\.ts$/, module: "node:net" },
+  ...["node:child_process", "node:stream/promises", "node:tty"].map((module) => ({ importer: /[\\/]src[\\/]exec[\\/]run\.ts$/, module })),
 ];
 const loadOnUse = {
   name: "load-on-use",
@@ -31,6 +38,17 @@ const loadOnUse = {
       loader: "js",
       resolveDir: process.cwd(),
     }));
+  },
+};
+
+// typage (age-encryption, with its @noble curves and post-quantum code: ~40 % of the bundle) goes into its own file,
+// dist/age.cjs, required only when a command encrypts or handles a post-quantum key: every start reads, and the code
+// cache holds, only the rest. One library, self-contained, so nothing is shared across the two files.
+const SEPARATE = { "age-encryption": "./age.cjs" };
+const separate = {
+  name: "separate",
+  setup(b) {
+    b.onResolve({ filter: /^age-encryption$/ }, (args) => ({ path: SEPARATE[args.path], external: true }));
   },
 };
 
@@ -49,11 +67,12 @@ await build({
   banner: {
     js: `// secretfile ${version} build ${randomBytes(8).toString("hex")}\n"use strict";\nconst __sfImportMetaUrl = require("node:url").pathToFileURL(__filename).href;`,
   },
-  plugins: [loadOnUse],
+  plugins: [loadOnUse, separate],
   legalComments: "none",
   // Whitespace and comments out, every character ASCII: bin/secretfile reads the bundle as latin1, the fastest way
   // to a JavaScript string, which is the same string only for ASCII (checked below).
-  minifyWhitespace: true,
+  minify: true,
+  keepNames: true,
   charset: "ascii",
   logLevel: "warning",
 });
@@ -62,14 +81,28 @@ if (readFileSync(new URL("./dist/secretfile.cjs", import.meta.url)).some((byte) 
   throw new Error("dist/secretfile.cjs is not all ASCII, but bin/secretfile reads it as latin1");
 }
 
+for (const [name, file] of Object.entries(SEPARATE)) {
+  await build({ entryPoints: [name], outfile: `dist/${file}`, bundle: true, format: "cjs", platform: "node", target: "node20", legalComments: "none", minifyWhitespace: true, logLevel: "warning" });
+}
+
 buildNative();
 
-// A child Node, so that the cache is made under the same V8 flags a plain `node` start has.
+// Child Nodes, so that each cache is made under the same V8 flags a plain `node` start has, and holds only what its
+// commands compiled: first the cache for every command (which also makes the throwaway store), then one per command
+// that has its own (the launcher's OWN_CACHE).
 const training = fileURLToPath(new URL("./cache-training.mjs", import.meta.url));
 const env = { ...process.env };
 delete env.NODE_OPTIONS;
-const made = spawnSync(process.execPath, [training], { env, input: "throwaway-training-value\n", stdio: ["pipe", "ignore", "pipe"], encoding: "utf8", timeout: 120_000 });
-if (made.status !== 0) {
-  // The CLI works without a cache, only slower to start: say so and go on.
-  process.stderr.write(`build: no code cache was made (${made.status ?? made.signal}): ${made.stderr.trim().slice(-800)}\n`);
+const tmp = mkdtempSync(path.join(os.tmpdir(), "secretfile-cache-"));
+try {
+  for (const set of ["all", ...createRequire(import.meta.url)("./bin/secretfile").OWN_CACHE]) {
+    const made = spawnSync(process.execPath, [training, set, tmp], { env, input: "throwaway-training-value\n", stdio: ["pipe", "ignore", "pipe"], encoding: "utf8", timeout: 120_000 });
+    if (made.status !== 0) {
+      // The CLI works without a cache, only slower to start: say so and go on.
+      process.stderr.write(`build: no code cache was made for ${set} (${made.status ?? made.signal}): ${made.stderr.trim().slice(-800)}\n`);
+      if (set === "all") break;
+    }
+  }
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
 }

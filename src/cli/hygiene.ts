@@ -1,24 +1,17 @@
 // The CLI's process hygiene: before it holds any value it makes itself non-dumpable, so no core file holds a key and
 // no other process of the same user can read its memory (/proc/PID/mem, environ, ptrace).
-// Rules: done through dist/hygiene.node (native/hygiene.c, well under a millisecond); without it, through koffi (about
+// Rules: done through dist/native.node (native/hygiene.c, well under a millisecond); without it, through koffi (about
 // 30 ms more); a failure is an error, never a silent start without it. `exec` keeps the core-file limit, which its job
 // would inherit; its own dumpable flag already keeps secretfile's memory out of a core.
 
-import { createRequire } from "node:module";
 import { FailureError } from "../errors.js";
-
-interface Hygiene {
-  /** 0, or -errno of prctl, or +errno of setrlimit. */
-  harden(noCore: boolean): number;
-  /** prctl(PR_GET_DUMPABLE). */
-  dumpable(): number;
-}
+import { native } from "../native.js";
 
 /** Makes this process non-dumpable and, unless `keepCoreLimit`, sets its core-file limit to 0. Throws FailureError (1). */
 export async function hardenCli(opts: { keepCoreLimit: boolean }): Promise<void> {
   // prctl is Linux's; on macOS (personal mode only) the CLI runs without this protection, as SECURITY.md says.
   if (process.platform !== "linux") return;
-  const addon = loadAddon();
+  const addon = native();
   if (addon === undefined) {
     // Built without a C compiler: the same calls through koffi.
     const { hardenProcess } = await import("../agent/hardening.js");
@@ -31,14 +24,5 @@ export async function hardenCli(opts: { keepCoreLimit: boolean }): Promise<void>
     throw new FailureError(`cannot protect secretfile's memory before it reads a secret: ${call} failed with errno ${Math.abs(r)}`, {
       hint: "this needs Linux prctl(2) and setrlimit(2); if a sandbox forbids them, allow them for secretfile",
     });
-  }
-}
-
-/** The addon build.mjs compiles beside the bundle, or undefined when the build had no C compiler. */
-function loadAddon(): Hygiene | undefined {
-  try {
-    return createRequire(import.meta.url)(new URL("./hygiene.node", import.meta.url).pathname) as Hygiene;
-  } catch {
-    return undefined;
   }
 }

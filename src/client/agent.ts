@@ -8,6 +8,7 @@ import { BUSY, errorFromAnswer, MAX_REQUEST_BYTES, type Answer, type ErrorAnswer
 import type { SecretInfo } from "../store/document.js";
 import type { History, Rollback } from "../store/history.js";
 import type { AddOptions, ImportResult } from "../store/operations.js";
+import { errnoName, isNativeError, native, type Native } from "../native.js";
 import type { Backend, SecretValues } from "./backend.js";
 
 /** The largest answer read, in bytes (10,000 values of 64 KiB would not fit; a store that large is refused). */
@@ -103,7 +104,34 @@ export class AgentBackend implements Backend {
     }
   }
 
+  /** Sends `request` once: through the native addon when the build made it (no node:net to load), else node:net. */
   private askOnce(request: Request): Promise<Answer> {
+    const line = `${JSON.stringify(request)}\n`;
+    const addon = native();
+    return addon === undefined ? this.askOverNet(line) : this.askNatively(addon, line);
+  }
+
+  private askNatively(addon: Native, line: string): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const bytes = Buffer.from(line);
+      let answer: Buffer;
+      try {
+        answer = addon.exchange(this.socket, bytes, MAX_ANSWER_BYTES);
+      } catch (err) {
+        if (!isNativeError(err)) throw err;
+        const code = errnoName(err.errno);
+        if (!err.connected) reject(new NotConnected(Object.assign(new Error(`${err.message} ${this.socket}`), { code, errno: err.errno })));
+        else if (code === "EMSGSIZE") reject(oversized(this.socket));
+        else reject(closedEarly(this.socket, code === "ENODATA" ? "" : ` (${code})`));
+        return;
+      } finally {
+        bytes.fill(0); // the request of `add` or `import` holds values
+      }
+      settle(textOf([answer]), resolve, reject);
+    });
+  }
+
+  private askOverNet(line: string): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const conn = net.createConnection(this.socket);
       const chunks: Buffer[] = [];
@@ -116,27 +144,33 @@ export class AgentBackend implements Backend {
         conn.destroy();
         fn();
       };
-      const closedEarly = (why: string) =>
-        new AgentUnreachableError(`the agent at ${this.socket} closed the connection without answering${why}`, {
-          hint: "the request may or may not have been carried out; run the command again, and if it keeps failing look at the agent's log: `journalctl -u secretfile`",
-        });
       conn.on("connect", () => {
         connected = true;
-        conn.write(`${JSON.stringify(request)}\n`);
+        conn.write(line);
       });
       conn.on("data", (chunk: Buffer) => {
         const nl = chunk.indexOf(0x0a);
         chunks.push(nl === -1 ? chunk : chunk.subarray(0, nl));
         size += chunk.length;
         if (nl !== -1) finish(() => settle(textOf(chunks), resolve, reject));
-        else if (size > MAX_ANSWER_BYTES) finish(() => reject(new FailureError(`the agent at ${this.socket} sent an oversized answer`)));
+        else if (size > MAX_ANSWER_BYTES) finish(() => reject(oversized(this.socket)));
       });
       conn.on("error", (err: NodeJS.ErrnoException) =>
-        finish(() => reject(connected ? closedEarly(` (${err.code ?? err.message})`) : new NotConnected(err))),
+        finish(() => reject(connected ? closedEarly(this.socket, ` (${err.code ?? err.message})`) : new NotConnected(err))),
       );
-      conn.on("close", () => finish(() => reject(closedEarly(""))));
+      conn.on("close", () => finish(() => reject(closedEarly(this.socket, ""))));
     });
   }
+}
+
+function closedEarly(socket: string, why: string): AgentUnreachableError {
+  return new AgentUnreachableError(`the agent at ${socket} closed the connection without answering${why}`, {
+    hint: "the request may or may not have been carried out; run the command again, and if it keeps failing look at the agent's log: `journalctl -u secretfile`",
+  });
+}
+
+function oversized(socket: string): FailureError {
+  return new FailureError(`the agent at ${socket} sent an oversized answer`);
 }
 
 /**

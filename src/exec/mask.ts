@@ -3,13 +3,14 @@
 // held back, so output flows as it comes; values shorter than MIN_MASK_LENGTH are not masked; the output is
 // scanned once whatever the number of values (mask-index.ts), and passed on uncopied where nothing is masked.
 
-import { Transform, type TransformCallback } from "node:stream";
 import { GramIndex, type Hit } from "./mask-index.js";
+
+const EMPTY = Buffer.alloc(0);
 
 /** Values shorter than this many characters are not masked (they would mask ordinary words). */
 export const MIN_MASK_LENGTH = 6;
 
-interface Pattern {
+export interface Pattern {
   bytes: Buffer;
   label: Buffer;
 }
@@ -32,27 +33,27 @@ export function maskPatterns(secrets: Map<string, string>): Pattern[] {
   return [...seen.values()].sort((a, b) => b.bytes.length - a.bytes.length);
 }
 
-/** A Transform that masks `patterns` in the bytes passing through it. */
-export class Masker extends Transform {
+/** Masks output that comes in chunks: each chunk lets out what cannot begin a value completed by the next one. */
+export class MaskCarry {
   private readonly patterns: Pattern[];
-  private carry: Buffer = Buffer.alloc(0);
+  private carry: Buffer = EMPTY;
 
   constructor(patterns: Pattern[]) {
-    super();
     this.patterns = patterns;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    const buf = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
-    const { out, rest } = maskBuffer(buf, this.patterns, false);
+  /** Returns the masked bytes `chunk` lets out (maybe none). */
+  write(chunk: Buffer): Buffer {
+    const { out, rest } = maskBuffer(this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]), this.patterns, false);
     this.carry = rest;
-    done(null, out.length > 0 ? out : undefined);
+    return out;
   }
 
-  override _flush(done: TransformCallback): void {
+  /** Returns what was held back, masked: the end of the output. */
+  end(): Buffer {
     const { out } = maskBuffer(this.carry, this.patterns, true);
-    this.carry = Buffer.alloc(0);
-    done(null, out.length > 0 ? out : undefined);
+    this.carry = EMPTY;
+    return out;
   }
 }
 
@@ -96,4 +97,3 @@ export function maskBuffer(buf: Buffer, patterns: Pattern[], final: boolean): { 
   return { out: Buffer.concat(parts), rest };
 }
 
-const EMPTY = Buffer.alloc(0);

@@ -2,14 +2,17 @@
 // Rules: exit with the job's status, 128+N when a signal N killed it; 127 when it is not found, 126 when it cannot run;
 // output is masked unless asked not to, and then it never waits for the job to end before passing output on.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import childProcess from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import streams from "node:stream/promises";
+import tty from "node:tty";
 import { ExitCode, FailureError, SecretfileError } from "../errors.js";
-import { Masker, maskPatterns } from "./mask.js";
+import { errnoName, isNativeError, native, type Native } from "../native.js";
+import { writeFully } from "../write-fd.js";
+import { MaskCarry, maskPatterns } from "./mask.js";
 
 type Patterns = ReturnType<typeof maskPatterns>;
 
@@ -72,64 +75,149 @@ export interface RunOptions {
   stay?: boolean;
 }
 
+/** A job started: how to pass it a signal, and its exit status (known once its output is passed on as well). */
+interface Job {
+  kill(signal: NodeJS.Signals): void;
+  status: Promise<number>;
+}
+
+/** How to start a job: its full path, argv[0], the rest of its argv, its environment; in a process group of its own? */
+interface Start {
+  file: string;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  newGroup: boolean;
+  mask: (() => Patterns) | undefined;
+}
+
 /**
  * Runs `argv` with `env`, forwarding signals; resolves with the exit status the CLI should end with
- * (the job's own, or 128+N for signal N). With patterns to mask, the job's output passes through a
- * Masker; without, the job inherits the terminal (and replaces this process where Node can execve).
+ * (the job's own, or 128+N for signal N). With patterns to mask, the job's output passes through the
+ * masking; without, the job inherits the terminal (and replaces this process where Node can execve).
+ * The job starts through the native addon (posix_spawn), or node:child_process when the build made none.
  */
 export async function runJob(argv: string[], env: Record<string, string>, opts: RunOptions = {}): Promise<number> {
   const [command, ...args] = argv;
   if (command === undefined) throw new FailureError("no command to run");
   const file = resolveCommand(command, env.PATH);
-  const masking = opts.mask !== undefined;
   const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string>) => never }).execve;
-  if (!masking && !opts.stay && typeof execve === "function") execve(file, [command, ...args], env);
+  if (opts.mask === undefined && !opts.stay && typeof execve === "function") execve(file, [command, ...args], env);
 
+  const addon = native();
   // At a terminal the job stays in our process group, the terminal's foreground group: the terminal's own
   // INT, QUIT and WINCH reach it directly, so forwarding those would deliver them twice. Without a terminal
   // (cron, systemd) the job gets a process group of its own, so a signal to our group reaches it once, via us.
-  const atTerminal = process.stdin.isTTY === true || process.stdout.isTTY === true || process.stderr.isTTY === true;
+  // (Default imports: the build loads node:tty, node:child_process and the streams only when one of them is used.)
+  const isTerminal = addon?.isTerminal ?? tty.isatty;
+  const atTerminal = [0, 1, 2].some((fd) => isTerminal(fd));
   // Handlers go in before the job starts: a signal that arrives while it starts is passed on once it exists.
-  let child: ChildProcess | undefined;
+  let job: Job | undefined;
   const early: NodeJS.Signals[] = [];
   const forward = (signal: NodeJS.Signals) => {
-    if (child === undefined) early.push(signal);
-    else child.kill(signal);
+    if (job === undefined) early.push(signal);
+    else job.kill(signal);
   };
   const ignore = () => undefined;
   const handlers = FORWARDED_SIGNALS.map((s) => [s, atTerminal && TERMINAL_SIGNALS.has(s) ? ignore : forward] as const);
   for (const [s, handler] of handlers) process.on(s, handler);
   try {
-    child = spawn(file, args, { argv0: command, env, detached: !atTerminal, stdio: masking ? ["inherit", "pipe", "pipe"] : "inherit" });
-  } catch (err) {
-    for (const [s, handler] of handlers) process.off(s, handler);
-    throw err;
-  }
-  for (const signal of early.splice(0)) child.kill(signal);
-  const job = child;
-  const outputs: Promise<void>[] = [];
-  if (masking) {
-    for (const [from, to] of [[job.stdout!, process.stdout], [job.stderr!, process.stderr]] as const) {
-      outputs.push(maskedCopy(from, to, opts.mask!).catch(() => undefined));
-    }
-  }
-
-  try {
-    const status = await new Promise<number>((resolve, reject) => {
-      job.once("error", (err) => reject(new CannotRunError(command, (err as NodeJS.ErrnoException).code === "EACCES" ? 126 : 127, err)));
-      job.once("exit", (code, signal) => {
-        resolve(signal !== null ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1));
-      });
-    });
-    await Promise.all(outputs);
-    return status;
+    const start: Start = { file, command, args, env, newGroup: !atTerminal, mask: opts.mask };
+    job = addon === undefined ? await startWithNode(start) : startNatively(addon, start);
+    for (const signal of early.splice(0)) job.kill(signal);
+    return await job.status;
   } finally {
     for (const [s, handler] of handlers) process.off(s, handler);
   }
 }
 
+/** Starts the job through the addon (native/spawn.c); its output, when masked, comes back here in chunks. */
+function startNatively(addon: Native, start: Start): Job {
+  const outputs = start.mask === undefined ? [] : [new MaskedOutput(1, start.mask), new MaskedOutput(2, start.mask)];
+  let settle: (status: number) => void = () => undefined;
+  const status = new Promise<number>((resolve) => (settle = resolve));
+  const onEvent = (kind: number, data: Buffer | number, signal?: number) => {
+    if (kind !== 0) return outputs[kind - 1]?.write(data as Buffer);
+    for (const output of outputs) output.end();
+    settle(signal !== undefined && signal > 0 ? 128 + signal : (data as number) < 0 ? ExitCode.failure : (data as number));
+  };
+  const variables = Object.entries(start.env).map(([name, value]) => `${name}=${value}`);
+  const spawn = (file: string, argv: string[]) => addon.spawn(file, argv, variables, start.newGroup, start.mask !== undefined, onEvent);
+  let pid: number;
+  try {
+    pid = spawn(start.file, [start.command, ...start.args]);
+  } catch (err) {
+    if (!isNativeError(err)) throw err;
+    const code = errnoName(err.errno);
+    // A script without a #! line: run by the shell, as execvp (and so node:child_process) does.
+    if (code === "ENOEXEC") pid = spawn("/bin/sh", [start.command, start.file, ...start.args]);
+    else throw new CannotRunError(start.command, code === "EACCES" ? 126 : 127, err);
+  }
+  return {
+    kill: (signal) => {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // it has ended already
+      }
+    },
+    status,
+  };
+}
+
+/** One of the job's outputs on its way to ours (1 or 2), masked; once ours is closed (EPIPE), the rest is dropped. */
+class MaskedOutput {
+  private readonly fd: number;
+  private readonly patterns: () => Patterns;
+  private carry: MaskCarry | undefined;
+  private closed = false;
+
+  constructor(fd: number, patterns: () => Patterns) {
+    this.fd = fd;
+    this.patterns = patterns;
+  }
+
+  write(chunk: Buffer): void {
+    this.carry ??= new MaskCarry(this.patterns());
+    this.put(this.carry.write(chunk));
+  }
+
+  end(): void {
+    if (this.carry !== undefined) this.put(this.carry.end());
+  }
+
+  private put(bytes: Buffer): void {
+    if (this.closed || bytes.length === 0) return;
+    try {
+      writeFully(this.fd, bytes);
+    } catch {
+      this.closed = true;
+    }
+  }
+}
+
+/** Starts the job through node:child_process (the build loads it only then), its output masked by a stream. */
+async function startWithNode(start: Start): Promise<Job> {
+  const masking = start.mask !== undefined;
+  const child = childProcess.spawn(start.file, start.args, { argv0: start.command, env: start.env, detached: start.newGroup, stdio: masking ? ["inherit", "pipe", "pipe"] : "inherit" });
+  const outputs: Promise<void>[] = [];
+  if (masking) {
+    for (const [from, to] of [[child.stdout!, process.stdout], [child.stderr!, process.stderr]] as const) {
+      outputs.push(maskedCopy(from, to, start.mask!).catch(() => undefined));
+    }
+  }
+  const exited = new Promise<number>((resolve, reject) => {
+    child.once("error", (err) => reject(new CannotRunError(start.command, (err as NodeJS.ErrnoException).code === "EACCES" ? 126 : 127, err)));
+    child.once("exit", (code, signal) => {
+      resolve(signal !== null ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1));
+    });
+  });
+  return { kill: (signal) => child.kill(signal), status: exited.then(async (status) => (await Promise.all(outputs), status)) };
+}
+
 /** Copies the job's `from` to `to` through a Masker, building the patterns once the job has written something. */
 async function maskedCopy(from: Readable, to: Writable, patterns: () => Patterns): Promise<void> {
+  const { Masker } = await import("./mask-stream.js");
   await new Promise((resolve) => from.once("readable", resolve).once("error", resolve));
-  await pipeline(from, new Masker(from.readableLength > 0 ? patterns() : []), to, { end: false });
+  await streams.pipeline(from, new Masker(from.readableLength > 0 ? patterns() : []), to, { end: false });
 }

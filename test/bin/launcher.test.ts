@@ -1,5 +1,6 @@
-// The launcher's V8 code cache (bin/secretfile, build.mjs): used when it belongs to the bundle beside it; ignored,
-// with the CLI working the same, when it is missing, from another build, or damaged; never written by the CLI.
+// The launcher's V8 code caches (bin/secretfile, build.mjs): the command's own where it has one (get, exec), else the
+// one for every command; used when it belongs to the bundle beside it; ignored, with the CLI working the same, when it
+// is missing, from another build, or damaged; never written by the CLI.
 
 import { cpSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -10,7 +11,7 @@ describe("the code cache", () => {
   const tmp = tempDir("secretfile-launcher-");
   const app = path.join(tmp.dir, "app");
   const bin = path.join(app, "bin", "secretfile");
-  const cache = path.join(app, "dist", "secretfile.cjs.cache");
+  const cache = path.join(app, "dist", "secretfile.cjs.exec.cache");
   let original: Buffer;
 
   beforeAll(() => {
@@ -30,6 +31,14 @@ describe("the code cache", () => {
     expect(r.stdout).toBe("[KEY]\n");
     return /code cache (\w+)/.exec(r.stderr)?.[1] ?? "(not said)";
   }
+
+  it("is the command's own for get and exec, and the one for every command otherwise", async () => {
+    const env = cleanEnv({ HOME: tmp.dir, SECRETFILE_DEBUG: "1" });
+    const said = async (args: string[]) => /code cache used \(([\w.]+)\)/.exec((await runCli(args, { bin, env })).stderr)?.[1];
+    expect(await said(["get", "--dir", tmp.dir, "NONE"])).toBe("secretfile.cjs.get.cache");
+    expect(await said(["exec", "--dir", tmp.dir, "--", "true"])).toBe("secretfile.cjs.exec.cache");
+    expect(await said(["ls", "--dir", tmp.dir])).toBe("secretfile.cjs.cache");
+  });
 
   it("is used when it was made for this bundle, and the CLI leaves it as it was", async () => {
     const before = statSync(cache).mtimeMs;

@@ -3,7 +3,8 @@
 import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
-import { Masker, maskBuffer, maskPatterns } from "../../src/exec/mask.js";
+import { maskBuffer, maskPatterns } from "../../src/exec/mask.js";
+import { Masker } from "../../src/exec/mask-stream.js";
 
 /** A small seeded generator, so a failure can be replayed. */
 function random(seed: number) {

@@ -2,6 +2,7 @@
 
 import type { Command } from "commander";
 import { checkName } from "../../store/names.js";
+import { writeFully } from "../../write-fd.js";
 import { backendOf, withWhere, type WhereOptions } from "../options.js";
 
 /** Registers `get`. */
@@ -11,7 +12,19 @@ export function register(program: Command): void {
     .argument("<NAME>", "the secret's name")
     .action(async (name: string, opts: WhereOptions) => {
       checkName(name);
-      const value = await (await backendOf(opts)).get(name);
-      await new Promise<void>((resolve, reject) => process.stdout.write(value, (err) => (err ? reject(err) : resolve())));
+      writeOut(await (await backendOf(opts)).get(name));
     });
+}
+
+/**
+ * Writes `value` to standard output and zeroes the bytes it wrote from; directly, rather than through process.stdout,
+ * which for a pipe (`KEY=$(secretfile get NAME)`) loads node:net and its streams.
+ */
+function writeOut(value: string): void {
+  const bytes = Buffer.from(value);
+  try {
+    writeFully(1, bytes);
+  } finally {
+    bytes.fill(0);
+  }
 }

@@ -1,0 +1,26 @@
+/*
+ * What the parts of secretfile's Node-API addon (dist/native.node) share: small helpers to hand values and errors to
+ * JavaScript. Each part is one .c file beside this one and registers its functions from addon.c.
+ */
+#ifndef SECRETFILE_ADDON_H
+#define SECRETFILE_ADDON_H
+
+#include <node_api.h>
+#include <stdbool.h>
+
+/** Returns `n` as a JavaScript number. */
+napi_value addon_int(napi_env env, int n);
+
+/**
+ * Throws an Error whose message is `what` and strerror(`err`), with `errno` (the number) and `connected` (whether a
+ * connection was made before it failed) as properties; returns NULL for the caller to return.
+ */
+napi_value addon_throw(napi_env env, const char *what, int err, bool connected);
+
+napi_value hygiene_harden(napi_env env, napi_callback_info info);
+napi_value hygiene_dumpable(napi_env env, napi_callback_info info);
+napi_value request_exchange(napi_env env, napi_callback_info info);
+napi_value spawn_job(napi_env env, napi_callback_info info);
+napi_value spawn_is_terminal(napi_env env, napi_callback_info info);
+
+#endif
