@@ -168,6 +168,7 @@ describe("recipientOf", () => {
     ["a bad checksum", identity.slice(0, -1) + (identity.endsWith("Q") ? "P" : "Q")],
     ["mixed case", identity.slice(0, 20) + identity.slice(20).toLowerCase()],
     ["a wrong prefix", identity.replace("AGE-SECRET-KEY-1", "AGE-SECRET-KEZ-1")],
+    ["a longer prefix that starts the same", bech32Encode("age-secret-key-1qqq", randomBytes(32)).toUpperCase()],
     ["31 bytes", bech32Encode("age-secret-key-", randomBytes(31)).toUpperCase()],
     ["33 bytes", bech32Encode("age-secret-key-", randomBytes(33)).toUpperCase()],
     ["not a key", "AGE-SECRET-KEY-1"],
