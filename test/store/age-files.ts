@@ -4,6 +4,7 @@
 import { createHmac, hkdfSync } from "node:crypto";
 import { Encrypter, Stanza, type Recipient } from "age-encryption";
 import { SecretfileError } from "../../src/errors.js";
+import { headerLength } from "../../src/store/payload.js";
 
 /** An age file and the file key its header was made with. */
 export interface MadeFile {
@@ -30,17 +31,12 @@ export async function typageFile(plaintext: Uint8Array, stanzas: (string | [stri
   return { file, fileKey: fileKey! };
 }
 
-/** Returns the length of the header of `file` (through its MAC line). */
-export function headerEnd(file: Buffer): number {
-  return file.indexOf("\n", file.indexOf("\n--- ") + 1) + 1;
-}
-
 /**
  * Returns `made.file` with its header (without the MAC line) replaced by what `edit` makes of its text, and a MAC that
  * is valid for the new header: damage that only a holder of the file key could make, which must still be refused.
  */
 export function resigned(made: MadeFile, edit: (header: string) => string): Buffer {
-  const end = headerEnd(made.file);
+  const end = headerLength(made.file);
   const text = made.file.toString("latin1", 0, made.file.lastIndexOf("\n--- ", end) + 1);
   const header = Buffer.from(`${edit(text)}---`, "latin1");
   const key = Buffer.from(hkdfSync("sha256", made.fileKey, Buffer.alloc(0), "header", 32));

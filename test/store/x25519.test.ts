@@ -10,9 +10,10 @@ import { generateHybridIdentity, generateX25519Identity, identityToRecipient } f
 import { afterAll, describe, expect, it } from "vitest";
 import { decrypt, decryptWithTypage, recipientOf } from "../../src/store/crypto.js";
 import { bech32Encode } from "../../src/store/bech32.js";
+import { headerLength } from "../../src/store/payload.js";
 import { decryptX25519, x25519Recipient } from "../../src/store/x25519.js";
 import { ageEncrypt, ageKeygen, ageRecipient, hasAge, NO_AGE } from "../helpers/age.js";
-import { headerEnd, outcome, resigned, typageFile } from "./age-files.js";
+import { outcome, resigned, typageFile } from "./age-files.js";
 
 const CHUNK = 64 * 1024;
 const ZERO_SHARE = Buffer.alloc(32).toString("base64").replace(/=+$/, "");
@@ -102,7 +103,7 @@ describe("damage: no plaintext from the native path, and the same outcome as typ
   const plaintext = randomBytes(2 * CHUNK + 100);
   const made = await typageFile(plaintext, [[["grease-x", "arg"], randomBytes(61)], otherRecipient, recipient]);
   const file = made.file;
-  const text = file.toString("latin1", 0, headerEnd(file));
+  const text = file.toString("latin1", 0, headerLength(file));
   const ours = text.lastIndexOf("-> X25519 ");
   const ourBody = text.indexOf("\n", ours) + 1;
   const macLine = text.lastIndexOf("\n--- ") + 1;
@@ -117,15 +118,15 @@ describe("damage: no plaintext from the native path, and the same outcome as typ
     ["a byte of our stanza's body altered", () => flip(file, ourBody + 5)],
     ["a byte of another stanza's body altered", () => flip(file, text.indexOf("grease-x") + 14)],
     ["the MAC altered", () => flip(file, macLine + 6)],
-    ["the MAC line missing", () => Buffer.concat([file.subarray(0, macLine), file.subarray(headerEnd(file))])],
-    ["the MAC cut short", () => Buffer.concat([file.subarray(0, macLine + 20), Buffer.from("\n"), file.subarray(headerEnd(file))])],
+    ["the MAC line missing", () => Buffer.concat([file.subarray(0, macLine), file.subarray(headerLength(file))])],
+    ["the MAC cut short", () => Buffer.concat([file.subarray(0, macLine + 20), Buffer.from("\n"), file.subarray(headerLength(file))])],
     ["the header cut after the version line", () => file.subarray(0, 22)],
     ["the header cut inside our stanza", () => file.subarray(0, ourBody + 10)],
     ["the header cut before the MAC line", () => file.subarray(0, macLine)],
     ["the header cut inside the MAC line", () => file.subarray(0, macLine + 10)],
-    ["the header's last newline missing, no payload", () => file.subarray(0, headerEnd(file) - 1)],
+    ["the header's last newline missing, no payload", () => file.subarray(0, headerLength(file) - 1)],
     ["a payload byte altered", () => flip(file, file.length - 30)],
-    ["CRLF line endings", () => Buffer.from(file.toString("latin1").slice(0, headerEnd(file)).replace(/\n/g, "\r\n") + file.toString("latin1", headerEnd(file)), "latin1")],
+    ["CRLF line endings", () => Buffer.from(file.toString("latin1").slice(0, headerLength(file)).replace(/\n/g, "\r\n") + file.toString("latin1", headerLength(file)), "latin1")],
     ["non-canonical base64 in our body", () => Buffer.from(setChar(file.toString("latin1"), lastOfBody(text), padded(text[lastOfBody(text)]!)), "latin1")],
     ["an empty file", () => Buffer.alloc(0)],
     ["only the version line", () => Buffer.from("age-encryption.org/v1\n")],
