@@ -16,6 +16,7 @@ import { ageEncrypt, ageKeygen, ageRecipient, hasAge, NO_AGE } from "../helpers/
 import { outcome, resigned, typageFile } from "./age-files.js";
 
 const CHUNK = 64 * 1024;
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const ZERO_SHARE = Buffer.alloc(32).toString("base64").replace(/=+$/, "");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "secretfile-x25519-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -108,7 +109,7 @@ describe("damage: no plaintext from the native path, and the same outcome as typ
   const ourBody = text.indexOf("\n", ours) + 1;
   const macLine = text.lastIndexOf("\n--- ") + 1;
   /** A base64 character that decodes to the same bytes as `c` when `c` ends a 43-column line (padding bits set). */
-  const padded = (c: string) => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"["ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".indexOf(c) ^ 1]!;
+  const padded = (c: string) => BASE64[BASE64.indexOf(c) ^ 1]!;
   const lastOfBody = (t: string) => t.indexOf("\n", t.lastIndexOf("-> X25519 ") + 11 + 43) - 1;
   const setChar = (t: string, at: number, c: string) => t.slice(0, at) + c + t.slice(at + 1);
 
