@@ -28,21 +28,22 @@ export function isX25519Identity(identity: string): boolean {
 /** Returns the key of the X25519 identity string `identity`, or null when it is not a valid one (as typage decides). */
 function x25519Key(identity: string): X25519Key | null {
   if (!isX25519Identity(identity)) return null;
-  let scalar: Buffer;
+  let decoded: { prefix: string; bytes: Buffer };
   try {
-    const { prefix, bytes } = bech32Decode(identity);
-    if (prefix !== "age-secret-key-" || bytes.length !== 32) return null;
-    scalar = bytes;
+    decoded = bech32Decode(identity);
   } catch {
     return null;
   }
-  const der = Buffer.concat([PKCS8_PREFIX, scalar]);
+  const der = Buffer.concat([PKCS8_PREFIX, decoded.bytes]);
   try {
+    if (decoded.prefix !== "age-secret-key-" || decoded.bytes.length !== 32) return null;
     const privateKey = createPrivateKey({ key: der, format: "der", type: "pkcs8" });
     const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
     return { privateKey, publicKey: spki.subarray(SPKI_PREFIX.length) };
+  } catch {
+    return null;
   } finally {
-    scalar.fill(0);
+    decoded.bytes.fill(0);
     der.fill(0);
   }
 }
@@ -57,7 +58,7 @@ export function x25519Recipient(identity: string): string | null {
  * Returns the file key wrapped to `key` in the first X25519 stanza it opens, or null when none does (another stanza
  * type is skipped). Throws a plain Error for a malformed X25519 stanza met before that, as typage and age do.
  */
-export function unwrapX25519(stanzas: readonly Stanza[], key: X25519Key): Buffer | null {
+function unwrapX25519(stanzas: readonly Stanza[], key: X25519Key): Buffer | null {
   for (const s of stanzas) {
     if (s.args[0] !== "X25519") continue;
     if (s.args.length !== 2 || s.body.length !== 32) throw new Error("invalid X25519 stanza");
@@ -94,7 +95,7 @@ function openFileKey(wrapKey: Buffer, body: Buffer): Buffer | null {
 }
 
 /** Returns true when `mac` is the header MAC of `macInput` under `fileKey` (HMAC-SHA-256, compared in constant time). */
-export function headerMacMatches(fileKey: Uint8Array, macInput: Uint8Array, mac: Buffer): boolean {
+function headerMacMatches(fileKey: Uint8Array, macInput: Uint8Array, mac: Buffer): boolean {
   const hmacKey = Buffer.from(hkdfSync("sha256", fileKey, Buffer.alloc(0), "header", 32));
   try {
     const expected = createHmac("sha256", hmacKey).update(macInput).digest();
