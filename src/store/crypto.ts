@@ -1,20 +1,33 @@
-// The one place secretfile calls the age library (typage): encrypt to recipients, decrypt with an identity.
-// Rules: typage's errors are wrapped in our typed errors with the original as cause; we never branch on its message text.
+// The one place secretfile calls the age library (typage), and where it decides what Node's own crypto does instead:
+// a store read with an X25519 identity is decrypted natively (x25519.ts), so typage is loaded only to write, to make a
+// key, for a post-quantum identity, or to report why a file did not decrypt.
+// Rules: typage is imported on first use (`await import`), never at start; its errors are wrapped in our typed errors
+// with the original as cause; we never branch on its message text.
 
-import { Decrypter, Encrypter, generateHybridIdentity, generateX25519Identity, identityToRecipient } from "age-encryption";
-import type { Identity, Stanza } from "age-encryption";
 import { CorruptError, UsageError } from "../errors.js";
+import { bech32Decode } from "./bech32.js";
 import { decryptPayload, headerLength } from "./payload.js";
+import { decryptX25519, isX25519Identity, x25519Recipient } from "./x25519.js";
+
+type Typage = typeof import("age-encryption");
+
+/** Returns typage, loading it the first time (its initialisation costs a start ~30 ms, so a read never asks for it). */
+function typage(): Promise<Typage> {
+  return import("age-encryption");
+}
 
 /** Returns a new age identity string: X25519, or the hybrid post-quantum kind when `pq` is set. */
 export async function generateIdentity(pq: boolean): Promise<string> {
-  return pq ? generateHybridIdentity() : generateX25519Identity();
+  const age = await typage();
+  return pq ? age.generateHybridIdentity() : age.generateX25519Identity();
 }
 
 /** Returns the public recipient (`age1…`) of an identity string. Throws CorruptError if it is not one. */
 export async function recipientOf(identity: string, file: string): Promise<string> {
+  const native = x25519Recipient(identity);
+  if (native !== null) return native;
   try {
-    return await identityToRecipient(identity);
+    return await (await typage()).identityToRecipient(identity);
   } catch (cause) {
     throw new CorruptError(`the identity file ${file} does not hold a valid age identity`, {
       hint: "restore it from a backup; without it the store cannot be decrypted",
@@ -23,24 +36,48 @@ export async function recipientOf(identity: string, file: string): Promise<strin
   }
 }
 
+/**
+ * The recipient kinds typage encrypts to, by how the string starts, with the bech32 prefix, the key's length in bytes
+ * and the longest string allowed (typage's own rules, checked here without loading it).
+ */
+const RECIPIENT_KINDS = [
+  { start: "age1pq1", prefix: "age1pq", bytes: 1216, limit: false },
+  { start: "age1tag1", prefix: "age1tag", bytes: 33, limit: 90 },
+  { start: "age1tagpq1", prefix: "age1tagpq", bytes: 1249, limit: false },
+  { start: "age1", prefix: "age", bytes: 32, limit: 90 },
+] as const;
+
+/** Returns the UsageError (exit 2) for a recipient age does not accept. */
+function badRecipient(recipient: string, cause: unknown): UsageError {
+  return new UsageError(`${JSON.stringify(recipient.slice(0, 100))} is not an age public key`, {
+    hint: "give the age1… line that `secretfile recipient` or `age-keygen -y IDENTITY` prints",
+    cause,
+  });
+}
+
 /** Returns `recipient` when age accepts it as a public key; throws UsageError (exit 2) otherwise. */
 export function checkRecipient(recipient: string): string {
   try {
-    if (!recipient.startsWith("age1")) throw new Error("not an age1 recipient");
-    new Encrypter().addRecipient(recipient);
+    const kind = RECIPIENT_KINDS.find((k) => recipient.startsWith(k.start));
+    if (kind === undefined) throw new Error("not an age1 recipient");
+    const { prefix, bytes } = bech32Decode(recipient, kind.limit);
+    if (prefix !== kind.prefix || bytes.length !== kind.bytes) throw new Error(`not a valid ${kind.start}… recipient`);
   } catch (cause) {
-    throw new UsageError(`${JSON.stringify(recipient.slice(0, 100))} is not an age public key`, {
-      hint: "give the age1… line that `secretfile recipient` or `age-keygen -y IDENTITY` prints",
-      cause,
-    });
+    throw badRecipient(recipient, cause);
   }
   return recipient;
 }
 
-/** Encrypts `plaintext` to every recipient. */
+/** Encrypts `plaintext` to every recipient. Throws UsageError (exit 2) for a recipient typage does not accept. */
 export async function encrypt(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Array> {
-  const e = new Encrypter();
-  for (const r of recipients) e.addRecipient(r);
+  const e = new (await typage()).Encrypter();
+  for (const r of recipients) {
+    try {
+      e.addRecipient(r);
+    } catch (cause) {
+      throw badRecipient(r, cause);
+    }
+  }
   return e.encrypt(plaintext);
 }
 
@@ -52,24 +89,35 @@ export class NotForThisIdentityError extends CorruptError {}
  * Throws NotForThisIdentityError (exit 5) for a file not encrypted to this identity, CorruptError (5) for a damaged one.
  */
 export async function decrypt(ciphertext: Uint8Array, identity: string, file: string): Promise<Uint8Array> {
-  const d = new Decrypter();
+  if (isX25519Identity(identity)) {
+    const plaintext = decryptX25519(ciphertext, identity);
+    if (plaintext !== null) return plaintext;
+  }
+  return decryptWithTypage(ciphertext, identity, file);
+}
+
+/**
+ * Decrypts as `decrypt` does, with typage checking the header and unwrapping the file key (the payload is native in
+ * both): the path of a post-quantum identity, the judge of every file the native path refuses, and the reference the
+ * native path is tested against.
+ */
+export async function decryptWithTypage(ciphertext: Uint8Array, identity: string, file: string): Promise<Uint8Array> {
+  const age = await typage();
+  const d = new age.Decrypter();
   try {
     d.addIdentity(identity);
   } catch (cause) {
     throw new CorruptError(`the identity for ${file} is not a valid age identity`, { hint: "restore it from a backup", cause });
   }
   // Tried after the real identity, so it is only asked when that one matched no recipient.
-  const noMatch: Identity & { asked: boolean } = {
-    asked: false,
-    unwrapFileKey(_stanzas: Stanza[]) {
-      this.asked = true;
+  let asked = false;
+  d.addIdentity({
+    unwrapFileKey() {
+      asked = true;
       return null;
     },
-  };
-  d.addIdentity(noMatch);
+  });
   try {
-    // typage checks the header and unwraps the file key; the payload, the part that grows with the store, is
-    // decrypted natively (payload.ts).
     const length = headerLength(ciphertext);
     if (length === -1) throw new Error("no header MAC line");
     const fileKey = await d.decryptHeader(ciphertext.subarray(0, length));
@@ -79,7 +127,7 @@ export async function decrypt(ciphertext: Uint8Array, identity: string, file: st
       fileKey.fill(0);
     }
   } catch (cause) {
-    if (noMatch.asked) {
+    if (asked) {
       throw new NotForThisIdentityError(`${file} is not encrypted to this identity (or its header is damaged)`, {
         hint: "use the identity the store was made with (--dir), or restore the store from a backup",
         cause,

@@ -12,7 +12,7 @@ const TAG_BYTES = 16;
 /**
  * Returns the length of the header at the start of the age file `file` (through its MAC line), or -1 when it has no
  * MAC line. Only the MAC line starts with "---": a stanza's lines start with "-> " or hold base64, which has no '-'.
- * The header's syntax and MAC are typage's to check; this only finds where it ends.
+ * Only finds where the header ends, for typage's path (crypto.ts); the native path parses it whole (age-header.ts).
  */
 export function headerLength(file: Uint8Array): number {
   const bytes = Buffer.from(file.buffer, file.byteOffset, file.byteLength);

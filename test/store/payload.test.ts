@@ -1,6 +1,7 @@
-// The store's decryption (src/store/crypto.ts with payload.ts): typage's header check and key unwrap, the payload
-// decrypted natively. Checked against typage's own encryption at every chunk-size edge, and against each way a
-// payload can be cut, extended, reordered or altered: each is refused as damaged (exit 5), with no plaintext.
+// The store's decryption (src/store/crypto.ts with payload.ts): the header checked and the file key unwrapped natively
+// (x25519.ts) or by typage (a post-quantum identity), the payload decrypted natively. Checked against typage's own
+// encryption at every chunk-size edge, and against each way a payload can be cut, extended, reordered or altered: each
+// is refused as damaged (exit 5), with no plaintext.
 
 import { randomBytes } from "node:crypto";
 import { Encrypter, generateHybridIdentity, generateX25519Identity, identityToRecipient } from "age-encryption";
