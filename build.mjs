@@ -48,7 +48,11 @@ const SEPARATE = { "age-encryption": "./age.cjs" };
 const separate = {
   name: "separate",
   setup(b) {
-    b.onResolve({ filter: /^age-encryption$/ }, (args) => ({ path: SEPARATE[args.path], external: true }));
+    // A small module in the bundle stands for the library and requires its file when first imported (an external
+    // `import()` would stay a real dynamic import, which the launcher's vm.Script cannot run).
+    b.onResolve({ filter: /^age-encryption$/ }, (args) => ({ path: args.path, namespace: "separate" }));
+    b.onLoad({ filter: /.*/, namespace: "separate" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(SEPARATE[args.path])});`, loader: "js" }));
+    b.onResolve({ filter: /^\.\/age\.cjs$/ }, (args) => ({ path: args.path, external: true }));
   },
 };
 
