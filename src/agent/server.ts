@@ -133,16 +133,24 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
   let ended = false;
   let paid = 1; // the connection's token pays for its first request
   const lines: string[] = [];
-  // Idle connections are dropped, and so is a request that trickles in for longer than the same time.
-  socket.setTimeout(limits.idleMs, () => socket.destroy());
+  // Idle connections are dropped, and so is a request that trickles in for longer than the same time. The idle clock
+  // does not count while the agent works (a slow write, a large store, a busy disk is answered, not dropped): a
+  // timeout that comes then starts the clock again, rather than stopping and restarting it for every request.
+  socket.setTimeout(limits.idleMs);
+  socket.on("timeout", () => {
+    if (busy) socket.setTimeout(limits.idleMs);
+    else socket.destroy();
+  });
+  // Made only for a request that arrives in pieces: the common one-chunk request needs no timer and no listener.
   let deadline: NodeJS.Timeout | undefined;
-  socket.once("close", () => clearTimeout(deadline));
+  const startDeadline = () => {
+    deadline = setTimeout(() => socket.destroy(), limits.idleMs);
+    socket.once("close", () => clearTimeout(deadline));
+  };
 
   const pump = async () => {
     if (busy) return;
     busy = true;
-    // The idle clock stops while the agent works: a slow write (a large store, a busy disk) is answered, not dropped.
-    socket.setTimeout(0);
     while (lines.length > 0 && !socket.destroyed) {
       const line = lines.shift()!;
       const wait = paid > 0 ? 0 : rates.take(caller.uid);
@@ -167,7 +175,6 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
       if (!socket.destroyed) reply(socket, answer);
     }
     busy = false;
-    if (!socket.destroyed) socket.setTimeout(limits.idleMs);
     if (ended && !socket.destroyed) finish(socket);
   };
 
@@ -185,8 +192,12 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
   socket.on("data", (chunk: Buffer) => {
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
-      pending.push(Buffer.from(chunk.subarray(start, nl)));
-      lines.push(takeLine());
+      // A whole line in this chunk (the usual request) is decoded where it lies; one begun in an earlier chunk is joined.
+      if (pending.length === 0) lines.push(chunk.toString("utf8", start, nl));
+      else {
+        pending.push(Buffer.from(chunk.subarray(start, nl)));
+        lines.push(takeLine());
+      }
       start = nl + 1;
     }
     if (start < chunk.length) {
@@ -198,8 +209,8 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
     if (size === 0) {
       clearTimeout(deadline);
       deadline = undefined;
-    } else {
-      deadline ??= setTimeout(() => socket.destroy(), limits.idleMs);
+    } else if (deadline === undefined) {
+      startDeadline();
     }
     if (size > limits.maxRequestBytes) {
       reply(socket, errorAnswer(new UsageError(`request larger than ${limits.maxRequestBytes} bytes`)));
@@ -212,8 +223,7 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
     }
     if (lines.length > MAX_QUEUED) {
       reply(socket, errorAnswer(new UsageError("too many requests queued on one connection")));
-      socket.uncork(); // out now: destroy() drops what is still corked
-      socket.destroy();
+      socket.destroy(); // the refusal went out in the write above, if the socket had room for it
       return;
     }
     void pump();
@@ -250,14 +260,10 @@ function refuse(socket: net.Socket): void {
 }
 
 /**
- * Writes one answer line; its bytes (which may hold values) are zeroed once the kernel has them. Answers written in
- * the same tick go out in one system call (cork until the next tick).
+ * Writes one answer line; its bytes (which may hold values) are zeroed once the kernel has them. Written at once: a
+ * connection's answers come one per handled request, each after its own audit write, so there is nothing to gather.
  */
 function reply(socket: net.Socket, answer: Answer | ErrorAnswer): void {
   const bytes = Buffer.from(`${JSON.stringify(answer)}\n`);
-  if (socket.writableCorked === 0) {
-    socket.cork();
-    process.nextTick(() => socket.uncork());
-  }
   socket.write(bytes, () => bytes.fill(0));
 }
