@@ -5,6 +5,15 @@
 import path from "node:path";
 import { UsageError } from "../errors.js";
 import { IDENTITY_CREDENTIAL, type AgentPaths } from "../agent/config.js";
+import agentNodeFlags from "./agent-node-flags.json" with { type: "json" };
+
+/**
+ * The V8 flags node runs the agent with, from agent-node-flags.json: the one list both this unit and the bench
+ * (bench/agents.mjs) start the agent with. `--max-semi-space-size=1` caps V8's young generation at 1 MB a half: under
+ * a steady load of connections V8 otherwise grows it to 16 MB a half, 30 MB of RSS the agent never gives back while
+ * it runs (docs/benchmarks.md has the figures).
+ */
+export const AGENT_NODE_FLAGS: readonly string[] = agentNodeFlags;
 
 /** The units' file names. */
 export const UNIT_NAMES = { service: "secretfile.service", socket: "secretfile.socket" } as const;
@@ -82,7 +91,7 @@ After=${UNIT_NAMES.socket}
 Type=simple
 User=${i.user}
 Group=${i.group}
-ExecStart=${i.node} ${i.launcher} agent --dir ${paths.dir} --socket ${paths.socket} --policy ${paths.policy} --audit ${paths.audit}
+ExecStart=${[i.node, ...AGENT_NODE_FLAGS].join(" ")} ${i.launcher} agent --dir ${paths.dir} --socket ${paths.socket} --policy ${paths.policy} --audit ${paths.audit}
 ${sealed}Restart=on-failure
 RestartSec=2s
 UMask=0077
