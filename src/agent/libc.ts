@@ -54,6 +54,8 @@ export interface Libc {
   getgrgid_r(gid: number, out: Partial<RawGroup>, buf: Buffer, size: number, result: Ref<unknown>): number;
   getgrnam_r(name: string, out: Partial<RawGroup>, buf: Buffer, size: number, result: Ref<unknown>): number;
   getgrouplist(user: string, group: number, groups: Uint32Array, ngroups: Ref<number>): number;
+  /** `fcntl(fd, cmd, arg)` with an `int` argument (F_DUPFD_CLOEXEC, say); -1 on failure (errno()). */
+  fcntlInt(fd: number, cmd: number, arg: number): number;
   /** `prctl(option, arg2, arg3, arg4, arg5)`, every argument passed as `unsigned long`. */
   prctl(option: number, arg2: number, arg3: number, arg4: number, arg5: number): number;
   setrlimit(resource: number, limit: RawRlimit): number;
@@ -106,6 +108,7 @@ function declare(koffi: typeof Koffi, lib: Koffi.IKoffiLib): Libc {
   const outPtr = koffi.out(koffi.pointer("void *"));
   const socklen = koffi.inout(koffi.pointer("uint32_t"));
   const prctl = lib.func("int prctl(int option, ...)");
+  const fcntl = lib.func("int fcntl(int fd, int cmd, ...)");
   const ul = "unsigned long";
   return {
     errno: () => koffi.errno(),
@@ -116,6 +119,7 @@ function declare(koffi: typeof Koffi, lib: Koffi.IKoffiLib): Libc {
     getgrgid_r: lib.func("getgrgid_r", "int", ["uint32_t", koffi.out(koffi.pointer(group)), "void *", "size_t", outPtr]),
     getgrnam_r: lib.func("getgrnam_r", "int", ["str", koffi.out(koffi.pointer(group)), "void *", "size_t", outPtr]),
     getgrouplist: lib.func("getgrouplist", "int", ["str", "uint32_t", "uint32_t *", koffi.inout(koffi.pointer("int"))]),
+    fcntlInt: (fd, cmd, arg) => fcntl(fd, cmd, "int", arg) as number,
     prctl: (option, a2, a3, a4, a5) => prctl(option, ul, a2, ul, a3, ul, a4, ul, a5) as number,
     setrlimit: lib.func("setrlimit", "int", ["int", koffi.pointer(rlimit)]),
   };

@@ -5,12 +5,13 @@
 // once used.
 
 import { chmodSync, unlinkSync } from "node:fs";
-import net from "node:net";
+import type net from "node:net";
 import path from "node:path";
 import { FailureError, SecretfileError, UsageError } from "../errors.js";
 import { describeCaller, type IdentifiedCaller } from "./caller.js";
 import { handle, type AgentContext } from "./handle.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
+import { listenAll, type Listen } from "./listeners.js";
 import { peerCredentials, requireUnixSocket, type PeerCred } from "./peercred.js";
 import { busyAnswer, errorAnswer, parseRequest, type Answer, type ErrorAnswer } from "./protocol.js";
 import { UidRates } from "./rate.js";
@@ -25,8 +26,7 @@ const BACKLOG = 4096;
 /** The least time a uid over its rate waits: its refused connection is answered after it, its connection rests for it. */
 const BUSY_PAUSE_MS = 100;
 
-/** Where to listen: a socket path, or a file descriptor handed over by systemd. */
-export type Listen = { path: string } | { fd: number };
+export type { Listen };
 
 /** A running agent. */
 export interface RunningAgent {
@@ -41,7 +41,7 @@ export interface RunningAgent {
 export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, log: (msg: string) => void): Promise<RunningAgent> {
   const perUid = new Map<number, number>();
   const rates = new UidRates(limits.ratePerUid, limits.burstPerUid);
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
+  const onConnection = (socket: net.Socket) => {
     // The kernel's word first (cheap); the user database and /proc only for a connection that is admitted.
     let cred: PeerCred;
     try {
@@ -87,9 +87,7 @@ export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, l
       return;
     }
     serveConnection(socket, caller, ctx, limits, rates, log);
-  });
-  server.maxConnections = limits.maxConnections;
-  server.on("drop", () => log("dropped a connection: too many at once"));
+  };
   if ("path" in listen) {
     checkSocketFolder(path.dirname(listen.path));
     await clearStaleSocket(listen.path);
@@ -101,20 +99,21 @@ export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, l
       throw new FailureError((err as Error).message, { hint: "its socket unit must listen on a path: ListenStream=/run/secretfile/agent.sock", cause: err });
     }
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new FailureError(`cannot listen on ${"path" in listen ? listen.path : `fd ${listen.fd}`}: ${err.code ?? err.message}`, { cause: err })),
-    );
-    server.listen("path" in listen ? { path: listen.path, backlog: BACKLOG } : { fd: listen.fd, backlog: BACKLOG }, () => resolve());
+  const listeners = await listenAll(listen, {
+    backlog: BACKLOG,
+    maxConnections: limits.maxConnections,
+    onConnection,
+    onDrop: () => log("dropped a connection: too many at once"),
+    onError: (err) => log(`socket error: ${String(err)}`),
   });
+  const { server } = listeners;
   // The socket admits everyone; the policy decides what each caller gets. (Its folder admits no one else's files.)
   if ("path" in listen) chmodSync(listen.path, 0o666);
-  server.on("error", (err) => log(`socket error: ${String(err)}`));
   return {
     server,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        void listeners.close().then(resolve);
         if ("path" in listen) {
           try {
             unlinkSync(listen.path);
