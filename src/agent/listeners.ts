@@ -62,7 +62,9 @@ export async function listenAll(listen: Listen, options: ListenOptions): Promise
     return new Promise<void>((resolve, reject) => {
       const failed = (err: NodeJS.ErrnoException) => reject(new FailureError(`cannot listen on ${where}: ${err.code ?? err.message}`, { cause: err }));
       server.once("error", failed);
-      server.listen({ ...on, backlog }, () => {
+      // The backlog as an argument of its own: Node ignores `backlog` inside an `{ fd }` object and would listen(2) the
+      // socket again with 511, for every handle.
+      server.listen(on, backlog, () => {
         server.off("error", failed);
         server.on("error", onError);
         resolve();
