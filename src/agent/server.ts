@@ -142,8 +142,11 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
   });
   // Made only for a request that arrives in pieces: the common one-chunk request needs no timer and no listener.
   let deadline: NodeJS.Timeout | undefined;
+  let watched = false;
   const startDeadline = () => {
     deadline = setTimeout(() => socket.destroy(), limits.idleMs);
+    if (watched) return;
+    watched = true;
     socket.once("close", () => clearTimeout(deadline));
   };
 
