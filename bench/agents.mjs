@@ -7,6 +7,7 @@ import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import agentNodeFlags from "../src/setup/agent-node-flags.json" with { type: "json" };
 import { copyStore } from "./prepare.mjs";
 import { baseEnv, sleep } from "./procs.mjs";
 
@@ -126,7 +127,8 @@ export async function startAgent(cli, base, label, store, caller) {
   writeFileSync(files.policy, `# secretfile bench: the load generator's user reads everything\nread ${who} *\n`, { mode: 0o644 });
   chownSync(files.policy, 0, 0);
   chmodSync(files.policy, 0o644);
-  const child = spawn(cli.bin, ["agent", "--dir", files.dir, "--socket", files.socket, "--policy", files.policy, "--audit", files.audit], {
+  // Started as the systemd unit starts it (src/setup/units.ts): node, the V8 flags of src/setup/agent-node-flags.json, the launcher.
+  const child = spawn(process.execPath, [...agentNodeFlags, cli.bin, "agent", "--dir", files.dir, "--socket", files.socket, "--policy", files.policy, "--audit", files.audit], {
     env: { ...baseEnv(home), [LIMITS_VARIABLE]: BENCH_LIMITS },
     cwd: home,
     stdio: ["ignore", "pipe", "pipe"],

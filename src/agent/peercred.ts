@@ -2,6 +2,7 @@
 // Rules: trust only the kernel, never the client's words; refuse anything but a Unix-domain socket.
 
 import type * as net from "node:net";
+import { endianness } from "node:os";
 import { FailureError } from "../errors.js";
 import { describeErrno, libc } from "./libc.js";
 
@@ -10,6 +11,10 @@ const SO_PEERCRED = 17;
 const SO_DOMAIN = 39;
 const AF_UNIX = 1;
 const UCRED_SIZE = 12;
+/** Where getsockopt puts `struct ucred`: reused, as the agent reads one connection's credentials at a time. */
+const ucred = Buffer.alloc(UCRED_SIZE);
+const ucredLength = new Uint32Array(1);
+const LITTLE_ENDIAN = endianness() === "LE";
 
 /** The credentials the kernel recorded for the peer process when it connected. */
 export interface PeerCred {
@@ -33,16 +38,18 @@ export function peerCredentials(socket: net.Socket, fromUnixListener = false): P
   const c = libc();
   if (!fromUnixListener) requireUnixSocket(fd, "cannot read the caller's credentials");
 
-  const cred: Partial<PeerCred> = {};
-  const len: [number] = [UCRED_SIZE];
-  if (c.getsockoptUcred(fd, SOL_SOCKET, SO_PEERCRED, cred, len) !== 0) {
+  ucred.fill(0);
+  ucredLength[0] = UCRED_SIZE;
+  if (c.getsockoptBytes(fd, SOL_SOCKET, SO_PEERCRED, ucred, ucredLength) !== 0) {
     throw new FailureError(`cannot read the caller's credentials: getsockopt(SO_PEERCRED) failed: ${describeErrno(c.errno())}`);
   }
-  const { pid, uid, gid } = cred;
-  if (len[0] !== UCRED_SIZE || typeof pid !== "number" || typeof uid !== "number" || typeof gid !== "number") {
-    throw new FailureError(`cannot read the caller's credentials: getsockopt(SO_PEERCRED) returned ${len[0]} bytes`);
+  if (ucredLength[0] !== UCRED_SIZE) {
+    throw new FailureError(`cannot read the caller's credentials: getsockopt(SO_PEERCRED) returned ${ucredLength[0]} bytes`);
   }
-  return { pid, uid, gid };
+  // struct ucred { pid_t pid; uid_t uid; gid_t gid; }, in this machine's byte order.
+  return LITTLE_ENDIAN
+    ? { pid: ucred.readInt32LE(0), uid: ucred.readUInt32LE(4), gid: ucred.readUInt32LE(8) }
+    : { pid: ucred.readInt32BE(0), uid: ucred.readUInt32BE(4), gid: ucred.readUInt32BE(8) };
 }
 
 /**

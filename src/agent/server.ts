@@ -5,12 +5,13 @@
 // once used.
 
 import { chmodSync, unlinkSync } from "node:fs";
-import net from "node:net";
+import type net from "node:net";
 import path from "node:path";
 import { FailureError, SecretfileError, UsageError } from "../errors.js";
 import { describeCaller, type IdentifiedCaller } from "./caller.js";
 import { handle, type AgentContext } from "./handle.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
+import { listenAll, type Listen } from "./listeners.js";
 import { peerCredentials, requireUnixSocket, type PeerCred } from "./peercred.js";
 import { busyAnswer, errorAnswer, parseRequest, type Answer, type ErrorAnswer } from "./protocol.js";
 import { UidRates } from "./rate.js";
@@ -25,8 +26,7 @@ const BACKLOG = 4096;
 /** The least time a uid over its rate waits: its refused connection is answered after it, its connection rests for it. */
 const BUSY_PAUSE_MS = 100;
 
-/** Where to listen: a socket path, or a file descriptor handed over by systemd. */
-export type Listen = { path: string } | { fd: number };
+export type { Listen };
 
 /** A running agent. */
 export interface RunningAgent {
@@ -41,7 +41,7 @@ export interface RunningAgent {
 export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, log: (msg: string) => void): Promise<RunningAgent> {
   const perUid = new Map<number, number>();
   const rates = new UidRates(limits.ratePerUid, limits.burstPerUid);
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
+  const onConnection = (socket: net.Socket) => {
     // The kernel's word first (cheap); the user database and /proc only for a connection that is admitted.
     let cred: PeerCred;
     try {
@@ -87,9 +87,7 @@ export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, l
       return;
     }
     serveConnection(socket, caller, ctx, limits, rates, log);
-  });
-  server.maxConnections = limits.maxConnections;
-  server.on("drop", () => log("dropped a connection: too many at once"));
+  };
   if ("path" in listen) {
     checkSocketFolder(path.dirname(listen.path));
     await clearStaleSocket(listen.path);
@@ -101,20 +99,21 @@ export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, l
       throw new FailureError((err as Error).message, { hint: "its socket unit must listen on a path: ListenStream=/run/secretfile/agent.sock", cause: err });
     }
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new FailureError(`cannot listen on ${"path" in listen ? listen.path : `fd ${listen.fd}`}: ${err.code ?? err.message}`, { cause: err })),
-    );
-    server.listen("path" in listen ? { path: listen.path, backlog: BACKLOG } : { fd: listen.fd, backlog: BACKLOG }, () => resolve());
+  const listeners = await listenAll(listen, {
+    backlog: BACKLOG,
+    maxConnections: limits.maxConnections,
+    onConnection,
+    onDrop: () => log("dropped a connection: too many at once"),
+    onError: (err) => log(`socket error: ${String(err)}`),
   });
+  const { server } = listeners;
   // The socket admits everyone; the policy decides what each caller gets. (Its folder admits no one else's files.)
   if ("path" in listen) chmodSync(listen.path, 0o666);
-  server.on("error", (err) => log(`socket error: ${String(err)}`));
   return {
     server,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        void listeners.close().then(resolve);
         if ("path" in listen) {
           try {
             unlinkSync(listen.path);
@@ -133,16 +132,27 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
   let ended = false;
   let paid = 1; // the connection's token pays for its first request
   const lines: string[] = [];
-  // Idle connections are dropped, and so is a request that trickles in for longer than the same time.
-  socket.setTimeout(limits.idleMs, () => socket.destroy());
+  // Idle connections are dropped, and so is a request that trickles in for longer than the same time. The idle clock
+  // does not count while the agent works (a slow write, a large store, a busy disk is answered, not dropped): a
+  // timeout that comes then starts the clock again, rather than stopping and restarting it for every request.
+  socket.setTimeout(limits.idleMs);
+  socket.on("timeout", () => {
+    if (busy) socket.setTimeout(limits.idleMs);
+    else socket.destroy();
+  });
+  // Made only for a request that arrives in pieces: the common one-chunk request needs no timer and no listener.
   let deadline: NodeJS.Timeout | undefined;
-  socket.once("close", () => clearTimeout(deadline));
+  let watched = false;
+  const startDeadline = () => {
+    deadline = setTimeout(() => socket.destroy(), limits.idleMs);
+    if (watched) return;
+    watched = true;
+    socket.once("close", () => clearTimeout(deadline));
+  };
 
   const pump = async () => {
     if (busy) return;
     busy = true;
-    // The idle clock stops while the agent works: a slow write (a large store, a busy disk) is answered, not dropped.
-    socket.setTimeout(0);
     while (lines.length > 0 && !socket.destroyed) {
       const line = lines.shift()!;
       const wait = paid > 0 ? 0 : rates.take(caller.uid);
@@ -167,7 +177,6 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
       if (!socket.destroyed) reply(socket, answer);
     }
     busy = false;
-    if (!socket.destroyed) socket.setTimeout(limits.idleMs);
     if (ended && !socket.destroyed) finish(socket);
   };
 
@@ -185,8 +194,12 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
   socket.on("data", (chunk: Buffer) => {
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
-      pending.push(Buffer.from(chunk.subarray(start, nl)));
-      lines.push(takeLine());
+      // A whole line in this chunk (the usual request) is decoded where it lies; one begun in an earlier chunk is joined.
+      if (pending.length === 0) lines.push(chunk.toString("utf8", start, nl));
+      else {
+        pending.push(Buffer.from(chunk.subarray(start, nl)));
+        lines.push(takeLine());
+      }
       start = nl + 1;
     }
     if (start < chunk.length) {
@@ -198,8 +211,8 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
     if (size === 0) {
       clearTimeout(deadline);
       deadline = undefined;
-    } else {
-      deadline ??= setTimeout(() => socket.destroy(), limits.idleMs);
+    } else if (deadline === undefined) {
+      startDeadline();
     }
     if (size > limits.maxRequestBytes) {
       reply(socket, errorAnswer(new UsageError(`request larger than ${limits.maxRequestBytes} bytes`)));
@@ -212,8 +225,7 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
     }
     if (lines.length > MAX_QUEUED) {
       reply(socket, errorAnswer(new UsageError("too many requests queued on one connection")));
-      socket.uncork(); // out now: destroy() drops what is still corked
-      socket.destroy();
+      socket.destroy(); // the refusal went out in the write above, if the socket had room for it
       return;
     }
     void pump();
@@ -250,14 +262,10 @@ function refuse(socket: net.Socket): void {
 }
 
 /**
- * Writes one answer line; its bytes (which may hold values) are zeroed once the kernel has them. Answers written in
- * the same tick go out in one system call (cork until the next tick).
+ * Writes one answer line; its bytes (which may hold values) are zeroed once the kernel has them. Written at once: a
+ * connection's answers come one per handled request, each after its own audit write, so there is nothing to gather.
  */
 function reply(socket: net.Socket, answer: Answer | ErrorAnswer): void {
   const bytes = Buffer.from(`${JSON.stringify(answer)}\n`);
-  if (socket.writableCorked === 0) {
-    socket.cork();
-    process.nextTick(() => socket.uncork());
-  }
   socket.write(bytes, () => bytes.fill(0));
 }

@@ -11,7 +11,7 @@ describe("renderUnits", () => {
   it("runs the agent as the account, with the resolved node and launcher, and only its two folders writable", () => {
     const { service, socket, warnings } = renderUnits(inputs);
     expect(service).toContain(
-      "ExecStart=/usr/bin/node /usr/lib/node_modules/secretfile/bin/secretfile agent --dir /var/lib/secretfile " +
+      "ExecStart=/usr/bin/node --max-semi-space-size=2 --optimize-for-size /usr/lib/node_modules/secretfile/bin/secretfile agent --dir /var/lib/secretfile " +
         "--socket /run/secretfile/agent.sock --policy /etc/secretfile/policy --audit /var/log/secretfile/audit.log\n",
     );
     expect(service).toMatch(/^User=secretfile\nGroup=secretfile$/m);
