@@ -178,18 +178,22 @@ class MaskedOutput {
   }
 
   write(chunk: Buffer): void {
-    this.carry ??= new MaskCarry(this.patterns());
-    this.put(this.carry.write(chunk));
+    this.put(() => (this.carry ??= new MaskCarry(this.patterns())).write(chunk));
   }
 
   end(): void {
-    if (this.carry !== undefined) this.put(this.carry.end());
+    this.put(() => this.carry?.end());
   }
 
-  private put(bytes: Buffer): void {
-    if (this.closed || bytes.length === 0) return;
+  /**
+   * Writes what `masked` returns; any error (ours closed, or one of masking's own) stops this output, as the stream
+   * pipeline of the fallback does: it is called from the addon's queue, where a throw would end the process.
+   */
+  private put(masked: () => Buffer | undefined): void {
+    if (this.closed) return;
     try {
-      writeFully(this.fd, bytes);
+      const bytes = masked();
+      if (bytes !== undefined && bytes.length > 0) writeFully(this.fd, bytes);
     } catch {
       this.closed = true;
     }

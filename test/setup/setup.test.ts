@@ -180,7 +180,10 @@ describe.skipIf(!isRoot)(`secretfile setup, as root${isRoot ? "" : " (skipped: n
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toBe("");
     const service = readFileSync(path.join(main.units, "secretfile.service"), "utf8");
-    expect(service).toContain(`ExecStart=/usr/bin/node ${bin} agent --dir ${main.dir} --socket ${main.socket} --policy ${main.policy} --audit ${main.audit}\n`);
+    // node with the agent's V8 flags (src/setup/agent-node-flags.json), then the launcher
+    const flags = (JSON.parse(readFileSync(path.join(ROOT, "src", "setup", "agent-node-flags.json"), "utf8")) as string[]).join(" ");
+    expect(flags).toMatch(/^--/);
+    expect(service).toContain(`ExecStart=/usr/bin/node ${flags} ${bin} agent --dir ${main.dir} --socket ${main.socket} --policy ${main.policy} --audit ${main.audit}\n`);
     expect(service).toContain(`User=${user}\nGroup=${user}\n`);
     expect(service).not.toMatch(/^(MemoryDenyWriteExecute|PrivateUsers|ProtectProc)=/m);
     expect(readFileSync(path.join(main.units, "secretfile.socket"), "utf8")).toContain(`ListenStream=${main.socket}\nSocketUser=${user}\n`);
