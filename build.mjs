@@ -56,6 +56,7 @@ const separate = {
   },
 };
 
+const BUILD_ID = randomBytes(8).toString("hex");
 const { version } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 rmSync(new URL("./dist", import.meta.url), { recursive: true, force: true });
 await build({
@@ -69,7 +70,7 @@ await build({
   define: { SECRETFILE_VERSION: JSON.stringify(version), "import.meta.url": "__sfImportMetaUrl" },
   // The first line is the build's id: bin/secretfile uses a code cache only when its first line is the same.
   banner: {
-    js: `// secretfile ${version} build ${randomBytes(8).toString("hex")}\n"use strict";\nconst __sfImportMetaUrl = require("node:url").pathToFileURL(__filename).href;`,
+    js: `// secretfile ${version} build ${BUILD_ID}\n"use strict";\nconst __sfImportMetaUrl = require("node:url").pathToFileURL(__filename).href;`,
   },
   plugins: [loadOnUse, separate],
   legalComments: "none",
@@ -81,12 +82,15 @@ await build({
   logLevel: "warning",
 });
 
-if (readFileSync(new URL("./dist/secretfile.cjs", import.meta.url)).some((byte) => byte > 0x7f)) {
-  throw new Error("dist/secretfile.cjs is not all ASCII, but bin/secretfile reads it as latin1");
-}
 
 for (const [name, file] of Object.entries(SEPARATE)) {
-  await build({ entryPoints: [name], outfile: `dist/${file}`, bundle: true, format: "cjs", platform: "node", target: "node20", legalComments: "none", minifyWhitespace: true, logLevel: "warning" });
+  // The same first line as the bundle's: the launcher uses a code cache only when its first line is the file's.
+  await build({ entryPoints: [name], outfile: `dist/${file}`, bundle: true, format: "cjs", platform: "node", target: "node20", legalComments: "none", minifyWhitespace: true, charset: "ascii", banner: { js: `// secretfile ${version} build ${BUILD_ID}` }, logLevel: "warning" });
+}
+for (const file of ["secretfile.cjs", ...Object.values(SEPARATE)]) {
+  if (readFileSync(new URL(`./dist/${file}`, import.meta.url)).some((byte) => byte > 0x7f)) {
+    throw new Error(`dist/${file} is not all ASCII, but bin/secretfile reads it as latin1`);
+  }
 }
 
 buildNative();

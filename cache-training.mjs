@@ -1,6 +1,7 @@
 // Makes one V8 code cache bin/secretfile starts with: loads the bundle as the launcher does, runs commands through it,
 // then saves what V8 compiled. Run by build.mjs in a child Node per cache: `node cache-training.mjs SET FOLDER`, where
-// SET is "all" (dist/secretfile.cjs.cache, every common command; it also creates the throwaway store in FOLDER) or a
+// SET is "all" (dist/secretfile.cjs.cache, every common command, and dist/age.cjs.cache for typage, which its writes
+// load; it also creates the throwaway store in FOLDER) or a
 // command with a cache of its own (launcher's OWN_CACHE: get, exec), trained on that command alone, so that a start
 // of it deserializes only its code.
 // Rules: only throwaway data (a temporary store, a made-up value, a stand-in for the agent in a child process: the CLI's
@@ -45,7 +46,7 @@ SETS.all = [
   ...SETS.exec,
 ];
 
-const { exports, script } = loadBundle(DIST, false);
+const { exports, script, parts } = loadBundle(DIST, false);
 const agent = standInAgent(socket);
 try {
   for (let waited = 0; !existsSync(socket); waited += 10) {
@@ -57,16 +58,21 @@ try {
     await exports.main(argv);
   }
   const bundle = path.join(DIST, "secretfile.cjs");
-  const source = readFileSync(bundle, "latin1");
-  const header = Buffer.from(`${source.slice(0, source.indexOf("\n"))}\n`, "latin1");
-  const file = cacheFile(bundle, set);
-  writeFileSync(`${file}.tmp`, Buffer.concat([header, script.createCachedData()]), { mode: 0o644 });
-  renameSync(`${file}.tmp`, file);
+  writeCache(bundle, script, cacheFile(bundle, set));
+  for (const [id, part] of Object.entries(parts)) writeCache(path.join(DIST, id), part.script, `${path.join(DIST, id)}.cache`);
 } finally {
   agent.kill();
   rmSync(socket, { force: true });
 }
 process.exitCode = 0;
+
+/** Writes the code cache of `script`, compiled from `source`, to `file`: the source's first line (the build's id), then V8's data. */
+function writeCache(source, script, file) {
+  const text = readFileSync(source, "latin1");
+  const header = Buffer.from(`${text.slice(0, text.indexOf("\n"))}\n`, "latin1");
+  writeFileSync(`${file}.tmp`, Buffer.concat([header, script.createCachedData()]), { mode: 0o644 });
+  renameSync(`${file}.tmp`, file);
+}
 
 /**
  * Starts, in a child Node, a server that answers the agent protocol's read requests (docs/protocol.md) with one

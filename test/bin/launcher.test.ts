@@ -40,6 +40,17 @@ describe("the code cache", () => {
     expect(await said(["ls", "--dir", tmp.dir])).toBe("secretfile.cjs.cache");
   });
 
+  it("loads typage's file (dist/age.cjs) with its own cache, for a write only", async () => {
+    const env = cleanEnv({ HOME: tmp.dir, SECRETFILE_DEBUG: "1" });
+    const dir = path.join(tmp.dir, "typage-store");
+    const add = await runCli(["add", "--dir", dir, "KEY"], { bin, env, input: "a-value-long-enough\n" });
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stderr).toContain("secretfile: code cache used (age.cjs.cache)\n");
+    const get = await runCli(["get", "--dir", dir, "KEY"], { bin, env });
+    expect([get.code, get.stdout]).toEqual([0, "a-value-long-enough"]);
+    expect(get.stderr).not.toContain("age.cjs");
+  });
+
   it("is used when it was made for this bundle, and the CLI leaves it as it was", async () => {
     const before = statSync(cache).mtimeMs;
     expect(await run()).toBe("used");
