@@ -145,9 +145,10 @@ describe("personal mode: concurrent writers", { timeout: SLOW }, () => {
     expect(readdirSync(sb.dir).sort()).toEqual(["identity.txt", "store.age"]);
   });
 
-  it("a writer killed with SIGKILL at random moments (4 stores x 25) always leaves the old or the new store", { timeout: 600_000 }, async (ctx) => {
+  // 60 writers here; test/hardening/faults/kill-personal.test.ts kills store workers hundreds of times more.
+  it("a writer killed with SIGKILL at random moments (4 stores x 15) always leaves the old or the new store", { timeout: 600_000 }, async (ctx) => {
     const stores = Array.from({ length: 4 }, () => sandbox({ SECRETFILE_LOCK_STALE_MS: "2000" }));
-    const stats = await Promise.all(stores.map((sb) => killLoop(sb, 25)));
+    const stats = await Promise.all(stores.map((sb) => killLoop(sb, 15)));
     const total = stats.reduce((a, s) => ({
       killed: a.killed + s.killed,
       killedLocked: a.killedLocked + s.killedLocked,
@@ -156,10 +157,10 @@ describe("personal mode: concurrent writers", { timeout: SLOW }, () => {
       newState: a.newState + s.newState,
       tempFiles: a.tempFiles + s.tempFiles,
     }));
-    await ctx.annotate(`over 100 writers: ${JSON.stringify(total)}`);
-    console.info(`kill loop over 100 writers: ${JSON.stringify(total)}`);
+    await ctx.annotate(`over 60 writers: ${JSON.stringify(total)}`);
+    console.info(`kill loop over 60 writers: ${JSON.stringify(total)}`);
     // Enough writers must really die mid-way, many of them holding the lock, or the test proves nothing.
-    expect(total.killed).toBeGreaterThanOrEqual(40);
+    expect(total.killed).toBeGreaterThanOrEqual(25);
     expect(total.killedLocked).toBeGreaterThanOrEqual(10);
   });
 });
