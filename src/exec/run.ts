@@ -142,17 +142,18 @@ function startNatively(addon: Native, start: Start): Job {
     settle(signal !== undefined && signal > 0 ? 128 + signal : (data as number) < 0 ? ExitCode.failure : (data as number));
   };
   const variables = Object.entries(start.env).map(([name, value]) => `${name}=${value}`);
-  const spawn = (file: string, argv: string[]) => addon.spawn(file, argv, variables, start.newGroup, start.mask !== undefined, onEvent);
-  let pid: number;
-  try {
-    pid = spawn(start.file, [start.command, ...start.args]);
-  } catch (err) {
-    if (!isNativeError(err)) throw err;
-    const code = errnoName(err.errno);
-    // A script without a #! line: run by the shell, as execvp (and so node:child_process) does.
-    if (code === "ENOEXEC") pid = spawn("/bin/sh", [start.command, start.file, ...start.args]);
-    else throw new CannotRunError(start.command, code === "EACCES" ? 126 : 127, err);
-  }
+  const spawn = (file: string, argv: string[]): number => {
+    try {
+      return addon.spawn(file, argv, variables, start.newGroup, start.mask !== undefined, onEvent);
+    } catch (err) {
+      if (!isNativeError(err)) throw err;
+      const code = errnoName(err.errno);
+      // A script without a #! line: run by the shell, as execvp (and so node:child_process) does.
+      if (code === "ENOEXEC" && file !== SHELL) return spawn(SHELL, [start.command, start.file, ...start.args]);
+      throw new CannotRunError(start.command, code === "EACCES" ? 126 : 127, err);
+    }
+  };
+  const pid = spawn(start.file, [start.command, ...start.args]);
   return {
     kill: (signal) => {
       try {
@@ -164,6 +165,9 @@ function startNatively(addon: Native, start: Start): Job {
     status,
   };
 }
+
+/** The shell execvp hands a file without a #! line to. */
+const SHELL = "/bin/sh";
 
 /** One of the job's outputs on its way to ours (1 or 2), masked; once ours is closed (EPIPE), the rest is dropped. */
 class MaskedOutput {
