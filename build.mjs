@@ -44,15 +44,25 @@ const loadOnUse = {
 // typage (age-encryption, with its @noble curves and post-quantum code: ~40 % of the bundle) goes into its own file,
 // dist/age.cjs, required only when a command encrypts or handles a post-quantum key: every start reads, and the code
 // cache holds, only the rest. One library, self-contained, so nothing is shared across the two files.
+// The launcher loads each such file with its code cache when it is one of its PARTS: checked here, so the two agree.
+const launcher = createRequire(import.meta.url)("./bin/secretfile");
 const SEPARATE = { "age-encryption": "./age.cjs" };
+for (const file of Object.values(SEPARATE)) {
+  if (!launcher.PARTS.includes(file)) throw new Error(`${file} is not one of bin/secretfile's PARTS, which would load it without its code cache`);
+}
 const separate = {
   name: "separate",
   setup(b) {
     // A small module in the bundle stands for the library and requires its file when first imported (an external
     // `import()` would stay a real dynamic import, which the launcher's vm.Script cannot run).
-    b.onResolve({ filter: /^age-encryption$/ }, (args) => ({ path: args.path, namespace: "separate" }));
+    b.onResolve({ filter: /.*/ }, (args) =>
+      Object.hasOwn(SEPARATE, args.path)
+        ? { path: args.path, namespace: "separate" }
+        : args.namespace === "separate"
+          ? { path: args.path, external: true }
+          : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: "separate" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(SEPARATE[args.path])});`, loader: "js" }));
-    b.onResolve({ filter: /^\.\/age\.cjs$/ }, (args) => ({ path: args.path, external: true }));
   },
 };
 
@@ -103,7 +113,7 @@ const env = { ...process.env };
 delete env.NODE_OPTIONS;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "secretfile-cache-"));
 try {
-  for (const set of ["all", ...createRequire(import.meta.url)("./bin/secretfile").OWN_CACHE]) {
+  for (const set of ["all", ...launcher.OWN_CACHE]) {
     const made = spawnSync(process.execPath, [training, set, tmp], { env, input: "throwaway-training-value\n", stdio: ["pipe", "ignore", "pipe"], encoding: "utf8", timeout: 120_000 });
     if (made.status !== 0) {
       // The CLI works without a cache, only slower to start: say so and go on.
