@@ -8,24 +8,12 @@ import { createHash } from "node:crypto";
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import { GENESIS } from "../audit/chain.js";
+import type { AuditRecord } from "../audit/record.js";
 import { AccessError, FailureError } from "../errors.js";
+import { checkTrustedFolder } from "../system/folder.js";
 import { ChainWriter } from "./audit-writer.js";
 
 const { O_RDWR, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = constants;
-
-/** One audit record. Names only, never values. */
-export interface AuditRecord {
-  op: string;
-  uid: number;
-  user: string | undefined;
-  pid: number;
-  program: string | undefined;
-  cmdline: string | undefined;
-  names: string[];
-  given: string[];
-  allowed: boolean;
-  reason: string;
-}
 
 /** An append-only, hash-chained audit log file. */
 export class AuditLog {
@@ -132,34 +120,15 @@ export class AuditLog {
   }
 }
 
-/** Refuses an audit folder that is a symlink, not a folder, or writable by group or others (they could swap the log). */
+/** Refuses an audit folder another user could swap the log in (src/system/folder.ts). */
 function checkFolder(dir: string): void {
-  let st;
-  try {
-    st = lstatSync(dir);
-  } catch (err) {
-    throw new FailureError(`cannot use the audit folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      hint: "create it, owned by the service account, mode 0700 (`sudo secretfile setup` does)",
-      cause: err,
-    });
-  }
-  if (st.isSymbolicLink() || !st.isDirectory()) {
-    throw new AccessError(`refusing the audit folder ${dir}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`, {
-      hint: "point --audit at a file in a real folder owned by the service account",
-    });
-  }
-  const me = process.getuid?.() ?? st.uid;
-  if (st.uid !== me && st.uid !== 0) {
-    throw new AccessError(`the audit folder ${dir} is owned by uid ${st.uid}, not by the service account (uid ${me}) or root`, {
-      hint: `sudo chown ${me} ${dir}`,
-    });
-  }
-  if ((st.mode & 0o022) !== 0) {
-    const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
-    throw new AccessError(`the audit folder ${dir} has mode ${mode}: group or others can write it, and so replace the log`, {
-      hint: `sudo chmod ${((st.mode & 0o777) & ~0o022).toString(8).padStart(3, "0")} ${dir}`,
-    });
-  }
+  checkTrustedFolder(dir, {
+    what: "audit folder",
+    owner: "self",
+    risk: "replace the log",
+    createHint: "create it, owned by the service account, mode 0700 (`sudo secretfile setup` does)",
+    kindHint: "point --audit at a file in a real folder owned by the service account",
+  });
 }
 
 const CHUNK = 64 * 1024;

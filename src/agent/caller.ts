@@ -3,8 +3,8 @@
 
 import { closeSync, constants, openSync, readlinkSync, readSync } from "node:fs";
 import type { Caller } from "../policy/evaluate.js";
-import type { PeerCred } from "./peercred.js";
-import { lookupUser } from "./users.js";
+import type { PeerCred } from "../system/peercred.js";
+import { lookupUser } from "../system/users.js";
 
 /** A caller with what the audit log records about its process. */
 export interface IdentifiedCaller extends Caller {

@@ -16,7 +16,7 @@ import type { LastReads } from "../audit/last-read.js";
 import type { AuditLog } from "./audit.js";
 import type { IdentifiedCaller } from "./caller.js";
 import type { PolicyState } from "./policy-state.js";
-import { PROTOCOL_VERSION, type Answer, type Request } from "./protocol.js";
+import { PROTOCOL_VERSION, type Answer, type Request } from "../protocol/wire.js";
 
 /** What a request handler works with. */
 export interface AgentContext {

@@ -3,7 +3,7 @@
 // known key with a positive whole number is a usage error at start (the agent never runs on a half-read setting).
 
 import { UsageError } from "../errors.js";
-import { MAX_REQUEST_BYTES } from "./protocol.js";
+import { MAX_REQUEST_BYTES } from "../protocol/wire.js";
 
 /** The limits that keep one client from hurting the others. */
 export interface Limits {

@@ -4,7 +4,7 @@
 
 import net from "node:net";
 import { FailureError } from "../errors.js";
-import { describeErrno, libc } from "./libc.js";
+import { describeErrno, libc } from "../system/libc.js";
 
 /**
  * Handles on the listening socket. libuv accepts one connection per handle per turn of the event loop (since 1.45), so

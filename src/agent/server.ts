@@ -12,8 +12,8 @@ import { describeCaller, type IdentifiedCaller } from "./caller.js";
 import { handle, type AgentContext } from "./handle.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { listenAll, type Listen } from "./listeners.js";
-import { peerCredentials, requireUnixSocket, type PeerCred } from "./peercred.js";
-import { busyAnswer, errorAnswer, parseRequest, type Answer, type ErrorAnswer } from "./protocol.js";
+import { peerCredentials, requireUnixSocket, type PeerCred } from "../system/peercred.js";
+import { busyAnswer, errorAnswer, parseRequest, type Answer, type ErrorAnswer } from "../protocol/wire.js";
 import { UidRates } from "./rate.js";
 import { checkSocketFolder, clearStaleSocket } from "./socket-path.js";
 

@@ -5,39 +5,17 @@
 import { lstatSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import { AccessError, FailureError } from "../errors.js";
+import { checkTrustedFolder } from "../system/folder.js";
 
-/**
- * Refuses a socket folder that is a symlink, not a folder, owned by someone other than this user or root, or
- * writable by group or others: whoever can write there could put a socket of their own in the agent's place.
- * Throws AccessError (4) naming the fix, FailureError (1) when the folder cannot be examined.
- */
+/** Refuses a socket folder another user could put a socket of their own in (src/system/folder.ts). */
 export function checkSocketFolder(dir: string): void {
-  let st;
-  try {
-    st = lstatSync(dir);
-  } catch (err) {
-    throw new FailureError(`cannot use the socket folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      hint: "create it, owned by the service account, mode 0755 (`sudo secretfile setup` and the systemd socket unit do)",
-      cause: err,
-    });
-  }
-  if (st.isSymbolicLink() || !st.isDirectory()) {
-    throw new AccessError(`refusing the socket folder ${dir}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`, {
-      hint: "point --socket at a path in a real folder owned by the service account",
-    });
-  }
-  const me = process.getuid?.() ?? st.uid;
-  if (st.uid !== me && st.uid !== 0) {
-    throw new AccessError(`the socket folder ${dir} is owned by uid ${st.uid}, not by the service account (uid ${me}) or root`, {
-      hint: `sudo chown ${me} ${dir}`,
-    });
-  }
-  if ((st.mode & 0o022) !== 0) {
-    const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
-    throw new AccessError(`the socket folder ${dir} has mode ${mode}: group or others can write it, and so put a socket of their own in the agent's place`, {
-      hint: `sudo chmod 755 ${dir}`,
-    });
-  }
+  checkTrustedFolder(dir, {
+    what: "socket folder",
+    owner: "self",
+    risk: "put a socket of their own in the agent's place",
+    createHint: "create it, owned by the service account, mode 0755 (`sudo secretfile setup` and the systemd socket unit do)",
+    kindHint: "point --socket at a path in a real folder owned by the service account",
+  });
 }
 
 /**

@@ -1,7 +1,19 @@
 // The audit log's lines as data: a decision the agent made, an event (start, stop, policy reload), or junk.
 // Rules: a line is a decision only when every field has its documented type; anything else is never guessed at.
 
-import type { AuditRecord } from "../agent/audit.js";
+/** One audit record. Names only, never values. */
+export interface AuditRecord {
+  op: string;
+  uid: number;
+  user: string | undefined;
+  pid: number;
+  program: string | undefined;
+  cmdline: string | undefined;
+  names: string[];
+  given: string[];
+  allowed: boolean;
+  reason: string;
+}
 
 /** One decision of the agent, as a line of the audit log holds it. */
 export interface AuditDecision extends AuditRecord {

@@ -5,7 +5,7 @@
 // would inherit; its own dumpable flag already keeps secretfile's memory out of a core.
 
 import { FailureError } from "../errors.js";
-import { native } from "../native.js";
+import { native } from "../system/native.js";
 
 /** Makes this process non-dumpable and, unless `keepCoreLimit`, sets its core-file limit to 0. Throws FailureError (1). */
 export async function hardenCli(opts: { keepCoreLimit: boolean }): Promise<void> {
@@ -14,7 +14,7 @@ export async function hardenCli(opts: { keepCoreLimit: boolean }): Promise<void>
   const addon = native();
   if (addon === undefined) {
     // Built without a C compiler: the same calls through koffi.
-    const { hardenProcess } = await import("../agent/hardening.js");
+    const { hardenProcess } = await import("../system/hardening.js");
     hardenProcess(opts);
     return;
   }

@@ -3,14 +3,11 @@
 // on its state folder, with the store's lock held; the error says how, with the exact command.
 
 import { existsSync, lstatSync } from "node:fs";
-import { sealedIdentity } from "../agent/config.js";
+import { sealedIdentity, SYSTEM_PATHS } from "../system/paths.js";
 import { AccessError, NoStoreError, UsageError } from "../errors.js";
 import type { Store } from "../store/store.js";
 import { note } from "./report.js";
 import { whereOf, type WhereOptions } from "./options.js";
-
-/** The system state folder, for hints. */
-const STATE_DIR = "/var/lib/secretfile";
 
 /**
  * Opens the store in the folder the options name (--dir or SECRETFILE_DIR, else the personal default). Throws
@@ -21,7 +18,7 @@ export async function openStoreFolder(opts: WhereOptions, command: string): Prom
   const where = whereOf(opts);
   if (where.mode !== "personal") {
     throw new UsageError(`\`secretfile ${command}\` works on a store folder, not through the agent (${where.why})`, {
-      hint: `in system mode run it as the service account on the state folder: sudo -u secretfile secretfile ${command} --dir ${STATE_DIR}`,
+      hint: `in system mode run it as the service account on the state folder: sudo -u secretfile secretfile ${command} --dir ${SYSTEM_PATHS.dir}`,
     });
   }
   const owner = ownerOf(where.dir);

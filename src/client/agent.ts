@@ -4,11 +4,11 @@
 
 import net from "node:net";
 import { AgentUnreachableError, FailureError, UsageError } from "../errors.js";
-import { BUSY, errorFromAnswer, MAX_REQUEST_BYTES, type Answer, type ErrorAnswer, type Request } from "../agent/protocol.js";
+import { BUSY, errorFromAnswer, MAX_REQUEST_BYTES, type Answer, type ErrorAnswer, type Request } from "../protocol/wire.js";
 import type { SecretInfo } from "../store/document.js";
 import type { History, Rollback } from "../store/history.js";
 import type { AddOptions, ImportResult } from "../store/operations.js";
-import { errnoName, isNativeError, native, type Native } from "../native.js";
+import { errnoName, isNativeError, native, type Native } from "../system/native.js";
 import type { Backend, SecretValues } from "./backend.js";
 
 /** The largest answer read, in bytes (10,000 values of 64 KiB would not fit; a store that large is refused). */

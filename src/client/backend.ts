@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { UsageError } from "../errors.js";
+import { SYSTEM_PATHS } from "../system/paths.js";
 import type { SecretInfo } from "../store/document.js";
 import type { Attention } from "../store/expiry.js";
 import type { History, Rollback } from "../store/history.js";
@@ -41,8 +42,6 @@ export interface SecretValues {
   expiring: Record<string, Attention>;
 }
 
-/** The default socket of the system agent. */
-export const SYSTEM_SOCKET = "/run/secretfile/agent.sock";
 
 /** Where the CLI gets its secrets, and why. */
 export type Where = { mode: "personal"; dir: string; why: string } | { mode: "agent"; socket: string; why: string };
@@ -76,8 +75,8 @@ export function chooseWhere(flags: WhereFlags, env: NodeJS.ProcessEnv = process.
   }
   if (dir !== undefined) return { mode: "personal", dir: path.resolve(dir), why: "SECRETFILE_DIR is set" };
   if (socket !== undefined) return { mode: "agent", socket, why: "SECRETFILE_SOCKET is set" };
-  if (existsSync(SYSTEM_SOCKET)) return { mode: "agent", socket: SYSTEM_SOCKET, why: `the system agent's socket ${SYSTEM_SOCKET} exists` };
-  return { mode: "personal", dir: defaultPersonalDir(env), why: `no agent socket at ${SYSTEM_SOCKET}, so the personal store` };
+  if (existsSync(SYSTEM_PATHS.socket)) return { mode: "agent", socket: SYSTEM_PATHS.socket, why: `the system agent's socket ${SYSTEM_PATHS.socket} exists` };
+  return { mode: "personal", dir: defaultPersonalDir(env), why: `no agent socket at ${SYSTEM_PATHS.socket}, so the personal store` };
 }
 
 /** What a backend tells its caller as it goes (the core never prints). */

@@ -2,7 +2,8 @@
 // Rules: no printing and no exit here; healthy means no finding failed (warnings and information do not count).
 
 import { existsSync } from "node:fs";
-import { SYSTEM_SOCKET, type Where } from "../client/backend.js";
+import type { Where } from "../client/backend.js";
+import { SYSTEM_PATHS } from "../system/paths.js";
 import { info, type Finding } from "./finding.js";
 import { checkPersonal } from "./personal.js";
 import { checkSystem, type SystemPaths } from "./system.js";
@@ -34,8 +35,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     where.mode === "personal"
       ? await checkPersonal(where.dir, { dirFlag: opts.dirFlag, now })
       : await checkSystem({ socket: where.socket, ...opts.system }, now);
-  if (where.mode === "personal" && existsSync(SYSTEM_SOCKET)) {
-    findings.unshift(info(`a system agent listens at ${SYSTEM_SOCKET}, but this command uses the personal store because ${where.why}`));
+  if (where.mode === "personal" && existsSync(SYSTEM_PATHS.socket)) {
+    findings.unshift(info(`a system agent listens at ${SYSTEM_PATHS.socket}, but this command uses the personal store because ${where.why}`));
   }
   return { where, findings, healthy: !findings.some((f) => f.status === "fail") };
 }

@@ -79,7 +79,7 @@ async function chownName(uid: number): Promise<string> {
 async function nameOf(uid: number): Promise<string | undefined> {
   try {
     if (uid === process.getuid?.()) return os.userInfo().username;
-    const { lookupUser } = await import("../agent/users.js");
+    const { lookupUser } = await import("../system/users.js");
     return lookupUser(uid).user;
   } catch {
     return undefined;

@@ -4,9 +4,9 @@
 // opened, except the policy, which is loaded as the agent would load it.
 
 import path from "node:path";
-import { PROTOCOL_VERSION } from "../agent/protocol.js";
+import { PROTOCOL_VERSION } from "../protocol/wire.js";
 import { AgentBackend } from "../client/agent.js";
-import { SYSTEM_SOCKET } from "../client/backend.js";
+import { SYSTEM_PATHS } from "../system/paths.js";
 import { AccessError, SecretfileError } from "../errors.js";
 import { loadPolicyFile } from "../policy/load.js";
 import { storePaths } from "../store/store.js";
@@ -30,7 +30,7 @@ const RESTART = "sudo systemctl restart secretfile.socket secretfile.service";
 /** Returns the findings for the agent at `paths.socket` and its files. Never throws for a problem it knows. */
 export async function checkSystem(paths: SystemPaths, now: Date): Promise<Finding[]> {
   const findings: Finding[] = [];
-  const other = paths.socket === SYSTEM_SOCKET ? "" : ` (or start \`secretfile agent --socket ${shellQuote(paths.socket)}\` as the service account)`;
+  const other = paths.socket === SYSTEM_PATHS.socket ? "" : ` (or start \`secretfile agent --socket ${shellQuote(paths.socket)}\` as the service account)`;
   const socket = await inspectPath(paths.socket, { what: "the agent socket", kind: "socket", owner: (await ownerOf(paths.socket)) ?? 0, forbidden: 0, mode: 0o777 });
   if (socket === null) findings.push(fail(`no agent socket at ${paths.socket}: the agent is not running${other}`, RESTART));
   else findings.push(...socket);

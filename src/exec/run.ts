@@ -10,8 +10,8 @@ import type { Readable, Writable } from "node:stream";
 import streams from "node:stream/promises";
 import tty from "node:tty";
 import { ExitCode, FailureError, SecretfileError } from "../errors.js";
-import { errnoName, isNativeError, native, type Native } from "../native.js";
-import { writeFully } from "../write-fd.js";
+import { errnoName, isNativeError, native, type Native } from "../system/native.js";
+import { writeFully } from "../system/write-fd.js";
 import { MaskCarry, maskPatterns } from "./mask.js";
 
 type Patterns = ReturnType<typeof maskPatterns>;

@@ -5,6 +5,7 @@
 import { constants, lstatSync, promises as fs } from "node:fs";
 import { dirname } from "node:path";
 import { AccessError, FailureError } from "../errors.js";
+import { checkTrustedFolder } from "../system/folder.js";
 import { parsePolicyBytes, type Policy } from "./parse.js";
 
 /** The largest policy file we read: 1 MiB. */
@@ -41,32 +42,23 @@ export async function loadPolicyFile(path: string): Promise<Policy> {
       throw new AccessError(`refusing policy file ${path}: mode ${mode} lets ${who} write it`, { hint: fix });
     }
     if (stat.size > POLICY_MAX_BYTES) throw tooBig(path, stat.size);
-    await checkFolder(dirname(path));
+    checkFolder(dirname(path));
     return parsePolicyBytes(await readCapped(handle, path), path);
   } finally {
     await handle.close();
   }
 }
 
-/** Refuses a policy folder owned by another user than root, or that group or others may write without the sticky bit. */
-async function checkFolder(dir: string): Promise<void> {
-  let st;
-  try {
-    st = await fs.stat(dir);
-  } catch (error) {
-    throw new FailureError(`cannot examine the policy folder ${dir}: ${errorCode(error) ?? "unknown error"}`, { cause: error });
-  }
-  const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
-  if (st.uid !== 0) {
-    throw new AccessError(`refusing the policy in ${dir}: the folder is owned by uid ${st.uid}, who could replace the policy`, {
-      hint: `as root, run: chown root:root ${shellQuote(dir)} && chmod 755 ${shellQuote(dir)}`,
-    });
-  }
-  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
-    throw new AccessError(`refusing the policy in ${dir}: the folder has mode ${mode}, so others could replace the policy`, {
-      hint: `as root, run: chmod 755 ${shellQuote(dir)}`,
-    });
-  }
+/** Refuses a policy folder another user than root could replace the policy in (src/system/folder.ts). */
+function checkFolder(dir: string): void {
+  checkTrustedFolder(dir, {
+    what: "policy folder",
+    owner: "root",
+    risk: "replace the policy",
+    allowSticky: true,
+    createHint: `create it as root, mode 0755: mkdir -p ${shellQuote(dir)}`,
+    kindHint: "name the real file with --policy, in a real folder owned by root",
+  });
 }
 
 /**

@@ -2,7 +2,7 @@
 // Rules: an existing account is kept as it is (a login shell or a home is reported, not changed); users come from NSS.
 
 import { FailureError, UsageError } from "../errors.js";
-import { lookupUser, lookupUserByName } from "../agent/users.js";
+import { lookupUser, lookupUserByName } from "../system/users.js";
 import type { ActionLog } from "./actions.js";
 import { firstExisting, firstLine, runProgram } from "./run.js";
 

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import path from "node:path";
-import { DEFAULT_CREDENTIAL, IDENTITY_CREDENTIAL } from "../agent/config.js";
+import { DEFAULT_CREDENTIAL, IDENTITY_CREDENTIAL } from "../system/paths.js";
 import { FailureError, UsageError } from "../errors.js";
 import { syncFolder } from "../store/atomic.js";
 import { errno } from "../store/files.js";

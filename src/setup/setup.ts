@@ -5,7 +5,7 @@
 import { lstat } from "node:fs/promises";
 import path from "node:path";
 import { AccessError, UsageError } from "../errors.js";
-import type { AgentPaths } from "../agent/config.js";
+import type { AgentPaths } from "../system/paths.js";
 import { storePaths } from "../store/store.js";
 import { ActionLog, octal, type Action } from "./actions.js";
 import { checkUserName, DEFAULT_USER, ensureAccount, type Account } from "./account.js";

@@ -4,7 +4,7 @@
 
 import path from "node:path";
 import { FailureError } from "../errors.js";
-import type { AgentPaths } from "../agent/config.js";
+import type { AgentPaths } from "../system/paths.js";
 import type { ActionLog } from "./actions.js";
 import { ensureFolder, lstatOrNull, writeIfDifferent } from "./files.js";
 import { firstExisting, firstLine, runProgram } from "./run.js";

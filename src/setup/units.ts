@@ -4,7 +4,7 @@
 
 import path from "node:path";
 import { UsageError } from "../errors.js";
-import { IDENTITY_CREDENTIAL, type AgentPaths } from "../agent/config.js";
+import { IDENTITY_CREDENTIAL, type AgentPaths } from "../system/paths.js";
 import agentNodeFlags from "./agent-node-flags.json" with { type: "json" };
 
 /**

@@ -1,4 +1,4 @@
-// The launcher's V8 code caches (bin/secretfile, build.mjs): the command's own where it has one (get, exec), else the
+// The launcher's V8 code caches (bin/secretfile, build/bundle.mjs): the command's own where it has one (get, exec), else the
 // one for every command; used when it belongs to the bundle beside it; ignored, with the CLI working the same, when it
 // is missing, from another build, or damaged; never written by the CLI.
 

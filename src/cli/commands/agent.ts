@@ -1,7 +1,7 @@
 // `secretfile agent`: the helper that runs as the service account and serves the socket.
 
 import { Option, type Command } from "commander";
-import { resolvePaths } from "../../agent/config.js";
+import { resolvePaths } from "../../system/paths.js";
 import { note } from "../report.js";
 
 /** Registers `agent`. */

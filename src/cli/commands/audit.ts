@@ -1,7 +1,7 @@
 // `secretfile audit`: who read which secret, from which program, and when, from the agent's audit log.
 
 import { Option, type Command } from "commander";
-import { resolvePaths } from "../../agent/config.js";
+import { resolvePaths } from "../../system/paths.js";
 import { checkNameFilter, parseSince, type AuditFilter } from "../../audit/filter.js";
 import { decisionLine } from "../../audit/format.js";
 import { queryAudit } from "../../audit/query.js";

@@ -3,7 +3,7 @@
 // `fix:` line; exit 0 when nothing failed, 1 otherwise.
 
 import { Option, type Command } from "commander";
-import { DEFAULT_CREDENTIAL, resolvePaths, SYSTEM_PATHS } from "../../agent/config.js";
+import { DEFAULT_CREDENTIAL, resolvePaths, SYSTEM_PATHS } from "../../system/paths.js";
 import type { Finding } from "../../doctor/finding.js";
 import { withWhere, whereOf, type WhereOptions } from "../options.js";
 

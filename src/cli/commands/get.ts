@@ -2,7 +2,7 @@
 
 import type { Command } from "commander";
 import { checkName } from "../../store/names.js";
-import { writeFully } from "../../write-fd.js";
+import { writeFully } from "../../system/write-fd.js";
 import { backendOf, withWhere, type WhereOptions } from "../options.js";
 
 /** Registers `get`. */

@@ -1,7 +1,7 @@
 // `secretfile policy check [FILE]`: validate a policy file, like `visudo -c`.
 
 import type { Command } from "commander";
-import { resolvePaths } from "../../agent/config.js";
+import { resolvePaths } from "../../system/paths.js";
 import { loadPolicyFile } from "../../policy/load.js";
 import { formatSubject } from "../../policy/parse.js";
 

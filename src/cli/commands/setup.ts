@@ -2,7 +2,7 @@
 
 import { existsSync, realpathSync } from "node:fs";
 import { Option, type Command } from "commander";
-import { resolvePaths } from "../../agent/config.js";
+import { resolvePaths } from "../../system/paths.js";
 import { FailureError, SecretfileError, UsageError } from "../../errors.js";
 import { note, warn } from "../report.js";
 

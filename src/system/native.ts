@@ -1,4 +1,4 @@
-// The CLI's native addon, dist/native.node (native/*.c, built by build-native.mjs): a few system calls made directly,
+// The CLI's native addon, dist/native.node (native/*.c, built by build/native.mjs): a few system calls made directly,
 // where Node would load a module costing milliseconds at every start (koffi, node:net, node:child_process).
 // Rules: loaded once, on first use; undefined when the build had no C compiler (or SECRETFILE_NATIVE=0, which tests use
 // to run the fallbacks), and every caller then does the same through koffi or node:net.

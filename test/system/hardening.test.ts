@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
-import { hardenProcess, isDumpable } from "../../src/agent/hardening.js";
+import { hardenProcess, isDumpable } from "../../src/system/hardening.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const dirs: string[] = [];
@@ -47,7 +47,7 @@ describe("hardenProcess seen from outside", () => {
       stdin: {
         contents: `
           import { createInterface } from "node:readline";
-          import { hardenProcess, isDumpable } from "./src/agent/hardening.ts";
+          import { hardenProcess, isDumpable } from "./src/system/hardening.ts";
           console.log("ready " + isDumpable());
           createInterface({ input: process.stdin }).once("line", () => {
             hardenProcess();

@@ -4,7 +4,7 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { peerCredentials, type PeerCred } from "../../src/agent/peercred.js";
+import { peerCredentials, type PeerCred } from "../../src/system/peercred.js";
 import { FailureError } from "../../src/errors.js";
 
 let dir: string;

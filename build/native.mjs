@@ -1,5 +1,5 @@
 // Compiles native/*.c into dist/native.node: the CLI's non-dumpable switch and its blocking exchange with the agent
-// (see native/addon.c, src/native.ts).
+// (see native/addon.c, src/system/native.ts).
 // Rules: the Node-API headers come from koffi's vendored copy (a locked dependency), so nothing is fetched; without a C
 // compiler the build goes on and says so, and the CLI does the same through koffi and node:net (slower to start).
 
@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const root = (p) => fileURLToPath(new URL(p, import.meta.url));
+const root = (p) => fileURLToPath(new URL(`.${p}`, import.meta.url)); // paths below are from the project root
 
 /** Builds dist/native.node; returns whether it was made. */
 export function buildNative() {

@@ -1,6 +1,6 @@
 // Bundles the CLI into dist/secretfile.cjs (and typage into dist/age.cjs) with esbuild, compiles dist/native.node
-// (build-native.mjs), then makes the bundle's V8 code caches by running it through the common commands in child Nodes
-// (cache-training.mjs): dist/secretfile.cjs.cache for every command, and a smaller one for each of the hot commands
+// (build/native.mjs), then makes the bundle's V8 code caches by running it through the common commands in child Nodes
+// (build/cache-training.mjs): dist/secretfile.cjs.cache for every command, and a smaller one for each of the hot commands
 // (dist/secretfile.cjs.get.cache, .exec.cache), so start-up skips compiling.
 // Rules: one file, each command's code and the cryptography evaluated only when used (esbuild turns `await import()`
 // into a lazy initializer); the cache holds compiled code of this bundle only, made from throwaway data, never a secret.
@@ -13,13 +13,13 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { buildNative } from "./build-native.mjs";
+import { buildNative } from "./native.mjs";
 
 // Modules loaded on first use instead of when the bundle starts, as `importer → module`: each gets an object that
 // requires the real module when a property is first read. commander needs node:child_process only to run executable
 // subcommands (secretfile has none); proper-lockfile (with graceful-fs and signal-exit) only for a write, not a read;
 // the agent client node:net, and `exec` node:child_process, node:tty and the streams, only when the build has no native
-// addon (src/native.ts). Each costs every start a few milliseconds otherwise.
+// addon (src/system/native.ts). Each costs every start a few milliseconds otherwise.
 const LOAD_ON_USE = [
   { importer: /[\\/]node_modules[\\/]commander[\\/]/, module: "node:child_process" },
   { importer: /[\\/]src[\\/]store[\\/]lock\.ts$/, module: "proper-lockfile" },
@@ -45,7 +45,7 @@ const loadOnUse = {
 // dist/age.cjs, required only when a command encrypts or handles a post-quantum key: every start reads, and the code
 // cache holds, only the rest. One library, self-contained, so nothing is shared across the two files.
 // The launcher loads each such file with its code cache when it is one of its PARTS: checked here, so the two agree.
-const launcher = createRequire(import.meta.url)("./bin/secretfile");
+const launcher = createRequire(import.meta.url)("../bin/secretfile");
 const SEPARATE = { "age-encryption": "./age.cjs" };
 for (const file of Object.values(SEPARATE)) {
   if (!launcher.PARTS.includes(file)) throw new Error(`${file} is not one of bin/secretfile's PARTS, which would load it without its code cache`);
@@ -67,8 +67,8 @@ const separate = {
 };
 
 const BUILD_ID = randomBytes(8).toString("hex");
-const { version } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
-rmSync(new URL("./dist", import.meta.url), { recursive: true, force: true });
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
 await build({
   entryPoints: ["src/cli/entry.ts"],
   outfile: "dist/secretfile.cjs",
@@ -98,7 +98,7 @@ for (const [name, file] of Object.entries(SEPARATE)) {
   await build({ entryPoints: [name], outfile: `dist/${file}`, bundle: true, format: "cjs", platform: "node", target: "node20", legalComments: "none", minifyWhitespace: true, charset: "ascii", banner: { js: `// secretfile ${version} build ${BUILD_ID}` }, logLevel: "warning" });
 }
 for (const file of ["secretfile.cjs", ...Object.values(SEPARATE)]) {
-  if (readFileSync(new URL(`./dist/${file}`, import.meta.url)).some((byte) => byte > 0x7f)) {
+  if (readFileSync(new URL(`../dist/${file}`, import.meta.url)).some((byte) => byte > 0x7f)) {
     throw new Error(`dist/${file} is not all ASCII, but bin/secretfile reads it as latin1`);
   }
 }

@@ -1,5 +1,5 @@
 // Makes one V8 code cache bin/secretfile starts with: loads the bundle as the launcher does, runs commands through it,
-// then saves what V8 compiled. Run by build.mjs in a child Node per cache: `node cache-training.mjs SET FOLDER`, where
+// then saves what V8 compiled. Run by build/bundle.mjs in a child Node per cache: `node build/cache-training.mjs SET FOLDER`, where
 // SET is "all" (dist/secretfile.cjs.cache, every common command, and dist/age.cjs.cache for typage, which its writes
 // load; it also creates the throwaway store in FOLDER) or a
 // command with a cache of its own (launcher's OWN_CACHE: get, exec), trained on that command alone, so that a start
@@ -14,9 +14,9 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const ROOT = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const DIST = path.join(ROOT, "dist");
-const { loadBundle, cacheFile } = createRequire(import.meta.url)("./bin/secretfile");
+const { loadBundle, cacheFile } = createRequire(import.meta.url)("../bin/secretfile");
 
 const VALUE = "throwaway-training-value";
 const [set, tmp] = process.argv.slice(2);
@@ -39,7 +39,7 @@ const SETS = {
 SETS.all = [
   ["--version"],
   ["--help"],
-  ["add", "--dir", dir, "TRAINING_KEY"], // the value comes from standard input, which build.mjs feeds
+  ["add", "--dir", dir, "TRAINING_KEY"], // the value comes from standard input, which build/bundle.mjs feeds
   ...SETS.get,
   ["ls", "--dir", dir],
   ["ls", "--socket", socket],

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { lookupGroupByName, lookupUser, lookupUserByName } from "../../src/agent/users.js";
+import { lookupGroupByName, lookupUser, lookupUserByName } from "../../src/system/users.js";
 import { FailureError } from "../../src/errors.js";
 
 const isRoot = process.getuid?.() === 0;
