@@ -1,9 +1,11 @@
 // The service account: a system user with no login shell and no home, created once and reused after.
-// Rules: an existing account is kept as it is (a login shell or a home is reported, not changed); users come from NSS.
+// Rules: an existing account is taken only when it has no other role (account-fit.ts), or with --adopt-user, loudly;
+// it is never changed; users come from NSS.
 
-import { FailureError, UsageError } from "../errors.js";
+import { AccessError, FailureError, UsageError } from "../errors.js";
 import { lookupUser, lookupUserByName } from "../system/users.js";
 import type { ActionLog } from "./actions.js";
+import { accountProblems, NO_LOGIN_SHELLS, type HostFiles } from "./account-fit.js";
 import { firstExisting, firstLine, runProgram } from "./run.js";
 
 /** The account the agent runs as. */
@@ -19,7 +21,6 @@ export interface Account {
 export const DEFAULT_USER = "secretfile";
 
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-const NO_LOGIN_SHELLS = ["/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false"];
 
 /** Returns `name` if it is a valid system user name (`[a-z_][a-z0-9_-]*`, at most 32); throws UsageError otherwise. */
 export function checkUserName(name: string): string {
@@ -29,20 +30,56 @@ export function checkUserName(name: string): string {
   return name;
 }
 
+/** What inspectAccount found: the existing account (undefined: setup will create it) and what it was adopted despite. */
+export interface AccountCheck {
+  name: string;
+  existing: Account | undefined;
+  /** The other roles of an account taken with --adopt-user (empty otherwise). */
+  adopted: string[];
+}
+
+/** How inspectAccount judges an existing account. */
+export interface InspectOptions {
+  /** Take an account with another role anyway (`--adopt-user`). */
+  adopt: boolean;
+  /** The state folder (an account whose home it is may hold the store there). */
+  stateDir: string;
+  ownState: (entry: string) => boolean;
+  files?: HostFiles;
+}
+
 /**
- * Returns the account `name`, creating it with useradd (system user, own group, no home, nologin shell)
- * when it does not exist. Records what it did in `log`. Throws FailureError when useradd fails or the
- * account still cannot be found afterwards.
+ * Looks `name` up, changing nothing. Returns it when it does not exist or is fit to be the service account (a system
+ * account with no login shell, home with content, password, supplementary group or crontab), or has another role but
+ * `adopt` is set. Throws AccessError (4) naming each other role otherwise.
  */
-export async function ensureAccount(name: string, log: ActionLog): Promise<Account> {
-  const existing = lookupUserByName(name);
+export function inspectAccount(name: string, opts: InspectOptions): AccountCheck {
+  const found = lookupUserByName(name);
+  if (found === undefined) return { name, existing: undefined, adopted: [] };
+  const problems = accountProblems({ name, ...found }, opts.stateDir, opts.ownState, opts.files);
+  if (problems.length > 0 && !opts.adopt) {
+    throw new AccessError(`refusing the existing user ${name} as the service account: it has ${problems.join("; ")}; nothing was changed`, {
+      hint: `the agent's account must have no other role: give setup a new name (--user secretfile-agent: setup creates it), or, if ${name} is meant for the agent alone and you accept what it has, run setup again with --adopt-user`,
+    });
+  }
+  return { name, existing: accountOf(name, found.uid, found.gid), adopted: problems };
+}
+
+/**
+ * Returns the account inspectAccount found, or creates it with useradd (system user, own group, no home, nologin
+ * shell). Records what it did in `log`, each role of an adopted account as a warning. Throws FailureError when useradd
+ * fails or the account still cannot be found afterwards.
+ */
+export async function ensureAccount(check: AccountCheck, log: ActionLog): Promise<Account> {
+  const { name, existing } = check;
   if (existing !== undefined) {
-    const account = accountOf(name, existing.uid, existing.gid);
-    log.add("kept", `the user ${name} (uid ${account.uid}, group ${account.group})`);
-    if (!NO_LOGIN_SHELLS.includes(existing.shell)) {
-      log.add("warning", `the user ${name} has the login shell ${existing.shell || "(none set: /bin/sh)"}; a service account needs none: usermod --shell ${nologin()} ${name}`);
+    if (check.adopted.length === 0) {
+      log.add("kept", `the user ${name} (uid ${existing.uid}, group ${existing.group})`);
+      return existing;
     }
-    return account;
+    for (const role of check.adopted) log.add("warning", `--adopt-user: the user ${name} has ${role}`);
+    log.add("warning", `ADOPTED the existing user ${name} (uid ${existing.uid}, group ${existing.group}) as the service account despite its other roles: whoever can act as ${name} can read every secret`);
+    return existing;
   }
   const useradd = firstExisting(["/usr/sbin/useradd", "/sbin/useradd"]);
   const shell = nologin();

@@ -20,30 +20,83 @@ export interface Ownership {
   owner: string;
 }
 
+/** Which entries of an existing folder are setup's own: only a folder holding nothing else may be changed. */
+export interface OwnEntries {
+  /** True for a name setup (or the agent) puts in this folder. */
+  name: (entry: string) => boolean;
+  /** The uids that may own such an entry (undefined: any, when the service account does not exist yet). */
+  owners: number[] | undefined;
+  /** What to do instead, e.g. "give the audit log a folder of its own, such as …". */
+  hint: string;
+}
+
 /**
- * Makes the folder `dir` with `want` (its missing parents as root 0755), or brings an existing one to
- * `want`, and records "created", "fixed" or "kept" in `log`. Throws AccessError (4) when `dir` or a
- * parent is a symlink or not a folder, FailureError otherwise.
+ * Returns what ensureFolder would do to `dir`: "create" it, "keep" it (already `want`) or "fix" its owner or mode,
+ * changing nothing. Throws AccessError (4) when `dir` is a symlink or not a folder, or when it would need fixing but
+ * holds an entry that is not setup's own (`own`): setup never takes over a folder such as /var/log or /etc.
  */
-export async function ensureFolder(dir: string, want: Ownership, what: string, log: ActionLog): Promise<void> {
+export async function planFolder(dir: string, want: Ownership, what: string, own: OwnEntries): Promise<"create" | "keep" | "fix"> {
   const st = await lstatOrNull(dir);
-  if (st === null) {
-    await makeParents(path.dirname(dir), log);
-    try {
-      await fs.mkdir(dir, { mode: 0o700 });
-    } catch (err) {
-      if (errno(err) !== "EEXIST") throw new FailureError(`cannot create the folder ${dir}: ${errno(err) ?? String(err)}`, { cause: err });
-    }
-    await setFolder(dir, want);
-    log.add("created", `${what} ${dir} (${want.owner} ${octal(want.mode)})`);
-    return;
-  }
+  if (st === null) return "create";
   if (st.isSymbolicLink() || !st.isDirectory()) {
     throw new AccessError(`refusing to use ${dir} as ${what}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`, {
       hint: `move it aside and run setup again; setup creates ${dir}`,
     });
   }
-  const was = await setFolder(dir, want);
+  if (st.uid === want.uid && st.gid === want.gid && (st.mode & 0o7777) === want.mode) return "keep";
+  const foreign = await foreignEntries(dir, own);
+  if (foreign.length > 0) {
+    const first = foreign[0]!;
+    throw new AccessError(
+      `refusing to take over ${dir} as ${what}: it holds ${foreign.length === 1 ? "an entry" : `${foreign.length} entries`} setup did not make ` +
+        `(${JSON.stringify(first)}${foreign.length > 1 ? ", …" : ""}), and setup would change its owner and mode from uid ${st.uid}, gid ${st.gid}, ` +
+        `${octal(st.mode)} to ${want.owner} ${octal(want.mode)}; nothing was changed`,
+      { hint: own.hint },
+    );
+  }
+  return "fix";
+}
+
+// The entries of `dir` that are not setup's own (by name and owner), in name order.
+async function foreignEntries(dir: string, own: OwnEntries): Promise<string[]> {
+  let names: string[];
+  try {
+    names = (await fs.readdir(dir)).sort();
+  } catch (err) {
+    throw new FailureError(`cannot list the folder ${dir}: ${errno(err) ?? String(err)}`, { cause: err });
+  }
+  const foreign: string[] = [];
+  for (const name of names) {
+    if (!own.name(name)) foreign.push(name);
+    else if (own.owners !== undefined) {
+      const st = await lstatOrNull(path.join(dir, name));
+      if (st !== null && !own.owners.includes(st.uid)) foreign.push(name);
+    }
+  }
+  return foreign;
+}
+
+/**
+ * Makes the folder `dir` with `want` (its missing parents as root 0755), or brings an existing one to `want` when it
+ * holds only setup's own entries (planFolder), and records "created", "fixed" or "kept" in `log`. Throws AccessError
+ * (4) when `dir` or a parent is a symlink or not a folder, or `dir` holds others' entries; FailureError otherwise.
+ */
+export async function ensureFolder(dir: string, want: Ownership, what: string, own: OwnEntries, log: ActionLog): Promise<void> {
+  const plan = await planFolder(dir, want, what, own);
+  if (plan === "create") {
+    await makeParents(path.dirname(dir), log);
+    try {
+      await fs.mkdir(dir, { mode: 0o700 });
+    } catch (err) {
+      // Made by someone else meanwhile: judged like any existing folder.
+      if (errno(err) === "EEXIST") return ensureFolder(dir, want, what, own, log);
+      throw new FailureError(`cannot create the folder ${dir}: ${errno(err) ?? String(err)}`, { cause: err });
+    }
+    await setFolder(dir, want);
+    log.add("created", `${what} ${dir} (${want.owner} ${octal(want.mode)})`);
+    return;
+  }
+  const was = plan === "keep" ? null : await setFolder(dir, want);
   if (was === null) log.add("kept", `${what} ${dir} (${want.owner} ${octal(want.mode)})`);
   else log.add("fixed", `${what} ${dir}: now ${want.owner} ${octal(want.mode)} (was uid ${was.uid}, gid ${was.gid}, ${octal(was.mode)})`);
 }

@@ -27,6 +27,14 @@ export function policyTemplate(file: string): string {
 }
 
 /**
+ * Loads an existing policy `file` as the agent would, before setup changes anything; does nothing when there is none.
+ * Throws the loader's AccessError (4) or PolicySyntaxError (1).
+ */
+export async function checkExistingPolicy(file: string): Promise<void> {
+  if ((await lstatOrNull(file)) !== null) await loadPolicyFile(file);
+}
+
+/**
  * Creates the policy `file` (root:root 0644) from the template when it does not exist, else checks it
  * as the agent would. Records "created" or "kept" in `log`. Throws the loader's AccessError (4) or
  * PolicySyntaxError (1) for an existing policy the agent would refuse.

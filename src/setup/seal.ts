@@ -13,6 +13,7 @@ import { errno } from "../store/files.js";
 import { parseIdentity } from "../store/identity.js";
 import type { ActionLog } from "./actions.js";
 import { ensureFolder, lstatOrNull } from "./files.js";
+import { credentialFolder } from "./folders.js";
 import { firstExisting, firstLine, runProgram } from "./run.js";
 
 /** The ways setup can seal the identity. */
@@ -63,7 +64,8 @@ export async function sealedRecipient(credential: string, systemdCreds = findSys
 export async function sealIdentity(opts: SealOptions, log: ActionLog): Promise<void> {
   const tool = opts.systemdCreds ?? findSystemdCreds();
   const dir = path.dirname(opts.credential);
-  await ensureFolder(dir, { uid: 0, gid: 0, mode: 0o700, owner: "root:root" }, "the credential folder", log);
+  const f = credentialFolder(opts.credential);
+  await ensureFolder(f.dir, f.want, f.what, f.own, log);
   const existing = await sealedRecipient(opts.credential, tool);
   if (existing !== null && existing !== opts.recipient) {
     throw new FailureError(`the sealed identity ${opts.credential} (public key ${existing}) is not the identity ${opts.identity} (${opts.recipient})`, {

@@ -8,10 +8,11 @@ import { AccessError, UsageError } from "../errors.js";
 import type { AgentPaths } from "../system/paths.js";
 import { storePaths } from "../store/store.js";
 import { ActionLog, octal, type Action } from "./actions.js";
-import { checkUserName, DEFAULT_USER, ensureAccount, type Account } from "./account.js";
-import { ensureFolder, lstatOrNull, type Ownership } from "./files.js";
+import { checkUserName, DEFAULT_USER, ensureAccount, inspectAccount, type Account } from "./account.js";
+import { ensureFolder, lstatOrNull, planFolder } from "./files.js";
+import { credentialFolder, folders, stateEntry, unitsFolder, type SetupFolder } from "./folders.js";
 import { sealedRecipient, sealIdentity } from "./seal.js";
-import { ensurePolicy } from "./policy-file.js";
+import { checkExistingPolicy, ensurePolicy } from "./policy-file.js";
 import { prepareStateAs, type Launcher } from "./state.js";
 import { installUnits, start, SYSTEM_UNITS_DIR } from "./systemd.js";
 import { checkUnitPath, renderUnits } from "./units.js";
@@ -33,6 +34,8 @@ export interface SetupOptions {
   onAction?: (action: Action) => void;
   /** Seal the identity as a systemd credential in this file (`--seal systemd-creds`), removing identity.txt. */
   seal?: { credential: string; systemdCreds?: string };
+  /** Take an existing account that has another role (login shell, home, password, groups, crontab) as it is. */
+  adoptUser?: boolean;
 }
 
 /**
@@ -53,8 +56,13 @@ export async function setup(opts: SetupOptions): Promise<Action[]> {
   for (const [what, file] of Object.entries({ node: opts.run.node, launcher: opts.run.launcher, ...paths })) checkUnitPath(file, what);
   const log = new ActionLog(opts.onAction);
 
-  const account = await ensureAccount(user, log);
-  for (const folder of folders(paths, account)) await ensureFolder(folder.dir, folder.want, folder.what, log);
+  // Everything that can refuse is checked before anything is changed.
+  const check = inspectAccount(user, { adopt: opts.adoptUser === true, stateDir: paths.dir, ownState: stateEntry });
+  for (const folder of [...folders(paths, check.existing), ...extraFolders(unitsDir, credential)]) await planFolder(folder.dir, folder.want, folder.what, folder.own);
+  await checkExistingPolicy(paths.policy);
+
+  const account = await ensureAccount(check, log);
+  for (const folder of folders(paths, account)) await ensureFolder(folder.dir, folder.want, folder.what, folder.own, log);
   await prepareState(account, paths, opts, log);
   await ensurePolicy(paths.policy, log);
 
@@ -69,31 +77,9 @@ export async function setup(opts: SetupOptions): Promise<Action[]> {
   return log.actions;
 }
 
-/** The folders setup makes, with their owner and mode: the layout this file documents. */
-export function folders(paths: AgentPaths, account: Account): { dir: string; want: Ownership; what: string }[] {
-  const svc = (mode: number): Ownership => ({ uid: account.uid, gid: account.gid, mode, owner: `${account.name}:${account.group}` });
-  const root: Ownership = { uid: 0, gid: 0, mode: 0o755, owner: "root:root" };
-  const list = [
-    // identity.txt and store.age: only the service account may even list them.
-    { dir: paths.dir, want: svc(0o700), what: "the state folder" },
-    // The policy: root writes it, the agent (and anyone) reads it.
-    { dir: path.dirname(paths.policy), want: root, what: "the policy folder" },
-    // The audit log: the agent creates and appends it (0600); root reads it; nobody else needs to list it.
-    { dir: path.dirname(paths.audit), want: svc(0o700), what: "the audit folder" },
-    // The socket's folder, for an agent started by hand (systemd's socket unit makes its own at boot).
-    { dir: path.dirname(paths.socket), want: svc(0o755), what: "the socket folder" },
-  ];
-  const unique: typeof list = [];
-  for (const f of list) {
-    const same = unique.find((u) => u.dir === f.dir);
-    if (same === undefined) unique.push(f);
-    else if (same.want.uid !== f.want.uid || same.want.mode !== f.want.mode) {
-      throw new UsageError(`${f.what} and ${same.what} are both ${f.dir}, but need different owners or modes`, {
-        hint: "give --dir, --policy, --audit and --socket separate folders",
-      });
-    }
-  }
-  return unique;
+// The units folder (unless it is systemd's own, left as it is) and the sealed identity's folder.
+function extraFolders(unitsDir: string, credential: string | undefined): SetupFolder[] {
+  return [...(unitsDir === SYSTEM_UNITS_DIR ? [] : [unitsFolder(unitsDir)]), ...(credential === undefined ? [] : [credentialFolder(credential)])];
 }
 
 async function prepareState(account: Account, paths: AgentPaths, opts: SetupOptions, log: ActionLog): Promise<void> {

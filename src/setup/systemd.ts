@@ -7,6 +7,7 @@ import { FailureError } from "../errors.js";
 import type { AgentPaths } from "../system/paths.js";
 import type { ActionLog } from "./actions.js";
 import { ensureFolder, lstatOrNull, writeIfDifferent } from "./files.js";
+import { unitsFolder } from "./folders.js";
 import { firstExisting, firstLine, runProgram } from "./run.js";
 import type { Launcher } from "./state.js";
 import { UNIT_NAMES, type Units } from "./units.js";
@@ -27,7 +28,8 @@ export interface UnitChanges {
 export async function installUnits(dir: string, units: Units, log: ActionLog): Promise<UnitChanges> {
   // systemd's own folder is left as it is; any other (a test's, say) is made root 0755.
   if (dir !== SYSTEM_UNITS_DIR || (await lstatOrNull(dir)) === null) {
-    await ensureFolder(dir, { uid: 0, gid: 0, mode: 0o755, owner: "root:root" }, "the units folder", log);
+    const f = unitsFolder(dir);
+    await ensureFolder(f.dir, f.want, f.what, f.own, log);
   }
   const write = async (name: string, text: string) => {
     const file = path.join(dir, name);

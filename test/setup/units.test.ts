@@ -1,6 +1,6 @@
 // The units' text: paths systemd reads literally, hardening kept or relaxed for where things are installed.
 import { describe, expect, it } from "vitest";
-import { folders } from "../../src/setup/setup.js";
+import { folders } from "../../src/setup/folders.js";
 import { checkUnitPath, renderUnits } from "../../src/setup/units.js";
 import { UsageError } from "../../src/errors.js";
 

@@ -16,7 +16,8 @@ export function register(program: Command): void {
     .addOption(new Option("--policy <file>", "the policy file (env SECRETFILE_POLICY, default /etc/secretfile/policy)"))
     .addOption(new Option("--audit <file>", "the audit log (env SECRETFILE_AUDIT, default /var/log/secretfile/audit.log)"))
     .addOption(new Option("--units-dir <dir>", "where to write the systemd units (default /etc/systemd/system)"))
-    .addOption(new Option("--user <name>", "the service account (default secretfile)"))
+    .addOption(new Option("--user <name>", "the service account (default secretfile); an existing one must have no other role"))
+    .option("--adopt-user", "take an existing --user that has another role (uid outside the system range, login shell, home with content, password, supplementary groups, crontab) as it is, with a warning for each: whoever can act as it can read every secret")
     .option("--pq", "make a post-quantum hybrid (ML-KEM-768 + X25519) identity, if none exists yet")
     .addOption(new Option("--seal <method>", "keep the identity only as an encrypted systemd credential (method: systemd-creds)"))
     .addOption(new Option("--credential <file>", "where --seal puts it (env SECRETFILE_CREDENTIAL, default /etc/credstore.encrypted/secretfile-identity)"))
@@ -39,6 +40,7 @@ export function register(program: Command): void {
         run: { node: process.execPath, launcher: realpathSync(launcher) },
         systemd: existsSync("/run/systemd/system"),
         seal: flags.seal === undefined ? undefined : { credential },
+        adoptUser: flags.adoptUser === true,
         onAction: (a) => (a.kind === "warning" ? warn(a.text) : a.kind === "next" ? note(a.text) : note(`${a.kind} ${a.text}`)),
       });
     });
@@ -51,6 +53,7 @@ interface SetupFlags {
   audit?: string;
   unitsDir?: string;
   user?: string;
+  adoptUser?: boolean;
   pq?: boolean;
   seal?: string;
   credential?: string;
