@@ -24,7 +24,7 @@ describe.skipIf(!isRoot)(`post-quantum identities (system mode) (${NEEDS_ROOT})`
       audit: path.join(base, "var/log/secretfile/audit.log"),
     };
     const flags = ["--dir", files.dir, "--socket", files.socket, "--policy", files.policy, "--audit", files.audit];
-    const setup = await sys.world.run(["setup", ...flags, "--units-dir", path.join(base, "units"), "--user", service.name, "--pq"]);
+    const setup = await sys.world.run(["setup", ...flags, "--units-dir", path.join(base, "units"), "--user", service.name, "--adopt-user", "--pq"]); // the helper's account has a home with content and a non-system uid
     expect(setup.code, setup.stderr).toBe(0);
     const identity = path.join(files.dir, "identity.txt");
     expect(readFileSync(identity, "utf8")).toMatch(/^AGE-SECRET-KEY-PQ-1[0-9A-Z]+$/m);
