@@ -2,6 +2,7 @@
 // Rules: an existing policy is never replaced; it is loaded as the agent would, so setup fails on one the agent refuses.
 
 import { loadPolicyFile } from "../policy/load.js";
+import { unknownSubjects } from "../policy/subjects.js";
 import type { ActionLog } from "./actions.js";
 import { createOwnedFile, lstatOrNull } from "./files.js";
 
@@ -48,4 +49,5 @@ export async function ensurePolicy(file: string, log: ActionLog): Promise<void> 
   const policy = await loadPolicyFile(file);
   const n = policy.rules.length;
   log.add("kept", `the policy ${file} (${n} rule${n === 1 ? "" : "s"})`);
+  for (const w of unknownSubjects(policy)) log.add("warning", `${file}:${w.line}: ${w.message}`);
 }

@@ -61,6 +61,16 @@ export function lookupGroupByName(name: string): { gid: number } | undefined {
   return gr === undefined ? undefined : { gid: gr.gr_gid };
 }
 
+/**
+ * Returns the name of the group with this gid, or undefined when the gid has no group entry. Throws FailureError for
+ * an id outside 0..4294967294 or when the group database fails.
+ */
+export function lookupGroupById(gid: number): { name: string } | undefined {
+  checkId("gid", gid);
+  const name = groupOf(gid).name;
+  return name === undefined ? undefined : { name };
+}
+
 type Call<T> = (c: ReturnType<typeof libc>, out: Partial<T>, buf: Buffer, result: [unknown]) => number;
 
 function getpw(what: string, call: Call<RawPasswd>): RawPasswd | undefined {

@@ -4,13 +4,15 @@ import type { Command } from "commander";
 import { resolvePaths } from "../../system/paths.js";
 import { loadPolicyFile } from "../../policy/load.js";
 import { formatSubject } from "../../policy/parse.js";
+import { unknownSubjects } from "../../policy/subjects.js";
+import { warn } from "../report.js";
 
 /** Registers `policy check`. */
 export function register(program: Command): void {
   const policy = program.command("policy").description("work with the agent's policy file");
   policy
     .command("check")
-    .description("validate a policy file (default: the agent's), as the agent would load it")
+    .description("validate a policy file (default: the agent's), as the agent would load it; warn of users and groups this host does not have")
     .argument("[FILE]", "the policy file (env SECRETFILE_POLICY, default /etc/secretfile/policy)")
     .action(async (file: string | undefined) => {
       const path = file ?? resolvePaths({}).policy;
@@ -18,6 +20,8 @@ export function register(program: Command): void {
       for (const rule of loaded.rules) {
         process.stdout.write(`${String(rule.line).padStart(4)}: ${rule.verb} ${formatSubject(rule.who)} ${rule.patterns.join(" ")}\n`);
       }
+      // A name with no account grants nothing: said, but not an error (the account may come later).
+      for (const w of unknownSubjects(loaded)) warn(`${path}:${w.line}: ${w.message}`);
       process.stdout.write(`${path}: ok (${loaded.rules.length} rule${loaded.rules.length === 1 ? "" : "s"})\n`);
     });
 }
