@@ -102,7 +102,7 @@ function openError(path: string, error: unknown): Error {
   const code = errorCode(error);
   if (code === "ENOENT" || code === "ENOTDIR") {
     return new FailureError(`policy file ${path} does not exist`, {
-      hint: `run \`sudo secretfile setup\`, or create ${path} owned by root with mode 0644, one rule a line`,
+      hint: `as root, run \`secretfile setup\` (with sudo: \`sudo secretfile setup\`), or create ${path} owned by root with mode 0644, one rule a line`,
       cause: error,
     });
   }

@@ -111,7 +111,7 @@ describe("loadPolicyFile", () => {
     expect(error).toBeInstanceOf(FailureError);
     expect(error.exitCode).toBe(ExitCode.failure);
     expect(error.message).toBe(`policy file ${path} does not exist`);
-    expect(error.hint).toBe(`run \`sudo secretfile setup\`, or create ${path} owned by root with mode 0644, one rule a line`);
+    expect(error.hint).toBe(`as root, run \`secretfile setup\` (with sudo: \`sudo secretfile setup\`), or create ${path} owned by root with mode 0644, one rule a line`);
   });
 
   it("refuses a directory", async () => {
