@@ -10,7 +10,7 @@ import { note, warn } from "../report.js";
 export function register(program: Command): void {
   program
     .command("setup")
-    .description("as root: create the service account, its folders, identity, empty store, policy and systemd units (safe to run again)")
+    .description("as root: create the service account, its folders, identity, empty store, policy and systemd units (safe to run again; it refuses a folder or an account that is not its own)")
     .addOption(new Option("--dir <dir>", "the agent's state folder (env SECRETFILE_DIR, default /var/lib/secretfile)"))
     .addOption(new Option("--socket <path>", "the agent's socket (env SECRETFILE_SOCKET, default /run/secretfile/agent.sock)"))
     .addOption(new Option("--policy <file>", "the policy file (env SECRETFILE_POLICY, default /etc/secretfile/policy)"))
