@@ -165,6 +165,18 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
       expect(inspectAccount(user, { adopt: true, stateDir: "/var/lib/secretfile", ownState: stateEntry }).adopted.join("; ")).toMatch(says);
     });
 
+    it("accepts an account whose home is the state folder holding only the store, and refuses one with more there", () => {
+      const state = mkdtempSync(path.join(world.root, "state-"));
+      writeFileSync(path.join(state, "identity.txt"), "");
+      writeFileSync(path.join(state, "store.age"), "");
+      const user = useradd(["--system", "-U", "-M", "-d", state, "-s", "/usr/sbin/nologin"]);
+      const at = (dir: string) => () => inspectAccount(user, { adopt: false, stateDir: dir, ownState: stateEntry });
+      expect(at(state)().existing?.name).toBe(user);
+      expect(at("/var/lib/secretfile")).toThrow(`a home with content (${state}: 2 entries)`);
+      writeFileSync(path.join(state, ".bash_history"), "");
+      expect(at(state)).toThrow(`a home with content (${state}: 1 entry)`);
+    });
+
     it("refuses an account with a crontab", () => {
       const user = useradd(["--system", "-U", ...nologin]);
       const spool = mkdtempSync(path.join(world.root, "crontabs-"));
