@@ -1,13 +1,14 @@
 // The role table walked in-process: every cell of test/roles/table.ts sent to the agent's request handler from a fake
 // caller, on an in-memory store. Each cell checks the outcome and exit code, the audit line (allowed flag, names, no
-// value), that no value the caller may not have is in the answer, that a refusal leaves the store as it was, and that
-// a refused name that exists is answered byte for byte as one that does not (apart from the name).
+// value), that no value the caller may not have is in the answer, that a refusal is decided before the store is read
+// and leaves it as it was, and that a refused name that exists is answered byte for byte as one that does not.
 
 import { describe, expect, it } from "vitest";
+import { CorruptError } from "../../src/errors.js";
 import { errorFromAnswer } from "../../src/protocol/wire.js";
 import { isReservedName } from "../../src/store/reserved-names.js";
 import { cells, EXIT, KINDS, LEAK_PAIRS, OPERATIONS, outcomes, RESERVED, reservedNamesEnforced, ROLES, STORE_NAMES, type Cell } from "./table.js";
-import { ALL_VALUES, CALLERS, exchange, VALUES } from "./world.js";
+import { ALL_VALUES, CALLERS, exchange, STORE_FILE, VALUES } from "./world.js";
 
 const ALL = cells();
 const fresh = () => `new-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
@@ -56,6 +57,18 @@ describe("the role table itself", () => {
   });
 });
 
+describe("a refusal owes nothing to the store's state", () => {
+  // Before the fix, `ls` and a plain `exec` read the store first: a caller no read rule names got "undecryptable"
+  // (exit 5) from a damaged store, learning its state, and the audit line recorded a failure instead of the refusal.
+  it.for(["service", "writer", "stranger"] as const)("%s: ls and exec on a damaged store are refused (4), audited as refusals", async (who) => {
+    for (const req of [{ v: 1, op: "list" }, { v: 1, op: "values" }] as const) {
+      const got = await exchange(req, who, new CorruptError(`${STORE_FILE} cannot be decrypted`));
+      expect(got.answer).toMatchObject({ ok: false, error: { code: "denied" } });
+      expect(got.audit).toEqual([expect.objectContaining({ allowed: false, names: ["*"], reason: expect.stringMatching(/^no read rule names uid \d+$/) })]);
+    }
+  });
+});
+
 describe("the role table, in-process against the agent's handler", () => {
   it.for(ALL.map((cell) => [cell.label, cell] as const))("%s", async ([, cell], ctx) => {
     if (cell.pending && !reservedNamesEnforced) {
@@ -93,7 +106,9 @@ describe("the role table, in-process against the agent's handler", () => {
     }
     if (cell.op.id === "list" && got.answer.ok && "secrets" in got.answer) expect(got.answer.secrets.map((s) => s.name)).toEqual(cell.role.sees);
 
-    // A refusal or failure changes nothing; an allowed change changes the store.
+    // A refusal is decided before the store is read (so a damaged or missing store cannot tell a refused caller
+    // anything either); a refusal or failure changes nothing; an allowed change changes the store.
+    if (cell.expect === "denied") expect(got.reads, "the store was read before the refusal").toBe(0);
     const writes = cell.op.verb === "write" || cell.op.id === "settings --keep";
     if (cell.expect !== "ok") expect(got.after).toBe(got.before);
     else if (writes) expect(got.after).not.toBe(got.before);

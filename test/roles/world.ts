@@ -70,11 +70,17 @@ export interface Exchange {
   audit: AuditDecision[];
   before: string;
   after: string;
+  /** How many times the handler read the store (a refusal must not: it is decided before the store is looked at). */
+  reads: number;
 }
 
-/** Sends `req` (through the wire parser, as the server does) from `who`, on a fresh copy of the store. */
-export async function exchange(req: Request, who: RoleId): Promise<Exchange> {
+/**
+ * Sends `req` (through the wire parser, as the server does) from `who`, on a fresh copy of the store; with `damaged`,
+ * every read of the store throws it instead (a store the identity cannot open).
+ */
+export async function exchange(req: Request, who: RoleId, damaged?: Error): Promise<Exchange> {
   let doc = parseDocument(BASE, STORE_FILE);
+  let reads = 0;
   const audit: AuditDecision[] = [];
   const record = (r: AuditRecord) => {
     const time = new Date().toISOString();
@@ -86,8 +92,13 @@ export async function exchange(req: Request, who: RoleId): Promise<Exchange> {
     policy: { file: POLICY, current: async () => ({ ok: true, policy }) } as unknown as PolicyState,
     audit: { file: "/var/log/secretfile/audit.log", record: async (r: AuditRecord) => record(r), write: record, event: () => undefined, isFailure: () => false } as unknown as AuditLog,
     lastRead: new LastReads(),
-    read: async () => doc,
+    read: async () => {
+      reads++;
+      if (damaged !== undefined) throw damaged;
+      return doc;
+    },
     update: async (change) => {
+      reads++;
       const next = parseDocument(serializeDocument(doc), STORE_FILE);
       const result = change(next);
       doc = next;
@@ -101,7 +112,7 @@ export async function exchange(req: Request, who: RoleId): Promise<Exchange> {
   } catch (err) {
     answer = errorAnswer(err);
   }
-  return { answer, wire: JSON.stringify(answer), audit, before, after: JSON.stringify(doc) };
+  return { answer, wire: JSON.stringify(answer), audit, before, after: JSON.stringify(doc), reads };
 }
 
 /** The roles' ids, for a check that every role of the table has a caller. */
