@@ -60,7 +60,7 @@ const one = (name: string) => [name];
 export const OPERATIONS: Operation[] = [
   { id: "ping", cli: "doctor", request: () => ({ v: 1, op: "ping" }) },
   { id: "get", cli: "get NAME", verb: "read", request: (name) => ({ v: 1, op: "get", name }), audited: one },
-  { id: "values", cli: "exec --only NAME, --file, --map, --env-file", verb: "read", request: (name) => ({ v: 1, op: "values", names: [name] }), audited: one },
+  { id: "values", cli: "exec --only NAME (or --file, --map, --env-file)", verb: "read", request: (name) => ({ v: 1, op: "values", names: [name] }), audited: one },
   { id: "values (all)", cli: "exec", request: () => ({ v: 1, op: "values" }), audited: () => ["*"] },
   { id: "list", cli: "ls", request: () => ({ v: 1, op: "list" }), audited: (_, allowed) => (allowed ? [] : ["*"]) },
   { id: "add", cli: "add NAME", verb: "write", request: (name, value) => ({ v: 1, op: "add", name, value }), audited: one, writesReserved: true },
@@ -83,7 +83,7 @@ export const OPERATIONS: Operation[] = [
     audited: one,
     writesReserved: true,
   },
-  { id: "settings", cli: "history (no NAME)", request: () => ({ v: 1, op: "settings" }), audited: () => [] },
+  { id: "settings", cli: "history", request: () => ({ v: 1, op: "settings" }), audited: () => [] },
   { id: "settings --keep", cli: "history --keep N", request: () => ({ v: 1, op: "settings", historyKeep: 3 }), audited: () => [] },
 ];
 
