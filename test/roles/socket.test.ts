@@ -4,22 +4,11 @@
 // printed or logged but the one released. Root only (it makes users); skipped with the reason otherwise.
 
 import { createHash, randomBytes } from "node:crypto";
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../helpers/cli.js";
-import { NEEDS_ROOT, NODE, useSystem, type RunningAgent, type RunResult, type TestUser } from "../helpers/system.js";
+import { NEEDS_ROOT, NODE, unusedId, useSystem, type RunningAgent, type RunResult, type TestUser } from "../helpers/system.js";
 import { EXIT, KINDS, OPERATIONS, outcomes, policyText, RESERVED, ROLES, STORE_NAMES, type Kind, type Role, type RoleId } from "./table.js";
-
-/** Returns a uid (with the same gid) that has neither a passwd nor a group entry. */
-function unusedId(): TestUser {
-  for (;;) {
-    const id = 61000 + Math.floor(Math.random() * 4000);
-    if (spawnSync("getent", ["passwd", String(id)]).status !== 0 && spawnSync("getent", ["group", String(id)]).status !== 0) {
-      return { name: `uid ${id}`, uid: id, gid: id };
-    }
-  }
-}
 
 const op = (id: string) => OPERATIONS.find((o) => o.id === id)!;
 const sha = (v: string) => createHash("sha256").update(v, "utf8").digest("hex");
