@@ -2,6 +2,7 @@
 // Rules: data only; the in-process walk (handle.test.ts), the end-to-end layer (socket.test.ts) and SECURITY.md's
 // "Authorization contract" (render.ts, checked by security-md.test.ts) all read it, so changing a cell changes all three.
 
+import { ExitCode } from "../../src/errors.js";
 import type { Request } from "../../src/protocol/wire.js";
 
 /**
@@ -15,7 +16,13 @@ export const reservedNamesEnforced = false;
 export type Outcome = "ok" | "exists" | "usage" | "not-found" | "denied";
 
 /** The CLI's exit code for each outcome (design: exit codes). */
-export const EXIT: Record<Outcome, number> = { ok: 0, exists: 1, usage: 2, "not-found": 3, denied: 4 };
+export const EXIT: Record<Outcome, number> = {
+  ok: ExitCode.ok,
+  exists: ExitCode.failure,
+  usage: ExitCode.usage,
+  "not-found": ExitCode.notFound,
+  denied: ExitCode.denied,
+};
 const BY_DIGIT: Record<string, Outcome> = { "0": "ok", "1": "exists", "2": "usage", "3": "not-found", "4": "denied" };
 
 /** The kinds of name each named operation is tried with, in the order the cells list them. */

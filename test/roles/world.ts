@@ -13,7 +13,7 @@ import { parsePolicy } from "../../src/policy/parse.js";
 import { errorAnswer, parseRequest, type Answer, type ErrorAnswer, type Request } from "../../src/protocol/wire.js";
 import { parseDocument, serializeDocument, type StoreDocument } from "../../src/store/document.js";
 import { storePaths, type Store } from "../../src/store/store.js";
-import { policyText, ROLES, STORE_NAMES, type RoleId } from "./table.js";
+import { policyText, STORE_NAMES, type RoleId } from "./table.js";
 
 const DIR = "/var/lib/secretfile";
 const POLICY = "/etc/secretfile/policy";
@@ -114,6 +114,3 @@ export async function exchange(req: Request, who: RoleId, damaged?: Error): Prom
   }
   return { answer, wire: JSON.stringify(answer), audit, before, after: JSON.stringify(doc), reads };
 }
-
-/** The roles' ids, for a check that every role of the table has a caller. */
-export const ROLE_IDS = ROLES.map((r) => r.id);
