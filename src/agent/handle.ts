@@ -78,6 +78,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         return { ok: true, op: "get", value };
       }
       case "list": {
+        await readable([]); // a caller no read rule names is refused before the store is read
         const doc = await ctx.read();
         const names = await readable(Object.keys(doc.secrets));
         const shown = new Set(names);
@@ -87,6 +88,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
       }
       case "values": {
         const reason = req.names === undefined ? "every readable name" : await authorize("read", req.names);
+        if (req.names === undefined) await readable([]); // as for list: refused before the store is read
         const doc = await ctx.read();
         const names = req.names ?? (await readable(Object.keys(doc.secrets).sort()));
         const values = Object.fromEntries(pickValues(doc, names, file));

@@ -129,6 +129,16 @@ export function makeWorld(): World {
   return world;
 }
 
+/** Returns a uid (with the same gid) that has neither a passwd nor a group entry. */
+export function unusedId(): TestUser {
+  for (;;) {
+    const id = 61000 + Math.floor(Math.random() * 4000);
+    if (spawnSync("getent", ["passwd", String(id)]).status !== 0 && spawnSync("getent", ["group", String(id)]).status !== 0) {
+      return { name: `uid ${id}`, uid: id, gid: id };
+    }
+  }
+}
+
 /** Users and groups made for one test file, by role. */
 export interface Users<U extends string, G extends string> {
   users: Record<U, TestUser>;

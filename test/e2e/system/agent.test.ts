@@ -12,6 +12,7 @@ import {
   NODE,
   prepareAgent,
   request,
+  unusedId,
   useSystem,
   writePolicy,
   type AgentFiles,
@@ -19,16 +20,6 @@ import {
   type RunResult,
   type TestUser,
 } from "../../helpers/system.js";
-
-/** Returns a uid (with the same gid) that has neither a passwd nor a group entry. */
-function unusedId(): TestUser {
-  for (;;) {
-    const id = 61000 + Math.floor(Math.random() * 4000);
-    if (spawnSync("getent", ["passwd", String(id)]).status !== 0 && spawnSync("getent", ["group", String(id)]).status !== 0) {
-      return { name: `uid ${id}`, uid: id, gid: id };
-    }
-  }
-}
 
 const sha = (v: string) => createHash("sha256").update(v, "utf8").digest("hex");
 const value = (tag: string) => `${tag}-${randomBytes(12).toString("hex")}`;
