@@ -1,7 +1,7 @@
 // Answering one request: check the caller against the policy, then read or change the store, then audit.
 // Rules: deny by default; a name the caller may not read is refused before its existence is looked up; every
 // decision is audited before the answer leaves (a request whose audit line is not written fails); values only ever go
-// into the answer.
+// into the answer; a write of a reserved name is refused (exit 2) for every caller, before the policy is asked.
 
 import { AccessError, SecretfileError } from "../errors.js";
 import { decide, grantsAny } from "../policy/evaluate.js";
@@ -10,6 +10,7 @@ import { listSecrets, type StoreDocument } from "../store/document.js";
 import { attentionOf } from "../store/expiry.js";
 import { checkDescription, checkExpires, checkValue } from "../store/names.js";
 import { historyKeep, setHistoryKeep } from "../store/history.js";
+import { checkWritableName } from "../store/reserved-names.js";
 import { getSecret, importSecrets, pickValues, putSecret, removeSecret, rollbackSecret, secretHistory } from "../store/operations.js";
 import type { Store } from "../store/store.js";
 import type { LastReads } from "../audit/last-read.js";
@@ -98,6 +99,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         return Object.keys(expiring).length === 0 ? { ok: true, op: "values", values } : { ok: true, op: "values", values, expiring };
       }
       case "add": {
+        checkWritableName(req.name);
         const reason = await authorize("write", [req.name]);
         const value = checkValue(req.name, new TextEncoder().encode(req.value));
         const description = req.description === undefined ? undefined : checkDescription(req.description);
@@ -105,6 +107,14 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         await ctx.update((doc) => putSecret(doc, req.name, value, { replace: req.replace, description, expires, rotateEvery: req.rotateEvery }, file));
         await audit([req.name], [], true, `${req.replace ? "replaced" : "added"}: ${reason}`);
         return { ok: true, op: "add" };
+      }
+      case "exists": {
+        // Whether `add` without --replace would be refused, asked before the value is typed: a writer learns as much
+        // from that refusal, so it is authorized as a write of the name and tells nothing more.
+        const reason = await authorize("write", [req.name]);
+        const exists = Object.hasOwn((await ctx.read()).secrets, req.name);
+        await audit([req.name], [], true, `existence checked: ${reason}`);
+        return { ok: true, op: "exists", exists, store: file };
       }
       case "rm": {
         const reason = await authorize("write", [req.name]);
@@ -122,6 +132,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         return { ok: true, op: "history", ...history };
       }
       case "rollback": {
+        checkWritableName(req.name);
         const reason = await authorize("write", [req.name]);
         const done = await ctx.update((doc) => rollbackSecret(doc, req.name, req.to, file));
         await audit([req.name], [], true, `rolled back to version ${done.restored} as version ${done.version}: ${reason}`);
@@ -129,6 +140,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
       }
       case "import": {
         const names = req.secrets.map((s) => s.name);
+        names.forEach(checkWritableName);
         const reason = await authorize("write", names);
         const secrets = req.secrets.map((s) => ({ name: s.name, value: checkValue(s.name, new TextEncoder().encode(s.value)) }));
         const done = await ctx.update((doc) => importSecrets(doc, secrets, req.replace === true, file));

@@ -1,18 +1,16 @@
 // How audit decisions and last reads look to a person: one short line each, times in UTC.
-// Rules: text from the log (user names, command lines, reasons) is stripped of control characters before it can reach
-// a terminal; long fields are cut with "…"; never a value (the log holds none).
+// Rules: long fields are cut with "…"; never a value (the log holds none). Text from the log (user names, command
+// lines, reasons) is the caller's own: the CLI escapes every line it prints (src/cli/escape.ts), never shows it raw.
 
 import type { LastRead } from "../store/document.js";
 import type { AuditDecision } from "./record.js";
 
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
 const NAMES_MAX = 60;
 const COMMAND_MAX = 80;
 
-/** Returns `text` with every control or bidi character replaced by `?`, cut to `max` characters. */
+/** Returns `text` cut to `max` characters, the last one then "…"; the caller escapes it before it is printed. */
 export function printable(text: string, max = Number.POSITIVE_INFINITY): string {
-  const clean = text.replace(CONTROLS, "?");
-  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 /** Returns a user as `name(uid)`, or `uid N` when the uid has no name. */

@@ -1,24 +1,26 @@
 // How secretfile speaks on standard error: the one place errors become messages and exit codes.
 // Rules: `secretfile: error: …` then `secretfile: hint: …`, lowercase, no final period; no stack trace for an
-// expected error; an unexpected one shows its details only with SECRETFILE_DEBUG=1 (they could hold a value).
+// expected error; an unexpected one shows its details only with SECRETFILE_DEBUG=1 (they could hold a value); every
+// line is escaped (escape.ts), since a message can carry text from a store, a log or the agent.
 
 import { ExitCode, SecretfileError } from "../errors.js";
+import { escapeText } from "./escape.js";
 
 /** Writes an informational line to standard error. */
 export function note(message: string): void {
-  process.stderr.write(`secretfile: ${message}\n`);
+  process.stderr.write(`secretfile: ${escapeText(message)}\n`);
 }
 
 /** Writes a warning line to standard error. */
 export function warn(message: string): void {
-  process.stderr.write(`secretfile: warning: ${message}\n`);
+  process.stderr.write(`secretfile: warning: ${escapeText(message)}\n`);
 }
 
 /** Prints `err` as the user should see it and returns the exit code to end with. */
 export function reportError(err: unknown): number {
   if (err instanceof SecretfileError) {
-    process.stderr.write(`secretfile: error: ${err.message}\n`);
-    if (err.hint !== undefined) process.stderr.write(`secretfile: hint: ${err.hint}\n`);
+    process.stderr.write(`secretfile: error: ${escapeText(err.message)}\n`);
+    if (err.hint !== undefined) process.stderr.write(`secretfile: hint: ${escapeText(err.hint)}\n`);
     if (process.env.SECRETFILE_DEBUG === "1" && err.cause !== undefined) process.stderr.write(`${String(err.cause)}\n`);
     return err.exitCode;
   }

@@ -39,6 +39,11 @@ export class AgentBackend implements Backend {
     expect(await this.ask({ v: 1, op: "add", name, value, ...opts }), "add");
   }
 
+  async holder(name: string): Promise<string | undefined> {
+    const answer = expect(await this.ask({ v: 1, op: "exists", name }), "exists");
+    return answer.exists ? answer.store : undefined;
+  }
+
   async remove(name: string): Promise<void> {
     expect(await this.ask({ v: 1, op: "rm", name }), "rm");
   }

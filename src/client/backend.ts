@@ -24,6 +24,11 @@ export interface Backend {
   values(names: string[] | undefined): Promise<SecretValues>;
   /** Adds or replaces `name`. */
   add(name: string, value: string, opts: AddOptions): Promise<void>;
+  /**
+   * Returns the store file when it holds `name`, else undefined: what `add` checks before it asks for a value. Through
+   * the agent it needs the right to write `name` (AccessError, 4), so a writer learns nothing `add` would not tell it.
+   */
+  holder(name: string): Promise<string | undefined>;
   /** Removes `name` and its history. Throws NotFoundError (3) when it does not exist. */
   remove(name: string): Promise<void>;
   /** Returns the versions of `name` with their dates, never a value. Throws NotFoundError (3), AccessError (4). */

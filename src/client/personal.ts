@@ -50,6 +50,17 @@ export class PersonalBackend implements Backend {
     await store.update((doc) => putSecret(doc, name, value, opts, store.paths.store), { onWait: this.hooks.onLockWait });
   }
 
+  async holder(name: string): Promise<string | undefined> {
+    let store: Store;
+    try {
+      store = await Store.open(storePaths(this.dir));
+    } catch (err) {
+      if (err instanceof NoStoreError) return undefined; // `add` creates it, so nothing is there to refuse
+      throw err;
+    }
+    return Object.hasOwn((await store.read()).secrets, name) ? store.paths.store : undefined;
+  }
+
   async remove(name: string): Promise<void> {
     const store = await this.open();
     await store.update((doc) => removeSecret(doc, name, store.paths.store), { onWait: this.hooks.onLockWait });

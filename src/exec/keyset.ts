@@ -1,9 +1,12 @@
 // Which secrets a job gets, and under which names: --only, --map, --env-file and --file combined into one key set.
-// Rules: with none of them the job gets every readable secret under its own name; with any of them, exactly what
-// they name and nothing else; a variable bound twice to different things is a usage error naming both.
+// Rules: with none of them the job gets every readable secret under its own name, except a reserved name
+// (reserved-names.ts) and a variable the job inherits already; with any of them, exactly what they name and nothing
+// else, a reserved variable only when the reader names it as one (--map, VAR=…); a variable bound twice to different
+// things is a usage error naming both.
 
 import { UsageError } from "../errors.js";
 import { checkName, isValidName } from "../store/names.js";
+import { reservedBecause, STEERS } from "../store/reserved-names.js";
 import type { EnvEntry } from "./env-file.js";
 
 /** A variable the job gets, and where its value comes from. */
@@ -46,7 +49,7 @@ export function buildKeySet(req: KeySetRequest): KeySet | undefined {
     if (old === undefined) bindings.set(b.variable, b);
     else if (!sameSource(old, b)) throw new UsageError(`${b.variable} is given twice: by ${old.from} and by ${b.from}`);
   };
-  for (const name of req.only ?? []) bind({ variable: checkName(name), from: `--only ${name}`, kind: "secret", secret: name });
+  for (const name of req.only ?? []) bind({ variable: implicitName(checkName(name), `--only ${name}`, `--map ${name}=${name}`), from: `--only ${name}`, kind: "secret", secret: name });
   for (const pair of req.map ?? []) {
     const [variable, secret] = splitPair(pair, "--map", "ENV_NAME=SECRET_NAME", "MERAKI_DASHBOARD_API_KEY=MERAKI_PROD_KEY");
     bind({ variable, from: `--map ${pair}`, kind: "secret", secret });
@@ -60,7 +63,7 @@ export function buildKeySet(req: KeySetRequest): KeySet | undefined {
   for (const spec of req.files ?? []) {
     const [variable, secret] = spec.includes("=")
       ? splitPair(spec, "--file", "NAME or VAR=NAME", "GOOGLE_APPLICATION_CREDENTIALS=GCP_KEY")
-      : [`${checkName(spec)}_FILE`, spec];
+      : [implicitName(`${checkName(spec)}_FILE`, `--file ${spec}`, `--file ${`${spec}_FILE`.slice(0, 128)}=${spec}`), spec];
     bind({ variable, from: `--file ${spec}`, kind: "file", secret });
   }
   if (req.only === undefined && req.map === undefined && req.envFiles === undefined && req.files === undefined) return undefined;
@@ -86,6 +89,44 @@ export function keySetVariables(set: KeySet, values: Map<string, string>, paths:
     out.set(b.variable, value);
   }
   return out;
+}
+
+/** A secret the job does not get without asking for it by name, and why. */
+export interface Withheld {
+  name: string;
+  why: string;
+}
+
+/**
+ * Returns the variables a job gets when nothing selects secrets: every secret of `values` under its own name, but for
+ * the reserved names and the variables the job inherits already in `inherited` (the reader's own wins), which are
+ * returned as `withheld`, sorted, for a warning.
+ */
+export function implicitVariables(values: Map<string, string>, inherited: NodeJS.ProcessEnv): { variables: Map<string, string>; withheld: Withheld[] } {
+  const variables = new Map<string, string>();
+  const withheld: Withheld[] = [];
+  for (const [name, value] of values) {
+    const reserved = reservedBecause(name);
+    if (reserved !== undefined) {
+      withheld.push({ name, why: `it is a reserved name (${reserved}: ${STEERS}); remove the secret (\`secretfile rm ${name}\`) or give it by name: --map ${name}=${name}` });
+    } else if (inherited[name] !== undefined) {
+      withheld.push({ name, why: `the job's own environment sets it already, and keeps its value; to give the job the secret instead: --only ${name}` });
+    } else {
+      variables.set(name, value);
+    }
+  }
+  return { variables, withheld: withheld.sort((a, b) => (a.name < b.name ? -1 : 1)) };
+}
+
+/** Returns `variable`, bound by `from` without the reader naming it; throws UsageError (exit 2) when it is reserved. */
+function implicitName(variable: string, from: string, explicit: string): string {
+  const why = reservedBecause(variable);
+  if (why !== undefined) {
+    throw new UsageError(`${from} would set ${variable}, a reserved name (${why}: ${STEERS})`, {
+      hint: `to set it all the same, name the variable yourself: ${explicit}`,
+    });
+  }
+  return variable;
 }
 
 function splitPair(pair: string, flag: string, form: string, example: string): [string, string] {

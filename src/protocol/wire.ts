@@ -30,6 +30,7 @@ export type Request =
   | { v: 1; op: "values"; names?: string[] }
   | { v: 1; op: "add"; name: string; value: string; replace?: boolean; description?: string; expires?: string; rotateEvery?: number }
   | { v: 1; op: "rm"; name: string }
+  | { v: 1; op: "exists"; name: string }
   | { v: 1; op: "history"; name: string }
   | { v: 1; op: "rollback"; name: string; to?: number }
   | { v: 1; op: "import"; secrets: { name: string; value: string }[]; replace?: boolean }
@@ -42,6 +43,7 @@ export type Answer =
   | { ok: true; op: "list"; secrets: SecretInfo[] }
   | { ok: true; op: "values"; values: Record<string, string>; expiring?: Record<string, Attention> }
   | { ok: true; op: "add" | "rm" }
+  | { ok: true; op: "exists"; exists: boolean; store: string }
   | { ok: true; op: "history"; versions: VersionInfo[]; keep: number }
   | ({ ok: true; op: "rollback" } & Rollback)
   | { ok: true; op: "import"; added: string[]; replaced: string[] }
@@ -84,6 +86,7 @@ export function parseRequest(line: string): Request {
       return { v: 1, op: r.op };
     case "get":
     case "rm":
+    case "exists":
     case "history":
       return { v: 1, op: r.op, name: name() };
     case "rollback": {

@@ -1,10 +1,12 @@
 // The changes and lookups a command makes on a store document, shared by personal mode and the agent.
-// Rules: errors name the secret and the store file, never a value; a missing name is NotFoundError (exit 3).
+// Rules: errors name the secret and the store file, never a value; a missing name is NotFoundError (exit 3); a reserved
+// name (reserved-names.ts) is never written, by add, import or rollback, whoever asks (exit 2, the document unchanged).
 
 import { ExistsError, NotFoundError } from "../errors.js";
 import { entryOf, setEntry, type Secret, type StoreDocument } from "./document.js";
 import { forgetHistory, recordReplacement, restoreVersion, versionsOf, type History, type Rollback } from "./history.js";
 import { checkName } from "./names.js";
+import { checkWritableName } from "./reserved-names.js";
 
 /** What `add` may set besides the value. */
 export interface AddOptions {
@@ -26,14 +28,13 @@ export function getSecret(doc: StoreDocument, name: string, file: string): Secre
 
 /**
  * Sets `name` to `value` in `doc`, keeping `created` and the metadata not given when replacing; the value replaced
- * joins the secret's history (history.ts). Throws ExistsError (exit 1) if it exists and `replace` is not set.
+ * joins the secret's history (history.ts). Throws UsageError (exit 2) for a reserved name, ExistsError (exit 1) if it
+ * exists and `replace` is not set.
  */
 export function putSecret(doc: StoreDocument, name: string, value: string, opts: AddOptions, file: string): void {
-  checkName(name);
+  checkWritableName(checkName(name));
   const old = entryOf(doc.secrets, name);
-  if (old !== undefined && !opts.replace) {
-    throw new ExistsError(`${name} already exists in ${file}`, { hint: `use \`secretfile add ${name} --replace\` to change its value` });
-  }
+  if (old !== undefined && !opts.replace) throw existsError(name, file);
   const now = new Date().toISOString();
   const secret: Secret = { value, created: old?.created ?? now, updated: now };
   const description = opts.description ?? old?.description;
@@ -46,6 +47,11 @@ export function putSecret(doc: StoreDocument, name: string, value: string, opts:
   setEntry(doc.secrets, name, secret);
 }
 
+/** Returns the ExistsError (exit 1) of an `add` without --replace of `name`, which `file` holds already. */
+export function existsError(name: string, file: string): ExistsError {
+  return new ExistsError(`${name} already exists in ${file}`, { hint: `use \`secretfile add ${name} --replace\` to change its value` });
+}
+
 /** What an import did: the names added and the names replaced, each sorted. */
 export interface ImportResult {
   added: string[];
@@ -54,9 +60,11 @@ export interface ImportResult {
 
 /**
  * Adds every secret of `secrets` to `doc` as `putSecret` does; the caller writes the result once, so an import is
- * all or nothing. Throws ExistsError (exit 1) naming every name that exists when `replace` is not set.
+ * all or nothing. Throws UsageError (exit 2) for a reserved name, before anything changes, and ExistsError (exit 1)
+ * naming every name that exists when `replace` is not set.
  */
 export function importSecrets(doc: StoreDocument, secrets: { name: string; value: string }[], replace: boolean, file: string): ImportResult {
+  for (const s of secrets) checkWritableName(checkName(s.name));
   const existing = secrets.filter((s) => Object.hasOwn(doc.secrets, checkName(s.name))).map((s) => s.name);
   if (existing.length > 0 && !replace) {
     const shown = existing.length > 10 ? `${existing.slice(0, 10).join(", ")} and ${existing.length - 10} more` : existing.join(", ");
@@ -76,9 +84,11 @@ export function secretHistory(doc: StoreDocument, name: string, file: string): H
 
 /**
  * Makes version `to` of `name` (the newest earlier one when undefined) current again; the current value joins the
- * history, so a rollback can be undone. Throws NotFoundError (exit 3) or UsageError (exit 2), naming `name`.
+ * history, so a rollback can be undone (never of a reserved name: a store written before they were refused may hold
+ * one). Throws NotFoundError (exit 3) or UsageError (exit 2), naming `name`.
  */
 export function rollbackSecret(doc: StoreDocument, name: string, to: number | undefined, file: string): Rollback {
+  checkWritableName(checkName(name));
   return restoreVersion(doc, name, getSecret(doc, name, file), to, file);
 }
 

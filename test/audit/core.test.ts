@@ -6,6 +6,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { matchesFilter, parseSince } from "../../src/audit/filter.js";
 import { decisionLine, lastReadCell, shortCommand } from "../../src/audit/format.js";
+import { escapeText } from "../../src/cli/escape.js";
 import { LastReads } from "../../src/audit/last-read.js";
 import { auditLines, MAX_LINE_BYTES } from "../../src/audit/log-file.js";
 import { parseAuditLine, type AuditDecision } from "../../src/audit/record.js";
@@ -138,10 +139,12 @@ describe("LastReads", () => {
 });
 
 describe("format", () => {
-  it("strips control characters from what the log holds", () => {
-    const line = decisionLine(decision({ user: "ev\u001b[2Jil", cmdline: "sh -c \u001b]0;pwned\u0007", allowed: false, reason: "no\nrule" }));
-    expect(line).not.toMatch(/[\u0000-\u001f]/);
-    expect(line).toContain("ev?[2Jil(1005)");
+  it("escapes, as the CLI prints it, every control or format character the log holds", () => {
+    const line = escapeText(decisionLine(decision({ user: "ev\u001b[2Jil", cmdline: "sh -c \u001b]0;pwned\u0007\u009b\u202e\u2028", allowed: false, reason: "no\nrule" })));
+    expect(line).not.toMatch(/[\p{Cc}\p{Cf}\u2028\u2029]/u);
+    expect(line).toContain("ev\\u001b[2Jil(1005)");
+    expect(line).toContain("\\u0007\\u009b\\u202e\\u2028");
+    expect(line).toContain("(no\\u000arule)");
   });
 
   it("shows node running secretfile as secretfile, and other programs without their folder", () => {

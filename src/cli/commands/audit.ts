@@ -7,6 +7,7 @@ import { decisionLine } from "../../audit/format.js";
 import { queryAudit } from "../../audit/query.js";
 import { verifyAuditLog } from "../../audit/verify.js";
 import { CorruptError } from "../../errors.js";
+import { escapeText, jsonText } from "../escape.js";
 import { note } from "../report.js";
 
 interface AuditFlags {
@@ -41,7 +42,7 @@ export function register(program: Command): void {
       };
       const file = resolvePaths({ audit: flags.audit }).audit;
       const out = new LineWriter();
-      const counts = await queryAudit(file, filter, (record) => out.write(flags.json === true ? JSON.stringify(record) : decisionLine(record)));
+      const counts = await queryAudit(file, filter, (record) => out.write(flags.json === true ? jsonText(record) : escapeText(decisionLine(record))));
       await out.end();
       if (counts.skipped > 0) {
         note(`skipped ${counts.skipped} line${counts.skipped === 1 ? "" : "s"} of ${file} that ${counts.skipped === 1 ? "is" : "are"} not an audit record (a line cut short by a crash, say)`);

@@ -5,6 +5,7 @@
 import { Option, type Command } from "commander";
 import { DEFAULT_CREDENTIAL, resolvePaths, SYSTEM_PATHS } from "../../system/paths.js";
 import type { Finding } from "../../doctor/finding.js";
+import { escapeText } from "../escape.js";
 import { withWhere, whereOf, type WhereOptions } from "../options.js";
 
 interface DoctorFlags extends WhereOptions {
@@ -37,7 +38,8 @@ export function register(program: Command): void {
       }
       const failed = report.findings.filter((f) => f.status === "fail").length;
       lines.push(failed === 0 ? "no problems found" : `${failed} problem${failed === 1 ? "" : "s"} found`);
-      await new Promise<void>((resolve, reject) => process.stdout.write(`${lines.join("\n")}\n`, (e) => (e ? reject(e) : resolve())));
+      const text = lines.map(escapeText).join("\n");
+      await new Promise<void>((resolve, reject) => process.stdout.write(`${text}\n`, (e) => (e ? reject(e) : resolve())));
       if (!report.healthy) process.exitCode = 1;
     });
 }

@@ -1,12 +1,13 @@
 // `secretfile exec -- COMMAND…`: run a job with the secrets in its environment, or a chosen key set of them.
 // Rules: --only/--map/--env-file/--file give the job exactly what they name, and a missing or refused name stops the
-// job before it starts; an expired or overdue key is a warning line on stderr, and the job still runs.
+// job before it starts; an expired or overdue key, or a secret held back (a reserved name, a variable the job has
+// already), is a warning line on stderr, and the job still runs.
 
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
 import { readEnvFile } from "../../exec/env-file.js";
 import { jobEnvironment } from "../../exec/environment.js";
-import { buildKeySet, keySetVariables } from "../../exec/keyset.js";
+import { buildKeySet, implicitVariables, keySetVariables } from "../../exec/keyset.js";
 import { maskOnDemand, runJob } from "../../exec/run.js";
 import { withSecretFiles } from "../../exec/secret-files.js";
 import { describeAttention } from "../../store/expiry.js";
@@ -50,8 +51,15 @@ export function register(program: Command): void {
       const mask = opts.mask ? maskOnDemand(values) : undefined;
       const fileSecrets = new Map((set?.files ?? []).map((name) => [name, values.get(name)!]));
       process.exitCode = await withSecretFiles(fileSecrets, process.env, (paths) => {
-        const variables = set === undefined ? values : keySetVariables(set, values, paths);
+        const variables = set === undefined ? givenImplicitly(values) : keySetVariables(set, values, paths);
         return runJob(argv, jobEnvironment(process.env, variables), { mask, stay: paths.size > 0 });
       });
     });
+}
+
+/** Returns what the job gets of `values` when nothing selects secrets; warns, naming each secret held back. */
+function givenImplicitly(values: Map<string, string>): Map<string, string> {
+  const { variables, withheld } = implicitVariables(values, process.env);
+  for (const w of withheld) warn(`${w.name} is not given to the job: ${w.why}`);
+  return variables;
 }

@@ -7,6 +7,7 @@ import { parseHistoryKeep, type VersionInfo } from "../../store/history.js";
 import { checkName } from "../../store/names.js";
 import { backendOf, withWhere, type WhereOptions } from "../options.js";
 import { note } from "../report.js";
+import { jsonText } from "../escape.js";
 import { formatTable } from "../table.js";
 
 /** Registers `history`. */
@@ -24,13 +25,13 @@ export function register(program: Command): void {
       const backend = await backendOf(opts);
       if (name === undefined) {
         const now = await backend.historyKeep(keep);
-        if (opts.json) process.stdout.write(`${JSON.stringify({ keep: now })}\n`);
+        if (opts.json) process.stdout.write(`${jsonText({ keep: now })}\n`);
         else note(`${keep === undefined ? "each secret keeps" : "each secret now keeps"} up to ${now} earlier values`);
         return;
       }
       const history = await backend.history(checkName(name));
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(history.versions, null, 2)}\n`);
+        process.stdout.write(`${jsonText(history.versions, 2)}\n`);
         return;
       }
       process.stdout.write(table(history.versions));

@@ -6,6 +6,7 @@ import { UsageError } from "../../errors.js";
 import { REFERENCE_PREFIX } from "../../exec/env-file.js";
 import { parseDotenv, readDotenvFile } from "../../store/dotenv.js";
 import { checkValue } from "../../store/names.js";
+import { checkWritableName } from "../../store/reserved-names.js";
 import { backendOf, withWhere, type WhereOptions } from "../options.js";
 import { note } from "../report.js";
 
@@ -23,7 +24,7 @@ export function register(program: Command): void {
       for (const { name, value, line } of parseDotenv(readDotenvFile(file), file, HINT)) {
         if (value === "") skipped.push(`${file}:${line}: ${name} skipped: its value is empty`);
         else if (value.startsWith(REFERENCE_PREFIX)) skipped.push(`${file}:${line}: ${name} skipped: its value is a reference (${REFERENCE_PREFIX}…), not a value`);
-        else secrets.push({ name, value: checkLine(file, line, () => checkValue(name, new TextEncoder().encode(value))) });
+        else secrets.push({ name: checkLine(file, line, () => checkWritableName(name)), value: checkLine(file, line, () => checkValue(name, new TextEncoder().encode(value))) });
       }
       if (secrets.length === 0) {
         skipped.forEach((s) => note(s));

@@ -6,6 +6,7 @@ import type { SecretInfo } from "../../store/document.js";
 import { status } from "../../store/expiry.js";
 import { backendOf, withWhere, type WhereOptions } from "../options.js";
 import { note } from "../report.js";
+import { jsonText } from "../escape.js";
 import { formatTable } from "../table.js";
 
 /** Registers `ls`. */
@@ -16,7 +17,7 @@ export function register(program: Command): void {
     .action(async (opts: WhereOptions & { json?: boolean }) => {
       const secrets = await (await backendOf(opts)).list();
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(withStatus(secrets), null, 2)}\n`);
+        process.stdout.write(`${jsonText(withStatus(secrets), 2)}\n`);
       } else if (secrets.length === 0) {
         note("no secrets yet: add one with `secretfile add NAME`");
       } else {

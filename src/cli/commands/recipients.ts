@@ -1,9 +1,11 @@
 // `secretfile recipients add|ls|rm`: the extra keys the store is encrypted to (recovery keys, other hosts).
 
 import type { Command } from "commander";
+import { jsonText } from "../escape.js";
 import { withWhere, type WhereOptions } from "../options.js";
 import { note, warn } from "../report.js";
 import { lockNotes, openStoreFolder } from "../store-folder.js";
+import { formatTable } from "../table.js";
 
 /** Registers `recipients` and its subcommands. */
 export function register(program: Command): void {
@@ -36,14 +38,12 @@ export function register(program: Command): void {
       const store = await openStoreFolder(opts, "recipients ls");
       const list = (await store.locked((tx) => tx.read(), lockNotes)).recipients ?? [];
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        process.stdout.write(`${jsonText(list, 2)}\n`);
         return;
       }
       note(`${store.paths.store} is encrypted to this host's key ${store.identity.recipient}${list.length === 0 ? " only" : " and to:"}`);
-      const rows = [["LABEL", "ADDED", "RECIPIENT"], ...list.map((e) => [e.label, e.added.slice(0, 10), e.recipient])];
       if (list.length === 0) return;
-      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ") + "\n").join(""));
+      process.stdout.write(formatTable([["LABEL", "ADDED", "RECIPIENT"], ...list.map((e) => [e.label, e.added.slice(0, 10), e.recipient])]));
     });
   withWhere(recipients.command("rm"))
     .description("stop encrypting the store to a key, at once")

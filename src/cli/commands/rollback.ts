@@ -4,6 +4,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
 import { checkName } from "../../store/names.js";
+import { checkWritableName } from "../../store/reserved-names.js";
 import { backendOf, withWhere, type WhereOptions } from "../options.js";
 import { note } from "../report.js";
 
@@ -14,7 +15,7 @@ export function register(program: Command): void {
     .argument("<NAME>", "the secret's name")
     .option("--to <version>", "the version to restore (default: the one before the current)")
     .action(async (name: string, opts: WhereOptions & { to?: string }) => {
-      checkName(name);
+      checkWritableName(checkName(name));
       const to = opts.to === undefined ? undefined : parseVersion(opts.to);
       const done = await (await backendOf(opts)).rollback(name, to);
       note(`${name} is back to the value of version ${done.restored}, as version ${done.version}`);

@@ -328,16 +328,19 @@ describe("rm", () => {
 });
 
 describe("exec", () => {
-  it("gives the job every secret in its environment; a secret wins over an inherited variable", async () => {
+  it("gives the job every secret in its environment; an inherited variable is kept, with a warning, unless asked for", async () => {
     const sb = sandbox();
     await sb.add("A_KEY", "alpha value");
     await sb.add("B_KEY", "béta");
-    const r = await sb.run(["exec", "--", process.execPath, ENV_PROBE, "A_KEY", "B_KEY", "HOME", "INHERITED"], {
-      env: { A_KEY: "from the caller", INHERITED: "kept" },
-    });
+    const args = ["--", process.execPath, ENV_PROBE, "A_KEY", "B_KEY", "HOME", "INHERITED"];
+    const env = { A_KEY: "from the caller", INHERITED: "kept" };
+    const r = await sb.run(["exec", ...args], { env });
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe("");
-    expect(JSON.parse(r.stdout)).toEqual({ A_KEY: sha("alpha value"), B_KEY: sha("béta"), HOME: sha(sb.home), INHERITED: sha("kept") });
+    expect(r.stderr).toBe("secretfile: warning: A_KEY is not given to the job: the job's own environment sets it already, and keeps its value; to give the job the secret instead: --only A_KEY\n");
+    expect(JSON.parse(r.stdout)).toEqual({ A_KEY: sha("from the caller"), B_KEY: sha("béta"), HOME: sha(sb.home), INHERITED: sha("kept") });
+    const asked = await sb.run(["exec", "--only", "A_KEY", ...args], { env });
+    expect(asked.stderr).toBe("");
+    expect(JSON.parse(asked.stdout)).toMatchObject({ A_KEY: sha("alpha value"), B_KEY: null });
   });
 
   it("--only gives the job just the names listed", async () => {
