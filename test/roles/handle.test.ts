@@ -109,8 +109,8 @@ describe("the role table, in-process against the agent's handler", () => {
     // A refusal is decided before the store is read (so a damaged or missing store cannot tell a refused caller
     // anything either); a refusal or failure changes nothing; an allowed change changes the store.
     if (cell.expect === "denied") expect(got.reads, "the store was read before the refusal").toBe(0);
-    const writes = cell.op.verb === "write" || cell.op.id === "settings --keep";
-    if (cell.expect !== "ok") expect(got.after).toBe(got.before);
+    const writes = (cell.op.verb === "write" && cell.op.asksOnly !== true) || cell.op.id === "settings --keep";
+    if (cell.expect !== "ok" || cell.op.asksOnly === true) expect(got.after).toBe(got.before);
     else if (writes) expect(got.after).not.toBe(got.before);
     if (cell.expect === "ok" && cell.op.id.startsWith("add")) expect(got.after).toContain(value);
 

@@ -10,7 +10,7 @@ import type { Request } from "../../src/protocol/wire.js";
  * and rollback: until then those cells are skipped with a reason and marked in SECURITY.md. Set it true when it lands.
  * (The brief called it `pendingReservedNames`.)
  */
-export const reservedNamesEnforced = false;
+export const reservedNamesEnforced = true;
 
 /** What the agent answers: ok, or the error code on the wire. */
 export type Outcome = "ok" | "exists" | "usage" | "not-found" | "denied";
@@ -59,6 +59,8 @@ export interface Operation {
   audited?: (name: string, allowed: boolean) => string[];
   /** The reserved-name cell of a write: its outcome is owed only once `reservedNamesEnforced`. */
   writesReserved?: boolean;
+  /** Authorized as a write, but only asks (`exists`): the store is left as it was. */
+  asksOnly?: boolean;
 }
 
 const one = (name: string) => [name];
@@ -79,6 +81,7 @@ export const OPERATIONS: Operation[] = [
     audited: one,
     writesReserved: true,
   },
+  { id: "exists", cli: "add NAME (asked before the prompt on a terminal)", verb: "write", request: (name) => ({ v: 1, op: "exists", name }), audited: one, asksOnly: true },
   { id: "rm", cli: "rm NAME", verb: "write", request: (name) => ({ v: 1, op: "rm", name }), audited: one },
   { id: "history", cli: "history NAME", verb: "read", request: (name) => ({ v: 1, op: "history", name }), audited: one },
   { id: "rollback", cli: "rollback NAME", verb: "write", request: (name) => ({ v: 1, op: "rollback", name }), audited: one, writesReserved: true },
@@ -151,6 +154,7 @@ const CELLS: Record<string, Record<RoleId, string>> = {
   list: row("0", "4", "4", "0", "0", "4", "0", "0"),
   add: row("1 0 1 0 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2"),
   "add --replace": row("0 0 0 0 2", "4 4 4 4 2", "0 0 4 4 2", "4 4 4 4 2", "0 0 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2"),
+  exists: row("0 0 0 0 0", "4 4 4 4 4", "0 0 4 4 0", "4 4 4 4 4", "0 0 4 4 0", "4 4 4 4 4", "4 4 4 4 4", "4 4 4 4 4"),
   rm: row("0 3 0 3 0", "4 4 4 4 4", "0 3 4 4 0", "4 4 4 4 4", "0 3 4 4 0", "4 4 4 4 4", "4 4 4 4 4", "4 4 4 4 4"),
   history: row("0 3 0 3 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "0 3 0 3 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0"),
   rollback: row("0 3 0 3 2", "4 4 4 4 2", "0 3 4 4 2", "4 4 4 4 2", "0 3 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2"),
