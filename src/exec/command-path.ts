@@ -9,16 +9,28 @@ import { ExitCode, SecretfileError } from "../errors.js";
 /** The PATH searched when the caller has none, as glibc's execvp does (confstr _CS_PATH). */
 const DEFAULT_PATH = "/bin:/usr/bin";
 
+/** Why a file found could not be run: no right to execute it, a folder, a folder on its way, or refused by exec. */
+export type Refusal = "denied" | "folder" | "unsearchable" | "exec";
+
+/** The hint for each refusal of `file`. */
+const REFUSAL_HINTS: Record<Refusal, (file: string) => string> = {
+  denied: (file) => `chmod +x ${file}`,
+  folder: (file) => `${file} is a folder: name the program in it`,
+  unsearchable: (file) => `you may not reach ${file}: check the modes of the folders on its way`,
+  exec: (file) => `check that ${file} may be run by you and that its file system is not mounted noexec`,
+};
+
 /** A job that could not be started: 127 (not found) or 126 (found, not executable), as a shell reports it. */
 export class CannotRunError extends SecretfileError {
   /**
-   * `file` is the file found (for 126); `skipped` the folders of PATH that could not be searched (for 127).
+   * For 126, `file` is the file found and `refusal` why it could not run; for 127, `skipped` lists the folders of
+   * PATH that could not be searched.
    */
-  constructor(command: string, status: 126 | 127, details: { file?: string; skipped?: string[]; cause?: unknown } = {}) {
+  constructor(command: string, status: 126 | 127, details: { file?: string; refusal?: Refusal; skipped?: string[]; cause?: unknown } = {}) {
     const notFound = status === ExitCode.commandNotFound;
     const skipped = details.skipped ?? [];
     const hint = !notFound
-      ? `check that ${details.file ?? command} is a program you may run (chmod +x) on a file system mounted without noexec`
+      ? REFUSAL_HINTS[details.refusal ?? "exec"](details.file ?? command)
       : skipped.length > 0
         ? `check the command's name; folders of PATH you may not search were skipped: ${skipped.join(", ")}`
         : "check the command's name and PATH (cron's PATH is short: use a full path)";
@@ -41,7 +53,8 @@ export function resolveCommand(command: string, searchPath: string | undefined):
     const found = probe(file);
     if (found === "ok") return file;
     // Named by path, a folder or a file we may not reach is 126, as a shell says ("Is a directory", "Permission denied").
-    throw new CannotRunError(command, found === "missing" ? 127 : 126, { file });
+    if (found === "missing") throw new CannotRunError(command, 127);
+    throw new CannotRunError(command, 126, { file, refusal: found });
   }
   const skipped: string[] = [];
   let denied: string | undefined;
@@ -52,7 +65,7 @@ export function resolveCommand(command: string, searchPath: string | undefined):
     if (found === "unsearchable") skipped.push(dir || ".");
     else if (found === "denied") denied ??= file; // a folder of that name is passed over, as a shell does
   }
-  if (denied !== undefined) throw new CannotRunError(command, 126, { file: denied });
+  if (denied !== undefined) throw new CannotRunError(command, 126, { file: denied, refusal: "denied" });
   throw new CannotRunError(command, 127, { skipped });
 }
 
