@@ -65,7 +65,8 @@ interface Start {
  * Runs `argv` with `env`, forwarding signals; resolves with the exit status the CLI should end with
  * (the job's own, or 128+N for signal N). With patterns to mask, the job's output passes through the
  * masking; without, the job inherits the terminal (and replaces this process where Node can execve).
- * The job starts through the native addon (posix_spawn), or node:child_process when the build made none.
+ * The job starts through the native addon (a vfork-like clone, killed by the kernel if secretfile dies first), or
+ * node:child_process when the build made none.
  */
 export async function runJob(argv: string[], env: Record<string, string>, opts: RunOptions): Promise<number> {
   const [command, ...args] = argv;
