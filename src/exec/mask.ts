@@ -16,9 +16,9 @@ export interface Pattern {
 }
 
 /**
- * Returns the byte patterns to mask for `secrets`: each value; its base64 and base64url (padded and not, and the runs
- * of characters the value alone decides wherever it sits in longer encoded data); its hex in both cases; and its
- * URL-encoded form. A value of MIN_MASK_LENGTH characters or more has runs of 7 characters or more.
+ * Returns the byte patterns to mask for `secrets`: each value; its base64 (padded and not) and base64url (unpadded),
+ * and in both alphabets the runs of characters the value alone decides wherever it sits in longer encoded data; its
+ * hex in both cases; and its URL-encoded form. A value of MIN_MASK_LENGTH characters or more has runs of 7 characters or more.
  */
 export function maskPatterns(secrets: Map<string, string>): Pattern[] {
   const seen = new Map<string, Pattern>();
@@ -26,15 +26,19 @@ export function maskPatterns(secrets: Map<string, string>): Pattern[] {
     if ([...value].length < MIN_MASK_LENGTH) continue;
     const label = Buffer.from(`[${name}]`);
     const bytes = Buffer.from(value);
+    // The first secret to claim a form keeps it (the same text, the same bytes); the longer label wins nothing.
+    const add = (form: string) => seen.has(form) || seen.set(form, { bytes: Buffer.from(form), label });
+    add(value);
     const b64 = bytes.toString("base64");
-    const base64 = [b64, b64.replace(/=+$/, ""), ...base64Runs(bytes)];
-    const hex = bytes.toString("hex");
-    for (const form of [value, ...base64, ...base64.map(toBase64url), hex, hex.toUpperCase(), encodeURIComponent(value)]) {
-      const bytes = Buffer.from(form);
-      const key = bytes.toString("hex");
-      // The longer label wins nothing; the first secret to claim a form keeps it.
-      if (!seen.has(key)) seen.set(key, { bytes, label });
+    add(b64);
+    for (const form of [b64.replace(/=+$/, ""), ...base64Runs(bytes)]) {
+      add(form);
+      add(toBase64url(form));
     }
+    const hex = bytes.toString("hex");
+    add(hex);
+    add(hex.toUpperCase());
+    add(encodeURIComponent(value));
   }
   // Longest first, so that a value containing another is replaced whole.
   return [...seen.values()].sort((a, b) => b.bytes.length - a.bytes.length);
@@ -47,8 +51,10 @@ export function maskPatterns(secrets: Map<string, string>): Pattern[] {
  */
 function base64Runs(bytes: Buffer): string[] {
   const runs: string[] = [];
+  const padded = Buffer.alloc(2 + bytes.length);
+  bytes.copy(padded, 2);
   for (let offset = 0; offset < 3; offset++) {
-    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString("base64");
+    const encoded = padded.subarray(2 - offset).toString("base64");
     runs.push(encoded.slice(Math.ceil((8 * offset) / 6), Math.floor((8 * (offset + bytes.length)) / 6)));
   }
   return runs;
