@@ -1,11 +1,12 @@
 /*
  * Starting the job of `secretfile exec`, and watching it, without node:child_process: that module and node:net cost
- * ~25 ms a start, and its fork() copies the whole Node process where posix_spawn (vfork) does not.
+ * ~25 ms a start, and its fork() copies the whole Node process where a vfork-like clone does not.
  *
  *   spawn(file, argv, env, newGroup, mask, onEvent) -> pid
- *     runs `file` with `argv` (argv[0] included) and `env` ("NAME=value" strings) through posix_spawn: every signal
- *     back to its default and none blocked (Node ignores SIGPIPE, and an ignored signal stays ignored across exec),
- *     in a process group of its own when `newGroup`, with our standard input; standard output and error are ours,
+ *     runs `file` with `argv` (argv[0] included) and `env` ("NAME=value" strings) as posix_spawn would (clone with
+ *     CLONE_VM | CLONE_VFORK): every signal back to its default and none blocked (Node ignores SIGPIPE, and an
+ *     ignored signal stays ignored across exec), in a process group of its own when `newGroup`, killed by the kernel
+ *     if secretfile dies first (PR_SET_PDEATHSIG, SIGKILL), with our standard input; standard output and error are ours,
  *     or, with `mask`, pipes this addon reads. Throws an Error with `errno` when it cannot start (ENOENT, EACCES...).
  *     A thread of its own then reads the pipes and waits for the job; it hands JavaScript, in order, through one
  *     queue (so the last output always comes before the end):
@@ -22,11 +23,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "addon.h"
@@ -166,6 +170,75 @@ static void *watch(void *arg) {
   return NULL;
 }
 
+/** What the child of start_job does, and what it says back (in memory it shares with us until it execs). */
+typedef struct {
+  const char *file;
+  char **argv, **envp;
+  int out, err; /* the write ends of the output pipes, or -1 */
+  bool new_group;
+  pid_t parent;
+  volatile int error; /* why it could not exec, or 0 */
+} start_t;
+
+/** A signal set or sigaction with every bit zero: to the kernel, an empty set, or SIG_DFL with no flags, whatever the
+    architecture's layout of the struct. */
+static const unsigned long ZERO[16];
+static const unsigned long ALL[16] = {~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL};
+
+/** The child, between clone and exec: it runs on its own stack in our memory, so it only makes system calls. */
+static int child_main(void *arg) {
+  start_t *how = arg;
+  /* Every signal to its default (raw system calls: glibc's wrapper refuses its own two, 32 and 33, and its posix_spawn
+     would leave them ignored, which an exec does not undo). They are all blocked until just before the exec, so none
+     of Node's handlers can run here. */
+  for (int sig = 1; sig < _NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, ZERO, NULL, _NSIG / 8);
+  if (how->new_group && setpgid(0, 0) != 0) goto failed;
+  if (how->out >= 0 && dup2(how->out, 1) < 0) goto failed;
+  if (how->err >= 0 && dup2(how->err, 2) < 0) goto failed;
+  /* Node marks its standard input, output and error close-on-exec; the job inherits them (this fd table is the
+     child's own copy). */
+  for (int fd = 0; fd < 3; fd++) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags > 0 && (flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+  }
+  /* The job must not outlive secretfile unnoticed: when our thread ends (secretfile killed, even by SIGKILL), the
+     kernel kills the job. Checked after: if secretfile has already gone, the job must not start unwatched. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) goto failed;
+  if (getppid() != how->parent) {
+    how->error = ESRCH;
+    _exit(127);
+  }
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, ZERO, NULL, _NSIG / 8);
+  execve(how->file, how->argv, how->envp);
+failed:
+  how->error = errno;
+  _exit(127);
+}
+
+/**
+ * Starts the job as posix_spawn does (clone with CLONE_VM | CLONE_VFORK: nothing of Node's memory is copied, and we
+ * wait only until it has exec'd), with PR_SET_PDEATHSIG set in between, which posix_spawn has no attribute for.
+ * Returns 0 with its pid in `*pid`, or the errno of what failed (the child reaped then).
+ */
+static int start_job(start_t *how, pid_t *pid) {
+  const size_t stack_size = 64 * 1024;
+  char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return errno;
+  unsigned long saved[16];
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, ALL, saved, _NSIG / 8);
+  how->error = 0;
+  pid_t child = clone(child_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, how);
+  int failed = child < 0 ? errno : how->error;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, saved, NULL, _NSIG / 8);
+  munmap(stack, stack_size);
+  if (child > 0 && failed != 0) {
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) continue;
+  }
+  if (failed == 0) *pid = child;
+  return failed;
+}
+
 napi_value spawn_job(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
@@ -184,36 +257,8 @@ napi_value spawn_job(napi_env env, napi_callback_info info) {
   if (failed == 0 && mask && (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)) failed = errno;
 
   if (failed == 0) {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    sigset_t all, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    /* glibc's sigfillset leaves out its own two signals (32 and 33), and its posix_spawn then sets them to be ignored
-       in the job, which an exec does not undo: named here directly, they go back to their default like the rest. */
-    for (int s = 32; s < SIGRTMIN; s++) ((unsigned long *)&all)[(s - 1) / (8 * sizeof(unsigned long))] |= 1UL << ((s - 1) % (8 * sizeof(unsigned long)));
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-    if (mask) {
-      posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-      posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-    }
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (new_group ? POSIX_SPAWN_SETPGROUP : 0));
-    /* Node marks its standard input, output and error close-on-exec; the job inherits them (the ones not replaced by
-       pipes), so the mark comes off for the spawn and goes back after. */
-    int flags[3];
-    for (int fd = 0; fd < 3; fd++) {
-      flags[fd] = fcntl(fd, F_GETFD);
-      if (flags[fd] > 0 && (flags[fd] & FD_CLOEXEC) && !(mask && fd > 0)) fcntl(fd, F_SETFD, flags[fd] & ~FD_CLOEXEC);
-    }
-    failed = posix_spawn(&job->pid, file, &actions, &attr, args, envp);
-    for (int fd = 0; fd < 3; fd++)
-      if (flags[fd] > 0) fcntl(fd, F_SETFD, flags[fd]);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    start_t how = {.file = file, .argv = args, .envp = envp, .out = out[1], .err = err[1], .new_group = new_group, .parent = getpid()};
+    failed = start_job(&how, &job->pid);
   }
   free(file);
   free_strings(args);

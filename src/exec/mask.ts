@@ -1,5 +1,5 @@
-// Masking secret values in a job's output, as a stream: each value (and its base64 and URL-encoded forms)
-// becomes `[NAME]`. Rules: a value split across writes is still caught; only bytes that could begin a value are
+// Masking secret values in a job's output, as a stream: each value (and its base64, base64url, hex and URL-encoded
+// forms, base64 also inside longer encoded data such as a Basic-auth header) becomes `[NAME]`. Rules: a value split across writes is still caught; only bytes that could begin a value are
 // held back, so output flows as it comes; values shorter than MIN_MASK_LENGTH are not masked; the output is
 // scanned once whatever the number of values (mask-index.ts), and passed on uncopied where nothing is masked.
 
@@ -15,22 +15,54 @@ export interface Pattern {
   label: Buffer;
 }
 
-/** Returns the byte patterns to mask for `secrets`: each value, its base64 (padded and not) and URL-encoded form. */
+/**
+ * Returns the byte patterns to mask for `secrets`: each value; its base64 (padded and not) and base64url (unpadded),
+ * and in both alphabets the runs of characters the value alone decides wherever it sits in longer encoded data; its
+ * hex in both cases; and its URL-encoded form. A value of MIN_MASK_LENGTH characters or more has runs of 7 characters or more.
+ */
 export function maskPatterns(secrets: Map<string, string>): Pattern[] {
   const seen = new Map<string, Pattern>();
   for (const [name, value] of secrets) {
     if ([...value].length < MIN_MASK_LENGTH) continue;
     const label = Buffer.from(`[${name}]`);
-    const b64 = Buffer.from(value).toString("base64");
-    for (const form of [value, b64, b64.replace(/=+$/, ""), encodeURIComponent(value)]) {
-      const bytes = Buffer.from(form);
-      const key = bytes.toString("hex");
-      // The longer label wins nothing; the first secret to claim a form keeps it.
-      if (!seen.has(key)) seen.set(key, { bytes, label });
+    const bytes = Buffer.from(value);
+    // The first secret to claim a form keeps it (the same text, the same bytes); the longer label wins nothing.
+    const add = (form: string) => seen.has(form) || seen.set(form, { bytes: Buffer.from(form), label });
+    add(value);
+    const b64 = bytes.toString("base64");
+    add(b64);
+    for (const form of [b64.replace(/=+$/, ""), ...base64Runs(bytes)]) {
+      add(form);
+      add(toBase64url(form));
     }
+    const hex = bytes.toString("hex");
+    add(hex);
+    add(hex.toUpperCase());
+    add(encodeURIComponent(value));
   }
   // Longest first, so that a value containing another is replaced whole.
   return [...seen.values()].sort((a, b) => b.bytes.length - a.bytes.length);
+}
+
+/**
+ * Returns, for each place the value can start in base64 data (its byte offset 0, 1 or 2 mod 3), the characters
+ * encoded from the value's bits alone: the first and last character of the value's stretch also hold bits of the
+ * data around it (a prefix such as "user:"), and are left out.
+ */
+function base64Runs(bytes: Buffer): string[] {
+  const runs: string[] = [];
+  const padded = Buffer.alloc(2 + bytes.length);
+  bytes.copy(padded, 2);
+  for (let offset = 0; offset < 3; offset++) {
+    const encoded = padded.subarray(2 - offset).toString("base64");
+    runs.push(encoded.slice(Math.ceil((8 * offset) / 6), Math.floor((8 * (offset + bytes.length)) / 6)));
+  }
+  return runs;
+}
+
+/** Returns base64 `text` in the URL alphabet (RFC 4648 §5); padding is left as it is. */
+function toBase64url(text: string): string {
+  return text.replaceAll("+", "-").replaceAll("/", "_");
 }
 
 /** Masks output that comes in chunks: each chunk lets out what cannot begin a value completed by the next one. */

@@ -3,56 +3,21 @@
 // output is masked unless asked not to, and then it never waits for the job to end before passing output on.
 
 import childProcess from "node:child_process";
-import { accessSync, constants, statSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import streams from "node:stream/promises";
 import tty from "node:tty";
-import { ExitCode, FailureError, SecretfileError } from "../errors.js";
+import { ExitCode, FailureError } from "../errors.js";
 import { errnoName, isNativeError, native, type Native } from "../system/native.js";
 import { writeFully } from "../system/write-fd.js";
+import { CannotRunError, resolveCommand } from "./command-path.js";
 import { MaskCarry, maskPatterns } from "./mask.js";
+import { catchSignals, routeSignals } from "./signals.js";
 
 type Patterns = ReturnType<typeof maskPatterns>;
 
-/** The signals passed on to the job. */
-export const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
-
 /** The signals a terminal sends to its whole foreground process group. */
 const TERMINAL_SIGNALS: ReadonlySet<string> = new Set(["SIGINT", "SIGQUIT", "SIGWINCH"]);
-
-/** A job that could not be started: 127 (not found) or 126 (not executable), as a shell reports it. */
-export class CannotRunError extends SecretfileError {
-  constructor(command: string, status: 126 | 127, cause?: unknown) {
-    const notFound = status === ExitCode.commandNotFound;
-    super("cannot-run", notFound ? ExitCode.commandNotFound : ExitCode.cannotExecute, `cannot run ${command}: ${notFound ? "command not found" : "permission denied"}`, {
-      hint: notFound ? "check the command's name and PATH (cron's PATH is short: use a full path)" : `chmod +x ${command}`,
-      cause,
-    });
-  }
-}
-
-/** Returns the full path of `command`, searched in `PATH` like execvp; throws CannotRunError. */
-export function resolveCommand(command: string, envPath: string | undefined): string {
-  const candidates = command.includes("/")
-    ? [command]
-    : (envPath ?? "/usr/local/bin:/usr/bin:/bin").split(":").map((d) => path.join(d || ".", command));
-  let denied = false;
-  for (const file of candidates) {
-    try {
-      if (!statSync(file).isFile()) {
-        denied ||= command.includes("/"); // a folder named by path: a shell says 126, "Is a directory"
-        continue;
-      }
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EACCES") denied = true;
-    }
-  }
-  throw new CannotRunError(command, denied ? 126 : 127);
-}
 
 /**
  * Returns the masking patterns of `values` as a function that builds them when first called (10,000 values take
@@ -67,8 +32,13 @@ export function maskOnDemand(values: Map<string, string>): (() => Patterns) | un
   return () => (patterns ??= maskPatterns(values));
 }
 
-/** How the job's output is handled. */
+/** Where the job's program is looked for, and how its output is handled. */
 export interface RunOptions {
+  /**
+   * The PATH to find COMMAND in: the caller's own, as secretfile was started with, never the job's (a secret or a
+   * .env line named PATH must not choose the program). Unset: execvp's default, /bin:/usr/bin.
+   */
+  searchPath: string | undefined;
   /** The patterns to mask in the job's standard output and error (see maskOnDemand); none: the job gets the terminal. */
   mask?: () => Patterns;
   /** Keep this process while the job runs (never execve), for work to do after it ends. */
@@ -95,12 +65,13 @@ interface Start {
  * Runs `argv` with `env`, forwarding signals; resolves with the exit status the CLI should end with
  * (the job's own, or 128+N for signal N). With patterns to mask, the job's output passes through the
  * masking; without, the job inherits the terminal (and replaces this process where Node can execve).
- * The job starts through the native addon (posix_spawn), or node:child_process when the build made none.
+ * The job starts through the native addon (a vfork-like clone, killed by the kernel if secretfile dies first), or
+ * node:child_process when the build made none.
  */
-export async function runJob(argv: string[], env: Record<string, string>, opts: RunOptions = {}): Promise<number> {
+export async function runJob(argv: string[], env: Record<string, string>, opts: RunOptions): Promise<number> {
   const [command, ...args] = argv;
   if (command === undefined) throw new FailureError("no command to run");
-  const file = resolveCommand(command, env.PATH);
+  const file = resolveCommand(command, opts.searchPath);
   const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string>) => never }).execve;
   if (opts.mask === undefined && !opts.stay && typeof execve === "function") execve(file, [command, ...args], env);
 
@@ -111,23 +82,18 @@ export async function runJob(argv: string[], env: Record<string, string>, opts: 
   // (Default imports: the build loads node:tty, node:child_process and the streams only when one of them is used.)
   const isTerminal = addon?.isTerminal ?? tty.isatty;
   const atTerminal = [0, 1, 2].some((fd) => isTerminal(fd));
-  // Handlers go in before the job starts: a signal that arrives while it starts is passed on once it exists.
-  let job: Job | undefined;
-  const early: NodeJS.Signals[] = [];
-  const forward = (signal: NodeJS.Signals) => {
-    if (job === undefined) early.push(signal);
-    else job.kill(signal);
-  };
-  const ignore = () => undefined;
-  const handlers = FORWARDED_SIGNALS.map((s) => [s, atTerminal && TERMINAL_SIGNALS.has(s) ? ignore : forward] as const);
-  for (const [s, handler] of handlers) process.on(s, handler);
+  // Every terminating signal is caught before the job starts (one that arrives while it starts is passed on once it
+  // exists), and stays caught until secretfile ends: the job is never left behind by a signal secretfile could catch.
+  catchSignals();
+  const start: Start = { file, command, args, env, newGroup: !atTerminal, mask: opts.mask };
+  const job = addon === undefined ? await startWithNode(start) : startNatively(addon, start);
+  const stop = routeSignals((signal) => {
+    if (!(atTerminal && TERMINAL_SIGNALS.has(signal))) job.kill(signal);
+  });
   try {
-    const start: Start = { file, command, args, env, newGroup: !atTerminal, mask: opts.mask };
-    job = addon === undefined ? await startWithNode(start) : startNatively(addon, start);
-    for (const signal of early.splice(0)) job.kill(signal);
     return await job.status;
   } finally {
-    for (const [s, handler] of handlers) process.off(s, handler);
+    stop();
   }
 }
 
@@ -150,7 +116,7 @@ function startNatively(addon: Native, start: Start): Job {
       const code = errnoName(err.errno);
       // A script without a #! line: run by the shell, as execvp (and so node:child_process) does.
       if (code === "ENOEXEC" && file !== SHELL) return spawn(SHELL, [start.command, start.file, ...start.args]);
-      throw new CannotRunError(start.command, code === "EACCES" ? 126 : 127, err);
+      throw new CannotRunError(start.command, code === "EACCES" ? 126 : 127, { file: start.file, cause: err });
     }
   };
   const pid = spawn(start.file, [start.command, ...start.args]);
@@ -215,7 +181,7 @@ async function startWithNode(start: Start): Promise<Job> {
     }
   }
   const exited = new Promise<number>((resolve, reject) => {
-    child.once("error", (err) => reject(new CannotRunError(start.command, (err as NodeJS.ErrnoException).code === "EACCES" ? 126 : 127, err)));
+    child.once("error", (err) => reject(new CannotRunError(start.command, (err as NodeJS.ErrnoException).code === "EACCES" ? 126 : 127, { file: start.file, cause: err })));
     child.once("exit", (code, signal) => {
       resolve(signal !== null ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1));
     });

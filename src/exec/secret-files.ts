@@ -6,9 +6,8 @@
 import { closeSync, constants, lstatSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
 import { FailureError } from "../errors.js";
+import { catchSignals } from "./signals.js";
 
-/** The signals held off while the files are written, so they cannot end secretfile before the folder can be removed. */
-const HELD: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 /** statfs(2) magic numbers of the memory file systems. */
 const MEMORY_FS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);
 /** The prefix of every folder made here; the pid of the secretfile that made it follows. */
@@ -62,15 +61,14 @@ export function writeSecretFiles(dir: string, secrets: Map<string, string>): Map
 /**
  * Writes `secrets` (name → value) to files in a fresh memory folder, calls `run` with name → path, and removes the
  * folder when `run` settles. `run` must start the job and take over the signals it passes on before its first
- * `await`: until then a SIGINT, SIGTERM or SIGHUP is held (it reaches `run`'s handlers once they are in place), so
- * that secretfile never ends with the folder still there. With no secrets, `run` gets an empty map and nothing is made.
+ * `await`: from before the folder is made, every terminating signal secretfile can catch is held (signals.ts; it
+ * reaches the job once `run` routes them), so that secretfile never ends with the folder still there. With no secrets, `run` gets an empty map and nothing is made.
  */
 export async function withSecretFiles<T>(secrets: Map<string, string>, env: NodeJS.ProcessEnv, run: (paths: Map<string, string>) => Promise<T>): Promise<T> {
   if (secrets.size === 0) return run(new Map());
-  // A listener replaces the default action (ending at once); everything up to `run` starting the job is synchronous,
-  // so a signal that comes meanwhile is delivered after `run` has put its own handlers in place.
-  const hold = () => undefined;
-  for (const s of HELD) process.on(s, hold);
+  // A listener replaces the default action (ending at once), and stays until secretfile ends: a signal never ends it
+  // between the folder's making and its removal.
+  catchSignals();
   let dir: string | undefined;
   try {
     dir = makeMemoryFolder(env);
@@ -82,7 +80,6 @@ export async function withSecretFiles<T>(secrets: Map<string, string>, env: Node
     }
     return await run(paths);
   } finally {
-    for (const s of HELD) process.off(s, hold);
     if (dir !== undefined) removeFolder(dir);
   }
 }

@@ -19,7 +19,7 @@ export interface Native {
   exchange(socket: string, request: Buffer, max: number): Buffer;
   /**
    * Starts `file` with `argv` (argv[0] included) and `env` ("NAME=value"), every signal at its default, in a process
-   * group of its own when `newGroup`; with `mask`, its standard output and error come to `onEvent(1 or 2, chunk)`,
+   * group of its own when `newGroup`, killed by the kernel should secretfile die first (PR_SET_PDEATHSIG); with `mask`, its standard output and error come to `onEvent(1 or 2, chunk)`,
    * else they are ours. `onEvent(0, code, signal)` when it has ended (code -1 when a signal ended it). Returns its pid;
    * throws a NativeError when it cannot start (native/spawn.c).
    */

@@ -132,3 +132,41 @@ describe("Masker (a stream)", () => {
     }
   });
 });
+
+describe("values inside encoded data", () => {
+  const encoders = {
+    base64: (b: Buffer) => b.toString("base64"),
+    base64url: (b: Buffer) => b.toString("base64url"),
+    hex: (b: Buffer) => b.toString("hex"),
+    HEX: (b: Buffer) => b.toString("hex").toUpperCase(),
+  } as const;
+  // "?>?" and "~~~" encode to "/" and "+" in base64 ("_" and "-" in base64url); the short one is MIN_MASK_LENGTH long.
+  const VALUES = { short: "?>?~~~", long: "sk_live_?>?~~~0123456789abcdefXYZ" } as const;
+  const prefixes = ["", "u", "us", "use", "user", "user:"];
+  const cases = Object.keys(encoders).flatMap((encoding) =>
+    prefixes.flatMap((prefix) => Object.keys(VALUES).flatMap((value) => ["", "@host", "@"].map((suffix) => [encoding, prefix, value, suffix] as const))),
+  );
+
+  it.for(cases)("%s of %j + the %s value + %j: all but at most 2 of the value's characters masked, the rest intact", ([encoding, prefix, which, suffix]) => {
+    const value = VALUES[which as keyof typeof VALUES];
+    const encode = encoders[encoding as keyof typeof encoders];
+    const encoded = encode(Buffer.from(prefix + value + suffix)).toString();
+    const out = maskBuffer(Buffer.from(`Authorization: ${encoded}\n`), maskPatterns(new Map([["K", value]])), true).out.toString();
+    const match = /^Authorization: (.*)\[K\](.*)\n$/.exec(out);
+    expect(match, out).not.toBeNull();
+    const [before, after] = [match![1]!, match![2]!];
+    expect(encoded.startsWith(before) && encoded.endsWith(after), out).toBe(true);
+    // Characters of the value's stretch (8 bits a byte, 6 or 4 a character) left unmasked: at most one on each side.
+    const bits = encoding.toLowerCase() === "hex" ? 4 : 6;
+    const stretch = (8 * value.length) / bits;
+    expect(encoded.length - before.length - after.length, out).toBeGreaterThanOrEqual(stretch - 2);
+    // The data around it is not masked away: everything encoded from the prefix alone is still there.
+    expect(before.length, out).toBeGreaterThanOrEqual(Math.floor((8 * prefix.length) / bits));
+  });
+
+  it("masks the Basic-auth header of user:value, and leaves values shorter than MIN_MASK_LENGTH alone", () => {
+    const header = (v: string) => Buffer.from(`Authorization: Basic ${Buffer.from(`user:${v}`).toString("base64")}\n`);
+    expect(maskBuffer(header("hunter2-password"), maskPatterns(new Map([["PW", "hunter2-password"]])), true).out.toString()).toMatch(/^Authorization: Basic dXNlcj[A-Za-z0-9+/]?\[PW\][A-Za-z0-9+/]{0,2}=*\n$/);
+    expect(maskPatterns(new Map([["PW", "abcde"]]))).toEqual([]);
+  });
+});

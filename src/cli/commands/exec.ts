@@ -52,7 +52,8 @@ export function register(program: Command): void {
       const fileSecrets = new Map((set?.files ?? []).map((name) => [name, values.get(name)!]));
       process.exitCode = await withSecretFiles(fileSecrets, process.env, (paths) => {
         const variables = set === undefined ? givenImplicitly(values) : keySetVariables(set, values, paths);
-        return runJob(argv, jobEnvironment(process.env, variables), { mask, stay: paths.size > 0 });
+        // COMMAND is found with our own PATH, before any secret is laid over the job's environment.
+        return runJob(argv, jobEnvironment(process.env, variables), { searchPath: process.env.PATH, mask, stay: paths.size > 0 });
       });
     });
 }
