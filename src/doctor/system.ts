@@ -5,7 +5,7 @@
 
 import path from "node:path";
 import { PROTOCOL_VERSION } from "../protocol/wire.js";
-import { AgentBackend } from "../client/agent.js";
+import { AgentBackend, START_AGENT } from "../client/agent.js";
 import { SYSTEM_PATHS } from "../system/paths.js";
 import { AccessError, SecretfileError } from "../errors.js";
 import { loadPolicyFile } from "../policy/load.js";
@@ -32,7 +32,7 @@ export async function checkSystem(paths: SystemPaths, now: Date): Promise<Findin
   const findings: Finding[] = [];
   const other = paths.socket === SYSTEM_PATHS.socket ? "" : ` (or start \`secretfile agent --socket ${shellQuote(paths.socket)}\` as the service account)`;
   const socket = await inspectPath(paths.socket, { what: "the agent socket", kind: "socket", owner: (await ownerOf(paths.socket)) ?? 0, forbidden: 0, mode: 0o777 });
-  if (socket === null) findings.push(fail(`no agent socket at ${paths.socket}: the agent is not running${other}`, RESTART));
+  if (socket === null) findings.push(fail(`no agent socket at ${paths.socket}: the agent is not running${other}`, START_AGENT));
   else findings.push(...socket);
   if (socket !== null && !socket.some((f) => f.status === "fail")) findings.push(...(await askAgent(paths.socket, now, other)));
   findings.push(...(await checkPolicy(paths.policy)));
@@ -51,7 +51,7 @@ async function askAgent(socket: string, now: Date, other: string): Promise<Findi
     }
   } catch (err) {
     if (!(err instanceof SecretfileError)) throw err;
-    return [fail(`${err.message}${other}; its log: journalctl -u secretfile`, RESTART)];
+    return [fail(`${err.message}${other}; its log: journalctl -u secretfile`, err.hint ?? START_AGENT)];
   }
   const found: Finding[] = [ok(`the agent answers on ${socket} (protocol ${PROTOCOL_VERSION})`)];
   const me = await userName(process.getuid?.() ?? 0);
