@@ -9,6 +9,7 @@ import { AgentBackend, START_AGENT } from "../client/agent.js";
 import { SYSTEM_PATHS } from "../system/paths.js";
 import { AccessError, SecretfileError } from "../errors.js";
 import { loadPolicyFile } from "../policy/load.js";
+import { IDENTITY_MODE } from "../store/identity.js";
 import { storePaths } from "../store/store.js";
 import { fail, info, ok, shellQuote, sudo, warn, type Finding } from "./finding.js";
 import { inspectPath, ownerOf, userName } from "./paths.js";
@@ -94,7 +95,7 @@ async function checkState(paths: SystemPaths): Promise<Finding[]> {
   const setup = `${sudo()}secretfile setup`;
   await check(paths.stateDir, "the state folder", "folder", 0o022, 0o700, fail(`no state folder at ${paths.stateDir}`, setup));
   const noIdentity = fail(`no identity at ${files.identity}: restore it from a backup, or run setup to make a new one`, setup);
-  const identity = await inspectPath(files.identity, { what: "the identity", kind: "file", owner: service, forbidden: 0o077, mode: 0o400 });
+  const identity = await inspectPath(files.identity, { what: "the identity", kind: "file", owner: service, forbidden: 0o077, mode: IDENTITY_MODE.system });
   // A sealed host keeps no plaintext identity: systemd decrypts the credential for the agent at each start.
   const sealed = identity === null ? await inspectPath(paths.credential, { what: "the sealed identity", kind: "file", owner: 0, forbidden: 0o077, mode: 0o600 }) : null;
   if (identity !== null) found.push(...identity);
