@@ -206,7 +206,7 @@ export class AgentBackend implements Backend {
       hint:
         ex.write && sent
           ? "the change may have been applied; check with `secretfile ls` before retrying"
-          : `the agent may be stopped or overloaded: ${START_AGENT}; or set ${TIMEOUT_VARIABLE} to wait longer (seconds)`,
+          : `the agent may be stopped or overloaded: look at it (\`systemctl status secretfile\`) and restart it if it is stuck; ${TIMEOUT_VARIABLE} (seconds) sets how long to wait`,
     });
   }
 }
