@@ -52,7 +52,7 @@ async function askAgent(socket: string, now: Date, other: string): Promise<Findi
     }
   } catch (err) {
     if (!(err instanceof SecretfileError)) throw err;
-    return [fail(`${err.message}${other}; its log: journalctl -u secretfile`, err.hint ?? START_AGENT)];
+    return [fail(`${err.message}${other}; its log: journalctl -u secretfile`, START_AGENT)];
   }
   const found: Finding[] = [ok(`the agent answers on ${socket} (protocol ${PROTOCOL_VERSION})`)];
   const me = await userName(process.getuid?.() ?? 0);
