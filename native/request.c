@@ -7,7 +7,7 @@
  *     bytes before it. Throws an Error with `errno` and `connected`: connected false means the request was not sent
  *     (ENOENT, ECONNREFUSED, EAGAIN: the caller may try again); an answer cut short is ENODATA (the agent closed first), connected true;
  *     an answer longer than `max` bytes is EMSGSIZE; no answer within `timeoutMs` in all is ETIMEDOUT, connected true
- *     (the request may have been carried out). With `owners`, the listener's uid (SO_PEERCRED) must be one of them,
+ *     once connected (the request may have been carried out). With `owners`, the listener's uid (SO_PEERCRED) must be one of them,
  *     else nothing is sent: EPERM, connected true, with `peerUid`. A socket path of 108 bytes or more is ENAMETOOLONG
  *     (never cut short). Every buffer that held answer bytes is zeroed before it is freed.
  */
@@ -100,7 +100,7 @@ napi_value request_exchange(napi_env env, napi_callback_info info) {
     if (err == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     if (err != 0) {
       close(fd);
-      return addon_throw(env, "connect", err, err == ETIMEDOUT);
+      return addon_throw(env, "connect", err, false); /* nothing was sent */
     }
   } else if (r != 0) {
     int err = errno;

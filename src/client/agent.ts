@@ -15,6 +15,7 @@ import { checkSocketPath } from "../system/paths.js";
 import type { Backend, SecretValues } from "./backend.js";
 import { agentTimeoutMs, isWrite, TIMEOUT_VARIABLE } from "./deadline.js";
 import { carriesValues, impostor, trustedOwners } from "./listener.js";
+import { closedEarly, oversized, unreachable } from "./unreachable.js";
 
 /** The largest answer read, in bytes (10,000 values of 64 KiB would not fit; a store that large is refused). */
 const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
@@ -220,23 +221,6 @@ interface Exchange {
 }
 
 /**
- * How to start the agent, as root, on systemd hosts and the others (an init script, or by hand as the service
- * account): the hint of every "cannot reach the agent" error, and the fix doctor prints for a down agent.
- */
-export const START_AGENT =
-  "start it as root: `systemctl start secretfile.socket` (systemd), else `/etc/init.d/secretfile start`, or `runuser -u secretfile -- secretfile agent &`";
-
-function closedEarly(socket: string, why: string): AgentUnreachableError {
-  return new AgentUnreachableError(`the agent at ${socket} closed the connection without answering${why}`, {
-    hint: "the request may or may not have been carried out; run the command again, and if it keeps failing look at the agent's log: `journalctl -u secretfile`",
-  });
-}
-
-function oversized(socket: string): FailureError {
-  return new FailureError(`the agent at ${socket} sent an oversized answer`);
-}
-
-/**
  * How long a client keeps trying to connect while nothing accepts (an agent restarting), in ms. An agent starts in
  * well under a second on an idle host, but took over 2 s on a busy 2-core one, which is when cron jobs pile up.
  */
@@ -300,13 +284,4 @@ function sleep(ms: number): Promise<void> {
 function expect<Op extends Answer["op"]>(answer: Answer, op: Op): Extract<Answer, { op: Op }> {
   if (answer.op !== op) throw new FailureError(`the agent answered "${answer.op}" to a "${op}" request`);
   return answer as Extract<Answer, { op: Op }>;
-}
-
-function unreachable(socket: string, err: NodeJS.ErrnoException, waitedMs: number): AgentUnreachableError {
-  const why = err.code === "ENOENT" ? "no socket there" : err.code === "ECONNREFUSED" ? "nothing is listening" : (err.code ?? err.message);
-  const waited = waitedMs > 0 ? `, tried for ${(waitedMs / 1000).toFixed(1)} s` : "";
-  return new AgentUnreachableError(`cannot reach the agent at ${socket} (${why}${waited})`, {
-    hint: `is it running? ${START_AGENT}; its state: \`systemctl status secretfile.socket secretfile\``,
-    cause: err,
-  });
 }

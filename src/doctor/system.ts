@@ -5,7 +5,8 @@
 
 import path from "node:path";
 import { PROTOCOL_VERSION } from "../protocol/wire.js";
-import { AgentBackend, START_AGENT } from "../client/agent.js";
+import { AgentBackend } from "../client/agent.js";
+import { START_AGENT } from "../client/unreachable.js";
 import { SYSTEM_PATHS } from "../system/paths.js";
 import { AccessError, SecretfileError } from "../errors.js";
 import { loadPolicyFile } from "../policy/load.js";

@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN } from "../../helpers/cli.js";
 import { removeSandboxes, sandbox, type Sandbox } from "../../helpers/personal.js";
-import { START_AGENT } from "../../../src/client/agent.js";
+import { START_AGENT } from "../../../src/client/unreachable.js";
 
 afterAll(removeSandboxes);
 

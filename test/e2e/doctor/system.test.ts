@@ -7,7 +7,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
 import { NEEDS_ROOT, useSystem, type RunningAgent, type TestUser } from "../../helpers/system.js";
-import { START_AGENT } from "../../../src/client/agent.js";
+import { START_AGENT } from "../../../src/client/unreachable.js";
 
 const fixesOf = (stdout: string) => [...stdout.matchAll(/^ {5}fix: (.*)$/gm)].map((m) => m[1]!);
 
