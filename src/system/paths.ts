@@ -68,15 +68,11 @@ export function checkSocketPath(socket: string): void {
   }
 }
 
-/** The files whose presence marks a host set up for system mode: the policy, and the agent's state folder. */
-export function systemMarkers(env: NodeJS.ProcessEnv = process.env): string[] {
-  return [env.SECRETFILE_POLICY || SYSTEM_PATHS.policy, env.SECRETFILE_STATE_DIR || SYSTEM_PATHS.dir];
-}
-
 /**
  * Returns the marker that shows this host is set up for system mode (its policy file or state folder exists), or
  * undefined. SECRETFILE_POLICY and SECRETFILE_STATE_DIR move them (tests, unusual hosts). Never throws.
  */
 export function systemHostMarker(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return systemMarkers(env).find((file) => existsSync(file));
+  const markers = [env.SECRETFILE_POLICY || SYSTEM_PATHS.policy, env.SECRETFILE_STATE_DIR || SYSTEM_PATHS.dir];
+  return markers.find((file) => existsSync(file));
 }
