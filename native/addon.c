@@ -5,7 +5,7 @@
  * Without a C compiler the build goes on, and the CLI does the same through koffi and node:net.
  *
  *   harden(noCore), dumpable()      hygiene.c: the CLI's non-dumpable switch and core-file limit
- *   exchange(socket, request, max)  request.c: one request line to the agent, its answer line back
+ *   exchange(socket, request, ...)  request.c: one request line to the agent, its answer line back, by a deadline
  *   spawn(file, argv, env, ...)     spawn.c: the job of `exec`, started and watched; isTerminal(fd)
  */
 #include <stdio.h>

@@ -5,9 +5,10 @@
 import { lstatSync } from "node:fs";
 import type { StoreDocument } from "../store/document.js";
 import { LastReads } from "../audit/last-read.js";
+import { IDENTITY_MODE } from "../store/identity.js";
 import { Store, storePaths } from "../store/store.js";
 import { AuditLog } from "./audit.js";
-import { sealedIdentity, type AgentPaths } from "../system/paths.js";
+import { checkSocketPath, sealedIdentity, type AgentPaths } from "../system/paths.js";
 import type { AgentContext } from "./handle.js";
 import { hardenProcess } from "../system/hardening.js";
 import { DEFAULT_LIMITS, LIMITS_VARIABLE, parseLimits, type Limits } from "./limits.js";
@@ -33,6 +34,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
   hardenProcess();
   const { paths, log } = opts;
   const env = opts.env ?? process.env;
+  const listen = listenFrom(paths.socket, env); // a socket path too long for sun_path is refused before anything else
   const limits: Limits = { ...DEFAULT_LIMITS, ...parseLimits(env[LIMITS_VARIABLE]), ...opts.limits };
   const audit = new AuditLog(paths.audit);
   // The journal keeps the chain's head at every start and stop: an anchor `secretfile audit verify` can be held to.
@@ -43,14 +45,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
     audit.event("policy-reload", { file: paths.policy, ok: now.ok, error: now.ok ? undefined : now.error.message });
   });
   const sealed = sealedIdentity(env);
-  const store = await Store.open(sealed === undefined ? storePaths(paths.dir) : { ...storePaths(paths.dir), identity: sealed, sealed: true });
+  const files = { ...storePaths(paths.dir), identityMode: IDENTITY_MODE.system };
+  const store = await Store.open(sealed === undefined ? files : { ...files, identity: sealed, sealed: true });
   if (sealed !== undefined) log(`identity: the sealed credential ${sealed} (systemd decrypted it for this run)`);
   const lastRead = new LastReads();
   // Before the first request, so `ls` shows what happened before a restart; a log that cannot be read costs only that.
   await lastRead.seed(paths.audit).catch((err: unknown) => log(`last reads not seeded from ${paths.audit}: ${err instanceof Error ? err.message : String(err)}`));
   const ctx = contextFor(store, policy, audit, lastRead);
   await ctx.read(); // refuse to start on a store this identity cannot open
-  const running = await serve(listenFrom(paths.socket, env), ctx, limits, log);
+  const running = await serve(listen, ctx, limits, log);
   audit.event("start", { pid: process.pid, socket: paths.socket, store: store.paths.store, policy: paths.policy });
   return {
     ...running,
@@ -107,5 +110,6 @@ function contextFor(store: Store, policy: PolicyState, audit: AuditLog, lastRead
 /** Listens on the socket systemd handed over (LISTEN_FDS), else on `socket`. */
 function listenFrom(socket: string, env: NodeJS.ProcessEnv): Listen {
   if (env.LISTEN_FDS !== undefined && Number(env.LISTEN_PID) === process.pid && Number(env.LISTEN_FDS) >= 1) return { fd: 3 };
+  checkSocketPath(socket); // never listen on a path the kernel would cut short
   return { path: socket };
 }

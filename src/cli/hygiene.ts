@@ -5,10 +5,21 @@
 // would inherit; its own dumpable flag already keeps secretfile's memory out of a core.
 
 import { FailureError } from "../errors.js";
+import { inspectorInUse } from "../system/inspector.js";
 import { native } from "../system/native.js";
 
-/** Makes this process non-dumpable and, unless `keepCoreLimit`, sets its core-file limit to 0. Throws FailureError (1). */
+/**
+ * Refuses to run with Node's inspector, then makes this process non-dumpable and, unless `keepCoreLimit`, sets its
+ * core-file limit to 0. Throws FailureError (1).
+ */
 export async function hardenCli(opts: { keepCoreLimit: boolean }): Promise<void> {
+  // Anyone who reaches an inspector's port runs code in this process: no value, store or agent with one open.
+  const inspector = inspectorInUse();
+  if (inspector !== undefined) {
+    throw new FailureError(`refusing to run with Node's inspector: ${inspector}`, {
+      hint: "run secretfile without --inspect (or --inspect-brk, --inspect-port, ...) in node's options or NODE_OPTIONS",
+    });
+  }
   // prctl is Linux's; on macOS (personal mode only) the CLI runs without this protection, as SECURITY.md says.
   if (process.platform !== "linux") return;
   const addon = native();

@@ -1,6 +1,8 @@
 // The agent client: each operation is one request on a fresh connection to the agent's socket.
 // Rules: no cryptography here (the agent holds the key); an unreachable agent is exit 6 with a hint; a request is sent
-// again only when it cannot have been carried out (no connection was made, or the agent answered `busy`).
+// again only when it cannot have been carried out (no connection was made, or the agent answered `busy`); every wait,
+// retries included, ends at one deadline (SECRETFILE_TIMEOUT); a value goes only to a listener of root or the socket
+// folder's owner.
 
 import net from "node:net";
 import { AgentUnreachableError, FailureError, UsageError } from "../errors.js";
@@ -9,7 +11,11 @@ import type { SecretInfo } from "../store/document.js";
 import type { History, Rollback } from "../store/history.js";
 import type { AddOptions, ImportResult } from "../store/operations.js";
 import { errnoName, isNativeError, native, type Native } from "../system/native.js";
+import { checkSocketPath } from "../system/paths.js";
 import type { Backend, SecretValues } from "./backend.js";
+import { agentTimeoutMs, isWrite, TIMEOUT_VARIABLE } from "./deadline.js";
+import { carriesValues, impostor, trustedOwners } from "./listener.js";
+import { closedEarly, oversized, unreachable } from "./unreachable.js";
 
 /** The largest answer read, in bytes (10,000 values of 64 KiB would not fit; a store that large is refused). */
 const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
@@ -17,9 +23,17 @@ const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
 /** The backend that asks the agent at `socket`. */
 export class AgentBackend implements Backend {
   readonly socket: string;
+  /** How long one operation may wait on the agent in all, in ms. */
+  readonly timeoutMs: number;
 
-  constructor(socket: string) {
+  /**
+   * Throws UsageError (2) for a socket path too long for sun_path, or a bad SECRETFILE_TIMEOUT when `timeoutMs` is not
+   * given.
+   */
+  constructor(socket: string, timeoutMs: number = agentTimeoutMs()) {
+    checkSocketPath(socket);
     this.socket = socket;
+    this.timeoutMs = timeoutMs;
   }
 
   async get(name: string): Promise<string> {
@@ -83,25 +97,27 @@ export class AgentBackend implements Backend {
    * Sends one request and resolves with its answer; throws the agent's error as a typed error. While nothing accepts
    * the connection (the agent restarting), tries again for up to `RESTART_WAIT_MS`; the request was not sent then.
    * While the agent answers `busy` (this uid is over its rate), tries again after the pause it asks for, plus a random
-   * share of it so that jobs refused together do not come back together, for up to `BUSY_WAIT_MS` in all.
+   * share of it so that jobs refused together do not come back together, for up to `BUSY_WAIT_MS` in all. All of it
+   * within `timeoutMs`: then AgentUnreachableError (6), saying a change may have been applied, and never sent again.
    */
   private async ask(request: Request, retry = true): Promise<Answer> {
     const started = Date.now();
+    const deadline = started + this.timeoutMs;
     let busySince: number | undefined;
     for (let delay = 50, tries = 1; ; delay = Math.min(delay * 2, 400), tries++) {
       try {
-        return await this.askOnce(request);
+        return await this.askOnce(request, deadline);
       } catch (err) {
         if (err instanceof Busy) {
           busySince ??= Date.now();
           const pause = err.retryAfterMs * (1 + Math.random() / 2);
-          if (!retry || Date.now() - busySince + pause > BUSY_WAIT_MS) throw errorFromAnswer(err.answer);
+          if (!retry || Date.now() - busySince + pause > BUSY_WAIT_MS || Date.now() + pause >= deadline) throw errorFromAnswer(err.answer);
           await sleep(pause);
           continue;
         }
         if (!(err instanceof NotConnected)) throw err;
         const waited = Date.now() - started;
-        if (!retry || !RETRYABLE.has(err.cause.code ?? "") || waited + delay > RESTART_WAIT_MS) {
+        if (!retry || !RETRYABLE.has(err.cause.code ?? "") || waited + delay > RESTART_WAIT_MS || Date.now() + delay >= deadline) {
           throw unreachable(this.socket, err.cause, tries > 1 ? waited : 0);
         }
         await sleep(delay);
@@ -109,23 +125,30 @@ export class AgentBackend implements Backend {
     }
   }
 
-  /** Sends `request` once: through the native addon when the build made it (no node:net to load), else node:net. */
-  private askOnce(request: Request): Promise<Answer> {
+  /**
+   * Sends `request` once, by `deadline` (ms since the epoch): through the native addon when the build made it (no
+   * node:net to load), else node:net. A request that carries values goes only to a listener this client trusts.
+   */
+  private askOnce(request: Request, deadline: number): Promise<Answer> {
     const line = `${JSON.stringify(request)}\n`;
     const addon = native();
-    return addon === undefined ? this.askOverNet(line) : this.askNatively(addon, line);
+    const exchange: Exchange = { line, deadline, owners: carriesValues(request) ? trustedOwners(this.socket) : null, write: isWrite(request) };
+    return addon === undefined ? this.askOverNet(exchange) : this.askNatively(addon, exchange);
   }
 
-  private askNatively(addon: Native, line: string): Promise<Answer> {
+  private askNatively(addon: Native, ex: Exchange): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      const bytes = Buffer.from(line);
+      const bytes = Buffer.from(ex.line);
       let answer: Buffer;
       try {
-        answer = addon.exchange(this.socket, bytes, MAX_ANSWER_BYTES);
+        answer = addon.exchange(this.socket, bytes, MAX_ANSWER_BYTES, Math.max(ex.deadline - Date.now(), 0), ex.owners);
       } catch (err) {
         if (!isNativeError(err)) throw err;
         const code = errnoName(err.errno);
-        if (!err.connected) reject(new NotConnected(Object.assign(new Error(`${err.message} ${this.socket}`), { code, errno: err.errno })));
+        if (code === "ENAMETOOLONG") checkSocketPath(this.socket); // throws UsageError (2) naming it
+        if (code === "ETIMEDOUT") reject(this.timedOut(ex, err.connected));
+        else if (!err.connected) reject(new NotConnected(Object.assign(new Error(`${err.message} ${this.socket}`), { code, errno: err.errno })));
+        else if (code === "EPERM" && err.peerUid !== undefined) reject(impostor(this.socket, err.peerUid, ex.owners ?? []));
         else if (code === "EMSGSIZE") reject(oversized(this.socket));
         else reject(closedEarly(this.socket, code === "ENODATA" ? "" : ` (${code})`));
         return;
@@ -136,7 +159,7 @@ export class AgentBackend implements Backend {
     });
   }
 
-  private askOverNet(line: string): Promise<Answer> {
+  private askOverNet(ex: Exchange): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const conn = net.createConnection(this.socket);
       const chunks: Buffer[] = [];
@@ -146,12 +169,27 @@ export class AgentBackend implements Backend {
       const finish = (fn: () => void) => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         conn.destroy();
         fn();
       };
+      const timer = setTimeout(() => finish(() => reject(this.timedOut(ex, connected))), Math.max(ex.deadline - Date.now(), 0));
       conn.on("connect", () => {
         connected = true;
-        conn.write(line);
+        if (ex.owners === null) {
+          conn.write(ex.line);
+          return;
+        }
+        // koffi (~30 ms) only for a request that carries values, and only on this path (no native addon).
+        void import("../system/peercred.js").then(
+          ({ peerCredentials }) => {
+            if (settled) return;
+            const { uid } = peerCredentials(conn);
+            if (ex.owners?.includes(uid) === true) conn.write(ex.line);
+            else finish(() => reject(impostor(this.socket, uid, ex.owners ?? [])));
+          },
+          (err: unknown) => finish(() => reject(err)),
+        ).catch((err: unknown) => finish(() => reject(err)));
       });
       conn.on("data", (chunk: Buffer) => {
         const nl = chunk.indexOf(0x0a);
@@ -166,16 +204,25 @@ export class AgentBackend implements Backend {
       conn.on("close", () => finish(() => reject(closedEarly(this.socket, ""))));
     });
   }
+
+  /** The deadline passed: exit 6; a change that reached the agent may have been made. */
+  private timedOut(ex: Exchange, sent: boolean): AgentUnreachableError {
+    const seconds = `${this.timeoutMs / 1000} s`;
+    return new AgentUnreachableError(`the agent at ${this.socket} did not answer within ${seconds} (${TIMEOUT_VARIABLE})`, {
+      hint:
+        ex.write && sent
+          ? "the change may have been applied; check with `secretfile ls` before retrying"
+          : `the agent may be stopped or overloaded: look at it (\`systemctl status secretfile\`) and restart it if it is stuck; ${TIMEOUT_VARIABLE} (seconds) sets how long to wait`,
+    });
+  }
 }
 
-function closedEarly(socket: string, why: string): AgentUnreachableError {
-  return new AgentUnreachableError(`the agent at ${socket} closed the connection without answering${why}`, {
-    hint: "the request may or may not have been carried out; run the command again, and if it keeps failing look at the agent's log: `journalctl -u secretfile`",
-  });
-}
-
-function oversized(socket: string): FailureError {
-  return new FailureError(`the agent at ${socket} sent an oversized answer`);
+/** One request on its way: its line, its deadline, the uids trusted to receive it (null: any), whether it changes the store. */
+interface Exchange {
+  line: string;
+  deadline: number;
+  owners: number[] | null;
+  write: boolean;
 }
 
 /**
@@ -242,13 +289,4 @@ function sleep(ms: number): Promise<void> {
 function expect<Op extends Answer["op"]>(answer: Answer, op: Op): Extract<Answer, { op: Op }> {
   if (answer.op !== op) throw new FailureError(`the agent answered "${answer.op}" to a "${op}" request`);
   return answer as Extract<Answer, { op: Op }>;
-}
-
-function unreachable(socket: string, err: NodeJS.ErrnoException, waitedMs: number): AgentUnreachableError {
-  const why = err.code === "ENOENT" ? "no socket there" : err.code === "ECONNREFUSED" ? "nothing is listening" : (err.code ?? err.message);
-  const waited = waitedMs > 0 ? `, tried for ${(waitedMs / 1000).toFixed(1)} s` : "";
-  return new AgentUnreachableError(`cannot reach the agent at ${socket} (${why}${waited})`, {
-    hint: "is it running? `systemctl status secretfile.socket secretfile`; or use --dir for a personal store",
-    cause: err,
-  });
 }

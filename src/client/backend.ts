@@ -1,11 +1,12 @@
 // What every command asks of a store, whichever mode serves it, and how the mode is chosen.
-// Rules: a flag wins over its variable; --dir and --socket together are a usage error; the choice is always explained.
+// Rules: a flag wins over its variable; --dir and --socket together are a usage error; the choice is always explained;
+// on a host set up for system mode only --dir or SECRETFILE_DIR picks a personal store, never the lack of an agent.
 
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { UsageError } from "../errors.js";
-import { SYSTEM_PATHS } from "../system/paths.js";
+import { SYSTEM_PATHS, systemHostMarker } from "../system/paths.js";
 import type { SecretInfo } from "../store/document.js";
 import type { Attention } from "../store/expiry.js";
 import type { History, Rollback } from "../store/history.js";
@@ -64,7 +65,9 @@ export function defaultPersonalDir(env: NodeJS.ProcessEnv = process.env): string
 }
 
 /**
- * Chooses personal mode or the agent from flags, then variables, then what exists on the host.
+ * Chooses personal mode or the agent from flags, then variables, then what exists on the host: the system agent on a
+ * host set up for system mode (its policy or state folder exists, see systemHostMarker) or with its socket, whether
+ * the agent runs or not; else the personal default.
  * Throws UsageError (exit 2) when both a folder and a socket are asked for at the same level.
  */
 export function chooseWhere(flags: WhereFlags, env: NodeJS.ProcessEnv = process.env): Where {
@@ -80,6 +83,8 @@ export function chooseWhere(flags: WhereFlags, env: NodeJS.ProcessEnv = process.
   }
   if (dir !== undefined) return { mode: "personal", dir: path.resolve(dir), why: "SECRETFILE_DIR is set" };
   if (socket !== undefined) return { mode: "agent", socket, why: "SECRETFILE_SOCKET is set" };
+  const marker = systemHostMarker(env);
+  if (marker !== undefined) return { mode: "agent", socket: SYSTEM_PATHS.socket, why: `this host is set up for system mode (${marker} exists)` };
   if (existsSync(SYSTEM_PATHS.socket)) return { mode: "agent", socket: SYSTEM_PATHS.socket, why: `the system agent's socket ${SYSTEM_PATHS.socket} exists` };
   return { mode: "personal", dir: defaultPersonalDir(env), why: `no agent socket at ${SYSTEM_PATHS.socket}, so the personal store` };
 }

@@ -4,6 +4,7 @@
 
 import { SecretfileError } from "../errors.js";
 import { listSecrets } from "../store/document.js";
+import { IDENTITY_MODE } from "../store/identity.js";
 import { Store, storePaths } from "../store/store.js";
 import { fail, info, ok, shellQuote, type Finding } from "./finding.js";
 import { inspectPath } from "./paths.js";
@@ -27,7 +28,7 @@ export async function checkPersonal(dir: string, opts: PersonalOptions): Promise
   const folder = await inspectPath(dir, { what: "the store folder", kind: "folder", owner: me, forbidden: 0o022, mode: 0o700 });
   if (folder === null) return [fail(`no personal store in ${dir}`, init)];
   findings.push(...folder);
-  const identity = await inspectPath(files.identity, { what: "the identity", kind: "file", owner: me, forbidden: 0o077, mode: 0o600 });
+  const identity = await inspectPath(files.identity, { what: "the identity", kind: "file", owner: me, forbidden: 0o077, mode: IDENTITY_MODE.personal });
   const store = await inspectPath(files.store, { what: "the store", kind: "file", owner: me, forbidden: 0o077, mode: 0o600 });
   if (identity === null && store === null) {
     findings.push(fail(`no identity or store in ${dir}`, init));

@@ -6,9 +6,11 @@
 import path from "node:path";
 import { PROTOCOL_VERSION } from "../protocol/wire.js";
 import { AgentBackend } from "../client/agent.js";
+import { START_AGENT } from "../client/unreachable.js";
 import { SYSTEM_PATHS } from "../system/paths.js";
 import { AccessError, SecretfileError } from "../errors.js";
 import { loadPolicyFile } from "../policy/load.js";
+import { IDENTITY_MODE } from "../store/identity.js";
 import { storePaths } from "../store/store.js";
 import { fail, info, ok, shellQuote, sudo, warn, type Finding } from "./finding.js";
 import { inspectPath, ownerOf, userName } from "./paths.js";
@@ -32,7 +34,7 @@ export async function checkSystem(paths: SystemPaths, now: Date): Promise<Findin
   const findings: Finding[] = [];
   const other = paths.socket === SYSTEM_PATHS.socket ? "" : ` (or start \`secretfile agent --socket ${shellQuote(paths.socket)}\` as the service account)`;
   const socket = await inspectPath(paths.socket, { what: "the agent socket", kind: "socket", owner: (await ownerOf(paths.socket)) ?? 0, forbidden: 0, mode: 0o777 });
-  if (socket === null) findings.push(fail(`no agent socket at ${paths.socket}: the agent is not running${other}`, RESTART));
+  if (socket === null) findings.push(fail(`no agent socket at ${paths.socket}: the agent is not running${other}`, START_AGENT));
   else findings.push(...socket);
   if (socket !== null && !socket.some((f) => f.status === "fail")) findings.push(...(await askAgent(paths.socket, now, other)));
   findings.push(...(await checkPolicy(paths.policy)));
@@ -51,7 +53,7 @@ async function askAgent(socket: string, now: Date, other: string): Promise<Findi
     }
   } catch (err) {
     if (!(err instanceof SecretfileError)) throw err;
-    return [fail(`${err.message}${other}; its log: journalctl -u secretfile`, RESTART)];
+    return [fail(`${err.message}${other}; its log: journalctl -u secretfile`, START_AGENT)];
   }
   const found: Finding[] = [ok(`the agent answers on ${socket} (protocol ${PROTOCOL_VERSION})`)];
   const me = await userName(process.getuid?.() ?? 0);
@@ -94,7 +96,7 @@ async function checkState(paths: SystemPaths): Promise<Finding[]> {
   const setup = `${sudo()}secretfile setup`;
   await check(paths.stateDir, "the state folder", "folder", 0o022, 0o700, fail(`no state folder at ${paths.stateDir}`, setup));
   const noIdentity = fail(`no identity at ${files.identity}: restore it from a backup, or run setup to make a new one`, setup);
-  const identity = await inspectPath(files.identity, { what: "the identity", kind: "file", owner: service, forbidden: 0o077, mode: 0o400 });
+  const identity = await inspectPath(files.identity, { what: "the identity", kind: "file", owner: service, forbidden: 0o077, mode: IDENTITY_MODE.system });
   // A sealed host keeps no plaintext identity: systemd decrypts the credential for the agent at each start.
   const sealed = identity === null ? await inspectPath(paths.credential, { what: "the sealed identity", kind: "file", owner: 0, forbidden: 0o077, mode: 0o600 }) : null;
   if (identity !== null) found.push(...identity);

@@ -6,6 +6,7 @@ import { lstat } from "node:fs/promises";
 import path from "node:path";
 import { AccessError, UsageError } from "../errors.js";
 import type { AgentPaths } from "../system/paths.js";
+import { IDENTITY_MODE } from "../store/identity.js";
 import { storePaths } from "../store/store.js";
 import { ActionLog, octal, type Action } from "./actions.js";
 import { checkUserName, DEFAULT_USER, ensureAccount, inspectAccount, type Account } from "./account.js";
@@ -97,7 +98,7 @@ async function prepareState(account: Account, paths: AgentPaths, opts: SetupOpti
   const kind = state.pq ? "post-quantum hybrid" : "X25519";
   log.add(state.identity, `the identity ${files.identity} (${kind}, public key ${state.recipient})`);
   const idMode = (await lstat(files.identity)).mode & 0o777;
-  if (idMode !== 0o400) log.add("warning", `the identity ${files.identity} has mode ${octal(idMode)}; the documented mode is 0400: chmod 400 ${files.identity}`);
+  if (idMode !== IDENTITY_MODE.system) log.add("warning", `the identity ${files.identity} has mode ${octal(idMode)}; the documented mode is ${octal(IDENTITY_MODE.system)}: chmod ${IDENTITY_MODE.system.toString(8)} ${files.identity}`);
   if (opts.pq && !state.pq && state.identity === "kept") {
     log.add("warning", `--pq ignored: the existing X25519 identity is kept (setup never replaces an identity)`);
   }

@@ -4,6 +4,7 @@
 
 import { CorruptError, ExitCode, FailureError, SecretfileError } from "../errors.js";
 import { listSecrets } from "../store/document.js";
+import { IDENTITY_MODE } from "../store/identity.js";
 import { Store, storePaths } from "../store/store.js";
 import type { Account } from "./account.js";
 import { lstatOrNull } from "./files.js";
@@ -60,7 +61,7 @@ export async function prepareState(dir: string, pq: boolean): Promise<StateResul
   const hasIdentity = (await lstatOrNull(paths.identity)) !== null;
   const hasStore = (await lstatOrNull(paths.store)) !== null;
   if (!hasIdentity && !hasStore) {
-    const store = await Store.create(paths, { pq, identityMode: 0o400 });
+    const store = await Store.create(paths, { pq, identityMode: IDENTITY_MODE.system });
     return { identity: "created", store: "created", recipient: store.identity.recipient, pq: isPq(store.identity.recipient), secrets: 0 };
   }
   if (hasIdentity && !hasStore) {

@@ -19,6 +19,8 @@ export interface FileRules {
   maxBytes: number;
   /** Accept root as the owner too (a systemd credential: root-owned, readable by us through an ACL). */
   rootMayOwn?: boolean;
+  /** The mode a hint asks for (by default 0600, or the current mode without `forbiddenMode`). */
+  mode?: number;
 }
 
 /**
@@ -47,7 +49,7 @@ export async function readPrivateFile(file: string, rules: FileRules): Promise<B
           owner !== undefined && me !== undefined && owner !== me
             ? `sudo chown ${me} ${file}  (or run secretfile as its owner, uid ${owner})`
             : owner !== undefined && owner === me
-              ? `chmod 600 ${file}`
+              ? `chmod ${(rules.mode ?? 0o600).toString(8)} ${file}`
               : "run as the user that owns it, or use the system agent",
         cause: err,
       });
@@ -104,7 +106,7 @@ function checkOwnerAndMode(file: string, rules: FileRules, uid: number, mode: nu
   }
   const bad = mode & rules.forbiddenMode;
   if (bad !== 0) {
-    const safe = (mode & 0o777 & ~rules.forbiddenMode).toString(8).padStart(3, "0");
+    const safe = (rules.mode ?? mode & 0o777 & ~rules.forbiddenMode).toString(8).padStart(3, "0");
     throw new AccessError(
       `the ${rules.what} ${file} has mode ${(mode & 0o777).toString(8).padStart(3, "0")}: group or others can ${bad & 0o022 ? "write" : "read"} it`,
       { hint: `chmod ${safe} ${file}` },

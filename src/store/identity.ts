@@ -11,6 +11,12 @@ import { createExclusive, readPrivateFile } from "./files.js";
  */
 const SEALED_RULES = { what: "sealed identity", forbiddenMode: 0o027, maxBytes: 64 * 1024, rootMayOwn: true };
 
+/**
+ * The mode of an identity file, the one rule every part uses (creation, load hints, setup, doctor, docs): 0600 for a
+ * personal store, 0400 for the agent's (system mode: the service account only reads it). Loading accepts either.
+ */
+export const IDENTITY_MODE = { personal: 0o600, system: 0o400 } as const;
+
 /** A loaded identity: the secret key string and its public recipient. */
 export interface LoadedIdentity {
   file: string;
@@ -23,7 +29,7 @@ export async function createIdentity(file: string, opts: { pq: boolean; mode?: n
   const secret = await generateIdentity(opts.pq);
   const recipient = await recipientOf(secret, file);
   const text = `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${secret}\n`;
-  await createExclusive(file, text, opts.mode ?? 0o600, "identity");
+  await createExclusive(file, text, opts.mode ?? IDENTITY_MODE.personal, "identity");
   return { file, secret, recipient };
 }
 
@@ -33,7 +39,7 @@ export async function createIdentity(file: string, opts: { pq: boolean; mode?: n
  * NoStoreError (exit 1) when it does not exist.
  */
 export async function loadIdentity(file: string, opts: IdentityOptions = {}): Promise<LoadedIdentity> {
-  const bytes = await readPrivateFile(file, opts.sealed === true ? SEALED_RULES : { what: "identity", forbiddenMode: 0o077, maxBytes: 64 * 1024 });
+  const bytes = await readPrivateFile(file, opts.sealed === true ? SEALED_RULES : { what: "identity", forbiddenMode: 0o077, maxBytes: 64 * 1024, mode: opts.mode ?? IDENTITY_MODE.personal });
   if (bytes === null) {
     throw new NoStoreError(`no identity at ${file}`, { hint: "run `secretfile init` to create a personal store, or pass --dir" });
   }
@@ -46,6 +52,8 @@ export async function loadIdentity(file: string, opts: IdentityOptions = {}): Pr
 export interface IdentityOptions {
   /** The file is a sealed identity from $CREDENTIALS_DIRECTORY (root may own it). */
   sealed?: boolean;
+  /** The mode a hint asks for (IDENTITY_MODE.personal unless given). */
+  mode?: number;
   /** An identity already loaded: returned as it is when the file holds the same key (no recipient computed again). */
   known?: LoadedIdentity;
 }

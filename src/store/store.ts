@@ -22,6 +22,8 @@ export interface StorePaths {
   store: string;
   /** True when `identity` is a sealed identity systemd decrypted into $CREDENTIALS_DIRECTORY (see src/setup/seal.ts). */
   sealed?: boolean;
+  /** The identity's mode that hints ask for (IDENTITY_MODE in identity.ts): the agent's is the system one. */
+  identityMode?: number;
 }
 
 /** Returns the files of a store folder: `identity.txt` and `store.age`. */
@@ -51,7 +53,7 @@ export class Store {
    */
   static async open(paths: StorePaths): Promise<Store> {
     await checkPrivateFolder(paths.dir);
-    return new Store(paths, await loadIdentity(paths.identity, { sealed: paths.sealed }));
+    return new Store(paths, await loadIdentity(paths.identity, { sealed: paths.sealed, mode: paths.identityMode }));
   }
 
   /**

@@ -14,9 +14,10 @@ export interface Native {
   dumpable(): number;
   /**
    * Sends `request` on a new connection to the Unix socket `socket` and returns the answer's first line, without its
-   * newline (native/request.c). Throws a NativeError.
+   * newline, all within `timeoutMs` (native/request.c). With `owners`, sends nothing unless the listener's uid
+   * (SO_PEERCRED) is one of them (else EPERM with `peerUid`). Throws a NativeError.
    */
-  exchange(socket: string, request: Buffer, max: number): Buffer;
+  exchange(socket: string, request: Buffer, max: number, timeoutMs: number, owners: number[] | null): Buffer;
   /**
    * Starts `file` with `argv` (argv[0] included) and `env` ("NAME=value"), every signal at its default, in a process
    * group of its own when `newGroup`, killed by the kernel should secretfile die first (PR_SET_PDEATHSIG); with `mask`, its standard output and error come to `onEvent(1 or 2, chunk)`,
@@ -28,10 +29,11 @@ export interface Native {
   isTerminal(fd: number): boolean;
 }
 
-/** An error thrown by the addon: the C errno, and whether a connection was made first. */
+/** An error thrown by the addon: the C errno, whether a connection was made first, and the listener's uid if refused. */
 export interface NativeError extends Error {
   errno: number;
   connected: boolean;
+  peerUid?: number;
 }
 
 let loaded: Native | null | undefined;

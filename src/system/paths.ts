@@ -3,6 +3,7 @@
 
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { UsageError } from "../errors.js";
 
 /** The agent's paths. */
 export interface AgentPaths {
@@ -49,4 +50,29 @@ export function sealedIdentity(env: NodeJS.ProcessEnv = process.env): string | u
 export function resolvePaths(flags: Partial<AgentPaths>, env: NodeJS.ProcessEnv = process.env): AgentPaths {
   const pick = (key: keyof AgentPaths) => flags[key] ?? (env[VARIABLES[key]] || undefined) ?? SYSTEM_PATHS[key];
   return { dir: pick("dir"), socket: pick("socket"), policy: pick("policy"), audit: pick("audit") };
+}
+
+/** The longest socket path, in UTF-8 bytes: sun_path holds 108 bytes, its terminating NUL included. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * Refuses a socket path that does not fit in sun_path whole (108 bytes or more): the kernel, or a client copying it,
+ * would cut it short, and the shorter path may be another socket. Throws UsageError (2) naming it.
+ */
+export function checkSocketPath(socket: string): void {
+  const bytes = Buffer.byteLength(socket, "utf8");
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new UsageError(`the socket path ${socket} is ${bytes} bytes; a Unix socket path has at most ${MAX_SOCKET_PATH_BYTES}`, {
+      hint: "use a shorter path for --socket or SECRETFILE_SOCKET",
+    });
+  }
+}
+
+/**
+ * Returns the marker that shows this host is set up for system mode (its policy file or state folder exists), or
+ * undefined. SECRETFILE_POLICY and SECRETFILE_STATE_DIR move them (tests, unusual hosts). Never throws.
+ */
+export function systemHostMarker(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const markers = [env.SECRETFILE_POLICY || SYSTEM_PATHS.policy, env.SECRETFILE_STATE_DIR || SYSTEM_PATHS.dir];
+  return markers.find((file) => existsSync(file));
 }

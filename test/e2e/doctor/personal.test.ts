@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN } from "../../helpers/cli.js";
 import { removeSandboxes, sandbox, type Sandbox } from "../../helpers/personal.js";
+import { START_AGENT } from "../../../src/client/unreachable.js";
 
 afterAll(removeSandboxes);
 
@@ -112,17 +113,17 @@ describe("doctor, personal mode", () => {
 });
 
 describe("doctor, a dead agent socket", () => {
-  it("exits 1 with the systemctl fix when no socket is there", async () => {
+  it("exits 1 with the fix that starts it (systemd or not) when no socket is there", async () => {
     const sb = sandbox();
     const socket = path.join(sb.root, "agent.sock");
     const r = await sb.run(["doctor"], { env: { SECRETFILE_DIR: "", SECRETFILE_SOCKET: socket } });
     expect(r.code).toBe(1);
     expect(r.stdout.split("\n")[0]).toBe(`system mode: the agent at ${socket} (SECRETFILE_SOCKET is set)`);
     expect(r.stdout).toContain(`FAIL no agent socket at ${socket}: the agent is not running`);
-    expect(fixesOf(r.stdout)).toContain("sudo systemctl restart secretfile.socket secretfile.service");
+    expect(fixesOf(r.stdout)).toContain(START_AGENT);
   });
 
-  it("exits 1 with the systemctl fix when nothing listens on the socket", async () => {
+  it("exits 1 with the fix that starts it (systemd or not) when nothing listens on the socket", async () => {
     const sb = sandbox();
     const socket = path.join(sb.root, "stale.sock");
     // A socket file left behind by a process that ended: bound, never listened on.
@@ -131,6 +132,6 @@ describe("doctor, a dead agent socket", () => {
     const r = await sb.run(["doctor"], { env: { SECRETFILE_DIR: "", SECRETFILE_SOCKET: socket } });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(new RegExp(`^FAIL cannot reach the agent at ${socket} \\(nothing is listening\\)`, "m"));
-    expect(fixesOf(r.stdout)).toContain("sudo systemctl restart secretfile.socket secretfile.service");
+    expect(fixesOf(r.stdout)).toContain(START_AGENT);
   });
 });

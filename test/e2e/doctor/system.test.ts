@@ -7,6 +7,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
 import { NEEDS_ROOT, useSystem, type RunningAgent, type TestUser } from "../../helpers/system.js";
+import { START_AGENT } from "../../../src/client/unreachable.js";
 
 const fixesOf = (stdout: string) => [...stdout.matchAll(/^ {5}fix: (.*)$/gm)].map((m) => m[1]!);
 
@@ -97,11 +98,11 @@ describe.skipIf(!isRoot)(`doctor in system mode (${NEEDS_ROOT})`, () => {
     }
   });
 
-  it("exits 1 with the systemctl fix once the agent has stopped", async () => {
+  it("exits 1 with the fix that starts it (systemd or not) once the agent has stopped", async () => {
     await agent.stop();
     const r = await doctor();
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`FAIL no agent socket at ${agent.socket}: the agent is not running`);
-    expect(fixesOf(r.stdout)).toContain("sudo systemctl restart secretfile.socket secretfile.service");
+    expect(fixesOf(r.stdout)).toContain(START_AGENT);
   });
 });

@@ -1,0 +1,99 @@
+// No secretfile process ever runs with Node's inspector: SIGUSR1 (Node's signal to open one on 127.0.0.1:9229) opens
+// nothing, in a CLI command waiting for its input or in the agent, and a process started with one (flags, NODE_OPTIONS)
+// is exit 1 saying why before it reads a store or asks the agent.
+
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, collect, isRoot } from "../../helpers/cli.js";
+import { removeSandboxes, sandbox, sleep, type Sandbox } from "../../helpers/personal.js";
+import { NEEDS_ROOT, useSystem } from "../../helpers/system.js";
+
+afterAll(removeSandboxes);
+
+/** Returns the TCP sockets in LISTEN state that `pid` holds (from its fds and /proc/net/tcp, tcp6). */
+function listeningSockets(pid: number): string[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: "utf8" }) ?? "");
+    if (m !== null) inodes.add(m[1]!);
+  }
+  const listening: string[] = [];
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === "0A" && inodes.has(f[9] ?? "")) listening.push(`${table} ${f[1]}`);
+    }
+  }
+  return listening;
+}
+
+/** Resolves once `pid` has slept (state S) at ten samples in a row, 50 ms apart: it waits for input. */
+async function untilIdle(pid: number): Promise<void> {
+  for (let idle = 0, tries = 0; idle < 10 && tries < 1_000; tries++) {
+    await sleep(50);
+    const state = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0];
+    idle = state === "S" ? idle + 1 : 0;
+  }
+}
+
+/** Returns true when something accepts a TCP connection on 127.0.0.1:`port`. */
+function accepts(port: number): Promise<boolean> {
+  return import("node:net").then(
+    (net) =>
+      new Promise((resolve) => {
+        const c = net.createConnection({ host: "127.0.0.1", port });
+        c.once("connect", () => (c.destroy(), resolve(true)));
+        c.once("error", () => resolve(false));
+      }),
+  );
+}
+
+describe("a CLI command and Node's inspector", () => {
+  let sb: Sandbox;
+  beforeAll(async () => {
+    sb = sandbox();
+    await sb.init();
+    await sb.add("K", "the-secret-value");
+  });
+
+  it.for([
+    ["NODE_OPTIONS=--inspect=127.0.0.1:0", [], { NODE_OPTIONS: "--inspect=127.0.0.1:0" }, "NODE_OPTIONS holds --inspect"],
+    ["NODE_OPTIONS=--inspect-port=0", [], { NODE_OPTIONS: "--inspect-port=0" }, "NODE_OPTIONS holds --inspect-port"],
+    ["node --inspect=127.0.0.1:0", ["--inspect=127.0.0.1:0"], {}, "node was started with --inspect"],
+    ["node --inspect-port=0", ["--inspect-port=0"], {}, "node was started with --inspect-port"],
+  ] as const)("%s: get is exit 1 with no value, saying why", async ([, nodeArgs, env, why]) => {
+    const child = spawn(process.execPath, [...nodeArgs, BIN, "get", "K"], { env: { ...sb.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    const r = await collect(child, "", 30_000);
+    expect([r.code, r.stdout]).toEqual([1, ""]);
+    expect(r.stderr).toContain(`secretfile: error: refusing to run with Node's inspector: ${why}`);
+    expect(r.stderr).not.toContain("the-secret-value");
+  });
+
+  it("SIGUSR1 to `add` waiting for its value opens no inspector, and the command goes on", async () => {
+    const child = spawn(process.execPath, [BIN, "add", "K2"], { env: sb.env, stdio: ["pipe", "pipe", "pipe"] });
+    await untilIdle(child.pid!); // past start-up: it now waits on standard input
+    child.kill("SIGUSR1");
+    await sleep(1_000);
+    expect(child.exitCode).toBe(null);
+    expect(listeningSockets(child.pid!)).toEqual([]);
+    expect(await accepts(9229)).toBe(false);
+    const r = await collect(child, "value-2", 30_000);
+    expect([r.code, r.stderr]).toEqual([0, "secretfile: added K2\n"]);
+  });
+});
+
+describe.skipIf(!isRoot)(`the agent and Node's inspector (${isRoot ? "" : NEEDS_ROOT})`, () => {
+  const sys = useSystem(["job"]);
+
+  it("SIGUSR1 to the agent opens no inspector, and it keeps serving", async () => {
+    const agent = await sys.startAgent({ policyText: `read user:${sys.users.job.name} K\n`, secrets: { K: "v1" } });
+    agent.kill("SIGUSR1");
+    await sleep(1_000);
+    expect(agent.alive()).toBe(true);
+    expect(listeningSockets(agent.pid)).toEqual([]);
+    expect(await accepts(9229)).toBe(false);
+    const r = await agent.run(["get", "K"], { as: sys.users.job });
+    expect([r.code, r.stdout]).toEqual([0, "v1"]);
+  });
+});
