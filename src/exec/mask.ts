@@ -15,14 +15,17 @@ export interface Pattern {
   label: Buffer;
 }
 
-/** Returns the byte patterns to mask for `secrets`: each value, its base64 (padded and not) and URL-encoded form. */
+/**
+ * Returns the byte patterns to mask for `secrets`: each value, its base64 (padded and not) and URL-encoded form, and
+ * each line of a multi-line value.
+ */
 export function maskPatterns(secrets: Map<string, string>): Pattern[] {
   const seen = new Map<string, Pattern>();
   for (const [name, value] of secrets) {
     if ([...value].length < MIN_MASK_LENGTH) continue;
     const label = Buffer.from(`[${name}]`);
     const b64 = Buffer.from(value).toString("base64");
-    for (const form of [value, b64, b64.replace(/=+$/, ""), encodeURIComponent(value)]) {
+    for (const form of [value, b64, b64.replace(/=+$/, ""), encodeURIComponent(value), ...linesOf(value)]) {
       const bytes = Buffer.from(form);
       const key = bytes.toString("hex");
       // The longer label wins nothing; the first secret to claim a form keeps it.
@@ -31,6 +34,18 @@ export function maskPatterns(secrets: Map<string, string>): Pattern[] {
   }
   // Longest first, so that a value containing another is replaced whole.
   return [...seen.values()].sort((a, b) => b.bytes.length - a.bytes.length);
+}
+
+/**
+ * Returns the lines of a multi-line value (a PEM key, a JSON blob), each without its surrounding blanks, that are long
+ * enough to mask: a job may print one line of it alone. A one-line value gives none.
+ */
+function linesOf(value: string): string[] {
+  if (!/[\r\n]/.test(value)) return [];
+  return value
+    .split(/\r\n|\r|\n/)
+    .map((line) => line.trim())
+    .filter((line) => [...line].length >= MIN_MASK_LENGTH);
 }
 
 /** Masks output that comes in chunks: each chunk lets out what cannot begin a value completed by the next one. */
