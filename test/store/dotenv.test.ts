@@ -2,17 +2,13 @@
 // test files, a table of lines, the lines a refusal names, and a property: for generated files, whatever dotenv reads,
 // secretfile reads the same or refuses the file.
 
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import dotenv from "dotenv";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
 import { parseDotenv, readDotenv } from "../../src/store/dotenv.js";
-import { FIXTURES } from "../helpers/personal.js";
+import { DOTENV_TESTS, envFiles } from "../helpers/dotenv.js";
 
-/** dotenv's own test files (test/fixtures/dotenv/README.md). */
-export const DOTENV_TESTS = [".env", ".env-multiline", ".env.bom"].map((name) => ({ name, text: readFileSync(path.join(FIXTURES, "dotenv", name), "utf8") }));
 
 const valuesOf = (text: string) => Object.fromEntries(readDotenv(text).entries.map((e) => [e.name, e.value]));
 
@@ -56,7 +52,7 @@ describe("dotenv's own test files", () => {
 });
 
 describe("readDotenv against dotenv", () => {
-  it.for([
+  it.for<[string, string, string]>([
     ["unquoted", "K=plain value", "plain value"],
     ["spacing", "   K   =   spaced out   ", "spaced out"],
     ["export", "export K=exported", "exported"],
@@ -114,22 +110,6 @@ describe("what secretfile refuses where dotenv reads", () => {
     expect(readDotenv(text).entries).toEqual([{ name: "OK", value: "1", line: 1 }]);
   });
 });
-
-/** Pieces of generated .env files: every quoting kind, escapes, comments, blanks, line ends, a BOM, NUL. */
-const PIECES = ["'", '"', "`", "#", " #", "\\", "\\n", "\\r", "\\\\", " ", "\t", "\r", "\n", "\r\n", "=", ":", "a", "Z9", "é", "🔑", "\0", "$HOME", "${A}", "export ", "\uFEFF"];
-const NAMES = ["A", "B_2", "_x", "KEY", "export", "PATH", "LD_PRELOAD", "USERNAME", "my.key", "MY-KEY", "1A", "__proto__", "constructor"];
-const line = fc
-  .record({
-    lead: fc.constantFrom("", " ", "\t", "export ", "export\t "),
-    name: fc.oneof(fc.constantFrom(...NAMES), fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,6}$/)),
-    sep: fc.constantFrom("=", " = ", "= ", ": ", ":", " "),
-    value: fc.array(fc.constantFrom(...PIECES), { maxLength: 10 }).map((p) => p.join("")),
-  })
-  .map((l) => `${l.lead}${l.name}${l.sep}${l.value}`);
-/** Generated .env files, from a grammar of lines and pieces. */
-export const envFiles = fc
-  .tuple(fc.boolean(), fc.array(fc.oneof(line, line, fc.constantFrom("", "# comment", "words without equals", '"')), { maxLength: 8 }), fc.constantFrom("\n", "\r\n"))
-  .map(([bom, lines, end]) => `${bom ? "\uFEFF" : ""}${lines.join(end)}${end}`);
 
 describe("property: whatever dotenv reads, secretfile reads the same or refuses the file", () => {
   it("holds for 3,000 generated files", () => {
