@@ -1,6 +1,6 @@
 // Reading .env files, for `exec --env-file` and `import`: exactly as dotenv 17 reads them (its own `parse`), with our
 // rules on top. Rules: a value is never changed; a name that is not environment-safe or is reserved, a value over 64 KiB
-// or holding a NUL refuses the whole file (exit 2), naming the line, never a value (nor such a name: it may be a value).
+// or holding a NUL, a long stretch of blank lines, refuses the whole file (exit 2), naming the line, never a value.
 
 import { readFileSync } from "node:fs";
 import dotenv from "dotenv";
@@ -10,6 +10,12 @@ import { checkWritableName } from "./reserved-names.js";
 
 /** The largest .env file read, in bytes. */
 export const MAX_ENV_FILE_BYTES = 1024 * 1024;
+
+/**
+ * The most line ends one stretch of blanks may hold: dotenv 17's `parse` takes time quadratic in such a stretch (2 s for
+ * 20,000 empty lines before a comment, measured), so a file with a longer one is refused before it is parsed.
+ */
+export const MAX_BLANK_LINES = 100;
 
 /** One variable of a .env file as dotenv reads it: its name, its value, and the line that sets it (from 1) if found. */
 export interface DotenvLine {
@@ -56,9 +62,12 @@ export function readDotenvFile(file: string): string {
  * skipped, as dotenv does), and sorts each variable into accepted or refused, in line order. Never throws.
  */
 export function readDotenv(text: string): DotenvRead {
-  const lines = text.replace(/\r\n?/g, "\n").split("\n"); // dotenv's own line ends
+  const normal = text.replace(/\r\n?/g, "\n"); // dotenv's own line ends
+  const lines = normal.split("\n");
   const entries: DotenvLine[] = [];
   const refused: DotenvRefusal[] = [];
+  const blanks = longBlankStretch(normal);
+  if (blanks !== undefined) return { entries, refused: [{ line: blanks, why: `more than ${MAX_BLANK_LINES} blank lines in a row (dotenv is too slow on them): remove them` }] };
   for (const [name, value] of Object.entries(dotenv.parse(text))) {
     const line = lineOf(lines, name);
     const why = refusal(name, value);
@@ -100,6 +109,18 @@ function refusal(name: string, value: string): string | undefined {
   const bytes = Buffer.byteLength(value);
   if (bytes > MAX_VALUE_BYTES) return `the value of ${name} is ${bytes} bytes, more than the ${MAX_VALUE_BYTES} allowed`;
   if (value.includes("\0")) return `the value of ${name} holds a NUL byte`;
+  return undefined;
+}
+
+/**
+ * Returns the line where a stretch of blanks holding more than MAX_BLANK_LINES line ends starts in `normal` (the text
+ * with dotenv's line ends), or undefined. Line ends as dotenv's pattern sees them (`^` of a JavaScript multiline
+ * pattern: \n, \r, U+2028, U+2029).
+ */
+function longBlankStretch(normal: string): number | undefined {
+  for (const m of normal.matchAll(/\s+/g)) {
+    if ((m[0].match(/[\n\r\u2028\u2029]/g)?.length ?? 0) > MAX_BLANK_LINES) return normal.slice(0, m.index).split("\n").length;
+  }
   return undefined;
 }
 

@@ -103,6 +103,14 @@ describe("what secretfile refuses where dotenv reads", () => {
     expect(err.hint).toBe("the hint");
   });
 
+  it("a stretch of more than 100 blank lines, on which dotenv's parse takes quadratic time, is refused before parsing", () => {
+    const slow = `# a comment\n${"\t \r\n".repeat(20_000)}# a comment\nA=1\n`; // dotenv itself: 5 s measured
+    expect(readDotenv(slow)).toEqual({ entries: [], refused: [{ line: 1, why: expect.stringMatching(/^more than 100 blank lines in a row/) }] });
+    expect(readDotenv(`A=1\n${"\u2028".repeat(200)}#`).refused).toHaveLength(1); // a line end to the pattern's ^
+    const fine = `A=1\n${"\n".repeat(99)}# a comment\nB=2\n`; // 100 line ends in a row
+    expect(readDotenv(fine)).toEqual({ entries: [{ name: "A", value: "1", line: 1 }, { name: "B", value: "2", line: 102 }], refused: [] });
+  });
+
   it("names the first refused line and counts the others; readDotenv lists each", () => {
     const text = "OK=1\nPATH=/x\nA-B=2\nHOME=/y\n";
     expect(usageError(() => parseDotenv(text, "app.env", "h")).message).toMatch(/^app\.env:2: PATH is a reserved name .* \(2 more lines are refused\)$/);
