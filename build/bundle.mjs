@@ -19,10 +19,12 @@ import { buildNative } from "./native.mjs";
 // requires the real module when a property is first read. commander needs node:child_process only to run executable
 // subcommands (secretfile has none); proper-lockfile (with graceful-fs and signal-exit) only for a write, not a read;
 // the agent client node:net, and `exec` node:child_process, node:tty and the streams, only when the build has no native
-// addon (src/system/native.ts). Each costs every start a few milliseconds otherwise.
+// addon (src/system/native.ts); dotenv only when a .env file is read (`import`, `exec --env-file`). Each costs every
+// start a few milliseconds otherwise.
 const LOAD_ON_USE = [
   { importer: /[\\/]node_modules[\\/]commander[\\/]/, module: "node:child_process" },
   { importer: /[\\/]src[\\/]store[\\/]lock\.ts$/, module: "proper-lockfile" },
+  { importer: /[\\/]src[\\/]store[\\/]dotenv\.ts$/, module: "dotenv" },
   { importer: /[\\/]src[\\/]client[\\/]agent\.ts$/, module: "node:net" },
   ...["node:child_process", "node:stream/promises", "node:tty"].map((module) => ({ importer: /[\\/]src[\\/]exec[\\/]run\.ts$/, module })),
 ];

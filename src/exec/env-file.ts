@@ -1,34 +1,34 @@
-// Reading a job's .env file for `exec --env-file`: `VAR=value` lines as a .env has them (parsed by store/dotenv.ts),
-// and `VAR=secretfile:NAME` lines that take NAME from the store. Rules: a bad line is a usage error naming the file and
-// line, never the line's text (it may hold a value); a variable set twice is an error.
+// Reading a job's .env file for `exec --env-file`: variables as dotenv reads them (store/dotenv.ts), and values
+// `secretfile:NAME` that take NAME from the store. Rules: a refused line is a usage error naming the file and line,
+// never the line's text (it may hold a value); a value is passed on exactly as dotenv reads it.
 
 import { UsageError } from "../errors.js";
-import { parseDotenv, readDotenvFile } from "../store/dotenv.js";
+import { at, parseDotenv, readDotenvFile } from "../store/dotenv.js";
 import { isValidName } from "../store/names.js";
 
 /** The prefix that makes a value a reference to a secret: `API_KEY=secretfile:MERAKI_API_KEY`. */
 export const REFERENCE_PREFIX = "secretfile:";
 
 /** One assignment of an env file: a plain value, or the value of a secret. */
-export type EnvEntry = { variable: string; line: number } & ({ kind: "plain"; value: string } | { kind: "secret"; secret: string });
+export type EnvEntry = { variable: string; line: number | undefined } & ({ kind: "plain"; value: string } | { kind: "secret"; secret: string });
 
-const HINT = "lines are VAR=value or VAR=secretfile:NAME, with an optional `export `; '#' starts a comment";
+const HINT = "change or remove that line: the file is read as dotenv reads it, VAR=secretfile:NAME takes NAME from the store, and names must be environment-safe and not reserved, values at most 64 KiB";
 
 /**
  * Reads and parses the env file `file`. Throws UsageError (exit 2) when it cannot be read, is not UTF-8 text,
- * or has a bad line (the message names `file` and the line number).
+ * or has a refused line (the message names `file` and the line number).
  */
 export function readEnvFile(file: string): EnvEntry[] {
   return parseEnvFile(readDotenvFile(file), file);
 }
 
-/** Parses the text of an env file; `file` names it in errors. Throws UsageError (exit 2) at the first bad line. */
+/** Parses the text of an env file; `file` names it in errors. Throws UsageError (exit 2) at the first refused line. */
 export function parseEnvFile(text: string, file: string): EnvEntry[] {
   return parseDotenv(text, file, HINT).map(({ name: variable, value, line }): EnvEntry => {
     if (!value.startsWith(REFERENCE_PREFIX)) return { variable, line, kind: "plain", value };
     const secret = value.slice(REFERENCE_PREFIX.length);
     if (!isValidName(secret)) {
-      throw new UsageError(`${file}:${line}: ${variable} refers to an invalid secret name after "${REFERENCE_PREFIX}"`, { hint: HINT });
+      throw new UsageError(`${at(file, line)}: ${variable} refers to an invalid secret name after "${REFERENCE_PREFIX}"`, { hint: HINT });
     }
     return { variable, line, kind: "secret", secret };
   });

@@ -56,7 +56,7 @@ export function buildKeySet(req: KeySetRequest): KeySet | undefined {
   }
   for (const { file, entries } of req.envFiles ?? []) {
     for (const e of entries) {
-      const from = `${file}:${e.line}`;
+      const from = e.line === undefined ? file : `${file}:${e.line}`;
       bind(e.kind === "plain" ? { variable: e.variable, from, kind: "plain", value: e.value } : { variable: e.variable, from, kind: "secret", secret: e.secret });
     }
   }

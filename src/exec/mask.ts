@@ -18,7 +18,8 @@ export interface Pattern {
 /**
  * Returns the byte patterns to mask for `secrets`: each value; its base64 (padded and not) and base64url (unpadded),
  * and in both alphabets the runs of characters the value alone decides wherever it sits in longer encoded data; its
- * hex in both cases; and its URL-encoded form. A value of MIN_MASK_LENGTH characters or more has runs of 7 characters or more.
+ * hex in both cases; its URL-encoded form; and each line of a multi-line value. A value of MIN_MASK_LENGTH characters
+ * or more has runs of 7 characters or more.
  */
 export function maskPatterns(secrets: Map<string, string>): Pattern[] {
   const seen = new Map<string, Pattern>();
@@ -35,6 +36,7 @@ export function maskPatterns(secrets: Map<string, string>): Pattern[] {
       add(form);
       add(toBase64url(form));
     }
+    for (const line of linesOf(value)) add(line);
     const hex = bytes.toString("hex");
     add(hex);
     add(hex.toUpperCase());
@@ -63,6 +65,18 @@ function base64Runs(bytes: Buffer): string[] {
 /** Returns base64 `text` in the URL alphabet (RFC 4648 §5); padding is left as it is. */
 function toBase64url(text: string): string {
   return text.replaceAll("+", "-").replaceAll("/", "_");
+}
+
+/**
+ * Returns the lines of a multi-line value (a PEM key, a JSON blob), each without its surrounding blanks, that are long
+ * enough to mask: a job may print one line of it alone. A one-line value gives none.
+ */
+function linesOf(value: string): string[] {
+  if (!/[\r\n]/.test(value)) return [];
+  return value
+    .split(/\r\n|\r|\n/)
+    .map((line) => line.trim())
+    .filter((line) => [...line].length >= MIN_MASK_LENGTH);
 }
 
 /** Masks output that comes in chunks: each chunk lets out what cannot begin a value completed by the next one. */

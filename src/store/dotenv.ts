@@ -1,19 +1,39 @@
-// Reading .env files, for `exec --env-file` and `import`: `NAME=value` lines as dotenv writes them.
-// Rules: a bad line is a usage error naming the file and line, never the line's text (it may hold a value); values
-// are taken literally (no ${VAR} expansion, no multi-line values); a name set twice is an error.
+// Reading .env files, for `exec --env-file` and `import`: exactly as dotenv 17 reads them (its own `parse`), with our
+// rules on top. Rules: a value is never changed; a name that is not environment-safe or is reserved, a value over 64 KiB
+// or holding a NUL, a long stretch of blank lines, refuses the whole file (exit 2), naming the line, never a value.
 
 import { readFileSync } from "node:fs";
+import dotenv from "dotenv";
 import { UsageError } from "../errors.js";
-import { isValidName } from "./names.js";
+import { isValidName, MAX_NAME_LENGTH, MAX_VALUE_BYTES } from "./names.js";
+import { checkWritableName } from "./reserved-names.js";
 
 /** The largest .env file read, in bytes. */
 export const MAX_ENV_FILE_BYTES = 1024 * 1024;
 
-/** One assignment of a .env file: the name, its value with quotes and escapes resolved, and its line (from 1). */
+/**
+ * The most line ends one stretch of blanks may hold: dotenv 17's `parse` takes time quadratic in such a stretch (2 s for
+ * 20,000 empty lines before a comment, measured), so a file with a longer one is refused before it is parsed.
+ */
+export const MAX_BLANK_LINES = 100;
+
+/** One variable of a .env file as dotenv reads it: its name, its value, and the line that sets it (from 1) if found. */
 export interface DotenvLine {
   name: string;
   value: string;
-  line: number;
+  line: number | undefined;
+}
+
+/** A variable dotenv reads that secretfile refuses: the line that sets it (if found), and why, never its value. */
+export interface DotenvRefusal {
+  line: number | undefined;
+  why: string;
+}
+
+/** A .env file as secretfile reads it: what dotenv reads and secretfile accepts, and what it refuses. */
+export interface DotenvRead {
+  entries: DotenvLine[];
+  refused: DotenvRefusal[];
 }
 
 /**
@@ -38,60 +58,78 @@ export function readDotenvFile(file: string): string {
 }
 
 /**
- * Parses the text of a .env file; `file` names it in errors, `hint` is the hint of every error. Blank lines and
- * lines starting with '#' are skipped; `export ` before a name is allowed. Throws UsageError (exit 2) at the first
- * bad line: no '=', a name that is not environment-safe, a name set twice, a bad quoted value, a NUL byte.
+ * Reads the text of a .env file with dotenv's `parse` (the last of a name's lines wins, lines it cannot read are
+ * skipped, as dotenv does), and sorts each variable into accepted or refused, in line order. Never throws.
  */
-export function parseDotenv(text: string, file: string, hint: string): DotenvLine[] {
-  const out: DotenvLine[] = [];
-  const seen = new Map<string, number>();
-  text
-    .replace(/^\uFEFF/, "")
-    .split("\n")
-    .forEach((raw, i) => {
-      const line = i + 1;
-      const bad = (what: string) => new UsageError(`${file}:${line}: ${what}`, { hint });
-      const body = raw.replace(/\r$/, "").trim();
-      if (body === "" || body.startsWith("#")) return;
-      if (body.includes("\0")) throw bad("the line holds a NUL byte");
-      const m = /^(?:export[ \t]+)?([^=]*?)[ \t]*=[ \t]*(.*)$/.exec(body);
-      if (m === null) throw bad("expected VAR=value");
-      const name = m[1]!;
-      if (!isValidName(name)) {
-        throw bad("expected VAR=value, with an environment-safe name (letters, digits and '_', not starting with a digit, at most 128)");
-      }
-      const first = seen.get(name);
-      if (first !== undefined) throw bad(`${name} is already set on line ${first}`);
-      seen.set(name, line);
-      const value = parseValue(m[2]!);
-      if (typeof value !== "string") throw bad(`the value of ${name} ${value.error}`);
-      out.push({ name, value, line });
-    });
-  return out;
+export function readDotenv(text: string): DotenvRead {
+  const normal = text.replace(/\r\n?/g, "\n"); // dotenv's own line ends
+  const lines = normal.split("\n");
+  const entries: DotenvLine[] = [];
+  const refused: DotenvRefusal[] = [];
+  const blanks = longBlankStretch(normal);
+  if (blanks !== undefined) return { entries, refused: [{ line: blanks, why: `more than ${MAX_BLANK_LINES} blank lines in a row (dotenv is too slow on them): remove them` }] };
+  for (const [name, value] of Object.entries(dotenv.parse(text))) {
+    const line = lineOf(lines, name);
+    const why = refusal(name, value);
+    if (why === undefined) entries.push({ name, value, line });
+    else refused.push({ line, why });
+  }
+  const order = (a: { line: number | undefined }, b: { line: number | undefined }) => (a.line ?? Infinity) - (b.line ?? Infinity);
+  return { entries: entries.sort(order), refused: refused.sort(order) };
 }
 
 /**
- * Returns the value written as `text`, or what is wrong with it. Unquoted: a '#' after a space or tab starts a
- * comment, a '#' inside a word is kept, surrounding blanks are dropped. Single quotes: every character literally.
- * Double quotes: `\n`, `\t`, `\r`, `\"`, `\\`, `\$` and `` \` `` are escapes, any other backslash is kept. After a
- * closing quote only blanks and a comment may follow.
+ * Returns the variables of a .env file's text as `readDotenv` reads them; `file` names it in errors, `hint` is the
+ * hint of an error when a variable is refused. Throws UsageError (exit 2) naming the first refused line.
  */
-function parseValue(text: string): string | { error: string } {
-  const quote = text[0];
-  if (quote !== "'" && quote !== '"') return text.replace(/[ \t]+#.*$/, "").trimEnd();
-  let value = "";
-  let i = 1;
-  for (; i < text.length && text[i] !== quote; i++) {
-    const c = text[i]!;
-    if (quote === '"' && c === "\\" && i + 1 < text.length) {
-      const next = text[++i]!;
-      value += next === "n" ? "\n" : next === "t" ? "\t" : next === "r" ? "\r" : '"\\$`'.includes(next) ? next : `\\${next}`;
-    } else {
-      value += c;
-    }
+export function parseDotenv(text: string, file: string, hint: string): DotenvLine[] {
+  const { entries, refused } = readDotenv(text);
+  const first = refused[0];
+  if (first === undefined) return entries;
+  const more = refused.length > 1 ? ` (${refused.length - 1} more ${refused.length === 2 ? "line is" : "lines are"} refused)` : "";
+  throw new UsageError(`${at(file, first.line)}: ${first.why}${more}`, { hint });
+}
+
+/** Returns `file:line`, or `file` alone when the line is not known. */
+export function at(file: string, line: number | undefined): string {
+  return line === undefined ? file : `${file}:${line}`;
+}
+
+/** Returns why secretfile refuses `name=value` where dotenv reads it, or undefined when it accepts it. */
+function refusal(name: string, value: string): string | undefined {
+  if (!isValidName(name)) {
+    return `the name is not environment-safe (letters, digits and '_', not starting with a digit, at most ${MAX_NAME_LENGTH})`;
   }
-  if (i >= text.length) return { error: `has no closing ${quote} (values are one line)` };
-  const after = text.slice(i + 1);
-  if (after.trim() !== "" && !/^[ \t]+#/.test(after)) return { error: `has text after its closing ${quote}` };
-  return value;
+  try {
+    checkWritableName(name);
+  } catch (err) {
+    if (err instanceof UsageError) return err.message;
+    throw err;
+  }
+  const bytes = Buffer.byteLength(value);
+  if (bytes > MAX_VALUE_BYTES) return `the value of ${name} is ${bytes} bytes, more than the ${MAX_VALUE_BYTES} allowed`;
+  if (value.includes("\0")) return `the value of ${name} holds a NUL byte`;
+  return undefined;
+}
+
+/**
+ * Returns the line where a stretch of blanks holding more than MAX_BLANK_LINES line ends starts in `normal` (the text
+ * with dotenv's line ends), or undefined. Line ends as dotenv's pattern sees them (`^` of a JavaScript multiline
+ * pattern: \n, \r, U+2028, U+2029).
+ */
+function longBlankStretch(normal: string): number | undefined {
+  for (const m of normal.matchAll(/\s+/g)) {
+    if ((m[0].match(/[\n\r\u2028\u2029]/g)?.length ?? 0) > MAX_BLANK_LINES) return normal.slice(0, m.index).split("\n").length;
+  }
+  return undefined;
+}
+
+/**
+ * Returns the number of the last line that starts setting `name` (`NAME=`, `export NAME =`, `NAME: `), or undefined.
+ * Only for messages: dotenv tells values, not lines, and its value parsing is not repeated here.
+ */
+function lineOf(lines: string[], name: string): number | undefined {
+  const start = new RegExp(`^\\s*(?:export\\s+)?${name.replace(/[.-]/g, "\\$&")}(?:\\s*=|:(?:\\s|$))`);
+  for (let i = lines.length - 1; i >= 0; i--) if (start.test(lines[i]!)) return i + 1;
+  return undefined;
 }

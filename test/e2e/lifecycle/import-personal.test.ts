@@ -1,5 +1,6 @@
 // import in personal mode, end to end: a .env with comments, quotes, export prefixes, empty values and references is
-// imported in one write; a bad line or an existing name stops everything; values never appear in the output.
+// imported in one write, as dotenv reads it; a refused line or an existing name stops everything; values never appear
+// in the output.
 
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -26,8 +27,9 @@ const ENV = [
 const EXPECTED: Record<string, string> = {
   MERAKI_API_KEY: "meraki-0xfeed0001",
   WEBEX_TOKEN: "single # quoted, kept $HOME \\n as is",
-  GRAFANA_TOKEN: 'double "quoted"\nsecond line \\ backslash',
-  PLAIN_HASH: "abc#def-0xfeed0004",
+  // As dotenv reads them: in double quotes only \n and \r are escapes; a '#' ends an unquoted value.
+  GRAFANA_TOKEN: 'double \\"quoted\\"\nsecond line \\\\ backslash',
+  PLAIN_HASH: "abc",
   WINDOWS_LINE: "crlf-0xfeed0005",
 };
 
@@ -64,12 +66,10 @@ describe.concurrent("import (personal mode)", { timeout: SLOW }, () => {
   });
 
   it.for([
-    ["a name that is not environment-safe", "A_KEY=1\nB-KEY=value-0xdeadbeef\n", 2, "expected VAR=value, with an environment-safe name"],
-    ["a name starting with a digit", "\n\n1KEY=value-0xdeadbeef\n", 3, "expected VAR=value, with an environment-safe name"],
-    ["a line without =", "A_KEY=1\njust-a-pasted-value-0xdeadbeef\n", 2, "expected VAR=value"],
-    ["an unterminated quote", 'A_KEY="value-0xdeadbeef\n', 1, 'the value of A_KEY has no closing " (values are one line)'],
-    ["a name set twice", "A_KEY=1\nA_KEY=value-0xdeadbeef\n", 2, "A_KEY is already set on line 1"],
-    ["a value over 64 KiB", `A_KEY=1\nBIG=${"x".repeat(65 * 1024)}\n`, 2, "the value for BIG is 66560 bytes, more than the 65536 allowed"],
+    ["a name that is not environment-safe", "A_KEY=1\nB-KEY=value-0xdeadbeef\n", 2, "the name is not environment-safe"],
+    ["a name starting with a digit", "\n\n1KEY=value-0xdeadbeef\n", 3, "the name is not environment-safe"],
+    ["a reserved name", "A_KEY=1\nexport NODE_OPTIONS='--require /tmp/value-0xdeadbeef.js'\n", 2, "NODE_OPTIONS is a reserved name"],
+    ["a value over 64 KiB", `A_KEY=1\nBIG=${"x".repeat(65 * 1024)}\n`, 2, "the value of BIG is 66560 bytes, more than the 65536 allowed"],
   ])("%s stops the import (exit 2) naming the line, never its text, and nothing is written", async ([, text, line, what]) => {
     const sb = sandbox();
     await sb.add("EXISTING", "kept");
@@ -78,14 +78,14 @@ describe.concurrent("import (personal mode)", { timeout: SLOW }, () => {
     const r = await sb.run(["import", file]);
     expect(r).toMatchObject({ code: 2, stdout: "" });
     expect(r.stderr.split("\n")[0]!.startsWith(`secretfile: error: ${file}:${line as number}: ${what as string}`), r.stderr).toBe(true);
-    expect(r.stderr).toMatch(/\nsecretfile: hint: (lines are NAME=value|change or remove line \d+ of )/);
+    expect(r.stderr).toMatch(/\nsecretfile: hint: change or remove that line, then import again \(nothing was imported\)/);
     expect(r.stderr).not.toContain("0xdeadbeef");
     expect(readFileSync(sb.store).equals(before)).toBe(true);
   });
 
   it("a bad line in a first import creates no store", async () => {
     const sb = sandbox();
-    const r = await sb.run(["import", envFile(sb, "GOOD=1\nBAD KEY=2\n")]);
+    const r = await sb.run(["import", envFile(sb, "GOOD=1\nBAD-KEY=2\n")]);
     expect(r.code).toBe(2);
     expect(existsSync(sb.dir)).toBe(false);
   });
