@@ -141,7 +141,7 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
     });
 
     it.for([
-      ["a reserved name", "ORG_ID=1\nexport LD_PRELOAD=/tmp/value-0xdeadbeef.so\n", 2, "LD_PRELOAD is a reserved name (it steers the dynamic loader of every job that gets it), so no secret may have it"],
+      ["a reserved name", "ORG_ID=1\nexport LD_PRELOAD=/tmp/value-0xdeadbeef.so\n", 2, "LD_PRELOAD is a reserved name (dynamic loader: it changes how a program starts, what it loads or where it connects), so no secret may have it"],
       ["a name starting with a digit", "1A=value-0xdeadbeef\n", 1, "the name is not environment-safe (letters, digits and '_', not starting with a digit, at most 128)"],
       ["a name with a dot", "\n\nmy.name='value-0xdeadbeef'\n", 3, "the name is not environment-safe (letters, digits and '_', not starting with a digit, at most 128)"],
       ["a bad secret name", "A=secretfile:not-a-name\n", 1, 'A refers to an invalid secret name after "secretfile:"'],

@@ -128,7 +128,7 @@ describe.concurrent("where secretfile differs from dotenv, it refuses the whole 
         `${file}:2: replace OLD_KEY (needs --replace)`,
         `${file}:3: skip EMPTY: its value is empty`,
         `${file}:4: add PEM`,
-        `${file}:6: refuse: PATH is a reserved name (it steers the login of every job that gets it), so no secret may have it`,
+        `${file}:6: refuse: PATH is a reserved name (login: it changes how a program starts, what it loads or where it connects), so no secret may have it`,
         `${file}:7: refuse: the name is not environment-safe (letters, digits and '_', not starting with a digit, at most 128)`,
         "",
       ].join("\n"),
