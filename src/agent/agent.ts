@@ -34,7 +34,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
   const { paths, log } = opts;
   const env = opts.env ?? process.env;
   const limits: Limits = { ...DEFAULT_LIMITS, ...parseLimits(env[LIMITS_VARIABLE]), ...opts.limits };
-  const audit = new AuditLog(paths.audit);
+  const audit = new AuditLog(paths.audit, { bytesPerUidPerMinute: limits.auditBytesPerUid });
   // The journal keeps the chain's head at every start and stop: an anchor `secretfile audit verify` can be held to.
   log(`audit log ${paths.audit} continues from sha256 ${audit.head}`);
   const policy = await PolicyState.load(paths.policy, (now) => {

@@ -155,13 +155,15 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
     busy = true;
     while (lines.length > 0 && !socket.destroyed) {
       const line = lines.shift()!;
-      const wait = paid > 0 ? 0 : rates.take(caller.uid);
+      // Over its audit budget, a uid waits as it does over its rate: nothing of it is handled, so nothing is logged.
+      const overRate = paid > 0 ? 0 : rates.take(caller.uid);
+      const wait = Math.max(overRate, ctx.audit.budget?.wait(caller.uid) ?? 0);
       if (paid > 0) paid--;
       if (wait > 0) {
         // Refused, and then this connection rests: nothing more is read or answered on it for a while, so a flood
         // waits in its own socket buffer instead of making the agent spin on refusals.
         const pause = Math.max(wait, BUSY_PAUSE_MS);
-        reply(socket, busyAnswer(`too many requests from uid ${caller.uid}`, pause));
+        reply(socket, busyAnswer(`too many ${overRate > 0 ? "requests" : "audit log bytes"} from uid ${caller.uid}`, pause));
         socket.pause();
         await new Promise((resolve) => setTimeout(resolve, pause));
         if (!socket.destroyed) socket.resume();
