@@ -13,6 +13,8 @@ import { hardenProcess } from "../system/hardening.js";
 import { DEFAULT_LIMITS, LIMITS_VARIABLE, parseLimits, type Limits } from "./limits.js";
 import { perTurn } from "./per-turn.js";
 import { PolicyState } from "./policy-state.js";
+import { ProcHelper } from "./proc-helper.js";
+import { DEFAULT_PROC_DEADLINES, ProcReader, type ProcDeadlines, type ProcSource } from "./proc-reader.js";
 import { serve, type Listen, type RunningAgent } from "./server.js";
 
 /** Options for starting an agent. */
@@ -23,13 +25,15 @@ export interface AgentOptions {
   /** Operational messages (for the journal); never values. */
   log: (msg: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** Where callers' /proc is read (a helper process by default), and its deadlines. */
+  proc?: { source?: ProcSource; deadlines?: ProcDeadlines };
 }
 
 /**
- * Starts the agent. Throws AccessError (4) for unsafe files, PolicySyntaxError (1) for a bad policy,
+ * Starts the agent; `reload()` reads the policy again (what SIGHUP does). Throws AccessError (4) for unsafe files, PolicySyntaxError (1) for a bad policy,
  * CorruptError (5) for an identity or store that does not decrypt, FailureError (1) otherwise.
  */
-export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { audit: AuditLog }> {
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { audit: AuditLog; reload(): Promise<void> }> {
   hardenProcess();
   const { paths, log } = opts;
   const env = opts.env ?? process.env;
@@ -37,10 +41,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
   const audit = new AuditLog(paths.audit, { bytesPerUidPerMinute: limits.auditBytesPerUid });
   // The journal keeps the chain's head at every start and stop: an anchor `secretfile audit verify` can be held to.
   log(`audit log ${paths.audit} continues from sha256 ${audit.head}`);
-  const policy = await PolicyState.load(paths.policy, (now) => {
-    if (now.ok) log(`reloaded the policy ${paths.policy} (${now.policy.rules.length} rules)`);
-    else log(`the policy ${paths.policy} is now invalid; refusing every request but root's: ${now.error.message}`);
-    audit.event("policy-reload", { file: paths.policy, ok: now.ok, error: now.ok ? undefined : now.error.message });
+  const policy = await PolicyState.load(paths.policy, (now, asked) => {
+    const why = asked ? " on request (SIGHUP)" : "";
+    if (now.ok) log(`reloaded the policy ${paths.policy}${why} (${now.policy.rules.length} rules)`);
+    else log(`the policy ${paths.policy} is now invalid${why}; refusing every request but root's: ${now.error.message}`);
+    audit.event("policy-reload", { file: paths.policy, ok: now.ok, signal: asked ? "SIGHUP" : undefined, error: now.ok ? undefined : now.error.message });
   });
   const sealed = sealedIdentity(env);
   const store = await Store.open(sealed === undefined ? storePaths(paths.dir) : { ...storePaths(paths.dir), identity: sealed, sealed: true });
@@ -50,13 +55,25 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
   await lastRead.seed(paths.audit).catch((err: unknown) => log(`last reads not seeded from ${paths.audit}: ${err instanceof Error ? err.message : String(err)}`));
   const ctx = contextFor(store, policy, audit, lastRead);
   await ctx.read(); // refuse to start on a store this identity cannot open
-  const running = await serve(listenFrom(paths.socket, env), ctx, limits, log);
+  const procs = new ProcReader(opts.proc?.source ?? new ProcHelper(log), opts.proc?.deadlines ?? DEFAULT_PROC_DEADLINES);
+  let running: RunningAgent;
+  try {
+    running = await serve(listenFrom(paths.socket, env), ctx, limits, log, procs);
+  } catch (err) {
+    procs.close();
+    throw err;
+  }
   audit.event("start", { pid: process.pid, socket: paths.socket, store: store.paths.store, policy: paths.policy });
   return {
     ...running,
     audit,
+    // SIGHUP: the policy read again now, as when its file changes (an invalid one refuses every uid but root).
+    reload: async () => {
+      await policy.reload();
+    },
     close: async () => {
       await running.close();
+      procs.close();
       audit.event("stop", { pid: process.pid });
       log(`audit log ${paths.audit} ends at sha256 ${audit.head}`);
       audit.close();

@@ -9,6 +9,7 @@ import type net from "node:net";
 import path from "node:path";
 import { FailureError, SecretfileError, UsageError } from "../errors.js";
 import { describeCaller, type IdentifiedCaller } from "./caller.js";
+import type { ProcReader } from "./proc-reader.js";
 import { handle, type AgentContext } from "./handle.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { listenAll, type Listen } from "./listeners.js";
@@ -38,7 +39,7 @@ export interface RunningAgent {
  * Starts serving `ctx` on `listen`. Throws FailureError when the socket is in use or cannot be made,
  * AccessError when something other than a socket sits at its path or its folder is unsafe.
  */
-export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, log: (msg: string) => void): Promise<RunningAgent> {
+export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, log: (msg: string) => void, procs?: ProcReader): Promise<RunningAgent> {
   const perUid = new Map<number, number>();
   const rates = new UidRates(limits.ratePerUid, limits.burstPerUid);
   const onConnection = (socket: net.Socket) => {
@@ -86,7 +87,7 @@ export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, l
       socket.destroy();
       return;
     }
-    serveConnection(socket, caller, ctx, limits, rates, log);
+    serveConnection(socket, caller, ctx, limits, rates, log, procs);
   };
   if ("path" in listen) {
     checkSocketFolder(path.dirname(listen.path));
@@ -125,7 +126,23 @@ export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, l
   };
 }
 
-function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: AgentContext, limits: Limits, rates: UidRates, log: (msg: string) => void): void {
+function serveConnection(
+  socket: net.Socket,
+  caller: IdentifiedCaller,
+  ctx: AgentContext,
+  limits: Limits,
+  rates: UidRates,
+  log: (msg: string) => void,
+  procs: ProcReader | undefined,
+): void {
+  // The caller's /proc is read once, off this thread (src/agent/proc-reader.ts), when its first audited request comes.
+  let described = procs === undefined;
+  const describe = async () => {
+    const info = await procs!.read(caller.pid, caller.uid);
+    caller.program = info.program;
+    caller.cmdline = info.cmdline;
+    described = true;
+  };
   let pending: Buffer[] = [];
   let size = 0;
   let busy = false;
@@ -171,7 +188,9 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
       }
       let answer: Answer | ErrorAnswer;
       try {
-        answer = await handle(parseRequest(line), caller, ctx);
+        const req = parseRequest(line);
+        if (!described && req.op !== "ping") await describe();
+        answer = await handle(req, caller, ctx);
       } catch (err) {
         if (!(err instanceof SecretfileError)) log(`request failed: ${err instanceof Error ? err.name : typeof err}`);
         answer = errorAnswer(err);
