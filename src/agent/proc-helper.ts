@@ -82,10 +82,11 @@ export class ProcHelper implements ProcSource {
   /** Kills the helper (stuck on a read of `uid`), answers that uid's reads "unknown" and sends the others again. */
   stuck(uid: number): void {
     const child = this.child;
-    if (child === undefined) return;
-    this.log(`the /proc reader did not answer for a caller of uid ${uid}: restarting it`);
-    this.drop(child);
-    child.kill("SIGKILL");
+    if (child !== undefined) {
+      this.log(`the /proc reader did not answer for a caller of uid ${uid}: restarting it`);
+      this.drop(child);
+      child.kill("SIGKILL");
+    }
     this.queued = [];
     for (const [id, p] of this.pending) {
       if (p.uid === uid) {
