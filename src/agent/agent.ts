@@ -55,7 +55,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
   await lastRead.seed(paths.audit).catch((err: unknown) => log(`last reads not seeded from ${paths.audit}: ${err instanceof Error ? err.message : String(err)}`));
   const ctx = contextFor(store, policy, audit, lastRead);
   await ctx.read(); // refuse to start on a store this identity cannot open
-  const procs = new ProcReader(opts.proc?.source ?? new ProcHelper(log), opts.proc?.deadlines ?? DEFAULT_PROC_DEADLINES);
+  const helper = opts.proc?.source === undefined ? new ProcHelper(log) : undefined;
+  helper?.warm();
+  const procs = new ProcReader(opts.proc?.source ?? helper!, opts.proc?.deadlines ?? DEFAULT_PROC_DEADLINES);
   let running: RunningAgent;
   try {
     running = await serve(listenFrom(paths.socket, env), ctx, limits, log, procs);

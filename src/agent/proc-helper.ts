@@ -32,6 +32,7 @@ const info = (pid) => {
   return { p: program, c: raw === undefined ? undefined : raw.replace(/\\0+$/, "").replaceAll("\\0", " ").slice(0, MAX) };
 };
 let rest = "";
+fs.writeSync(1, "ready\\n");
 process.stdin.setEncoding("utf8");
 process.stdin.on("data", (d) => {
   const lines = (rest + d).split("\\n");
@@ -62,6 +63,8 @@ export class ProcHelper implements ProcSource {
   private scheduled = false;
   private nextId = 1;
   private startedAt = -Infinity;
+  /** When the current helper said it was ready (performance.now); undefined while it starts or when there is none. */
+  private readyAt: number | undefined;
   private closed = false;
   private readonly log: (msg: string) => void;
 
@@ -79,6 +82,17 @@ export class ProcHelper implements ProcSource {
     });
   }
 
+  /** Starts the helper now, so that the first caller does not wait for it. */
+  warm(): void {
+    if (!this.closed && this.child === undefined) this.start();
+  }
+
+  /** Returns true when the helper started (or restarted) after `since`, or is starting: a read begun then is excused. */
+  excuse(since: number): boolean {
+    if (this.child === undefined) return this.queued.length > 0 && this.scheduled; // waiting to start again
+    return this.readyAt === undefined || this.readyAt > since;
+  }
+
   /** Kills the helper (stuck on a read of `uid`), answers that uid's reads "unknown" and sends the others again. */
   stuck(uid: number): void {
     const child = this.child;
@@ -88,6 +102,7 @@ export class ProcHelper implements ProcSource {
       child.kill("SIGKILL");
     }
     this.queued = [];
+    this.warm();
     for (const [id, p] of this.pending) {
       if (p.uid === uid) {
         this.pending.delete(id);
@@ -121,6 +136,13 @@ export class ProcHelper implements ProcSource {
     if (this.queued.length === 0) return;
     const child = this.child ?? this.start();
     if (child === undefined) {
+      const wait = RESPAWN_MS - (performance.now() - this.startedAt);
+      if (wait > 0) {
+        // Started too recently to start again: these wait for the next start (their deadlines are excused meanwhile).
+        this.scheduled = true;
+        setTimeout(() => this.flush(), wait);
+        return;
+      }
       this.queued = [];
       this.failAll("the /proc reader cannot start");
       return;
@@ -141,6 +163,7 @@ export class ProcHelper implements ProcSource {
       return undefined;
     }
     this.child = child;
+    this.readyAt = undefined;
     let rest = "";
     child.stdout!.setEncoding("utf8");
     child.stdout!.on("data", (d: string) => {
@@ -158,6 +181,10 @@ export class ProcHelper implements ProcSource {
   }
 
   private answer(line: string): void {
+    if (line === "ready") {
+      this.readyAt = performance.now();
+      return;
+    }
     let data: { i?: unknown; p?: unknown; c?: unknown };
     try {
       data = JSON.parse(line) as typeof data;

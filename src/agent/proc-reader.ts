@@ -15,6 +15,11 @@ export interface ProcSource {
   read(pid: number, uid: number): Promise<ProcessInfo>;
   /** A read for `uid` missed its deadline: stop waiting on it, and on the other reads of that uid. */
   stuck?(uid: number): void;
+  /**
+   * Returns true when a read begun at `since` (performance.now) is late through no fault of its caller: the source
+   * was starting (or restarting) after it began. Its deadline then starts again.
+   */
+  excuse?(since: number): boolean;
   /** Stops the source; reads still pending settle as unknown. */
   close?(): void;
 }
@@ -27,6 +32,9 @@ export interface ProcDeadlines {
 
 /** A normal /proc read takes microseconds; a caller's own process cannot make the agent wait longer than this. */
 export const DEFAULT_PROC_DEADLINES: ProcDeadlines = { deadlineMs: 250, penaltyMs: 60_000 };
+
+/** How many deadlines in a row a read may be excused (its source starting) before it is given up, unpenalized. */
+const MAX_EXCUSES = 20;
 
 /** Reads callers' /proc through a source, with a deadline per read and a penalty for the uid of a late one. */
 export class ProcReader {
@@ -48,12 +56,25 @@ export class ProcReader {
       this.penalty.delete(uid);
     }
     return new Promise<ProcessInfo>((resolve) => {
-      const timer = setTimeout(() => {
+      let since = performance.now();
+      let excused = 0;
+      const late = () => {
+        if (excused < MAX_EXCUSES && this.source.excuse?.(since) === true) {
+          excused++;
+          since = performance.now();
+          timer = setTimeout(late, this.limits.deadlineMs);
+          return;
+        }
+        if (excused >= MAX_EXCUSES) {
+          resolve(unknown("the /proc reader is not starting"));
+          return;
+        }
         if (this.penalty.size >= 10_000) this.penalty.clear();
         this.penalty.set(uid, performance.now() + this.limits.penaltyMs);
         resolve(unknown(`/proc did not answer in ${this.limits.deadlineMs} ms`));
         this.source.stuck?.(uid);
-      }, this.limits.deadlineMs);
+      };
+      let timer = setTimeout(late, this.limits.deadlineMs);
       this.source.read(pid, uid).then(
         (info) => {
           clearTimeout(timer);
