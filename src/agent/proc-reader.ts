@@ -34,7 +34,7 @@ export interface ProcDeadlines {
 export const DEFAULT_PROC_DEADLINES: ProcDeadlines = { deadlineMs: 250, penaltyMs: 60_000 };
 
 /** How many deadlines in a row a read may be excused (its source starting) before it is given up, unpenalized. */
-const MAX_EXCUSES = 20;
+const MAX_EXCUSES = 8;
 
 /** Reads callers' /proc through a source, with a deadline per read and a penalty for the uid of a late one. */
 export class ProcReader {
@@ -66,7 +66,9 @@ export class ProcReader {
           return;
         }
         if (excused >= MAX_EXCUSES) {
+          // Not this caller's fault (no penalty), but a source that does not start is replaced all the same.
           resolve(unknown("the /proc reader is not starting"));
+          this.source.stuck?.(uid);
           return;
         }
         if (this.penalty.size >= 10_000) this.penalty.clear();

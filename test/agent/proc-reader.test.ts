@@ -59,6 +59,20 @@ describe("ProcHelper", () => {
     }
   });
 
+  it("excuses a late read only while it starts", async () => {
+    const helper = new ProcHelper();
+    try {
+      helper.warm();
+      const since = performance.now();
+      expect(helper.excuse(since)).toBe(true); // starting
+      await helper.read(process.pid, 0);
+      expect(helper.excuse(since)).toBe(true); // begun before it was ready
+      expect(helper.excuse(performance.now())).toBe(false);
+    } finally {
+      helper.close();
+    }
+  });
+
   it("when stuck on a uid's read, is replaced: that uid's reads are 'unknown', the others are sent again and answered", async () => {
     const helper = new ProcHelper();
     try {
