@@ -2,13 +2,12 @@
 // agent writes and flushes a change's intent line before it touches the store; when that fails, `add --replace`
 // exits 1 naming the log, the store still decrypts to the old value, and the log holds no line of the change.
 
-import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
-import { NEEDS_ROOT, request, useSystem, type AgentFiles } from "../../helpers/system.js";
-import { fill, launchAgent, mountTmpfs, prepareFiles, readStore, type Agent } from "./support.js";
+import { NEEDS_ROOT, request, useSystem } from "../../helpers/system.js";
+import { fill, prepareFiles, readStore, withAuditOnTmpfs } from "./support.js";
 
 const OLD = "old-value-4be1";
 const NEW = "new-value-93ac";
@@ -19,16 +18,7 @@ describe.skipIf(!isRoot)(`system mode: a change on a full audit log (${NEEDS_ROO
   it("add --replace exits 1, the store keeps the old value and the log has no line of it; with room again it is made, intent first", async (ctx) => {
     const { service, admin } = sys.users;
     const files = await prepareFiles(sys.world, service, `write user:${admin.name} K\n`, { K: OLD });
-    const mnt = path.join(files.base, "log-tmpfs");
-    const cannot = mountTmpfs(mnt, "64k", service);
-    if (cannot !== undefined) {
-      ctx.skip(cannot);
-      return;
-    }
-    let agent: Agent | undefined;
-    try {
-      const onTmpfs: AgentFiles = { ...files, audit: path.join(mnt, "audit.log") };
-      agent = await launchAgent(sys.world, service, onTmpfs);
+    await withAuditOnTmpfs(sys.world, service, files, ctx, async (_agent, onTmpfs, mnt) => {
       const env = { SECRETFILE_SOCKET: files.socket };
       const filler = path.join(mnt, "filler");
       fill(filler);
@@ -59,9 +49,6 @@ describe.skipIf(!isRoot)(`system mode: a change on a full audit log (${NEEDS_ROO
       const shown = await sys.world.run(["audit", "--audit", onTmpfs.audit, "--name", "K"]);
       expect(shown.stdout).toMatch(/ intent +add +K /);
       expect(shown.stdout).toMatch(/ allowed +add +K /);
-    } finally {
-      await agent?.stop();
-      spawnSync("umount", ["-l", mnt]);
-    }
+    });
   });
 });
