@@ -16,10 +16,11 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 /**
  * The bench's clients are all one uid (the load generator's), which the agent's per-uid rate (2,000 requests a second
  * by default, bursts of 4,000) would answer `busy` past that rate: the bench measures what the agent can serve, so
- * it lifts that limit (the other limits stay at their defaults).
+ * it lifts that limit, and the uid's budget of audit bytes a minute (16 MiB by default), which at its rate it would
+ * spend in seconds (the other limits stay at their defaults).
  */
 const LIMITS_VARIABLE = "SECRETFILE_AGENT_LIMITS";
-export const BENCH_LIMITS = "ratePerUid=1000000,burstPerUid=1000000";
+export const BENCH_LIMITS = "ratePerUid=1000000,burstPerUid=1000000,auditBytesPerUid=1000000000";
 
 /**
  * The user the clients run as: `nobody` when it exists (so the agent resolves a real user and checks a real rule),

@@ -14,6 +14,8 @@ import { hardenProcess } from "../system/hardening.js";
 import { DEFAULT_LIMITS, LIMITS_VARIABLE, parseLimits, type Limits } from "./limits.js";
 import { perTurn } from "./per-turn.js";
 import { PolicyState } from "./policy-state.js";
+import { ProcHelper } from "./proc-helper.js";
+import { DEFAULT_PROC_DEADLINES, ProcReader, type ProcDeadlines, type ProcSource } from "./proc-reader.js";
 import { serve, type Listen, type RunningAgent } from "./server.js";
 
 /** Options for starting an agent. */
@@ -24,25 +26,28 @@ export interface AgentOptions {
   /** Operational messages (for the journal); never values. */
   log: (msg: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** Where callers' /proc is read (a helper process by default), and its deadlines. */
+  proc?: { source?: ProcSource; deadlines?: ProcDeadlines };
 }
 
 /**
- * Starts the agent. Throws AccessError (4) for unsafe files, PolicySyntaxError (1) for a bad policy,
+ * Starts the agent; `reload()` reads the policy again (what SIGHUP does). Throws AccessError (4) for unsafe files, PolicySyntaxError (1) for a bad policy,
  * CorruptError (5) for an identity or store that does not decrypt, FailureError (1) otherwise.
  */
-export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { audit: AuditLog }> {
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { audit: AuditLog; reload(): Promise<void> }> {
   hardenProcess();
   const { paths, log } = opts;
   const env = opts.env ?? process.env;
   const listen = listenFrom(paths.socket, env); // a socket path too long for sun_path is refused before anything else
   const limits: Limits = { ...DEFAULT_LIMITS, ...parseLimits(env[LIMITS_VARIABLE]), ...opts.limits };
-  const audit = new AuditLog(paths.audit);
+  const audit = new AuditLog(paths.audit, { bytesPerUidPerMinute: limits.auditBytesPerUid });
   // The journal keeps the chain's head at every start and stop: an anchor `secretfile audit verify` can be held to.
   log(`audit log ${paths.audit} continues from sha256 ${audit.head}`);
-  const policy = await PolicyState.load(paths.policy, (now) => {
-    if (now.ok) log(`reloaded the policy ${paths.policy} (${now.policy.rules.length} rules)`);
-    else log(`the policy ${paths.policy} is now invalid; refusing every request but root's: ${now.error.message}`);
-    audit.event("policy-reload", { file: paths.policy, ok: now.ok, error: now.ok ? undefined : now.error.message });
+  const policy = await PolicyState.load(paths.policy, (now, asked) => {
+    const why = asked ? " on request (SIGHUP)" : "";
+    if (now.ok) log(`reloaded the policy ${paths.policy}${why} (${now.policy.rules.length} rules)`);
+    else log(`the policy ${paths.policy} is now invalid${why}; refusing every request but root's: ${now.error.message}`);
+    audit.event("policy-reload", { file: paths.policy, ok: now.ok, signal: asked ? "SIGHUP" : undefined, error: now.ok ? undefined : now.error.message });
   });
   const sealed = sealedIdentity(env);
   const files = { ...storePaths(paths.dir), identityMode: IDENTITY_MODE.system };
@@ -53,13 +58,27 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
   await lastRead.seed(paths.audit).catch((err: unknown) => log(`last reads not seeded from ${paths.audit}: ${err instanceof Error ? err.message : String(err)}`));
   const ctx = contextFor(store, policy, audit, lastRead);
   await ctx.read(); // refuse to start on a store this identity cannot open
-  const running = await serve(listen, ctx, limits, log);
+  const helper = opts.proc?.source === undefined ? new ProcHelper(log) : undefined;
+  helper?.warm();
+  const procs = new ProcReader(opts.proc?.source ?? helper!, opts.proc?.deadlines ?? DEFAULT_PROC_DEADLINES);
+  let running: RunningAgent;
+  try {
+    running = await serve(listen, ctx, limits, log, procs);
+  } catch (err) {
+    procs.close();
+    throw err;
+  }
   audit.event("start", { pid: process.pid, socket: paths.socket, store: store.paths.store, policy: paths.policy });
   return {
     ...running,
     audit,
+    // SIGHUP: the policy read again now, as when its file changes (an invalid one refuses every uid but root).
+    reload: async () => {
+      await policy.reload();
+    },
     close: async () => {
       await running.close();
+      procs.close();
       audit.event("stop", { pid: process.pid });
       log(`audit log ${paths.audit} ends at sha256 ${audit.head}`);
       audit.close();

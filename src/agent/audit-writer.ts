@@ -41,16 +41,18 @@ export class ChainWriter {
   }
 
   /**
-   * Queues one line, written with the others of this event-loop turn. Resolves once it is in the file; rejects with
-   * the write's error when it is not (the line is then not in the file, or cut short).
+   * Queues one line, written with the others of this event-loop turn; returns its size in bytes (newline included)
+   * and `done`, which resolves once it is in the file and rejects with the write's error when it is not (the line is
+   * then not in the file, or cut short).
    */
-  later(fields: Record<string, unknown>): Promise<void> {
+  later(fields: Record<string, unknown>): { done: Promise<void>; bytes: number } {
+    const before = this.size;
     const end = this.queue(fields);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
-    return new Promise<void>((resolve, reject) => this.waiters.push({ end, resolve, reject }));
+    return { done: new Promise<void>((resolve, reject) => this.waiters.push({ end, resolve, reject })), bytes: end - before };
   }
 
   /** Writes one line now, after those queued before it. Throws the write's error when it is not all in the file. */

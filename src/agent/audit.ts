@@ -2,15 +2,18 @@
 // Rules: never a value; opened append-only without following a symlink or blocking on a FIFO, created 0600, in a
 // folder no one else can write; a line that cannot be written makes the request fail (no unaudited release): a
 // request's line is written with the others of its event-loop turn, and the request is answered only after that
-// write; every line's `prev` is the SHA-256 of the line before it (GENESIS for the first), read back at start.
+// write; a change's intent line is also flushed (fdatasync) before the change is made; a refusal's line is bounded
+// (its first name and a count); every line is charged to its uid's budget; every line's `prev` is the SHA-256 of
+// the line before it (GENESIS for the first), read back at start.
 
 import { createHash } from "node:crypto";
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync, fstatSync, lstatSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import { GENESIS } from "../audit/chain.js";
 import type { AuditRecord } from "../audit/record.js";
 import { AccessError, FailureError } from "../errors.js";
 import { checkTrustedFolder } from "../system/folder.js";
+import { AuditBudget } from "./audit-budget.js";
 import { ChainWriter } from "./audit-writer.js";
 
 const { O_RDWR, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = constants;
@@ -21,13 +24,22 @@ export class AuditLog {
   private fd: number;
   private writer: ChainWriter;
   private readonly failures = new WeakSet<object>();
+  /** The bytes each uid may have written per minute (none when the log was opened without a budget). */
+  readonly budget: AuditBudget | undefined;
+  /** When each uid last went over its budget (an event says so, at most once a minute per uid). */
+  private readonly overAt = new Map<number, number>();
+  /** The fdatasync running, and the one asked for while it runs (it covers every line written before it started). */
+  private syncing: Promise<void> | undefined;
+  private nextSync: Promise<void> | undefined;
 
   /**
    * Opens (or creates, mode 0600) `file` for appending and reads the hash of its last line, so the chain goes on
-   * across restarts. Throws AccessError (4) for an unsafe file or folder, FailureError (1) when it cannot be opened.
+   * across restarts; `bytesPerUidPerMinute` sets each uid's budget (none when omitted). Throws AccessError (4) for an
+   * unsafe file or folder, FailureError (1) when it cannot be opened.
    */
-  constructor(file: string) {
+  constructor(file: string, opts: { bytesPerUidPerMinute?: number } = {}) {
     this.file = file;
+    this.budget = opts.bytesPerUidPerMinute === undefined ? undefined : new AuditBudget(opts.bytesPerUidPerMinute);
     checkFolder(path.dirname(file));
     try {
       // O_RDWR to read the last line back; O_NONBLOCK so a FIFO planted at the path cannot hang the agent.
@@ -70,12 +82,29 @@ export class AuditLog {
    */
   record(record: AuditRecord): Promise<string> {
     const time = new Date().toISOString();
-    return this.writer.later({ time, ...record }).then(
+    const { done, bytes } = this.writer.later({ time, ...bounded(record) });
+    this.charge(record.uid, bytes);
+    return done.then(
       () => time,
       (err: unknown) => {
         throw this.failure(err);
       },
     );
+  }
+
+  /**
+   * Appends one record as record() does, then flushes the file to disk (fdatasync, shared by the lines of a turn):
+   * the line of a change, written before the change. Resolves with its time once it is on disk; rejects with
+   * FailureError when it is not (the change must then not be made).
+   */
+  async commit(record: AuditRecord): Promise<string> {
+    const time = await this.record(record);
+    try {
+      await this.sync();
+    } catch (err) {
+      throw this.failure(err);
+    }
+    return time;
   }
 
   /** Appends one record now, with the current time; returns that time (ISO 8601). Throws FailureError if it cannot be written. */
@@ -109,6 +138,42 @@ export class AuditLog {
     return typeof err === "object" && err !== null && this.failures.has(err);
   }
 
+  /**
+   * Resolves once every line written before the call is on disk: a flush that started earlier may have missed it, so
+   * a call made while one runs waits for the next, which every caller of that moment shares.
+   */
+  private sync(): Promise<void> {
+    if (this.nextSync !== undefined) return this.nextSync;
+    const start = (): Promise<void> => {
+      const p = new Promise<void>((resolve, reject) => fdatasync(this.fd, (err) => (err === null ? resolve() : reject(err))));
+      this.syncing = p;
+      const clear = () => {
+        if (this.syncing === p) this.syncing = undefined;
+      };
+      p.then(clear, clear);
+      return p;
+    };
+    if (this.syncing === undefined) return start();
+    const next = this.syncing.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      this.nextSync = undefined;
+      return start();
+    });
+    this.nextSync = next;
+    return next;
+  }
+
+  private charge(uid: number, bytes: number): void {
+    if (this.budget === undefined || !this.budget.charge(uid, bytes)) return;
+    const now = Date.now();
+    if (now - (this.overAt.get(uid) ?? -Infinity) < 60_000) return;
+    if (this.overAt.size >= 10_000) this.overAt.clear();
+    this.overAt.set(uid, now);
+    this.event("audit-budget", { uid, bytesPerMinute: this.budget.size, answer: "busy" });
+  }
+
   private failure(err: unknown): FailureError {
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
     const failure = new FailureError(`cannot write the audit log ${this.file}${code === undefined ? "" : `: ${code}`}`, {
@@ -118,6 +183,12 @@ export class AuditLog {
     this.failures.add(failure);
     return failure;
   }
+}
+
+/** Returns `record` as written: a refusal keeps only its first name, and says how many it left out. */
+function bounded(record: AuditRecord): AuditRecord {
+  if (record.allowed || record.names.length <= 1) return record;
+  return { ...record, names: record.names.slice(0, 1), given: [], omitted: record.names.length - 1 };
 }
 
 /** Refuses an audit folder another user could swap the log in (src/system/folder.ts). */

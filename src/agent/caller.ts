@@ -1,7 +1,7 @@
-// Who is calling: the kernel's peer credentials, the user database, and what /proc says of the process.
-// Rules: identity comes only from SO_PEERCRED, never from anything the client sends; /proc details are for the audit log only.
+// Who is calling: the kernel's peer credentials and the user database (what /proc says of it: proc-reader.ts).
+// Rules: identity comes only from SO_PEERCRED, never from anything the client sends; /proc details are for the audit
+// log only, and are read off the agent's thread.
 
-import { closeSync, constants, openSync, readlinkSync, readSync } from "node:fs";
 import type { Caller } from "../policy/evaluate.js";
 import type { PeerCred } from "../system/peercred.js";
 import { lookupUser } from "../system/users.js";
@@ -16,9 +16,12 @@ export interface IdentifiedCaller extends Caller {
 const USER_CACHE_MS = 10_000;
 const userCache = new Map<string, { at: number; caller: Caller }>();
 
-/** Completes the kernel's credentials with the user database and /proc (the costly part, done once a connection is admitted). */
+/**
+ * Completes the kernel's credentials with the user database (done once a connection is admitted); `program` and
+ * `cmdline` are left for the server to fill from /proc (ProcReader) before the first request that is audited.
+ */
 export function describeCaller(cred: PeerCred): IdentifiedCaller {
-  return { ...resolveUser(cred.uid, cred.gid), pid: cred.pid, ...processInfo(cred.pid) };
+  return { ...resolveUser(cred.uid, cred.gid), pid: cred.pid, program: undefined, cmdline: undefined };
 }
 
 function resolveUser(uid: number, gid: number): Caller {
@@ -30,39 +33,4 @@ function resolveUser(uid: number, gid: number): Caller {
   if (userCache.size > 10_000) userCache.clear();
   userCache.set(key, { at: Date.now(), caller });
   return caller;
-}
-
-/** The longest command line kept in the audit log, in characters. */
-const MAX_CMDLINE = 1024;
-/** Enough bytes for MAX_CMDLINE characters of UTF-8; reused, as the agent reads one process at a time. */
-const procBuffer = Buffer.alloc(MAX_CMDLINE * 4);
-
-function processInfo(pid: number): { program: string | undefined; cmdline: string | undefined } {
-  let program: string | undefined;
-  try {
-    program = readlinkSync(`/proc/${pid}/exe`);
-  } catch {
-    // Only readable for our own uid (or with CAP_SYS_PTRACE): the comm name stands in.
-    const comm = readProc(pid, "comm");
-    program = comm === undefined ? undefined : `(${comm.trim()})`;
-  }
-  const cmdline = readProc(pid, "cmdline")?.replace(/\0+$/, "").replaceAll("\0", " ").slice(0, MAX_CMDLINE);
-  return { program, cmdline };
-}
-
-/** Returns the start of /proc/PID/FILE as text (one read: open, read, close), or undefined when it cannot be read. */
-function readProc(pid: number, file: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(`/proc/${pid}/${file}`, constants.O_RDONLY);
-  } catch {
-    return undefined;
-  }
-  try {
-    return procBuffer.toString("utf8", 0, readSync(fd, procBuffer, 0, procBuffer.length, 0));
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -1,7 +1,9 @@
 // Answering one request: check the caller against the policy, then read or change the store, then audit.
 // Rules: deny by default; a name the caller may not read is refused before its existence is looked up; every
-// decision is audited before the answer leaves (a request whose audit line is not written fails); values only ever go
-// into the answer; a write of a reserved name is refused (exit 2) for every caller, before the policy is asked.
+// decision is audited before the answer leaves (a request whose audit line is not written fails); a change's intent
+// line is on disk before the store changes (a change whose line cannot be written is not made), its outcome follows;
+// values only ever go into the answer; a write of a reserved name is refused (exit 2) for every caller, before the
+// policy is asked.
 
 import { AccessError, SecretfileError } from "../errors.js";
 import { decide, grantsAny } from "../policy/evaluate.js";
@@ -56,7 +58,8 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
     const reasons = new Set<string>();
     for (const name of names) {
       const decision = decide(policy, caller, verb, name);
-      if (!decision.allowed) throw await refuse(verb, names, name, decision.reason, name);
+      // The refused name first: a refusal's line keeps only it and the count of the others.
+      if (!decision.allowed) throw await refuse(verb, [name, ...names.filter((n) => n !== name)], name, decision.reason, name);
       reasons.add(decision.reason);
     }
     return [...reasons].join("; ");
@@ -65,6 +68,18 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
   const readable = async (names: string[]): Promise<string[]> => {
     if (!grantsAny(policy, caller, "read")) throw await refuse("read", ["*"], "any secret", `no read rule names uid ${caller.uid}`, "NAME");
     return names.filter((n) => decide(policy, caller, "read", n).allowed);
+  };
+
+  /**
+   * Makes a change: its intent line (`doing`) on disk first, then the change, then its outcome line (`done`). A change
+   * whose intent cannot be written is not made (FailureError); a failed change gets its outcome line in the catch
+   * below; an outcome line that cannot be written after the change was made does not undo it (the intent stands).
+   */
+  const change = async <T>(names: string[], doing: string, fn: (doc: StoreDocument) => T, done: (result: T) => string): Promise<T> => {
+    await ctx.audit.commit({ op: req.op, uid: caller.uid, user: caller.user, pid: caller.pid, program: caller.program, cmdline: caller.cmdline, names, given: [], allowed: true, reason: doing, intent: true });
+    const result = await ctx.update(fn);
+    await audit(names, [], true, done(result)).catch(() => undefined);
+    return result;
   };
 
   try {
@@ -104,8 +119,12 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         const value = checkValue(req.name, new TextEncoder().encode(req.value));
         const description = req.description === undefined ? undefined : checkDescription(req.description);
         const expires = req.expires === undefined ? undefined : checkExpires(req.expires);
-        await ctx.update((doc) => putSecret(doc, req.name, value, { replace: req.replace, description, expires, rotateEvery: req.rotateEvery }, file));
-        await audit([req.name], [], true, `${req.replace ? "replaced" : "added"}: ${reason}`);
+        await change(
+          [req.name],
+          `${req.replace ? "replacing" : "adding"}: ${reason}`,
+          (doc) => putSecret(doc, req.name, value, { replace: req.replace, description, expires, rotateEvery: req.rotateEvery }, file),
+          () => `${req.replace ? "replaced" : "added"}: ${reason}`,
+        );
         return { ok: true, op: "add" };
       }
       case "exists": {
@@ -118,8 +137,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
       }
       case "rm": {
         const reason = await authorize("write", [req.name]);
-        await ctx.update((doc) => removeSecret(doc, req.name, file));
-        await audit([req.name], [], true, `removed: ${reason}`);
+        await change([req.name], `removing: ${reason}`, (doc) => removeSecret(doc, req.name, file), () => `removed: ${reason}`);
         return { ok: true, op: "rm" };
       }
       case "history": {
@@ -134,8 +152,12 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
       case "rollback": {
         checkWritableName(req.name);
         const reason = await authorize("write", [req.name]);
-        const done = await ctx.update((doc) => rollbackSecret(doc, req.name, req.to, file));
-        await audit([req.name], [], true, `rolled back to version ${done.restored} as version ${done.version}: ${reason}`);
+        const done = await change(
+          [req.name],
+          `rolling back${req.to === undefined ? "" : ` to version ${req.to}`}: ${reason}`,
+          (doc) => rollbackSecret(doc, req.name, req.to, file),
+          (d) => `rolled back to version ${d.restored} as version ${d.version}: ${reason}`,
+        );
         return { ok: true, op: "rollback", ...done };
       }
       case "import": {
@@ -143,8 +165,12 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         names.forEach(checkWritableName);
         const reason = await authorize("write", names);
         const secrets = req.secrets.map((s) => ({ name: s.name, value: checkValue(s.name, new TextEncoder().encode(s.value)) }));
-        const done = await ctx.update((doc) => importSecrets(doc, secrets, req.replace === true, file));
-        await audit(names, [], true, `imported (${done.added.length} added, ${done.replaced.length} replaced): ${reason}`);
+        const done = await change(
+          names,
+          `importing${req.replace === true ? " (replacing)" : ""}: ${reason}`,
+          (doc) => importSecrets(doc, secrets, req.replace === true, file),
+          (d) => `imported (${d.added.length} added, ${d.replaced.length} replaced): ${reason}`,
+        );
         return { ok: true, op: "import", ...done };
       }
       case "settings": {
@@ -159,8 +185,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
           throw new AccessError(`${describe(caller)} may not change the history limit of ${file}`, { hint: "only root may: `sudo secretfile history --keep N`" });
         }
         const keep = req.historyKeep;
-        await ctx.update((doc) => setHistoryKeep(doc, keep));
-        await audit([], [], true, `history limit set to ${keep}: root`);
+        await change([], `setting the history limit to ${keep}: root`, (doc) => setHistoryKeep(doc, keep), () => `history limit set to ${keep}: root`);
         return { ok: true, op: "settings", historyKeep: keep };
       }
     }

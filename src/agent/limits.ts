@@ -19,6 +19,8 @@ export interface Limits {
   ratePerUid: number;
   /** Requests one uid may make at once before the rate applies (the bucket's size). */
   burstPerUid: number;
+  /** Bytes of audit lines one uid may have written per minute (and at once); past it, it is answered `busy`. */
+  auditBytesPerUid: number;
 }
 
 /** Defaults sized for hundreds of jobs of one user starting in the same second. */
@@ -29,6 +31,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxConnectionsPerUid: 1024,
   ratePerUid: 2000,
   burstPerUid: 4000,
+  // Some 50,000 lines a minute: a burst of 4,000 cron jobs is a few MiB; a caller no rule names is held to this.
+  auditBytesPerUid: 16 * 1024 * 1024,
 };
 
 /** The environment variable that overrides limits, e.g. `ratePerUid=50,burstPerUid=100`. */
@@ -41,6 +45,7 @@ const KEYS: Record<string, keyof Limits> = {
   connectionsPerUid: "maxConnectionsPerUid",
   ratePerUid: "ratePerUid",
   burstPerUid: "burstPerUid",
+  auditBytesPerUid: "auditBytesPerUid",
 };
 
 /**

@@ -1,4 +1,4 @@
-// The agent's current policy: loaded at start, reloaded when the file changes.
+// The agent's current policy: loaded at start, reloaded when the file changes or on request (SIGHUP).
 // Rules: a policy that fails to load at start stops the agent; one that fails on reload makes the agent refuse
 // every request but root's until it is fixed (fail closed, never a partial or stale policy).
 
@@ -15,17 +15,20 @@ export class PolicyState {
   readonly file: string;
   private stamp: string;
   private now: PolicyNow;
-  private readonly onReload: (now: PolicyNow) => void;
+  private readonly onReload: (now: PolicyNow, asked: boolean) => void;
 
-  private constructor(file: string, stamp: string, policy: Policy, onReload: (now: PolicyNow) => void) {
+  private constructor(file: string, stamp: string, policy: Policy, onReload: (now: PolicyNow, asked: boolean) => void) {
     this.file = file;
     this.stamp = stamp;
     this.now = { ok: true, policy };
     this.onReload = onReload;
   }
 
-  /** Loads `file`; throws its AccessError (4) or PolicySyntaxError (1) so the agent refuses to start. */
-  static async load(file: string, onReload: (now: PolicyNow) => void = () => undefined): Promise<PolicyState> {
+  /**
+   * Loads `file`; throws its AccessError (4) or PolicySyntaxError (1) so the agent refuses to start. `onReload` hears of
+   * every reload after that (`asked`: by reload(), not by a change of the file).
+   */
+  static async load(file: string, onReload: (now: PolicyNow, asked: boolean) => void = () => undefined): Promise<PolicyState> {
     const stamp = await policyFileStamp(file);
     return new PolicyState(file, stamp, await loadPolicyFile(file), onReload);
   }
@@ -33,14 +36,25 @@ export class PolicyState {
   /** Returns the policy in force, reloading it first if the file changed (looked at once per event-loop turn). */
   readonly current = perTurn(() => this.refresh());
 
-  private async refresh(): Promise<PolicyNow> {
+  /**
+   * Loads the file again now, changed or not (SIGHUP), and resolves with the outcome: an invalid policy is in force as
+   * one with no rules (every request but root's refused), as when the file changes. Never rejects.
+   */
+  async reload(): Promise<PolicyNow> {
+    this.current.forget();
+    const now = await this.refresh(true);
+    this.current.forget();
+    return now;
+  }
+
+  private async refresh(asked = false): Promise<PolicyNow> {
     let stamp: string;
     try {
       stamp = await policyFileStamp(this.file);
     } catch (err) {
       stamp = `error:${String(err)}`;
     }
-    if (stamp === this.stamp) return this.now;
+    if (stamp === this.stamp && !asked) return this.now;
     this.stamp = stamp;
     try {
       this.now = { ok: true, policy: await loadPolicyFile(this.file) };
@@ -48,7 +62,7 @@ export class PolicyState {
       const error = err instanceof SecretfileError ? err : new AccessError(`cannot load the policy ${this.file}`, { cause: err });
       this.now = { ok: false, error };
     }
-    this.onReload(this.now);
+    this.onReload(this.now, asked);
     return this.now;
   }
 }

@@ -9,6 +9,7 @@ import type net from "node:net";
 import path from "node:path";
 import { FailureError, SecretfileError, UsageError } from "../errors.js";
 import { describeCaller, type IdentifiedCaller } from "./caller.js";
+import type { ProcReader } from "./proc-reader.js";
 import { handle, type AgentContext } from "./handle.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { listenAll, type Listen } from "./listeners.js";
@@ -38,7 +39,7 @@ export interface RunningAgent {
  * Starts serving `ctx` on `listen`. Throws FailureError when the socket is in use or cannot be made,
  * AccessError when something other than a socket sits at its path or its folder is unsafe.
  */
-export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, log: (msg: string) => void): Promise<RunningAgent> {
+export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, log: (msg: string) => void, procs?: ProcReader): Promise<RunningAgent> {
   const perUid = new Map<number, number>();
   const rates = new UidRates(limits.ratePerUid, limits.burstPerUid);
   const onConnection = (socket: net.Socket) => {
@@ -86,7 +87,7 @@ export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, l
       socket.destroy();
       return;
     }
-    serveConnection(socket, caller, ctx, limits, rates, log);
+    serveConnection(socket, caller, ctx, limits, rates, log, procs);
   };
   if ("path" in listen) {
     checkSocketFolder(path.dirname(listen.path));
@@ -125,7 +126,23 @@ export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, l
   };
 }
 
-function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: AgentContext, limits: Limits, rates: UidRates, log: (msg: string) => void): void {
+function serveConnection(
+  socket: net.Socket,
+  caller: IdentifiedCaller,
+  ctx: AgentContext,
+  limits: Limits,
+  rates: UidRates,
+  log: (msg: string) => void,
+  procs: ProcReader | undefined,
+): void {
+  // The caller's /proc is read once, off this thread (src/agent/proc-reader.ts), when its first audited request comes.
+  let described = procs === undefined;
+  const describe = async () => {
+    const info = await procs!.read(caller.pid, caller.uid);
+    caller.program = info.program;
+    caller.cmdline = info.cmdline;
+    described = true;
+  };
   let pending: Buffer[] = [];
   let size = 0;
   let busy = false;
@@ -155,13 +172,15 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
     busy = true;
     while (lines.length > 0 && !socket.destroyed) {
       const line = lines.shift()!;
-      const wait = paid > 0 ? 0 : rates.take(caller.uid);
+      // Over its audit budget, a uid waits as it does over its rate: nothing of it is handled, so nothing is logged.
+      const overRate = paid > 0 ? 0 : rates.take(caller.uid);
+      const wait = Math.max(overRate, ctx.audit.budget?.wait(caller.uid) ?? 0);
       if (paid > 0) paid--;
       if (wait > 0) {
         // Refused, and then this connection rests: nothing more is read or answered on it for a while, so a flood
         // waits in its own socket buffer instead of making the agent spin on refusals.
         const pause = Math.max(wait, BUSY_PAUSE_MS);
-        reply(socket, busyAnswer(`too many requests from uid ${caller.uid}`, pause));
+        reply(socket, busyAnswer(`too many ${overRate > 0 ? "requests" : "audit log bytes"} from uid ${caller.uid}`, pause));
         socket.pause();
         await new Promise((resolve) => setTimeout(resolve, pause));
         if (!socket.destroyed) socket.resume();
@@ -169,7 +188,9 @@ function serveConnection(socket: net.Socket, caller: IdentifiedCaller, ctx: Agen
       }
       let answer: Answer | ErrorAnswer;
       try {
-        answer = await handle(parseRequest(line), caller, ctx);
+        const req = parseRequest(line);
+        if (!described && req.op !== "ping") await describe();
+        answer = await handle(req, caller, ctx);
       } catch (err) {
         if (!(err instanceof SecretfileError)) log(`request failed: ${err instanceof Error ? err.name : typeof err}`);
         answer = errorAnswer(err);

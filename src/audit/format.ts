@@ -45,6 +45,8 @@ export function namesCell(record: AuditDecision): string {
   if (record.op === "list") return record.allowed ? `(${record.given.length} listed)` : "(list)";
   const names = record.allowed && record.given.length > 0 ? record.given : record.names;
   if (names.length === 0) return "-";
+  // A bounded line (a refusal) keeps the first name and says how many more were asked.
+  if (record.omitted !== undefined && record.omitted > 0 && names === record.names) return printable(`${names.join(",")},… (+${record.omitted})`, NAMES_MAX * 3);
   let cell = "";
   for (let i = 0; i < names.length; i++) {
     const next = cell === "" ? names[i]! : `${cell},${names[i]}`;
@@ -57,14 +59,14 @@ export function namesCell(record: AuditDecision): string {
 /**
  * Returns one decision as a line of `secretfile audit`:
  * `2026-11-03 14:02:11Z  netops(1005)  allowed  get  MERAKI_API_KEY  secretfile exec -- python3 report.py`,
- * with the reason appended to a refusal.
+ * with the reason appended to a refusal. A change's intent line (written before the store changes) says `intent`.
  */
 export function decisionLine(record: AuditDecision): string {
   const time = `${record.time.slice(0, 19).replace("T", " ")}Z`;
   const fields = [
     time,
     describeUser(record.uid, record.user).padEnd(20),
-    record.allowed ? "allowed" : "DENIED ",
+    record.intent === true ? "intent " : record.allowed ? "allowed" : "DENIED ",
     printable(record.op, 8).padEnd(6),
     namesCell(record),
     shortCommand(record),

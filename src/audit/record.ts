@@ -13,6 +13,14 @@ export interface AuditRecord {
   given: string[];
   allowed: boolean;
   reason: string;
+  /**
+   * True on the line a change writes (and flushes) before it touches the store; its outcome follows on a line of its
+   * own (the same op and names: allowed with what was done, or refused with the error's code). An intent with no
+   * outcome after it: the agent stopped, or could not write the outcome, in between (`history NAME` says what holds).
+   */
+  intent?: boolean;
+  /** How many names of the request a bounded line left out of `names` (a refusal keeps only the first). */
+  omitted?: number;
 }
 
 /** One decision of the agent, as a line of the audit log holds it. */
@@ -60,6 +68,8 @@ function isDecision(r: Record<string, unknown>): r is AuditDecision & Record<str
     strings(r.names) &&
     strings(r.given) &&
     typeof r.allowed === "boolean" &&
-    typeof r.reason === "string"
+    typeof r.reason === "string" &&
+    (r.intent === undefined || typeof r.intent === "boolean") &&
+    (r.omitted === undefined || (Number.isSafeInteger(r.omitted) && (r.omitted as number) >= 0))
   );
 }

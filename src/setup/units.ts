@@ -78,6 +78,7 @@ export function renderUnits(i: UnitInputs): Units {
   const rw = [...new Set([paths.dir, auditDir])];
   const service = `# ${UNIT_NAMES.service}: the secretfile agent, started by ${UNIT_NAMES.socket} on the first connection.
 # Written by \`secretfile setup\`, which rewrites it when it differs: change it with \`systemctl edit secretfile\`.
+# ExecReload= sends SIGHUP (the agent reads its policy again) through sh's kill, as a minimal Debian has no /bin/kill.
 # Left out on purpose: MemoryDenyWriteExecute= (V8's JIT needs writable executable memory), PrivateUsers= (the
 # kernel would report every caller's uid as nobody), ProtectProc=invisible (the audit log reads the caller's
 # /proc/PID/exe and cmdline), ProcSubset=pid (not yet tried with node), and any network: NSS lookups must go through
@@ -94,7 +95,8 @@ Type=simple
 User=${i.user}
 Group=${i.group}
 ExecStart=${[i.node, ...AGENT_NODE_FLAGS].join(" ")} ${i.launcher} agent --dir ${paths.dir} --socket ${paths.socket} --policy ${paths.policy} --audit ${paths.audit}
-${sealed}Restart=on-failure
+${sealed}ExecReload=/bin/sh -c 'kill -HUP $$MAINPID'
+Restart=on-failure
 RestartSec=2s
 UMask=0077
 LimitCORE=0

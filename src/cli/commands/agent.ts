@@ -14,9 +14,16 @@ export function register(program: Command): void {
     .addOption(new Option("--policy <file>", "policy file (env SECRETFILE_POLICY)"))
     .addOption(new Option("--audit <file>", "audit log (env SECRETFILE_AUDIT)"))
     .action(async (flags: { dir?: string; socket?: string; policy?: string; audit?: string }) => {
+      // SIGHUP reloads the policy, as daemons do (and no longer kills an agent started by hand with its SSH session).
+      let reload: (() => Promise<void>) | undefined;
+      process.on("SIGHUP", () => {
+        note(reload === undefined ? "SIGHUP before the agent was ready: the policy it loads is the current one" : "reloading the policy on SIGHUP");
+        void reload?.();
+      });
       const { startAgent } = await import("../../agent/agent.js");
       const paths = resolvePaths(flags);
       const agent = await startAgent({ paths, log: (msg) => note(msg) });
+      reload = agent.reload;
       note(`agent ${process.pid} serving ${paths.dir}/store.age on ${process.env.LISTEN_FDS ? "the socket systemd passed" : paths.socket}`);
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {

@@ -67,7 +67,10 @@ describe.skipIf(!isRoot)(`history and rollback through the agent (${NEEDS_ROOT})
     expect(await request(agent.socket, { v: 1, op: "ping" })).toMatchObject({ ok: true });
 
     // Every decision is in the audit log, with the names and never a value.
-    const lines = agent.auditLines();
+    const all = agent.auditLines();
+    // A change's intent line (before it) is left aside here: one per change allowed, each before its outcome.
+    expect(all.filter((l) => l.intent === true).map((l) => l.op)).toEqual(["add", "add", "add", "rollback", "rollback", "rollback", "settings"]);
+    const lines = all.filter((l) => l.intent !== true);
     const of = (op: string) => lines.filter((l) => l.op === op).map((l) => [l.user, l.allowed]);
     expect(of("history")).toEqual([[reader.name, true], [writer.name, true], [stranger.name, false], [reader.name, true]]);
     expect(of("rollback")).toEqual([[reader.name, false], [writer.name, true], [writer.name, true], [writer.name, false]]);

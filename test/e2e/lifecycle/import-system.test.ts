@@ -73,13 +73,17 @@ describe.skipIf(!isRoot)(`import through the agent (${NEEDS_ROOT})`, () => {
     expect(await request(agent.socket, { v: 1, op: "import", secrets: [{ name: "APP_X" }] })).toMatchObject({ ok: false, error: { code: "usage" } });
 
     const lines = agent.auditLines().filter((l) => l.op === "import");
-    expect(lines.map((l) => [l.user, l.names, l.allowed])).toEqual([
-      [writer.name, ["APP_A", "APP_B", "APP_C"], true],
-      [writer.name, ["APP_D", "OTHER_KEY"], false],
-      [writer.name, ["APP_OLD", "APP_E"], false],
-      [writer.name, ["APP_OLD", "APP_E"], true],
+    // A change has its intent line first (written before the store changes); a refusal keeps its first name and a count.
+    expect(lines.map((l) => [l.user, l.names, l.allowed, l.intent === true, l.omitted ?? 0])).toEqual([
+      [writer.name, ["APP_A", "APP_B", "APP_C"], true, true, 0],
+      [writer.name, ["APP_A", "APP_B", "APP_C"], true, false, 0],
+      [writer.name, ["OTHER_KEY"], false, false, 1],
+      [writer.name, ["APP_OLD", "APP_E"], true, true, 0],
+      [writer.name, ["APP_OLD"], false, false, 1],
+      [writer.name, ["APP_OLD", "APP_E"], true, true, 0],
+      [writer.name, ["APP_OLD", "APP_E"], true, false, 0],
     ]);
-    expect(lines[0]!.reason).toMatch(/^imported \(3 added, 0 replaced\): rule at line 1 /);
+    expect(lines[1]!.reason).toMatch(/^imported \(3 added, 0 replaced\): rule at line 1 /);
     const audit = readFileSync(agent.auditPath, "utf8") + agent.stderr();
     for (const secret of Object.values(v)) expect(audit).not.toContain(secret);
   });

@@ -53,8 +53,12 @@ describe.skipIf(!isRoot)(`system agent audit log (${NEEDS_ROOT})`, () => {
   it("holds one JSON line per decision with time, op, uid, user, pid, program, cmdline, names, allowed and a reason", () => {
     const lines = agent.auditLines();
     for (const c of calls) {
-      const mine = lines.filter((l) => l.pid === c.r.pid);
+      // A change allowed by the policy also has its intent line, written before it (and before its outcome here).
+      const intents = lines.filter((l) => l.pid === c.r.pid && l.intent === true);
+      expect(intents.length, c.what).toBe(c.allowed && (c.op === "add" || c.op === "rm") ? 1 : 0);
+      const mine = lines.filter((l) => l.pid === c.r.pid && l.intent !== true);
       expect(mine, c.what).toHaveLength(1);
+      if (intents.length === 1) expect(lines.indexOf(intents[0]!), c.what).toBeLessThan(lines.indexOf(mine[0]!));
       const line = mine[0]!;
       const uid = c.as?.uid ?? 0;
       const user = c.as?.name ?? "root";

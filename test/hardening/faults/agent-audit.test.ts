@@ -3,14 +3,13 @@
 // of a turn whose write fails is refused (exit 1, the log named, what to do), and once space is freed the same agent
 // serves again, its hash chain going on from what really reached the file.
 
-import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { hashLine } from "../../../src/audit/chain.js";
 import { isRoot } from "../../helpers/cli.js";
-import { NEEDS_ROOT, request, useSystem, type AgentFiles } from "../../helpers/system.js";
-import { fill, launchAgent, mountTmpfs, prepareFiles, type Agent } from "./support.js";
+import { NEEDS_ROOT, request, useSystem } from "../../helpers/system.js";
+import { fill, prepareFiles, withAuditOnTmpfs } from "./support.js";
 
 const VALUE = "audited-value-7f3c9a";
 
@@ -20,16 +19,7 @@ describe.skipIf(!isRoot)(`system mode: the audit log's file system is full (${NE
   it("refuses every request while a line cannot be written, gives no value, and serves again once there is room", async (ctx) => {
     const { service, reader } = sys.users;
     const files = await prepareFiles(sys.world, service, `read user:${reader.name} *\n`, { K: VALUE });
-    const mnt = path.join(files.base, "log-tmpfs");
-    const cannot = mountTmpfs(mnt, "64k", service);
-    if (cannot !== undefined) {
-      ctx.skip(cannot);
-      return;
-    }
-    let agent: Agent | undefined;
-    try {
-      const onTmpfs: AgentFiles = { ...files, audit: path.join(mnt, "audit.log") };
-      agent = await launchAgent(sys.world, service, onTmpfs);
+    await withAuditOnTmpfs(sys.world, service, files, ctx, async (_agent, onTmpfs, mnt) => {
       const env = { SECRETFILE_SOCKET: files.socket };
       const ok = await sys.world.run(["get", "K"], { as: reader, env });
       expect([ok.code, ok.stdout], ok.stderr).toEqual([0, VALUE]);
@@ -71,9 +61,6 @@ describe.skipIf(!isRoot)(`system mode: the audit log's file system is full (${NE
         expect(verify.stderr).toContain("it is not a complete JSON record");
         expect(verify.stderr).not.toContain("does not follow");
       }
-    } finally {
-      await agent?.stop();
-      spawnSync("umount", ["-l", mnt]);
-    }
+    });
   });
 });

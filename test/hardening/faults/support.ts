@@ -285,6 +285,34 @@ export function mountTmpfs(dir: string, size: string, owner: TestUser): string |
   return mount.status === 0 ? undefined : `cannot mount a tmpfs here (${mount.stderr.trim()})`;
 }
 
+/**
+ * Starts an agent on `files` as `service` with its audit log on a new tmpfs of 64 KiB (`log-tmpfs` in files.base), runs
+ * `body` with it, then stops the agent and unmounts. Skips the test (saying why) when no tmpfs can be mounted.
+ */
+export async function withAuditOnTmpfs(
+  world: World,
+  service: TestUser,
+  files: AgentFiles,
+  ctx: { skip(note: string): void },
+  body: (agent: Agent, onTmpfs: AgentFiles, mnt: string) => Promise<void>,
+): Promise<void> {
+  const mnt = path.join(files.base, "log-tmpfs");
+  const cannot = mountTmpfs(mnt, "64k", service);
+  if (cannot !== undefined) {
+    ctx.skip(cannot);
+    return;
+  }
+  let agent: Agent | undefined;
+  try {
+    const onTmpfs: AgentFiles = { ...files, audit: path.join(mnt, "audit.log") };
+    agent = await launchAgent(world, service, onTmpfs);
+    await body(agent, onTmpfs, mnt);
+  } finally {
+    await agent?.stop();
+    spawnSync("umount", ["-l", mnt]);
+  }
+}
+
 /** Writes zeros to `file` until the filesystem is full. */
 export function fill(file: string): void {
   const fd = openSync(file, "w");
