@@ -1,7 +1,13 @@
 // The `approve N [expires=DUR] WHO... NAMES...` rule: how it parses, what `policy check` refuses, and how its people
 // are counted (a uid once, root as one of anyone's, the requester first).
 
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { unknownSubjects } from "../../src/policy/subjects.js";
+import { isRoot, runCli } from "../helpers/cli.js";
 import { approvalRulesFor, approvalsMissing, countsFor, decide, type Caller } from "../../src/policy/evaluate.js";
 import { DEFAULT_APPROVAL_MS, formatDuration, parsePolicy, PolicySyntaxError } from "../../src/policy/parse.js";
 
@@ -137,5 +143,33 @@ describe("approve rules: who counts", () => {
   it("grants nothing by itself: an approver without write may not write", () => {
     expect(decide(policy, carol, "write", "WEBEX_TOKEN").allowed).toBe(false);
     expect(decide(policy, carol, "read", "WEBEX_TOKEN").allowed).toBe(false);
+  });
+});
+
+describe("approve rules: policy check", () => {
+  const ghost = `sfghost_${randomBytes(4).toString("hex")}`;
+
+  it("warns of an approver the host does not have, by line", () => {
+    expect(unknownSubjects(parsePolicy(`read user:root A\napprove 2 group:root user:${ghost} A\n`, F))).toEqual([{ line: 2, message: `no user "${ghost}" on this host` }]);
+  });
+
+  it.skipIf(!isRoot)(`lists approve rules in line order with their expiry, and refuses an impossible one${isRoot ? "" : " (skipped: needs root, a policy must be root's)"}`, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sf-approve-"));
+    try {
+      chmodSync(dir, 0o755);
+      const file = path.join(dir, "policy");
+      writeFileSync(file, "write group:root *\napprove 2 group:root MERAKI_*\nread user:root *\napprove 3 expires=4h group:root WEBEX_*\n", { mode: 0o644 });
+      const ok = await runCli(["policy", "check", file]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toBe(
+        [`   1: write group:root *`, `   2: approve 2 expires=1d group:root MERAKI_*`, `   3: read user:root *`, `   4: approve 3 expires=4h group:root WEBEX_*`, `${file}: ok (4 rules)`, ""].join("\n"),
+      );
+      writeFileSync(file, "approve 2 user:root MERAKI_*\n", { mode: 0o644 });
+      const bad = await runCli(["policy", "check", file]);
+      expect([bad.code, bad.stdout]).toEqual([1, ""]);
+      expect(bad.stderr).toContain(`${file}:1: approve 2 can never be met: its who names only 1 person`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
