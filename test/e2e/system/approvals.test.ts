@@ -67,6 +67,9 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
     expect(JSON.parse(listed.stdout)).toMatchObject([{ id, change: "add --replace", names: ["MERAKI_API_KEY"], requester: { uid: sys.users.alice.uid }, fingerprint }]);
     expect(listed.stdout).not.toContain(v);
     expect((await as(sys.users.reader, ["pending"])).code).toBe(4);
+    const table = await as(sys.users.bob, ["pending"]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID +CHANGE +NAMES +REQUESTER +REQUESTED +EXPIRES +FINGERPRINT +APPROVED BY +NEEDS$/);
+    expect(table.stdout).toMatch(new RegExp(`^${id} +add --replace +MERAKI_API_KEY +${sys.users.alice.name} .* ${fingerprint} +- +1 more of group:`, "m"));
 
     const own = await as(sys.users.alice, ["approve", id]);
     expect([own.code, own.stderr]).toEqual([4, expect.stringMatching(/may not approve its own change/)]);
@@ -86,6 +89,19 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
       ["approve", sys.users.alice.uid, false],
       ["approve", sys.users.bob.uid, true],
     ]);
+    expect(everything()).not.toContain(v);
+  });
+
+  it("rejects: a member's reject forgets the change, unapplied; an outsider's is refused", async () => {
+    const v = value("rejected");
+    const { id } = await ask(sys.users.alice, "MERAKI_API_KEY", v);
+    const before = await get("MERAKI_API_KEY");
+    expect((await as(sys.users.reader, ["reject", id])).code).toBe(4);
+    const r = await as(sys.users.carol, ["reject", id]);
+    expect([r.code, r.stderr]).toEqual([0, `secretfile: change ${id} is rejected: it will not be applied\n`]);
+    expect((await as(sys.users.bob, ["approve", id])).code).toBe(3);
+    expect(await get("MERAKI_API_KEY")).toBe(before);
+    expect(() => statSync(pendingFile(id))).toThrow();
     expect(everything()).not.toContain(v);
   });
 
