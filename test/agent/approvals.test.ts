@@ -215,6 +215,23 @@ describe("a change under an approve rule", () => {
     expect(await a.send({ op: "approve", id: theirs.id }, root)).toEqual({ ok: true, op: "approve", id: theirs.id, state: "applied", counted: true, needs: [] });
   });
 
+  it("a requester its rule does not name (a writer outside the group) needs N others of it", async () => {
+    const a = agent();
+    const { id, answer } = await a.ask({ op: "add", name: "MERAKI_API_KEY", value: "by-lone", replace: true }, lone);
+    expect(answer.error.hint).toMatch(/needs 2 more of group:secops/);
+    expect(await a.send({ op: "approve", id }, bob)).toMatchObject({ state: "pending", needs: [{ missing: 1 }] });
+    expect(await a.send({ op: "approve", id }, carol)).toMatchObject({ state: "applied" });
+    expect(a.value("MERAKI_API_KEY")).toBe("by-lone");
+  });
+
+  it("gives the same value asked for twice two fingerprints (the id is in it): no guess can be tested against another's", async () => {
+    const a = agent();
+    const one = await a.ask({ op: "add", name: "MERAKI_API_KEY", value: "same", replace: true }, alice);
+    const two = await a.ask({ op: "add", name: "MERAKI_API_KEY", value: "same", replace: true }, bob);
+    expect(one.id).not.toBe(two.id);
+    expect(one.fingerprint).not.toBe(two.fingerprint);
+  });
+
   it("rolls back to the version resolved at request time", async () => {
     const a = agent();
     a.setDoc((d) => putSecret(d, "MERAKI_API_KEY", "second", { replace: true }, "store.age"));

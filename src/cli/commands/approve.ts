@@ -20,7 +20,7 @@ export function register(program: Command): void {
           hint: "the requester can ask for the change again",
         });
       }
-      if (!done.counted) note(`you had approved change ${done.id} already: an approval counts once`);
+      if (!done.counted && done.state === "pending") note(`you had approved change ${done.id} already: an approval counts once`);
       if (done.state === "applied") {
         if (done.bypass === true) warn(`change ${done.id} applied without the approvals its rules ask for: audited as a bypass`);
         note(`change ${done.id} is applied`);
