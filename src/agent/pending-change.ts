@@ -5,7 +5,7 @@
 import { createHmac, hkdfSync } from "node:crypto";
 import { CorruptError } from "../errors.js";
 import type { Caller } from "../policy/evaluate.js";
-import type { ChangeOp, PersonInfo } from "../protocol/pending.js";
+import type { PersonInfo } from "../protocol/pending.js";
 import { entryOf, type StoreDocument } from "../store/document.js";
 import { importSecrets, putSecret, removeSecret, rollbackSecret, type AddOptions } from "../store/operations.js";
 
@@ -48,11 +48,6 @@ export function describeChange(request: ChangeRequest): string {
   if (request.op === "rollback") return `rollback --to ${request.to}`;
   if (request.op === "import") return request.replace ? "import --replace" : "import";
   return "rm";
-}
-
-/** Returns the wire op of a change. */
-export function opOf(request: ChangeRequest): ChangeOp {
-  return request.op;
 }
 
 /** Returns a secret's stamp: its version and `updated` time, or `absent`; any write of it changes the stamp. */
