@@ -10,6 +10,8 @@ export const ExitCode = {
   denied: 4,
   undecryptable: 5,
   agentUnreachable: 6,
+  /** The change was not applied: it waits for approval (an `approve` rule of the policy). */
+  pending: 7,
   /** `exec`: the command exists but cannot be run (as a shell reports it). */
   cannotExecute: 126,
   /** `exec`: the command was not found (as a shell reports it). */
@@ -64,6 +66,9 @@ export class CorruptError extends kind("undecryptable", ExitCode.undecryptable) 
 
 /** Exit 6: the agent cannot be reached. */
 export class AgentUnreachableError extends kind("agent-unreachable", ExitCode.agentUnreachable) {}
+
+/** Exit 7: the change was not applied: it waits for approval (the message names the pending change and its fingerprint). */
+export class PendingError extends kind("pending", ExitCode.pending) {}
 
 /** Exit 1: any other failure the user can act on (a failed write, a lost lock, …). */
 export class FailureError extends kind("failure", ExitCode.failure) {}

@@ -3,9 +3,9 @@
 // decision is audited before the answer leaves (a request whose audit line is not written fails); a change's intent
 // line is on disk before the store changes (a change whose line cannot be written is not made), its outcome follows;
 // values only ever go into the answer; a write of a reserved name is refused (exit 2) for every caller, before the
-// policy is asked.
+// policy is asked; a change to a name an `approve` rule gives is held as a pending change (approvals.ts), not applied.
 
-import { AccessError, SecretfileError } from "../errors.js";
+import { AccessError, PendingError, SecretfileError } from "../errors.js";
 import { decide, grantsAny } from "../policy/evaluate.js";
 import type { Verb } from "../policy/parse.js";
 import { listSecrets, type StoreDocument } from "../store/document.js";
@@ -16,6 +16,7 @@ import { checkWritableName } from "../store/reserved-names.js";
 import { getSecret, importSecrets, pickValues, putSecret, removeSecret, rollbackSecret, secretHistory } from "../store/operations.js";
 import type { Store } from "../store/store.js";
 import type { LastReads } from "../audit/last-read.js";
+import { answerApprovals, holdIfRuled, type Approvals } from "./approvals.js";
 import type { AuditLog } from "./audit.js";
 import type { IdentifiedCaller } from "./caller.js";
 import type { PolicyState } from "./policy-state.js";
@@ -32,6 +33,8 @@ export interface AgentContext {
   read(): Promise<StoreDocument>;
   /** Changes the document under the store's lock. */
   update<T>(change: (doc: StoreDocument) => T): Promise<T>;
+  /** Pending changes of approval rules (approvals.ts); absent: files in `pending/` of the store's folder. */
+  approvals?: Approvals;
 }
 
 /** Answers `req` from `caller`; throws a SecretfileError to be sent back (after it has been audited). */
@@ -119,6 +122,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         const value = checkValue(req.name, new TextEncoder().encode(req.value));
         const description = req.description === undefined ? undefined : checkDescription(req.description);
         const expires = req.expires === undefined ? undefined : checkExpires(req.expires);
+        await holdIfRuled(ctx, policy, caller, { op: "add", name: req.name, value, opts: { replace: req.replace, description, expires, rotateEvery: req.rotateEvery } }, reason);
         await change(
           [req.name],
           `${req.replace ? "replacing" : "adding"}: ${reason}`,
@@ -137,6 +141,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
       }
       case "rm": {
         const reason = await authorize("write", [req.name]);
+        await holdIfRuled(ctx, policy, caller, { op: "rm", name: req.name }, reason);
         await change([req.name], `removing: ${reason}`, (doc) => removeSecret(doc, req.name, file), () => `removed: ${reason}`);
         return { ok: true, op: "rm" };
       }
@@ -152,6 +157,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
       case "rollback": {
         checkWritableName(req.name);
         const reason = await authorize("write", [req.name]);
+        await holdIfRuled(ctx, policy, caller, { op: "rollback", name: req.name, to: req.to }, reason);
         const done = await change(
           [req.name],
           `rolling back${req.to === undefined ? "" : ` to version ${req.to}`}: ${reason}`,
@@ -165,6 +171,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         names.forEach(checkWritableName);
         const reason = await authorize("write", names);
         const secrets = req.secrets.map((s) => ({ name: s.name, value: checkValue(s.name, new TextEncoder().encode(s.value)) }));
+        await holdIfRuled(ctx, policy, caller, { op: "import", secrets, replace: req.replace === true }, reason);
         const done = await change(
           names,
           `importing${req.replace === true ? " (replacing)" : ""}: ${reason}`,
@@ -173,6 +180,10 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         );
         return { ok: true, op: "import", ...done };
       }
+      case "pending":
+      case "approve":
+      case "reject":
+        return await answerApprovals(req, caller, ctx, policy);
       case "settings": {
         if (req.historyKeep === undefined) {
           const keep = historyKeep(await ctx.read());
@@ -192,7 +203,7 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
   } catch (err) {
     // A refusal was audited where it was made, and an audit failure cannot be; other failures (not found, exists,
     // damaged) are audited here.
-    if (!(err instanceof AccessError) && !ctx.audit.isFailure(err)) {
+    if (!(err instanceof AccessError || err instanceof PendingError) && !ctx.audit.isFailure(err)) {
       const names = "name" in req ? [req.name] : req.op === "values" ? (req.names ?? ["*"]) : req.op === "import" ? req.secrets.map((s) => s.name) : [];
       await audit(names, [], false, err instanceof SecretfileError ? err.code : "internal error");
     }

@@ -10,6 +10,7 @@ import { BUSY, errorFromAnswer, MAX_REQUEST_BYTES, type Answer, type ErrorAnswer
 import type { SecretInfo } from "../store/document.js";
 import type { History, Rollback } from "../store/history.js";
 import type { AddOptions, ImportResult } from "../store/operations.js";
+import type { ApproveResult, PendingInfo } from "../protocol/pending.js";
 import { errnoName, isNativeError, native, type Native } from "../system/native.js";
 import { checkSocketPath } from "../system/paths.js";
 import type { Backend, SecretValues } from "./backend.js";
@@ -86,6 +87,19 @@ export class AgentBackend implements Backend {
 
   async historyKeep(keep: number | undefined): Promise<number> {
     return expect(await this.ask({ v: 1, op: "settings", historyKeep: keep }), "settings").historyKeep;
+  }
+
+  async pending(): Promise<PendingInfo[]> {
+    return expect(await this.ask({ v: 1, op: "pending" }), "pending").changes;
+  }
+
+  async approve(id: string, force: boolean): Promise<ApproveResult> {
+    const { ok: _ok, op: _op, ...result } = expect(await this.ask({ v: 1, op: "approve", id, ...(force ? { force } : {}) }), "approve");
+    return result;
+  }
+
+  async reject(id: string): Promise<void> {
+    expect(await this.ask({ v: 1, op: "reject", id }), "reject");
   }
 
   /** Returns the agent's answer to `ping`, for `doctor`. */

@@ -11,6 +11,7 @@ import type { SecretInfo } from "../store/document.js";
 import type { Attention } from "../store/expiry.js";
 import type { History, Rollback } from "../store/history.js";
 import type { AddOptions, ImportResult } from "../store/operations.js";
+import type { ApproveResult, PendingInfo } from "../protocol/pending.js";
 
 /** The operations commands need; personal mode and the agent client both provide them. */
 export interface Backend {
@@ -40,6 +41,12 @@ export interface Backend {
   importSecrets(secrets: { name: string; value: string }[], replace: boolean): Promise<ImportResult>;
   /** Returns how many earlier values each secret keeps, after setting it to `keep` when given. */
   historyKeep(keep: number | undefined): Promise<number>;
+  /** Returns the pending changes the caller asked for or may approve (docs/approvals.md). Agent only: UsageError (2) in personal mode. */
+  pending(): Promise<PendingInfo[]>;
+  /** Approves pending change `id` (root: `force` applies it at once). Throws AccessError (4), NotFoundError (3), … */
+  approve(id: string, force: boolean): Promise<ApproveResult>;
+  /** Rejects pending change `id`: it is forgotten, not applied. Throws AccessError (4), NotFoundError (3), … */
+  reject(id: string): Promise<void>;
 }
 
 /** Secret values by name, and the names among them that need attention (absent when fine). */

@@ -1,7 +1,8 @@
 // Personal mode: the CLI opens the store itself with the user's own identity.
 // Rules: no daemon, no root; `add` creates the store on first use, every other command needs one.
 
-import { NoStoreError } from "../errors.js";
+import { NoStoreError, UsageError } from "../errors.js";
+import type { ApproveResult, PendingInfo } from "../protocol/pending.js";
 import { listSecrets, type SecretInfo } from "../store/document.js";
 import { attentionOf } from "../store/expiry.js";
 import { historyKeep, setHistoryKeep, type History, type Rollback } from "../store/history.js";
@@ -88,6 +89,18 @@ export class PersonalBackend implements Backend {
     return keep;
   }
 
+  async pending(): Promise<PendingInfo[]> {
+    throw noApprovals();
+  }
+
+  async approve(): Promise<ApproveResult> {
+    throw noApprovals();
+  }
+
+  async reject(): Promise<void> {
+    throw noApprovals();
+  }
+
   private async open(createIfMissing = false): Promise<Store> {
     const paths = storePaths(this.dir);
     if (createIfMissing) return Store.openOrCreate(paths, { onWait: this.hooks.onLockWait }, this.hooks.onCreated);
@@ -101,4 +114,11 @@ export class PersonalBackend implements Backend {
       });
     }
   }
+}
+
+/** Approval rules are the agent's: a personal store has one user, so nothing waits for another (docs/approvals.md). */
+function noApprovals(): UsageError {
+  return new UsageError("a personal store has no pending changes: approval rules apply only to a store the agent serves", {
+    hint: "run it against the agent (--socket, or on the host set up for system mode); in personal mode every change applies at once",
+  });
 }

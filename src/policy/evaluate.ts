@@ -2,7 +2,7 @@
 // Rules: deny by default; root may do everything; write never implies read nor read write; globs never become regexes.
 
 import { isValidName } from "../store/names.js";
-import { formatSubject, type Policy, type Rule, type Subject, type Verb } from "./parse.js";
+import { formatSubject, type ApprovalRule, type Policy, type Rule, type Subject, type Verb } from "./parse.js";
 
 /** Who is asking, as the kernel reported it (uid, gid) and the user database resolved it. */
 export interface Caller {
@@ -76,6 +76,26 @@ export function readableNames(policy: Policy, caller: Caller, names: string[]): 
 /** Returns true when root is asking or some `verb` rule names the caller (whatever its names). Never throws. */
 export function grantsAny(policy: Policy, caller: Caller, verb: Verb): boolean {
   return caller.uid === 0 || policy.rules.some((rule) => rule.verb === verb && subjectMatches(rule.who, caller));
+}
+
+/** Returns the approval rules of `policy` that match any of `names`, in file order (none: the change needs no approval). Never throws. */
+export function approvalRulesFor(policy: Policy, names: string[]): ApprovalRule[] {
+  return (policy.approvals ?? []).filter((rule) => names.some((name) => rule.patterns.some((p) => matchesPattern(p, name))));
+}
+
+/** Returns true when `caller` is one of the people an approval rule counts: root, or a match of one of its subjects. Never throws. */
+export function countsFor(rule: ApprovalRule, caller: Caller): boolean {
+  return caller.uid === 0 || rule.who.some((who) => subjectMatches(who, caller));
+}
+
+/**
+ * Returns how many more people each rule still needs, given the people who agreed so far (the requester first); a
+ * uid counts once. Returns an empty list when every rule is met. Never throws.
+ */
+export function approvalsMissing(rules: ApprovalRule[], people: Caller[]): { rule: ApprovalRule; missing: number }[] {
+  return rules
+    .map((rule) => ({ rule, missing: rule.count - new Set(people.filter((p) => countsFor(rule, p)).map((p) => p.uid)).size }))
+    .filter((r) => r.missing > 0);
 }
 
 function subjectMatches(who: Subject, caller: Caller): boolean {

@@ -1,5 +1,6 @@
-// The policy file's syntax: `verb who pattern...` one rule a line, `#` comments, parsed to rules.
-// Rules: all-or-nothing (every bad line is reported, none is skipped); no printing; quoted input is escaped.
+// The policy file's syntax: `verb who pattern...` (and `approve N [expires=DUR] WHO... NAMES...`) one rule a line,
+// `#` comments, parsed to rules. Rules: all-or-nothing (every bad line is reported, none is skipped); no printing;
+// quoted input is escaped.
 
 import { FailureError } from "../errors.js";
 
@@ -18,10 +19,24 @@ export interface Rule {
   line: number;
 }
 
-/** A parsed policy file: its rules in file order. */
+/**
+ * An `approve N [expires=DUR] WHO... NAMES...` line: a change to a name matching `patterns` waits until `count`
+ * distinct people matching any of `who` (the requester counted first) have agreed, for at most `expiresMs`.
+ */
+export interface ApprovalRule {
+  count: number;
+  who: Subject[];
+  patterns: string[];
+  /** How long a pending change under this rule waits before it expires, in ms (24 h unless `expires=` is given). */
+  expiresMs: number;
+  line: number;
+}
+
+/** A parsed policy file: its rules in file order, and its approval rules (absent when it has none). */
 export interface Policy {
   file: string;
   rules: Rule[];
+  approvals?: ApprovalRule[];
 }
 
 /** One bad line: its 1-based number and what is wrong, without the file prefix. */
@@ -52,6 +67,12 @@ export class PolicySyntaxError extends FailureError {
 }
 
 const NAME_MAX = 64;
+/** The most people an approval rule may ask for. */
+export const APPROVE_MAX = 20;
+/** How long a pending change waits when its rule gives no `expires=`: 24 h. */
+export const DEFAULT_APPROVAL_MS = 24 * 3600_000;
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
+const DURATION_MAX_MS = 30 * 86_400_000;
 const PATTERN_MAX = 128;
 const ID_MAX = 4294967294; // 4294967295 is (uid_t)-1, never a real id
 const PRINCIPAL = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
@@ -94,6 +115,7 @@ export function formatSubject(who: Subject): string {
 
 function parseLines(lines: (string | null)[], file: string): Policy {
   const rules: Rule[] = [];
+  const approvals: ApprovalRule[] = [];
   const problems: PolicyProblem[] = [];
   lines.forEach((raw, index) => {
     const line = index + 1;
@@ -107,6 +129,11 @@ function parseLines(lines: (string | null)[], file: string): Policy {
     const words = (hash < 0 ? text : text.slice(0, hash)).split(/[ \t]+/).filter((w) => w !== "");
     const [verbWord, whoWord, ...patterns] = words;
     if (verbWord === undefined) return;
+    if (verbWord === "approve") {
+      const rule = parseApproval(words.slice(1), line, bad);
+      if (rule !== undefined) approvals.push(rule);
+      return;
+    }
     const before = problems.length;
     const verb = parseVerb(verbWord, bad);
     let who: Subject | undefined;
@@ -122,14 +149,64 @@ function parseLines(lines: (string | null)[], file: string): Policy {
     }
   });
   if (problems.length > 0) throw new PolicySyntaxError(file, problems);
-  return { file, rules };
+  return approvals.length === 0 ? { file, rules } : { file, rules, approvals };
+}
+
+/**
+ * Parses the words after `approve`: N, then `expires=DUR` if given, then subjects (told by their `kind:` prefix), then
+ * patterns. Returns undefined after reporting what is wrong.
+ */
+function parseApproval(words: string[], line: number, report: Report): ApprovalRule | undefined {
+  const [countWord, ...rest] = words;
+  let problems = 0;
+  const bad: Report = (message) => {
+    problems++;
+    report(message);
+  };
+  let n: number | undefined;
+  if (countWord === undefined) bad("missing the number of people after \"approve\"");
+  else if (!/^[1-9][0-9]{0,5}$/.test(countWord) || Number(countWord) < 2 || Number(countWord) > APPROVE_MAX) {
+    bad(`bad count ${quote(countWord)} after "approve" (expected a whole number from 2 to ${APPROVE_MAX}: the requester and at least one other)`);
+  } else n = Number(countWord);
+  let expiresMs = DEFAULT_APPROVAL_MS;
+  if (rest[0]?.startsWith("expires=")) expiresMs = parseDuration(rest.shift()!.slice("expires=".length), bad) ?? expiresMs;
+  const who: Subject[] = [];
+  const patterns: string[] = [];
+  for (const word of rest) {
+    const subject = /^[a-z]+:/.test(word);
+    if (subject && patterns.length > 0) bad(`who ${quote(word)} after the secret names (write every who before the names)`);
+    else if (subject) {
+      const parsed = parseWho(word, bad);
+      if (parsed !== undefined) who.push(parsed);
+    } else {
+      checkPattern(word, bad);
+      patterns.push(word);
+    }
+  }
+  if (countWord !== undefined && who.length === 0 && problems === 0) bad("missing who after the count (e.g. group:secops)");
+  if (countWord !== undefined && patterns.length === 0 && problems === 0) bad("missing secret names after who");
+  // A rule naming only people one by one that names fewer than it asks for could never be met.
+  if (n !== undefined && who.length > 0 && who.every((w) => w.kind === "user" || w.kind === "uid")) {
+    const people = new Set(who.map(formatSubject)).size;
+    if (people < n) bad(`approve ${n} can never be met: its who names only ${people} ${people === 1 ? "person" : "people"}`);
+  }
+  if (problems > 0 || n === undefined) return undefined;
+  return { count: n, who, patterns, expiresMs, line };
+}
+
+function parseDuration(text: string, bad: Report): number | undefined {
+  const m = /^([1-9][0-9]{0,6})([smhd])$/.exec(text);
+  const ms = m === null ? NaN : Number(m[1]) * DURATION_UNITS[m[2]!]!;
+  if (ms <= DURATION_MAX_MS) return ms;
+  bad(`bad expires=${quote(text)} (expected a duration such as 30m, 4h or 2d, at most 30d)`);
+  return undefined;
 }
 
 type Report = (message: string) => void;
 
 function parseVerb(word: string, bad: Report): Verb | undefined {
   if (word === "read" || word === "write") return word;
-  bad(`unknown verb ${quote(word)} (expected read or write)`);
+  bad(`unknown verb ${quote(word)} (expected read, write or approve)`);
   return undefined;
 }
 
@@ -175,4 +252,10 @@ function escapeChar(c: string): string {
 
 function codePoint(c: string): string {
   return `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
+/** Returns a duration in ms as the policy spells it, in the largest unit that divides it: `4h`, `90m`, `1s`. */
+export function formatDuration(ms: number): string {
+  for (const unit of ["d", "h", "m"] as const) if (ms % DURATION_UNITS[unit]! === 0) return `${ms / DURATION_UNITS[unit]!}${unit}`;
+  return `${Math.round(ms / 1000)}s`;
 }

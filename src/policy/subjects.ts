@@ -17,7 +17,8 @@ export interface SubjectWarning {
  */
 export function unknownSubjects(policy: Policy): SubjectWarning[] {
   const warnings: SubjectWarning[] = [];
-  for (const { who, line } of policy.rules) {
+  const subjects = [...policy.rules.map(({ who, line }) => ({ who, line })), ...(policy.approvals ?? []).flatMap(({ who, line }) => who.map((w) => ({ who: w, line })))];
+  for (const { who, line } of subjects.sort((a, b) => a.line - b.line)) {
     const missing =
       "id" in who
         ? who.kind === "uid"

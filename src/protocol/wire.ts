@@ -9,6 +9,7 @@ import {
   FailureError,
   NoStoreError,
   NotFoundError,
+  PendingError,
   SecretfileError,
   UsageError,
 } from "../errors.js";
@@ -16,6 +17,7 @@ import type { SecretInfo } from "../store/document.js";
 import { isRotateDays, MAX_ROTATE_DAYS, type Attention } from "../store/expiry.js";
 import { isHistoryKeep, MAX_HISTORY_KEEP, type Rollback, type VersionInfo } from "../store/history.js";
 import { isValidName } from "../store/names.js";
+import { isPendingId, type ApproveResult, type PendingInfo } from "./pending.js";
 
 /** The protocol version this build speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -34,7 +36,10 @@ export type Request =
   | { v: 1; op: "history"; name: string }
   | { v: 1; op: "rollback"; name: string; to?: number }
   | { v: 1; op: "import"; secrets: { name: string; value: string }[]; replace?: boolean }
-  | { v: 1; op: "settings"; historyKeep?: number };
+  | { v: 1; op: "settings"; historyKeep?: number }
+  | { v: 1; op: "pending" }
+  | { v: 1; op: "approve"; id: string; force?: boolean }
+  | { v: 1; op: "reject"; id: string };
 
 /** A successful answer. */
 export type Answer =
@@ -47,7 +52,10 @@ export type Answer =
   | { ok: true; op: "history"; versions: VersionInfo[]; keep: number }
   | ({ ok: true; op: "rollback" } & Rollback)
   | { ok: true; op: "import"; added: string[]; replaced: string[] }
-  | { ok: true; op: "settings"; historyKeep: number };
+  | { ok: true; op: "settings"; historyKeep: number }
+  | { ok: true; op: "pending"; changes: PendingInfo[] }
+  | ({ ok: true; op: "approve" } & ApproveResult)
+  | { ok: true; op: "reject"; id: string };
 
 /** A refusal or failure, carrying the error's code (and, for `busy`, how long to wait before trying again). */
 export interface ErrorAnswer {
@@ -83,7 +91,15 @@ export function parseRequest(line: string): Request {
   switch (r.op) {
     case "ping":
     case "list":
+    case "pending":
       return { v: 1, op: r.op };
+    case "approve":
+    case "reject": {
+      if (!isPendingId(r.id)) throw new UsageError('"id" must be a pending change\'s id (12 hex digits)');
+      if (r.op === "reject") return { v: 1, op: "reject", id: r.id };
+      if (r.force !== undefined && typeof r.force !== "boolean") throw new UsageError('"force" must be true or false');
+      return { v: 1, op: "approve", id: r.id, force: r.force as boolean | undefined };
+    }
     case "get":
     case "rm":
     case "exists":
@@ -160,6 +176,7 @@ const byCode: Record<string, new (message: string, details?: { hint?: string }) 
   "agent-unreachable": AgentUnreachableError,
   "no-store": NoStoreError,
   exists: ExistsError,
+  pending: PendingError,
 };
 
 /** Rebuilds the typed error an agent sent, so the CLI exits with the same code. */

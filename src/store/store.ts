@@ -126,8 +126,7 @@ export class Store {
    * Decrypts with the host identity; when the store is not encrypted to it, with the identity file as it is now (a
    * rekey replaced it) and then the ones a rekey keeps beside it, so a store left by an interrupted rekey still opens.
    */
-  private async decryptWithAny(bytes: Uint8Array): Promise<Uint8Array> {
-    const file = this.paths.store;
+  private async decryptWithAny(bytes: Uint8Array, file = this.paths.store): Promise<Uint8Array> {
     try {
       return await decrypt(bytes, this.current.secret, file);
     } catch (err) {
@@ -242,12 +241,28 @@ export class Store {
    * the extra recipients the document lists.
    */
   private async seal(doc: StoreDocument, withoutOld = false): Promise<Uint8Array> {
+    return this.sealBytes(doc, serializeDocument(doc), withoutOld);
+  }
+
+  /**
+   * Encrypts `plaintext` (a file the agent keeps beside the store, such as a pending change) to the recipients the
+   * store is encrypted to, as `doc` lists them. Throws UsageError (2) for a recipient age refuses.
+   */
+  async sealBytes(doc: StoreDocument, plaintext: Uint8Array, withoutOld = false): Promise<Uint8Array> {
     // A long-lived Store (the agent's) writes to the identity file as it is now, in case a rekey replaced it.
     const now = await loadIdentityIfPresent(this.paths.identity, { sealed: this.paths.sealed, known: this.current });
     if (now !== null) this.current = now;
     const rekey = await rekeyIdentities(this.paths.identity, withoutOld ? ["next"] : ["next", "old"]);
     const recipients = new Set([this.current.recipient, ...rekey.map((i) => i.recipient), ...(doc.recipients ?? []).map((e) => e.recipient)]);
-    return encrypt(serializeDocument(doc), [...recipients]);
+    return encrypt(plaintext, [...recipients]);
+  }
+
+  /**
+   * Decrypts `bytes` read from `file` that sealBytes wrote, with any identity the store opens with; the caller zeroes
+   * the plaintext. Throws CorruptError (5) for a damaged file or one not encrypted to these identities.
+   */
+  unsealBytes(bytes: Uint8Array, file: string): Promise<Uint8Array> {
+    return this.decryptWithAny(bytes, file);
   }
 }
 

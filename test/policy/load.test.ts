@@ -150,7 +150,7 @@ describe("loadPolicyFile", () => {
     const error = await loadError(path);
     expect(error).toBeInstanceOf(PolicySyntaxError);
     expect(error.exitCode).toBe(ExitCode.failure);
-    expect(error.message).toBe(`${path}:2: unknown verb "reed" (expected read or write)\n${path}:3: not valid UTF-8`);
+    expect(error.message).toBe(`${path}:2: unknown verb "reed" (expected read, write or approve)\n${path}:3: not valid UTF-8`);
   });
 });
 

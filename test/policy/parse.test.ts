@@ -70,9 +70,9 @@ describe("parsePolicy: bad lines", () => {
   const PAT = "(expected a secret name of letters, digits and _, not starting with a digit; globs * and ? allowed)";
   const UID = "(expected a decimal number from 0 to 4294967294, no leading zeros)";
   it.for<[string, string]>([
-    ["reed user:a A", 'unknown verb "reed" (expected read or write)'],
-    ["READ user:a A", 'unknown verb "READ" (expected read or write)'],
-    ["allow user:a A", 'unknown verb "allow" (expected read or write)'],
+    ["reed user:a A", 'unknown verb "reed" (expected read, write or approve)'],
+    ["READ user:a A", 'unknown verb "READ" (expected read, write or approve)'],
+    ["allow user:a A", 'unknown verb "allow" (expected read, write or approve)'],
     ["read", 'missing who and secret names after "read"'],
     ["write   # nothing else", 'missing who and secret names after "write"'],
     ["read user:a", 'missing secret names after "user:a"'],
@@ -133,7 +133,7 @@ describe("parsePolicy: bad lines", () => {
     ].join("\n");
     const error = syntaxError(text);
     expect(error.problems).toEqual([
-      { line: 3, message: 'unknown verb "reed" (expected read or write)' },
+      { line: 3, message: 'unknown verb "reed" (expected read, write or approve)' },
       { line: 5, message: 'missing secret names after "group:mon"' },
       { line: 6, message: `bad uid "01" in "uid:01" ${UID}` },
       { line: 6, message: `bad pattern "A.B" ${PAT}` },
@@ -141,7 +141,7 @@ describe("parsePolicy: bad lines", () => {
     ]);
     expect(error.message).toBe(
       [
-        `${F}:3: unknown verb "reed" (expected read or write)`,
+        `${F}:3: unknown verb "reed" (expected read, write or approve)`,
         `${F}:5: missing secret names after "group:mon"`,
         `${F}:6: bad uid "01" in "uid:01" ${UID}`,
         `${F}:6: bad pattern "A.B" ${PAT}`,
@@ -188,7 +188,7 @@ describe("parsePolicyBytes", () => {
       expect(error).toBeInstanceOf(PolicySyntaxError);
       expect((error as PolicySyntaxError).problems).toEqual([
         { line: 2, message: "not valid UTF-8" },
-        { line: 3, message: 'unknown verb "reed" (expected read or write)' },
+        { line: 3, message: 'unknown verb "reed" (expected read, write or approve)' },
         { line: 4, message: "not valid UTF-8" },
       ]);
     }

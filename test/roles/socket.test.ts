@@ -26,7 +26,7 @@ const STEPS: { id: string; kind?: Kind; argv: (name: string, probe: string) => s
 ];
 
 describe.skipIf(!isRoot)(`the role table over the socket, under real uids (${NEEDS_ROOT})`, () => {
-  const sys = useSystem(["writer", "reader", "mixed", "stranger", "member"], { team: ["member"] });
+  const sys = useSystem(["writer", "reader", "mixed", "stranger", "member", "approver"], { team: ["member"], approvers: ["approver"] });
   const nopasswd = unusedId();
   let agent: RunningAgent;
   let probe: string;
@@ -35,7 +35,7 @@ describe.skipIf(!isRoot)(`the role table over the socket, under real uids (${NEE
 
   beforeAll(async () => {
     const text = policyText((role) =>
-      role.subject === "uid" ? `uid:${nopasswd.uid}` : role.subject === "group" ? `group:${sys.groups.team.name}` : `user:${as(role.id)!.name}`,
+      role.subject === "uid" ? `uid:${nopasswd.uid}` : role.subject === "group" ? `group:${sys.groups[role.group!].name}` : `user:${as(role.id)!.name}`,
     );
     agent = await sys.startAgent({ policyText: text, secrets: VALUES });
     probe = sys.world.fixture("env-probe.mjs");
@@ -46,7 +46,7 @@ describe.skipIf(!isRoot)(`the role table over the socket, under real uids (${NEE
     const mine = agent.auditLines().filter((l) => l.pid === r.pid);
     expect(mine.length, JSON.stringify(mine)).toBeGreaterThanOrEqual(1);
     const last = mine.at(-1)!;
-    expect(last).toMatchObject({ uid: as(role.id)?.uid ?? 0, allowed, names: op(opId).audited!(name, allowed) });
+    expect(last).toMatchObject({ uid: as(role.id)?.uid ?? 0, allowed, names: op(opId).audited!(name, allowed, role.id) });
     const log = readFileSync(agent.auditPath, "utf8") + agent.stderr();
     for (const v of [...Object.values(VALUES), ...extra]) {
       expect(log, "a value in the audit log or the agent's output").not.toContain(v);

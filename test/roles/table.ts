@@ -13,7 +13,7 @@ import type { Request } from "../../src/protocol/wire.js";
 export const reservedNamesEnforced = true;
 
 /** What the agent answers: ok, or the error code on the wire. */
-export type Outcome = "ok" | "exists" | "usage" | "not-found" | "denied";
+export type Outcome = "ok" | "exists" | "usage" | "not-found" | "denied" | "pending";
 
 /** The CLI's exit code for each outcome (design: exit codes). */
 export const EXIT: Record<Outcome, number> = {
@@ -22,8 +22,9 @@ export const EXIT: Record<Outcome, number> = {
   usage: ExitCode.usage,
   "not-found": ExitCode.notFound,
   denied: ExitCode.denied,
+  pending: ExitCode.pending,
 };
-const BY_DIGIT: Record<string, Outcome> = { "0": "ok", "1": "exists", "2": "usage", "3": "not-found", "4": "denied" };
+const BY_DIGIT: Record<string, Outcome> = { "0": "ok", "1": "exists", "2": "usage", "3": "not-found", "4": "denied", "7": "pending" };
 
 /** The kinds of name each named operation is tried with, in the order the cells list them. */
 export const KINDS = ["in", "in-missing", "out", "out-missing", "reserved"] as const;
@@ -32,7 +33,7 @@ export type Kind = (typeof KINDS)[number];
 /** The names a role is tried with, for one verb. */
 export type NameSet = Record<Kind, string>;
 
-export type RoleId = "root" | "service" | "writer" | "reader" | "mixed" | "stranger" | "nopasswd" | "member";
+export type RoleId = "root" | "service" | "writer" | "reader" | "mixed" | "stranger" | "nopasswd" | "member" | "approver";
 
 /** One role: who it is, how the policy names it, the names it is tried with, and what it sees in `ls` and `exec`. */
 export interface Role {
@@ -40,6 +41,8 @@ export interface Role {
   title: string;
   /** The policy's subject kind for its rules (`user:NAME`, `group:NAME`, `uid:N`), when rules name it. */
   subject?: "user" | "group" | "uid";
+  /** For a `group:` subject: which of the table's groups (GROUPS) names it. */
+  group?: GroupId;
   /** Names for operations that need `read` (get, values, history) and those that need `write`. */
   names: { read: NameSet; write: NameSet };
   /** The names `ls` shows and a plain `exec` gives it, sorted; empty when it is refused. */
@@ -55,8 +58,8 @@ export interface Operation {
   verb?: "read" | "write";
   /** The request, for `name` (named operations) and a fresh `value` (add, import). */
   request(name: string, value: string): Request;
-  /** The audit line's `names` for a request about `name`, when allowed and when refused (ping writes no line). */
-  audited?: (name: string, allowed: boolean) => string[];
+  /** The audit line's `names` for a request about `name`, when allowed and when refused, by `role` (ping writes no line). */
+  audited?: (name: string, allowed: boolean, role: RoleId) => string[];
   /** The reserved-name cell of a write: its outcome is owed only once `reservedNamesEnforced`. */
   writesReserved?: boolean;
   /** Authorized as a write, but only asks (`exists`): the store is left as it was. */
@@ -64,6 +67,18 @@ export interface Operation {
 }
 
 const one = (name: string) => [name];
+
+/** The groups the table's policy names: `team` (a supplementary group of `member`), `approvers` (of `approver`). */
+export type GroupId = "team" | "approvers";
+
+/** The names an `approve` rule gives (to the `approvers` group), and the pending change each cell starts with. */
+export const APPROVED = "APPR_KEY";
+/**
+ * The pending change every cell starts from: `add --replace APPR_KEY`, asked by another member of `approvers` (not a
+ * role of the table), so one more approval (root's or the approver's) applies it.
+ */
+export const SEEDED = { id: "0000000a11ce", name: APPROVED } as const;
+const approvedNames = (allowed: boolean, role: RoleId) => (allowed && (role === "root" || role === "approver") ? [APPROVED] : []);
 
 /** Every operation, in the table's order. */
 export const OPERATIONS: Operation[] = [
@@ -95,22 +110,33 @@ export const OPERATIONS: Operation[] = [
   },
   { id: "settings", cli: "history", request: () => ({ v: 1, op: "settings" }), audited: () => [] },
   { id: "settings --keep", cli: "history --keep N", request: () => ({ v: 1, op: "settings", historyKeep: 3 }), audited: () => [] },
+  { id: "pending", cli: "pending", request: () => ({ v: 1, op: "pending" }), audited: (_, allowed, role) => approvedNames(allowed, role) },
+  { id: "approve", cli: "approve ID", request: () => ({ v: 1, op: "approve", id: SEEDED.id }), audited: (_, allowed, role) => approvedNames(allowed, role) },
+  {
+    id: "reject",
+    cli: "reject ID",
+    request: () => ({ v: 1, op: "reject", id: SEEDED.id }),
+    // Refused once looked up (a writer may reject its own changes, so the id is looked up for it): named.
+    audited: (_, allowed, role) => (approvedNames(allowed, role).length > 0 || role === "writer" || role === "mixed" ? [APPROVED] : []),
+  },
 ];
 
 /** The reserved name every role is tried with: an old store holds it, and every rule below names it. */
 export const RESERVED = "LD_PRELOAD";
 
 /** The secrets in the store each cell starts from; each has a current and an earlier value. */
-export const STORE_NAMES = ["APP_KEY", "HIDDEN_KEY", "JOB_KEY", RESERVED, "MIX_R_KEY", "MIX_W_KEY", "NOPW_KEY", "ROOT_KEY", "TEAM_KEY"];
+export const STORE_NAMES = [APPROVED, "APP_KEY", "HIDDEN_KEY", "JOB_KEY", RESERVED, "MIX_R_KEY", "MIX_W_KEY", "NOPW_KEY", "ROOT_KEY", "TEAM_KEY"];
 
 /** The policy, by role: each rule line is `verb <subject of role> patterns`. */
-export const RULES: { verb: "read" | "write"; role: RoleId; patterns: string[] }[] = [
+export const RULES: { verb: "read" | "write" | "approve 2"; role: RoleId; patterns: string[] }[] = [
   { verb: "read", role: "reader", patterns: ["JOB_*", RESERVED] },
   { verb: "write", role: "writer", patterns: ["APP_*", RESERVED] },
   { verb: "read", role: "mixed", patterns: ["MIX_R_*", RESERVED] },
   { verb: "write", role: "mixed", patterns: ["MIX_W_*", RESERVED] },
   { verb: "read", role: "member", patterns: ["TEAM_*", RESERVED] },
   { verb: "read", role: "nopasswd", patterns: ["NOPW_*", RESERVED] },
+  { verb: "write", role: "approver", patterns: ["APPR_*", RESERVED] },
+  { verb: "approve 2", role: "approver", patterns: ["APPR_*"] },
 ];
 
 const names = (own: string, out = "HIDDEN"): NameSet => ({
@@ -138,7 +164,8 @@ export const ROLES: Role[] = [
   },
   { id: "stranger", title: "a user no rule names", names: same(names("JOB")), sees: [] },
   { id: "nopasswd", title: "a uid with no passwd entry", subject: "uid", names: same(names("NOPW")), sees: [RESERVED, "NOPW_KEY"] },
-  { id: "member", title: "a `group:` member through a supplementary group only", subject: "group", names: same(names("TEAM")), sees: [RESERVED, "TEAM_KEY"] },
+  { id: "member", title: "a `group:` member through a supplementary group only", subject: "group", group: "team", names: same(names("TEAM")), sees: [RESERVED, "TEAM_KEY"] },
+  { id: "approver", title: "an `approve` group member (with `write` of the same names)", subject: "group", group: "approvers", names: same(names("APPR")), sees: [] },
 ];
 
 /**
@@ -146,21 +173,26 @@ export const ROLES: Role[] = [
  * out-missing, reserved). 0 ok, 1 exists, 2 usage, 3 not found, 4 denied: the exit code the CLI gives for it.
  */
 const CELLS: Record<string, Record<RoleId, string>> = {
-  // columns: root, service, writer, reader, mixed, stranger, nopasswd, member (ROLES' order)
-  ping: row("0", "0", "0", "0", "0", "0", "0", "0"),
-  get: row("0 3 0 3 0", "4 4 4 4 4", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0"),
-  values: row("0 3 0 3 0", "4 4 4 4 4", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0"),
-  "values (all)": row("0", "4", "4", "0", "0", "4", "0", "0"),
-  list: row("0", "4", "4", "0", "0", "4", "0", "0"),
-  add: row("1 0 1 0 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2"),
-  "add --replace": row("0 0 0 0 2", "4 4 4 4 2", "0 0 4 4 2", "4 4 4 4 2", "0 0 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2"),
-  exists: row("0 0 0 0 0", "4 4 4 4 4", "0 0 4 4 0", "4 4 4 4 4", "0 0 4 4 0", "4 4 4 4 4", "4 4 4 4 4", "4 4 4 4 4"),
-  rm: row("0 3 0 3 0", "4 4 4 4 4", "0 3 4 4 0", "4 4 4 4 4", "0 3 4 4 0", "4 4 4 4 4", "4 4 4 4 4", "4 4 4 4 4"),
-  history: row("0 3 0 3 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "0 3 0 3 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0"),
-  rollback: row("0 3 0 3 2", "4 4 4 4 2", "0 3 4 4 2", "4 4 4 4 2", "0 3 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2"),
-  import: row("1 0 1 0 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2"),
-  settings: row("0", "0", "0", "0", "0", "0", "0", "0"),
-  "settings --keep": row("0", "4", "4", "4", "4", "4", "4", "4"),
+  // columns: root, service, writer, reader, mixed, stranger, nopasswd, member, approver (ROLES' order)
+  ping: row("0", "0", "0", "0", "0", "0", "0", "0", "0"),
+  get: row("0 3 0 3 0", "4 4 4 4 4", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "4 4 4 4 4"),
+  values: row("0 3 0 3 0", "4 4 4 4 4", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "4 4 4 4 4"),
+  "values (all)": row("0", "4", "4", "0", "0", "4", "0", "0", "4"),
+  list: row("0", "4", "4", "0", "0", "4", "0", "0", "4"),
+  add: row("1 0 1 0 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "1 7 4 4 2"),
+  "add --replace": row("0 0 0 0 2", "4 4 4 4 2", "0 0 4 4 2", "4 4 4 4 2", "0 0 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "7 7 4 4 2"),
+  exists: row("0 0 0 0 0", "4 4 4 4 4", "0 0 4 4 0", "4 4 4 4 4", "0 0 4 4 0", "4 4 4 4 4", "4 4 4 4 4", "4 4 4 4 4", "0 0 4 4 0"),
+  rm: row("0 3 0 3 0", "4 4 4 4 4", "0 3 4 4 0", "4 4 4 4 4", "0 3 4 4 0", "4 4 4 4 4", "4 4 4 4 4", "4 4 4 4 4", "7 3 4 4 0"),
+  history: row("0 3 0 3 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "0 3 0 3 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "0 3 4 4 0"),
+  rollback: row("0 3 0 3 2", "4 4 4 4 2", "0 3 4 4 2", "4 4 4 4 2", "0 3 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "7 3 4 4 2"),
+  import: row("1 0 1 0 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "1 7 4 4 2"),
+  settings: row("0", "0", "0", "0", "0", "0", "0", "0", "0"),
+  "settings --keep": row("0", "4", "4", "4", "4", "4", "4", "4", "4"),
+  // The pending change SEEDED: root and the approver see it and may approve (applying it: root counts as one person)
+  // or reject it; a writer sees an empty list (no change of its own) and is refused it by id; no one else has a part.
+  pending: row("0", "4", "0", "4", "0", "4", "4", "4", "0"),
+  approve: row("0", "4", "4", "4", "4", "4", "4", "4", "0"),
+  reject: row("0", "4", "4", "4", "4", "4", "4", "4", "0"),
 };
 
 function row(...cells: string[]): Record<RoleId, string> {

@@ -3,7 +3,10 @@
 // Rules: no file, socket or root needed; every call starts from the same store, so cells never depend on each other.
 
 import { randomBytes } from "node:crypto";
+import { Approvals } from "../../src/agent/approvals.js";
 import type { IdentifiedCaller } from "../../src/agent/caller.js";
+import { stampOf, type PendingChange } from "../../src/agent/pending-change.js";
+import { MemoryPending } from "../../src/agent/pending-files.js";
 import { handle, type AgentContext } from "../../src/agent/handle.js";
 import type { AuditLog } from "../../src/agent/audit.js";
 import type { PolicyState } from "../../src/agent/policy-state.js";
@@ -13,7 +16,7 @@ import { parsePolicy } from "../../src/policy/parse.js";
 import { errorAnswer, parseRequest, type Answer, type ErrorAnswer, type Request } from "../../src/protocol/wire.js";
 import { parseDocument, serializeDocument, type StoreDocument } from "../../src/store/document.js";
 import { storePaths, type Store } from "../../src/store/store.js";
-import { policyText, STORE_NAMES, type RoleId } from "./table.js";
+import { APPROVED, policyText, SEEDED, STORE_NAMES, type RoleId } from "./table.js";
 
 const DIR = "/var/lib/secretfile";
 const POLICY = "/etc/secretfile/policy";
@@ -30,7 +33,10 @@ export const CALLERS: Record<RoleId, IdentifiedCaller> = {
   nopasswd: caller(61234, undefined, [[61234, undefined]]),
   // Primary group its own; `team` only as a supplementary group.
   member: caller(1005, "member", [[1005, "member"], [2000, "team"]]),
+  approver: caller(1006, "approver", [[1006, "approver"], [2001, "approvers"]]),
 };
+/** The other member of `approvers`, who asked for the pending change every cell starts from. */
+const REQUESTER = caller(1007, "approver2", [[1007, "approver2"], [2001, "approvers"]]);
 
 function caller(uid: number, user: string | undefined, groups: [number, string | undefined][]): IdentifiedCaller {
   return { uid, gid: groups[0]![0], user, groups: groups.map(([gid, name]) => ({ gid, name })), pid: 4242, program: "/usr/bin/node", cmdline: "node secretfile" };
@@ -38,15 +44,17 @@ function caller(uid: number, user: string | undefined, groups: [number, string |
 
 /** The policy every cell is decided under (RULES of table.ts, spelled for CALLERS). */
 export const POLICY_TEXT = policyText((role) =>
-  role.subject === "uid" ? `uid:${CALLERS[role.id].uid}` : role.subject === "group" ? "group:team" : `user:${CALLERS[role.id].user}`,
+  role.subject === "uid" ? `uid:${CALLERS[role.id].uid}` : role.subject === "group" ? `group:${role.group}` : `user:${CALLERS[role.id].user}`,
 );
 const policy = parsePolicy(POLICY_TEXT, POLICY);
 
 const hex = () => randomBytes(12).toString("hex");
 /** Each stored secret's current and earlier value: random, so any copy of one in an output is found. */
 export const VALUES = new Map(STORE_NAMES.map((name) => [name, { current: `cur-${hex()}`, earlier: `old-${hex()}` }]));
-/** Every value the store holds. */
-export const ALL_VALUES = [...VALUES.values()].flatMap((v) => [v.current, v.earlier]);
+/** The new value of the pending change every cell starts from. */
+const SEEDED_VALUE = `pending-${hex()}`;
+/** Every value the store holds, and the pending change's. */
+export const ALL_VALUES = [...[...VALUES.values()].flatMap((v) => [v.current, v.earlier]), SEEDED_VALUE];
 
 // Written as JSON, not through putSecret: the store is one written before reserved names were refused.
 const BASE = serializeDocument(
@@ -61,6 +69,17 @@ const BASE = serializeDocument(
     }),
   ) as StoreDocument,
 );
+
+/** The pending change SEEDED (table.ts): `add --replace APPR_KEY` by REQUESTER, on the store as it is. */
+const SEEDED_CHANGE: PendingChange = {
+  id: SEEDED.id,
+  request: { op: "add", name: APPROVED, value: SEEDED_VALUE, opts: { replace: true } },
+  requester: { uid: REQUESTER.uid, gid: REQUESTER.gid, user: REQUESTER.user, groups: REQUESTER.groups, time: "2026-03-01T00:00:00.000Z", pid: REQUESTER.pid, program: REQUESTER.program },
+  expires: "2999-01-01T00:00:00.000Z",
+  base: { [APPROVED]: stampOf(parseDocument(BASE, STORE_FILE), APPROVED) },
+  approvals: [],
+  fingerprint: "0000-0000-0000-0000",
+};
 
 /** What one request did: the answer, the audit lines it wrote, and the store before and after. */
 export interface Exchange {
@@ -90,8 +109,9 @@ export async function exchange(req: Request, who: RoleId, damaged?: Error): Prom
   const ctx: AgentContext = {
     store: { paths: storePaths(DIR) } as unknown as Store,
     policy: { file: POLICY, current: async () => ({ ok: true, policy }) } as unknown as PolicyState,
-    audit: { file: "/var/log/secretfile/audit.log", record: async (r: AuditRecord) => record(r), write: record, event: () => undefined, isFailure: () => false } as unknown as AuditLog,
+    audit: { file: "/var/log/secretfile/audit.log", record: async (r: AuditRecord) => record(r), commit: async (r: AuditRecord) => record(r), write: record, event: () => undefined, isFailure: () => false } as unknown as AuditLog,
     lastRead: new LastReads(),
+    approvals: new Approvals(seededPending()),
     read: async () => {
       reads++;
       if (damaged !== undefined) throw damaged;
@@ -113,4 +133,11 @@ export async function exchange(req: Request, who: RoleId, damaged?: Error): Prom
     answer = errorAnswer(err);
   }
   return { answer, wire: JSON.stringify(answer), audit, before, after: JSON.stringify(doc), reads };
+}
+
+/** Pending changes in memory, holding SEEDED_CHANGE only. */
+function seededPending(): MemoryPending {
+  const pending = new MemoryPending(randomBytes(32));
+  pending.changes.set(SEEDED.id, structuredClone(SEEDED_CHANGE));
+  return pending;
 }

@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { resolvePaths } from "../../system/paths.js";
 import { loadPolicyFile } from "../../policy/load.js";
-import { formatSubject } from "../../policy/parse.js";
+import { formatDuration, formatSubject } from "../../policy/parse.js";
 import { unknownSubjects } from "../../policy/subjects.js";
 import { warn } from "../report.js";
 
@@ -17,11 +17,14 @@ export function register(program: Command): void {
     .action(async (file: string | undefined) => {
       const path = file ?? resolvePaths({}).policy;
       const loaded = await loadPolicyFile(path);
-      for (const rule of loaded.rules) {
-        process.stdout.write(`${String(rule.line).padStart(4)}: ${rule.verb} ${formatSubject(rule.who)} ${rule.patterns.join(" ")}\n`);
-      }
+      const lines = [
+        ...loaded.rules.map((r) => ({ line: r.line, text: `${r.verb} ${formatSubject(r.who)} ${r.patterns.join(" ")}` })),
+        ...(loaded.approvals ?? []).map((r) => ({ line: r.line, text: `approve ${r.count} expires=${formatDuration(r.expiresMs)} ${r.who.map(formatSubject).join(" ")} ${r.patterns.join(" ")}` })),
+      ].sort((a, b) => a.line - b.line);
+      for (const { line, text } of lines) process.stdout.write(`${String(line).padStart(4)}: ${text}\n`);
       // A name with no account grants nothing: said, but not an error (the account may come later).
       for (const w of unknownSubjects(loaded)) warn(`${path}:${w.line}: ${w.message}`);
-      process.stdout.write(`${path}: ok (${loaded.rules.length} rule${loaded.rules.length === 1 ? "" : "s"})\n`);
+      const n = lines.length;
+      process.stdout.write(`${path}: ok (${n} rule${n === 1 ? "" : "s"})\n`);
     });
 }

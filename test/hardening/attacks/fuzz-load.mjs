@@ -26,7 +26,7 @@ const chance = (p) => rnd() < p;
 const readable = Object.keys(cfg.readable);
 const NAMES = [...readable, "S_KEY", "NO_SUCH_KEY", "", "1ABC", "a-b", "x".repeat(129), "../../etc/passwd", "A".repeat(128), "é", "A\u0000B"];
 const WEIRD = [null, true, false, 0, -1, 1.5, 1e308, "", "1", [], [1], {}, { a: 1 }, "x".repeat(3000), "\u0000", "\ud800", "\u202e", { __proto__: { ok: true } }];
-const OPS = ["ping", "get", "list", "values", "add", "rm", "history", "rollback", "import", "settings"];
+const OPS = ["ping", "get", "list", "values", "add", "rm", "history", "rollback", "import", "settings", "pending", "approve", "reject"];
 
 /** A valid request and what it must be answered with (null: anything well-formed). */
 function valid() {
@@ -60,7 +60,7 @@ function mutatedObject() {
     ? { v: 1, op: "add", name: cfg.writable, value: String(int(1e9)), replace: true }
     : { v: 1, op: pick(OPS), name: pick(NAMES), names: chance(0.5) ? [pick(NAMES), pick(NAMES)] : undefined, value: chance(0.3) ? "v" : undefined };
   for (let i = 1 + int(3); i > 0; i--) {
-    const keys = ["v", "op", "name", "names", "value", "replace", "description", "expires", "rotateEvery", "to", "secrets", "historyKeep", "__proto__", "constructor", "toString"];
+    const keys = ["v", "op", "name", "names", "value", "replace", "description", "expires", "rotateEvery", "to", "secrets", "historyKeep", "id", "force", "__proto__", "constructor", "toString"];
     const key = pick(keys);
     switch (int(4)) {
       case 0:

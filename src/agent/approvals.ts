@@ -1,0 +1,278 @@
+// Approval rules at work in the agent: a change to a name an `approve` rule gives is held (not applied), listed,
+// approved, rejected, expired, and applied with the usual locked write once enough people agreed.
+// Rules: every step is audited before it takes effect (an applied change's line before the write), never a value nor
+// the fingerprint key; the requester never approves its own change and a uid counts once; one queue serializes every
+// step, so concurrent approvals each count once; a change applies only to the secrets as they were when it was asked
+// for (else it is void); root counts as one person of any rule, and only root's `--force` skips the count (a bypass).
+
+import { randomBytes } from "node:crypto";
+import { AccessError, NotFoundError, PendingError } from "../errors.js";
+import { approvalRulesFor, approvalsMissing, countsFor, decide, grantsAny } from "../policy/evaluate.js";
+import { formatSubject, type ApprovalRule, type Policy } from "../policy/parse.js";
+import type { ApproveResult, NeedInfo, PendingInfo } from "../protocol/pending.js";
+import type { Answer, Request } from "../protocol/wire.js";
+import { rollbackSecret } from "../store/operations.js";
+import type { Store } from "../store/store.js";
+import type { IdentifiedCaller } from "./caller.js";
+import type { AgentContext } from "./handle.js";
+import {
+  applyChange,
+  changedSince,
+  describeChange,
+  fingerprint,
+  namesOf,
+  personInfo,
+  personText,
+  stampOf,
+  type ChangeRequest,
+  type PendingChange,
+  type Person,
+} from "./pending-change.js";
+import { PendingFiles, type PendingStore } from "./pending-files.js";
+
+/** The agent's pending changes: kept in `files`, cached once loaded, every step taken one at a time. */
+export class Approvals {
+  readonly files: PendingStore;
+  /** The clock, in ms since the epoch (injectable for tests). */
+  readonly now: () => number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private cache: Map<string, PendingChange> | undefined;
+
+  constructor(files: PendingStore, now: () => number = Date.now) {
+    this.files = files;
+    this.now = now;
+  }
+
+  /** Runs `step` after every step asked before it has ended; resolves or rejects as it does. */
+  serial<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(step, step);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Returns the changes kept, by id, loading them the first time. Throws what PendingStore.load throws. */
+  async changes(): Promise<Map<string, PendingChange>> {
+    this.cache ??= new Map((await this.files.load()).map((c) => [c.id, c]));
+    return this.cache;
+  }
+}
+
+const defaults = new WeakMap<Store, Approvals>();
+
+/** Returns the context's approvals, or the default: files in `pending/` of the store's folder. */
+export function approvalsOf(ctx: AgentContext): Approvals {
+  if (ctx.approvals !== undefined) return ctx.approvals;
+  let made = defaults.get(ctx.store);
+  if (made === undefined) defaults.set(ctx.store, (made = new Approvals(new PendingFiles(ctx.store))));
+  return made;
+}
+
+/** A change as handle.ts asks it: rollback's version may be left to the agent. */
+export type AskedChange = Exclude<ChangeRequest, { op: "rollback" }> | { op: "rollback"; name: string; to: number | undefined };
+
+/**
+ * The hook of every change (add, rm, rollback, import), called once it is authorized and checked: returns when no
+ * approval rule gives its names (the caller then applies it), else keeps it as a pending change, audits that, and
+ * throws PendingError (exit 7) naming its id, fingerprint and who may approve it. Throws what the change itself would
+ * (ExistsError, NotFoundError, …) before anything is kept.
+ */
+export async function holdIfRuled(ctx: AgentContext, policy: Policy, caller: IdentifiedCaller, asked: AskedChange, reason: string): Promise<void> {
+  const names = namesOf(asked as ChangeRequest);
+  const rules = approvalRulesFor(policy, names);
+  if (rules.length === 0) return;
+  const approvals = approvalsOf(ctx);
+  const file = ctx.store.paths.store;
+  await approvals.serial(async () => {
+    await sweep(ctx, approvals);
+    const doc = await ctx.read();
+    const request: ChangeRequest =
+      asked.op === "rollback" && asked.to === undefined ? { ...asked, to: rollbackSecret(structuredClone(doc), asked.name, undefined, file).restored } : (asked as ChangeRequest);
+    const after = applyChange(structuredClone(doc), request, file);
+    const id = randomBytes(6).toString("hex");
+    const now = approvals.now();
+    const change: PendingChange = {
+      id,
+      request,
+      requester: { ...person(caller, now), pid: caller.pid, program: caller.program },
+      expires: new Date(now + Math.min(...rules.map((r) => r.expiresMs))).toISOString(),
+      base: Object.fromEntries(names.map((n) => [n, stampOf(doc, n)])),
+      approvals: [],
+      fingerprint: fingerprint(approvals.files.key(), id, after),
+    };
+    const needs = needsOf(rules, change);
+    const what = `${describeChange(request)} ${names.join(" ")}`;
+    await record(ctx, caller, asked.op, names, false, `held for approval as change ${id} (fingerprint ${change.fingerprint}, needs ${needsText(needs)}, expires ${change.expires}): ${reason}`);
+    await approvals.files.save(change, doc);
+    (await approvals.changes()).set(id, change);
+    throw new PendingError(`the change was not applied: ${what} waits for approval as change ${id}, fingerprint ${change.fingerprint}`, {
+      hint: `it needs ${needsText(needs)} (\`secretfile approve ${id}\`) before ${change.expires}; they see it in \`secretfile pending\`: compare the fingerprint with theirs`,
+    });
+  });
+}
+
+/** Answers `pending`, `approve` and `reject`; throws AccessError (4, audited here), NotFoundError (3), … */
+export async function answerApprovals(req: Extract<Request, { op: "pending" | "approve" | "reject" }>, caller: IdentifiedCaller, ctx: AgentContext, policy: Policy): Promise<Answer> {
+  const approvals = approvalsOf(ctx);
+  const refuse = async (names: string[], why: string, message: string, hint: string) => {
+    await record(ctx, caller, req.op, names, false, why);
+    return new AccessError(message, { hint });
+  };
+  // Refused before any change is looked up: a caller with no part in approvals learns nothing, not even the ids.
+  const approver = caller.uid === 0 || (policy.approvals ?? []).some((r) => countsFor(r, caller));
+  if (!approver && (req.op === "approve" || !grantsAny(policy, caller, "write"))) {
+    throw await refuse([], `no approve rule names uid ${caller.uid}`, `${personText(caller)} may not ${req.op === "pending" ? "see pending changes" : `${req.op} changes`}`, `an admin can name it in an approve rule of ${policy.file}`);
+  }
+  if (req.op === "approve" && req.force === true && caller.uid !== 0) {
+    throw await refuse([], "only root may apply a pending change with --force", `${personText(caller)} may not apply a change without its approvals`, "only root may: `sudo secretfile approve ID --force` (audited as a bypass)");
+  }
+  return approvals.serial(async () => {
+    const changes = await sweep(ctx, approvals);
+    if (req.op === "pending") {
+      const shown = [...changes.values()].filter((c) => caller.uid === 0 || c.requester.uid === caller.uid || mayApprove(policy, c, caller));
+      await record(ctx, caller, "pending", shown.flatMap((c) => namesOf(c.request)), true, `${shown.length} pending change${shown.length === 1 ? "" : "s"} listed`);
+      return { ok: true, op: "pending", changes: shown.sort((a, b) => (a.requester.time < b.requester.time ? -1 : 1)).map((c) => infoOf(policy, c)) };
+    }
+    const change = changes.get(req.id);
+    if (change === undefined) {
+      throw new NotFoundError(`no pending change ${req.id}`, { hint: "`secretfile pending` lists them; one applied, rejected or expired is gone (the audit log says which)" });
+    }
+    const names = namesOf(change.request);
+    const what = `change ${change.id} (${describeChange(change.request)} ${names.join(" ")}, requested by ${personText(change.requester)})`;
+    if (req.op === "reject") {
+      if (caller.uid !== 0 && change.requester.uid !== caller.uid && !mayApprove(policy, change, caller)) {
+        throw await refuse(names, `not an approver of change ${change.id}`, `${personText(caller)} may not reject change ${change.id}`, `only its requester, the people its approve rule names, and root may`);
+      }
+      await record(ctx, caller, "reject", names, true, `rejected ${what}; not applied`);
+      await forget(approvals, change.id);
+      return { ok: true, op: "reject", id: change.id };
+    }
+    const force = req.force === true;
+    if (change.requester.uid === caller.uid && !force) {
+      throw await refuse(names, `the requester may not approve change ${change.id}`, `${personText(caller)} may not approve its own change ${change.id}`, caller.uid === 0 ? "root may apply it at once with `--force` (audited as a bypass)" : "another person its approve rule names must");
+    }
+    if (!force && !mayApprove(policy, change, caller)) {
+      throw await refuse(names, `not an approver of change ${change.id}`, `${personText(caller)} may not approve change ${change.id}`, `its approve rule in ${policy.file} names who may`);
+    }
+    const next = structuredClone(change);
+    const counted = !next.approvals.some((a) => a.uid === caller.uid) && next.requester.uid !== caller.uid;
+    if (counted) next.approvals.push(person(caller, approvals.now()));
+    const needs = needsOf(approvalRulesFor(policy, names), next);
+    if (needs.length > 0 && !force) {
+      if (!counted) {
+        await record(ctx, caller, "approve", names, true, `approval of ${what} by ${personText(caller)} already counted; still needs ${needsText(needs)}`);
+        return { ok: true, op: "approve", id: change.id, state: "pending", counted, needs };
+      }
+      await record(ctx, caller, "approve", names, true, `approved ${what}; still needs ${needsText(needs)}`);
+      await approvals.files.save(next, await ctx.read());
+      changes.set(next.id, next);
+      return { ok: true, op: "approve", id: change.id, state: "pending", counted, needs };
+    }
+    return { ok: true, op: "approve", ...(await apply(ctx, approvals, policy, caller, next, what, force && needs.length > 0, counted)) };
+  });
+}
+
+/** Applies a change whose rules are met (or that root forces): void when a secret changed since, else audited, then written. */
+async function apply(ctx: AgentContext, approvals: Approvals, policy: Policy, caller: IdentifiedCaller, change: PendingChange, what: string, bypass: boolean, counted: boolean): Promise<ApproveResult> {
+  const names = namesOf(change.request);
+  const file = ctx.store.paths.store;
+  const voided = async (reason: string): Promise<ApproveResult> => {
+    await record(ctx, caller, "approve", names, false, `voided ${what}: ${reason}; nothing applied`);
+    await forget(approvals, change.id);
+    return { id: change.id, state: "voided", counted, needs: [], reason };
+  };
+  const changed = changedSince(await ctx.read(), change);
+  if (changed.length > 0) return voided(`${changed.join(", ")} changed since the request`);
+  const lost = names.filter((n) => !decide(policy, change.requester, "write", n).allowed);
+  if (lost.length > 0) return voided(`the requester may no longer write ${lost.join(", ")}`);
+  const agreed = change.approvals.map(personText).join(", ") || "nobody else";
+  await record(
+    ctx,
+    caller,
+    "approve",
+    names,
+    true,
+    bypass
+      ? `BYPASS: root applied ${what} without the approvals its rules ask for (approved by ${agreed}; fingerprint ${change.fingerprint})`
+      : `applied ${what}, approved by ${agreed} (fingerprint ${change.fingerprint})`,
+    true,
+  );
+  class Changed extends Error {}
+  try {
+    await ctx.update((doc) => {
+      if (changedSince(doc, change).length > 0) throw new Changed();
+      applyChange(doc, change.request, file);
+    });
+  } catch (err) {
+    if (err instanceof Changed) return voided(`${names.join(", ")} changed while it was being applied`);
+    throw err;
+  }
+  // Gone from memory first, so it can never apply twice; a file left behind is void at the next load (its stamps differ).
+  await forget(approvals, change.id).catch(() => undefined);
+  return { id: change.id, state: "applied", counted, needs: [], ...(bypass ? { bypass } : {}) };
+}
+
+/** Forgets every change whose time is up (audited as expired, by the agent); returns the changes still kept. */
+async function sweep(ctx: AgentContext, approvals: Approvals): Promise<Map<string, PendingChange>> {
+  const changes = await approvals.changes();
+  const now = approvals.now();
+  for (const change of [...changes.values()]) {
+    if (Date.parse(change.expires) > now) continue;
+    const names = namesOf(change.request);
+    await ctx.audit.record({
+      op: "expire",
+      uid: process.getuid?.() ?? -1,
+      user: undefined,
+      pid: process.pid,
+      program: undefined,
+      cmdline: undefined,
+      names,
+      given: [],
+      allowed: false,
+      reason: `expired: change ${change.id} (${describeChange(change.request)} ${names.join(" ")}, requested by ${personText(change.requester)}) had ${change.approvals.length} approval${change.approvals.length === 1 ? "" : "s"} by ${change.expires}; not applied`,
+    });
+    await forget(approvals, change.id);
+  }
+  return changes;
+}
+
+async function forget(approvals: Approvals, id: string): Promise<void> {
+  (await approvals.changes()).delete(id);
+  await approvals.files.remove(id);
+}
+
+function mayApprove(policy: Policy, change: PendingChange, caller: IdentifiedCaller): boolean {
+  return caller.uid === 0 || approvalRulesFor(policy, namesOf(change.request)).some((r) => countsFor(r, caller));
+}
+
+function needsOf(rules: ApprovalRule[], change: PendingChange): NeedInfo[] {
+  return approvalsMissing(rules, [change.requester, ...change.approvals]).map(({ rule, missing }) => ({ line: rule.line, count: rule.count, who: rule.who.map(formatSubject), missing }));
+}
+
+function needsText(needs: NeedInfo[]): string {
+  return needs.length === 0 ? "no more approvals" : needs.map((n) => `${n.missing} more of ${n.who.join(" ")}`).join(" and ");
+}
+
+function infoOf(policy: Policy, c: PendingChange): PendingInfo {
+  return {
+    id: c.id,
+    change: describeChange(c.request),
+    op: c.request.op,
+    names: namesOf(c.request),
+    requester: personInfo(c.requester),
+    requested: c.requester.time,
+    expires: c.expires,
+    fingerprint: c.fingerprint,
+    approvals: c.approvals.map((a) => ({ ...personInfo(a), time: a.time })),
+    needs: needsOf(approvalRulesFor(policy, namesOf(c.request)), c),
+  };
+}
+
+function person(caller: IdentifiedCaller, now: number): Person {
+  return { uid: caller.uid, gid: caller.gid, user: caller.user, groups: caller.groups, time: new Date(now).toISOString() };
+}
+
+/** Audits one step; `beforeChange`: the line of a change about to be made, flushed to disk first (handle.ts's rule). */
+function record(ctx: AgentContext, caller: IdentifiedCaller, op: string, names: string[], allowed: boolean, reason: string, beforeChange = false): Promise<string> {
+  const line = { op, uid: caller.uid, user: caller.user, pid: caller.pid, program: caller.program, cmdline: caller.cmdline, names, given: [], allowed, reason };
+  return beforeChange ? ctx.audit.commit(line) : ctx.audit.record(line);
+}
