@@ -12,7 +12,7 @@ import { listSecrets, type StoreDocument } from "../store/document.js";
 import { attentionOf } from "../store/expiry.js";
 import { checkDescription, checkExpires, checkValue } from "../store/names.js";
 import { historyKeep, setHistoryKeep } from "../store/history.js";
-import { checkWritableName } from "../store/reserved-names.js";
+import { checkWritableName, isReservedName } from "../store/reserved-names.js";
 import { getSecret, importSecrets, pickValues, putSecret, removeSecret, rollbackSecret, secretHistory } from "../store/operations.js";
 import type { Store } from "../store/store.js";
 import type { LastReads } from "../audit/last-read.js";
@@ -204,7 +204,9 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
     // A refusal was audited where it was made, and an audit failure cannot be; other failures (not found, exists,
     // damaged) are audited here.
     if (!(err instanceof AccessError || err instanceof PendingError) && !ctx.audit.isFailure(err)) {
-      const names = "name" in req ? [req.name] : req.op === "values" ? (req.names ?? ["*"]) : req.op === "import" ? req.secrets.map((s) => s.name) : [];
+      // The name that made an import fail goes first: a refusal's line keeps only its first name (audit.ts).
+      const imported = req.op === "import" ? req.secrets.map((s) => s.name).sort((a, b) => Number(isReservedName(b)) - Number(isReservedName(a))) : [];
+      const names = "name" in req ? [req.name] : req.op === "values" ? (req.names ?? ["*"]) : imported;
       await audit(names, [], false, err instanceof SecretfileError ? err.code : "internal error");
     }
     throw err;
