@@ -11,7 +11,7 @@ import { decryptX25519, isX25519Identity, x25519Recipient } from "./x25519.js";
 
 type Typage = typeof import("age-encryption");
 
-/** Returns typage, loading it the first time (its initialisation costs a start ~30 ms, so a read never asks for it). */
+/** Returns typage, loading it the first time (its start-up is costly, bench/limits.md: a read never asks). */
 function typage(): Promise<Typage> {
   return import("age-encryption");
 }
