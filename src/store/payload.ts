@@ -5,7 +5,8 @@
 
 import { createDecipheriv, hkdfSync } from "node:crypto";
 
-const NONCE_BYTES = 16;
+/** The payload starts with a 16-byte nonce; age counts a file cut before its end as a damaged header. */
+export const NONCE_BYTES = 16;
 const CHUNK_BYTES = 64 * 1024;
 const TAG_BYTES = 16;
 
