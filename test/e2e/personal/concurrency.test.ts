@@ -15,8 +15,8 @@ afterAll(removeSandboxes);
 
 /** Generous: these tests start many processes, and CI machines are shared. */
 const SLOW = 240_000;
-/** Writers killed per store (4 stores): 100 in all in `npm run test:all`, as docs/hardening.md reports; 24 in the fast tier. */
-const KILLS_PER_STORE = scale("SECRETFILE_KILLS_PER_STORE", 6, 25);
+/** Writers killed per store (4 stores): 100 in all in `npm run test:all`, as docs/hardening.md reports; 16 in the fast tier. */
+const KILLS_PER_STORE = scale("SECRETFILE_KILLS_PER_STORE", 4, 25);
 
 const sha = (v: string) => ({ sha256: createHash("sha256").update(v, "utf8").digest("hex"), bytes: Buffer.byteLength(v) });
 
