@@ -5,9 +5,6 @@
 /** True when the whole suite runs (`npm run test:all`), false in the fast tier (`npm test`). */
 export const ALL = process.env.SECRETFILE_TEST_TIER === "all";
 
-/** Why a slow test is skipped in the fast tier, shown by the reporter. */
-export const SLOW = "slow: runs in `npm run test:all` (SECRETFILE_TEST_TIER=all)";
-
 /**
  * Returns the scale of one loop: `all` in the whole suite, `fast` in the fast tier; a positive number in the
  * environment variable `name`, when set, wins over both.
