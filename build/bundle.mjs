@@ -43,7 +43,7 @@ const loadOnUse = {
   },
 };
 
-// typage (age-encryption, with its @noble curves and post-quantum code: ~40 % of the bundle) goes into its own file,
+// typage (age-encryption, its @noble curves and post-quantum code: much of it, bench/limits.md) goes into its own file,
 // dist/age.cjs, required only when a command encrypts or handles a post-quantum key: every start reads, and the code
 // cache holds, only the rest. One library, self-contained, so nothing is shared across the two files.
 // The launcher loads each such file with its code cache when it is one of its PARTS: checked here, so the two agree.

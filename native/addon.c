@@ -1,6 +1,6 @@
 /*
  * secretfile's Node-API addon, dist/native.node: the few system calls the CLI makes where Node would load a module
- * costing milliseconds at every start (koffi ~30 ms; node:net ~10 ms), and the CLI starts hundreds of times at the top
+ * costing milliseconds every start (koffi, node:net; bench/limits.md), and the CLI starts hundreds of times at the top
  * of the hour. Built by build/native.mjs with the Node-API headers koffi vendors; no link against Node is needed.
  * Without a C compiler the build goes on, and the CLI does the same through koffi and node:net.
  *

@@ -1,6 +1,6 @@
 /*
  * One exchange with the agent, blocking with a deadline: the CLI makes one request and has nothing else to do
- * meanwhile, and this spares it loading node:net and its streams (~10 ms a start on a 2-core host).
+ * meanwhile, and this spares it loading node:net and its streams (a cost at every start: bench/limits.md).
  *
  *   exchange(socket: string, request: Buffer, max: number, timeoutMs: number, owners: number[] | null) -> Buffer
  *     connects to the Unix socket, sends `request` (one JSON line), reads until the first newline and returns the

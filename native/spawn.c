@@ -1,6 +1,6 @@
 /*
- * Starting the job of `secretfile exec`, and watching it, without node:child_process: that module and node:net cost
- * ~25 ms a start, and its fork() copies the whole Node process where a vfork-like clone does not.
+ * Starting the job of `secretfile exec`, and watching it, without node:child_process: that module and node:net slow
+ * every start (bench/limits.md), and its fork() copies the whole Node process where a vfork-like clone does not.
  *
  *   spawn(file, argv, env, newGroup, mask, onEvent) -> pid
  *     runs `file` with `argv` (argv[0] included) and `env` ("NAME=value" strings) as posix_spawn would (clone with

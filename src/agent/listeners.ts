@@ -10,7 +10,7 @@ import { describeErrno, libc } from "../system/libc.js";
  * Handles on the listening socket. libuv accepts one connection per handle per turn of the event loop (since 1.45), so
  * with one handle each turn serves one new connection, and the work done once per turn (the policy's and the store's
  * lstat, the audit log's write) is done once per request. With 8, a busy turn takes up to 8 (bench: the agent then
- * makes about 0.2 lstat calls and 0.1 audit writes per request instead of 2 and 1).
+ * makes a fraction of the lstat calls and audit writes per request, bench/limits.md, instead of 2 and 1).
  */
 export const HANDLES = 8;
 

@@ -1,7 +1,7 @@
 // The CLI's process hygiene: before it holds any value it makes itself non-dumpable, so no core file holds a key and
 // no other process of the same user can read its memory (/proc/PID/mem, environ, ptrace).
-// Rules: done through dist/native.node (native/hygiene.c, well under a millisecond); without it, through koffi (about
-// 30 ms more); a failure is an error, never a silent start without it. `exec` keeps the core-file limit, which its job
+// Rules: done through dist/native.node (native/hygiene.c, cheap: bench/limits.md); without it, through koffi (which
+// costs more); a failure is an error, never a silent start without it. `exec` keeps the core-file limit, which its job
 // would inherit; its own dumpable flag already keeps secretfile's memory out of a core.
 
 import { FailureError } from "../errors.js";

@@ -241,7 +241,7 @@ interface Exchange {
 
 /**
  * How long a client keeps trying to connect while nothing accepts (an agent restarting), in ms. An agent starts in
- * well under a second on an idle host, but took over 2 s on a busy 2-core one, which is when cron jobs pile up.
+ * in well under this on an idle host but takes longer on a busy one (bench/limits.md), which is when cron jobs pile up.
  */
 const RESTART_WAIT_MS = 5_000;
 

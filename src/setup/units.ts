@@ -9,11 +9,11 @@ import agentNodeFlags from "./agent-node-flags.json" with { type: "json" };
 
 /**
  * The V8 flags node runs the agent with, from agent-node-flags.json: the one list both this unit and the bench
- * (bench/agents.mjs) start the agent with. Under a steady load of connections V8 grows its young generation to 16 MB
- * a half and keeps the old generation's freed pages: `--max-semi-space-size=2` caps the first at 2 MB a half (1 MB
- * cost about a third of the agent's requests a second at 256 connections), and `--optimize-for-size` makes V8 grow
- * its heap sparingly and give freed pages back. Together they keep the agent's peak RSS with 10,000 secrets near
- * 80 MB instead of 105-120 MB (docs/benchmarks.md has the figures).
+ * (bench/agents.mjs) start the agent with. Under a steady load of connections V8 grows its young generation to its
+ * largest and keeps the old generation's freed pages: `--max-semi-space-size=2` caps the first at 2 MB a half (1 MB
+ * cost too much throughput at 256 connections), and `--optimize-for-size` makes V8 grow
+ * its heap sparingly and give freed pages back. Together they keep the agent's peak RSS with 10,000 secrets within
+ * its target (bench/limits.md and docs/benchmarks.md have the figures).
  */
 export const AGENT_NODE_FLAGS: readonly string[] = agentNodeFlags;
 

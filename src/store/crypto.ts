@@ -1,17 +1,17 @@
 // The one place secretfile calls the age library (typage), and where it decides what Node's own crypto does instead:
 // a store read with an X25519 identity is decrypted natively (x25519.ts), so typage is loaded only to write, to make a
-// key, for a post-quantum identity, or to report why a file did not decrypt.
+// key, for a post-quantum identity, to read an armored file (`age -a`), or to report why a file did not decrypt.
 // Rules: typage is imported on first use (`await import`), never at start; its errors are wrapped in our typed errors
 // with the original as cause; we never branch on its message text.
 
 import { CorruptError, UsageError } from "../errors.js";
 import { bech32Decode } from "./bech32.js";
-import { decryptPayload, headerLength } from "./payload.js";
+import { decryptPayload, headerLength, NONCE_BYTES } from "./payload.js";
 import { decryptX25519, isX25519Identity, x25519Recipient } from "./x25519.js";
 
 type Typage = typeof import("age-encryption");
 
-/** Returns typage, loading it the first time (its initialisation costs a start ~30 ms, so a read never asks for it). */
+/** Returns typage, loading it the first time (its start-up is costly, bench/limits.md: a read never asks). */
 function typage(): Promise<Typage> {
   return import("age-encryption");
 }
@@ -84,16 +84,42 @@ export async function encrypt(plaintext: Uint8Array, recipients: string[]): Prom
 /** Exit 5: the store is not encrypted to the identity tried (another identity may open it). */
 export class NotForThisIdentityError extends CorruptError {}
 
+/** Exit 5: the file is neither a binary age file nor valid ASCII armor (`age -a`). */
+export class DamagedArmorError extends CorruptError {}
+
+/** Exit 5: the header opened with the identity, but the payload is damaged, truncated or extended (nothing released). */
+export class DamagedPayloadError extends CorruptError {}
+
+/** The start of every binary age file; anything else that is not empty is read as ASCII armor, as `age -d` reads it. */
+const BINARY_START = Buffer.from("age-encryption.org/", "latin1");
+
+/** The message of every damaged store, whichever part is damaged (the class says which). */
+const damaged = (file: string) => `${file} is damaged, truncated or not an age file`;
+
+/** Returns the binary age file in `bytes`: `bytes` itself, or its ASCII armor decoded. Throws DamagedArmorError. */
+async function binaryOf(bytes: Uint8Array, file: string): Promise<Uint8Array> {
+  if (bytes.length === 0 || Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).subarray(0, BINARY_START.length).equals(BINARY_START)) {
+    return bytes;
+  }
+  try {
+    return (await typage()).armor.decode(new TextDecoder().decode(bytes));
+  } catch (cause) {
+    throw new DamagedArmorError(damaged(file), { hint: "restore the store from a backup", cause });
+  }
+}
+
 /**
- * Decrypts `ciphertext` read from `file` with `identity`; the caller owns the plaintext and zeroes it after use.
- * Throws NotForThisIdentityError (exit 5) for a file not encrypted to this identity, CorruptError (5) for a damaged one.
+ * Decrypts `ciphertext` (binary or armored) read from `file` with `identity`; the caller owns the plaintext and zeroes
+ * it after use. Throws NotForThisIdentityError (exit 5) for a file not encrypted to this identity, CorruptError (5) for
+ * a damaged one (DamagedArmorError, DamagedPayloadError for those parts).
  */
 export async function decrypt(ciphertext: Uint8Array, identity: string, file: string): Promise<Uint8Array> {
+  const binary = await binaryOf(ciphertext, file);
   if (isX25519Identity(identity)) {
-    const plaintext = decryptX25519(ciphertext, identity);
+    const plaintext = decryptX25519(binary, identity);
     if (plaintext !== null) return plaintext;
   }
-  return decryptWithTypage(ciphertext, identity, file);
+  return decryptWithTypage(binary, identity, file);
 }
 
 /**
@@ -117,15 +143,12 @@ export async function decryptWithTypage(ciphertext: Uint8Array, identity: string
       return null;
     },
   });
+  const length = headerLength(ciphertext);
+  let fileKey: Uint8Array;
   try {
-    const length = headerLength(ciphertext);
     if (length === -1) throw new Error("no header MAC line");
-    const fileKey = await d.decryptHeader(ciphertext.subarray(0, length));
-    try {
-      return decryptPayload(fileKey, ciphertext.subarray(length));
-    } finally {
-      fileKey.fill(0);
-    }
+    fileKey = await d.decryptHeader(ciphertext.subarray(0, length));
+    if (ciphertext.length - length < NONCE_BYTES) throw new Error("the file ends before the payload's nonce");
   } catch (cause) {
     if (asked) {
       throw new NotForThisIdentityError(`${file} is not encrypted to this identity (or its header is damaged)`, {
@@ -133,6 +156,13 @@ export async function decryptWithTypage(ciphertext: Uint8Array, identity: string
         cause,
       });
     }
-    throw new CorruptError(`${file} is damaged, truncated or not an age file`, { hint: "restore the store from a backup", cause });
+    throw new CorruptError(damaged(file), { hint: "restore the store from a backup", cause });
+  }
+  try {
+    return decryptPayload(fileKey, ciphertext.subarray(length));
+  } catch (cause) {
+    throw new DamagedPayloadError(damaged(file), { hint: "restore the store from a backup", cause });
+  } finally {
+    fileKey.fill(0);
   }
 }

@@ -1,11 +1,12 @@
 // The payload of an age file (what follows its header), decrypted with Node's native HKDF and ChaCha20-Poly1305: the
-// same STREAM construction typage runs in JavaScript, which costs a 10,000-secret store ~80 ms more at every start.
+// same STREAM construction typage runs in JavaScript, which costs a large store more at every start (bench/limits.md).
 // Rules: exactly the age-encryption.org/v1 format (16-byte nonce, 64 KiB chunks, the last one flagged in its nonce and
 // empty only when it is the only one); a truncated, extended or altered payload throws, and no plaintext leaves.
 
 import { createDecipheriv, hkdfSync } from "node:crypto";
 
-const NONCE_BYTES = 16;
+/** The payload starts with a 16-byte nonce; age counts a file cut before its end as a damaged header. */
+export const NONCE_BYTES = 16;
 const CHUNK_BYTES = 64 * 1024;
 const TAG_BYTES = 16;
 

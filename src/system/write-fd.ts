@@ -1,5 +1,5 @@
 // Writing to a file descriptor directly: for standard output and error where process.stdout would load node:net and
-// its streams (a pipe or a terminal), ~10 ms of every start.
+// its streams (a pipe or a terminal), a cost at every start (bench/limits.md).
 // Rules: everything is written or an error thrown; a full non-blocking pipe is waited for, as process.stdout would.
 
 import { writeSync } from "node:fs";

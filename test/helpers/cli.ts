@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const BIN = path.join(ROOT, "bin", "secretfile");
+/** The node every uid runs (the one on the test's PATH may sit in a folder only root can enter). */
+export const NODE = "/usr/bin/node";
 
 export interface Result {
   code: number | null;

@@ -4,15 +4,15 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll } from "vitest";
-import { cleanEnv, collect, ROOT, type Result } from "./cli.js";
+import { afterAll, beforeAll, inject } from "vitest";
+import { cleanEnv, collect, NODE, ROOT, type Result } from "./cli.js";
+import { copyApp } from "./global-setup.js";
 
-/** The node every uid runs (the one on the test's PATH may sit in a folder only root can enter). */
-export const NODE = "/usr/bin/node";
+export { NODE } from "./cli.js";
 /** Why system-mode tests are skipped when not root. */
 export const NEEDS_ROOT = "needs root to create users and run processes under their uids (CI runs as root)";
 
@@ -33,7 +33,7 @@ export interface TestGroup {
 export interface World {
   /** A fresh folder, mode 0755, every parent traversable. */
   root: string;
-  /** The copied package: dist/, bin/, package.json, node_modules/koffi. */
+  /** The copied package (dist/, bin/, package.json, node_modules/koffi), shared by every file of the run: read only. */
   app: string;
   /** `<app>/bin/secretfile`. */
   bin: string;
@@ -61,38 +61,20 @@ export interface RunResult extends Result {
   pid: number;
 }
 
-/** Copies the built CLI into a new world-readable folder and checks that the copy runs. Throws if dist/ is missing. */
+/**
+ * Makes a new world-readable folder around the run's shared copy of the built CLI (made once by global-setup.ts, or
+ * here when the run has none). Throws when a parent folder is not traversable by other users.
+ */
 export function makeWorld(): World {
-  if (!existsSync(path.join(ROOT, "dist", "secretfile.cjs"))) throw new Error("dist/secretfile.cjs is missing: run `npm run build` first");
   const root = mkdtempSync(path.join(os.tmpdir(), "secretfile-sys-"));
   chmodSync(root, 0o755);
-  const app = path.join(root, "app");
-  // Another worker may be rebuilding dist/ right now: retry the copy until the copy runs.
-  for (let attempt = 1; ; attempt++) {
-    rmSync(app, { recursive: true, force: true });
-    mkdirSync(path.join(app, "node_modules"), { recursive: true });
-    try {
-      cpSync(path.join(ROOT, "dist"), path.join(app, "dist"), { recursive: true });
-      cpSync(path.join(ROOT, "bin"), path.join(app, "bin"), { recursive: true });
-      cpSync(path.join(ROOT, "package.json"), path.join(app, "package.json"));
-      cpSync(path.join(ROOT, "node_modules", "koffi"), path.join(app, "node_modules", "koffi"), {
-        recursive: true,
-        filter: (src) => !/[\\/]koffi[\\/](src|vendor|doc)$/.test(src),
-      });
-    } catch (err) {
-      if (attempt >= 5) throw err;
-      spawnSync("sleep", ["1"]);
-      continue;
+  const shared = inject("sharedApp") as string | undefined;
+  const app = shared ?? copyApp();
+  for (const start of [root, app]) {
+    for (let dir = path.dirname(start); dir !== "/"; dir = path.dirname(dir)) {
+      const mode = spawnSync("stat", ["-c", "%a", dir], { encoding: "utf8" }).stdout.trim();
+      if ((parseInt(mode, 8) & 0o001) === 0) throw new Error(`${dir} is not traversable by other users (mode ${mode}); set TMPDIR elsewhere`);
     }
-    must("chmod", ["-R", "a+rX", root]);
-    const probe = spawnSync(NODE, [path.join(app, "bin", "secretfile"), "--version"], { encoding: "utf8" });
-    if (probe.status === 0) break;
-    if (attempt >= 5) throw new Error(`the copied CLI does not run: ${probe.stderr}`);
-    spawnSync("sleep", ["1"]);
-  }
-  for (let dir = path.dirname(root); dir !== "/"; dir = path.dirname(dir)) {
-    const mode = spawnSync("stat", ["-c", "%a", dir], { encoding: "utf8" }).stdout.trim();
-    if ((parseInt(mode, 8) & 0o001) === 0) throw new Error(`${dir} is not traversable by other users (mode ${mode}); set TMPDIR elsewhere`);
   }
   const bin = path.join(app, "bin", "secretfile");
   const world: World = {
@@ -124,7 +106,10 @@ export function makeWorld(): World {
       const pid = child.pid ?? -1;
       return collect(child, opts.input, opts.timeoutMs).then((r) => ({ ...r, pid }));
     },
-    cleanup: () => rmSync(root, { recursive: true, force: true }),
+    cleanup: () => {
+      rmSync(root, { recursive: true, force: true });
+      if (shared === undefined) rmSync(path.dirname(app), { recursive: true, force: true });
+    },
   };
   return world;
 }

@@ -7,11 +7,14 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ageEncrypt, ageRecipient, hasAge, NO_AGE } from "../../helpers/age.js";
 import { runCli } from "../../helpers/cli.js";
 import { mapLimit, removeSandboxes, sandbox } from "../../helpers/personal.js";
+import { scale } from "../../helpers/tier.js";
 
 afterAll(removeSandboxes);
 
 /** Generous: these tests start many processes, and CI machines are shared. */
 const SLOW = 240_000;
+/** Bytes flipped, one CLI run each: 200 in `npm run test:all` (every header byte among them), 24 in the fast tier. */
+const FLIPS = scale("SECRETFILE_DAMAGE_FLIPS", 24, 200);
 
 /** Returns the length of an age file's header: everything up to and including the "--- MAC" line. */
 function headerLength(file: Buffer): number {
@@ -29,18 +32,20 @@ function storeFolder(dir: string, identity: string, store: Buffer): string {
 }
 
 describe.concurrent("personal mode: damaged stores", { timeout: SLOW }, () => {
-  // 200 runs of the CLI: a minute on an idle 2-core machine, far more on a busy one.
-  it("a byte flipped at any of 200 offsets over header and payload is exit 5, nothing on stdout, the file named", { timeout: 600_000 }, async () => {
+  // One run of the CLI per offset: 200 take a minute on an idle 2-core machine, far more on a busy one.
+  it(`a byte flipped at any of ${FLIPS} offsets over header and payload is exit 5, nothing on stdout, the file named`, { timeout: 600_000 }, async () => {
     const sb = sandbox();
     await sb.add("K", "the value");
     const good = readFileSync(sb.store);
     const header = headerLength(good);
     expect(header).toBeGreaterThan(100);
-    // Every byte of the header (its MAC line included), and offsets spread evenly over the payload.
-    const offsets = Array.from({ length: header }, (_, i) => i);
-    const spread = 200 - header;
-    for (let i = 0; i < spread; i++) offsets.push(header + Math.floor((i * (good.length - header - 1)) / (spread - 1)));
-    expect(new Set(offsets).size).toBe(200);
+    // Every byte of the header (its MAC line included) and offsets spread evenly over the payload; with fewer flips
+    // than header bytes, offsets spread evenly over the whole file.
+    const offsets = FLIPS > header ? Array.from({ length: header }, (_, i) => i) : [];
+    const start = offsets.length === 0 ? 0 : header;
+    const spread = FLIPS - offsets.length;
+    for (let i = 0; i < spread; i++) offsets.push(start + Math.floor((i * (good.length - start - 1)) / (spread - 1)));
+    expect(new Set(offsets).size).toBe(FLIPS);
     const bad = await mapLimit(offsets, 4, async (offset) => {
       const store = Buffer.from(good);
       store[offset]! ^= 0x01;

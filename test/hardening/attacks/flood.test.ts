@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { collect, isRoot } from "../../helpers/cli.js";
 import { NEEDS_ROOT, NODE, prepareAgent, useSystem, type TestUser } from "../../helpers/system.js";
+import { scale } from "../../helpers/tier.js";
 import { ready, spawnAgentWith, startAgentWith, type Agent } from "./agents.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -66,7 +67,7 @@ describe.skipIf(!isRoot)(`one uid flooding the agent (${NEEDS_ROOT})`, () => {
     const quiet = await probe(2_000);
     const fdsBefore = openFds(agent.pid);
 
-    const DURATION = 6_000;
+    const DURATION = scale("SECRETFILE_FLOOD_MS", 4_000, 6_000);
     const flood = runAs<FloodResult>(sys.users.flooder, "flood-load.mjs", {
       socket: agent.socket,
       durationMs: DURATION,

@@ -11,9 +11,10 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { collect, isRoot } from "../../helpers/cli.js";
 import { NEEDS_ROOT, NODE, request, rssKiB, useSystem } from "../../helpers/system.js";
+import { scale } from "../../helpers/tier.js";
 import { startAgentWith, type Agent } from "./agents.js";
 
-const TOTAL = Number(process.env.SECRETFILE_FUZZ_REQUESTS ?? 100_000);
+const TOTAL = scale("SECRETFILE_FUZZ_REQUESTS", 20_000, 100_000);
 const SEED = Number(process.env.SECRETFILE_FUZZ_SEED ?? 20261103);
 /** CPU time (user + system) a process has used, ms, from /proc/PID/stat. */
 const cpuMs = (pid: number) => {

@@ -6,11 +6,12 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
 import { NEEDS_ROOT, request, useSystem, type AgentFiles, type RunResult } from "../../helpers/system.js";
-import { afterKill, type Agent, between, envNumber, figure, launchAgent, leftovers, numberOf, prepareFiles, quantile, readStore, sleep } from "./support.js";
+import { killRounds } from "../../helpers/tier.js";
+import { afterKill, type Agent, between, figure, launchAgent, leftovers, numberOf, prepareFiles, quantile, readStore, sleep } from "./support.js";
 
 /** Agents killed side by side, and rounds (one kill each) per agent. */
 const LANES = 4;
-const ROUNDS = Math.round(12 * envNumber("SECRETFILE_FAULTS_SCALE", 1));
+const ROUNDS = killRounds(2, 12);
 /** Clients writing at once in each round. */
 const WRITERS = 3;
 /**

@@ -9,13 +9,14 @@ import { readOwner } from "../../../src/store/lock-owner.js";
 import { Store, storePaths } from "../../../src/store/store.js";
 import { cleanEnv, tempDir } from "../../helpers/cli.js";
 import { sandbox, removeSandboxes, startCli } from "../../helpers/personal.js";
-import { afterKill, between, buildWorker, envNumber, figure, leftovers, lockMtime, numberOf, quantile, readStore, sleep, startWorker, type Worker } from "./support.js";
+import { killRounds as roundsOf } from "../../helpers/tier.js";
+import { afterKill, between, buildWorker, figure, leftovers, lockMtime, numberOf, quantile, readStore, sleep, startWorker, type Worker } from "./support.js";
 
 /** Stores run side by side, rounds per store (two workers killed per round), and the CLI part. */
 const STORES = 4;
-const ROUNDS = Math.round(45 * envNumber("SECRETFILE_FAULTS_SCALE", 1));
+const ROUNDS = roundsOf(4, 45);
 const CLI_STORES = 2;
-const CLI_ROUNDS = Math.round(8 * envNumber("SECRETFILE_FAULTS_SCALE", 1));
+const CLI_ROUNDS = roundsOf(2, 8);
 /**
  * The workers' stale time: ten minutes, so that only the dead-holder path can recover a lock within the test. A lock
  * left without its holder's record (a kill in the microseconds between making the folder and writing the record) is

@@ -18,12 +18,6 @@ import { spawnAgent, untilReady, writePolicy, type AgentFiles, type AgentProcess
 
 export const FAULTS = path.join(ROOT, "test", "fixtures", "faults");
 
-/** A number from the environment (for scaling the suite up on a big machine), else `fallback`. */
-export function envNumber(name: string, fallback: number): number {
-  const n = Number(process.env[name]);
-  return Number.isFinite(n) && n > 0 ? n : fallback;
-}
-
 /** True when a C compiler is on the PATH (CI has gcc). */
 export const hasCC = spawnSync("cc", ["--version"]).status === 0;
 
