@@ -67,29 +67,7 @@ export function makeWorld(): World {
   const root = mkdtempSync(path.join(os.tmpdir(), "secretfile-sys-"));
   chmodSync(root, 0o755);
   const app = path.join(root, "app");
-  // Another worker may be rebuilding dist/ right now: retry the copy until the copy runs.
-  for (let attempt = 1; ; attempt++) {
-    rmSync(app, { recursive: true, force: true });
-    mkdirSync(path.join(app, "node_modules"), { recursive: true });
-    try {
-      cpSync(path.join(ROOT, "dist"), path.join(app, "dist"), { recursive: true });
-      cpSync(path.join(ROOT, "bin"), path.join(app, "bin"), { recursive: true });
-      cpSync(path.join(ROOT, "package.json"), path.join(app, "package.json"));
-      cpSync(path.join(ROOT, "node_modules", "koffi"), path.join(app, "node_modules", "koffi"), {
-        recursive: true,
-        filter: (src) => !/[\\/]koffi[\\/](src|vendor|doc)$/.test(src),
-      });
-    } catch (err) {
-      if (attempt >= 5) throw err;
-      spawnSync("sleep", ["1"]);
-      continue;
-    }
-    must("chmod", ["-R", "a+rX", root]);
-    const probe = spawnSync(NODE, [path.join(app, "bin", "secretfile"), "--version"], { encoding: "utf8" });
-    if (probe.status === 0) break;
-    if (attempt >= 5) throw new Error(`the copied CLI does not run: ${probe.stderr}`);
-    spawnSync("sleep", ["1"]);
-  }
+  copyCli(app);
   for (let dir = path.dirname(root); dir !== "/"; dir = path.dirname(dir)) {
     const mode = spawnSync("stat", ["-c", "%a", dir], { encoding: "utf8" }).stdout.trim();
     if ((parseInt(mode, 8) & 0o001) === 0) throw new Error(`${dir} is not traversable by other users (mode ${mode}); set TMPDIR elsewhere`);
@@ -127,6 +105,36 @@ export function makeWorld(): World {
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };
   return world;
+}
+
+/**
+ * Copies the built CLI (dist/, bin/, package.json, node_modules/koffi) into `app`, readable by every uid, and checks
+ * that the copy runs. Throws when it does not after a few attempts (another worker may be rebuilding dist/).
+ */
+export function copyCli(app: string): void {
+  // Another worker may be rebuilding dist/ right now: retry the copy until the copy runs.
+  for (let attempt = 1; ; attempt++) {
+    rmSync(app, { recursive: true, force: true });
+    mkdirSync(path.join(app, "node_modules"), { recursive: true });
+    try {
+      cpSync(path.join(ROOT, "dist"), path.join(app, "dist"), { recursive: true });
+      cpSync(path.join(ROOT, "bin"), path.join(app, "bin"), { recursive: true });
+      cpSync(path.join(ROOT, "package.json"), path.join(app, "package.json"));
+      cpSync(path.join(ROOT, "node_modules", "koffi"), path.join(app, "node_modules", "koffi"), {
+        recursive: true,
+        filter: (src) => !/[\\/]koffi[\\/](src|vendor|doc)$/.test(src),
+      });
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      spawnSync("sleep", ["1"]);
+      continue;
+    }
+    must("chmod", ["-R", "a+rX", app]);
+    const probe = spawnSync(NODE, [path.join(app, "bin", "secretfile"), "--version"], { encoding: "utf8" });
+    if (probe.status === 0) return;
+    if (attempt >= 5) throw new Error(`the copied CLI does not run: ${probe.stderr}`);
+    spawnSync("sleep", ["1"]);
+  }
 }
 
 /** Returns a uid (with the same gid) that has neither a passwd nor a group entry. */
