@@ -39,6 +39,9 @@ for d in etc var; do
 done
 mount -t tmpfs -o mode=1777 tmpfs /var/tmp
 mount -t tmpfs -o mode=0755 tmpfs /etc/systemd/system
+# systemd shares / with the units' own namespaces (a LoadCredential= folder is mounted in one and must show in the
+# other); the mounts above are already cut off from the machine's, so this makes new peer groups of the namespace only.
+mount --make-rshared /
 printf '[Unit]\\nDescription=secretfile tests\\nRequires=basic.target\\nAfter=basic.target\\n' > /etc/systemd/system/${TEST_TARGET}
 exec ${SYSTEMD} --system --unit=${TEST_TARGET}
 `;
