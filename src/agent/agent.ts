@@ -14,6 +14,7 @@ import { DEFAULT_LIMITS, LIMITS_VARIABLE, parseLimits, type Limits } from "./lim
 import { perTurn } from "./per-turn.js";
 import { PolicyState } from "./policy-state.js";
 import { serve, type Listen, type RunningAgent } from "./server.js";
+import { credentialsFd, serveCredentials } from "./credentials.js";
 
 /** Options for starting an agent. */
 export interface AgentOptions {
@@ -51,12 +52,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
   const ctx = contextFor(store, policy, audit, lastRead);
   await ctx.read(); // refuse to start on a store this identity cannot open
   const running = await serve(listenFrom(paths.socket, env), ctx, limits, log);
+  // LoadCredential= requests, when systemd passes the credential socket too (secretfile.socket's second ListenStream=).
+  const credFd = credentialsFd(env);
+  const closeCredentials = credFd === undefined ? undefined : await serveCredentials(credFd, ctx, log);
   audit.event("start", { pid: process.pid, socket: paths.socket, store: store.paths.store, policy: paths.policy });
   return {
     ...running,
     audit,
     close: async () => {
-      await running.close();
+      await Promise.all([running.close(), closeCredentials?.()]);
       audit.event("stop", { pid: process.pid });
       log(`audit log ${paths.audit} ends at sha256 ${audit.head}`);
       audit.close();

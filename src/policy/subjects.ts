@@ -18,6 +18,7 @@ export interface SubjectWarning {
 export function unknownSubjects(policy: Policy): SubjectWarning[] {
   const warnings: SubjectWarning[] = [];
   for (const { who, line } of policy.rules) {
+    if (who.kind === "unit") continue;
     const missing =
       "id" in who
         ? who.kind === "uid"

@@ -164,6 +164,34 @@ describe.skipIf(skip !== undefined).sequential(`under a real systemd${skip === u
     expect(audit.stdout).toMatch(/allow/);
   });
 
+  it("LoadCredential= from the agent: a unit the policy names gets its key, one it does not name fails to start, both audited", async () => {
+    const tag = randomBytes(4).toString("hex");
+    const ok = `cred-ok-${tag}.service`;
+    const no = `cred-no-${tag}.service`;
+    await policy([`read user:${job} ACME_KEY`, "read unit:cred-ok-*.service ACME_KEY"]);
+    for (const unit of [ok, no]) {
+      await sd.write(`/etc/systemd/system/${unit}`, [
+        "[Service]", "Type=oneshot", `User=${job}`, `StateDirectory=${unit}`,
+        "LoadCredential=ACME_KEY:/run/secretfile/credentials.sock",
+        `ExecStart=/bin/sh -c 'sha256sum < "$CREDENTIALS_DIRECTORY/ACME_KEY" > /var/lib/${unit}/seen'`, "",
+      ].join("\n"));
+    }
+    await sd.systemctl(["daemon-reload"]);
+    const started = await sd.systemctl(["start", ok], { allowFail: true });
+    expect(started.code, started.stderr).toBe(0);
+    expect((await sd.run(["cat", `/var/lib/${ok}/seen`])).stdout.split(" ")[0]).toBe(sha256(KEY));
+    const refused = await sd.systemctl(["start", no], { allowFail: true });
+    expect(refused.code).not.toBe(0);
+    expect((await sd.systemctl(["show", "-P", "ExecMainStatus", no])).stdout.trim()).toBe("243");
+    expect((await sd.run(["test", "-e", `/var/lib/${no}/seen`])).code).toBe(1);
+    const credentialLines = async () =>
+      (await cli(["audit", "--name", "ACME_KEY", "--json"])).stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.op === "credential");
+    let credential: Record<string, unknown>[] = [];
+    await until(async () => (credential = await credentialLines()).length >= 2).catch(() => undefined);
+    expect(credential.map((l) => [l.user, l.allowed])).toEqual([[`unit:${ok}`, true], [`unit:${no}`, false]]);
+    expect(String(credential[1]!.reason)).toContain(`no rule grants read of ACME_KEY to unit ${no}`);
+  });
+
   it("Restart= brings the agent back after a SIGKILL, and no acknowledged write is lost", async () => {
     const before = await agentPid();
     // Ten adds in a row; the agent is killed while they run. Each add that exited 0 must be in the store after.
