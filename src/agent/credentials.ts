@@ -27,9 +27,10 @@ export interface CredentialPeer {
   id: string;
 }
 
-const ADDRESS = /^\0[0-9a-f]{16}\/unit\/([^/\0]{1,256})\/([^/\0]{1,256})$/;
+// systemd 252 writes the random number with "%" PRIx64: 1 to 16 hex digits, not zero-padded.
+const ADDRESS = /^\0[0-9a-f]{1,16}\/unit\/([^/\0]{1,256})\/([^/\0]{1,256})$/;
 
-/** Returns the unit and ID of an address `\0<16 hex>/unit/<unit>/<ID>` (systemd 252's form), else undefined. */
+/** Returns the unit and ID of an address `\0<hex>/unit/<unit>/<ID>` (systemd 252's form), else undefined. */
 export function parseCredentialPeer(address: string): CredentialPeer | undefined {
   const m = ADDRESS.exec(address);
   return m === null ? undefined : { unit: m[1]!, id: m[2]! };
@@ -73,14 +74,15 @@ async function deliver(socket: net.Socket, ctx: AgentContext): Promise<void> {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
   const cred = peerCredentials(socket, true);
   const caller = describeCaller(cred);
-  const peer = cred.uid === 0 ? parseCredentialPeer(peerAddress(fd)) : undefined;
+  const address = cred.uid === 0 ? peerAddress(fd) : "";
+  const peer = parseCredentialPeer(address);
   const record = (allowed: boolean, reason: string, given: string[]) =>
     ctx.audit.record({
       op: "credential", uid: cred.uid, user: peer === undefined ? caller.user : `unit:${peer.unit}`, pid: cred.pid,
       program: caller.program, cmdline: caller.cmdline, names: peer === undefined ? [] : [peer.id], given, allowed, reason,
     });
   if (peer === undefined) {
-    await record(false, cred.uid === 0 ? "not a systemd credential request (its address names no unit)" : `not from systemd (uid ${cred.uid}, not 0)`, []);
+    await record(false, cred.uid === 0 ? `not a systemd credential request (its address ${JSON.stringify(address.slice(0, 300))} names no unit)` : `not from systemd (uid ${cred.uid}, not 0)`, []);
     // Only systemd's own helper gets the oversized refusal; anyone else is just dropped.
     return cred.uid === 0 ? refuse(socket) : void socket.destroy();
   }

@@ -156,7 +156,8 @@ describe.skipIf(skip !== undefined).sequential(`under a real systemd${skip === u
     const seen = (await sd.run(["cat", `${out}/seen`])).stdout;
     expect(seen.split(" ")[0]).toBe(sha256(KEY));
     // exec masked the value in what the job printed (the journal keeps it).
-    const journal = (await sd.run(["journalctl", "--no-pager", "-o", "cat", "-u", `${name}.service`])).stdout;
+    let journal = "";
+    await until(async () => (journal = (await sd.run(["journalctl", "--no-pager", "-o", "cat", "-u", `${name}.service`])).stdout).includes("key="));
     expect(journal).toContain("key=");
     expect(journal).not.toContain(KEY);
     const audit = await cli(["audit", "--name", "ACME_KEY", "--user", job]);
@@ -190,6 +191,22 @@ describe.skipIf(skip !== undefined).sequential(`under a real systemd${skip === u
     await until(async () => (credential = await credentialLines()).length >= 2).catch(() => undefined);
     expect(credential.map((l) => [l.user, l.allowed])).toEqual([[`unit:${ok}`, true], [`unit:${no}`, false]]);
     expect(String(credential[1]!.reason)).toContain(`no rule grants read of ACME_KEY to unit ${no}`);
+    // Anyone can bind systemd's form of address; only uid 0 is believed. A job user posing as the unit gets nothing.
+    const spoof = `
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(b"\\0" + b"0123456789abcdef/unit/${ok}/ACME_KEY")
+s.connect("/run/secretfile/credentials.sock")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk: break
+    data += chunk
+print(len(data))`;
+    const posed = await asJob(["python3", "-c", spoof]);
+    expect(posed.stdout.trim(), posed.stderr).toBe("0");
+    const denied = async () => (await cli(["audit", "--denied", "--json"])).stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    await until(async () => (await denied()).some((l) => l.op === "credential" && String(l.reason).startsWith("not from systemd (uid ")));
   });
 
   it("Restart= brings the agent back after a SIGKILL, and no acknowledged write is lost", async () => {
