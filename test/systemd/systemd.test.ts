@@ -107,6 +107,10 @@ describe.skipIf(skip !== undefined).sequential(`under a real systemd${skip === u
     expect(r.code, r.stderr).toBe(0);
     const seen = JSON.parse(r.stdout.trim().split("\n").pop()!);
     expect(seen).toEqual({ state: "ok", etc: "EROFS", varlib: "EROFS", udp: "EAFNOSUPPORT", tcp: "EAFNOSUPPORT" });
+    // systemd's own score of the installed unit stays at or under 2.5 ("OK").
+    const score = (await sd.run(["systemd-analyze", "security", "--no-pager", "secretfile.service"])).stdout;
+    const exposure = Number(/Overall exposure level for secretfile\.service: ([0-9.]+)/.exec(score)?.[1]);
+    expect(exposure).toBeLessThanOrEqual(2.5);
   });
 
   it("a policy change is in force at the next request, without restarting the agent (and through systemctl reload when the unit has ExecReload=)", async () => {
