@@ -103,7 +103,8 @@ async function deliver(socket: net.Socket, ctx: AgentContext): Promise<void> {
     await record(false, `no secret named ${peer.id}`, []);
     throw err;
   }
-  await record(true, `unit ${peer.unit}: ${decision.reason}`, [peer.id]);
+  const time = await record(true, `unit ${peer.unit}: ${decision.reason}`, [peer.id]);
+  ctx.lastRead.note([peer.id], { uid: 0, user: `unit:${peer.unit}` }, time);
   const bytes = Buffer.from(value, "utf8");
   socket.end(bytes, () => bytes.fill(0));
 }

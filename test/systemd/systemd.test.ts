@@ -185,6 +185,9 @@ describe.skipIf(skip !== undefined).sequential(`under a real systemd${skip === u
     const started = await sd.systemctl(["start", ok], { allowFail: true });
     expect(started.code, started.stderr).toBe(0);
     expect((await sd.run(["cat", `/var/lib/${ok}/seen`])).stdout.split(" ")[0]).toBe(sha256(KEY));
+    // A delivery counts as a read: `ls` shows the unit as the last reader.
+    const listed = JSON.parse((await cli(["ls", "--json"])).stdout) as { name: string; lastRead?: unknown }[];
+    expect(JSON.stringify(listed.find((x) => x.name === "ACME_KEY")?.lastRead)).toContain(`unit:${ok}`);
     const refused = await sd.systemctl(["start", no], { allowFail: true });
     expect(refused.code).not.toBe(0);
     expect((await sd.systemctl(["show", "-P", "ExecMainStatus", no])).stdout.trim()).toBe("243");
