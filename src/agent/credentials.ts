@@ -20,6 +20,8 @@ export const REFUSAL_BYTES = 1024 * 1024 + 1;
 const DEADLINE_MS = 10_000;
 
 let refusal: Buffer | undefined;
+/** When a connection of each non-root uid was last logged. */
+const dropped = new Map<number, number>();
 
 /** The unit and credential ID systemd's bound address names, or undefined when it is not such an address. */
 export interface CredentialPeer {
@@ -54,7 +56,7 @@ export async function serveCredentials(fd: number, ctx: AgentContext, log: (msg:
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on("error", () => socket.destroy());
     socket.setTimeout(DEADLINE_MS, () => socket.destroy());
-    deliver(socket, ctx).catch((err: unknown) => {
+    deliver(socket, ctx, log).catch((err: unknown) => {
       log(`credential request failed: ${err instanceof Error ? err.message : String(err)}`);
       refuse(socket);
     });
@@ -70,11 +72,23 @@ export async function serveCredentials(fd: number, ctx: AgentContext, log: (msg:
   return () => new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-async function deliver(socket: net.Socket, ctx: AgentContext): Promise<void> {
+async function deliver(socket: net.Socket, ctx: AgentContext, log: (msg: string) => void): Promise<void> {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
   const cred = peerCredentials(socket, true);
+  if (cred.uid !== 0) {
+    // Not systemd: dropped with nothing. Not audited line by line (any user can connect, and must not fill the log):
+    // the journal says so, once a minute per uid.
+    socket.destroy();
+    const last = dropped.get(cred.uid) ?? 0;
+    if (Date.now() - last > 60_000) {
+      if (dropped.size > 1000) dropped.clear();
+      dropped.set(cred.uid, Date.now());
+      log(`credential socket: dropped a connection from uid ${cred.uid} (pid ${cred.pid}): only systemd (uid 0) asks for credentials`);
+    }
+    return;
+  }
   const caller = describeCaller(cred);
-  const address = cred.uid === 0 ? peerAddress(fd) : "";
+  const address = peerAddress(fd);
   const peer = parseCredentialPeer(address);
   const record = (allowed: boolean, reason: string, given: string[]) =>
     ctx.audit.record({
@@ -82,9 +96,8 @@ async function deliver(socket: net.Socket, ctx: AgentContext): Promise<void> {
       program: caller.program, cmdline: caller.cmdline, names: peer === undefined ? [] : [peer.id], given, allowed, reason,
     });
   if (peer === undefined) {
-    await record(false, cred.uid === 0 ? `not a systemd credential request (its address ${JSON.stringify(address.slice(0, 300))} names no unit)` : `not from systemd (uid ${cred.uid}, not 0)`, []);
-    // Only systemd's own helper gets the oversized refusal; anyone else is just dropped.
-    return cred.uid === 0 ? refuse(socket) : void socket.destroy();
+    await record(false, `not a systemd credential request (its address ${JSON.stringify(address.slice(0, 300))} names no unit)`, []);
+    return refuse(socket);
   }
   const now = await ctx.policy.current();
   if (!now.ok) {
