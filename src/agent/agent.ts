@@ -17,6 +17,7 @@ import { PolicyState } from "./policy-state.js";
 import { ProcHelper } from "./proc-helper.js";
 import { DEFAULT_PROC_DEADLINES, ProcReader, type ProcDeadlines, type ProcSource } from "./proc-reader.js";
 import { serve, type Listen, type RunningAgent } from "./server.js";
+import { credentialsFd, serveCredentials } from "./credentials.js";
 
 /** Options for starting an agent. */
 export interface AgentOptions {
@@ -68,6 +69,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
     procs.close();
     throw err;
   }
+  // LoadCredential= requests, when systemd passes the credential socket too (secretfile.socket's second ListenStream=).
+  const credFd = credentialsFd(env);
+  const closeCredentials = credFd === undefined ? undefined : await serveCredentials(credFd, ctx, log);
   audit.event("start", { pid: process.pid, socket: paths.socket, store: store.paths.store, policy: paths.policy });
   return {
     ...running,
@@ -77,7 +81,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
       await policy.reload();
     },
     close: async () => {
-      await running.close();
+      await Promise.all([running.close(), closeCredentials?.()]);
       procs.close();
       audit.event("stop", { pid: process.pid });
       log(`audit log ${paths.audit} ends at sha256 ${audit.head}`);

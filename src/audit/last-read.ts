@@ -49,7 +49,7 @@ export class LastReads {
     let seen = 0;
     for await (const line of auditLines(file, { tailBytes: maxBytes })) {
       // Most lines are not releases: skip them before paying for JSON.parse.
-      if (line === null || !line.includes('"allowed":true') || !(line.includes('"op":"get"') || line.includes('"op":"values"'))) continue;
+      if (line === null || !line.includes('"allowed":true') || !(line.includes('"op":"get"') || line.includes('"op":"values"') || line.includes('"op":"credential"'))) continue;
       const parsed = parseAuditLine(line);
       if (parsed.kind !== "decision") continue;
       const names = namesRead(parsed.record);

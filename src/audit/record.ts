@@ -48,9 +48,12 @@ export function parseAuditLine(line: string | null): AuditLine {
   return isDecision(r) ? { kind: "decision", record: r } : { kind: "bad" };
 }
 
-/** Returns the names a decision released (values given to the caller): none unless an allowed `get` or `values`. */
+/**
+ * Returns the names a decision released (values given to the caller): none unless an allowed `get`, `values` or
+ * `credential` (a unit's LoadCredential=).
+ */
 export function namesRead(record: AuditDecision): string[] {
-  return record.allowed && (record.op === "get" || record.op === "values") ? record.given : [];
+  return record.allowed && (record.op === "get" || record.op === "values" || record.op === "credential") ? record.given : [];
 }
 
 function isDecision(r: Record<string, unknown>): r is AuditDecision & Record<string, unknown> {

@@ -31,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   reject: () => import("./commands/reject.js"),
   import: () => import("./commands/import.js"),
   exec: () => import("./commands/exec.js"),
+  render: () => import("./commands/render.js"),
   agent: () => import("./commands/agent.js"),
   policy: () => import("./commands/policy.js"),
   setup: () => import("./commands/setup.js"),

@@ -44,28 +44,7 @@ export function decide(policy: Policy, caller: Caller, verb: Verb, name: string)
  * valid secret name. Never throws.
  */
 export function matchesPattern(pattern: string, name: string): boolean {
-  if (!isValidName(name)) return false;
-  let p = 0;
-  let n = 0;
-  let star = -1; // position in pattern of the last `*` seen
-  let resume = 0; // position in name that `*` has consumed up to
-  while (n < name.length) {
-    const c = pattern[p];
-    if (c === "*") {
-      star = p++;
-      resume = n;
-    } else if (c !== undefined && (c === "?" || c === name[n])) {
-      p++;
-      n++;
-    } else if (star >= 0) {
-      p = star + 1;
-      n = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (pattern[p] === "*") p++;
-  return p === pattern.length;
+  return isValidName(name) && globMatches(pattern, name);
 }
 
 /** Returns the names in `names` the caller may read, in their order. Never throws. */
@@ -108,7 +87,49 @@ function subjectMatches(who: Subject, caller: Caller): boolean {
       return caller.uid === who.id;
     case "gid":
       return caller.gid === who.id || caller.groups.some((g) => g.gid === who.id);
+    case "unit":
+      // A unit is a subject only through decideUnit: a uid's caller never matches it.
+      return false;
   }
+}
+
+/**
+ * Decides whether the systemd unit `unit` may receive the secret `name` as a credential: only `read unit:GLOB`
+ * rules count (root's override does not apply: the caller is systemd acting for the unit). Never throws.
+ */
+export function decideUnit(policy: Policy, unit: string, name: string): Decision {
+  if (!isValidName(name)) return { allowed: false, reason: "the credential ID is not a valid secret name" };
+  for (const rule of policy.rules) {
+    if (rule.verb !== "read" || rule.who.kind !== "unit" || !globMatches(rule.who.name, unit)) continue;
+    const pattern = rule.patterns.find((p) => matchesPattern(p, name));
+    if (pattern !== undefined) return { allowed: true, reason: describeRule(rule, pattern) };
+  }
+  return { allowed: false, reason: `no rule grants read of ${name} to unit ${unit}` };
+}
+
+/** Matches `text` against a glob of `*` and `?`, anchored at both ends, every other character only itself. */
+function globMatches(pattern: string, text: string): boolean {
+  let p = 0;
+  let n = 0;
+  let star = -1;
+  let resume = 0;
+  while (n < text.length) {
+    const c = pattern[p];
+    if (c === "*") {
+      star = p++;
+      resume = n;
+    } else if (c !== undefined && (c === "?" || c === text[n])) {
+      p++;
+      n++;
+    } else if (star >= 0) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (pattern[p] === "*") p++;
+  return p === pattern.length;
 }
 
 function describeRule(rule: Rule, pattern: string): string {

@@ -7,8 +7,11 @@ import { FailureError } from "../errors.js";
 /** What a rule allows: `read` (get, exec, ls) or `write` (add, rm); neither implies the other. */
 export type Verb = "read" | "write";
 
-/** Whom a rule names: a user or group by name, or a uid or gid by number. */
-export type Subject = { kind: "user" | "group"; name: string } | { kind: "uid" | "gid"; id: number };
+/**
+ * Whom a rule names: a user or group by name, a uid or gid by number, or a systemd unit by name (a glob) asking
+ * through `LoadCredential=` (src/agent/credentials.ts).
+ */
+export type Subject = { kind: "user" | "group" | "unit"; name: string } | { kind: "uid" | "gid"; id: number };
 
 /** One line of the policy: `verb` granted to `who` for names matching any of `patterns`. */
 export interface Rule {
@@ -76,6 +79,8 @@ const DURATION_MAX_MS = 30 * 86_400_000;
 const PATTERN_MAX = 128;
 const ID_MAX = 4294967294; // 4294967295 is (uid_t)-1, never a real id
 const PRINCIPAL = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
+// A systemd unit name (letters, digits, : _ . \ @ -, with a type suffix), globs * and ? allowed.
+const UNIT = /^[A-Za-z0-9:_.\\@*?-]+\.(service|socket|timer|mount|path|target|scope|\*)$/;
 const PATTERN = /^[A-Za-z_*?][A-Za-z0-9_*?]*$/;
 // C0 controls except tab, DEL, C1 controls, and the bidi controls that can hide text ("Trojan Source").
 const FORBIDDEN = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
@@ -144,6 +149,7 @@ function parseLines(lines: (string | null)[], file: string): Policy {
       if (patterns.length === 0) bad(`missing secret names after ${quote(whoWord)}`);
     }
     for (const pattern of patterns) checkPattern(pattern, bad);
+    if (verb === "write" && who?.kind === "unit") bad(`a unit may only read (through LoadCredential=): ${quote(whoWord ?? "")}`);
     if (problems.length === before && verb !== undefined && who !== undefined) {
       rules.push({ verb, who, patterns, line });
     }
@@ -219,12 +225,17 @@ function parseWho(word: string, bad: Report): Subject | undefined {
     bad(`bad ${kind} name ${quote(value)} in ${quote(word)} (expected a Unix ${kind} name, at most ${NAME_MAX} characters)`);
     return undefined;
   }
+  if (kind === "unit") {
+    if (value.length <= NAME_MAX * 4 && UNIT.test(value)) return { kind, name: value };
+    bad(`bad unit name ${quote(value)} in ${quote(word)} (expected a systemd unit name such as report.service; globs * and ? allowed)`);
+    return undefined;
+  }
   if (kind === "uid" || kind === "gid") {
     if (/^(0|[1-9][0-9]{0,9})$/.test(value) && Number(value) <= ID_MAX) return { kind, id: Number(value) };
     bad(`bad ${kind} ${quote(value)} in ${quote(word)} (expected a decimal number from 0 to ${ID_MAX}, no leading zeros)`);
     return undefined;
   }
-  bad(`bad who ${quote(word)} (expected user:NAME, group:NAME, uid:N or gid:N)`);
+  bad(`bad who ${quote(word)} (expected user:NAME, group:NAME, uid:N, gid:N or unit:NAME)`);
   return undefined;
 }
 

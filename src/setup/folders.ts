@@ -4,10 +4,11 @@
 
 import path from "node:path";
 import { UsageError } from "../errors.js";
-import type { AgentPaths } from "../system/paths.js";
+import { CREDENTIALS_SOCKET, type AgentPaths } from "../system/paths.js";
 import type { Account } from "./account.js";
 import type { OwnEntries, Ownership } from "./files.js";
 import { UNIT_NAMES } from "./units.js";
+
 
 /** One folder setup makes: where, with which owner and mode, what for, and which entries in it are setup's. */
 export interface SetupFolder {
@@ -43,7 +44,7 @@ export function folders(paths: AgentPaths, account: Account | undefined): SetupF
     // The audit log: the agent creates and appends it (0600); root reads it; nobody else needs to list it.
     folder(path.dirname(paths.audit), svc(0o700), "the audit folder", [path.basename(paths.audit)], svcOwners, suggest("--audit", path.dirname(paths.audit), paths.audit)),
     // The socket's folder, for an agent started by hand (systemd's socket unit makes its own at boot).
-    folder(path.dirname(paths.socket), svc(0o755), "the socket folder", [path.basename(paths.socket)], svcOwners, suggest("--socket", path.dirname(paths.socket), paths.socket)),
+    folder(path.dirname(paths.socket), svc(0o755), "the socket folder", [path.basename(paths.socket), CREDENTIALS_SOCKET], svcOwners, suggest("--socket", path.dirname(paths.socket), paths.socket)),
   ];
   const unique: typeof list = [];
   for (const f of list) {

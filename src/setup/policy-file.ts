@@ -17,7 +17,8 @@ export function policyTemplate(file: string): string {
 # verb   who                 secret names (globs allowed: * and ?)
 #   read   lets get, exec and ls see those names
 #   write  lets add, rm and add --replace change them, without reading them
-#   who is user:NAME, group:NAME (primary or supplementary), uid:N or gid:N
+#   who is user:NAME, group:NAME (primary or supplementary), uid:N or gid:N; or, for read only,
+#   unit:NAME (a systemd unit, globs allowed, given the secret through LoadCredential=)
 #
 # Examples (remove the leading '#' to use one):
 # read     user:netops         MERAKI_API_KEY WEBEX_*

@@ -4,7 +4,7 @@
 
 import path from "node:path";
 import { UsageError } from "../errors.js";
-import { IDENTITY_CREDENTIAL, type AgentPaths } from "../system/paths.js";
+import { CREDENTIALS_SOCKET, IDENTITY_CREDENTIAL, type AgentPaths } from "../system/paths.js";
 import agentNodeFlags from "./agent-node-flags.json" with { type: "json" };
 
 /**
@@ -146,6 +146,9 @@ SocketGroup=${i.group}
 SocketMode=0666
 DirectoryMode=0755
 RemoveOnStop=yes
+# A unit's LoadCredential=ID:${path.join(path.dirname(paths.socket), CREDENTIALS_SOCKET)} gets the secret ID, if the policy has
+# \`read unit:NAME ID\` (docs/systemd.md). Second, so the agent gets it as descriptor 4.
+ListenStream=${path.join(path.dirname(paths.socket), CREDENTIALS_SOCKET)}
 
 [Install]
 WantedBy=sockets.target

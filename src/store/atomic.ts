@@ -28,6 +28,9 @@ export async function replaceFile(file: string, data: Uint8Array, mode: number, 
     created = true;
     let failure: unknown;
     try {
+      // The umask may have taken bits off `mode`: set it on the descriptor, before any data is in the file.
+      step = "set the mode of a temporary file in";
+      await handle.chmod(mode);
       step = "write a temporary file in";
       await handle.writeFile(data);
       step = "fsync a temporary file in";

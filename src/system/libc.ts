@@ -48,6 +48,9 @@ export interface Libc {
    * Raw bytes rather than a declared struct: koffi then makes no object per call (half the cost, per connection).
    */
   getsockoptBytes(fd: number, level: number, name: number, out: Buffer, len: Uint32Array): number;
+  /** getpeername / getsockname into raw bytes (`struct sockaddr_un`); `len[0]` in: `out`'s size, out: the address's. */
+  getpeernameBytes(fd: number, out: Buffer, len: Uint32Array): number;
+  getsocknameBytes(fd: number, out: Buffer, len: Uint32Array): number;
   getsockoptInt(fd: number, level: number, name: number, out: Ref<number>, len: Ref<number>): number;
   getpwuid_r(uid: number, out: Partial<RawPasswd>, buf: Buffer, size: number, result: Ref<unknown>): number;
   getpwnam_r(name: string, out: Partial<RawPasswd>, buf: Buffer, size: number, result: Ref<unknown>): number;
@@ -113,6 +116,8 @@ function declare(koffi: typeof Koffi, lib: Koffi.IKoffiLib): Libc {
   return {
     errno: () => koffi.errno(),
     getsockoptBytes: lib.func("getsockopt", "int", ["int", "int", "int", "_Out_ uint8_t *", "_Inout_ uint32_t *"]),
+    getpeernameBytes: lib.func("getpeername", "int", ["int", "_Out_ uint8_t *", "_Inout_ uint32_t *"]),
+    getsocknameBytes: lib.func("getsockname", "int", ["int", "_Out_ uint8_t *", "_Inout_ uint32_t *"]),
     getsockoptInt: lib.func("getsockopt", "int", ["int", "int", "int", koffi.out(koffi.pointer("int")), socklen]),
     getpwuid_r: lib.func("getpwuid_r", "int", ["uint32_t", koffi.out(koffi.pointer(passwd)), "void *", "size_t", outPtr]),
     getpwnam_r: lib.func("getpwnam_r", "int", ["str", koffi.out(koffi.pointer(passwd)), "void *", "size_t", outPtr]),

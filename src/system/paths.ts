@@ -29,6 +29,9 @@ const VARIABLES: Record<keyof AgentPaths, string> = {
   audit: "SECRETFILE_AUDIT",
 };
 
+/** The file name of the socket systemd's LoadCredential= connects to, beside the agent's socket (agent/credentials.ts). */
+export const CREDENTIALS_SOCKET = "credentials.sock";
+
 /** The name of the systemd credential that holds a sealed identity (`setup --seal systemd-creds`). */
 export const IDENTITY_CREDENTIAL = "secretfile-identity";
 

@@ -44,9 +44,8 @@ function otherPlatform(src: string): boolean {
 }
 
 /** Copies the built package into a new world-readable folder and checks that the copy runs; returns its path. */
-export function copyApp(): string {
-  const root = mkdtempSync(path.join(os.tmpdir(), "secretfile-app-"));
-  const app = path.join(root, "app");
+export function copyApp(app = path.join(mkdtempSync(path.join(os.tmpdir(), "secretfile-app-")), "app")): string {
+  const root = path.dirname(app);
   mkdirSync(path.join(app, "node_modules"), { recursive: true });
   cpSync(path.join(ROOT, "dist"), path.join(app, "dist"), { recursive: true });
   cpSync(path.join(ROOT, "bin"), path.join(app, "bin"), { recursive: true });
@@ -56,8 +55,8 @@ export function copyApp(): string {
     filter: (src) => !/[\\/]koffi[\\/](src|vendor|doc)$/.test(src) && !otherPlatform(src),
   });
   chmodSync(root, 0o755);
-  const r = spawnSync("chmod", ["-R", "a+rX", root]);
-  if (r.status !== 0) throw new Error(`chmod -R a+rX ${root} failed`);
+  const r = spawnSync("chmod", ["-R", "a+rX", app]);
+  if (r.status !== 0) throw new Error(`chmod -R a+rX ${app} failed`);
   const probe = spawnSync(NODE, [path.join(app, "bin", "secretfile"), "--version"], { encoding: "utf8" });
   if (probe.status !== 0) throw new Error(`the copied CLI does not run: ${probe.stderr}`);
   return app;

@@ -66,7 +66,7 @@ describe("parsePolicy: valid files", () => {
 });
 
 describe("parsePolicy: bad lines", () => {
-  const WHO = "(expected user:NAME, group:NAME, uid:N or gid:N)";
+  const WHO = "(expected user:NAME, group:NAME, uid:N, gid:N or unit:NAME)";
   const PAT = "(expected a secret name of letters, digits and _, not starting with a digit; globs * and ? allowed)";
   const UID = "(expected a decimal number from 0 to 4294967294, no leading zeros)";
   it.for<[string, string]>([

@@ -10,6 +10,7 @@ import { jobEnvironment } from "../../exec/environment.js";
 import { buildKeySet, implicitVariables, keySetVariables } from "../../exec/keyset.js";
 import { maskOnDemand, runJob } from "../../exec/run.js";
 import { withSecretFiles } from "../../exec/secret-files.js";
+import { checkRenderVariables, loadRenders, renderedFiles, renderVariables } from "../../render/exec-render.js";
 import { describeAttention } from "../../store/expiry.js";
 import { backendOf, nameList, withWhere, type WhereOptions } from "../options.js";
 import { warn } from "../report.js";
@@ -19,6 +20,7 @@ interface ExecOptions extends WhereOptions {
   map?: string[];
   envFile?: string[];
   file?: string[];
+  render?: string[];
   mask: boolean;
 }
 
@@ -33,6 +35,7 @@ export function register(program: Command): void {
     .option("--map <ENV=NAME>", "give the job ENV with the value of secret NAME (repeatable)", collect)
     .option("--env-file <file>", "variables from a .env file; VAR=secretfile:NAME takes NAME from the store (repeatable)", collect)
     .option("--file <NAME|VAR=NAME>", "put NAME in a file in memory; the job gets its path in NAME_FILE, or VAR (repeatable)", collect)
+    .option("--render <TEMPLATE:VAR>", "render TEMPLATE into a file in memory; the job gets its path in VAR (repeatable; docs/render.md)", collect)
     .option("--no-mask", "give the job the terminal directly: its output is not scanned for secret values")
     .argument("<COMMAND...>", "the job and its arguments")
     .passThroughOptions()
@@ -45,13 +48,18 @@ export function register(program: Command): void {
         envFiles: opts.envFile?.map((file) => ({ file, entries: readEnvFile(file) })),
         files: opts.file,
       });
+      // --render selects like --file: the job gets what is named and the rendered files, not every readable secret.
+      const { renders, names: rendered } = await loadRenders(opts.render ?? []);
+      const selected = set ?? (renders.length > 0 ? { names: [], files: [], bindings: [] } : undefined);
+      checkRenderVariables(renders, selected?.bindings ?? []);
+      const asked = selected === undefined ? undefined : [...new Set([...selected.names, ...rendered])];
       const { values, expiring } =
-        set !== undefined && set.names.length === 0 ? { values: new Map<string, string>(), expiring: {} } : await (await backendOf(opts)).values(set?.names);
+        asked !== undefined && asked.length === 0 ? { values: new Map<string, string>(), expiring: {} } : await (await backendOf(opts)).values(asked);
       for (const name of Object.keys(expiring).sort()) if (values.has(name)) warn(describeAttention(name, expiring[name]!));
       const mask = opts.mask ? maskOnDemand(values) : undefined;
-      const fileSecrets = new Map((set?.files ?? []).map((name) => [name, values.get(name)!]));
+      const fileSecrets = new Map([...(selected?.files ?? []).map((name): [string, string] => [name, values.get(name)!]), ...renderedFiles(renders, values)]);
       process.exitCode = await withSecretFiles(fileSecrets, process.env, (paths) => {
-        const variables = set === undefined ? givenImplicitly(values) : keySetVariables(set, values, paths);
+        const variables = selected === undefined ? givenImplicitly(values) : new Map([...keySetVariables(selected, values, paths), ...renderVariables(renders, paths)]);
         // COMMAND is found with our own PATH, before any secret is laid over the job's environment.
         return runJob(argv, jobEnvironment(process.env, variables), { searchPath: process.env.PATH, mask, stay: paths.size > 0 });
       });

@@ -1,0 +1,63 @@
+// Where a rendered template goes: a file replaced atomically with its final mode, never through a symlink.
+// Rules: the template is read whole (a size limit, no FIFO hang); the output is a regular file or nothing yet, replaced
+// by rename (src/store/atomic.ts), so a reader sees the old or the new file; the mode is 0600 unless asked.
+
+import { constants, promises as fs } from "node:fs";
+import { AccessError, FailureError, UsageError } from "../errors.js";
+import { replaceFile } from "../store/atomic.js";
+import { errno } from "../store/files.js";
+
+/** The largest template accepted, in bytes. */
+export const MAX_TEMPLATE_BYTES = 1024 * 1024;
+/** The mode of a rendered file unless --mode says otherwise. */
+export const DEFAULT_MODE = 0o600;
+
+/** Returns the mode `text` gives (octal, 3 or 4 digits, no setuid, setgid or sticky bit); throws UsageError (2) otherwise. */
+export function parseMode(text: string): number {
+  if (!/^0?[0-7]{3}$/.test(text)) {
+    throw new UsageError(`invalid --mode ${JSON.stringify(text.slice(0, 20))}`, { hint: "give permission bits in octal, e.g. --mode 0640" });
+  }
+  return parseInt(text, 8);
+}
+
+/** Returns the text of the template `file` (UTF-8). Throws UsageError (2) when it cannot be read or is too large. */
+export async function readTemplate(file: string): Promise<string> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw new UsageError(`cannot read the template ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new UsageError(`the template ${file} is not a regular file`);
+    if (st.size > MAX_TEMPLATE_BYTES) throw new UsageError(`the template ${file} is ${st.size} bytes, more than the ${MAX_TEMPLATE_BYTES} allowed`);
+    return await handle.readFile("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Replaces `file` with `text`, created with `mode` (temporary file in the same folder, fsync, rename, fsync of the
+ * folder). Throws AccessError (4) when `file` is a symlink or not a regular file, FailureError (1) when a step fails.
+ */
+export async function writeRendered(file: string, text: string, mode: number): Promise<void> {
+  let st;
+  try {
+    st = await fs.lstat(file);
+  } catch (err) {
+    if (errno(err) !== "ENOENT") throw new FailureError(`cannot inspect ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+  }
+  if (st !== undefined && (st.isSymbolicLink() || !st.isFile())) {
+    throw new AccessError(`refusing to write the rendered template to ${file}: it is ${st.isSymbolicLink() ? "a symlink" : "not a regular file"}`, {
+      hint: "give --output the real file's path (a symlink is never written through)",
+    });
+  }
+  const bytes = Buffer.from(text, "utf8");
+  try {
+    await replaceFile(file, bytes, mode);
+  } finally {
+    bytes.fill(0);
+  }
+}
