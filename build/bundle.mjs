@@ -68,10 +68,10 @@ const separate = {
 
 const BUILD_ID = randomBytes(8).toString("hex");
 // The version is package.json's, unless SECRETFILE_BUILD_VERSION says otherwise (build/package.mjs, for a test's
-// upgrade package); the commit is the checkout's, "unknown" outside git (a tarball from npm pack).
+// upgrade package); the commit is the checkout's (or SECRETFILE_BUILD_COMMIT's, for a copy), "unknown" outside git.
 const version = process.env.SECRETFILE_BUILD_VERSION || JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: fileURLToPath(new URL("..", import.meta.url)), encoding: "utf8" });
-const commit = head.status === 0 && /^[0-9a-f]+$/.test(head.stdout.trim()) ? head.stdout.trim() : "unknown";
+const commit = process.env.SECRETFILE_BUILD_COMMIT || (head.status === 0 && /^[0-9a-f]+$/.test(head.stdout.trim()) ? head.stdout.trim() : "unknown");
 rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
 await build({
   entryPoints: ["src/cli/entry.ts"],

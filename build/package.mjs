@@ -77,6 +77,8 @@ const koffi = "node_modules/koffi";
 const triplet = `${process.platform}_${{ x64: "x64", arm64: "arm64", ia32: "ia32", arm: "armhf" }[process.arch] ?? process.arch}`;
 for (const f of ["package.json", "index.js", "indirect.js", "LICENSE.txt"]) copy(`${koffi}/${f}`, `${LIB}/${koffi}/${f}`);
 copy(`${koffi}/build/koffi/${triplet}/koffi.node`, `${LIB}/${koffi}/build/koffi/${triplet}/koffi.node`, 0o644);
+// The two addons lose their symbols (the package tests run them); node is carried exactly as it was built and tested.
+for (const addon of [`${LIB}/dist/native.node`, `${LIB}/${koffi}/build/koffi/${triplet}/koffi.node`]) run("strip", ["--strip-unneeded", path.join(STAGE, addon)]);
 // /usr/bin/secretfile: a symlink; node resolves it, so the launcher finds dist/ beside itself.
 mkdirSync(path.join(STAGE, "usr/bin"), { recursive: true });
 symlinkSync(`../lib/secretfile/bin/secretfile`, path.join(STAGE, "usr/bin/secretfile"));
@@ -102,7 +104,9 @@ put("/etc/init.d/secretfile", fill(readFileSync(at("packaging/init.d/secretfile"
 put("/etc/default/secretfile", readFileSync(at("packaging/default/secretfile"), "utf8"));
 
 // 5. Man pages (from docs/man/*.md), completions, docs.
-const date = new Date(Number(run("git", ["log", "-1", "--format=%ct"], { cwd: ROOT }).trim() || Date.now() / 1000) * 1000).toISOString().slice(0, 10);
+// The pages' date: the last commit's (the same on every build of a commit), today's outside git.
+const lastCommit = spawnSync("git", ["log", "-1", "--format=%ct"], { cwd: ROOT, encoding: "utf8" });
+const date = new Date(Number((lastCommit.status === 0 && lastCommit.stdout.trim()) || Date.now() / 1000) * 1000).toISOString().slice(0, 10);
 for (const md of readdirSync(at("docs/man")).filter((f) => /\.\d\.md$/.test(f))) {
   const name = md.replace(/\.md$/, "");
   const section = name.split(".").pop();
@@ -113,7 +117,12 @@ put("/usr/share/bash-completion/completions/secretfile", readFileSync(at("packag
 put("/usr/share/zsh/vendor-completions/_secretfile", readFileSync(at("packaging/completions/_secretfile"), "utf8"));
 const DOC = "/usr/share/doc/secretfile";
 put(`${DOC}/copyright`, readFileSync(at("packaging/copyright"), "utf8"));
-put(`${DOC}/changelog.gz`, gzip(readFileSync(at("CHANGELOG.md"), "utf8")));
+// A native package's changelog.gz is in Debian's format: one entry pointing to CHANGELOG.md, which is the history.
+const maintainer = `${process.env.DEBFULLNAME || "secretfile maintainers"} <${process.env.DEBEMAIL || "secretfile@localhost"}>`;
+const changed = new Date(`${date}T00:00:00Z`).toUTCString().replace("GMT", "+0000");
+put(`${DOC}/changelog.gz`, gzip(`secretfile (${version}) unstable; urgency=medium\n\n  * Built from commit ${commit()}; the changes are in /usr/share/doc/secretfile/CHANGELOG.md.gz.\n\n -- ${maintainer}  ${changed}\n`));
+put(`${DOC}/CHANGELOG.md.gz`, gzip(readFileSync(at("CHANGELOG.md"), "utf8")));
+put("/usr/share/lintian/overrides/secretfile", readFileSync(at("packaging/lintian-overrides"), "utf8"));
 for (const f of ["README.md", "SECURITY.md"]) copy(f, `${DOC}/${f}`);
 for (const f of readdirSync(at("docs")).filter((f) => f.endsWith(".md"))) copy(`docs/${f}`, `${DOC}/docs/${f}`);
 copy("examples", `${DOC}/examples`);
@@ -127,7 +136,7 @@ writeFileSync(
   `Package: secretfile
 Version: ${version}
 Architecture: ${arch}
-Maintainer: ${process.env.DEBFULLNAME || "secretfile maintainers"} <${process.env.DEBEMAIL || "secretfile@localhost"}>
+Maintainer: ${maintainer}
 Installed-Size: ${installedSize}
 Depends: ${depends()}
 Recommends: age
@@ -163,6 +172,11 @@ const deb = path.join(OUT, `secretfile_${version}_${arch}.deb`);
 const compress = process.env.SECRETFILE_PACKAGE_COMPRESS || "xz";
 run("dpkg-deb", ["--root-owner-group", `-Z${compress}`, ...(compress === "gzip" ? ["-z1"] : []), "--build", STAGE, deb], { stdio: ["ignore", "ignore", "inherit"] });
 process.stdout.write(`${path.relative(process.cwd(), deb)}\n`);
+
+function commit() {
+  const r = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" });
+  return process.env.SECRETFILE_BUILD_COMMIT || (r.status === 0 ? r.stdout.trim() : "unknown");
+}
 
 function gzip(text) {
   const r = spawnSync("gzip", ["-9n"], { input: text, maxBuffer: 1 << 26 });
