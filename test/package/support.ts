@@ -49,7 +49,7 @@ export function copyCheckout(): string {
 /** Builds the package in the copy `src` as `version` (gzip, fast); returns the .deb's path. Throws with its output. */
 export function buildPackage(src: string, version: string): string {
   const commit = sh("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.trim() || "unknown";
-  const env = { ...process.env, SECRETFILE_PACKAGE_VERSION: version, SECRETFILE_BUILD_COMMIT: commit, SECRETFILE_PACKAGE_COMPRESS: "gzip" };
+  const env: NodeJS.ProcessEnv = { ...process.env, SECRETFILE_PACKAGE_VERSION: version, SECRETFILE_BUILD_COMMIT: commit, SECRETFILE_PACKAGE_COMPRESS: "gzip" };
   delete env.NODE_OPTIONS;
   const r = sh(process.execPath, ["build/package.mjs"], { cwd: src, env, timeoutMs: 300_000 });
   if (r.status !== 0) throw new Error(`npm run package failed (${r.status ?? r.signal}): ${r.stderr.slice(-2000)}`);
