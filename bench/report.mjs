@@ -80,8 +80,11 @@ export function markdown(results) {
   ]));
   p("## Targets", "", table(targetRows(results)));
   // What limits each missed target: written by hand in bench/limits.md (analysis, not a measurement), kept across runs.
-  const limits = readLimits();
+  const limits = readHandWritten("limits.md");
   if (limits !== "") p(limits);
+  // The Debian package's start-up, measured by hand (issue 14): bench/package.md, kept across runs.
+  const packaged = readHandWritten("package.md");
+  if (packaged !== "") p(packaged);
   if (results.errors.length) p("## Measurements that failed", "", ...results.errors.map((e) => `- ${e.section}: ${e.message}`));
   const missing = Object.entries(results.startup?.missing ?? {});
   if (missing.length) p("## Missing peers", missing.map(([k, v]) => `- ${k}: missing (${v})`).join("\n"));
@@ -154,9 +157,9 @@ export function markdown(results) {
 }
 
 /** bench/limits.md, the hand-written account of what limits the missed targets; empty when there is none. */
-function readLimits() {
+function readHandWritten(file) {
   try {
-    return readFileSync(new URL("./limits.md", import.meta.url), "utf8").trim();
+    return readFileSync(new URL(`./${file}`, import.meta.url), "utf8").trim();
   } catch {
     return "";
   }

@@ -69,7 +69,11 @@ const separate = {
 };
 
 const BUILD_ID = randomBytes(8).toString("hex");
-const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+// The version is package.json's, unless SECRETFILE_BUILD_VERSION says otherwise (build/package.mjs, for a test's
+// upgrade package); the commit is the checkout's (or SECRETFILE_BUILD_COMMIT's, for a copy), "unknown" outside git.
+const version = process.env.SECRETFILE_BUILD_VERSION || JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: fileURLToPath(new URL("..", import.meta.url)), encoding: "utf8" });
+const commit = process.env.SECRETFILE_BUILD_COMMIT || (head.status === 0 && /^[0-9a-f]+$/.test(head.stdout.trim()) ? head.stdout.trim() : "unknown");
 rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
 await build({
   entryPoints: ["src/cli/entry.ts"],
@@ -79,7 +83,7 @@ await build({
   platform: "node",
   target: "node20",
   external: ["koffi"],
-  define: { SECRETFILE_VERSION: JSON.stringify(version), "import.meta.url": "__sfImportMetaUrl" },
+  define: { SECRETFILE_VERSION: JSON.stringify(version), SECRETFILE_COMMIT: JSON.stringify(commit), "import.meta.url": "__sfImportMetaUrl" },
   // The first line is the build's id: bin/secretfile uses a code cache only when its first line is the same.
   banner: {
     js: `// secretfile ${version} build ${BUILD_ID}\n"use strict";\nconst __sfImportMetaUrl = require("node:url").pathToFileURL(__filename).href;`,

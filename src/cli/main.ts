@@ -8,6 +8,8 @@ import { hardenCli } from "./hygiene.js";
 import { reportError } from "./report.js";
 
 declare const SECRETFILE_VERSION: string;
+/** The commit the bundle was built from (`git rev-parse --short HEAD` in build/bundle.mjs; "unknown" outside git). */
+declare const SECRETFILE_COMMIT: string;
 
 /** A command module: src/cli/commands/NAME.ts, whose `register` adds the command (and its subcommands). */
 interface CommandModule {
@@ -58,7 +60,7 @@ export function commandsFor(argv: readonly string[]): (() => Promise<CommandModu
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("secretfile")
     .description("API keys for scheduled jobs, in one age-encrypted file")
-    .version(typeof SECRETFILE_VERSION === "string" ? SECRETFILE_VERSION : "dev", "-V, --version")
+    .version(`${typeof SECRETFILE_VERSION === "string" ? SECRETFILE_VERSION : "dev"} (commit ${typeof SECRETFILE_COMMIT === "string" ? SECRETFILE_COMMIT : "unknown"})`, "-V, --version")
     .enablePositionalOptions()
     .showSuggestionAfterError()
     .exitOverride()

@@ -1,7 +1,9 @@
 // Installing the units, and starting the agent: through systemd when it runs the host, else told to the admin.
 // Rules: units are rewritten only when they differ; systemctl runs only when systemd is PID 1 and the units went to
-// the directory it reads; without systemd, setup starts nothing and says how to start the agent by hand.
+// a directory it reads; without systemd, setup starts nothing and says how to start the agent (the init script the
+// Debian package installs, else by hand).
 
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { FailureError } from "../errors.js";
 import type { AgentPaths } from "../system/paths.js";
@@ -14,6 +16,15 @@ import { UNIT_NAMES, type Units } from "./units.js";
 
 /** The folder systemd reads administrators' units from. */
 export const SYSTEM_UNITS_DIR = "/etc/systemd/system";
+
+/**
+ * The folders systemd reads units from: the administrator's, and the packages' (the Debian package ships the units in
+ * /lib/systemd/system, and its postinst runs setup with `--units-dir /lib/systemd/system`).
+ */
+export const SYSTEMD_UNIT_DIRS: readonly string[] = [SYSTEM_UNITS_DIR, "/lib/systemd/system", "/usr/lib/systemd/system"];
+
+/** The init script the Debian package installs for hosts without systemd. */
+export const INIT_SCRIPT = "/etc/init.d/secretfile";
 
 /** What happened to each unit on disk. */
 export interface UnitChanges {
@@ -51,16 +62,23 @@ export interface StartOptions {
   paths: AgentPaths;
   /** The systemctl to run (default /usr/bin/systemctl or /bin/systemctl). */
   systemctl?: string;
+  /** The init script that starts the agent without systemd, when there is one (default INIT_SCRIPT if it exists). */
+  initScript?: string | null;
 }
 
 /**
  * Enables and starts secretfile.socket with systemctl (after a daemon-reload when a unit changed,
- * restarting a running agent whose unit changed) when systemd runs and the units are in
- * /etc/systemd/system; otherwise records how to start the agent by hand. Throws FailureError when
- * systemctl fails.
+ * restarting a running agent whose unit changed) when systemd runs and the units are in a folder of
+ * SYSTEMD_UNIT_DIRS; otherwise records how to start the agent: with the init script when there is one,
+ * else by hand. Throws FailureError when systemctl fails.
  */
 export async function start(opts: StartOptions, log: ActionLog): Promise<void> {
-  if (!opts.systemd || opts.unitsDir !== SYSTEM_UNITS_DIR) {
+  const initScript = opts.initScript === undefined ? (existsSync(INIT_SCRIPT) ? INIT_SCRIPT : null) : opts.initScript;
+  if (!opts.systemd && initScript !== null) {
+    log.add("next", `systemd is not running here: start the agent with \`service secretfile start\` (the init script ${initScript}, which also remakes the socket's folder after a reboot; \`update-rc.d secretfile defaults\` has it start at boot)`);
+    return;
+  }
+  if (!opts.systemd || !SYSTEMD_UNIT_DIRS.includes(opts.unitsDir)) {
     const why = opts.systemd ? `the units are in ${opts.unitsDir}, not ${SYSTEM_UNITS_DIR}` : "systemd is not running here";
     log.add("next", `${why}, so nothing was started; start the agent by hand as root: ${manualCommand(opts)}`);
     if (!opts.systemd && opts.paths.socket.startsWith("/run/")) log.add("next", "/run is emptied at boot: after a reboot, run setup again before starting the agent");

@@ -487,8 +487,11 @@ describe("usage", () => {
     expect(existsSync(sb.dir)).toBe(false);
   });
 
-  it("--version prints the package version", async () => {
-    expect(await sandbox().run(["--version"])).toMatchObject({ code: 0, stdout: `${VERSION}\n`, stderr: "" });
+  it("--version prints the package version and the commit it was built from", async () => {
+    // The commit of the build, which may be older than HEAD: a short hash, or "unknown" outside git.
+    const ran = await sandbox().run(["--version"]);
+    expect(ran).toMatchObject({ code: 0, stderr: "" });
+    expect(ran.stdout).toMatch(new RegExp(`^${VERSION.replaceAll(".", "\\.")} \\(commit ([0-9a-f]{7,}|unknown)\\)\n$`));
   });
 
   // [argv, the first line on stderr]

@@ -1,0 +1,167 @@
+// The Debian package on a fresh Debian 12 root without Node: install, personal mode, man page, the agent through the
+// init script for a locked-down job user (and a refusal), setup run again, an upgrade keeping store, identity, policy
+// and audit chain, then remove and purge leaving what the docs say. One file, steps in sequence, each with a deadline.
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isRoot } from "../helpers/cli.js";
+import { BOOKWORM_CACHE, buildPackage, copyCheckout, has, MIRROR, processesIn, sh, VERSION } from "./support.js";
+
+const UPGRADE = `${VERSION}+upgrade1`;
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+}
+const why = !isRoot
+  ? "not root (dpkg, chroot and useradd need it)"
+  : !has("dpkg-deb")
+    ? "dpkg-deb is not installed"
+    : !has("cc")
+      ? "no C compiler: the package needs the prebuilt native addon"
+      : !existsSync(path.join(BOOKWORM_CACHE, "usr/bin/apt")) && !has("debootstrap")
+        ? `no Debian 12 root at ${BOOKWORM_CACHE}, and debootstrap is not installed to make one`
+        : undefined;
+if (why !== undefined) console.warn(`test/package/deb.test.ts skipped: ${why}`);
+
+describe.skipIf(why !== undefined).sequential("the Debian package in a fresh Debian 12 root", () => {
+  let src = "";
+  let root = "";
+  const debs: Record<string, string> = {};
+  let rootWhy: string | undefined;
+  const inRoot = (cmd: string[], timeoutMs = 60_000, input?: string) => sh("/usr/sbin/chroot", [root, ...cmd], { timeoutMs, input });
+  const ok = (r: ReturnType<typeof sh>) => {
+    expect({ status: r.status, stderr: r.status === 0 ? "" : r.stderr.slice(-1500) }).toEqual({ status: 0, stderr: "" });
+    return r.stdout;
+  };
+  const sha = (file: string) => createHash("sha256").update(readFileSync(path.join(root, file))).digest("hex");
+
+  beforeAll(() => {
+    if (!existsSync(path.join(BOOKWORM_CACHE, "usr/bin/apt"))) {
+      // CI's first run: made once, kept outside /tmp for the next runs.
+      const made = sh("debootstrap", ["--variant=minbase", "bookworm", BOOKWORM_CACHE, MIRROR], { timeoutMs: 900_000 });
+      if (made.status !== 0) rootWhy = `debootstrap could not make ${BOOKWORM_CACHE} from ${MIRROR} (mirror unreachable?): ${made.stderr.trim().split("\n").pop()}`;
+    }
+    src = copyCheckout();
+    debs.first = buildPackage(src, VERSION);
+    copyFileSync(debs.first, `${src}/first.deb`);
+    debs.first = `${src}/first.deb`;
+    debs.upgrade = buildPackage(src, UPGRADE);
+    if (rootWhy !== undefined) return;
+    root = mkdtempSync("/var/tmp/secretfile-chroot-");
+    ok(sh("cp", ["-a", `${BOOKWORM_CACHE}/.`, root], { timeoutMs: 300_000 }));
+    ok(sh("mount", ["-t", "proc", "proc", path.join(root, "proc")]));
+    for (const [name, deb] of Object.entries(debs)) copyFileSync(deb, path.join(root, `root/${name}.deb`));
+  }, 900_000);
+
+  afterAll(() => {
+    if (root !== "") {
+      for (const pid of processesIn(root)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      sh("umount", ["-l", path.join(root, "proc")]);
+      rmSync(root, { recursive: true, force: true });
+    }
+    if (src !== "") rmSync(src, { recursive: true, force: true });
+  }, 120_000);
+
+  it("installs offline with apt, with no Node on the host, and prints its version and commit", (ctx) => {
+    if (rootWhy !== undefined) ctx.skip(rootWhy);
+    expect(inRoot(["sh", "-c", "command -v node"]).status).not.toBe(0);
+    ok(inRoot(["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0", "/root/first.deb"], 300_000));
+    expect(ok(inRoot(["secretfile", "--version"]))).toMatch(new RegExp(`^${VERSION.replaceAll(".", "\\.")} \\(commit ([0-9a-f]+|unknown)\\)\\n$`));
+    // What Debian expects where: the launcher, the private runtime, units, init script, man pages, docs.
+    for (const f of ["usr/lib/secretfile/node", "lib/systemd/system/secretfile.socket", "lib/systemd/system/secretfile.service", "etc/init.d/secretfile", "usr/share/man/man1/secretfile.1.gz", "usr/share/man/man5/secretfile-policy.5.gz", "usr/share/doc/secretfile/copyright", "usr/share/doc/secretfile/examples/crontab", "usr/share/bash-completion/completions/secretfile"]) {
+      expect(existsSync(path.join(root, f)), f).toBe(true);
+    }
+  });
+
+  it("works in personal mode: init, add, exec", (ctx) => {
+    if (rootWhy !== undefined) ctx.skip(rootWhy);
+    ok(inRoot(["secretfile", "init", "--dir", "/root/personal"]));
+    ok(inRoot(["secretfile", "add", "--dir", "/root/personal", "DEMO_KEY"], 60_000, "demo-value\n"));
+    expect(ok(inRoot(["secretfile", "exec", "--dir", "/root/personal", "--", "sh", "-c", 'echo "${#DEMO_KEY}"']))).toBe("10\n");
+  });
+
+  it("has man pages that render without warnings (with the host's man -l: man-db is not in minbase)", (ctx) => {
+    if (rootWhy !== undefined) ctx.skip(rootWhy);
+    if (!has("man")) ctx.skip("man is not installed on the host");
+    for (const [page, words] of [["man1/secretfile.1.gz", ["SECRETFILE(1)", "EXIT STATUS", "recipients add", "/etc/init.d/secretfile"]], ["man5/secretfile-policy.5.gz", ["SECRETFILE-POLICY(5)", "user:NAME"]]] as const) {
+      const r = sh("man", ["--warnings", "-l", path.join(root, "usr/share/man", page)], { env: { PATH: "/usr/bin:/bin", LC_ALL: "C.UTF-8", MANWIDTH: "100", MAN_KEEP_FORMATTING: "" } });
+      expect(r.stderr).toBe("");
+      for (const w of words) expect(r.stdout).toContain(w);
+    }
+  });
+
+  it("postinst set the host up; setup run again changes nothing", (ctx) => {
+    if (rootWhy !== undefined) ctx.skip(rootWhy);
+    const before = ["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "etc/secretfile/policy"].map(sha);
+    const again = inRoot(["secretfile", "setup", "--units-dir", "/lib/systemd/system"]);
+    ok(again);
+    expect(again.stderr).not.toMatch(/created|updated|fixed/);
+    expect(["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "etc/secretfile/policy"].map(sha)).toEqual(before);
+    expect(again.stderr).toContain("service secretfile start");
+  });
+
+  it("runs the agent through the init script: a locked-down job user gets its key, another user is refused", (ctx) => {
+    if (rootWhy !== undefined) ctx.skip(rootWhy);
+    // invoke-rc.d refuses to start services in a chroot (no runlevel, no policy-rc.d): the init script by hand.
+    ok(inRoot(["service", "secretfile", "start"], 60_000));
+    ok(inRoot(["service", "secretfile", "status"]));
+    ok(inRoot(["useradd", "--system", "--shell", "/usr/sbin/nologin", "--no-create-home", "sfjob"]));
+    ok(inRoot(["useradd", "--system", "--shell", "/usr/sbin/nologin", "--no-create-home", "sfother"]));
+    ok(inRoot(["sh", "-c", "printf 'read user:sfjob API_KEY\\n' >> /etc/secretfile/policy"]));
+    ok(inRoot(["secretfile", "add", "API_KEY"], 60_000, "the-job-key\n"));
+    // As cron runs it: the job user, cron's PATH, secretfile's full path.
+    const job = ["env", "-i", "PATH=/usr/bin:/bin", "/usr/bin/secretfile", "exec", "--", "sh", "-c", 'echo "got ${#API_KEY}"'];
+    expect(ok(inRoot(["setpriv", "--reuid=sfjob", "--regid=sfjob", "--init-groups", ...job]))).toBe("got 11\n");
+    const other = inRoot(["setpriv", "--reuid=sfother", "--regid=sfother", "--init-groups", "env", "-i", "PATH=/usr/bin:/bin", "/usr/bin/secretfile", "get", "API_KEY"]);
+    expect({ status: other.status, stdout: other.stdout }).toEqual({ status: 4, stdout: "" });
+    ok(inRoot(["service", "secretfile", "restart"], 60_000));
+    ok(inRoot(["service", "secretfile", "status"]));
+    expect(ok(inRoot(["setpriv", "--reuid=sfjob", "--regid=sfjob", "--init-groups", ...job]))).toBe("got 11\n");
+  });
+
+  it("upgrades over the older package: store, identity, policy and audit chain kept, the agent restarted", (ctx) => {
+    if (rootWhy !== undefined) ctx.skip(rootWhy);
+    const kept = ["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "etc/secretfile/policy"];
+    const before = kept.map(sha);
+    const pid = readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim();
+    ok(inRoot(["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0", "/root/upgrade.deb"], 300_000));
+    expect(ok(inRoot(["secretfile", "--version"]))).toMatch(new RegExp(`^${UPGRADE.replaceAll(".", "\\.").replace("+", "\\+")} `));
+    expect(kept.map(sha)).toEqual(before);
+    // invoke-rc.d restarts nothing in a chroot: the old agent still serves; restart it as postinst would on a host.
+    ok(inRoot(["service", "secretfile", "restart"], 60_000));
+    expect(readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim()).not.toBe(pid);
+    const job = ["setpriv", "--reuid=sfjob", "--regid=sfjob", "--init-groups", "env", "-i", "PATH=/usr/bin:/bin", "/usr/bin/secretfile", "get", "API_KEY"];
+    expect(ok(inRoot(job))).toBe("the-job-key");
+    ok(inRoot(["secretfile", "audit", "verify"]));
+  });
+
+  it("remove stops the agent and keeps the configuration; purge keeps only the state, the audit log and the account", (ctx) => {
+    if (rootWhy !== undefined) ctx.skip(rootWhy);
+    ok(inRoot(["apt-get", "remove", "-y", "-o", "Dpkg::Use-Pty=0", "secretfile"], 120_000));
+    expect(processesIn(root).filter((p) => cmdline(p).includes("secretfile agent"))).toEqual([]);
+    expect(existsSync(path.join(root, "usr/lib/secretfile"))).toBe(false);
+    expect(existsSync(path.join(root, "etc/secretfile/policy"))).toBe(true);
+    const purged = inRoot(["dpkg", "--purge", "secretfile"], 120_000);
+    ok(purged);
+    expect(purged.stderr).toContain("kept /var/lib/secretfile");
+    expect(purged.stderr).toContain("rm -rf /var/lib/secretfile /var/log/secretfile && userdel secretfile");
+    for (const gone of ["etc/secretfile", "etc/init.d/secretfile", "etc/default/secretfile", "run/secretfile", "var/log/secretfile/agent.log", "usr/bin/secretfile"]) {
+      expect(existsSync(path.join(root, gone)), gone).toBe(false);
+    }
+    for (const left of ["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "var/log/secretfile/audit.log"]) {
+      expect(existsSync(path.join(root, left)), left).toBe(true);
+    }
+    expect(inRoot(["getent", "passwd", "secretfile"]).status).toBe(0);
+  });
+});
