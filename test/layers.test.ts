@@ -10,7 +10,7 @@ const SRC = path.join(ROOT, "src");
 
 /**
  * Each folder of src/ and its place, lowest first. Within the second layer the order is store < policy < protocol <
- * audit (the record format reads the policy's names, the wire types the store's); the folders of one rank never import
+ * audit < render (the record format reads the policy's names, the wire types the store's); the folders of one rank never import
  * one another.
  */
 const RANK: Record<string, number> = {
@@ -20,6 +20,7 @@ const RANK: Record<string, number> = {
   policy: 2.1,
   protocol: 2.2,
   audit: 2.3,
+  render: 2.4,
   agent: 3,
   client: 3,
   exec: 3,

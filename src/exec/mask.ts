@@ -3,6 +3,7 @@
 // held back, so output flows as it comes; values shorter than MIN_MASK_LENGTH are not masked; the output is
 // scanned once whatever the number of values (mask-index.ts), and passed on uncopied where nothing is masked.
 
+import { applyFilter } from "../render/template.js";
 import { GramIndex, type Hit } from "./mask-index.js";
 
 const EMPTY = Buffer.alloc(0);
@@ -18,8 +19,9 @@ export interface Pattern {
 /**
  * Returns the byte patterns to mask for `secrets`: each value; its base64 (padded and not) and base64url (unpadded),
  * and in both alphabets the runs of characters the value alone decides wherever it sits in longer encoded data; its
- * hex in both cases; its URL-encoded form; and each line of a multi-line value. A value of MIN_MASK_LENGTH characters
- * or more has runs of 7 characters or more.
+ * hex in both cases; its URL-encoded form; each line of a multi-line value; and the inside of render's `json` and `sh`
+ * forms (the same as the value unless it holds a character they escape). A value of MIN_MASK_LENGTH characters or more
+ * has runs of 7 characters or more.
  */
 export function maskPatterns(secrets: Map<string, string>): Pattern[] {
   const seen = new Map<string, Pattern>();
@@ -37,6 +39,9 @@ export function maskPatterns(secrets: Map<string, string>): Pattern[] {
       add(toBase64url(form));
     }
     for (const line of linesOf(value)) add(line);
+    // As `render`'s filters write it into a file the job may print: a JSON string's inside, a shell word's inside.
+    add(applyFilter(value, "json").slice(1, -1));
+    add(applyFilter(value, "sh").slice(1, -1));
     const hex = bytes.toString("hex");
     add(hex);
     add(hex.toUpperCase());

@@ -170,3 +170,15 @@ describe("values inside encoded data", () => {
     expect(maskPatterns(new Map([["PW", "abcde"]]))).toEqual([]);
   });
 });
+
+describe("a value as render's filters write it", () => {
+  // A rendered config file the job prints holds the value escaped: a JSON string's inside, a shell word's inside.
+  it.for([
+    ["json", 'p"ss\\word\n', JSON.stringify('p"ss\\word\n').slice(1, -1)],
+    ["sh", "it's-a-key", `it'\\''s-a-key`],
+  ])("%s form of %j is masked", ([, value, form]) => {
+    const patterns = maskPatterns(new Map([["K", value!]]));
+    const out = maskBuffer(Buffer.from(`key = ${form}\n`), patterns, true).out.toString();
+    expect(out).toBe("key = [K]\n");
+  });
+});
