@@ -35,7 +35,7 @@ describe.skipIf(!isRoot)(`fuzzing the agent protocol (${NEEDS_ROOT})`, () => {
       { policyText: `read user:${fuzz.name} R_*\nwrite user:${fuzz.name} FUZZ_W\nread user:${good.name} R_ONE S_KEY\n`, secrets },
       // The fuzzer is one uid sending as fast as it can: lift the per-uid rate and audit budget so it measures the
       // protocol, not the limits (audit-flood.test.ts tests the budget).
-      { SECRETFILE_AGENT_LIMITS: "ratePerUid=1000000,burstPerUid=1000000,auditBytesPerUid=17179869184" },
+      { SECRETFILE_AGENT_LIMITS: "ratePerUid=1000000,burstPerUid=1000000,auditBytesPerUid=1000000000" },
     );
   });
 
