@@ -23,7 +23,7 @@ describe.skipIf(why !== undefined)(`the addon under -fsanitize=address,undefined
   const dir = mkdtempSync(path.join(os.tmpdir(), "secretfile-asan-"));
   const addon = path.join(dir, "native.node");
   const servers: ChildProcess[] = [];
-  const env = { ...process.env, LD_PRELOAD: asan, ASAN_OPTIONS: "detect_leaks=0:abort_on_error=0:exitcode=99", UBSAN_OPTIONS: "print_stacktrace=1:halt_on_error=1:exitcode=98" };
+  const env: NodeJS.ProcessEnv = { ...process.env, LD_PRELOAD: asan, ASAN_OPTIONS: "detect_leaks=0:abort_on_error=0:exitcode=99", UBSAN_OPTIONS: "print_stacktrace=1:halt_on_error=1:exitcode=98" };
   delete env.NODE_OPTIONS;
 
   beforeAll(async () => {

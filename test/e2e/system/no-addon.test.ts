@@ -22,10 +22,15 @@ describe.skipIf(!isRoot)(`without the native addon (${isRoot ? "" : NEEDS_ROOT})
 
   it("the agent with SECRETFILE_NATIVE=0 is exit 1 saying so, and never listens", async () => {
     const agent = spawnAgent(sys.world, sys.users.service, files, { SECRETFILE_NATIVE: "0" });
-    expect((await agent.exited).code).toBe(1);
-    expect(agent.stderr()).toContain("secretfile: error: the agent needs secretfile's native addon, and SECRETFILE_NATIVE=0 turns it off\n");
-    expect(agent.stderr()).toContain("secretfile: hint: unset SECRETFILE_NATIVE\n");
-    expect(existsSync(files.socket)).toBe(false);
+    try {
+      const ended = await Promise.race([agent.exited, new Promise((r) => setTimeout(() => r("still running after 15 s"), 15_000))]);
+      expect(ended).toEqual({ code: 1, signal: null });
+      expect(agent.stderr()).toContain("secretfile: error: the agent needs secretfile's native addon, and SECRETFILE_NATIVE=0 turns it off\n");
+      expect(agent.stderr()).toContain("secretfile: hint: unset SECRETFILE_NATIVE\n");
+      expect(existsSync(files.socket)).toBe(false);
+    } finally {
+      await agent.stop();
+    }
   });
 
   it("the agent of a package without dist/native.node is exit 1 naming the file and how to get it", async () => {
