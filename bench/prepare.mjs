@@ -26,7 +26,7 @@ export function build() {
 }
 
 /**
- * Copies the built CLI (dist/, bin/, package.json, node_modules/koffi) into `<base>/app`, readable by every uid,
+ * Copies the built CLI (dist/, bin/, package.json) into `<base>/app`, readable by every uid,
  * and checks that the copy runs; rebuilds and retries when another process was rebuilding dist/ meanwhile.
  * Returns the copy's launcher path.
  */
@@ -34,15 +34,11 @@ export function copyApp(base) {
   const app = path.join(base, "app");
   for (let attempt = 1; ; attempt++) {
     rmSync(app, { recursive: true, force: true });
-    mkdirSync(path.join(app, "node_modules"), { recursive: true });
+    mkdirSync(app, { recursive: true });
     try {
       cpSync(path.join(ROOT, "dist"), path.join(app, "dist"), { recursive: true });
       cpSync(path.join(ROOT, "bin"), path.join(app, "bin"), { recursive: true });
       cpSync(path.join(ROOT, "package.json"), path.join(app, "package.json"));
-      cpSync(path.join(ROOT, "node_modules", "koffi"), path.join(app, "node_modules", "koffi"), {
-        recursive: true,
-        filter: (src) => !/[\\/]koffi[\\/](src|vendor|doc)$/.test(src),
-      });
       must(["chmod", "-R", "a+rX", app]);
       const bin = path.join(app, "bin", "secretfile");
       const probe = spawnSync(bin, ["--version"], { encoding: "utf8", env: baseEnv(base) });

@@ -82,7 +82,6 @@ await build({
   format: "cjs",
   platform: "node",
   target: "node20",
-  external: ["koffi"],
   define: { SECRETFILE_VERSION: JSON.stringify(version), SECRETFILE_COMMIT: JSON.stringify(commit), "import.meta.url": "__sfImportMetaUrl" },
   // The first line is the build's id: bin/secretfile uses a code cache only when its first line is the same.
   banner: {

@@ -1,5 +1,5 @@
 // `npm run package`: builds pkg/secretfile_VERSION_ARCH.deb, which carries its own Node.js (the one this build ran
-// with), the bundle, the native addon, koffi's build for this platform, units, init script, man pages and docs.
+// with), the bundle, the native addon, units, init script, man pages and docs.
 // Rules: every file comes from one source (units from src/setup/units.ts, man pages from docs/man/, the agent's V8
 // flags from src/setup/agent-node-flags.json); nothing is stripped from the runtime; the version is package.json's
 // unless SECRETFILE_PACKAGE_VERSION says otherwise (a test's upgrade package).
@@ -64,7 +64,7 @@ const { renderUnits, UNIT_NAMES, AGENT_NODE_FLAGS, SYSTEM_PATHS } = await import
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(STAGE, { recursive: true });
 
-// 2. The runtime and the code: /usr/lib/secretfile/{node,bin/secretfile,dist/,node_modules/koffi/}.
+// 2. The runtime and the code: /usr/lib/secretfile/{node,bin/secretfile,dist/}.
 mkdirSync(path.join(STAGE, LIB), { recursive: true });
 copyFileSync(process.execPath, path.join(STAGE, LIB, "node"));
 chmodSync(path.join(STAGE, LIB, "node"), 0o755);
@@ -72,13 +72,8 @@ const launcher = readFileSync(at("bin/secretfile"), "utf8").replace(/^#!.*\n/, `
 put(`${LIB}/bin/secretfile`, launcher, 0o755);
 copy("bin/package.json", `${LIB}/bin/package.json`); // {"type": "commonjs"}: the launcher has no .cjs to say so
 for (const f of readdirSync(at("dist"))) copy(`dist/${f}`, `${LIB}/dist/${f}`, 0o644);
-// koffi, required by the bundle at run time (its only external): the loader and this platform's build alone.
-const koffi = "node_modules/koffi";
-const triplet = `${process.platform}_${{ x64: "x64", arm64: "arm64", ia32: "ia32", arm: "armhf" }[process.arch] ?? process.arch}`;
-for (const f of ["package.json", "index.js", "indirect.js", "LICENSE.txt"]) copy(`${koffi}/${f}`, `${LIB}/${koffi}/${f}`);
-copy(`${koffi}/build/koffi/${triplet}/koffi.node`, `${LIB}/${koffi}/build/koffi/${triplet}/koffi.node`, 0o644);
-// The two addons lose their symbols (the package tests run them); node is carried exactly as it was built and tested.
-for (const addon of [`${LIB}/dist/native.node`, `${LIB}/${koffi}/build/koffi/${triplet}/koffi.node`]) run("strip", ["--strip-unneeded", path.join(STAGE, addon)]);
+// The addon loses its symbols (the package tests run it); node is carried exactly as it was built and tested.
+run("strip", ["--strip-unneeded", path.join(STAGE, `${LIB}/dist/native.node`)]);
 // /usr/bin/secretfile: a symlink; node resolves it, so the launcher finds dist/ beside itself.
 mkdirSync(path.join(STAGE, "usr/bin"), { recursive: true });
 symlinkSync(`../lib/secretfile/bin/secretfile`, path.join(STAGE, "usr/bin/secretfile"));
@@ -192,11 +187,11 @@ function du(dir) {
   return total;
 }
 
-// The shared libraries of the runtime and the addons, as Debian packages (dpkg-shlibdeps needs a debian/ folder: this
+// The shared libraries of the runtime and the addon, as Debian packages (dpkg-shlibdeps needs a debian/ folder: this
 // asks dpkg which package holds each library, and pins the version this host has as the least).
 function depends() {
   const libs = new Set();
-  for (const f of [`${LIB}/node`, `${LIB}/dist/native.node`, `${LIB}/${koffi}/build/koffi/${triplet}/koffi.node`]) {
+  for (const f of [`${LIB}/node`, `${LIB}/dist/native.node`]) {
     for (const line of run("ldd", [path.join(STAGE, f)]).split("\n")) {
       const m = /=> (\/\S+)/.exec(line);
       if (m) libs.add(m[1]);

@@ -1,12 +1,15 @@
 /*
- * secretfile's Node-API addon, dist/native.node: the few system calls the CLI makes where Node would load a module
- * costing milliseconds every start (koffi, node:net; bench/limits.md), and the CLI starts hundreds of times at the top
- * of the hour. Built by build/native.mjs with the Node-API headers koffi vendors; no link against Node is needed.
- * Without a C compiler the build goes on, and the CLI does the same through koffi and node:net.
+ * secretfile's Node-API addon, dist/native.node: its one way into C (docs/native.md), for the agent and the CLI alike:
+ * the calls Node has no API for (SO_PEERCRED, the user database, prctl), and the few the CLI makes where Node would
+ * load a module costing milliseconds every start (node:net, node:child_process; bench/limits.md). Built by
+ * build/native.mjs with the headers of the node-api-headers package; no link against Node is needed. Without it the
+ * CLI falls back to plain Node (node:net, node:child_process) and the agent refuses to start.
  *
  *   harden(noCore), dumpable()      hygiene.c: the CLI's non-dumpable switch and core-file limit
  *   exchange(socket, request, ...)  request.c: one request line to the agent, its answer line back, by a deadline
  *   spawn(file, argv, env, ...)     spawn.c: the job of `exec`, started and watched; isTerminal(fd)
+ *   peerCred(fd, out), ...          socket.c: the peer's credentials, address family and addresses; dupCloexec(fd)
+ *   passwdByUid(uid), ...           users.c: users and groups by id or name, a user's group list
  */
 #include <stdio.h>
 #include <string.h>
@@ -43,5 +46,15 @@ NAPI_MODULE_INIT() {
   export_function(env, exports, "exchange", request_exchange);
   export_function(env, exports, "spawn", spawn_job);
   export_function(env, exports, "isTerminal", spawn_is_terminal);
+  export_function(env, exports, "peerCred", socket_peer_cred);
+  export_function(env, exports, "socketDomain", socket_domain);
+  export_function(env, exports, "peerName", socket_peer_name);
+  export_function(env, exports, "sockName", socket_sock_name);
+  export_function(env, exports, "dupCloexec", socket_dup_cloexec);
+  export_function(env, exports, "passwdByUid", users_passwd_by_uid);
+  export_function(env, exports, "passwdByName", users_passwd_by_name);
+  export_function(env, exports, "groupByGid", users_group_by_gid);
+  export_function(env, exports, "groupByName", users_group_by_name);
+  export_function(env, exports, "groupList", users_group_list);
   return exports;
 }

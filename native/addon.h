@@ -22,5 +22,15 @@ napi_value hygiene_dumpable(napi_env env, napi_callback_info info);
 napi_value request_exchange(napi_env env, napi_callback_info info);
 napi_value spawn_job(napi_env env, napi_callback_info info);
 napi_value spawn_is_terminal(napi_env env, napi_callback_info info);
+napi_value socket_peer_cred(napi_env env, napi_callback_info info);
+napi_value socket_domain(napi_env env, napi_callback_info info);
+napi_value socket_peer_name(napi_env env, napi_callback_info info);
+napi_value socket_sock_name(napi_env env, napi_callback_info info);
+napi_value socket_dup_cloexec(napi_env env, napi_callback_info info);
+napi_value users_passwd_by_uid(napi_env env, napi_callback_info info);
+napi_value users_passwd_by_name(napi_env env, napi_callback_info info);
+napi_value users_group_by_gid(napi_env env, napi_callback_info info);
+napi_value users_group_by_name(napi_env env, napi_callback_info info);
+napi_value users_group_list(napi_env env, napi_callback_info info);
 
 #endif

@@ -11,6 +11,7 @@ import { AuditLog } from "./audit.js";
 import { checkSocketPath, sealedIdentity, type AgentPaths } from "../system/paths.js";
 import type { AgentContext } from "./handle.js";
 import { hardenProcess } from "../system/hardening.js";
+import { requireNative } from "../system/native.js";
 import { DEFAULT_LIMITS, LIMITS_VARIABLE, parseLimits, type Limits } from "./limits.js";
 import { perTurn } from "./per-turn.js";
 import { PolicyState } from "./policy-state.js";
@@ -33,9 +34,11 @@ export interface AgentOptions {
 
 /**
  * Starts the agent; `reload()` reads the policy again (what SIGHUP does). Throws AccessError (4) for unsafe files, PolicySyntaxError (1) for a bad policy,
- * CorruptError (5) for an identity or store that does not decrypt, FailureError (1) otherwise.
+ * CorruptError (5) for an identity or store that does not decrypt, FailureError (1) otherwise (without the native addon, too).
  */
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { audit: AuditLog; reload(): Promise<void> }> {
+  // Plain Node cannot read SO_PEERCRED: no addon, no agent (docs/native.md), said before anything else is done.
+  requireNative("the agent");
   hardenProcess();
   const { paths, log } = opts;
   const env = opts.env ?? process.env;

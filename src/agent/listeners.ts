@@ -4,7 +4,7 @@
 
 import net from "node:net";
 import { FailureError } from "../errors.js";
-import { describeErrno, libc } from "../system/libc.js";
+import { describeErrno, requireNative } from "../system/native.js";
 
 /**
  * Handles on the listening socket. libuv accepts one connection per handle per turn of the event loop (since 1.45), so
@@ -89,13 +89,10 @@ export async function listenAll(listen: Listen, options: ListenOptions): Promise
   };
 }
 
-const F_DUPFD_CLOEXEC = 1030;
-
 /** Returns a close-on-exec duplicate of the listening descriptor `fd`; throws FailureError when there is none. */
 function duplicate(fd: number | undefined, where: string): number {
   if (typeof fd !== "number" || fd < 0) throw new FailureError(`cannot listen on ${where}: the listening socket has no file descriptor`);
-  const c = libc();
-  const copy = c.fcntlInt(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) throw new FailureError(`cannot listen on ${where}: fcntl(F_DUPFD_CLOEXEC) failed: ${describeErrno(c.errno())}`);
+  const copy = requireNative("the agent").dupCloexec(fd);
+  if (copy < 0) throw new FailureError(`cannot listen on ${where}: fcntl(F_DUPFD_CLOEXEC) failed: ${describeErrno(-copy)}`);
   return copy;
 }

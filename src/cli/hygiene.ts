@@ -1,7 +1,7 @@
 // The CLI's process hygiene: before it holds any value it makes itself non-dumpable, so no core file holds a key and
 // no other process of the same user can read its memory (/proc/PID/mem, environ, ptrace).
-// Rules: done through dist/native.node (native/hygiene.c, cheap: bench/limits.md); without it, through koffi (which
-// costs more); a failure is an error, never a silent start without it. `exec` keeps the core-file limit, which its job
+// Rules: done through dist/native.node (native/hygiene.c); a failure is an error; without the addon (plain Node has no
+// prctl) the CLI runs unprotected, as on macOS (docs/native.md). `exec` keeps the core-file limit, which its job
 // would inherit; its own dumpable flag already keeps secretfile's memory out of a core.
 
 import { FailureError } from "../errors.js";
@@ -20,15 +20,10 @@ export async function hardenCli(opts: { keepCoreLimit: boolean }): Promise<void>
       hint: "run secretfile without --inspect (or --inspect-brk, --inspect-port, ...) in node's options or NODE_OPTIONS",
     });
   }
-  // prctl is Linux's; on macOS (personal mode only) the CLI runs without this protection, as SECURITY.md says.
-  if (process.platform !== "linux") return;
-  const addon = native();
-  if (addon === undefined) {
-    // Built without a C compiler: the same calls through koffi.
-    const { hardenProcess } = await import("../system/hardening.js");
-    hardenProcess(opts);
-    return;
-  }
+  // prctl is Linux's; on macOS (personal mode only), and on plain Node (no addon: a platform the package has no build
+  // for, and no C compiler), the CLI runs without this protection, as SECURITY.md says.
+  const addon = process.platform === "linux" ? native() : undefined;
+  if (addon === undefined) return;
   const r = addon.harden(!opts.keepCoreLimit);
   if (r !== 0) {
     const call = r < 0 ? "prctl(PR_SET_DUMPABLE)" : "setrlimit(RLIMIT_CORE)";

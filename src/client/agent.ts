@@ -15,7 +15,7 @@ import { errnoName, isNativeError, native, type Native } from "../system/native.
 import { checkSocketPath } from "../system/paths.js";
 import type { Backend, SecretValues } from "./backend.js";
 import { agentTimeoutMs, isWrite, TIMEOUT_VARIABLE } from "./deadline.js";
-import { carriesValues, impostor, trustedOwners } from "./listener.js";
+import { carriesValues, impostor, socketFileHolder, trustedOwners } from "./listener.js";
 import { closedEarly, oversized, unreachable } from "./unreachable.js";
 
 /** The largest answer read, in bytes (10,000 values of 64 KiB would not fit; a store that large is refused). */
@@ -175,6 +175,7 @@ export class AgentBackend implements Backend {
 
   private askOverNet(ex: Exchange): Promise<Answer> {
     return new Promise((resolve, reject) => {
+      const before = ex.owners === null ? undefined : socketFileHolder(this.socket);
       const conn = net.createConnection(this.socket);
       const chunks: Buffer[] = [];
       let size = 0;
@@ -194,16 +195,10 @@ export class AgentBackend implements Backend {
           conn.write(ex.line);
           return;
         }
-        // koffi (~30 ms) only for a request that carries values, and only on this path (no native addon).
-        void import("../system/peercred.js").then(
-          ({ peerCredentials }) => {
-            if (settled) return;
-            const { uid } = peerCredentials(conn);
-            if (ex.owners?.includes(uid) === true) conn.write(ex.line);
-            else finish(() => reject(impostor(this.socket, uid, ex.owners ?? [])));
-          },
-          (err: unknown) => finish(() => reject(err)),
-        ).catch((err: unknown) => finish(() => reject(err)));
+        // No SO_PEERCRED in plain Node: the socket file's owner, the same file before and after connecting.
+        const after = socketFileHolder(this.socket);
+        if (after !== undefined && after.inode === before?.inode && ex.owners.includes(after.uid)) conn.write(ex.line);
+        else finish(() => reject(impostor(this.socket, after?.uid ?? before?.uid ?? -1, ex.owners ?? [])));
       });
       conn.on("data", (chunk: Buffer) => {
         const nl = chunk.indexOf(0x0a);

@@ -1,8 +1,8 @@
 // Whom the client trusts to hold the agent's socket before it sends values: root, or the owner of the socket's folder.
-// Rules: the uid comes from the kernel (SO_PEERCRED on the connected socket, checked in native/request.c or through
-// src/system/peercred.ts); a request that holds values is never written to any other listener.
+// Rules: the uid comes from the kernel (SO_PEERCRED, checked in native/request.c; on plain Node the socket file's owner,
+// the same inode before and after connecting); a request that holds values is never written to any other listener.
 
-import { statSync } from "node:fs";
+import { lstatSync, statSync } from "node:fs";
 import path from "node:path";
 import { AgentUnreachableError } from "../errors.js";
 import type { Request } from "../protocol/wire.js";
@@ -34,3 +34,17 @@ export function impostor(socket: string, uid: number, owners: number[]): AgentUn
   );
 }
 
+
+/**
+ * Plain Node's stand-in for SO_PEERCRED (it has no getsockopt): the uid that owns the socket file, which is the uid that
+ * bound it, and its inode, to compare before and after connecting; undefined when it cannot be examined or is not a
+ * socket. Weaker than SO_PEERCRED only in a folder others may write without the sticky bit (docs/native.md).
+ */
+export function socketFileHolder(socket: string): { uid: number; inode: string } | undefined {
+  try {
+    const st = lstatSync(socket);
+    return st.isSocket() ? { uid: st.uid, inode: `${st.dev}:${st.ino}` } : undefined;
+  } catch {
+    return undefined;
+  }
+}

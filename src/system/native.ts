@@ -1,10 +1,11 @@
-// The CLI's native addon, dist/native.node (native/*.c, built by build/native.mjs): a few system calls made directly,
-// where Node would load a module costing milliseconds at every start (koffi, node:net, node:child_process).
-// Rules: loaded once, on first use; undefined when the build had no C compiler (or SECRETFILE_NATIVE=0, which tests use
-// to run the fallbacks), and every caller then does the same through koffi or node:net.
+// secretfile's native addon, dist/native.node (native/*.c, built by build/native.mjs): its one way into C, for the agent
+// and the CLI alike (docs/native.md). Rules: loaded once, on first use; undefined when the build had no C compiler (or
+// SECRETFILE_NATIVE=0, which tests use to run the fallback): the CLI then runs on plain Node, and what plain Node
+// cannot do (SO_PEERCRED, the user database) throws through requireNative().
 
 import { createRequire } from "node:module";
 import { constants } from "node:os";
+import { FailureError } from "../errors.js";
 
 /** What native/addon.c exports. */
 export interface Native {
@@ -27,6 +28,41 @@ export interface Native {
   spawn(file: string, argv: string[], env: string[], newGroup: boolean, mask: boolean, onEvent: (kind: number, data: Buffer | number, signal?: number) => void): number;
   /** isatty(fd). */
   isTerminal(fd: number): boolean;
+  /** getsockopt(SO_PEERCRED) into `out` (pid, uid, gid; uid and gid to be read unsigned): 0 or -errno (native/socket.c). */
+  peerCred(fd: number, out: Int32Array): number;
+  /** getsockopt(SO_DOMAIN): the address family, or -errno. */
+  socketDomain(fd: number): number;
+  /** getpeername into `out` (struct sockaddr_un): the address's length, or -errno. */
+  peerName(fd: number, out: Buffer): number;
+  /** getsockname into `out` (struct sockaddr_un): the address's length, or -errno. */
+  sockName(fd: number, out: Buffer): number;
+  /** fcntl(fd, F_DUPFD_CLOEXEC, 0): the new descriptor, or -errno. */
+  dupCloexec(fd: number): number;
+  /** getpwuid_r: the entry, null when there is none, or a positive errno (native/users.c). */
+  passwdByUid(uid: number): NativePasswd | null | number;
+  /** getpwnam_r: the entry, null when there is none (a name holding NUL included), or a positive errno. */
+  passwdByName(name: string): NativePasswd | null | number;
+  /** getgrgid_r: the entry, null when there is none, or a positive errno. */
+  groupByGid(gid: number): NativeGroup | null | number;
+  /** getgrnam_r: the entry, null when there is none (a name holding NUL included), or a positive errno. */
+  groupByName(name: string): NativeGroup | null | number;
+  /** getgrouplist: `gid` first, then the user's supplementary groups; or a positive errno (E2BIG past 65536). */
+  groupList(user: string, gid: number): number[] | number;
+}
+
+/** A passwd entry as native/users.c returns it (a field the entry lacks is null). */
+export interface NativePasswd {
+  name: string | null;
+  uid: number;
+  gid: number;
+  dir: string | null;
+  shell: string | null;
+}
+
+/** A group entry as native/users.c returns it. */
+export interface NativeGroup {
+  name: string | null;
+  gid: number;
 }
 
 /** An error thrown by the addon: the C errno, whether a connection was made first, and the listener's uid if refused. */
@@ -38,16 +74,38 @@ export interface NativeError extends Error {
 
 let loaded: Native | null | undefined;
 
+// Beside the bundle (dist/secretfile.cjs); from the sources (the in-process tests), the build's dist/native.node.
+const ADDON = new URL(import.meta.url.endsWith(".ts") ? "../../dist/native.node" : "./native.node", import.meta.url);
+
 /** Returns the addon, or undefined when there is none. */
 export function native(): Native | undefined {
   if (loaded === undefined) {
     try {
-      loaded = process.env.SECRETFILE_NATIVE === "0" ? null : (createRequire(import.meta.url)(new URL("./native.node", import.meta.url).pathname) as Native);
+      loaded = process.env.SECRETFILE_NATIVE === "0" ? null : (createRequire(import.meta.url)(ADDON.pathname) as Native);
     } catch {
       loaded = null;
     }
   }
   return loaded ?? undefined;
+}
+
+/**
+ * Returns the addon for `what` (the start of the message: "the agent", "reading the caller's credentials"), which plain
+ * Node cannot do. Throws FailureError off Linux, or when the addon is missing or SECRETFILE_NATIVE=0.
+ */
+export function requireNative(what: string): Native {
+  if (process.platform !== "linux") {
+    throw new FailureError("system mode needs Linux (SO_PEERCRED); on macOS use personal mode (--dir)");
+  }
+  const addon = native();
+  if (addon !== undefined) return addon;
+  const why = process.env.SECRETFILE_NATIVE === "0" ? "SECRETFILE_NATIVE=0 turns it off" : `${ADDON.pathname} is missing or cannot be loaded`;
+  throw new FailureError(`${what} needs secretfile's native addon, and ${why}`, {
+    hint:
+      process.env.SECRETFILE_NATIVE === "0"
+        ? "unset SECRETFILE_NATIVE"
+        : "install secretfile's Debian package or the npm package for linux-x64 (both ship it), or build it with a C compiler: npm run build",
+  });
 }
 
 /** Returns true when `err` was thrown by the addon. */
@@ -58,4 +116,10 @@ export function isNativeError(err: unknown): err is NativeError {
 /** The symbolic name of a C errno ("ENOENT"), or "errno N" for one Node does not name. */
 export function errnoName(errno: number): string {
   return Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+}
+
+/** Returns an errno as text for an error message, such as `errno 13 (EACCES)`. */
+export function describeErrno(errno: number): string {
+  const name = errnoName(errno);
+  return name.startsWith("errno ") ? name : `errno ${errno} (${name})`;
 }

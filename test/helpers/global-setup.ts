@@ -11,7 +11,7 @@ import { NODE, ROOT } from "./cli.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    /** The folder of the shared, world-readable copy of the built CLI (dist/, bin/, package.json, koffi). */
+    /** The folder of the shared, world-readable copy of the built CLI (dist/, bin/, package.json). */
     sharedApp: string;
   }
 }
@@ -35,25 +35,13 @@ function buildIfStale(): void {
   if (r.status !== 0) throw new Error(`the build failed:\n${r.stdout}${r.stderr}`);
 }
 
-/** True for a folder of koffi's prebuilt binaries that is not this platform's (koffi ships ~28 MB for all of them). */
-function otherPlatform(src: string): boolean {
-  const m = /[\\/]koffi[\\/]build[\\/]koffi[\\/]([^\\/]+)$/.exec(src);
-  if (m === null) return false;
-  const here = `${process.platform}_${process.arch}`;
-  return m[1] !== here && m[1] !== here.replace(/^linux_/, "musl_");
-}
-
 /** Copies the built package into a new world-readable folder and checks that the copy runs; returns its path. */
 export function copyApp(app = path.join(mkdtempSync(path.join(os.tmpdir(), "secretfile-app-")), "app")): string {
   const root = path.dirname(app);
-  mkdirSync(path.join(app, "node_modules"), { recursive: true });
+  mkdirSync(app, { recursive: true });
   cpSync(path.join(ROOT, "dist"), path.join(app, "dist"), { recursive: true });
   cpSync(path.join(ROOT, "bin"), path.join(app, "bin"), { recursive: true });
   cpSync(path.join(ROOT, "package.json"), path.join(app, "package.json"));
-  cpSync(path.join(ROOT, "node_modules", "koffi"), path.join(app, "node_modules", "koffi"), {
-    recursive: true,
-    filter: (src) => !/[\\/]koffi[\\/](src|vendor|doc)$/.test(src) && !otherPlatform(src),
-  });
   chmodSync(root, 0o755);
   const r = spawnSync("chmod", ["-R", "a+rX", app]);
   if (r.status !== 0) throw new Error(`chmod -R a+rX ${app} failed`);

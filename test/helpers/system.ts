@@ -33,7 +33,7 @@ export interface TestGroup {
 export interface World {
   /** A fresh folder, mode 0755, every parent traversable. */
   root: string;
-  /** The copied package (dist/, bin/, package.json, node_modules/koffi), shared by every file of the run: read only. */
+  /** The copied package (dist/, bin/, package.json), shared by every file of the run: read only. */
   app: string;
   /** `<app>/bin/secretfile`. */
   bin: string;

@@ -30,7 +30,9 @@ describe.skipIf(why !== undefined)("npm pack, then npm install -g of the tarball
     expect(lstatSync(app).isSymbolicLink()).toBe(false);
     const bin = path.join(prefix, "bin", "secretfile");
     expect(realpathSync(bin)).toBe(path.join(app, "bin", "secretfile"));
-    for (const f of [bin, path.join(app, "dist", "secretfile.cjs"), path.join(app, "node_modules", "koffi")]) expect(realpathSync(f).startsWith(`${ROOT}/`), f).toBe(false);
+    for (const f of [bin, path.join(app, "dist", "secretfile.cjs"), path.join(app, "dist", "native.node")]) expect(realpathSync(f).startsWith(`${ROOT}/`), f).toBe(false);
+    // The prebuilt addon is in the package (docs/native.md): the installed CLI uses it, with no compiler at install.
+    expect(spawnSync(process.execPath, ["-e", `require(${JSON.stringify(path.join(app, "dist", "native.node"))}).dumpable()`]).status).toBe(0);
     const run = (args: string[], input?: string) => spawnSync(bin, args, { encoding: "utf8", input, env: { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` }, timeout: 60_000 });
     expect(run(["--version"]).stdout).toMatch(new RegExp(`^${VERSION.replaceAll(".", "\\.")} \\(commit `));
     const store = path.join(dir, "store");

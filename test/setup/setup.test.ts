@@ -49,7 +49,7 @@ beforeAll(() => {
   world = tempDir("sf-setup-");
   chmodSync(world.dir, 0o755);
   const app = path.join(world.dir, "app");
-  for (const part of ["dist", "bin", "package.json", "node_modules/koffi"]) cpSync(path.join(ROOT, part), path.join(app, part), { recursive: true });
+  for (const part of ["dist", "bin", "package.json"]) cpSync(path.join(ROOT, part), path.join(app, part), { recursive: true });
   execFileSync("chmod", ["-R", "a+rX", app]);
   bin = path.join(app, "bin", "secretfile");
 });
@@ -260,7 +260,7 @@ describe.skipIf(!isRoot)(`secretfile setup, as root${isRoot ? "" : " (skipped: n
   it("refuses, with a hint, a launcher the service account cannot read (the agent could not run it either)", async () => {
     const hidden = path.join(world.dir, "hidden");
     mkdirSync(hidden, { mode: 0o700 });
-    for (const part of ["dist", "bin", "package.json", "node_modules/koffi"]) cpSync(path.join(bin, "../..", part), path.join(hidden, part), { recursive: true });
+    for (const part of ["dist", "bin", "package.json"]) cpSync(path.join(bin, "../..", part), path.join(hidden, part), { recursive: true });
     const l = layout("unreadable");
     const r = await runCli(["setup", ...l.flags, "--user", user], { bin: path.join(hidden, "bin", "secretfile") });
     expect(r.code).toBe(1);

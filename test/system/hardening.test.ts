@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -59,11 +59,13 @@ describe("hardenProcess seen from outside", () => {
       bundle: true,
       platform: "node",
       format: "esm",
-      external: ["koffi"],
       outfile: script,
       logLevel: "silent",
     });
     chmodSync(script, 0o644);
+    // The bundled src/system/native.ts looks for the addon beside it, as dist/secretfile.cjs does.
+    copyFileSync(join(root, "dist", "native.node"), join(dir, "native.node"));
+    chmodSync(join(dir, "native.node"), 0o644);
     const child = spawn("/usr/bin/node", [script], {
       uid: 65534,
       gid: 65534,
