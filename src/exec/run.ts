@@ -13,6 +13,7 @@ import { writeFully } from "../system/write-fd.js";
 import { CannotRunError, resolveCommand } from "./command-path.js";
 import { MaskCarry, maskPatterns } from "./mask.js";
 import { catchSignals, routeSignals } from "./signals.js";
+import { errnoOf } from "../system/errno.js";
 
 type Patterns = ReturnType<typeof maskPatterns>;
 
@@ -181,7 +182,7 @@ async function startWithNode(start: Start): Promise<Job> {
     }
   }
   const exited = new Promise<number>((resolve, reject) => {
-    child.once("error", (err) => reject(new CannotRunError(start.command, (err as NodeJS.ErrnoException).code === "EACCES" ? 126 : 127, { file: start.file, cause: err })));
+    child.once("error", (err) => reject(new CannotRunError(start.command, errnoOf(err) === "EACCES" ? 126 : 127, { file: start.file, cause: err })));
     child.once("exit", (code, signal) => {
       resolve(signal !== null ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1));
     });
