@@ -35,7 +35,7 @@ export interface AgentOptions {
  * Starts the agent; `reload()` reads the policy again (what SIGHUP does). Throws AccessError (4) for unsafe files, PolicySyntaxError (1) for a bad policy,
  * CorruptError (5) for an identity or store that does not decrypt, FailureError (1) otherwise.
  */
-export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { audit: AuditLog; reload(): Promise<void> }> {
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { audit: AuditLog; reload: () => Promise<void> }> {
   hardenProcess();
   const { paths, log } = opts;
   const env = opts.env ?? process.env;

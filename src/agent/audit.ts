@@ -7,7 +7,7 @@
 // the line before it (GENESIS for the first), read back at start.
 
 import { createHash } from "node:crypto";
-import { closeSync, constants, fdatasync, fstatSync, lstatSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import { GENESIS } from "../audit/chain.js";
 import type { AuditRecord } from "../audit/record.js";
@@ -24,7 +24,7 @@ export class AuditLog {
   readonly file: string;
   private fd: number;
   private writer: ChainWriter;
-  private readonly failures = new WeakSet<object>();
+  private readonly failures = new WeakSet();
   /** The bytes each uid may have written per minute (none when the log was opened without a budget). */
   readonly budget: AuditBudget | undefined;
   /** When each uid last went over its budget (an event says so, at most once a minute per uid). */

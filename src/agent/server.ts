@@ -183,6 +183,7 @@ function serveConnection(
         reply(socket, busyAnswer(`too many ${overRate > 0 ? "requests" : "audit log bytes"} from uid ${caller.uid}`, pause));
         socket.pause();
         await new Promise((resolve) => setTimeout(resolve, pause));
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the socket can close during the await; TS keeps the loop condition's narrowing
         if (!socket.destroyed) socket.resume();
         continue;
       }
@@ -195,6 +196,7 @@ function serveConnection(
         if (!(err instanceof SecretfileError)) log(`request failed: ${err instanceof Error ? err.name : typeof err}`);
         answer = errorAnswer(err);
       }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the socket can close while handle() awaits; TS keeps the loop condition's narrowing
       if (!socket.destroyed) reply(socket, answer);
     }
     busy = false;

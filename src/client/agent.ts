@@ -285,6 +285,7 @@ function settle(line: string, resolve: (a: Answer) => void, reject: (e: Error) =
     return;
   }
   if (answer.ok) resolve(answer);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the agent's JSON is cast, not checked: keep the guard against an answer without "error"
   else reject(answer.error?.code === BUSY ? new Busy(answer) : errorFromAnswer(answer));
 }
 

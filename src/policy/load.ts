@@ -124,5 +124,5 @@ function openError(path: string, error: unknown): Error {
 
 /** Quotes a path for a POSIX shell command in a hint. */
 function shellQuote(text: string): string {
-  return /^[A-Za-z0-9_\/.,:@%+=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_/.,:@%+=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

@@ -46,6 +46,7 @@ export async function replaceFile(file: string, data: Uint8Array, mode: number, 
         failure = err;
       }
     }
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the caught value unchanged (the check narrows `unknown` to `{}`)
     if (failure !== undefined) throw failure;
     beforeRename?.();
     step = `rename the new ${path.basename(file)} into`;

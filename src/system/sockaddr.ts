@@ -28,7 +28,7 @@ function address(fd: number, call: "getpeername" | "getsockname"): string {
   length[0] = SOCKADDR_UN;
   const rc = call === "getpeername" ? c.getpeernameBytes(fd, buffer, length) : c.getsocknameBytes(fd, buffer, length);
   if (rc !== 0) throw new FailureError(`${call} failed: ${describeErrno(c.errno())}`);
-  const len = Math.min(length[0]!, SOCKADDR_UN);
+  const len = Math.min(length[0], SOCKADDR_UN);
   if (len <= 2) return "";
   const path = buffer.subarray(2, len);
   // A path address ends at its NUL; an abstract one (first byte NUL) is exactly `len - 2` bytes.
