@@ -85,6 +85,7 @@ function standInAgent(socket) {
     values: { ok: true, op: "values", values: { TRAINING_KEY: VALUE } },
   };
   const server = (answers, socket) =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- this function's source runs in `node -e`, a CommonJS script
     require("node:net")
       .createServer((conn) => {
         let text = "";
