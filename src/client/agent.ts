@@ -285,7 +285,8 @@ function settle(line: string, resolve: (a: Answer) => void, reject: (e: Error) =
     return;
   }
   if (answer.ok) resolve(answer);
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the agent's JSON is cast, not checked: keep the guard against an answer without "error"
+  // The agent's JSON is cast, not checked: keep the guard against an answer without "error".
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
   else reject(answer.error?.code === BUSY ? new Busy(answer) : errorFromAnswer(answer));
 }
 

@@ -46,7 +46,8 @@ export async function replaceFile(file: string, data: Uint8Array, mode: number, 
         failure = err;
       }
     }
-    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the caught value unchanged (the check narrows `unknown` to `{}`)
+    // Rethrows the caught value unchanged (the check narrows its `unknown` to `{}`).
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- see above
     if (failure !== undefined) throw failure;
     beforeRename?.();
     step = `rename the new ${path.basename(file)} into`;

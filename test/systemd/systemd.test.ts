@@ -38,7 +38,8 @@ describe.skipIf(skip !== undefined)(`under a real systemd${skip === undefined ? 
   }, 120_000);
 
   afterAll(async () => {
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when beforeAll failed or was skipped
+    // Unset when beforeAll failed or was skipped.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
     await sd?.poweroff();
     rmSync(marker, { force: true });
   }, 60_000);

@@ -67,7 +67,8 @@ describe.skipIf(!hasCreds)(`setup --seal systemd-creds (${hasCreds ? "systemd-cr
   });
   afterAll(() => {
     if (uid !== -1) spawnSync("userdel", [user]);
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when beforeAll failed or was skipped
+    // Unset when beforeAll failed or was skipped.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
     world?.cleanup();
   });
 
