@@ -85,6 +85,8 @@ function standInAgent(socket) {
     values: { ok: true, op: "values", values: { TRAINING_KEY: VALUE } },
   };
   const server = (answers, socket) =>
+    // This function's source runs in `node -e`, a CommonJS script.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
     require("node:net")
       .createServer((conn) => {
         let text = "";

@@ -36,7 +36,7 @@ export interface AgentOptions {
  * Starts the agent; `reload()` reads the policy again (what SIGHUP does). Throws AccessError (4) for unsafe files, PolicySyntaxError (1) for a bad policy,
  * CorruptError (5) for an identity or store that does not decrypt, FailureError (1) otherwise (without the native addon, too).
  */
-export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { audit: AuditLog; reload(): Promise<void> }> {
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { audit: AuditLog; reload: () => Promise<void> }> {
   // Plain Node cannot read SO_PEERCRED: no addon, no agent (docs/native.md), said before anything else is done.
   requireNative("the agent");
   hardenProcess();

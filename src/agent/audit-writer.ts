@@ -59,6 +59,7 @@ export class ChainWriter {
   now(fields: Record<string, unknown>): void {
     const end = this.queue(fields);
     const { done, error } = this.flush();
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the write's caught error unchanged
     if (done < end) throw error ?? new Error("short write");
   }
 

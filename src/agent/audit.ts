@@ -7,7 +7,7 @@
 // the line before it (GENESIS for the first), read back at start.
 
 import { createHash } from "node:crypto";
-import { closeSync, constants, fdatasync, fstatSync, lstatSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import { GENESIS } from "../audit/chain.js";
 import type { AuditRecord } from "../audit/record.js";
@@ -15,6 +15,7 @@ import { AccessError, FailureError } from "../errors.js";
 import { checkTrustedFolder } from "../system/folder.js";
 import { AuditBudget } from "./audit-budget.js";
 import { ChainWriter } from "./audit-writer.js";
+import { errnoOf } from "../system/errno.js";
 
 const { O_RDWR, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -23,7 +24,7 @@ export class AuditLog {
   readonly file: string;
   private fd: number;
   private writer: ChainWriter;
-  private readonly failures = new WeakSet<object>();
+  private readonly failures = new WeakSet();
   /** The bytes each uid may have written per minute (none when the log was opened without a budget). */
   readonly budget: AuditBudget | undefined;
   /** When each uid last went over its budget (an event says so, at most once a minute per uid). */
@@ -45,7 +46,7 @@ export class AuditLog {
       // O_RDWR to read the last line back; O_NONBLOCK so a FIFO planted at the path cannot hang the agent.
       this.fd = openSync(file, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = errnoOf(err);
       if (code === "ELOOP") throw new AccessError(`refusing to follow a symlink at the audit log ${file}`, { hint: `remove it; the agent creates ${file}` });
       if (code === "EACCES" || code === "EPERM") {
         throw new AccessError(`permission denied opening the audit log ${file}`, { hint: `chown $(id -u) ${file} && chmod 600 ${file}, as the service account's admin`, cause: err });
@@ -67,7 +68,7 @@ export class AuditLog {
     } catch (err) {
       closeSync(this.fd);
       if (err instanceof AccessError) throw err;
-      throw new FailureError(`cannot read the end of the audit log ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw new FailureError(`cannot read the end of the audit log ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
     }
   }
 
@@ -175,7 +176,7 @@ export class AuditLog {
   }
 
   private failure(err: unknown): FailureError {
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    const code = errnoOf(err);
     const failure = new FailureError(`cannot write the audit log ${this.file}${code === undefined ? "" : `: ${code}`}`, {
       hint: code === "ENOSPC" ? `free some space on the file system of ${this.file}` : "check free space and the file's permissions",
       cause: err,

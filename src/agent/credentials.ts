@@ -97,17 +97,20 @@ async function deliver(socket: net.Socket, ctx: AgentContext, log: (msg: string)
     });
   if (peer === undefined) {
     await record(false, `not a systemd credential request (its address ${JSON.stringify(address.slice(0, 300))} names no unit)`, []);
-    return refuse(socket);
+    refuse(socket);
+    return;
   }
   const now = await ctx.policy.current();
   if (!now.ok) {
     await record(false, `policy ${ctx.policy.file} is invalid`, []);
-    return refuse(socket);
+    refuse(socket);
+    return;
   }
   const decision = decideUnit(now.policy, peer.unit, peer.id);
   if (!decision.allowed) {
     await record(false, decision.reason, []);
-    return refuse(socket);
+    refuse(socket);
+    return;
   }
   let value: string;
   try {

@@ -4,6 +4,7 @@
 
 import net from "node:net";
 import { FailureError } from "../errors.js";
+import { errnoOf } from "../system/errno.js";
 import { describeErrno, requireNative } from "../system/native.js";
 
 /**
@@ -60,7 +61,7 @@ export async function listenAll(listen: Listen, options: ListenOptions): Promise
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, admit);
     servers.push(server);
     return new Promise<void>((resolve, reject) => {
-      const failed = (err: NodeJS.ErrnoException) => reject(new FailureError(`cannot listen on ${where}: ${err.code ?? err.message}`, { cause: err }));
+      const failed = (err: Error) => reject(new FailureError(`cannot listen on ${where}: ${errnoOf(err) ?? err.message}`, { cause: err }));
       server.once("error", failed);
       // The backlog as an argument of its own: Node ignores `backlog` inside an `{ fd }` object and would listen(2) the
       // socket again with 511, for every handle.

@@ -111,7 +111,8 @@ export function serializeChange(change: PendingChange): Uint8Array {
 
 /** Parses the decrypted bytes of `file`; throws CorruptError (5) when they are not a pending change. */
 export function parseChange(bytes: Uint8Array, file: string): PendingChange {
-  let data: { format?: unknown; version?: unknown; change?: PendingChange };
+  // The file is read from disk: every field is checked before it is trusted as a PendingChange.
+  let data: { format?: unknown; version?: unknown; change?: { [K in keyof PendingChange]?: unknown } | null };
   try {
     data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as typeof data;
   } catch (cause) {
@@ -122,7 +123,7 @@ export function parseChange(bytes: Uint8Array, file: string): PendingChange {
     throw damaged(file);
   }
   if (typeof c.expires !== "string" || typeof c.base !== "object" || typeof c.request !== "object" || typeof c.requester !== "object") throw damaged(file);
-  return c;
+  return c as PendingChange;
 }
 
 function damaged(file: string, cause?: unknown): CorruptError {

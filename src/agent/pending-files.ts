@@ -8,7 +8,8 @@ import { AccessError, FailureError } from "../errors.js";
 import { isPendingId } from "../protocol/pending.js";
 import { replaceFile } from "../store/atomic.js";
 import type { StoreDocument } from "../store/document.js";
-import { checkPrivateFolder, errno, readPrivateFile } from "../store/files.js";
+import { checkPrivateFolder, readPrivateFile } from "../store/files.js";
+import { errnoOf } from "../system/errno.js";
 import type { Store } from "../store/store.js";
 import { fingerprintKey, parseChange, serializeChange, type PendingChange } from "./pending-change.js";
 
@@ -43,7 +44,7 @@ export class PendingFiles implements PendingStore {
       await checkPrivateFolder(this.dir);
       names = await fs.readdir(this.dir);
     } catch (err) {
-      if (errno(err) === "ENOENT") return [];
+      if (errnoOf(err) === "ENOENT") return [];
       throw err;
     }
     const changes: PendingChange[] = [];
@@ -76,7 +77,7 @@ export class PendingFiles implements PendingStore {
     try {
       await fs.rm(this.fileOf(id), { force: true });
     } catch (err) {
-      throw new FailureError(`cannot remove the pending change ${this.fileOf(id)}: ${errno(err) ?? String(err)}`, { cause: err });
+      throw new FailureError(`cannot remove the pending change ${this.fileOf(id)}: ${errnoOf(err) ?? String(err)}`, { cause: err });
     }
   }
 
@@ -94,7 +95,7 @@ export class PendingFiles implements PendingStore {
     try {
       await fs.mkdir(this.dir, { mode: 0o700 });
     } catch (err) {
-      if (errno(err) !== "EEXIST") throw new FailureError(`cannot create the folder ${this.dir}: ${errno(err) ?? String(err)}`, { cause: err });
+      if (errnoOf(err) !== "EEXIST") throw new FailureError(`cannot create the folder ${this.dir}: ${errnoOf(err) ?? String(err)}`, { cause: err });
     }
     await checkPrivateFolder(this.dir);
     const st = await fs.lstat(this.dir);

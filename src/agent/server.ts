@@ -183,6 +183,8 @@ function serveConnection(
         reply(socket, busyAnswer(`too many ${overRate > 0 ? "requests" : "audit log bytes"} from uid ${caller.uid}`, pause));
         socket.pause();
         await new Promise((resolve) => setTimeout(resolve, pause));
+        // The socket can close during the await; TS keeps the narrowing of the loop's condition.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
         if (!socket.destroyed) socket.resume();
         continue;
       }
@@ -195,6 +197,8 @@ function serveConnection(
         if (!(err instanceof SecretfileError)) log(`request failed: ${err instanceof Error ? err.name : typeof err}`);
         answer = errorAnswer(err);
       }
+      // The socket can close while handle() awaits; TS keeps the narrowing of the loop's condition.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
       if (!socket.destroyed) reply(socket, answer);
     }
     busy = false;

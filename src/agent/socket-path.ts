@@ -6,6 +6,7 @@ import { lstatSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import { AccessError, FailureError } from "../errors.js";
 import { checkTrustedFolder } from "../system/folder.js";
+import { errnoOf } from "../system/errno.js";
 
 /** Refuses a socket folder another user could put a socket of their own in (src/system/folder.ts). */
 export function checkSocketFolder(dir: string): void {
@@ -45,7 +46,7 @@ export async function clearStaleSocket(path: string): Promise<void> {
       conn.destroy();
       resolve("live");
     });
-    conn.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? "error"));
+    conn.once("error", (err: Error) => resolve(errnoOf(err) ?? "error"));
   });
   if (probe === "live") {
     throw new FailureError(`another agent is already listening on ${path}`, { hint: "stop it first (`systemctl stop secretfile`), or use another --socket" });

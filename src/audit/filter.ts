@@ -28,7 +28,7 @@ export function parseSince(text: string, now: Date = new Date()): Date {
   if (duration !== null) return new Date(now.getTime() - Number(duration[1]) * UNITS[duration[2]!]!);
   const date = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(text.trim());
   if (date !== null) {
-    const [y, mo, d, h, mi, s] = date.slice(1, 7).map((part) => Number(part ?? 0)) as [number, number, number, number, number, number];
+    const [y, mo, d, h, mi, s] = date.slice(1, 7).map((part: string | undefined) => Number(part ?? 0)) as [number, number, number, number, number, number];
     const utc = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
     const real = utc.getUTCFullYear() === y && utc.getUTCMonth() === mo - 1 && utc.getUTCDate() === d && utc.getUTCHours() === h && utc.getUTCMinutes() === mi;
     const zone = date[7];

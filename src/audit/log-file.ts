@@ -4,7 +4,7 @@
 
 import { constants, promises as fs } from "node:fs";
 import { AccessError, FailureError } from "../errors.js";
-import { errno } from "../store/files.js";
+import { errnoOf } from "../system/errno.js";
 
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -84,7 +84,7 @@ export async function regularSize(handle: fs.FileHandle, file: string): Promise<
 /** The error to throw for `err` met while reading the audit log `file`: ours unchanged, anything else as FailureError (1). */
 export function readFailure(err: unknown, file: string): unknown {
   if (err instanceof AccessError || err instanceof FailureError) return err;
-  return new FailureError(`cannot read the audit log ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+  return new FailureError(`cannot read the audit log ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
 }
 
 /**
@@ -96,7 +96,7 @@ export async function openLog(file: string): Promise<fs.FileHandle> {
     // O_NONBLOCK: a FIFO planted at the path must not hang us before fstat can refuse it.
     return await fs.open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch (err) {
-    const code = errno(err);
+    const code = errnoOf(err);
     if (code === "EACCES" || code === "EPERM") {
       throw new AccessError(`permission denied reading the audit log ${file}`, {
         hint: "only root and the service account may read it: `sudo secretfile audit`",

@@ -21,7 +21,7 @@ export function reportError(err: unknown): number {
   if (err instanceof SecretfileError) {
     process.stderr.write(`secretfile: error: ${escapeText(err.message)}\n`);
     if (err.hint !== undefined) process.stderr.write(`secretfile: hint: ${escapeText(err.hint)}\n`);
-    if (process.env.SECRETFILE_DEBUG === "1" && err.cause !== undefined) process.stderr.write(`${String(err.cause)}\n`);
+    if (process.env.SECRETFILE_DEBUG === "1" && err.cause !== undefined) process.stderr.write(`${describeCause(err.cause)}\n`);
     return err.exitCode;
   }
   const kind = err instanceof Error ? err.name : typeof err;
@@ -32,4 +32,14 @@ export function reportError(err: unknown): number {
     process.stderr.write("secretfile: hint: run again with SECRETFILE_DEBUG=1 for details (they may include secret values), and report it\n");
   }
   return ExitCode.failure;
+}
+
+/** The cause as SECRETFILE_DEBUG shows it: an Error as `Name: message`, anything else as JSON when it can be. */
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error || typeof cause !== "object" || cause === null) return String(cause);
+  try {
+    return JSON.stringify(cause);
+  } catch {
+    return Object.prototype.toString.call(cause);
+  }
 }

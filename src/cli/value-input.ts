@@ -42,8 +42,14 @@ function promptHidden(prompt: string): Promise<Uint8Array> {
     };
     const onData = (data: Buffer) => {
       for (const ch of data.toString("utf8")) {
-        if (ch === "\r" || ch === "\n") return done();
-        if (ch === "\u0003" || ch === "\u0004") return done(new FailureError("cancelled, nothing was added"));
+        if (ch === "\r" || ch === "\n") {
+          done();
+          return;
+        }
+        if (ch === "\u0003" || ch === "\u0004") {
+          done(new FailureError("cancelled, nothing was added"));
+          return;
+        }
         if (ch === "\u007f" || ch === "\b") typed = Array.from(typed).slice(0, -1).join("");
         else if (ch === "\u0015") typed = "";
         else typed += ch;

@@ -11,6 +11,7 @@ import type { SecretInfo } from "../store/document.js";
 import type { History, Rollback } from "../store/history.js";
 import type { AddOptions, ImportResult } from "../store/operations.js";
 import type { ApproveResult, PendingInfo } from "../protocol/pending.js";
+import { errnoOf } from "../system/errno.js";
 import { errnoName, isNativeError, native, type Native } from "../system/native.js";
 import { checkSocketPath } from "../system/paths.js";
 import type { Backend, SecretValues } from "./backend.js";
@@ -131,7 +132,7 @@ export class AgentBackend implements Backend {
         }
         if (!(err instanceof NotConnected)) throw err;
         const waited = Date.now() - started;
-        if (!retry || !RETRYABLE.has(err.cause.code ?? "") || waited + delay > RESTART_WAIT_MS || Date.now() + delay >= deadline) {
+        if (!retry || !RETRYABLE.has(errnoOf(err.cause) ?? "") || waited + delay > RESTART_WAIT_MS || Date.now() + delay >= deadline) {
           throw unreachable(this.socket, err.cause, tries > 1 ? waited : 0);
         }
         await sleep(delay);
@@ -207,8 +208,8 @@ export class AgentBackend implements Backend {
         if (nl !== -1) finish(() => settle(textOf(chunks), resolve, reject));
         else if (size > MAX_ANSWER_BYTES) finish(() => reject(oversized(this.socket)));
       });
-      conn.on("error", (err: NodeJS.ErrnoException) =>
-        finish(() => reject(connected ? closedEarly(this.socket, ` (${err.code ?? err.message})`) : new NotConnected(err))),
+      conn.on("error", (err: Error) =>
+        finish(() => reject(connected ? closedEarly(this.socket, ` (${errnoOf(err) ?? err.message})`) : new NotConnected(err))),
       );
       conn.on("close", () => finish(() => reject(closedEarly(this.socket, ""))));
     });
@@ -251,8 +252,8 @@ const RETRYABLE = new Set(["ENOENT", "ECONNREFUSED", "EAGAIN"]);
 
 /** The connection was never made, so the request was not delivered. */
 class NotConnected extends Error {
-  override readonly cause: NodeJS.ErrnoException;
-  constructor(cause: NodeJS.ErrnoException) {
+  override readonly cause: Error;
+  constructor(cause: Error) {
     super(cause.message);
     this.cause = cause;
   }
@@ -279,6 +280,8 @@ function settle(line: string, resolve: (a: Answer) => void, reject: (e: Error) =
     return;
   }
   if (answer.ok) resolve(answer);
+  // The agent's JSON is cast, not checked: keep the guard against an answer without "error".
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
   else reject(answer.error?.code === BUSY ? new Busy(answer) : errorFromAnswer(answer));
 }
 

@@ -3,6 +3,7 @@
 // systemd and without it, and is the one doctor prints as the fix for a down agent.
 
 import { AgentUnreachableError, FailureError } from "../errors.js";
+import { errnoOf } from "../system/errno.js";
 
 /**
  * How to start the agent, as root, on systemd hosts and the others (an init script, or by hand as the service
@@ -24,8 +25,9 @@ export function oversized(socket: string): FailureError {
 }
 
 /** No connection could be made (`tried for` the time spent retrying, when more than once). */
-export function unreachable(socket: string, err: NodeJS.ErrnoException, waitedMs: number): AgentUnreachableError {
-  const why = err.code === "ENOENT" ? "no socket there" : err.code === "ECONNREFUSED" ? "nothing is listening" : (err.code ?? err.message);
+export function unreachable(socket: string, err: Error, waitedMs: number): AgentUnreachableError {
+  const code = errnoOf(err);
+  const why = code === "ENOENT" ? "no socket there" : code === "ECONNREFUSED" ? "nothing is listening" : (code ?? err.message);
   const waited = waitedMs > 0 ? `, tried for ${(waitedMs / 1000).toFixed(1)} s` : "";
   return new AgentUnreachableError(`cannot reach the agent at ${socket} (${why}${waited})`, {
     hint: `is it running? ${START_AGENT}; its state: \`systemctl status secretfile.socket secretfile\``,

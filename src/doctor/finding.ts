@@ -24,7 +24,7 @@ export const fail = (text: string, fix?: string): Finding => ({ status: "fail", 
 
 /** Returns `text` quoted for a POSIX shell when it needs to be. */
 export function shellQuote(text: string): string {
-  return /^[A-Za-z0-9_\/.,:@%+=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_/.,:@%+=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Returns `sudo ` unless this process is root: the prefix of a fix that needs root. */

@@ -4,7 +4,7 @@
 
 import { promises as fs } from "node:fs";
 import os from "node:os";
-import { errno } from "../store/files.js";
+import { errnoOf } from "../system/errno.js";
 import { fail, octal, ok, shellQuote, sudo, warn, type Finding } from "./finding.js";
 
 /** What a path must be. */
@@ -30,8 +30,8 @@ export async function inspectPath(file: string, rules: PathRules): Promise<Findi
   try {
     st = await fs.lstat(file);
   } catch (err) {
-    if (errno(err) === "ENOENT" || errno(err) === "ENOTDIR") return null;
-    return [fail(`cannot examine ${rules.what} ${file}: ${errno(err) ?? String(err)}`, errno(err) === "EACCES" ? `sudo secretfile doctor` : undefined)];
+    if (errnoOf(err) === "ENOENT" || errnoOf(err) === "ENOTDIR") return null;
+    return [fail(`cannot examine ${rules.what} ${file}: ${errnoOf(err) ?? String(err)}`, errnoOf(err) === "EACCES" ? `sudo secretfile doctor` : undefined)];
   }
   if (st.isSymbolicLink()) {
     return [fail(`${rules.what} ${file} is a symlink: secretfile refuses to follow it`, `${sudo()}mv -f "$(readlink -f ${q})" ${q}`)];

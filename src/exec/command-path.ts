@@ -5,6 +5,7 @@
 import { accessSync, constants, statSync } from "node:fs";
 import path from "node:path";
 import { ExitCode, SecretfileError } from "../errors.js";
+import { errnoOf } from "../system/errno.js";
 
 /** The PATH searched when the caller has none, as glibc's execvp does (confstr _CS_PATH). */
 const DEFAULT_PATH = "/bin:/usr/bin";
@@ -80,7 +81,7 @@ function probe(file: string): "ok" | "denied" | "folder" | "missing" | "unsearch
     if (st.isDirectory()) return "folder";
     isFile = st.isFile();
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EACCES" ? "unsearchable" : "missing";
+    return errnoOf(err) === "EACCES" ? "unsearchable" : "missing";
   }
   if (!isFile) return "denied";
   try {

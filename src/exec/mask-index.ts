@@ -65,7 +65,7 @@ export class GramIndex {
         this.heads[h] = e;
       }
     });
-    this.sorted = patterns.map((p) => Buffer.from(p.buffer, p.byteOffset, p.length)).sort(Buffer.compare);
+    this.sorted = patterns.map((p) => Buffer.from(p.buffer, p.byteOffset, p.length)).sort((a, b) => Buffer.compare(a, b));
   }
 
   /** Appends to `hits` every occurrence lying wholly in `buf`, in no particular order. */

@@ -13,6 +13,7 @@ import { writeFully } from "../system/write-fd.js";
 import { CannotRunError, resolveCommand } from "./command-path.js";
 import { MaskCarry, maskPatterns } from "./mask.js";
 import { catchSignals, routeSignals } from "./signals.js";
+import { errnoOf } from "../system/errno.js";
 
 type Patterns = ReturnType<typeof maskPatterns>;
 
@@ -80,7 +81,7 @@ export async function runJob(argv: string[], env: Record<string, string>, opts: 
   // INT, QUIT and WINCH reach it directly, so forwarding those would deliver them twice. Without a terminal
   // (cron, systemd) the job gets a process group of its own, so a signal to our group reaches it once, via us.
   // (Default imports: the build loads node:tty, node:child_process and the streams only when one of them is used.)
-  const isTerminal = addon?.isTerminal ?? tty.isatty;
+  const isTerminal = addon ? (fd: number) => addon.isTerminal(fd) : tty.isatty;
   const atTerminal = [0, 1, 2].some((fd) => isTerminal(fd));
   // Every terminating signal is caught before the job starts (one that arrives while it starts is passed on once it
   // exists), and stays caught until secretfile ends: the job is never left behind by a signal secretfile could catch.
@@ -181,9 +182,11 @@ async function startWithNode(start: Start): Promise<Job> {
     }
   }
   const exited = new Promise<number>((resolve, reject) => {
-    child.once("error", (err) => reject(new CannotRunError(start.command, (err as NodeJS.ErrnoException).code === "EACCES" ? 126 : 127, { file: start.file, cause: err })));
+    child.once("error", (err) => reject(new CannotRunError(start.command, errnoOf(err) === "EACCES" ? 126 : 127, { file: start.file, cause: err })));
     child.once("exit", (code, signal) => {
-      resolve(signal !== null ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1));
+      // Partial: NodeJS.Signals names signals this platform lacks (SIGINFO, SIGLOST on Linux), absent from the table.
+      const signals: Partial<Record<NodeJS.Signals, number>> = os.constants.signals;
+      resolve(signal !== null ? 128 + (signals[signal] ?? 0) : (code ?? 1));
     });
   });
   return { kill: (signal) => child.kill(signal), status: exited.then(async (status) => (await Promise.all(outputs), status)) };

@@ -7,6 +7,7 @@ import { closeSync, constants, lstatSync, mkdtempSync, openSync, readdirSync, rm
 import path from "node:path";
 import { FailureError } from "../errors.js";
 import { catchSignals } from "./signals.js";
+import { errnoOf } from "../system/errno.js";
 
 /** statfs(2) magic numbers of the memory file systems. */
 const MEMORY_FS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);
@@ -76,7 +77,7 @@ export async function withSecretFiles<T>(secrets: Map<string, string>, env: Node
     try {
       paths = writeSecretFiles(dir, secrets);
     } catch (cause) {
-      throw new FailureError(`cannot write the --file secrets in ${dir} (${(cause as NodeJS.ErrnoException).code ?? "error"})`, { cause });
+      throw new FailureError(`cannot write the --file secrets in ${dir} (${errnoOf(cause) ?? "error"})`, { cause });
     }
     return await run(paths);
   } finally {
@@ -89,7 +90,7 @@ function removeFolder(dir: string): void {
   try {
     rmSync(dir, { recursive: true, force: true });
   } catch (cause) {
-    throw new FailureError(`cannot remove ${dir}, which holds --file secrets (${(cause as NodeJS.ErrnoException).code ?? "error"})`, {
+    throw new FailureError(`cannot remove ${dir}, which holds --file secrets (${errnoOf(cause) ?? "error"})`, {
       hint: `remove it by hand: rm -r ${dir}`,
       cause,
     });
@@ -122,6 +123,6 @@ function alive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== "ESRCH";
+    return errnoOf(err) !== "ESRCH";
   }
 }

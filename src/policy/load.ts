@@ -7,6 +7,7 @@ import { dirname } from "node:path";
 import { AccessError, FailureError } from "../errors.js";
 import { checkTrustedFolder } from "../system/folder.js";
 import { parsePolicyBytes, type Policy } from "./parse.js";
+import { errnoOf } from "../system/errno.js";
 
 /** The largest policy file we read: 1 MiB. */
 export const POLICY_MAX_BYTES = 1024 * 1024;
@@ -73,7 +74,7 @@ export async function policyFileStamp(path: string): Promise<string> {
     const s = lstatSync(path, { bigint: true });
     return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
   } catch (error) {
-    const code = errorCode(error);
+    const code = errnoOf(error);
     if (code === "ENOENT" || code === "ENOTDIR") return "missing";
     throw new FailureError(`cannot examine policy file ${path}: ${code ?? "unknown error"}`, { cause: error });
   }
@@ -99,7 +100,7 @@ function tooBig(path: string, size: number): FailureError {
 }
 
 function openError(path: string, error: unknown): Error {
-  const code = errorCode(error);
+  const code = errnoOf(error);
   if (code === "ENOENT" || code === "ENOTDIR") {
     return new FailureError(`policy file ${path} does not exist`, {
       hint: `as root, run \`secretfile setup\` (with sudo: \`sudo secretfile setup\`), or create ${path} owned by root with mode 0644, one rule a line`,
@@ -121,13 +122,7 @@ function openError(path: string, error: unknown): Error {
   return new FailureError(`cannot open policy file ${path}: ${code ?? "unknown error"}`, { cause: error });
 }
 
-function errorCode(error: unknown): string | undefined {
-  return typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
-    ? error.code
-    : undefined;
-}
-
 /** Quotes a path for a POSIX shell command in a hint. */
 function shellQuote(text: string): string {
-  return /^[A-Za-z0-9_\/.,:@%+=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_/.,:@%+=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

@@ -83,6 +83,7 @@ const PRINCIPAL = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
 const UNIT = /^[A-Za-z0-9:_.\\@*?-]+\.(service|socket|timer|mount|path|target|scope|\*)$/;
 const PATTERN = /^[A-Za-z_*?][A-Za-z0-9_*?]*$/;
 // C0 controls except tab, DEL, C1 controls, and the bidi controls that can hide text ("Trojan Source").
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's purpose
 const FORBIDDEN = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 /**

@@ -86,7 +86,7 @@ export function parseRequest(line: string): Request {
   };
   const optionalString = (key: string) => {
     if (r[key] !== undefined && typeof r[key] !== "string") throw new UsageError(`"${key}" must be a string`);
-    return r[key] as string | undefined;
+    return r[key];
   };
   switch (r.op) {
     case "ping":
@@ -98,7 +98,7 @@ export function parseRequest(line: string): Request {
       if (!isPendingId(r.id)) throw new UsageError('"id" must be a pending change\'s id (12 hex digits)');
       if (r.op === "reject") return { v: 1, op: "reject", id: r.id };
       if (r.force !== undefined && typeof r.force !== "boolean") throw new UsageError('"force" must be true or false');
-      return { v: 1, op: "approve", id: r.id, force: r.force as boolean | undefined };
+      return { v: 1, op: "approve", id: r.id, force: r.force };
     }
     case "get":
     case "rm":
@@ -115,11 +115,11 @@ export function parseRequest(line: string): Request {
         throw new UsageError('"secrets" must be a list of {"name", "value"}, each name once');
       }
       if (r.replace !== undefined && typeof r.replace !== "boolean") throw new UsageError('"replace" must be true or false');
-      return { v: 1, op: "import", secrets: secrets.map((s) => ({ name: s.name, value: s.value })), replace: r.replace as boolean | undefined };
+      return { v: 1, op: "import", secrets: secrets.map((s) => ({ name: s.name, value: s.value })), replace: r.replace };
     }
     case "settings": {
       if (r.historyKeep !== undefined && !isHistoryKeep(r.historyKeep)) throw new UsageError(`"historyKeep" must be a whole number from 0 to ${MAX_HISTORY_KEEP}`);
-      return { v: 1, op: "settings", historyKeep: r.historyKeep as number | undefined };
+      return { v: 1, op: "settings", historyKeep: r.historyKeep };
     }
     case "values": {
       if (r.names === undefined) return { v: 1, op: "values" };
@@ -139,10 +139,10 @@ export function parseRequest(line: string): Request {
         op: "add",
         name: name(),
         value: r.value,
-        replace: r.replace as boolean | undefined,
+        replace: r.replace,
         description: optionalString("description"),
         expires: optionalString("expires"),
-        rotateEvery: r.rotateEvery as number | undefined,
+        rotateEvery: r.rotateEvery,
       };
     }
     default:

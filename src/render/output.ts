@@ -5,7 +5,7 @@
 import { constants, promises as fs } from "node:fs";
 import { AccessError, FailureError, UsageError } from "../errors.js";
 import { replaceFile } from "../store/atomic.js";
-import { errno } from "../store/files.js";
+import { errnoOf } from "../system/errno.js";
 
 /** The largest template accepted, in bytes. */
 export const MAX_TEMPLATE_BYTES = 1024 * 1024;
@@ -26,7 +26,7 @@ export async function readTemplate(file: string): Promise<string> {
   try {
     handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    throw new UsageError(`cannot read the template ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+    throw new UsageError(`cannot read the template ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
   try {
     const st = await handle.stat();
@@ -47,7 +47,7 @@ export async function writeRendered(file: string, text: string, mode: number): P
   try {
     st = await fs.lstat(file);
   } catch (err) {
-    if (errno(err) !== "ENOENT") throw new FailureError(`cannot inspect ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+    if (errnoOf(err) !== "ENOENT") throw new FailureError(`cannot inspect ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
   if (st !== undefined && (st.isSymbolicLink() || !st.isFile())) {
     throw new AccessError(`refusing to write the rendered template to ${file}: it is ${st.isSymbolicLink() ? "a symlink" : "not a regular file"}`, {

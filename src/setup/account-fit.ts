@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, lstatSync } from "node:fs";
 import path from "node:path";
 import { FailureError } from "../errors.js";
-import { errno } from "../store/files.js";
+import { errnoOf } from "../system/errno.js";
 import { lookupUser } from "../system/users.js";
 
 /** The shells that let no one log in. */
@@ -90,8 +90,8 @@ function homeEntries(home: string, own: (entry: string) => boolean): number {
   try {
     return readdirSync(home).filter((e) => !own(e)).length;
   } catch (err) {
-    if (errno(err) === "ENOTDIR") return 1;
-    throw new FailureError(`cannot list the home ${home}: ${errno(err) ?? String(err)}`, { cause: err });
+    if (errnoOf(err) === "ENOTDIR") return 1;
+    throw new FailureError(`cannot list the home ${home}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
 }
 
@@ -99,8 +99,8 @@ function readOptional(file: string): string | undefined {
   try {
     return readFileSync(file, "utf8");
   } catch (err) {
-    if (errno(err) === "ENOENT") return undefined;
-    throw new FailureError(`cannot read ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+    if (errnoOf(err) === "ENOENT") return undefined;
+    throw new FailureError(`cannot read ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
 }
 
@@ -109,7 +109,7 @@ function exists(file: string): boolean {
     lstatSync(file);
     return true;
   } catch (err) {
-    if (errno(err) === "ENOENT" || errno(err) === "ENOTDIR") return false;
-    throw new FailureError(`cannot inspect ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+    if (errnoOf(err) === "ENOENT" || errnoOf(err) === "ENOTDIR") return false;
+    throw new FailureError(`cannot inspect ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
 }

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { constants, promises as fs, type Stats } from "node:fs";
 import path from "node:path";
 import { AccessError, ExistsError, FailureError } from "../errors.js";
-import { errno } from "../store/files.js";
+import { errnoOf } from "../system/errno.js";
 import { octal, type ActionLog } from "./actions.js";
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
@@ -63,7 +63,7 @@ async function foreignEntries(dir: string, own: OwnEntries): Promise<string[]> {
   try {
     names = (await fs.readdir(dir)).sort();
   } catch (err) {
-    throw new FailureError(`cannot list the folder ${dir}: ${errno(err) ?? String(err)}`, { cause: err });
+    throw new FailureError(`cannot list the folder ${dir}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
   const foreign: string[] = [];
   for (const name of names) {
@@ -89,8 +89,8 @@ export async function ensureFolder(dir: string, want: Ownership, what: string, o
       await fs.mkdir(dir, { mode: 0o700 });
     } catch (err) {
       // Made by someone else meanwhile: judged like any existing folder.
-      if (errno(err) === "EEXIST") return ensureFolder(dir, want, what, own, log);
-      throw new FailureError(`cannot create the folder ${dir}: ${errno(err) ?? String(err)}`, { cause: err });
+      if (errnoOf(err) === "EEXIST") return ensureFolder(dir, want, what, own, log);
+      throw new FailureError(`cannot create the folder ${dir}: ${errnoOf(err) ?? String(err)}`, { cause: err });
     }
     await setFolder(dir, want);
     log.add("created", `${what} ${dir} (${want.owner} ${octal(want.mode)})`);
@@ -107,7 +107,7 @@ async function setFolder(dir: string, want: Ownership): Promise<{ uid: number; g
   try {
     handle = await fs.open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   } catch (err) {
-    throw new AccessError(`cannot open the folder ${dir}: ${errno(err) ?? String(err)}`, { hint: "it must be a real folder, not a symlink", cause: err });
+    throw new AccessError(`cannot open the folder ${dir}: ${errnoOf(err) ?? String(err)}`, { hint: "it must be a real folder, not a symlink", cause: err });
   }
   try {
     const st = await handle.stat();
@@ -132,7 +132,7 @@ async function makeParents(dir: string, log: ActionLog): Promise<void> {
   try {
     await fs.mkdir(dir, { mode: 0o700 });
   } catch (err) {
-    if (errno(err) !== "EEXIST") throw new FailureError(`cannot create the folder ${dir}: ${errno(err) ?? String(err)}`, { cause: err });
+    if (errnoOf(err) !== "EEXIST") throw new FailureError(`cannot create the folder ${dir}: ${errnoOf(err) ?? String(err)}`, { cause: err });
     return;
   }
   await setFolder(dir, { uid: 0, gid: 0, mode: 0o755, owner: "root:root" });
@@ -149,8 +149,8 @@ export async function createOwnedFile(file: string, data: string, want: Ownershi
   try {
     handle = await fs.open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, want.mode);
   } catch (err) {
-    if (errno(err) === "EEXIST") throw new ExistsError(`the ${what} ${file} already exists`, { cause: err });
-    throw new FailureError(`cannot create the ${what} ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+    if (errnoOf(err) === "EEXIST") throw new ExistsError(`the ${what} ${file} already exists`, { cause: err });
+    throw new FailureError(`cannot create the ${what} ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
   try {
     await handle.chown(want.uid, want.gid);
@@ -160,7 +160,7 @@ export async function createOwnedFile(file: string, data: string, want: Ownershi
   } catch (err) {
     await handle.close();
     await fs.rm(file, { force: true });
-    throw new FailureError(`cannot write the ${what} ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+    throw new FailureError(`cannot write the ${what} ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
   await handle.close();
 }
@@ -197,7 +197,7 @@ export async function lstatOrNull(file: string): Promise<Stats | null> {
   try {
     return await fs.lstat(file);
   } catch (err) {
-    if (errno(err) === "ENOENT") return null;
-    throw new FailureError(`cannot inspect ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+    if (errnoOf(err) === "ENOENT") return null;
+    throw new FailureError(`cannot inspect ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
 }

@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { FailureError } from "../errors.js";
+import { errnoOf } from "../system/errno.js";
 
 /** What a finished child left. */
 export interface Ran {
@@ -41,9 +42,9 @@ export function runProgram(file: string, args: string[], opts: RunProgramOptions
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
-    child.once("error", (err: NodeJS.ErrnoException) => {
+    child.once("error", (err: Error) => {
       clearTimeout(timer);
-      reject(new FailureError(`cannot run ${file}: ${err.code ?? err.message}`, { cause: err }));
+      reject(new FailureError(`cannot run ${file}: ${errnoOf(err) ?? err.message}`, { cause: err }));
     });
     child.once("close", (code, signal) => {
       clearTimeout(timer);

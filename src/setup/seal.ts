@@ -9,7 +9,7 @@ import path from "node:path";
 import { DEFAULT_CREDENTIAL, IDENTITY_CREDENTIAL } from "../system/paths.js";
 import { FailureError, UsageError } from "../errors.js";
 import { syncFolder } from "../store/atomic.js";
-import { errno } from "../store/files.js";
+import { errnoOf } from "../system/errno.js";
 import { parseIdentity } from "../store/identity.js";
 import type { ActionLog } from "./actions.js";
 import { ensureFolder, lstatOrNull } from "./files.js";
@@ -85,7 +85,7 @@ export async function sealIdentity(opts: SealOptions, log: ActionLog): Promise<v
     } catch (err) {
       await fs.rm(tmp, { force: true });
       if (err instanceof FailureError) throw err;
-      throw new FailureError(`cannot seal the identity into ${opts.credential}: ${errno(err) ?? String(err)}`, { cause: err });
+      throw new FailureError(`cannot seal the identity into ${opts.credential}: ${errnoOf(err) ?? String(err)}`, { cause: err });
     }
     log.add("created", `the sealed identity ${opts.credential} (systemd credential ${IDENTITY_CREDENTIAL}, public key ${opts.recipient})`);
   } else {

@@ -4,7 +4,7 @@
 
 import { lstat } from "node:fs/promises";
 import path from "node:path";
-import { AccessError, UsageError } from "../errors.js";
+import { AccessError } from "../errors.js";
 import type { AgentPaths } from "../system/paths.js";
 import { IDENTITY_MODE } from "../store/identity.js";
 import { storePaths } from "../store/store.js";

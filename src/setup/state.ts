@@ -88,7 +88,8 @@ export function answerOf(result: StateResult | SecretfileError): string {
 }
 
 function fromAnswer(answer: unknown, user: string): StateResult {
-  const a = answer as Partial<StateResult> & { ok?: boolean; code?: string; exitCode?: number; message?: string; hint?: string };
+  // The child's standard output, parsed: may be any JSON (null included) if the child misbehaved.
+  const a = answer as (Partial<StateResult> & { ok?: boolean; code?: string; exitCode?: number; message?: string; hint?: string }) | null;
   if (a?.ok === true && typeof a.recipient === "string") {
     return { identity: a.identity === "created" ? "created" : "kept", store: a.store === "created" ? "created" : "kept", recipient: a.recipient, pq: a.pq === true, secrets: a.secrets ?? 0 };
   }

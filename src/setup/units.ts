@@ -42,7 +42,7 @@ export interface Units {
 }
 
 // Characters systemd takes literally in ExecStart= and ReadWritePaths= (no %, $, \, quotes or spaces).
-const UNIT_SAFE = /^\/[A-Za-z0-9_.\/@+:,=~-]*$/;
+const UNIT_SAFE = /^\/[A-Za-z0-9_./@+:,=~-]*$/;
 const HOMES = ["/home", "/root", "/run/user"];
 const TMPS = ["/tmp", "/var/tmp"];
 

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import path from "node:path";
 import { FailureError } from "../errors.js";
-import { errno } from "./files.js";
+import { errnoOf } from "../system/errno.js";
 import { ioHint } from "./io-error.js";
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_DIRECTORY } = constants;
@@ -46,6 +46,8 @@ export async function replaceFile(file: string, data: Uint8Array, mode: number, 
         failure = err;
       }
     }
+    // Rethrows the caught value unchanged (the check narrows its `unknown` to `{}`).
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- see above
     if (failure !== undefined) throw failure;
     beforeRename?.();
     step = `rename the new ${path.basename(file)} into`;
@@ -53,7 +55,7 @@ export async function replaceFile(file: string, data: Uint8Array, mode: number, 
   } catch (err) {
     const left = created ? await removeQuietly(tmp) : undefined;
     if (err instanceof FailureError) throw err;
-    const code = errno(err);
+    const code = errnoOf(err);
     throw new FailureError(`cannot ${step} ${dir}: ${code ?? String(err)}; ${file} is unchanged`, {
       hint: ioHint(code, dir) + (left === undefined ? "" : `; also remove the temporary file ${left}`),
       cause: err,
@@ -62,7 +64,7 @@ export async function replaceFile(file: string, data: Uint8Array, mode: number, 
   try {
     await syncFolder(dir);
   } catch (err) {
-    const code = errno(err);
+    const code = errnoOf(err);
     throw new FailureError(`wrote ${file}, but cannot fsync its folder ${dir}: ${code ?? String(err)}; the change is made but may not survive a crash`, {
       hint: ioHint(code, dir),
       cause: err,

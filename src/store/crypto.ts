@@ -136,7 +136,8 @@ export async function decryptWithTypage(ciphertext: Uint8Array, identity: string
     throw new CorruptError(`the identity for ${file} is not a valid age identity`, { hint: "restore it from a backup", cause });
   }
   // Tried after the real identity, so it is only asked when that one matched no recipient.
-  let asked = false;
+  // `as boolean`: set by the callback below, which TS's narrowing of a `let` does not see.
+  let asked = false as boolean;
   d.addIdentity({
     unwrapFileKey() {
       asked = true;

@@ -127,7 +127,7 @@ export function parseDocument(bytes: Uint8Array, file: string): StoreDocument {
     });
   }
   if (!isObject(data.secrets)) throw corrupt(file, 'it has no "secrets" object');
-  const secrets: Record<string, Secret> = Object.create(null);
+  const secrets = Object.create(null) as Record<string, Secret>;
   for (const [name, secret] of Object.entries(data.secrets)) {
     if (!isValidName(name)) throw corrupt(file, `it holds an invalid secret name ${JSON.stringify(name.slice(0, 40))}`);
     if (!isSecret(secret)) throw corrupt(file, `the entry for ${name} is malformed`);

@@ -7,6 +7,7 @@ import dotenv from "dotenv";
 import { UsageError } from "../errors.js";
 import { isValidName, MAX_NAME_LENGTH, MAX_VALUE_BYTES } from "./names.js";
 import { checkWritableName } from "./reserved-names.js";
+import { errnoOf } from "../system/errno.js";
 
 /** The largest .env file read, in bytes. */
 export const MAX_ENV_FILE_BYTES = 1024 * 1024;
@@ -45,7 +46,7 @@ export function readDotenvFile(file: string): string {
   try {
     bytes = readFileSync(file);
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
+    const code = errnoOf(cause);
     const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : code === "EACCES" ? "permission denied" : code;
     throw new UsageError(`cannot read the env file ${file} (${why})`, { cause });
   }

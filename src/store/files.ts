@@ -6,6 +6,7 @@ import { constants, promises as fs } from "node:fs";
 import path from "node:path";
 import { AccessError, ExistsError, FailureError, SecretfileError } from "../errors.js";
 import { ioHint } from "./io-error.js";
+import { errnoOf } from "../system/errno.js";
 
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY } = constants;
 
@@ -34,13 +35,13 @@ export async function readPrivateFile(file: string, rules: FileRules): Promise<B
     // O_NONBLOCK: a FIFO planted at the path must not hang us before fstat can refuse it.
     handle = await fs.open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch (err) {
-    if (errno(err) === "ENOENT") return null;
-    if (errno(err) === "ELOOP") {
+    if (errnoOf(err) === "ENOENT") return null;
+    if (errnoOf(err) === "ELOOP") {
       throw new AccessError(`refusing to follow a symlink at the ${rules.what} ${file}`, {
         hint: `replace the link with the real file, or point secretfile at the real folder`,
       });
     }
-    if (errno(err) === "EACCES") {
+    if (errnoOf(err) === "EACCES") {
       // Name the owner, and the fix when the file belongs to someone else (say root, after a careless copy).
       const owner = await fs.lstat(file).then((st) => st.uid, () => undefined);
       const me = process.getuid?.();
@@ -54,7 +55,7 @@ export async function readPrivateFile(file: string, rules: FileRules): Promise<B
         cause: err,
       });
     }
-    throw new FailureError(`cannot open the ${rules.what} ${file}: ${errno(err) ?? String(err)}`, { cause: err });
+    throw new FailureError(`cannot open the ${rules.what} ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
   try {
     const st = await handle.stat();
@@ -65,8 +66,8 @@ export async function readPrivateFile(file: string, rules: FileRules): Promise<B
     return await handle.readFile();
   } catch (err) {
     if (err instanceof SecretfileError) throw err;
-    throw new FailureError(`cannot read the ${rules.what} ${file}: ${errno(err) ?? String(err)}`, {
-      hint: errno(err) === "EIO" ? "the disk reported an I/O error: check it (`dmesg`) and keep the file's backup at hand" : "run the command again",
+    throw new FailureError(`cannot read the ${rules.what} ${file}: ${errnoOf(err) ?? String(err)}`, {
+      hint: errnoOf(err) === "EIO" ? "the disk reported an I/O error: check it (`dmesg`) and keep the file's backup at hand" : "run the command again",
       cause: err,
     });
   } finally {
@@ -83,8 +84,8 @@ export async function checkPrivateFolder(dir: string): Promise<void> {
   try {
     st = await fs.lstat(dir);
   } catch (err) {
-    if (errno(err) === "ENOENT") return;
-    throw new FailureError(`cannot inspect the folder ${dir}: ${errno(err) ?? String(err)}`, { cause: err });
+    if (errnoOf(err) === "ENOENT") return;
+    throw new FailureError(`cannot inspect the folder ${dir}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
   if (st.isSymbolicLink()) {
     throw new AccessError(`refusing to use ${dir}: it is a symlink`, { hint: "point --dir at the real folder" });
@@ -123,7 +124,7 @@ export async function createExclusive(file: string, data: Uint8Array | string, m
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${randomBytes(8).toString("hex")}`);
   const fail = (err: unknown) =>
-    new FailureError(`cannot create the ${what} ${file}: ${errno(err) ?? String(err)}`, { hint: ioHint(errno(err), dir), cause: err });
+    new FailureError(`cannot create the ${what} ${file}: ${errnoOf(err) ?? String(err)}`, { hint: ioHint(errnoOf(err), dir), cause: err });
   try {
     await writeNew(tmp, data, mode);
   } catch (err) {
@@ -133,15 +134,15 @@ export async function createExclusive(file: string, data: Uint8Array | string, m
     await fs.link(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true }).catch(() => undefined);
-    if (errno(err) === "EEXIST") {
+    if (errnoOf(err) === "EEXIST") {
       throw new ExistsError(`the ${what} ${file} already exists`, { hint: "keep it, or move it aside to start over", cause: err });
     }
-    if (!NO_LINKS.has(errno(err) ?? "")) throw fail(err);
+    if (!NO_LINKS.has(errnoOf(err) ?? "")) throw fail(err);
     // A filesystem without hard links: create the file itself, and remove it again if the write fails.
     try {
       await writeNew(file, data, mode);
     } catch (err2) {
-      if (errno(err2) === "EEXIST") throw new ExistsError(`the ${what} ${file} already exists`, { hint: "keep it, or move it aside to start over", cause: err2 });
+      if (errnoOf(err2) === "EEXIST") throw new ExistsError(`the ${what} ${file} already exists`, { hint: "keep it, or move it aside to start over", cause: err2 });
       await fs.rm(file, { force: true }).catch(() => undefined);
       throw fail(err2);
     }
@@ -177,7 +178,3 @@ async function writeNew(file: string, data: Uint8Array | string, mode: number): 
   }
 }
 
-/** Returns the `code` of a Node system error, or undefined. */
-export function errno(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : undefined;
-}

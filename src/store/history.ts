@@ -81,6 +81,8 @@ export function recordReplacement(doc: StoreDocument, name: string, old: Secret,
 /** Drops every earlier value and the version count of `name` (when it is removed). */
 export function forgetHistory(doc: StoreDocument, name: string): void {
   if (entryOf(doc.history, name) === undefined) return;
+  // The document is a JSON record keyed by secret name: delete is how a key leaves it.
+  // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- see above
   delete doc.history![name];
   if (Object.keys(doc.history!).length === 0) delete doc.history;
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { constants, lstatSync, openSync, readFileSync, unlinkSync, writeSync, closeSync, readlinkSync } from "node:fs";
 import path from "node:path";
-import { errno } from "./files.js";
+import { errnoOf } from "../system/errno.js";
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY } = constants;
 
@@ -99,8 +99,8 @@ export function holderIsDead(record: OwnerRecord): boolean {
   try {
     process.kill(record.pid, 0);
   } catch (err) {
-    if (errno(err) === "ESRCH") return true;
-    if (errno(err) !== "EPERM") return false;
+    if (errnoOf(err) === "ESRCH") return true;
+    if (errnoOf(err) !== "EPERM") return false;
   }
   const now = procStat(record.pid);
   if (now === undefined) return false;

@@ -6,7 +6,7 @@ import nodeFs, { closeSync, lstatSync, openSync, readdirSync, rmdirSync, unlinkS
 import path from "node:path";
 import lockfile from "proper-lockfile";
 import { AccessError, FailureError } from "../errors.js";
-import { errno } from "./files.js";
+import { errnoOf } from "../system/errno.js";
 import { ioHint } from "./io-error.js";
 import { holderIsDead, newOwner, readOwner, removeOwner, stillHeld, writeOwner, type OwnerRecord } from "./lock-owner.js";
 
@@ -55,8 +55,8 @@ export async function withLock<T>(file: string, fn: (assertHeld: () => void) => 
       });
       break;
     } catch (err) {
-      if (errno(err) !== "ELOCKED") {
-        throw new FailureError(`cannot lock ${file}: ${errno(err) ?? String(err)}`, { hint: ioHint(errno(err), path.dirname(file)), cause: err });
+      if (errnoOf(err) !== "ELOCKED") {
+        throw new FailureError(`cannot lock ${file}: ${errnoOf(err) ?? String(err)}`, { hint: ioHint(errnoOf(err), path.dirname(file)), cause: err });
       }
       refuseNonFolder(lockPath);
       if (takeOverIfAbandoned(lockPath, stale)) continue;
@@ -144,7 +144,7 @@ function takeOverIfAbandoned(lockPath: string, stale: number): boolean {
     rmdirSync(lockPath);
     return true;
   } catch (err) {
-    return errno(err) === "ENOENT";
+    return errnoOf(err) === "ENOENT";
   } finally {
     try {
       unlinkSync(mutex);
@@ -179,7 +179,7 @@ function enterTakeover(mutex: string): boolean {
     }
     return true;
   } catch (err) {
-    if (errno(err) !== "EEXIST") return false;
+    if (errnoOf(err) !== "EEXIST") return false;
   }
   try {
     if (lstatSync(mutex).mtimeMs < Date.now() - 2000) unlinkSync(mutex);

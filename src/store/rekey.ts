@@ -6,7 +6,8 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { FailureError, SecretfileError } from "../errors.js";
 import { syncFolder } from "./atomic.js";
-import { createExclusive, errno, readPrivateFile } from "./files.js";
+import { createExclusive, readPrivateFile } from "./files.js";
+import { errnoOf } from "../system/errno.js";
 import { createIdentity, loadIdentityIfPresent, rekeyFiles } from "./identity.js";
 import { ioHint } from "./io-error.js";
 import type { LockOptions } from "./lock.js";
@@ -100,8 +101,8 @@ async function step(what: string, file: string, fn: () => Promise<unknown>): Pro
     await syncFolder(dir);
   } catch (err) {
     if (err instanceof SecretfileError) throw err;
-    throw new FailureError(`cannot ${what}: ${errno(err) ?? String(err)}; the store still opens`, {
-      hint: `${ioHint(errno(err), dir)}; then run the same command again, it resumes`,
+    throw new FailureError(`cannot ${what}: ${errnoOf(err) ?? String(err)}; the store still opens`, {
+      hint: `${ioHint(errnoOf(err), dir)}; then run the same command again, it resumes`,
       cause: err,
     });
   }

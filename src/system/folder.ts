@@ -5,6 +5,7 @@
 
 import { lstatSync } from "node:fs";
 import { AccessError, FailureError } from "../errors.js";
+import { errnoOf } from "./errno.js";
 
 /** What a folder is for, and how to fix it, as the errors say. */
 export interface FolderRules {
@@ -31,7 +32,7 @@ export function checkTrustedFolder(dir: string, rules: FolderRules): void {
   try {
     st = lstatSync(dir);
   } catch (err) {
-    throw new FailureError(`cannot use the ${rules.what} ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+    throw new FailureError(`cannot use the ${rules.what} ${dir}: ${errnoOf(err) ?? String(err)}`, {
       hint: rules.createHint,
       cause: err,
     });

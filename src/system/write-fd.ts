@@ -3,6 +3,7 @@
 // Rules: everything is written or an error thrown; a full non-blocking pipe is waited for, as process.stdout would.
 
 import { writeSync } from "node:fs";
+import { errnoOf } from "./errno.js";
 
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
@@ -12,7 +13,7 @@ export function writeFully(fd: number, bytes: Uint8Array): void {
     try {
       done += writeSync(fd, bytes, done);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+      if (errnoOf(err) !== "EAGAIN") throw err;
       Atomics.wait(PAUSE, 0, 0, 1); // a non-blocking pipe that is full: its reader is slow
     }
   }

@@ -30,7 +30,7 @@ function context(name: string, opts: { failIntent?: boolean } = {}) {
   // The log's file descriptor closed underneath it: every write fails (EBADF), as on a full disk.
   if (opts.failIntent === true) audit.close();
   const ctx: AgentContext = {
-    store: { paths: { dir: tmp.dir, identity: "", store: path.join(tmp.dir, "store.age") } } as AgentContext["store"],
+    store: { paths: { dir: tmp.dir, identity: "", store: path.join(tmp.dir, "store.age") } } as unknown as AgentContext["store"],
     policy: { file: "/etc/secretfile/policy", current: async () => ({ ok: true, policy: { file: "/etc/secretfile/policy", rules: [] } }) } as unknown as AgentContext["policy"],
     audit,
     lastRead: { note: () => undefined, annotate: (s: unknown) => s } as unknown as AgentContext["lastRead"],
@@ -67,7 +67,7 @@ describe("a refusal's audit line", () => {
     const { audit, lines } = context("allowed");
     await audit.record({ ...stranger, op: "values", names: ["A", "B"], given: ["A", "B"], allowed: true, reason: "r" });
     expect(JSON.parse(lines()[0]!)).toMatchObject({ names: ["A", "B"], given: ["A", "B"] });
-    expect(JSON.parse(lines()[0]!).omitted).toBeUndefined();
+    expect((JSON.parse(lines()[0]!) as { omitted?: unknown }).omitted).toBeUndefined();
   });
 });
 

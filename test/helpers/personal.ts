@@ -86,8 +86,8 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv, input = "", tim
   let out = "";
   let err = "";
   const done = collect(child, input, timeoutMs);
-  child.stdout!.on("data", (d: string) => (out += d));
-  child.stderr!.on("data", (d: string) => (err += d));
+  child.stdout.on("data", (d: string) => (out += d));
+  child.stderr.on("data", (d: string) => (err += d));
   let exited = false;
   void done.then(() => (exited = true));
   return {
@@ -100,9 +100,13 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv, input = "", tim
       new Promise((resolve, reject) => {
         const started = Date.now();
         const poll = () => {
-          if ((stream === "stdout" ? out : err).includes(text)) return resolve();
+          if ((stream === "stdout" ? out : err).includes(text)) {
+            resolve();
+            return;
+          }
           if (exited || Date.now() - started > ms) {
-            return reject(new Error(`no ${JSON.stringify(text)} on ${stream}; stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)}`));
+            reject(new Error(`no ${JSON.stringify(text)} on ${stream}; stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)}`));
+            return;
           }
           setTimeout(poll, 10);
         };

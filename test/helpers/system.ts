@@ -257,7 +257,7 @@ export function spawnAgent(world: World, service: TestUser, files: AgentFiles, e
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   let done = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("close", (code, signal) => {
@@ -326,8 +326,11 @@ export async function startAgent(world: World, service: TestUser, spec: { policy
   };
 }
 
-/** Sends one request line (an object is JSON-encoded) on a new connection; resolves with the first answer line, parsed. */
-export function request(socket: string, req: object | string, timeoutMs = 10_000): Promise<Record<string, unknown> & { ok: boolean }> {
+/**
+ * Sends one request line (an object is JSON-encoded) on a new connection; resolves with the first answer line, parsed
+ * (unchecked: `ok` is whatever the agent sent, so tests compare it with `=== true` / `=== false`).
+ */
+export function request(socket: string, req: object | string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const conn = net.createConnection(socket);
     let buf = "";
@@ -344,9 +347,9 @@ export function request(socket: string, req: object | string, timeoutMs = 10_000
       clearTimeout(timer);
       conn.destroy();
       try {
-        resolve(JSON.parse(buf.slice(0, nl)) as Record<string, unknown> & { ok: boolean });
+        resolve(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
       } catch (err) {
-        reject(err as Error);
+        reject(err);
       }
     });
     conn.on("error", (err) => {

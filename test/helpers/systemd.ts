@@ -89,7 +89,7 @@ export async function bootSystemd(): Promise<Booted> {
     env: TOOL_ENV,
   });
   let bootErr = "";
-  child.stderr?.setEncoding("utf8").on("data", (d: string) => (bootErr += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (bootErr += d));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   // If the test process dies, the namespace must not outlive it.
   const killOnExit = () => killNamespace(child);

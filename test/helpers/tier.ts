@@ -26,5 +26,10 @@ export function killRounds(fast: number, all: number): number {
 export function oneOfEach<T>(rows: readonly T[], kindOf: (row: T) => string): T[] {
   if (ALL) return [...rows];
   const seen = new Set<string>();
-  return rows.filter((row) => !seen.has(kindOf(row)) && seen.add(kindOf(row)) !== undefined);
+  return rows.filter((row) => {
+    const kind = kindOf(row);
+    if (seen.has(kind)) return false;
+    seen.add(kind);
+    return true;
+  });
 }

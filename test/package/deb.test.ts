@@ -28,7 +28,7 @@ const why = !isRoot
         : undefined;
 if (why !== undefined) console.warn(`test/package/deb.test.ts skipped: ${why}`);
 
-describe.skipIf(why !== undefined).sequential("the Debian package in a fresh Debian 12 root", () => {
+describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root", { concurrent: false }, () => {
   let src = "";
   let root = "";
   const debs: Record<string, string> = {};

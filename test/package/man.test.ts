@@ -5,10 +5,16 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT, runCli } from "../helpers/cli.js";
 // @ts-expect-error: a build script, plain JavaScript without types
-import { documentedCommands, manPage } from "../../build/man.mjs";
+import * as manScript from "../../build/man.mjs";
+
+/** build/man.mjs, typed as far as this test uses it. */
+const { documentedCommands, manPage } = manScript as {
+  documentedCommands: (markdown: string) => Record<string, string[]>;
+  manPage: (markdown: string, meta: { version: string; date: string }) => string;
+};
 
 const source = readFileSync(path.join(ROOT, "docs/man/secretfile.1.md"), "utf8");
-const documented = documentedCommands(source) as Record<string, string[]>;
+const documented = documentedCommands(source);
 
 // The commands of a --help text's "Commands:" list (without `help`).
 function commandsOf(help: string): string[] {
@@ -68,7 +74,7 @@ describe("secretfile(1) follows --help", () => {
   });
 
   it.for(["secretfile.1.md", "secretfile-policy.5.md"])("%s converts to troff with a title, sections and no raw Markdown", (file) => {
-    const troff = manPage(readFileSync(path.join(ROOT, "docs/man", file), "utf8"), { version: "0.0.0", date: "2026-01-01" }) as string;
+    const troff = manPage(readFileSync(path.join(ROOT, "docs/man", file), "utf8"), { version: "0.0.0", date: "2026-01-01" });
     expect(troff).toMatch(/^\.\\" Generated from docs\/man\//);
     expect(troff).toMatch(/\n\.TH SECRETFILE/);
     expect(troff).toContain("\n.SH NAME\n");

@@ -8,9 +8,9 @@ import type { Request } from "../../src/protocol/wire.js";
 /**
  * False until the names branch makes the agent refuse reserved names (src/store/reserved-names.ts) on add, import
  * and rollback: until then those cells are skipped with a reason and marked in SECURITY.md. Set it true when it lands.
- * (The brief called it `pendingReservedNames`.)
+ * (The brief called it `pendingReservedNames`.) Typed `boolean`, not `true`, so the checks that read it stay live.
  */
-export const reservedNamesEnforced = true;
+export const reservedNamesEnforced: boolean = true;
 
 /** What the agent answers: ok, or the error code on the wire. */
 export type Outcome = "ok" | "exists" | "usage" | "not-found" | "denied" | "pending";

@@ -54,7 +54,10 @@ beforeAll(() => {
   bin = path.join(app, "bin", "secretfile");
 });
 
-afterAll(() => world?.cleanup());
+afterAll(() => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when beforeAll failed or was skipped
+  world?.cleanup();
+});
 
 describe("secretfile setup, not as root", () => {
   it("exits 4 with the sudo hint, and makes nothing", async () => {
@@ -160,7 +163,7 @@ describe.skipIf(!isRoot)(`secretfile setup, as root${isRoot ? "" : " (skipped: n
     expect(add.code, add.stderr).toBe(0);
     const ls = await runCli(["ls", "--json", "--socket", main.socket], { bin });
     expect(ls.code, ls.stderr).toBe(0);
-    expect(JSON.parse(ls.stdout).map((s: { name: string }) => s.name)).toEqual(["SETUP_PROBE"]);
+    expect((JSON.parse(ls.stdout) as { name: string }[]).map((s) => s.name)).toEqual(["SETUP_PROBE"]);
     await agent.stop();
     expect(lstatSync(main.audit).uid).toBe(uid);
   });
@@ -276,8 +279,8 @@ describe.skipIf(!isRoot)(`secretfile setup, as root${isRoot ? "" : " (skipped: n
     const child = spawn(file!, args, { ...ids, env: cleanEnv(), cwd: "/", stdio: ["ignore", "pipe", "pipe"] });
     children.push(child);
     let out = "";
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     return {
       output: () => out,
@@ -286,8 +289,14 @@ describe.skipIf(!isRoot)(`secretfile setup, as root${isRoot ? "" : " (skipped: n
         new Promise<void>((resolve, reject) => {
           const started = Date.now();
           const poll = () => {
-            if (out.includes(text)) return resolve();
-            if (child.exitCode !== null || Date.now() - started > 15_000) return reject(new Error(`no ${JSON.stringify(text)}; output: ${out}`));
+            if (out.includes(text)) {
+              resolve();
+              return;
+            }
+            if (child.exitCode !== null || Date.now() - started > 15_000) {
+              reject(new Error(`no ${JSON.stringify(text)}; output: ${out}`));
+              return;
+            }
             setTimeout(poll, 20);
           };
           poll();

@@ -85,6 +85,8 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
   afterAll(() => {
     for (const user of made.users) spawnSync("userdel", ["-r", user], { stdio: "ignore" });
     for (const group of made.groups) spawnSync("groupdel", [group], { stdio: "ignore" });
+    // Unset when beforeAll failed or was skipped.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
     world?.cleanup();
   });
 

@@ -137,7 +137,7 @@ describe("damage: no plaintext from the native path, and the same outcome as typ
     ["an X25519 stanza with an all-zero share before ours", async () => (await typageFile(plaintext, [[["X25519", ZERO_SHARE], randomBytes(32)], recipient])).file],
     // Damage re-signed with the file key: a header only a writer could make, and age refuses all the same.
     ["(signed) non-canonical base64 in our body", () => resigned(made, (t) => setChar(t, lastOfBody(t), padded(t[lastOfBody(t)]!)))],
-    ["(signed) non-canonical base64 in another stanza's body", () => resigned(made, (t) => t.replace(/(grease-x arg\n[^\n]{64}\n[^\n]{17})(.)/, (_, a, c) => a + padded(c)))],
+    ["(signed) non-canonical base64 in another stanza's body", () => resigned(made, (t) => t.replace(/(grease-x arg\n[^\n]{64}\n[^\n]{17})(.)/, (_: string, a: string, c: string) => a + padded(c)))],
     ["(signed) a body line of 68 columns", () => resigned(made, (t) => t.replace(/(grease-x arg\n)/, "$1AAAA"))],
     ["(signed) a full body line with no short line after it", () => resigned(made, (t) => t.replace(/grease-x arg\n[^\n]*\n[^\n]*\n/, `grease-x arg\n${"A".repeat(64)}\n`))],
     ["(signed) an empty stanza argument", () => resigned(made, (t) => t.replace("-> grease-x arg", "-> grease-x  arg"))],

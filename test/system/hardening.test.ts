@@ -73,10 +73,10 @@ describe("hardenProcess seen from outside", () => {
       stdio: ["pipe", "pipe", "inherit"],
     });
     try {
-      const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+      const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
       expect((await lines.next()).value).toBe("ready true");
       expect(statSync(`/proc/${child.pid}/status`).uid).toBe(65534);
-      child.stdin!.write("go\n");
+      child.stdin.write("go\n");
       expect((await lines.next()).value).toBe("hardened false");
       expect(statSync(`/proc/${child.pid}/status`).uid).toBe(0);
       expect(coreLimits(child.pid!)).toEqual(["0", "0"]);

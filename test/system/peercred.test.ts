@@ -26,8 +26,8 @@ afterAll(() => {
 
 // Listens on a socket and resolves with what peerCredentials() (or its error) says about the first caller.
 async function serve(listen: (server: net.Server) => void): Promise<{ server: net.Server; first: Promise<PeerCred> }> {
-  let settle!: (v: { cred?: PeerCred; err?: unknown }) => void;
-  const seen = new Promise<{ cred?: PeerCred; err?: unknown }>((resolve) => (settle = resolve));
+  let settle!: (v: { cred: PeerCred } | { err: unknown }) => void;
+  const seen = new Promise<{ cred: PeerCred } | { err: unknown }>((resolve) => (settle = resolve));
   const server = net.createServer((socket) => {
     try {
       settle({ cred: peerCredentials(socket) });
@@ -42,7 +42,7 @@ async function serve(listen: (server: net.Server) => void): Promise<{ server: ne
     server.once("listening", resolve);
     listen(server);
   });
-  const first = seen.then(({ cred, err }) => (err === undefined ? cred! : Promise.reject(err)));
+  const first = seen.then((r) => ("err" in r ? Promise.reject(r.err) : r.cred));
   first.catch(() => {});
   return { server, first };
 }

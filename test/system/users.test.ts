@@ -63,11 +63,15 @@ describe.skipIf(!isRoot)("a user created for the test (needs root for useradd)",
   afterAll(() => {
     try {
       execFileSync("userdel", [user], { stdio: "ignore" });
-    } catch {}
+    } catch {
+      // already gone
+    }
     for (const g of [...extraGroups, user]) {
       try {
         execFileSync("groupdel", [g], { stdio: "ignore" });
-      } catch {}
+      } catch {
+        // already gone (userdel removes the user's own group)
+      }
     }
   });
 

@@ -12,7 +12,7 @@ const NODE = "/usr/bin/node";
 const KEY = `key-${randomBytes(12).toString("hex")}`;
 const POLICY = "/etc/secretfile/policy";
 
-describe.skipIf(skip !== undefined).sequential(`under a real systemd${skip === undefined ? "" : ` (skipped: ${skip})`}`, () => {
+describe.skipIf(skip !== undefined)(`under a real systemd${skip === undefined ? "" : ` (skipped: ${skip})`}`, { concurrent: false }, () => {
   let sd: Booted;
   const marker = `/tmp/secretfile-systemd-marker-${randomBytes(6).toString("hex")}`;
   let job = "";
@@ -38,6 +38,8 @@ describe.skipIf(skip !== undefined).sequential(`under a real systemd${skip === u
   }, 120_000);
 
   afterAll(async () => {
+    // Unset when beforeAll failed or was skipped.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
     await sd?.poweroff();
     rmSync(marker, { force: true });
   }, 60_000);

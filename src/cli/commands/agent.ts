@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .addOption(new Option("--audit <file>", "audit log (env SECRETFILE_AUDIT)"))
     .action(async (flags: { dir?: string; socket?: string; policy?: string; audit?: string }) => {
       // SIGHUP reloads the policy, as daemons do (and no longer kills an agent started by hand with its SSH session).
-      let reload: (() => Promise<void>) | undefined;
+      let reload: (() => Promise<void>) | undefined = undefined;
       process.on("SIGHUP", () => {
         note(reload === undefined ? "SIGHUP before the agent was ready: the policy it loads is the current one" : "reloading the policy on SIGHUP");
         void reload?.();

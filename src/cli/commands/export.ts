@@ -11,7 +11,7 @@ import { openStoreFolder } from "../store-folder.js";
 export function register(program: Command): void {
   withWhere(program.command("export"))
     .description("write the whole store as an age file encrypted to --recipient only (stdout, or --output FILE)")
-    .requiredOption("--recipient <age1…>", "an age public key to encrypt to (repeat for several)", (r: string, all: string[] = []) => [...all, r])
+    .requiredOption("--recipient <age1…>", "an age public key to encrypt to (repeat for several)", (r: string, all?: string[]) => [...(all ?? []), r])
     .option("--output <file>", "write to a new file (never overwritten) instead of standard output")
     .action(async (opts: WhereOptions & { recipient: string[]; output?: string }) => {
       if (opts.output === undefined && process.stdout.isTTY) {

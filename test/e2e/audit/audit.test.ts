@@ -54,7 +54,7 @@ describe.skipIf(!isRoot)(`secretfile audit (${NEEDS_ROOT})`, () => {
     expect(denied).toContain(" DENIED ");
     expect(denied).toContain("(no rule grants read of OTHER_KEY");
     // exec without --only asks for every readable name: the line shows what it was given.
-    expect(lines.find((l) => l.includes("secretfile exec -- /usr/bin/true"))).toMatch(/ values +API_KEY  /);
+    expect(lines.find((l) => l.includes("secretfile exec -- /usr/bin/true"))).toMatch(/ values +API_KEY {2}/);
     expect(lines.find((l) => l.includes("secretfile ls"))).toContain("(1 listed)");
     for (const v of Object.values(secrets)) expect(r.stdout).not.toContain(v);
   });

@@ -92,7 +92,7 @@ describe.concurrent("exec --file", { timeout: SLOW }, () => {
   });
 
   it.for(["SIGTERM", "SIGINT", "SIGHUP"] as const)("removes the folder when secretfile gets %s while the job runs, and exits 128+N", async (signal) => {
-    const { sb, runtime, env } = await world();
+    const { runtime, env } = await world();
     for (const mask of [[], ["--no-mask"]]) {
       const job = startCli(["exec", ...mask, "--file", "GCP_KEY", "--", "sh", "-c", 'echo "$GCP_KEY_FILE"; exec sleep 20'], env);
       await job.waitFor("\n");
@@ -100,7 +100,7 @@ describe.concurrent("exec --file", { timeout: SLOW }, () => {
       expect(existsSync(file)).toBe(true);
       job.kill(signal);
       const r = await job.done;
-      expect(r.code, `${signal} ${mask}`).toBe(128 + { SIGTERM: 15, SIGINT: 2, SIGHUP: 1 }[signal]);
+      expect(r.code, `${signal} ${mask.join(" ")}`).toBe(128 + { SIGTERM: 15, SIGINT: 2, SIGHUP: 1 }[signal]);
       expect(existsSync(path.dirname(file))).toBe(false);
     }
     expect(readdirSync(runtime)).toEqual([]);

@@ -31,7 +31,10 @@ function running(pid: number): boolean {
 
 /** Resolves true once `pid` has ended, false if it still runs after `ms`. */
 async function ended(pid: number, ms = 10_000): Promise<boolean> {
-  for (const start = Date.now(); Date.now() - start < ms; await sleep(20)) if (!running(pid)) return true;
+  for (const start = Date.now(); Date.now() - start < ms; ) {
+    if (!running(pid)) return true;
+    await sleep(20);
+  }
   return false;
 }
 
@@ -52,8 +55,9 @@ describe.each([
   async function start(sb: Sandbox, mask: string[]) {
     const cli = startCli(["exec", ...mask, "--file", "SIGNAL_KEY", "--", ...JOB], sb.env, "", 60_000);
     await cli.waitFor("\n", 60_000);
-    for (const begun = Date.now(); !/\n\d+\n/.test(cli.stdout()); await sleep(10)) {
+    for (const begun = Date.now(); !/\n\d+\n/.test(cli.stdout()); ) {
       if (Date.now() - begun > 60_000) throw new Error(`the job did not start: ${cli.stderr()}`);
+      await sleep(10);
     }
     const [file, pid] = cli.stdout().split("\n");
     return { cli, file: file!, pid: Number(pid) };
@@ -82,7 +86,7 @@ describe.each([
       const { cli, file, pid } = await start(sb, mask);
       cli.kill("SIGKILL");
       expect((await cli.done).signal).toBe("SIGKILL");
-      expect(await ended(pid), `the job of a killed secretfile (${mask})`).toBe(true);
+      expect(await ended(pid), `the job of a killed secretfile (${mask.join(" ")})`).toBe(true);
       // The folder stays behind (nothing runs after SIGKILL); the next --file run removes it.
       expect(existsSync(file)).toBe(true);
     }

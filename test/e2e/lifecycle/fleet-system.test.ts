@@ -87,7 +87,7 @@ describe.skipIf(!isRoot)(`a fleet of two hosts (${NEEDS_ROOT})`, { timeout: SLOW
     for (const host of [web1, web2]) {
       const r = spawnSync("age", ["-d", "-i", path.join(host.dir, "identity.txt"), path.join(web1.dir, "store.age")], { encoding: "utf8" });
       expect(r.status, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout).secrets.API_KEY.value).toBe("rotated-on-web1");
+      expect((JSON.parse(r.stdout) as { secrets: Record<string, { value: string } | undefined> }).secrets.API_KEY?.value).toBe("rotated-on-web1");
     }
   });
 });

@@ -105,7 +105,7 @@ describe.concurrent("recipients (personal mode)", { timeout: SLOW }, () => {
     expect(bad.stderr).toBe(
       'secretfile: error: "age1notakey" is not an age public key\nsecretfile: hint: give the age1… line that `secretfile recipient` or `age-keygen -y IDENTITY` prints\n',
     );
-    const other = await sandbox();
+    const other = sandbox();
     await other.add("X", "y");
     const key = (await other.run(["recipient"])).stdout.trim();
     const label = await sb.run(["recipients", "add", key, "--label", "has space"]);

@@ -32,7 +32,8 @@ async function prepared(): Promise<{ sb: Sandbox; recovery: string; first: strin
 async function killAt(sb: Sandbox, args: string[], step: string): Promise<void> {
   const flag = path.join(sb.root, `paused-${step.replace(/\W/g, "_")}`);
   const run = startCli(args, { ...sb.env, SECRETFILE_TEST_PAUSE: step, SECRETFILE_TEST_PAUSE_FILE: flag });
-  let ended = false;
+  // `as boolean`: set by the callback, which TS's narrowing of a `let` does not see.
+  let ended = false as boolean;
   void run.done.then(() => (ended = true));
   const started = Date.now();
   while (!existsSync(flag)) {

@@ -16,7 +16,7 @@ import { makeWorld, NODE, request, type World } from "../../helpers/system.js";
 const SLOW = 300_000;
 const probe = isRoot ? spawnSync("systemd-creds", ["encrypt", "--name=probe", "-", "-"], { input: "probe" }) : undefined;
 const hasCreds = probe?.status === 0;
-const NO_CREDS = isRoot ? `systemd-creds cannot encrypt here: ${probe?.stderr?.toString().trim() ?? "not installed"}` : "needs root (setup, systemd-creds)";
+const NO_CREDS = isRoot ? `systemd-creds cannot encrypt here: ${probe?.stderr.toString().trim() ?? "not installed"}` : "needs root (setup, systemd-creds)";
 
 const CRED_LINE = "LoadCredentialEncrypted=secretfile-identity:/etc/credstore.encrypted/secretfile-identity";
 
@@ -67,6 +67,8 @@ describe.skipIf(!hasCreds)(`setup --seal systemd-creds (${hasCreds ? "systemd-cr
   });
   afterAll(() => {
     if (uid !== -1) spawnSync("userdel", [user]);
+    // Unset when beforeAll failed or was skipped.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
     world?.cleanup();
   });
 
@@ -122,8 +124,9 @@ describe.skipIf(!hasCreds)(`setup --seal systemd-creds (${hasCreds ? "systemd-cr
         stdio: ["ignore", "ignore", "pipe"],
       });
       let err = "";
-      let ended = false;
-      agent.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+      // `as boolean`: set by the exit callback, which TS's narrowing of a `let` does not see.
+      let ended = false as boolean;
+      agent.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
       agent.once("exit", () => (ended = true));
       try {
         const started = Date.now();

@@ -58,7 +58,8 @@ function lockedSince(lock: string, since: number): boolean {
 
 /** Resolves when the writer started at `since` holds `lock`, or when `done` settles; polls every 2 ms. */
 async function whenLocked(lock: string, since: number, done: Promise<unknown>): Promise<void> {
-  let settled = false;
+  // `as boolean`: set by the callback, which TS's narrowing of a `let` does not see.
+  let settled = false as boolean;
   void done.then(() => (settled = true));
   while (!settled && !lockedSince(lock, since)) await sleep(2);
 }

@@ -114,6 +114,7 @@ describe.concurrent("a writer's text in personal mode", { timeout: SLOW }, () =>
     await oldStore(sb, { A_KEY: { value: "v", description } });
     const ls = await sb.run(["ls"]);
     expect(ls.code, ls.stderr).toBe(0);
+    // eslint-disable-next-line no-control-regex -- the test looks for control characters in the output
     expect(ls.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2028]/u);
     expect(ls.stdout).toContain("a\\u009b31mb\\u202ec\\u001b[2Jd\\u2028e");
     const json = await sb.run(["ls", "--json"]);
@@ -128,6 +129,7 @@ describe.concurrent("a writer's text in personal mode", { timeout: SLOW }, () =>
     writeFileSync(log, `${JSON.stringify(record)}\n`);
     const r = await sb.run(["audit", "--audit", log]);
     expect(r.code, r.stderr).toBe(0);
+    // eslint-disable-next-line no-control-regex -- the test looks for control characters in the output
     expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/u);
     expect(r.stdout).toContain("x \\u009b2J \\u202eevil");
     writeFileSync(log, `${JSON.stringify({ ...record, cmdline: undefined })}\n`);
@@ -135,7 +137,7 @@ describe.concurrent("a writer's text in personal mode", { timeout: SLOW }, () =>
     expect(program.stdout).toContain("/tmp/\\u001b]0;owned\\u0007x");
     const json = await sb.run(["audit", "--audit", log, "--json"]);
     expect(json.stdout).not.toMatch(/[\u007f-\u009f\u202e]/u);
-    expect(JSON.parse(json.stdout).program).toBe(record.program);
+    expect((JSON.parse(json.stdout) as { program?: unknown }).program).toBe(record.program);
   });
 });
 

@@ -18,7 +18,6 @@ import {
   type AgentFiles,
   type RunningAgent,
   type RunResult,
-  type TestUser,
 } from "../../helpers/system.js";
 
 const sha = (v: string) => createHash("sha256").update(v, "utf8").digest("hex");
@@ -114,14 +113,14 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
         agent.run(["exec", "--only", "USER_KEY", "--", "/usr/bin/true"], { as: other }),
         ...names.map((name) => agent.run(["get", name], { as: other })),
       ]);
-      gets.forEach((r, i) => expectDenied(r!, other.name, names[i]!));
+      gets.forEach((r, i) => expectDenied(r, other.name, names[i]!));
       // A uid that no read rule names is refused outright: a cron job must not run silently without its keys.
-      for (const r of [env!, ls!]) {
+      for (const r of [env, ls]) {
         expect(r.code, r.stderr).toBe(4);
         expect(r.stdout).toBe("");
         expect(r.stderr).toContain(`user ${other.name} (uid ${other.uid}) may not read any secret`);
       }
-      expectDenied(only!, other.name, "USER_KEY");
+      expectDenied(only, other.name, "USER_KEY");
     });
 
     it("lets a write-only admin add, replace and remove, but not read", async () => {

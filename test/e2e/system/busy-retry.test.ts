@@ -30,7 +30,7 @@ describe.skipIf(!isRoot)(`clients of an agent that answers busy (${NEEDS_ROOT})`
     const agent = await startAgentWith(sys, { policyText: `read user:${job.name} KEY\n`, secrets: { KEY: value } }, { SECRETFILE_AGENT_LIMITS: LIMITS });
     const holder = spawn(NODE, ["-e", HOLDER, agent.socket], { uid: job.uid, gid: job.gid, cwd: sys.world.root, stdio: ["pipe", "pipe", "inherit"] });
     await new Promise<void>((resolve, reject) => {
-      holder.stdout!.once("data", () => resolve());
+      holder.stdout.once("data", () => resolve());
       holder.once("exit", (code) => reject(new Error(`the holder ended (${code}) before connecting`)));
     });
 
@@ -44,7 +44,7 @@ describe.skipIf(!isRoot)(`clients of an agent that answers busy (${NEEDS_ROOT})`
 
     // Clients of that uid started meanwhile: each is refused until the connection is let go, and then served.
     const runs = Promise.all(Array.from({ length: CLIENTS }, () => sys.world.run(["get", "--socket", agent.socket, "KEY"], { as: job, timeoutMs: 60_000 })));
-    setTimeout(() => holder.stdin!.end(), HOLD_MS);
+    setTimeout(() => holder.stdin.end(), HOLD_MS);
     const failed = (await runs).filter((r) => r.code !== 0 || r.stdout !== value);
     expect(failed.map((r) => `${r.code}: ${r.stderr.trim()}`)).toEqual([]);
     await agent.stop();

@@ -16,7 +16,7 @@ const FIXTURE = path.join(ROOT, "test", "fixtures", "stand-in-agent.mjs");
 async function stoppedAgent(socket: string): Promise<{ proc: ChildProcess; lines: () => string[] }> {
   const proc = spawn(process.execPath, [FIXTURE, socket], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
-  proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  proc.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
   while (!out.includes("ready\n")) await new Promise((r) => setTimeout(r, 10));
   proc.kill("SIGSTOP");
   return { proc, lines: () => out.split("\n").filter((l) => l.startsWith("conn ")) };

@@ -35,7 +35,12 @@ function rawConnect(socket: string): Raw {
     sock.once("connect", () => resolve());
     sock.once("error", reject);
   });
-  const done = new Promise<void>((resolve) => sock.once("close", () => ((closed = Date.now()), resolve())));
+  const done = new Promise<void>((resolve) =>
+    sock.once("close", () => {
+      closed = Date.now();
+      resolve();
+    }),
+  );
   return { sock, received: () => data, connected, closed: done, isClosed: () => closed !== 0, closedAt: () => closed };
 }
 
@@ -44,18 +49,24 @@ function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const t = setTimeout(() => resolve(false), ms);
     void p.then(
-      () => (clearTimeout(t), resolve(true)),
-      () => (clearTimeout(t), resolve(true)),
+      () => {
+        clearTimeout(t);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(t);
+        resolve(true);
+      },
     );
   });
 }
 
 /** Parses newline-terminated JSON answers; throws on a line that is not one. */
-function answers(text: string): { ok: boolean; value?: string; error?: { code: string } }[] {
+function answers(text: string): { ok: unknown; value?: string; error?: { code: string } }[] {
   return text
     .split("\n")
     .filter((l) => l !== "")
-    .map((l) => JSON.parse(l) as { ok: boolean; value?: string; error?: { code: string } });
+    .map((l) => JSON.parse(l) as { ok: unknown; value?: string; error?: { code: string } });
 }
 
 describe.skipIf(!isRoot)(`system agent under hostile clients (${NEEDS_ROOT})`, () => {

@@ -15,7 +15,7 @@ afterAll(removeSandboxes);
 function listeningSockets(pid: number): string[] {
   const inodes = new Set<string>();
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: "utf8" }) ?? "");
+    const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: "utf8" }));
     if (m !== null) inodes.add(m[1]!);
   }
   const listening: string[] = [];
@@ -43,7 +43,10 @@ function accepts(port: number): Promise<boolean> {
     (net) =>
       new Promise((resolve) => {
         const c = net.createConnection({ host: "127.0.0.1", port });
-        c.once("connect", () => (c.destroy(), resolve(true)));
+        c.once("connect", () => {
+          c.destroy();
+          resolve(true);
+        });
         c.once("error", () => resolve(false));
       }),
   );

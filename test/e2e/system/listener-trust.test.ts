@@ -34,7 +34,7 @@ describe.skipIf(!isRoot)(`a listener of another uid is sent no value (${isRoot ?
     });
     listeners.push(proc);
     let out = "";
-    proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+    proc.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
     while (!out.includes("ready\n")) await new Promise((r) => setTimeout(r, 10));
     return () => out.split("\n").filter((l) => l.startsWith("conn "));
   }

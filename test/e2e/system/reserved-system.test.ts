@@ -23,11 +23,12 @@ describe.skipIf(!isRoot)(`reserved names through the agent (${NEEDS_ROOT})`, { t
   let ttyRun: string;
 
   /** Sends `reqs` to the agent as `who`, speaking the protocol directly; resolves with the answers. */
-  async function speak(who: TestUser, reqs: object[]): Promise<{ answer?: { ok: boolean; exists?: boolean; error?: { code: string; message: string } } }[]> {
+  type Spoken = { answer?: { ok: boolean; exists?: boolean; error?: { code: string; message: string } } }[];
+  async function speak(who: TestUser, reqs: object[]): Promise<Spoken> {
     const child = spawn(NODE, [requests, agent.socket, JSON.stringify(reqs)], { uid: who.uid, gid: who.gid, cwd: sys.world.root, stdio: ["pipe", "pipe", "pipe"] });
     const r = await collect(child);
     if (r.code !== 0) throw new Error(`agent-requests failed (${r.code}): ${r.stderr}`);
-    return JSON.parse(r.stdout);
+    return JSON.parse(r.stdout) as Spoken;
   }
 
   /** Runs `secretfile ARGS` against the agent on a pseudo-terminal as `who`. */
@@ -36,7 +37,7 @@ describe.skipIf(!isRoot)(`reserved names through the agent (${NEEDS_ROOT})`, { t
     const child = spawn("python3", [ttyRun, JSON.stringify(argv), String(who.uid), String(who.gid)], { cwd: sys.world.root, env: { PATH: "/usr/bin:/bin", HOME: sys.world.root }, stdio: ["pipe", "pipe", "pipe"] });
     const r = await collect(child, "", 90_000);
     if (r.code !== 0) throw new Error(`tty-run failed (${r.code}): ${r.stderr}`);
-    return JSON.parse(r.stdout);
+    return JSON.parse(r.stdout) as { out: string; code: number; prompted: boolean };
   }
 
   beforeAll(async () => {

@@ -49,10 +49,10 @@ describe("a socket path too long for sun_path", () => {
 
   const addon = path.join(ROOT, "dist", "native.node");
   it.skipIf(!existsSync(addon))("the addon's exchange itself refuses it (ENAMETOOLONG, not connected), whatever its caller checked", () => {
-    const { exchange } = createRequire(import.meta.url)(addon) as Native;
+    const addonExports = createRequire(import.meta.url)(addon) as Native;
     let thrown: NativeError | undefined;
     try {
-      exchange(long, Buffer.from('{"v":1,"op":"ping"}\n'), 1024, 1000, null);
+      addonExports.exchange(long, Buffer.from('{"v":1,"op":"ping"}\n'), 1024, 1000, null);
     } catch (err) {
       thrown = err as NativeError;
     }

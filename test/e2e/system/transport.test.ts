@@ -18,7 +18,7 @@ function standIn(socket: string, answer: (request: { op: string; name?: string }
     conn.on("data", (d) => {
       text += d.toString();
       if (!text.includes("\n")) return;
-      const out = answer(JSON.parse(text.slice(0, text.indexOf("\n"))));
+      const out = answer(JSON.parse(text.slice(0, text.indexOf("\n"))) as { op: string; name?: string });
       if (out === null) return void conn.destroy();
       // In pieces, so the client must put the answer back together.
       const pieces = out.match(/[\s\S]{1,7}/g) ?? [];

@@ -46,8 +46,8 @@ describe("the audit log's hash chain", () => {
   it("chains every line to the one before, the first to the genesis hash", () => {
     const lines = linesOf(chainedLog("plain.log", 5));
     expect(lines).toHaveLength(5);
-    expect(JSON.parse(lines[0]!).prev).toBe(GENESIS);
-    for (let i = 1; i < lines.length; i++) expect(JSON.parse(lines[i]!).prev, `line ${i + 1}`).toBe(hashLine(lines[i - 1]!));
+    expect((JSON.parse(lines[0]!) as { prev?: unknown }).prev).toBe(GENESIS);
+    for (let i = 1; i < lines.length; i++) expect((JSON.parse(lines[i]!) as { prev?: unknown }).prev, `line ${i + 1}`).toBe(hashLine(lines[i - 1]!));
   });
 
   it("goes on across a restart, from the hash of the last line already there", () => {
@@ -58,7 +58,7 @@ describe("the audit log's hash chain", () => {
     again.write(record(9));
     again.close();
     const after = linesOf(file);
-    expect(JSON.parse(after[3]!).prev).toBe(hashLine(before[2]!));
+    expect((JSON.parse(after[3]!) as { prev?: unknown }).prev).toBe(hashLine(before[2]!));
   });
 
   it("ends a line cut short by a crash before appending, so the next line does not run into it", async () => {
@@ -70,7 +70,7 @@ describe("the audit log's hash chain", () => {
     again.close();
     const lines = linesOf(file);
     expect(lines).toHaveLength(4);
-    expect(JSON.parse(lines[3]!).uid).toBe(1007);
+    expect((JSON.parse(lines[3]!) as { uid?: unknown }).uid).toBe(1007);
     const r = await verify(file);
     expect(r.code).toBe(5);
     expect(r.stderr).toContain("secretfile: line 3: it is not a complete JSON record");

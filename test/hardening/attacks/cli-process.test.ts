@@ -15,8 +15,8 @@ import { coreLimit, probeAs } from "./probe.js";
 /** Starts `secretfile ARGS` as `user` with standard input left open; resolves once `ready(pid)` holds (or 10 s). */
 async function startHeld(bin: string, user: TestUser, args: string[], home: string): Promise<ChildProcess> {
   const child = spawn(NODE, [bin, ...args], { uid: user.uid, gid: user.gid, env: cleanEnv({ HOME: home }), cwd: home, stdio: ["pipe", "pipe", "pipe"] });
-  child.stdout!.resume();
-  child.stderr!.resume();
+  child.stdout.resume();
+  child.stderr.resume();
   return child;
 }
 

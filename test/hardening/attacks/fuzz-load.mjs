@@ -64,6 +64,7 @@ function mutatedObject() {
     const key = pick(keys);
     switch (int(4)) {
       case 0:
+        // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the fuzzer drops a random field
         delete base[key];
         break;
       case 1:

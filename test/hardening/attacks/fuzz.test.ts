@@ -71,13 +71,14 @@ describe.skipIf(!isRoot)(`fuzzing the agent protocol (${NEEDS_ROOT})`, () => {
     // The good client: a root request every 100 ms, and the CLI as another uid every 2 s.
     const latencies: number[] = [];
     const failures: string[] = [];
-    let finished = false;
+    // `as boolean`: set by the callback, which TS's narrowing of a `let` does not see.
+    let finished = false as boolean;
     void done.then(() => (finished = true));
     const good = (async () => {
       let n = 0;
       while (!finished) {
         const t = performance.now();
-        const a = await request(agent.socket, { v: 1, op: "get", name: "S_KEY" }, 10_000).catch((e: Error) => ({ ok: false, error: e.message }));
+        const a = await request(agent.socket, { v: 1, op: "get", name: "S_KEY" }, 10_000).catch((e: unknown) => ({ ok: false, error: String(e) }));
         latencies.push(performance.now() - t);
         if (a.ok !== true || (a as { value?: string }).value !== secrets.S_KEY) failures.push(`root get: ${JSON.stringify(a)}`);
         if (++n % 20 === 0) {

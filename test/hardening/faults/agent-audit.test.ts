@@ -52,7 +52,7 @@ describe.skipIf(!isRoot)(`system mode: the audit log's file system is full (${NE
       expect(decisions.length).toBe(1 + served + 1 + 40);
       const cut = lines.filter((l) => !l.endsWith("}"));
       for (let i = 1; i < lines.length; i++) {
-        if (lines[i]!.endsWith("}")) expect(JSON.parse(lines[i]!).prev, `line ${i + 1}`).toBe(hashLine(lines[i - 1]!));
+        if (lines[i]!.endsWith("}")) expect((JSON.parse(lines[i]!) as { prev?: unknown }).prev, `line ${i + 1}`).toBe(hashLine(lines[i - 1]!));
       }
       const verify = await sys.world.run(["audit", "verify", "--audit", onTmpfs.audit]);
       if (cut.length === 0) expect(verify.code, verify.stderr).toBe(0);

@@ -122,7 +122,7 @@ describe(`${WRITERS} writers and ${READERS} readers at once`, { timeout: SECONDS
         const problems: string[] = [];
         const writers = names.map(async (name, i) => {
           for (let n = 1; Date.now() < until; n++) {
-            const a = await request(files.socket, { v: 1, op: "add", name, value: String(n), replace: true }, 120_000).catch((e: Error) => ({ ok: false, error: e.message }));
+            const a = await request(files.socket, { v: 1, op: "add", name, value: String(n), replace: true }, 120_000).catch((e: unknown) => ({ ok: false, error: String(e) }));
             if (a.ok !== true) {
               if (killedAtEnd) unanswered.add(i);
               else problems.push(`add ${name}: ${JSON.stringify(a)}`);
@@ -137,7 +137,7 @@ describe(`${WRITERS} writers and ${READERS} readers at once`, { timeout: SECONDS
           const last = names.map(() => 0);
           while (Date.now() < until) {
             // Every readable secret: the writers' names appear as they first write them.
-            const a: Record<string, unknown> = await request(files.socket, { v: 1, op: "values" }, 60_000).catch((e: Error) => ({ ok: false, error: e.message }));
+            const a: Record<string, unknown> = await request(files.socket, { v: 1, op: "values" }, 60_000).catch((e: unknown) => ({ ok: false, error: String(e) }));
             if (a.ok !== true && /closed the connection without answering/.test(String(a.error))) {
               unansweredReads++;
               continue;

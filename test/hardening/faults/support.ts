@@ -118,14 +118,14 @@ export function startWorker(script: string, args: string[], env: NodeJS.ProcessE
   let partial = "";
   let err = "";
   const waiters = new Set<() => void>();
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
     const parts = (partial + d).split("\n");
     partial = parts.pop()!;
     lines.push(...parts);
     for (const w of waiters) w();
   });
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  child.stdin!.on("error", () => undefined);
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+  child.stdin.on("error", () => undefined);
   let done = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("close", (code, signal) => {

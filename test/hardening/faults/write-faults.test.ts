@@ -21,7 +21,7 @@ interface Step {
   step: string;
   op: string;
   /** The path the shim acts on: the temporary file by default; `dir` for the folder, or another part of a path. */
-  match?: "dir" | string;
+  match?: string;
   after?: number;
   /** The error line, from the store file, its folder and the error code. */
   message: (store: string, dir: string, code: string) => string;
