@@ -6,9 +6,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "nod
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../helpers/cli.js";
-import { BOOKWORM_CACHE, buildPackage, copyCheckout, has, MIRROR, processesIn, sh, VERSION } from "./support.js";
-
-const UPGRADE = `${VERSION}+upgrade1`;
+import { BOOKWORM_CACHE, cachedPackage, has, MIRROR, processesIn, sh, UPGRADE, VERSION } from "./support.js";
 
 function cmdline(pid: number): string {
   try {
@@ -29,7 +27,6 @@ const why = !isRoot
 if (why !== undefined) console.warn(`test/package/deb.test.ts skipped: ${why}`);
 
 describe.skipIf(why !== undefined).sequential("the Debian package in a fresh Debian 12 root", () => {
-  let src = "";
   let root = "";
   const debs: Record<string, string> = {};
   let rootWhy: string | undefined;
@@ -46,11 +43,8 @@ describe.skipIf(why !== undefined).sequential("the Debian package in a fresh Deb
       const made = sh("debootstrap", ["--variant=minbase", "bookworm", BOOKWORM_CACHE, MIRROR], { timeoutMs: 900_000 });
       if (made.status !== 0) rootWhy = `debootstrap could not make ${BOOKWORM_CACHE} from ${MIRROR} (mirror unreachable?): ${made.stderr.trim().split("\n").pop()}`;
     }
-    src = copyCheckout();
-    debs.first = buildPackage(src, VERSION);
-    copyFileSync(debs.first, `${src}/first.deb`);
-    debs.first = `${src}/first.deb`;
-    debs.upgrade = buildPackage(src, UPGRADE);
+    debs.first = cachedPackage(VERSION);
+    debs.upgrade = cachedPackage(UPGRADE);
     if (rootWhy !== undefined) return;
     root = mkdtempSync("/var/tmp/secretfile-chroot-");
     ok(sh("cp", ["-a", `${BOOKWORM_CACHE}/.`, root], { timeoutMs: 300_000 }));
@@ -70,7 +64,6 @@ describe.skipIf(why !== undefined).sequential("the Debian package in a fresh Deb
       sh("umount", ["-l", path.join(root, "proc")]);
       rmSync(root, { recursive: true, force: true });
     }
-    if (src !== "") rmSync(src, { recursive: true, force: true });
   }, 120_000);
 
   it("installs offline with apt, with no Node on the host, and prints its version and commit", (ctx) => {
