@@ -96,7 +96,8 @@ export async function bootSystemd(opts: BootOptions = {}): Promise<Booted> {
   copyApp(path.join(share, "app"));
   const script = path.join(root, "boot.sh");
   writeFileSync(script, BOOT_SCRIPT, { mode: 0o755 });
-  const copied = opts.copyUsr === true ? "etc var usr" : "etc var";
+  // /var last: the test folder is under /var/tmp, out of sight once /var is an overlay.
+  const copied = opts.copyUsr === true ? "etc usr var" : "etc var";
   const child = spawn("unshare", ["--fork", "--pid", "--mount", "--mount-proc", "--propagation", "private", script, root, copied], {
     stdio: ["ignore", "ignore", "pipe"],
     env: TOOL_ENV,
@@ -141,7 +142,7 @@ export async function bootSystemd(opts: BootOptions = {}): Promise<Booted> {
     },
   };
   try {
-    pid = await systemdPid(child);
+    pid = await systemdPid(child, () => bootErr);
     await waitRunning(booted, () => bootErr);
   } catch (err) {
     await booted.poweroff();
@@ -151,10 +152,10 @@ export async function bootSystemd(opts: BootOptions = {}): Promise<Booted> {
 }
 
 // The pid of systemd: unshare's one child (it forked, then the boot script exec'd systemd).
-async function systemdPid(child: ChildProcess): Promise<number> {
+async function systemdPid(child: ChildProcess, bootErr: () => string): Promise<number> {
   const end = Date.now() + BOOT_MS;
   while (Date.now() < end) {
-    if (child.exitCode !== null) throw new Error(`the namespace exited (${child.exitCode}) before systemd started`);
+    if (child.exitCode !== null) throw new Error(`the namespace exited (${child.exitCode}) before systemd started: ${bootErr().trim()}`);
     const first = children(child)[0];
     if (first !== undefined && readProc(`/proc/${first}/comm`).trim() === "systemd") return first;
     await sleep(100);

@@ -35,6 +35,7 @@ describe.skipIf(why !== undefined).sequential(`the Debian package under a real s
     return r.stdout;
   };
   // ARGV as USER in a transient unit, as a .service job would run it; its output piped back, its exit status returned.
+  // systemd expands $NAME and ${NAME} in a unit's command line, as in ExecStart=: a shell's $ is written $$.
   const asUser = (user: string, argv: string[], timeoutMs = 30_000) => sd.run(["systemd-run", "--wait", "--pipe", "--quiet", "-p", `User=${user}`, "--", ...argv], { timeoutMs });
   const state = async (unit: string) => (await sd.systemctl(["is-active", unit], { allowFail: true })).stdout.trim();
   const agentPid = async () => Number((await sd.systemctl(["show", "-P", "MainPID", "secretfile.service"])).stdout.trim());
@@ -75,7 +76,7 @@ describe.skipIf(why !== undefined).sequential(`the Debian package under a real s
     expect(await state("secretfile.service")).toBe("active");
     const refused = await asUser(other, [SF, "get", "K"]);
     expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 4, stdout: "" });
-    const exec = await asUser(job, [SF, "exec", "--", "sh", "-c", 'echo "${#K}"']);
+    const exec = await asUser(job, [SF, "exec", "--", "sh", "-c", 'echo "$${#K}"']);
     expect({ code: exec.code, stdout: exec.stdout }).toEqual({ code: 0, stdout: `${KEY.length}\n` });
   });
 
@@ -97,11 +98,11 @@ describe.skipIf(why !== undefined).sequential(`the Debian package under a real s
   it("an upgrade restarts the agent while a job and a loop of requests run: the job gets its key, no request fails", async () => {
     const pid = await agentPid();
     // A job of 5 s that read its key before the upgrade and uses it after; its exit status is exec's.
-    const longJob = asUser(job, [SF, "exec", "--", "sh", "-c", 'sleep 5; printf %s "$K" | sha256sum'], 60_000);
+    const longJob = asUser(job, [SF, "exec", "--", "sh", "-c", 'sleep 5; printf %s "$$K" | sha256sum'], 60_000);
     // Requests every 100 ms until the flag file appears: each one's exit status, and the stderr of those that failed.
     const loop = asUser(
       job,
-      ["sh", "-c", `n=0; while [ ! -e /run/upgrade-done ]; do if v=$(${SF} get K 2>/tmp/loop.err); then echo "ok $v"; else echo "fail $? $(head -c 300 /tmp/loop.err)"; fi; sleep 0.1; done`],
+      ["sh", "-c", `while [ ! -e /run/upgrade-done ]; do if v=$(${SF} get K 2>/tmp/loop.err); then echo "ok $$v"; else echo "fail $$? $$(head -c 300 /tmp/loop.err)"; fi; sleep 0.1; done`],
       240_000,
     );
     // The job and the loop under way before dpkg starts.
