@@ -2,7 +2,7 @@
 // cached by what they are built from, the Debian 12 root they install into, and running a command with a deadline.
 import { createHash } from "node:crypto";
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "../helpers/cli.js";
 
@@ -55,8 +55,8 @@ function checkoutFiles(): string[] {
 
 /** Where cachedPackage keeps the packages it built (outside /tmp, so a later run reuses them). */
 export const PACKAGE_CACHE = process.env.SECRETFILE_TEST_PACKAGES ?? "/var/cache/secretfile-test/debs";
-/** A cached package not used for this long is removed by the next build. */
-const CACHE_DAYS = 1;
+/** A cached package not used for this long is removed by the next build (each commit makes new ones, ~80 MB). */
+const CACHE_HOURS = 6;
 
 /**
  * Returns the path of the package of this checkout as `version`, built (buildPackage, in a copy) the first time and
@@ -74,7 +74,10 @@ export function cachedPackage(version: string): string {
   const deb = path.join(dir, `secretfile_${version}.deb`);
   mkdirSync(PACKAGE_CACHE, { recursive: true });
   return withLock(`${dir}.lock`, () => {
-    if (existsSync(deb)) return deb;
+    if (existsSync(deb)) {
+      utimesSync(dir, new Date(), new Date());
+      return deb;
+    }
     pruneCache();
     const src = copyCheckout();
     try {
@@ -112,11 +115,11 @@ function withLock<T>(lock: string, fn: () => T): T {
   }
 }
 
-// Removes the cached packages older than CACHE_DAYS.
+// Removes the cached packages not used for CACHE_HOURS.
 function pruneCache(): void {
   for (const e of readdirSync(PACKAGE_CACHE)) {
     const p = path.join(PACKAGE_CACHE, e);
-    if (!e.endsWith(".lock") && Date.now() - statSync(p).mtimeMs > CACHE_DAYS * 86_400_000) rmSync(p, { recursive: true, force: true });
+    if (!e.endsWith(".lock") && Date.now() - statSync(p).mtimeMs > CACHE_HOURS * 3_600_000) rmSync(p, { recursive: true, force: true });
   }
 }
 
