@@ -58,7 +58,8 @@ describe.skipIf(!isRoot)(`system agent stopping (${NEEDS_ROOT})`, () => {
     expect(answers.filter((a) => a === undefined || !a.includes('"ok":true'))).toEqual([]);
     expect(await agent.exited).toEqual({ code: 0, signal: null });
     // Each read in the audit log, before the agent's stop.
-    const events = readFileSync(files.audit, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { event?: string; op?: string }).event ?? (JSON.parse(l) as { op?: string }).op);
+    const records = readFileSync(files.audit, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { event?: string; op?: string });
+    const events = records.map((r) => r.event ?? r.op);
     expect(events).toEqual(["start", ...Array<string>(OPEN).fill("get"), "stop"]);
   });
 });
