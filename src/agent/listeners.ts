@@ -22,7 +22,7 @@ export type Listen = { path: string } | { fd: number };
 export interface Listeners {
   /** The first handle (the one that bound the path, or took systemd's descriptor). */
   server: net.Server;
-  /** Stops accepting on every handle; resolves once the first has closed. */
+  /** Stops accepting on every handle; resolves once every handle has closed (each after its connections ended). */
   close(): Promise<void>;
 }
 
@@ -82,11 +82,10 @@ export async function listenAll(listen: Listen, options: ListenOptions): Promise
   }
   return {
     server: servers[0]!,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of servers.slice(1)) s.close();
-        servers[0]!.close(() => resolve());
-      }),
+    // Every handle's own connections, not only the first's: the agent closes its audit log once this resolves.
+    close: async () => {
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    },
   };
 }
 

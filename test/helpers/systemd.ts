@@ -1,11 +1,12 @@
 // A real systemd for end-to-end tests: systemd 252 booted as PID 1 of new PID and mount namespaces, driven with
 // nsenter, always powered off. Rules: the machine is shared, so the namespace gets its own /tmp, /run, /var/tmp and
-// /etc/systemd/system (tmpfs) and a copy-on-write /etc and /var (overlay on a tmpfs) BEFORE systemd starts (its
-// tmpfiles step empties /tmp, sysusers and setup write /etc): nothing it does reaches the real machine's files; it
+// /etc/systemd/system (tmpfs) and a copy-on-write /etc and /var, and /usr when asked (overlay on a tmpfs) BEFORE
+// systemd starts (its tmpfiles step empties /tmp, sysusers and setup write /etc, dpkg -i writes /usr and /var/lib/dpkg):
+// nothing it does reaches the real machine's files; it
 // boots a small target of its own (basic.target), never multi-user.target; every wait has a deadline.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { collect, type Result } from "./cli.js";
 import { copyApp } from "./global-setup.js";
@@ -27,13 +28,14 @@ const TOOL_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C", HOME: "/r
 const BOOT_SCRIPT = `#!/bin/sh
 set -eu
 T=$1
+COPIED=$2
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=0755 tmpfs "$T/ns"
 mount -t tmpfs -o mode=0755 tmpfs /srv
 mkdir /srv/share
 mount --bind "$T/share" /srv/share
-for d in etc var; do
+for d in $COPIED; do
   mkdir -p "$T/ns/up/$d" "$T/ns/work/$d"
   mount -t overlay overlay -o "lowerdir=/$d,upperdir=$T/ns/up/$d,workdir=$T/ns/work/$d" "/$d"
 done
@@ -71,11 +73,21 @@ export function systemdSkipReason(): string | undefined {
   return undefined;
 }
 
+/** How to boot. */
+export interface BootOptions {
+  /** Also make /usr copy-on-write (with merged /usr, /lib, /bin and /sbin too), for `dpkg -i` inside. */
+  copyUsr?: boolean;
+}
+
 /**
  * Boots systemd, waits (60 s at most) until `systemctl is-system-running` says running, and returns it with a copy
- * of the built CLI at APP_BIN. Throws (after powering it off) when it does not get there.
+ * of the built CLI at APP_BIN. Throws (after powering it off) when it does not get there, or when `copyUsr` is asked on
+ * a host whose /lib is not a link into /usr (dpkg would write the machine's /lib).
  */
-export async function bootSystemd(): Promise<Booted> {
+export async function bootSystemd(opts: BootOptions = {}): Promise<Booted> {
+  if (opts.copyUsr === true) {
+    for (const d of ["/lib", "/bin", "/sbin"]) if (!lstatSync(d).isSymbolicLink()) throw new Error(`${d} is not a link into /usr: copyUsr would leave it shared with the machine`);
+  }
   const root = mkdtempSync("/var/tmp/secretfile-systemd-");
   chmodSync(root, 0o755);
   const share = path.join(root, "share");
@@ -84,7 +96,9 @@ export async function bootSystemd(): Promise<Booted> {
   copyApp(path.join(share, "app"));
   const script = path.join(root, "boot.sh");
   writeFileSync(script, BOOT_SCRIPT, { mode: 0o755 });
-  const child = spawn("unshare", ["--fork", "--pid", "--mount", "--mount-proc", "--propagation", "private", script, root], {
+  // /var last: the test folder is under /var/tmp, out of sight once /var is an overlay.
+  const copied = opts.copyUsr === true ? "etc usr var" : "etc var";
+  const child = spawn("unshare", ["--fork", "--pid", "--mount", "--mount-proc", "--propagation", "private", script, root, copied], {
     stdio: ["ignore", "ignore", "pipe"],
     env: TOOL_ENV,
   });
@@ -128,7 +142,7 @@ export async function bootSystemd(): Promise<Booted> {
     },
   };
   try {
-    pid = await systemdPid(child);
+    pid = await systemdPid(child, () => bootErr);
     await waitRunning(booted, () => bootErr);
   } catch (err) {
     await booted.poweroff();
@@ -138,10 +152,10 @@ export async function bootSystemd(): Promise<Booted> {
 }
 
 // The pid of systemd: unshare's one child (it forked, then the boot script exec'd systemd).
-async function systemdPid(child: ChildProcess): Promise<number> {
+async function systemdPid(child: ChildProcess, bootErr: () => string): Promise<number> {
   const end = Date.now() + BOOT_MS;
   while (Date.now() < end) {
-    if (child.exitCode !== null) throw new Error(`the namespace exited (${child.exitCode}) before systemd started`);
+    if (child.exitCode !== null) throw new Error(`the namespace exited (${child.exitCode}) before systemd started: ${bootErr().trim()}`);
     const first = children(child)[0];
     if (first !== undefined && readProc(`/proc/${first}/comm`).trim() === "systemd") return first;
     await sleep(100);

@@ -1,14 +1,14 @@
 // The Debian package on a fresh Debian 12 root without Node: install, personal mode, man page, the agent through the
 // init script for a locked-down job user (and a refusal), setup run again, an upgrade keeping store, identity, policy
-// and audit chain, then remove and purge leaving what the docs say. One file, steps in sequence, each with a deadline.
+// and audit chain while a job and a loop of requests run, then remove and purge leaving what the docs say. One file,
+// steps in sequence, each with a deadline.
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../helpers/cli.js";
-import { BOOKWORM_CACHE, buildPackage, copyCheckout, has, MIRROR, processesIn, sh, VERSION } from "./support.js";
-
-const UPGRADE = `${VERSION}+upgrade1`;
+import { BOOKWORM_CACHE, cachedPackage, has, MIRROR, processesIn, sh, UPGRADE, VERSION } from "./support.js";
 
 function cmdline(pid: number): string {
   try {
@@ -16,6 +16,9 @@ function cmdline(pid: number): string {
   } catch {
     return "";
   }
+}
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 const why = !isRoot
   ? "not root (dpkg, chroot and useradd need it)"
@@ -29,7 +32,6 @@ const why = !isRoot
 if (why !== undefined) console.warn(`test/package/deb.test.ts skipped: ${why}`);
 
 describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root", { concurrent: false }, () => {
-  let src = "";
   let root = "";
   const debs: Record<string, string> = {};
   let rootWhy: string | undefined;
@@ -46,11 +48,8 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
       const made = sh("debootstrap", ["--variant=minbase", "bookworm", BOOKWORM_CACHE, MIRROR], { timeoutMs: 900_000 });
       if (made.status !== 0) rootWhy = `debootstrap could not make ${BOOKWORM_CACHE} from ${MIRROR} (mirror unreachable?): ${made.stderr.trim().split("\n").pop()}`;
     }
-    src = copyCheckout();
-    debs.first = buildPackage(src, VERSION);
-    copyFileSync(debs.first, `${src}/first.deb`);
-    debs.first = `${src}/first.deb`;
-    debs.upgrade = buildPackage(src, UPGRADE);
+    debs.first = cachedPackage(VERSION);
+    debs.upgrade = cachedPackage(UPGRADE);
     if (rootWhy !== undefined) return;
     root = mkdtempSync("/var/tmp/secretfile-chroot-");
     ok(sh("cp", ["-a", `${BOOKWORM_CACHE}/.`, root], { timeoutMs: 300_000 }));
@@ -70,7 +69,6 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
       sh("umount", ["-l", path.join(root, "proc")]);
       rmSync(root, { recursive: true, force: true });
     }
-    if (src !== "") rmSync(src, { recursive: true, force: true });
   }, 120_000);
 
   it("installs offline with apt, with no Node on the host, and prints its version and commit", (ctx) => {
@@ -130,17 +128,39 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     expect(ok(inRoot(["setpriv", "--reuid=sfjob", "--regid=sfjob", "--init-groups", ...job]))).toBe("got 11\n");
   });
 
-  it("upgrades over the older package: store, identity, policy and audit chain kept, the agent restarted", (ctx) => {
+  it("upgrades over the older package: store, identity, policy and audit chain kept, the agent restarted, a running job and requests unbroken", (ctx) => {
     if (rootWhy !== undefined) ctx.skip(rootWhy);
     const kept = ["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "etc/secretfile/policy"];
     const before = kept.map(sha);
     const pid = readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim();
+    // While it upgrades: a job that read its key before and uses it after, and a request every 100 ms (both as sfjob).
+    const asJob = `setpriv --reuid=sfjob --regid=sfjob --init-groups env -i PATH=/usr/bin:/bin`;
+    const during = [
+      `${asJob} /usr/bin/secretfile exec -- sh -c 'while [ ! -e /tmp/upgrade-done ]; do sleep 0.2; done; printf %s "$API_KEY" | sha256sum' > /root/job.out 2>&1; echo $? > /root/job.rc`,
+      `while [ ! -e /tmp/upgrade-done ]; do if v=$(${asJob} /usr/bin/secretfile get API_KEY 2>/root/loop.err); then echo "ok $v"; else echo "fail $? $(head -c 300 /root/loop.err)"; fi; sleep 0.1; done > /root/loop.out; echo done > /root/loop.rc`,
+    ].map((script) => spawn("/usr/sbin/chroot", [root, "sh", "-c", script], { stdio: "ignore", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" } }));
+    pause(1_500);
     ok(inRoot(["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0", "/root/upgrade.deb"], 300_000));
     expect(ok(inRoot(["secretfile", "--version"]))).toMatch(new RegExp(`^${UPGRADE.replaceAll(".", "\\.").replace("+", "\\+")} `));
     expect(kept.map(sha)).toEqual(before);
     // invoke-rc.d restarts nothing in a chroot: the old agent still serves; restart it as postinst would on a host.
     ok(inRoot(["service", "secretfile", "restart"], 60_000));
     expect(readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim()).not.toBe(pid);
+    pause(1_000);
+    ok(inRoot(["touch", "/tmp/upgrade-done"]));
+    for (const rc of ["root/job.rc", "root/loop.rc"]) {
+      const end = Date.now() + 30_000;
+      while (!existsSync(path.join(root, rc)) && Date.now() < end) pause(100);
+    }
+    for (const c of during) c.kill("SIGKILL");
+    const out = (f: string) => readFileSync(path.join(root, f), "utf8");
+    expect({ rc: out("root/job.rc"), out: out("root/job.out") }).toEqual({ rc: "0\n", out: sh("sha256sum", [], { input: "the-job-key" }).stdout });
+    // The init script's restart leaves no socket for a moment (the old agent removes it, the new one binds it): the
+    // client tries again for up to 5 s, so no request fails.
+    const lines = out("root/loop.out").trim().split("\n");
+    console.info(`test/package/deb.test.ts: ${lines.length} requests during the upgrade and restart, ${lines.filter((l) => l !== "ok the-job-key").length} not answered with the key`);
+    expect(lines.filter((l) => l !== "ok the-job-key")).toEqual([]);
+    expect(lines.length).toBeGreaterThan(10);
     const job = ["setpriv", "--reuid=sfjob", "--regid=sfjob", "--init-groups", "env", "-i", "PATH=/usr/bin:/bin", "/usr/bin/secretfile", "get", "API_KEY"];
     expect(ok(inRoot(job))).toBe("the-job-key");
     ok(inRoot(["secretfile", "audit", "verify"]));

@@ -1,7 +1,8 @@
-// Helpers of the package tests: a copy of the checkout to build packages in (so the worktree's dist/ is left alone),
-// the Debian 12 root they install into, and running a command in it with a deadline.
+// Helpers of the package tests: packages built in a copy of the checkout (so the worktree's dist/ is left alone) and
+// cached by what they are built from, the Debian 12 root they install into, and running a command with a deadline.
+import { createHash } from "node:crypto";
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "../helpers/cli.js";
 
@@ -11,6 +12,8 @@ export const BOOKWORM_CACHE = process.env.SECRETFILE_TEST_BOOKWORM ?? "/var/cach
 export const MIRROR = "http://deb.debian.org/debian";
 /** The version in package.json. */
 export const VERSION = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+/** The version of the package the tests upgrade to (same code, a higher version). */
+export const UPGRADE = `${VERSION}+upgrade1`;
 
 /** Returns true when `cmd` runs (`--version` or `--help` exits 0). */
 export function has(cmd: string, arg = "--version"): boolean {
@@ -36,9 +39,7 @@ export function sh(cmd: string, args: string[], opts: { timeoutMs?: number; env?
  */
 export function copyCheckout(): string {
   const dir = mkdtempSync("/var/tmp/secretfile-pkgsrc-");
-  const files = sh("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT }).stdout.split("\0").filter(Boolean);
-  for (const f of files) {
-    if (f === "node_modules" || !existsSync(path.join(ROOT, f))) continue;
+  for (const f of checkoutFiles()) {
     mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     cpSync(path.join(ROOT, f), path.join(dir, f), { verbatimSymlinks: true });
   }
@@ -46,10 +47,106 @@ export function copyCheckout(): string {
   return dir;
 }
 
+// The checkout's files (tracked and new, not ignored) that exist, but the node_modules link.
+function checkoutFiles(): string[] {
+  const files = sh("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT }).stdout.split("\0").filter(Boolean);
+  return files.filter((f) => f !== "node_modules" && existsSync(path.join(ROOT, f)));
+}
+
+/** Where cachedPackage keeps the packages it built (outside /tmp, so a later run reuses them). */
+export const PACKAGE_CACHE = process.env.SECRETFILE_TEST_PACKAGES ?? "/var/cache/secretfile-test/debs";
+/** A cached package not used for this long is removed by the next build (each commit makes new ones, ~80 MB). */
+const CACHE_HOURS = 6;
+
+/**
+ * Returns the path of the package of this checkout as `version`, built (buildPackage, in a copy) the first time and
+ * then taken from PACKAGE_CACHE: keyed by the commit, the Node that runs the tests (the runtime it carries) and the
+ * content of every file but the tests, so the test files of one run share one build and an edit makes a new one.
+ * Test files running at once wait for each other's build (a lock folder). Throws with the build's output.
+ */
+export function cachedPackage(version: string): string {
+  const key = createHash("sha256").update(`${version}\0${process.version}\0${commit()}\0`);
+  for (const f of checkoutFiles().filter((f) => !f.startsWith("test/")).sort()) {
+    const file = path.join(ROOT, f);
+    key.update(`${f}\0${statSync(file).isFile() ? createHash("sha256").update(readFileSync(file)).digest("hex") : readlinkSync(file)}\0`);
+  }
+  const dir = path.join(PACKAGE_CACHE, key.digest("hex").slice(0, 24));
+  const deb = path.join(dir, `secretfile_${version}.deb`);
+  mkdirSync(PACKAGE_CACHE, { recursive: true });
+  return withLock(`${dir}.lock`, () => {
+    if (existsSync(deb)) {
+      utimesSync(dir, new Date(), new Date());
+      return deb;
+    }
+    pruneCache();
+    const src = copyCheckout();
+    try {
+      const built = buildPackage(src, version);
+      mkdirSync(dir, { recursive: true });
+      cpSync(built, `${deb}.part`);
+      renameSync(`${deb}.part`, deb);
+      return deb;
+    } finally {
+      rmSync(src, { recursive: true, force: true });
+    }
+  });
+}
+
+// Runs `fn` holding the lock folder `lock` (taken over when its holder is dead), waiting for it 10 minutes at most.
+function withLock<T>(lock: string, fn: () => T): T {
+  const end = Date.now() + 600_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = Number(readText(path.join(lock, "pid")));
+      if (holder > 0 && !alive(holder)) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > end) throw new Error(`${lock} is still held by pid ${holder} after 10 minutes`);
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
+  writeFileSync(path.join(lock, "pid"), String(process.pid));
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+// Removes the cached packages not used for CACHE_HOURS.
+function pruneCache(): void {
+  for (const e of readdirSync(PACKAGE_CACHE)) {
+    const p = path.join(PACKAGE_CACHE, e);
+    if (!e.endsWith(".lock") && Date.now() - statSync(p).mtimeMs > CACHE_HOURS * 3_600_000) rmSync(p, { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+function commit(): string {
+  return sh("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.trim() || "unknown";
+}
+
 /** Builds the package in the copy `src` as `version` (gzip, fast); returns the .deb's path. Throws with its output. */
 export function buildPackage(src: string, version: string): string {
-  const commit = sh("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.trim() || "unknown";
-  const env: NodeJS.ProcessEnv = { ...process.env, SECRETFILE_PACKAGE_VERSION: version, SECRETFILE_BUILD_COMMIT: commit, SECRETFILE_PACKAGE_COMPRESS: "gzip" };
+  const env: NodeJS.ProcessEnv = { ...process.env, SECRETFILE_PACKAGE_VERSION: version, SECRETFILE_BUILD_COMMIT: commit(), SECRETFILE_PACKAGE_COMPRESS: "gzip" };
   delete env.NODE_OPTIONS;
   const r = sh(process.execPath, ["build/package.mjs"], { cwd: src, env, timeoutMs: 300_000 });
   if (r.status !== 0) throw new Error(`npm run package failed (${r.status ?? r.signal}): ${r.stderr.slice(-2000)}`);
