@@ -25,7 +25,7 @@ function hostTraces(): string[] {
   return [...files, ...units.map((u) => `/lib/systemd/system/${u}`), ...dpkg];
 }
 
-describe.skipIf(why !== undefined).sequential(`the Debian package under a real systemd${why === undefined ? "" : ` (skipped: ${why})`}`, () => {
+describe.skipIf(why !== undefined)(`the Debian package under a real systemd${why === undefined ? "" : ` (skipped: ${why})`}`, { concurrent: false }, () => {
   let sd: Booted;
   let before: string[] = [];
   const job = `sfj${randomBytes(4).toString("hex")}`;
