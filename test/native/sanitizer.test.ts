@@ -32,7 +32,7 @@ describe.skipIf(why !== undefined)(`the addon under -fsanitize=address,undefined
     for (const [name, answer] of [["answering.sock", true], ["silent.sock", false]] as const) {
       const proc = spawn(process.execPath, [path.join(ROOT, "test/fixtures/stand-in-agent.mjs"), path.join(dir, name), ...(answer ? ["answer"] : [])], { stdio: ["ignore", "pipe", "inherit"] });
       servers.push(proc);
-      await new Promise<void>((resolve) => proc.stdout!.once("data", () => resolve()));
+      await new Promise<void>((resolve) => proc.stdout.once("data", () => resolve()));
     }
   }, 120_000);
   afterAll(() => {

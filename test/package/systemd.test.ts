@@ -56,6 +56,7 @@ describe.skipIf(why !== undefined)(`the Debian package under a real systemd${why
   }, 900_000);
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- sd is unset when beforeAll failed or was skipped
     await sd?.poweroff();
   }, 60_000);
 

@@ -28,7 +28,10 @@ function connect(socket: string): Promise<(line: string) => Promise<string | und
     });
     conn.once("connect", () =>
       resolve((line) => new Promise((done) => {
-        if (closed) return done(undefined);
+        if (closed) {
+          done(undefined);
+          return;
+        }
         waiters.push(done);
         conn.end(line);
       })),
