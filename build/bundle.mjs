@@ -72,7 +72,7 @@ const BUILD_ID = randomBytes(8).toString("hex");
 /** The bundles, each from its entry: the launcher's BUNDLES name the same files. */
 const BUNDLES = [
   { entry: "src/cli/entry.ts", file: launcher.BUNDLES.full },
-  { entry: "src/cli/hot.ts", file: launcher.BUNDLES.hot },
+  ...launcher.HOT.map((word) => ({ entry: "src/cli/hot.ts", file: launcher.hotBundle(word), hot: word })),
 ];
 // The version is package.json's, unless SECRETFILE_BUILD_VERSION says otherwise (build/package.mjs, for a test's
 // upgrade package); the commit is the checkout's (or SECRETFILE_BUILD_COMMIT's, for a copy), "unknown" outside git.
@@ -80,8 +80,9 @@ const version = process.env.SECRETFILE_BUILD_VERSION || JSON.parse(readFileSync(
 const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: fileURLToPath(new URL("..", import.meta.url)), encoding: "utf8" });
 const commit = process.env.SECRETFILE_BUILD_COMMIT || (head.status === 0 && /^[0-9a-f]+$/.test(head.stdout.trim()) ? head.stdout.trim() : "unknown");
 rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
-// The full CLI, and the small entry for the hot commands (src/cli/hot.ts: no commander, no command table), the same way.
-for (const { entry, file } of BUNDLES) {
+// The full CLI, and the small entry for the hot commands (src/cli/hot.ts: no commander, no command table) once for
+// each, holding only that command's code, the same way.
+for (const { entry, file, hot } of BUNDLES) {
   await build({
     entryPoints: [entry],
     outfile: `dist/${file}`,
@@ -90,7 +91,12 @@ for (const { entry, file } of BUNDLES) {
     platform: "node",
     target: "node20",
     external: ["koffi"],
-    define: { SECRETFILE_VERSION: JSON.stringify(version), SECRETFILE_COMMIT: JSON.stringify(commit), "import.meta.url": "__sfImportMetaUrl" },
+    define: {
+      SECRETFILE_VERSION: JSON.stringify(version),
+      SECRETFILE_COMMIT: JSON.stringify(commit),
+      "import.meta.url": "__sfImportMetaUrl",
+      ...(hot === undefined ? {} : { SECRETFILE_HOT: JSON.stringify(hot) }),
+    },
     // The first line is the build's id: bin/secretfile uses a code cache only when its first line is the same.
     banner: {
       js: `// secretfile ${version} build ${BUILD_ID}\n"use strict";\nconst __sfImportMetaUrl = require("node:url").pathToFileURL(__filename).href;`,

@@ -2,7 +2,7 @@
 // then saves what V8 compiled. Run by build/bundle.mjs in a child Node per cache: `node build/cache-training.mjs SET FOLDER`, where
 // SET is "all" (the full CLI's dist/secretfile.cjs.cache, every common command, and dist/age.cjs.cache for typage,
 // which its writes load; it also creates the throwaway store in FOLDER) or a command of the small entry (launcher's
-// HOT: get, exec, ls; dist/hot.cjs.WORD.cache), trained on that command alone, so that a start of it deserializes
+// HOT: get, exec, ls; dist/hot-WORD.cjs.cache), trained on that command alone, so that a start of it deserializes
 // only its code.
 // Rules: only throwaway data (a temporary store, a made-up value, a stand-in for the agent in a child process: the CLI's
 // exchange with the agent blocks this one); the cache is written to a temporary name and renamed, so a reader sees the
@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const DIST = path.join(ROOT, "dist");
-const { loadBundle, cacheFile, BUNDLES } = createRequire(import.meta.url)("../bin/secretfile");
+const { loadBundle, cacheFile, hotBundle, BUNDLES } = createRequire(import.meta.url)("../bin/secretfile");
 
 const VALUE = "throwaway-training-value";
 const [set, tmp] = process.argv.slice(2);
@@ -49,8 +49,8 @@ SETS.all = [
   ...SETS.exec,
 ];
 
-const name = set === "all" ? BUNDLES.full : BUNDLES.hot;
-const { exports, script, parts } = loadBundle(DIST, false, undefined, name);
+const name = set === "all" ? BUNDLES.full : hotBundle(set);
+const { exports, script, parts } = loadBundle(DIST, false, name);
 const agent = standInAgent(socket);
 try {
   for (let waited = 0; !existsSync(socket); waited += 10) {
@@ -65,7 +65,7 @@ try {
     await running;
   }
   const bundle = path.join(DIST, name);
-  writeCache(bundle, script, cacheFile(bundle, set));
+  writeCache(bundle, script, cacheFile(bundle));
   for (const [id, part] of Object.entries(parts)) writeCache(path.join(DIST, id), part.script, `${path.join(DIST, id)}.cache`);
 } finally {
   agent.kill();

@@ -11,8 +11,12 @@ import { hardenCli } from "./hygiene.js";
 import type { WhereOptions } from "./options.js";
 import { reportError } from "./report.js";
 
-/** The words this entry runs; the launcher (bin/secretfile) loads it only for these. */
-export const HOT_COMMANDS = ["get", "exec", "ls"] as const;
+/**
+ * The one command this copy of the entry runs: the build bundles it once per hot command (dist/hot-WORD.cjs, esbuild's
+ * `define`; the test is written out at each branch so that esbuild drops the others), so each bundle holds that
+ * command's code only; unbundled (the tests), it runs all three.
+ */
+declare const SECRETFILE_HOT: string;
 
 /**
  * Runs `argv` (without node and the script) when it is a form this entry knows, resolving with the exit code; returns
@@ -20,15 +24,15 @@ export const HOT_COMMANDS = ["get", "exec", "ls"] as const;
  */
 export function main(argv: readonly string[]): Promise<number> | undefined {
   const [word, ...rest] = argv;
-  if (word === "get") {
+  if (word === "get" && (typeof SECRETFILE_HOT === "undefined" || SECRETFILE_HOT === "get")) {
     const form = parseSimple(rest, WHERE_OPTIONS, { count: 1 });
     return form && run(false, async () => (await import("./commands/get.js")).getAction(form.operands[0]!, form.opts as WhereOptions));
   }
-  if (word === "ls") {
+  if (word === "ls" && (typeof SECRETFILE_HOT === "undefined" || SECRETFILE_HOT === "ls")) {
     const form = parseSimple(rest, [...WHERE_OPTIONS, ...LS_OPTIONS], { count: 0 });
     return form && run(false, async () => (await import("./commands/ls.js")).lsAction(form.opts as WhereOptions & { json?: boolean }));
   }
-  if (word === "exec") {
+  if (word === "exec" && (typeof SECRETFILE_HOT === "undefined" || SECRETFILE_HOT === "exec")) {
     const form = parseSimple(rest, [...WHERE_OPTIONS, ...EXEC_OPTIONS], { rest: true });
     return form && run(true, async () => (await import("./commands/exec.js")).execAction(form.operands, form.opts as unknown as ExecOptions));
   }
