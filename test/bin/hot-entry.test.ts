@@ -105,7 +105,8 @@ const RUN_HERE = new Set([
 ]);
 
 describe("the small entry", () => {
-  const strip = (r: Result) => ({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr });
+  // How long a client tried to reach a missing agent is its own clock's (about 5 s), not the entry's.
+  const strip = (r: Result) => ({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr.replace(/tried for [\d.]+ s/g, "tried for N s") });
 
   it.for(FORMS)("gives what the full CLI gives: %s", async ([, argv]) => {
     const [small, full] = await Promise.all([runCli(argv(), { env: env() }), runCli(argv(), { env: env(), bin: fullOnly })]);
