@@ -12,7 +12,10 @@ import path from "node:path";
  *   input?: string, stdout?: "ignore" | "pipe", timeoutMs?: number, expectCode?: number }} Cmd
  */
 
-/** Returns a minimal environment: PATH with this node first, HOME, LANG, plus `extra`; no SECRETFILE_* leaks in. */
+/**
+ * Returns the clean environment every measured command runs in (as cron gives a job): PATH with this node first, HOME,
+ * LANG, plus `extra`; nothing of the bench's own environment leaks in (no SECRETFILE_*, NODE_OPTIONS, NODE_EXTRA_CA_CERTS).
+ */
 export function baseEnv(home, extra = {}) {
   const nodeDir = path.dirname(process.execPath);
   return { PATH: `${nodeDir}:/usr/local/bin:/usr/bin:/bin`, HOME: home, LANG: "C.UTF-8", ...extra };

@@ -1,6 +1,8 @@
-// The targets of issue 5, checked against a run's results: each one met, missed, or not measured (with why).
+// The targets of issues 5 and 18, checked against a run's results: each one met, missed, or not measured (with why).
 // Rules: ratios are judged on the median of the paired per-round ratios; memory on the largest peak seen; MB is 10^6
 // bytes; nothing here tunes or retries, it only reads the figures.
+
+import { summarize } from "./stats.mjs";
 
 const MB = 1e6;
 
@@ -18,16 +20,40 @@ function group(results, name) {
   return results.startup?.groups?.find((g) => g.name.startsWith(name));
 }
 
+/**
+ * Returns the row of the agent `label` at `n` connections: at least 0.7× the reference's requests/s (the median of the
+ * paired windows' ratios), none failed, and at 16 connections a p99 of at most 5 ms.
+ */
+function loadRow(load, n, label) {
+  const target = `agent at ${n} connection${n === 1 ? "" : "s"} (${label.replace("agent, ", "")})`;
+  const goal = `≥ 0.7× the reference's requests/s${n === 16 ? ", p99 ≤ 5 ms" : ""}, none failed`;
+  const r = load?.byConcurrency?.[n]?.[label];
+  const ref = load?.byConcurrency?.[n]?.reference;
+  if (!r || !ref) return { target, goal, measured: load?.error ?? "not measured", status: "not measured" };
+  const pairs = Math.min(r.windows.length, ref.windows.length);
+  const ratio = summarize(r.windows.slice(0, pairs).map((w, i) => w.rps / ref.windows[i].rps)).median;
+  const p99 = r.latencyMs.p99;
+  const ok = ratio >= 0.7 && r.failed === 0 && (n !== 16 || p99 <= 5);
+  return {
+    target,
+    goal,
+    measured: `${ratio.toFixed(2)}× (${Math.round(r.rps.median).toLocaleString("en-US")} requests/s), p99 ${p99.toFixed(1)} ms${r.failed ? `, ${r.failed} failed` : ""}`,
+    value: ratio,
+    status: ok ? "met" : "missed",
+  };
+}
+
 /** Returns the target rows for `results`. */
 export function checkTargets(results) {
   const rows = [];
   const personal10 = group(results, "personal, 10 secrets");
   const personal10k = group(results, "personal, 10,000 secrets");
   const agent10 = group(results, "agent, 10 secrets");
-  rows.push(ratioRow("personal `exec -- true`, 10 secrets", "≤ 1.25× `node -e 0`", 1.25, personal10?.ratios["secretfile exec -- true (personal, 10) / node -e 0"]));
-  rows.push(ratioRow("personal `exec -- true`, 10,000 secrets", "≤ 1.5× `node -e 0`", 1.5, personal10k?.ratios["secretfile exec -- true (personal, 10,000) / node -e 0"]));
+  // Issue 18's: personal mode at 1.5× and 2.5× (it decrypts the store itself), agent `exec` at 1.25× (it starts a job).
+  rows.push(ratioRow("personal `exec -- true`, 10 secrets", "≤ 1.5× `node -e 0`", 1.5, personal10?.ratios["secretfile exec -- true (personal, 10) / node -e 0"]));
+  rows.push(ratioRow("personal `exec -- true`, 10,000 secrets", "≤ 2.5× `node -e 0`", 2.5, personal10k?.ratios["secretfile exec -- true (personal, 10,000) / node -e 0"]));
   rows.push(ratioRow("agent `get NAME`", "≤ 1.2× `node -e 0`", 1.2, agent10?.ratios["secretfile get NAME (agent, 10) / node -e 0"]));
-  rows.push(ratioRow("agent `exec -- true`", "≤ 1.2× `node -e 0`", 1.2, agent10?.ratios["secretfile exec -- true (agent, 10) / node -e 0"]));
+  rows.push(ratioRow("agent `exec -- true`", "≤ 1.25× `node -e 0`", 1.25, agent10?.ratios["secretfile exec -- true (agent, 10) / node -e 0"]));
 
   const burst = results.burst;
   if (burst && !burst.error) {
@@ -38,22 +64,14 @@ export function checkTargets(results) {
     rows.push(row);
   } else rows.push({ target: "burst of 200 agent `exec -- true`", goal: "≤ 1.3×, all 200 served", measured: burst?.error ?? "not measured", status: "not measured" });
 
-  for (const label of ["agent, 100 secrets", "agent, 10,000 secrets"]) {
-    const r = results.load?.byConcurrency?.[256]?.[label];
-    const target = `agent at 256 connections (${label.replace("agent, ", "")})`;
-    if (!r) {
-      rows.push({ target, goal: "≥ 5,000 requests/s, p99 < 20 ms", measured: results.load?.error ?? "not measured", status: "not measured" });
-      continue;
+  // Issue 18: the agent against the do-nothing reference server, in the same run (paired windows), at every
+  // concurrency; the latency target at 16 connections. (It replaces "p99 < 20 ms at 256", which no server here can
+  // meet: with 256 requests always in flight, Little's law makes the mean latency 256 ÷ throughput, bench/limits.md.)
+  for (const n of [1, 16, 256]) {
+    for (const label of ["agent, 100 secrets", "agent, 10,000 secrets"]) {
+      rows.push(loadRow(results.load, n, label));
     }
-    const ok = r.rps.median >= 5000 && r.latencyMs.p99 < 20 && r.failed === 0;
-    rows.push({
-      target,
-      goal: "≥ 5,000 requests/s, p99 < 20 ms",
-      measured: `${Math.round(r.rps.median).toLocaleString("en-US")} requests/s, p99 ${r.latencyMs.p99.toFixed(1)} ms${r.failed ? `, ${r.failed} failed` : ""}`,
-      status: ok ? "met" : "missed",
-    });
   }
-
   const mem = (target, kib) =>
     Number.isFinite(kib)
       ? { target, goal: "RSS < 100 MB", measured: `${kibToMB(kib).toFixed(1)} MB`, value: kibToMB(kib), status: kibToMB(kib) < 100 ? "met" : "missed" }

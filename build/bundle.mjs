@@ -7,7 +7,7 @@
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -69,40 +69,54 @@ const separate = {
 };
 
 const BUILD_ID = randomBytes(8).toString("hex");
+/** The bundles, each from its entry: the launcher's BUNDLES name the same files. */
+const BUNDLES = [
+  { entry: "src/cli/entry.ts", file: launcher.BUNDLES.full },
+  ...launcher.HOT.map((word) => ({ entry: "src/cli/hot.ts", file: launcher.hotBundle(word), hot: word })),
+];
 // The version is package.json's, unless SECRETFILE_BUILD_VERSION says otherwise (build/package.mjs, for a test's
 // upgrade package); the commit is the checkout's (or SECRETFILE_BUILD_COMMIT's, for a copy), "unknown" outside git.
 const version = process.env.SECRETFILE_BUILD_VERSION || JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: fileURLToPath(new URL("..", import.meta.url)), encoding: "utf8" });
 const commit = process.env.SECRETFILE_BUILD_COMMIT || (head.status === 0 && /^[0-9a-f]+$/.test(head.stdout.trim()) ? head.stdout.trim() : "unknown");
 rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
-await build({
-  entryPoints: ["src/cli/entry.ts"],
-  outfile: "dist/secretfile.cjs",
-  bundle: true,
-  format: "cjs",
-  platform: "node",
-  target: "node20",
-  define: { SECRETFILE_VERSION: JSON.stringify(version), SECRETFILE_COMMIT: JSON.stringify(commit), "import.meta.url": "__sfImportMetaUrl" },
-  // The first line is the build's id: bin/secretfile uses a code cache only when its first line is the same.
-  banner: {
-    js: `// secretfile ${version} build ${BUILD_ID}\n"use strict";\nconst __sfImportMetaUrl = require("node:url").pathToFileURL(__filename).href;`,
-  },
-  plugins: [loadOnUse, separate],
-  legalComments: "none",
-  // Whitespace and comments out, every character ASCII: bin/secretfile reads the bundle as latin1, the fastest way
-  // to a JavaScript string, which is the same string only for ASCII (checked below).
-  minify: true,
-  keepNames: true,
-  charset: "ascii",
-  logLevel: "warning",
-});
-
+// The full CLI, and the small entry for the hot commands (src/cli/hot.ts: no commander, no command table) once for
+// each, holding only that command's code, the same way.
+for (const { entry, file, hot } of BUNDLES) {
+  await build({
+    entryPoints: [entry],
+    outfile: `dist/${file}`,
+    bundle: true,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    define: {
+      SECRETFILE_VERSION: JSON.stringify(version),
+      SECRETFILE_COMMIT: JSON.stringify(commit),
+      "import.meta.url": "__sfImportMetaUrl",
+      ...(hot === undefined ? {} : { SECRETFILE_HOT: JSON.stringify(hot) }),
+    },
+    // The first line is the build's id: bin/secretfile uses a code cache only when its first line is the same.
+    banner: {
+      js: `// secretfile ${version} build ${BUILD_ID}\n"use strict";\nconst __sfImportMetaUrl = require("node:url").pathToFileURL(__filename).href;`,
+    },
+    plugins: [loadOnUse, separate],
+    legalComments: "none",
+    // Whitespace and comments out, every character ASCII: bin/secretfile reads the bundle as latin1, the fastest way
+    // to a JavaScript string, which is the same string only for ASCII (checked below).
+    minify: true,
+    keepNames: true,
+    charset: "ascii",
+    metafile: process.env.SECRETFILE_BUILD_META === "1",
+    logLevel: "warning",
+  }).then((r) => r.metafile && writeFileSync(`dist/${file}.meta.json`, JSON.stringify(r.metafile)));
+}
 
 for (const [name, file] of Object.entries(SEPARATE)) {
   // The same first line as the bundle's: the launcher uses a code cache only when its first line is the file's.
   await build({ entryPoints: [name], outfile: `dist/${file}`, bundle: true, format: "cjs", platform: "node", target: "node20", legalComments: "none", minifyWhitespace: true, charset: "ascii", banner: { js: `// secretfile ${version} build ${BUILD_ID}` }, logLevel: "warning" });
 }
-for (const file of ["secretfile.cjs", ...Object.values(SEPARATE)]) {
+for (const file of [...BUNDLES.map((b) => b.file), ...Object.values(SEPARATE)]) {
   if (readFileSync(new URL(`../dist/${file}`, import.meta.url)).some((byte) => byte > 0x7f)) {
     throw new Error(`dist/${file} is not all ASCII, but bin/secretfile reads it as latin1`);
   }
@@ -111,14 +125,14 @@ for (const file of ["secretfile.cjs", ...Object.values(SEPARATE)]) {
 buildNative();
 
 // Child Nodes, so that each cache is made under the same V8 flags a plain `node` start has, and holds only what its
-// commands compiled: first the cache for every command (which also makes the throwaway store), then one per command
-// that has its own (the launcher's OWN_CACHE).
+// commands compiled: first the full CLI's cache for every command (which also makes the throwaway store), then the
+// small entry's, one per command it runs (the launcher's HOT).
 const training = fileURLToPath(new URL("./cache-training.mjs", import.meta.url));
 const env = { ...process.env };
 delete env.NODE_OPTIONS;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "secretfile-cache-"));
 try {
-  for (const set of ["all", ...launcher.OWN_CACHE]) {
+  for (const set of ["all", ...launcher.HOT]) {
     const made = spawnSync(process.execPath, [training, set, tmp], { env, input: "throwaway-training-value\n", stdio: ["pipe", "ignore", "pipe"], encoding: "utf8", timeout: 120_000 });
     if (made.status !== 0) {
       // The CLI works without a cache, only slower to start: say so and go on.

@@ -1,9 +1,9 @@
 // Makes one V8 code cache bin/secretfile starts with: loads the bundle as the launcher does, runs commands through it,
 // then saves what V8 compiled. Run by build/bundle.mjs in a child Node per cache: `node build/cache-training.mjs SET FOLDER`, where
-// SET is "all" (dist/secretfile.cjs.cache, every common command, and dist/age.cjs.cache for typage, which its writes
-// load; it also creates the throwaway store in FOLDER) or a
-// command with a cache of its own (launcher's OWN_CACHE: get, exec), trained on that command alone, so that a start
-// of it deserializes only its code.
+// SET is "all" (the full CLI's dist/secretfile.cjs.cache, every common command, and dist/age.cjs.cache for typage,
+// which its writes load; it also creates the throwaway store in FOLDER) or a command of the small entry (launcher's
+// HOT: get, exec, ls; dist/hot-WORD.cjs.cache), trained on that command alone, so that a start of it deserializes
+// only its code.
 // Rules: only throwaway data (a temporary store, a made-up value, a stand-in for the agent in a child process: the CLI's
 // exchange with the agent blocks this one); the cache is written to a temporary name and renamed, so a reader sees the
 // old cache, the new one, or none.
@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const DIST = path.join(ROOT, "dist");
-const { loadBundle, cacheFile } = createRequire(import.meta.url)("../bin/secretfile");
+const { loadBundle, cacheFile, hotBundle, BUNDLES } = createRequire(import.meta.url)("../bin/secretfile");
 
 const VALUE = "throwaway-training-value";
 const [set, tmp] = process.argv.slice(2);
@@ -35,18 +35,22 @@ const SETS = {
     ["exec", "--socket", socket, "--", "true"],
     ["exec", "--socket", socket, "--", ...print],
   ],
+  ls: [
+    ["ls", "--dir", dir],
+    ["ls", "--socket", socket],
+  ],
 };
 SETS.all = [
   ["--version"],
   ["--help"],
   ["add", "--dir", dir, "TRAINING_KEY"], // the value comes from standard input, which build/bundle.mjs feeds
   ...SETS.get,
-  ["ls", "--dir", dir],
-  ["ls", "--socket", socket],
+  ...SETS.ls,
   ...SETS.exec,
 ];
 
-const { exports, script, parts } = loadBundle(DIST, false);
+const name = set === "all" ? BUNDLES.full : hotBundle(set);
+const { exports, script, parts } = loadBundle(DIST, false, name);
 const agent = standInAgent(socket);
 try {
   for (let waited = 0; !existsSync(socket); waited += 10) {
@@ -55,10 +59,13 @@ try {
   }
   for (const argv of SETS[set]) {
     process.exitCode = undefined;
-    await exports.main(argv);
+    const running = exports.main(argv);
+    // The small entry trained on a form it leaves to the full CLI would make a cache of nothing.
+    if (running === undefined) throw new Error(`${name} does not run ${argv.join(" ")}`);
+    await running;
   }
-  const bundle = path.join(DIST, "secretfile.cjs");
-  writeCache(bundle, script, cacheFile(bundle, set));
+  const bundle = path.join(DIST, name);
+  writeCache(bundle, script, cacheFile(bundle));
   for (const [id, part] of Object.entries(parts)) writeCache(path.join(DIST, id), part.script, `${path.join(DIST, id)}.cache`);
 } finally {
   agent.kill();

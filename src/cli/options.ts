@@ -1,8 +1,9 @@
 // The options several commands share, and turning them into a backend.
 // Rules: every path has one flag and one environment variable; the flag wins.
 
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import { chooseWhere, openBackend, type Backend, type Where } from "../client/backend.js";
+import { WHERE_OPTIONS, type OptionSpec } from "./forms.js";
 import { note } from "./report.js";
 
 /** The parsed shared options. */
@@ -13,9 +14,18 @@ export interface WhereOptions {
 
 /** Adds --dir and --socket to `cmd`. */
 export function withWhere(cmd: Command): Command {
-  return cmd
-    .addOption(new Option("--dir <dir>", "personal store folder (env SECRETFILE_DIR)"))
-    .addOption(new Option("--socket <path>", "agent socket (env SECRETFILE_SOCKET)"));
+  return withOptions(cmd, WHERE_OPTIONS);
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** Adds the options of `specs` (src/cli/forms.ts) to `cmd`, a repeatable one collecting its values; returns `cmd`. */
+export function withOptions(cmd: Command, specs: readonly OptionSpec[]): Command {
+  for (const spec of specs) {
+    if (spec.repeatable) cmd.option(spec.flags, spec.description, collect);
+    else cmd.option(spec.flags, spec.description);
+  }
+  return cmd;
 }
 
 /** Returns where this command's secrets are. */

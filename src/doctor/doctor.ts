@@ -6,6 +6,7 @@ import type { Where } from "../client/backend.js";
 import { SYSTEM_PATHS } from "../system/paths.js";
 import { info, type Finding } from "./finding.js";
 import { checkPersonal } from "./personal.js";
+import { checkStartup } from "./startup.js";
 import { checkSystem, type SystemPaths } from "./system.js";
 
 /** What doctor needs to know. */
@@ -17,6 +18,8 @@ export interface DoctorOptions {
   /** The system paths besides the socket (the socket comes from `where`). */
   system: Omit<SystemPaths, "socket">;
   now?: Date;
+  /** The environment the commands run in (process.env unless given). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What doctor found. */
@@ -38,5 +41,6 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   if (where.mode === "personal" && existsSync(SYSTEM_PATHS.socket)) {
     findings.unshift(info(`a system agent listens at ${SYSTEM_PATHS.socket}, but this command uses the personal store because ${where.why}`));
   }
+  findings.push(...checkStartup(opts.env ?? process.env));
   return { where, findings, healthy: !findings.some((f) => f.status === "fail") };
 }

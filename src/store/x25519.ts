@@ -25,8 +25,16 @@ export function isX25519Identity(identity: string): boolean {
   return identity.startsWith(IDENTITY_START);
 }
 
+/** The last identity made into a key: a read asks for it twice (its recipient, then the unwrap), each about 0.5 ms. */
+let lastKey: { identity: string; key: X25519Key | null } | undefined;
+
 /** Returns the key of the X25519 identity string `identity`, or null when it is not a valid one (as typage decides). */
 function x25519Key(identity: string): X25519Key | null {
+  if (lastKey?.identity !== identity) lastKey = { identity, key: makeX25519Key(identity) };
+  return lastKey.key;
+}
+
+function makeX25519Key(identity: string): X25519Key | null {
   if (!isX25519Identity(identity)) return null;
   let decoded: { prefix: string; bytes: Buffer };
   try {

@@ -39,6 +39,39 @@ describe("ProcReader", () => {
     expect((await reader.read(16, 2000)).program).toBe("/bin/p16");
   });
 
+  it("reuses a process's read for its next connections within reuseMs (same pid and uid), and no longer", async () => {
+    const asked: string[] = [];
+    const source: ProcSource = { read: (pid, uid) => (asked.push(`${pid}:${uid}`), quick(pid)) };
+    const reader = new ProcReader(source, { deadlineMs: 1_000, penaltyMs: 60_000, reuseMs: 200 });
+    // A burst of connections from one process: one read, begun by the first and shared while it is going.
+    const burst = await Promise.all([reader.read(21, 1000), reader.read(21, 1000), reader.read(21, 1000)]);
+    expect(burst).toEqual(Array(3).fill({ program: "/bin/p21", cmdline: "p21" }));
+    expect(await reader.read(21, 1000)).toEqual({ program: "/bin/p21", cmdline: "p21" });
+    expect(asked).toEqual(["21:1000"]);
+    // The same pid under another uid is another process (the kernel's word): read again.
+    await reader.read(21, 2000);
+    expect(asked).toEqual(["21:1000", "21:2000"]);
+    await new Promise((r) => setTimeout(r, 250));
+    await reader.read(21, 1000);
+    expect(asked).toEqual(["21:1000", "21:2000", "21:1000"]);
+  });
+
+  it("keeps no read that gave 'unknown' (a failure, a deadline, no such process), nor any without reuseMs", async () => {
+    let calls = 0;
+    const answers = [() => Promise.reject(new Error("x")), () => Promise.resolve({ program: undefined, cmdline: undefined }), () => quick(31)];
+    const reader = new ProcReader({ read: () => answers[Math.min(calls++, 2)]!() }, { deadlineMs: 1_000, penaltyMs: 60_000, reuseMs: 60_000 });
+    expect((await reader.read(31, 1)).program).toBe("(unknown: /proc could not be read)");
+    expect((await reader.read(31, 1)).program).toBeUndefined();
+    expect((await reader.read(31, 1)).program).toBe("/bin/p31");
+    expect((await reader.read(31, 1)).program).toBe("/bin/p31");
+    expect(calls).toBe(3);
+    let plain = 0;
+    const unkept = new ProcReader({ read: (pid) => (plain++, quick(pid)) }, { deadlineMs: 1_000, penaltyMs: 60_000 });
+    await unkept.read(32, 1);
+    await unkept.read(32, 1);
+    expect(plain).toBe(2);
+  });
+
   it("says why when the source fails", async () => {
     const reader = new ProcReader({ read: () => Promise.reject(new Error("x")) });
     expect((await reader.read(1, 1)).program).toBe("(unknown: /proc could not be read)");

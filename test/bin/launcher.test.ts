@@ -1,5 +1,5 @@
-// The launcher's V8 code caches (bin/secretfile, build/bundle.mjs): the command's own where it has one (get, exec), else the
-// one for every command; used when it belongs to the bundle beside it; ignored, with the CLI working the same, when it
+// The launcher's V8 code caches (bin/secretfile, build/bundle.mjs): the small entry's own for get, exec and ls
+// (dist/hot-WORD.cjs.cache), else the full CLI's one for every command; used when it belongs to the bundle beside it; ignored, with the CLI working the same, when it
 // is missing, from another build, or damaged; never written by the CLI.
 
 import { cpSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -11,7 +11,7 @@ describe("the code cache", () => {
   const tmp = tempDir("secretfile-launcher-");
   const app = path.join(tmp.dir, "app");
   const bin = path.join(app, "bin", "secretfile");
-  const cache = path.join(app, "dist", "secretfile.cjs.exec.cache");
+  const cache = path.join(app, "dist", "hot-exec.cjs.cache");
   let original: Buffer;
 
   beforeAll(() => {
@@ -32,12 +32,14 @@ describe("the code cache", () => {
     return /code cache (\w+)/.exec(r.stderr)?.[1] ?? "(not said)";
   }
 
-  it("is the command's own for get and exec, and the one for every command otherwise", async () => {
+  it("is the small entry's own for get, exec and ls, and the full CLI's for every other command or form", async () => {
     const env = cleanEnv({ HOME: tmp.dir, SECRETFILE_DEBUG: "1" });
-    const said = async (args: string[]) => /code cache used \(([\w.]+)\)/.exec((await runCli(args, { bin, env })).stderr)?.[1];
-    expect(await said(["get", "--dir", tmp.dir, "NONE"])).toBe("secretfile.cjs.get.cache");
-    expect(await said(["exec", "--dir", tmp.dir, "--", "true"])).toBe("secretfile.cjs.exec.cache");
-    expect(await said(["ls", "--dir", tmp.dir])).toBe("secretfile.cjs.cache");
+    const said = async (args: string[]) => [...(await runCli(args, { bin, env })).stderr.matchAll(/code cache used \(([\w.-]+)\)/g)].map((m) => m[1]);
+    expect(await said(["get", "--dir", tmp.dir, "NONE"])).toEqual(["hot-get.cjs.cache"]);
+    expect(await said(["exec", "--dir", tmp.dir, "--", "true"])).toEqual(["hot-exec.cjs.cache"]);
+    expect(await said(["ls", "--dir", tmp.dir])).toEqual(["hot-ls.cjs.cache"]);
+    expect(await said(["rm", "--dir", tmp.dir, "NONE"])).toEqual(["secretfile.cjs.cache"]);
+    expect(await said(["get", "--help"])).toEqual(["hot-get.cjs.cache", "secretfile.cjs.cache"]);
   });
 
   it("loads typage's file (dist/age.cjs) with its own cache, for a write only", async () => {

@@ -10,12 +10,13 @@ import { jobEnvironment } from "../../exec/environment.js";
 import { buildKeySet, implicitVariables, keySetVariables } from "../../exec/keyset.js";
 import { maskOnDemand, runJob } from "../../exec/run.js";
 import { withSecretFiles } from "../../exec/secret-files.js";
-import { checkRenderVariables, loadRenders, renderedFiles, renderVariables } from "../../render/exec-render.js";
 import { describeAttention } from "../../store/expiry.js";
-import { backendOf, nameList, withWhere, type WhereOptions } from "../options.js";
+import { EXEC_OPTIONS } from "../forms.js";
+import { backendOf, nameList, withOptions, withWhere, type WhereOptions } from "../options.js";
 import { warn } from "../report.js";
 
-interface ExecOptions extends WhereOptions {
+/** The options of `exec`, as commander (or the small entry) gives them. */
+export interface ExecOptions extends WhereOptions {
   only?: string;
   map?: string[];
   envFile?: string[];
@@ -24,46 +25,46 @@ interface ExecOptions extends WhereOptions {
   mask: boolean;
 }
 
-const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
-
 /** Registers `exec`. */
 export function register(program: Command): void {
-  withWhere(program.command("exec"))
+  withOptions(withWhere(program.command("exec")), EXEC_OPTIONS)
     .description("run COMMAND with the secrets you may read in its environment")
     .usage("[options] -- COMMAND [ARG...]")
-    .option("--only <names>", "only these secrets (comma-separated)")
-    .option("--map <ENV=NAME>", "give the job ENV with the value of secret NAME (repeatable)", collect)
-    .option("--env-file <file>", "variables from a .env file; VAR=secretfile:NAME takes NAME from the store (repeatable)", collect)
-    .option("--file <NAME|VAR=NAME>", "put NAME in a file in memory; the job gets its path in NAME_FILE, or VAR (repeatable)", collect)
-    .option("--render <TEMPLATE:VAR>", "render TEMPLATE into a file in memory; the job gets its path in VAR (repeatable; docs/render.md)", collect)
-    .option("--no-mask", "give the job the terminal directly: its output is not scanned for secret values")
     .argument("<COMMAND...>", "the job and its arguments")
     .passThroughOptions()
-    .action(async (argv: string[], opts: ExecOptions) => {
-      const only = opts.only === undefined ? undefined : nameList(opts.only);
-      if (only !== undefined && only.length === 0) throw new UsageError("--only needs at least one name");
-      const set = buildKeySet({
-        only,
-        map: opts.map,
-        envFiles: opts.envFile?.map((file) => ({ file, entries: readEnvFile(file) })),
-        files: opts.file,
-      });
-      // --render selects like --file: the job gets what is named and the rendered files, not every readable secret.
-      const { renders, names: rendered } = await loadRenders(opts.render ?? []);
-      const selected = set ?? (renders.length > 0 ? { names: [], files: [], bindings: [] } : undefined);
-      checkRenderVariables(renders, selected?.bindings ?? []);
-      const asked = selected === undefined ? undefined : [...new Set([...selected.names, ...rendered])];
-      const { values, expiring } =
-        asked !== undefined && asked.length === 0 ? { values: new Map<string, string>(), expiring: {} } : await (await backendOf(opts)).values(asked);
-      for (const name of Object.keys(expiring).sort()) if (values.has(name)) warn(describeAttention(name, expiring[name]!));
-      const mask = opts.mask ? maskOnDemand(values) : undefined;
-      const fileSecrets = new Map([...(selected?.files ?? []).map((name): [string, string] => [name, values.get(name)!]), ...renderedFiles(renders, values)]);
-      process.exitCode = await withSecretFiles(fileSecrets, process.env, (paths) => {
-        const variables = selected === undefined ? givenImplicitly(values) : new Map([...keySetVariables(selected, values, paths), ...renderVariables(renders, paths)]);
-        // COMMAND is found with our own PATH, before any secret is laid over the job's environment.
-        return runJob(argv, jobEnvironment(process.env, variables), { searchPath: process.env.PATH, mask, stay: paths.size > 0 });
-      });
-    });
+    .action(execAction);
+}
+
+/**
+ * Runs `exec -- COMMAND…` (for the full CLI and the small entry, src/cli/hot.ts) and sets process.exitCode to the
+ * job's status. Throws UsageError (2), the backend's and the job's start errors.
+ */
+export async function execAction(argv: string[], opts: ExecOptions): Promise<void> {
+  const only = opts.only === undefined ? undefined : nameList(opts.only);
+  if (only !== undefined && only.length === 0) throw new UsageError("--only needs at least one name");
+  const set = buildKeySet({
+    only,
+    map: opts.map,
+    envFiles: opts.envFile?.map((file) => ({ file, entries: readEnvFile(file) })),
+    files: opts.file,
+  });
+  // --render selects like --file: the job gets what is named and the rendered files, not every readable secret. Its
+  // code (which writes files, and so loads node:crypto) only when asked for.
+  const render = opts.render !== undefined && opts.render.length > 0 ? await import("../../render/exec-render.js") : undefined;
+  const { renders, names: rendered } = render === undefined ? { renders: [], names: [] } : await render.loadRenders(opts.render!);
+  const selected = set ?? (renders.length > 0 ? { names: [], files: [], bindings: [] } : undefined);
+  render?.checkRenderVariables(renders, selected?.bindings ?? []);
+  const asked = selected === undefined ? undefined : [...new Set([...selected.names, ...rendered])];
+  const { values, expiring } =
+    asked !== undefined && asked.length === 0 ? { values: new Map<string, string>(), expiring: {} } : await (await backendOf(opts)).values(asked);
+  for (const name of Object.keys(expiring).sort()) if (values.has(name)) warn(describeAttention(name, expiring[name]!));
+  const mask = opts.mask ? maskOnDemand(values) : undefined;
+  const fileSecrets = new Map([...(selected?.files ?? []).map((name): [string, string] => [name, values.get(name)!]), ...(render?.renderedFiles(renders, values) ?? [])]);
+  process.exitCode = await withSecretFiles(fileSecrets, process.env, (paths) => {
+    const variables = selected === undefined ? givenImplicitly(values) : new Map([...keySetVariables(selected, values, paths), ...(render?.renderVariables(renders, paths) ?? [])]);
+    // COMMAND is found with our own PATH, before any secret is laid over the job's environment.
+    return runJob(argv, jobEnvironment(process.env, variables), { searchPath: process.env.PATH, mask, stay: paths.size > 0 });
+  });
 }
 
 /** Returns what the job gets of `values` when nothing selects secrets; warns, naming each secret held back. */

@@ -10,10 +10,13 @@ export function register(program: Command): void {
   withWhere(program.command("get"))
     .description("print a secret's value on standard output, with nothing added")
     .argument("<NAME>", "the secret's name")
-    .action(async (name: string, opts: WhereOptions) => {
-      checkName(name);
-      writeOut(await (await backendOf(opts)).get(name));
-    });
+    .action(getAction);
+}
+
+/** Runs `get NAME` (for the full CLI and the small entry, src/cli/hot.ts). Throws the backend's errors. */
+export async function getAction(name: string, opts: WhereOptions): Promise<void> {
+  checkName(name);
+  writeOut(await (await backendOf(opts)).get(name));
 }
 
 /**

@@ -4,26 +4,29 @@ import type { Command } from "commander";
 import { lastReadCell } from "../../audit/format.js";
 import type { SecretInfo } from "../../store/document.js";
 import { status } from "../../store/expiry.js";
-import { backendOf, withWhere, type WhereOptions } from "../options.js";
+import { LS_OPTIONS } from "../forms.js";
+import { backendOf, withOptions, withWhere, type WhereOptions } from "../options.js";
 import { note } from "../report.js";
 import { jsonText } from "../escape.js";
 import { formatTable } from "../table.js";
 
 /** Registers `ls`. */
 export function register(program: Command): void {
-  withWhere(program.command("ls"))
+  withOptions(withWhere(program.command("ls")), LS_OPTIONS)
     .description("list names and metadata (never values)")
-    .option("--json", "print a JSON array")
-    .action(async (opts: WhereOptions & { json?: boolean }) => {
-      const secrets = await (await backendOf(opts)).list();
-      if (opts.json) {
-        process.stdout.write(`${jsonText(withStatus(secrets), 2)}\n`);
-      } else if (secrets.length === 0) {
-        note("no secrets yet: add one with `secretfile add NAME`");
-      } else {
-        process.stdout.write(table(secrets));
-      }
-    });
+    .action(lsAction);
+}
+
+/** Runs `ls` (for the full CLI and the small entry, src/cli/hot.ts). Throws the backend's errors. */
+export async function lsAction(opts: WhereOptions & { json?: boolean }): Promise<void> {
+  const secrets = await (await backendOf(opts)).list();
+  if (opts.json) {
+    process.stdout.write(`${jsonText(withStatus(secrets), 2)}\n`);
+  } else if (secrets.length === 0) {
+    note("no secrets yet: add one with `secretfile add NAME`");
+  } else {
+    process.stdout.write(table(secrets));
+  }
 }
 
 function table(secrets: SecretInfo[]): string {
