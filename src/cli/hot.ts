@@ -26,11 +26,11 @@ export function main(argv: readonly string[]): Promise<number> | undefined {
   const [word, ...rest] = argv;
   if (word === "get" && (typeof SECRETFILE_HOT === "undefined" || SECRETFILE_HOT === "get")) {
     const form = parseSimple(rest, WHERE_OPTIONS, { count: 1 });
-    return form && run(false, async () => (await import("./commands/get.js")).getAction(form.operands[0]!, form.opts as WhereOptions));
+    return form && run(false, async () => (await import("./commands/get.js")).getAction(form.operands[0]!, form.opts));
   }
   if (word === "ls" && (typeof SECRETFILE_HOT === "undefined" || SECRETFILE_HOT === "ls")) {
     const form = parseSimple(rest, [...WHERE_OPTIONS, ...LS_OPTIONS], { count: 0 });
-    return form && run(false, async () => (await import("./commands/ls.js")).lsAction(form.opts as WhereOptions & { json?: boolean }));
+    return form && run(false, async () => (await import("./commands/ls.js")).lsAction(form.opts));
   }
   if (word === "exec" && (typeof SECRETFILE_HOT === "undefined" || SECRETFILE_HOT === "exec")) {
     const form = parseSimple(rest, [...WHERE_OPTIONS, ...EXEC_OPTIONS], { rest: true });
