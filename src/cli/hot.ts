@@ -8,7 +8,6 @@ import { ExitCode } from "../errors.js";
 import type { ExecOptions } from "./commands/exec.js";
 import { EXEC_OPTIONS, LS_OPTIONS, parseSimple, WHERE_OPTIONS } from "./forms.js";
 import { hardenCli } from "./hygiene.js";
-import type { WhereOptions } from "./options.js";
 import { reportError } from "./report.js";
 
 /**
