@@ -35,7 +35,12 @@ export function callerUser() {
     const gid = Number(g.stdout.trim());
     return { name: "nobody", uid, gid, as: { uid, gid } };
   }
-  return { name: String(process.getuid?.() ?? "me"), uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, as: undefined };
+  return {
+    name: String(process.getuid?.() ?? "me"),
+    uid: process.getuid?.() ?? -1,
+    gid: process.getgid?.() ?? -1,
+    as: undefined,
+  };
 }
 
 /** Sends one request line on a new connection; resolves with the parsed answer, rejects on error or timeout. */
@@ -74,7 +79,9 @@ function track(child) {
   let done = false;
   child.stdout?.resume();
   child.stderr?.setEncoding("utf8").on("data", (d) => (stderr.length < 20_000 ? (stderr += d) : undefined));
-  const exited = new Promise((resolve) => child.once("close", (code, signal) => ((done = true), resolve({ code, signal }))));
+  const exited = new Promise((resolve) =>
+    child.once("close", (code, signal) => ((done = true), resolve({ code, signal }))),
+  );
   return {
     pid: child.pid,
     exited,
@@ -93,7 +100,8 @@ function track(child) {
 async function waitForPing(proc, socket, what) {
   const started = Date.now();
   for (;;) {
-    if (!proc.alive()) throw new Error(`${what} ended before answering (${JSON.stringify(await proc.exited)}): ${proc.stderr().trim()}`);
+    if (!proc.alive())
+      throw new Error(`${what} ended before answering (${JSON.stringify(await proc.exited)}): ${proc.stderr().trim()}`);
     const answer = await ask(socket, { v: 1, op: "ping" }, 1_000).catch(() => undefined);
     if (answer?.ok === true) return;
     if (Date.now() - started > 30_000) {
@@ -125,15 +133,33 @@ export async function startAgent(cli, base, label, store, caller) {
     audit: path.join(mk("log", 0o700), "audit.log"),
   };
   const who = caller.name === "nobody" ? "user:nobody" : `uid:${caller.uid}`;
-  writeFileSync(files.policy, `# secretfile bench: the load generator's user reads everything\nread ${who} *\n`, { mode: 0o644 });
+  writeFileSync(files.policy, `# secretfile bench: the load generator's user reads everything\nread ${who} *\n`, {
+    mode: 0o644,
+  });
   chownSync(files.policy, 0, 0);
   chmodSync(files.policy, 0o644);
   // Started as the systemd unit starts it (src/setup/units.ts): node, the V8 flags of src/setup/agent-node-flags.json, the launcher.
-  const child = spawn(process.execPath, [...agentNodeFlags, cli.bin, "agent", "--dir", files.dir, "--socket", files.socket, "--policy", files.policy, "--audit", files.audit], {
-    env: { ...baseEnv(home), [LIMITS_VARIABLE]: BENCH_LIMITS },
-    cwd: home,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...agentNodeFlags,
+      cli.bin,
+      "agent",
+      "--dir",
+      files.dir,
+      "--socket",
+      files.socket,
+      "--policy",
+      files.policy,
+      "--audit",
+      files.audit,
+    ],
+    {
+      env: { ...baseEnv(home), [LIMITS_VARIABLE]: BENCH_LIMITS },
+      cwd: home,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const proc = track(child);
   await waitForPing(proc, files.socket, `the agent ${label}`);
   return { label, secrets: store.names.length, names: store.names, values: store.values, ...files, ...proc };
@@ -145,7 +171,11 @@ export async function startNullServer(base) {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
   const socket = path.join(dir, "null.sock");
-  const child = spawn(process.execPath, [path.join(HERE, "null-server.mjs"), socket], { env: baseEnv(dir), cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [path.join(HERE, "null-server.mjs"), socket], {
+    env: baseEnv(dir),
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const proc = track(child);
   await waitForPing(proc, socket, "the reference server");
   return { label: "reference", socket, ...proc };

@@ -69,14 +69,21 @@ async function window(target, concurrency, ms) {
 async function main() {
   const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
   const { targets, concurrency, warmupMs, windowMs, windows } = config;
-  const acc = new Map(targets.map((t) => [t.label, { windows: [], latencies: [], errors: {}, completed: 0, failed: 0 }]));
+  const acc = new Map(
+    targets.map((t) => [t.label, { windows: [], latencies: [], errors: {}, completed: 0, failed: 0 }]),
+  );
   for (const t of targets) await window(t, concurrency, warmupMs);
   for (let r = 0; r < windows; r++) {
     // Alternate the order, so neither target always runs right after the other.
     for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
       const w = await window(t, concurrency, windowMs);
       const a = acc.get(t.label);
-      a.windows.push({ rps: (w.completed / w.elapsedMs) * 1000, completed: w.completed, failed: w.failed, elapsedMs: w.elapsedMs });
+      a.windows.push({
+        rps: (w.completed / w.elapsedMs) * 1000,
+        completed: w.completed,
+        failed: w.failed,
+        elapsedMs: w.elapsedMs,
+      });
       for (const ms of w.latencies) a.latencies.push(ms);
       for (const [k, v] of Object.entries(w.errors)) a.errors[k] = (a.errors[k] ?? 0) + v;
       a.completed += w.completed;

@@ -54,7 +54,8 @@ function runLoad(ctx, config, timeoutMs) {
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`the load generator ended with ${code ?? signal}: ${err.trim().slice(0, 600)}`));
+      if (code !== 0)
+        return reject(new Error(`the load generator ended with ${code ?? signal}: ${err.trim().slice(0, 600)}`));
       try {
         resolve(JSON.parse(out));
       } catch (e) {
@@ -73,7 +74,8 @@ export async function measureLoad(ctx) {
   const targets = [agents.a100, agents.a10k, ...(reference ? [reference] : [])];
   for (const t of [agents.a100, agents.a10k]) {
     const answer = await ask(t.socket, { v: 1, op: "get", name: t.names[0] });
-    if (answer.ok !== true || answer.value !== t.values.get(t.names[0])) throw new Error(`the agent ${t.label} does not answer get: ${JSON.stringify(answer).slice(0, 300)}`);
+    if (answer.ok !== true || answer.value !== t.values.get(t.names[0]))
+      throw new Error(`the agent ${t.label} does not answer get: ${JSON.stringify(answer).slice(0, 300)}`);
   }
   const byConcurrency = {};
   const peaks = {};
@@ -86,19 +88,28 @@ export async function measureLoad(ctx) {
       targets: targets.map((t) => ({ label: t.label, socket: t.socket, names: t.names ?? ["BENCH_KEY_00000"] })),
     };
     const budget = targets.length * (config.warmupMs + config.windows * config.windowMs) + 60_000;
-    ctx.log(`agent load: ${concurrency} connection(s), ${targets.map((t) => t.label).join(", ")}: ${config.windows} windows of ${config.windowMs} ms each`);
+    ctx.log(
+      `agent load: ${concurrency} connection(s), ${targets.map((t) => t.label).join(", ")}: ${config.windows} windows of ${config.windowMs} ms each`,
+    );
     const s = sampler([agents.a100.pid, agents.a10k.pid]);
     try {
       byConcurrency[concurrency] = await runLoad(ctx, config, budget);
     } finally {
       const seen = s.stop();
-      for (const a of [agents.a100, agents.a10k]) peaks[a.label] = Math.max(peaks[a.label] ?? 0, seen[a.pid].peakRssKiB);
+      for (const a of [agents.a100, agents.a10k])
+        peaks[a.label] = Math.max(peaks[a.label] ?? 0, seen[a.pid].peakRssKiB);
     }
   }
   const memory = {};
   for (const a of [agents.a100, agents.a10k]) {
     const now = memoryOf(a.pid);
-    memory[a.label] = { secrets: a.secrets, idleRssKiB: ctx.idleMemory[a.label]?.rss, peakRssUnderLoadKiB: peaks[a.label], hwmKiB: now?.hwm, rssAfterKiB: now?.rss };
+    memory[a.label] = {
+      secrets: a.secrets,
+      idleRssKiB: ctx.idleMemory[a.label]?.rss,
+      peakRssUnderLoadKiB: peaks[a.label],
+      hwmKiB: now?.hwm,
+      rssAfterKiB: now?.rss,
+    };
   }
   return { byConcurrency, memory };
 }
@@ -110,7 +121,10 @@ export async function measureLoad(ctx) {
 export async function measureBurst(ctx) {
   const { node, sf } = commands(ctx);
   const agent = ctx.agents.a10;
-  const a = sf("secretfile exec -- true (agent, 10)", ["exec", "--socket", agent.socket, "--", "true"], { as: ctx.caller.as, timeoutMs: 180_000 });
+  const a = sf("secretfile exec -- true (agent, 10)", ["exec", "--socket", agent.socket, "--", "true"], {
+    as: ctx.caller.as,
+    timeoutMs: 180_000,
+  });
   const b = node(ctx.caller.as);
   await burst(a, 20);
   await burst(b, 20);
@@ -119,7 +133,9 @@ export async function measureBurst(ctx) {
     for (const c of i % 2 === 0 ? [a, b] : [b, a]) {
       const r = await burst(c, BURST);
       runs[c.label].push(r);
-      ctx.log(`  burst ${i + 1}/${ctx.plan.burst.runs}: ${BURST} × ${c.label}: ${(r.ms / 1000).toFixed(2)} s, ${r.failed} failed`);
+      ctx.log(
+        `  burst ${i + 1}/${ctx.plan.burst.runs}: ${BURST} × ${c.label}: ${(r.ms / 1000).toFixed(2)} s, ${r.failed} failed`,
+      );
       await sleep(500);
     }
   }
@@ -130,7 +146,12 @@ export async function measureBurst(ctx) {
     commands: Object.fromEntries(
       Object.entries(runs).map(([label, list]) => [
         label,
-        { ms: list.map((r) => r.ms), summary: summarize(list.map((r) => r.ms)), failed: list.reduce((n, r) => n + r.failed, 0), failures: list.flatMap((r) => r.failures).slice(0, 5) },
+        {
+          ms: list.map((r) => r.ms),
+          summary: summarize(list.map((r) => r.ms)),
+          failed: list.reduce((n, r) => n + r.failed, 0),
+          failures: list.flatMap((r) => r.failures).slice(0, 5),
+        },
       ]),
     ),
     ratio: pairedRatio(ms(a.label), ms(b.label)),

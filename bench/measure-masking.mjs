@@ -18,13 +18,21 @@ export const JOB = ["sh", "-c", `yes '${LINE}' | head -c ${BYTES}`];
 /** Counts the bytes `argv` writes to its standard output; resolves with the count. */
 function countOutput(cmd) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd.argv[0], cmd.argv.slice(1), { env: cmd.env, cwd: cmd.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd.argv[0], cmd.argv.slice(1), {
+      env: cmd.env,
+      cwd: cmd.cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let bytes = 0;
     let stderr = "";
     child.stdout.on("data", (d) => (bytes += d.length));
     child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve(bytes) : reject(new Error(`${cmd.label} ended with ${code}: ${stderr.trim().slice(0, 400)}`))));
+    child.on("close", (code) =>
+      code === 0
+        ? resolve(bytes)
+        : reject(new Error(`${cmd.label} ended with ${code}: ${stderr.trim().slice(0, 400)}`)),
+    );
   });
 }
 
@@ -34,10 +42,14 @@ export async function measureMasking(ctx) {
   const dir = ctx.stores.s10.dir;
   const direct = cmd("job alone (100 MB)", JOB, { timeoutMs: 300_000 });
   const masked = sf("secretfile exec -- job (masking)", ["exec", "--dir", dir, "--", ...JOB], { timeoutMs: 300_000 });
-  const plain = sf("secretfile exec --no-mask -- job", ["exec", "--no-mask", "--dir", dir, "--", ...JOB], { timeoutMs: 300_000 });
+  const plain = sf("secretfile exec --no-mask -- job", ["exec", "--no-mask", "--dir", dir, "--", ...JOB], {
+    timeoutMs: 300_000,
+  });
   const empty = sf("secretfile exec -- true (personal, 10)", ["exec", "--dir", dir, "--", "true"]);
   const big = ctx.stores.s10k.dir;
-  const masked10k = sf("secretfile exec -- job (masking, 10,000 secrets)", ["exec", "--dir", big, "--", ...JOB], { timeoutMs: 300_000 });
+  const masked10k = sf("secretfile exec -- job (masking, 10,000 secrets)", ["exec", "--dir", big, "--", ...JOB], {
+    timeoutMs: 300_000,
+  });
   const empty10k = sf("secretfile exec -- true (personal, 10,000)", ["exec", "--dir", big, "--", "true"]);
   for (const c of [masked, masked10k]) {
     const seen = await countOutput(c);
@@ -45,7 +57,10 @@ export async function measureMasking(ctx) {
   }
   const seen = BYTES;
   ctx.log(`masking: ${ctx.plan.masking.warmup} warm-up + ${ctx.plan.masking.runs} rounds of 100 MB`);
-  const result = interleave([direct, masked, plain, empty, masked10k, empty10k], { ...ctx.plan.masking, progress: ctx.tick });
+  const result = interleave([direct, masked, plain, empty, masked10k, empty10k], {
+    ...ctx.plan.masking,
+    progress: ctx.tick,
+  });
   const mbps = (ms) => BYTES / 1e6 / (ms / 1000);
   const throughputMBps = {};
   for (const c of [direct, masked, plain, masked10k]) {
@@ -53,12 +68,23 @@ export async function measureMasking(ctx) {
     throughputMBps[c.label] = r.error ? { error: r.error } : summarize(r.ms.map(mbps));
   }
   const net = {};
-  for (const [c, base] of [[masked, empty], [plain, empty], [masked10k, empty10k]]) {
+  for (const [c, base] of [
+    [masked, empty],
+    [plain, empty],
+    [masked10k, empty10k],
+  ]) {
     const r = result.commands[c.label];
     const e = result.commands[base.label];
     if (r.error || e.error) continue;
     const n = Math.min(r.ms.length, e.ms.length);
     net[c.label] = summarize(r.ms.slice(0, n).map((ms, i) => mbps(Math.max(1, ms - e.ms[i]))));
   }
-  return { bytes: BYTES, job: JOB.join(" "), commands: result.commands, throughputMBps, netMBps: net, outputChecked: seen };
+  return {
+    bytes: BYTES,
+    job: JOB.join(" "),
+    commands: result.commands,
+    throughputMBps,
+    netMBps: net,
+    outputChecked: seen,
+  };
 }

@@ -23,13 +23,24 @@ export async function measureCliMemory(ctx) {
     node(),
     sf("secretfile exec -- true (personal, 10)", ["exec", "--dir", stores.s10.dir, "--", "true"]),
     sf("secretfile exec -- true (personal, 10,000)", ["exec", "--dir", stores.s10k.dir, "--", "true"]),
-    sf("secretfile get NAME (agent, 10,000)", ["get", "--socket", agents.a10k.socket, agents.a10k.names[0]], { as: caller.as }),
+    sf("secretfile get NAME (agent, 10,000)", ["get", "--socket", agents.a10k.socket, agents.a10k.names[0]], {
+      as: caller.as,
+    }),
     sf("secretfile exec -- true (agent, 10)", ["exec", "--socket", agents.a10.socket, "--", "true"], { as: caller.as }),
-    sf("secretfile exec -- true (agent, 10,000)", ["exec", "--socket", agents.a10k.socket, "--", "true"], { as: caller.as }),
-    { label: "secretfile add NAME (personal, 10,000)", next: () => sf("add", ["add", "--dir", scratch.dir, `BENCH_MEM_${++n}`], { input: "memory-check-value\n" }) },
-    sf("secretfile exec -- job (masking, 100 MB)", ["exec", "--dir", stores.s10.dir, "--", ...JOB], { timeoutMs: 300_000 }),
+    sf("secretfile exec -- true (agent, 10,000)", ["exec", "--socket", agents.a10k.socket, "--", "true"], {
+      as: caller.as,
+    }),
+    {
+      label: "secretfile add NAME (personal, 10,000)",
+      next: () => sf("add", ["add", "--dir", scratch.dir, `BENCH_MEM_${++n}`], { input: "memory-check-value\n" }),
+    },
+    sf("secretfile exec -- job (masking, 100 MB)", ["exec", "--dir", stores.s10.dir, "--", ...JOB], {
+      timeoutMs: 300_000,
+    }),
   ];
-  ctx.log(`memory: peak RSS of ${cmds.length} commands, ${ctx.plan.memory.runs} runs each (${TIME_BIN ?? "VmHWM polling"})`);
+  ctx.log(
+    `memory: peak RSS of ${cmds.length} commands, ${ctx.plan.memory.runs} runs each (${TIME_BIN ?? "VmHWM polling"})`,
+  );
   const out = {};
   for (const c of cmds) {
     const kib = [];

@@ -25,7 +25,14 @@ function groups(ctx) {
     missing[label] = why;
     return [];
   };
-  const ageD = (store) => cmd(`age -d (${store.names.length.toLocaleString("en-US")} secrets)`, [tools.age, "-d", "-i", store.identity, store.store]);
+  const ageD = (store) =>
+    cmd(`age -d (${store.names.length.toLocaleString("en-US")} secrets)`, [
+      tools.age,
+      "-d",
+      "-i",
+      store.identity,
+      store.store,
+    ]);
   return {
     missing,
     list: [
@@ -35,9 +42,24 @@ function groups(ctx) {
         cmds: [
           node(),
           sf("secretfile exec -- true (personal, 10)", ["exec", "--dir", stores.s10.dir, "--", "true"]),
-          ...peer("dotenvx run -- true (.env of 10)", dotenvx?.bin, () => cmd("dotenvx run -- true (.env of 10)", [dotenvx.bin, "run", "--", "true"], { cwd: ctx.dotenvDir }), "the dev dependency @dotenvx/dotenvx is not installed (npm install)"),
-          ...peer("age -d (10 secrets)", tools.age, () => ageD(stores.s10), "age is not installed (apt-get install age)"),
-          ...peer("pass show NAME", pass?.env, () => cmd("pass show NAME", [tools.pass, "show", pass.name], { env: pass.env }), pass?.missing ?? "pass is not set up"),
+          ...peer(
+            "dotenvx run -- true (.env of 10)",
+            dotenvx?.bin,
+            () => cmd("dotenvx run -- true (.env of 10)", [dotenvx.bin, "run", "--", "true"], { cwd: ctx.dotenvDir }),
+            "the dev dependency @dotenvx/dotenvx is not installed (npm install)",
+          ),
+          ...peer(
+            "age -d (10 secrets)",
+            tools.age,
+            () => ageD(stores.s10),
+            "age is not installed (apt-get install age)",
+          ),
+          ...peer(
+            "pass show NAME",
+            pass?.env,
+            () => cmd("pass show NAME", [tools.pass, "show", pass.name], { env: pass.env }),
+            pass?.missing ?? "pass is not set up",
+          ),
         ],
         versus: [
           ["secretfile exec -- true (personal, 10)", "dotenvx run -- true (.env of 10)"],
@@ -51,7 +73,12 @@ function groups(ctx) {
         cmds: [
           node(),
           sf("secretfile exec -- true (personal, 10,000)", ["exec", "--dir", stores.s10k.dir, "--", "true"]),
-          ...peer("age -d (10,000 secrets)", tools.age, () => ageD(stores.s10k), "age is not installed (apt-get install age)"),
+          ...peer(
+            "age -d (10,000 secrets)",
+            tools.age,
+            () => ageD(stores.s10k),
+            "age is not installed (apt-get install age)",
+          ),
         ],
         versus: [["secretfile exec -- true (personal, 10,000)", "age -d (10,000 secrets)"]],
       },
@@ -63,8 +90,12 @@ function groups(ctx) {
         baseline: "node -e 0",
         cmds: [
           node(caller.as),
-          sf(`secretfile get NAME (agent, ${size})`, ["get", "--socket", agent.socket, agent.names[0]], { as: caller.as }),
-          sf(`secretfile exec -- true (agent, ${size})`, ["exec", "--socket", agent.socket, "--", "true"], { as: caller.as }),
+          sf(`secretfile get NAME (agent, ${size})`, ["get", "--socket", agent.socket, agent.names[0]], {
+            as: caller.as,
+          }),
+          sf(`secretfile exec -- true (agent, ${size})`, ["exec", "--socket", agent.socket, "--", "true"], {
+            as: caller.as,
+          }),
         ],
         versus: [],
       })),
@@ -77,11 +108,15 @@ export function measureStartup(ctx) {
   const { list, missing } = groups(ctx);
   const out = [];
   for (const g of list) {
-    ctx.log(`start-up: ${g.name} (${g.cmds.length} commands, ${ctx.plan.startup.warmup} warm-up + ${ctx.plan.startup.runs} rounds)`);
+    ctx.log(
+      `start-up: ${g.name} (${g.cmds.length} commands, ${ctx.plan.startup.warmup} warm-up + ${ctx.plan.startup.runs} rounds)`,
+    );
     const result = interleave(g.cmds, { ...ctx.plan.startup, progress: ctx.tick });
     const ratios = {};
-    for (const c of g.cmds) if (c.label !== g.baseline) ratios[`${c.label} / ${g.baseline}`] = ratioOf(result, c.label, g.baseline);
-    for (const [a, b] of g.versus) if (result.commands[a] && result.commands[b]) ratios[`${a} / ${b}`] = ratioOf(result, a, b);
+    for (const c of g.cmds)
+      if (c.label !== g.baseline) ratios[`${c.label} / ${g.baseline}`] = ratioOf(result, c.label, g.baseline);
+    for (const [a, b] of g.versus)
+      if (result.commands[a] && result.commands[b]) ratios[`${a} / ${b}`] = ratioOf(result, a, b);
     out.push({ name: g.name, baseline: g.baseline, commands: result.commands, ratios });
   }
   return { groups: out, missing };

@@ -14,7 +14,9 @@ const WRITERS = 50;
 
 /** Returns the decrypted document of a store, as parsed JSON. */
 async function openStore(store) {
-  const identity = readFileSync(store.identity, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"));
+  const identity = readFileSync(store.identity, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("AGE-SECRET-KEY-"));
   const d = new Decrypter();
   d.addIdentity(identity);
   return JSON.parse(new TextDecoder().decode(await d.decrypt(readFileSync(store.store))));
@@ -30,7 +32,11 @@ function timeAdds(ctx) {
     label,
     next: () => sf(label, ["add", "--dir", store.dir, `BENCH_ADD_${++n}`], { input: `value-${n}-${"v".repeat(32)}\n` }),
   });
-  const cmds = [node(), adder("secretfile add NAME (personal, 10,000)", big), adder("secretfile add NAME (personal, 10)", small)];
+  const cmds = [
+    node(),
+    adder("secretfile add NAME (personal, 10,000)", big),
+    adder("secretfile add NAME (personal, 10)", small),
+  ];
   ctx.log(`writes: add, ${ctx.plan.writes.warmup} warm-up + ${ctx.plan.writes.runs} rounds`);
   const result = interleave(cmds, { ...ctx.plan.writes, progress: ctx.tick });
   const ratios = {};
@@ -56,7 +62,8 @@ function writers(ctx, store, run) {
       child.on("close", (code, signal) => {
         clearTimeout(timer);
         if (code !== 0) failures.push({ writer: i, code, signal, stderr: stderr.trim().slice(-400) });
-        if (--left === 0) resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, failed: failures.length, failures });
+        if (--left === 0)
+          resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, failed: failures.length, failures });
       });
     }
   });
@@ -84,8 +91,20 @@ async function concurrentWriters(ctx) {
     // "Lost" is a writer that exited 0 but whose name or value is not in the store; a failed writer claimed nothing.
     const failedNames = new Set(r.failures.map((f) => `BENCH_CONCURRENT_${key}_${f.writer}`));
     const lost = missing.filter((n) => !failedNames.has(n)).length;
-    runs.push({ secretsBefore: size, ms: r.ms, msPerAdd: r.ms / WRITERS, failed: r.failed, failures: r.failures.slice(0, 5), missing: missing.length, lost, secretsAfter: total, expectedAfter: size + WRITERS });
-    ctx.log(`  ${(r.ms / 1000).toFixed(2)} s, ${r.failed} failed, ${missing.length} missing, ${total} secrets after (expected ${size + WRITERS})`);
+    runs.push({
+      secretsBefore: size,
+      ms: r.ms,
+      msPerAdd: r.ms / WRITERS,
+      failed: r.failed,
+      failures: r.failures.slice(0, 5),
+      missing: missing.length,
+      lost,
+      secretsAfter: total,
+      expectedAfter: size + WRITERS,
+    });
+    ctx.log(
+      `  ${(r.ms / 1000).toFixed(2)} s, ${r.failed} failed, ${missing.length} missing, ${total} secrets after (expected ${size + WRITERS})`,
+    );
   }
   return {
     writers: WRITERS,

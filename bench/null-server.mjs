@@ -28,7 +28,10 @@ const server = net.createServer({ allowHalfOpen: true }, (conn) => {
         conn.end('{"ok":false,"error":{"code":"usage","message":"not JSON"}}\n');
         return;
       }
-      const answer = req.op === "ping" ? { ok: true, op: "ping", agent: "reference", version: 1 } : { ok: true, op: "get", value: VALUE };
+      const answer =
+        req.op === "ping"
+          ? { ok: true, op: "ping", agent: "reference", version: 1 }
+          : { ok: true, op: "get", value: VALUE };
       conn.write(`${JSON.stringify(answer)}\n`);
     }
   });

@@ -4,7 +4,17 @@
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Encrypter, identityToRecipient } from "age-encryption";
@@ -15,8 +25,18 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 
 /** Runs a command that must succeed; returns its stdout. Throws with its stderr. */
 export function must(argv, opts = {}) {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: 600_000, ...opts });
-  if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (${r.status ?? r.signal ?? r.error?.message}): ${String(r.stderr ?? "").trim().slice(0, 800)}`);
+  const r = spawnSync(argv[0], argv.slice(1), {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 600_000,
+    ...opts,
+  });
+  if (r.status !== 0)
+    throw new Error(
+      `${argv.join(" ")} failed (${r.status ?? r.signal ?? r.error?.message}): ${String(r.stderr ?? "")
+        .trim()
+        .slice(0, 800)}`,
+    );
   return r.stdout;
 }
 
@@ -65,7 +85,12 @@ export function which(tool) {
  * (apt-get update only when a first try fails). Returns { tools: { age?, pass?, gpg?, time? }, installLog }.
  */
 export function findTools(install) {
-  const find = () => ({ age: which("age"), pass: which("pass"), gpg: which("gpg"), time: existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined });
+  const find = () => ({
+    age: which("age"),
+    pass: which("pass"),
+    gpg: which("gpg"),
+    time: existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined,
+  });
   let tools = find();
   const missing = Object.keys(PACKAGES).filter((k) => tools[k] === undefined);
   const log = [];
@@ -98,7 +123,9 @@ function apiKey() {
 export async function makeStore(cli, dir, count, prefix = "BENCH_KEY_") {
   must([cli.bin, "init", "--dir", dir], { env: baseEnv(path.dirname(dir)) });
   const identityFile = path.join(dir, "identity.txt");
-  const identity = readFileSync(identityFile, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"));
+  const identity = readFileSync(identityFile, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("AGE-SECRET-KEY-"));
   const now = new Date().toISOString();
   const secrets = {};
   const values = new Map();
@@ -122,7 +149,9 @@ export async function makeStore(cli, dir, count, prefix = "BENCH_KEY_") {
   const listed = JSON.parse(must([cli.bin, "ls", "--json", "--dir", dir], { env: baseEnv(path.dirname(dir)) }));
   const listedCount = Array.isArray(listed) ? listed.length : Object.keys(listed.secrets ?? listed).length;
   if (listedCount !== count) {
-    throw new Error(`the store written for the bench lists ${listedCount} secrets, not ${count}: bench/prepare.mjs is out of date with src/store/document.ts`);
+    throw new Error(
+      `the store written for the bench lists ${listedCount} secrets, not ${count}: bench/prepare.mjs is out of date with src/store/document.ts`,
+    );
   }
   return { dir, identity: identityFile, store, names, values };
 }
@@ -162,14 +191,33 @@ export function makePass(tools, store, base) {
   const gnupg = path.join(base, "gnupg");
   mkdirSync(gnupg, { recursive: true, mode: 0o700 });
   const env = baseEnv(base, { GNUPGHOME: gnupg, PASSWORD_STORE_DIR: path.join(base, "pass") });
-  must([tools.gpg, "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", "secretfile bench <bench@localhost.invalid>", "future-default", "default", "never"], { env });
-  const fpr = /^fpr:+([0-9A-F]+):/m.exec(must([tools.gpg, "--batch", "--with-colons", "--list-secret-keys"], { env }))?.[1];
+  must(
+    [
+      tools.gpg,
+      "--batch",
+      "--pinentry-mode",
+      "loopback",
+      "--passphrase",
+      "",
+      "--quick-gen-key",
+      "secretfile bench <bench@localhost.invalid>",
+      "future-default",
+      "default",
+      "never",
+    ],
+    { env },
+  );
+  const fpr = /^fpr:+([0-9A-F]+):/m.exec(
+    must([tools.gpg, "--batch", "--with-colons", "--list-secret-keys"], { env }),
+  )?.[1];
   if (fpr === undefined) throw new Error("gpg made no key");
   must([tools.pass, "init", fpr], { env });
-  for (const [name, value] of [...store.values].slice(0, 10)) must([tools.pass, "insert", "-m", name], { env, input: `${value}\n` });
+  for (const [name, value] of [...store.values].slice(0, 10))
+    must([tools.pass, "insert", "-m", name], { env, input: `${value}\n` });
   const name = store.names[0];
   const check = runOnce({ label: "pass show", argv: [tools.pass, "show", name], env, cwd: base, stdout: "pipe" });
-  if (check.code !== 0 || check.stdout.trim() !== store.values.get(name)) throw new Error(`pass show does not return the value: ${check.stderr}`);
+  if (check.code !== 0 || check.stdout.trim() !== store.values.get(name))
+    throw new Error(`pass show does not return the value: ${check.stderr}`);
   return {
     env,
     name,
@@ -181,7 +229,11 @@ export function makePass(tools, store, base) {
 export function peerVersions(tools, dotenvx) {
   const first = (argv) => {
     const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8" });
-    return r.status === 0 ? String(r.stdout || r.stderr).trim().split("\n")[0] : undefined;
+    return r.status === 0
+      ? String(r.stdout || r.stderr)
+          .trim()
+          .split("\n")[0]
+      : undefined;
   };
   const deb = (pkg) => first(["dpkg-query", "-W", "-f", "${Version}", pkg]);
   return {

@@ -36,7 +36,13 @@ export function runOnce(cmd) {
   });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.error && r.error.code !== "ETIMEDOUT") throw new Error(`cannot run ${cmd.label}: ${r.error.message}`);
-  return { ms, code: r.status, signal: r.signal, stderr: String(r.stderr ?? ""), stdout: r.stdout ? String(r.stdout) : "" };
+  return {
+    ms,
+    code: r.status,
+    signal: r.signal,
+    stderr: String(r.stderr ?? ""),
+    stdout: r.stdout ? String(r.stdout) : "",
+  };
 }
 
 /** Runs `cmd` once and returns its wall time in ms; throws with its stderr when it does not end with the expected code. */
@@ -44,7 +50,9 @@ export function timeOnce(cmd) {
   const r = runOnce(cmd);
   const want = cmd.expectCode ?? 0;
   if (r.code !== want) {
-    throw new Error(`${cmd.label} ended with ${r.code ?? r.signal} (expected ${want}): ${r.stderr.trim().slice(0, 600)}`);
+    throw new Error(
+      `${cmd.label} ended with ${r.code ?? r.signal} (expected ${want}): ${r.stderr.trim().slice(0, 600)}`,
+    );
   }
   return r.ms;
 }
@@ -64,7 +72,8 @@ export function burst(cmd, count) {
         failed++;
         if (failures.length < 5) failures.push(failure);
       }
-      if (--left === 0) resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok: count - failed, failed, failures });
+      if (--left === 0)
+        resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok: count - failed, failed, failures });
     };
     for (let i = 0; i < count; i++) {
       const child = spawn(cmd.argv[0], cmd.argv.slice(1), {
@@ -84,7 +93,9 @@ export function burst(cmd, count) {
         finish(failure);
       };
       child.on("error", (err) => end({ code: null, signal: null, stderr: err.message }));
-      child.on("close", (code, signal) => end(code === 0 ? undefined : { code, signal, stderr: stderr.trim().slice(0, 400) }));
+      child.on("close", (code, signal) =>
+        end(code === 0 ? undefined : { code, signal, stderr: stderr.trim().slice(0, 400) }),
+      );
     }
   });
 }
@@ -114,7 +125,8 @@ export async function peakRssKiB(cmd, scratch) {
     const r = runOnce({ ...cmd, argv: [TIME_BIN, "-f", "%M", "-o", out, ...cmd.argv] });
     const text = existsSync(out) ? readFileSync(out, "utf8") : "";
     rmSync(out, { force: true });
-    if (r.code !== (cmd.expectCode ?? 0)) throw new Error(`${cmd.label} ended with ${r.code ?? r.signal}: ${r.stderr.trim().slice(0, 400)}`);
+    if (r.code !== (cmd.expectCode ?? 0))
+      throw new Error(`${cmd.label} ended with ${r.code ?? r.signal}: ${r.stderr.trim().slice(0, 400)}`);
     const kib = Number(text.trim().split("\n").pop());
     if (!Number.isFinite(kib)) throw new Error(`/usr/bin/time wrote no peak RSS for ${cmd.label}: ${text}`);
     return kib;

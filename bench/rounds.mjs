@@ -31,7 +31,9 @@ export function interleave(cmds, { warmup, runs, progress = () => undefined }) {
   }
   const commands = {};
   for (const c of cmds) {
-    commands[c.label] = failed.has(c.label) ? { error: failed.get(c.label) } : { ms: times.get(c.label), summary: summarize(times.get(c.label)) };
+    commands[c.label] = failed.has(c.label)
+      ? { error: failed.get(c.label) }
+      : { ms: times.get(c.label), summary: summarize(times.get(c.label)) };
   }
   return { commands, rounds: runs };
 }

@@ -20,7 +20,17 @@ import { measureMasking } from "./measure-masking.mjs";
 import { measureCliMemory } from "./measure-memory.mjs";
 import { measureStartup } from "./measure-startup.mjs";
 import { measureWrites } from "./measure-writes.mjs";
-import { build, copyApp, findDotenvx, findTools, makeDotenv, makePass, makeStore, peerVersions, ROOT } from "./prepare.mjs";
+import {
+  build,
+  copyApp,
+  findDotenvx,
+  findTools,
+  makeDotenv,
+  makePass,
+  makeStore,
+  peerVersions,
+  ROOT,
+} from "./prepare.mjs";
 import { baseEnv, memoryOf, sleep } from "./procs.mjs";
 import { markdown, summaryText } from "./report.mjs";
 import { checkTargets } from "./targets.mjs";
@@ -56,9 +66,10 @@ function parseArgs(argv) {
     else if (a === "--keep") opts.keep = true;
     else if (a === "--no-install") opts.install = false;
     else if (a === "--only" || a.startsWith("--only=")) {
-      const list = (a.includes("=") ? a.slice(7) : argv[++i] ?? "").split(",").filter(Boolean);
+      const list = (a.includes("=") ? a.slice(7) : (argv[++i] ?? "")).split(",").filter(Boolean);
       const bad = list.filter((s) => !SECTIONS.includes(s));
-      if (bad.length || !list.length) usage(`unknown section ${bad.join(", ") || "(none)"}; sections: ${SECTIONS.join(", ")}`);
+      if (bad.length || !list.length)
+        usage(`unknown section ${bad.join(", ") || "(none)"}; sections: ${SECTIONS.join(", ")}`);
       opts.only = new Set(list);
     } else if (a === "--help" || a === "-h") usage();
     else usage(`unknown option ${a}`);
@@ -107,13 +118,17 @@ async function main() {
   }
   try {
     if (process.platform !== "linux") throw new Error("the bench runs on Linux (it reads /proc and uses SO_PEERCRED)");
-    if (process.getuid?.() !== 0) throw new Error("the bench runs as root: the agents' policy files must be root-owned, and clients run as nobody");
+    if (process.getuid?.() !== 0)
+      throw new Error("the bench runs as root: the agents' policy files must be root-owned, and clients run as nobody");
     log("building (npm run build)");
     build();
     base = mkdtempSync(path.join(os.tmpdir(), "secretfile-bench-"));
     chmodSync(base, 0o755);
     for (let dir = path.dirname(base); dir !== "/"; dir = path.dirname(dir)) {
-      if ((statSync(dir).mode & 0o001) === 0) throw new Error(`${dir} is not traversable by other users, so nobody cannot reach the agent; set TMPDIR elsewhere`);
+      if ((statSync(dir).mode & 0o001) === 0)
+        throw new Error(
+          `${dir} is not traversable by other users, so nobody cannot reach the agent; set TMPDIR elsewhere`,
+        );
     }
     const cli = copyApp(base);
     const { tools, installLog } = findTools(opts.install);
@@ -138,7 +153,11 @@ async function main() {
     } else pass = { missing: `${tools.pass ? "gpg" : "pass"} is not installed (apt-get install pass gnupg)` };
     log("starting agents (10, 100 and 10,000 secrets) and the reference server");
     const agents = {};
-    for (const [key, label, store] of [["a10", "agent, 10 secrets", stores.s10], ["a100", "agent, 100 secrets", stores.s100], ["a10k", "agent, 10,000 secrets", stores.s10k]]) {
+    for (const [key, label, store] of [
+      ["a10", "agent, 10 secrets", stores.s10],
+      ["a100", "agent, 100 secrets", stores.s100],
+      ["a10k", "agent, 10,000 secrets", stores.s10k],
+    ]) {
       agents[key] = await startAgent(cli, base, key, store, caller);
       agents[key].label = label;
       cleanups.push(() => agents[key].stop());
@@ -148,7 +167,24 @@ async function main() {
     await sleep(1000);
     const idleMemory = Object.fromEntries(Object.values(agents).map((a) => [a.label, memoryOf(a.pid)]));
 
-    const ctx = { opts, plan, base, cli, tools, dotenvx, dotenvDir, pass, caller, stores, agents, reference, idleMemory, env: baseEnv(base), log, tick };
+    const ctx = {
+      opts,
+      plan,
+      base,
+      cli,
+      tools,
+      dotenvx,
+      dotenvDir,
+      pass,
+      caller,
+      stores,
+      agents,
+      reference,
+      idleMemory,
+      env: baseEnv(base),
+      log,
+      tick,
+    };
     const loadStart = os.loadavg()[0].toFixed(2);
     const section = async (name, key, fn) => {
       if (opts.only && !opts.only.has(name)) return;
@@ -168,9 +204,16 @@ async function main() {
     await section("masking", "masking", () => measureMasking(ctx));
     await section("memory", "memory", async () => ({
       cli: await measureCliMemory(ctx),
-      agents: Object.fromEntries(Object.values(agents).map((a) => [a.label, { idle: idleMemory[a.label], end: memoryOf(a.pid) }])),
+      agents: Object.fromEntries(
+        Object.values(agents).map((a) => [a.label, { idle: idleMemory[a.label], end: memoryOf(a.pid) }]),
+      ),
     }));
-    for (const a of Object.values(agents)) if (!a.alive()) results.errors.push({ section: "agent", message: `the ${a.label} agent ended during the run: ${a.stderr().trim().slice(-400)}` });
+    for (const a of Object.values(agents))
+      if (!a.alive())
+        results.errors.push({
+          section: "agent",
+          message: `the ${a.label} agent ended during the run: ${a.stderr().trim().slice(-400)}`,
+        });
 
     const cpus = os.cpus();
     results.meta = {
@@ -187,8 +230,14 @@ async function main() {
         loadEnd: os.loadavg()[0].toFixed(2),
       },
       node: process.version,
-      secretfile: { version: cli.version, commit: git(["rev-parse", "--short", "HEAD"]) ?? "unknown", dirty: (git(["status", "--porcelain", "--", "src"]) ?? "").split("\n").filter(Boolean).length },
-      caller: caller.as ? `${caller.name} (uid ${caller.uid}); the agents run as root` : `the bench's own user (uid ${caller.uid})`,
+      secretfile: {
+        version: cli.version,
+        commit: git(["rev-parse", "--short", "HEAD"]) ?? "unknown",
+        dirty: (git(["status", "--porcelain", "--", "src"]) ?? "").split("\n").filter(Boolean).length,
+      },
+      caller: caller.as
+        ? `${caller.name} (uid ${caller.uid}); the agents run as root`
+        : `the bench's own user (uid ${caller.uid})`,
       peers: peerVersions(tools, dotenvx),
       installLog,
       plan,

@@ -26,13 +26,18 @@ const LOAD_ON_USE = [
   { importer: /[\\/]src[\\/]store[\\/]lock\.ts$/, module: "proper-lockfile" },
   { importer: /[\\/]src[\\/]store[\\/]dotenv\.ts$/, module: "dotenv" },
   { importer: /[\\/]src[\\/]client[\\/]agent\.ts$/, module: "node:net" },
-  ...["node:child_process", "node:stream/promises", "node:tty"].map((module) => ({ importer: /[\\/]src[\\/]exec[\\/]run\.ts$/, module })),
+  ...["node:child_process", "node:stream/promises", "node:tty"].map((module) => ({
+    importer: /[\\/]src[\\/]exec[\\/]run\.ts$/,
+    module,
+  })),
 ];
 const loadOnUse = {
   name: "load-on-use",
   setup(b) {
     b.onResolve({ filter: /.*/ }, (args) =>
-      LOAD_ON_USE.some((l) => l.module === args.path && l.importer.test(args.importer)) ? { path: args.path, namespace: "load-on-use" } : undefined,
+      LOAD_ON_USE.some((l) => l.module === args.path && l.importer.test(args.importer))
+        ? { path: args.path, namespace: "load-on-use" }
+        : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: "load-on-use" }, (args) => ({
       // esbuild's interop asks for __esModule when the module is imported: answered without loading it.
@@ -50,7 +55,8 @@ const loadOnUse = {
 const launcher = createRequire(import.meta.url)("../bin/secretfile");
 const SEPARATE = { "age-encryption": "./age.cjs" };
 for (const file of Object.values(SEPARATE)) {
-  if (!launcher.PARTS.includes(file)) throw new Error(`${file} is not one of bin/secretfile's PARTS, which would load it without its code cache`);
+  if (!launcher.PARTS.includes(file))
+    throw new Error(`${file} is not one of bin/secretfile's PARTS, which would load it without its code cache`);
 }
 const separate = {
   name: "separate",
@@ -64,7 +70,10 @@ const separate = {
           ? { path: args.path, external: true }
           : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: "separate" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(SEPARATE[args.path])});`, loader: "js" }));
+    b.onLoad({ filter: /.*/, namespace: "separate" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(SEPARATE[args.path])});`,
+      loader: "js",
+    }));
   },
 };
 
@@ -76,9 +85,16 @@ const BUNDLES = [
 ];
 // The version is package.json's, unless SECRETFILE_BUILD_VERSION says otherwise (build/package.mjs, for a test's
 // upgrade package); the commit is the checkout's (or SECRETFILE_BUILD_COMMIT's, for a copy), "unknown" outside git.
-const version = process.env.SECRETFILE_BUILD_VERSION || JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
-const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: fileURLToPath(new URL("..", import.meta.url)), encoding: "utf8" });
-const commit = process.env.SECRETFILE_BUILD_COMMIT || (head.status === 0 && /^[0-9a-f]+$/.test(head.stdout.trim()) ? head.stdout.trim() : "unknown");
+const version =
+  process.env.SECRETFILE_BUILD_VERSION ||
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], {
+  cwd: fileURLToPath(new URL("..", import.meta.url)),
+  encoding: "utf8",
+});
+const commit =
+  process.env.SECRETFILE_BUILD_COMMIT ||
+  (head.status === 0 && /^[0-9a-f]+$/.test(head.stdout.trim()) ? head.stdout.trim() : "unknown");
 rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
 // The full CLI, and the small entry for the hot commands (src/cli/hot.ts: no commander, no command table) once for
 // each, holding only that command's code, the same way.
@@ -114,7 +130,19 @@ for (const { entry, file, hot } of BUNDLES) {
 
 for (const [name, file] of Object.entries(SEPARATE)) {
   // The same first line as the bundle's: the launcher uses a code cache only when its first line is the file's.
-  await build({ entryPoints: [name], outfile: `dist/${file}`, bundle: true, format: "cjs", platform: "node", target: "node20", legalComments: "none", minifyWhitespace: true, charset: "ascii", banner: { js: `// secretfile ${version} build ${BUILD_ID}` }, logLevel: "warning" });
+  await build({
+    entryPoints: [name],
+    outfile: `dist/${file}`,
+    bundle: true,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    legalComments: "none",
+    minifyWhitespace: true,
+    charset: "ascii",
+    banner: { js: `// secretfile ${version} build ${BUILD_ID}` },
+    logLevel: "warning",
+  });
 }
 for (const file of [...BUNDLES.map((b) => b.file), ...Object.values(SEPARATE)]) {
   if (readFileSync(new URL(`../dist/${file}`, import.meta.url)).some((byte) => byte > 0x7f)) {
@@ -133,10 +161,18 @@ delete env.NODE_OPTIONS;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "secretfile-cache-"));
 try {
   for (const set of ["all", ...launcher.HOT]) {
-    const made = spawnSync(process.execPath, [training, set, tmp], { env, input: "throwaway-training-value\n", stdio: ["pipe", "ignore", "pipe"], encoding: "utf8", timeout: 120_000 });
+    const made = spawnSync(process.execPath, [training, set, tmp], {
+      env,
+      input: "throwaway-training-value\n",
+      stdio: ["pipe", "ignore", "pipe"],
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     if (made.status !== 0) {
       // The CLI works without a cache, only slower to start: say so and go on.
-      process.stderr.write(`build: no code cache was made for ${set} (${made.status ?? made.signal}): ${made.stderr.trim().slice(-800)}\n`);
+      process.stderr.write(
+        `build: no code cache was made for ${set} (${made.status ?? made.signal}): ${made.stderr.trim().slice(-800)}\n`,
+      );
       if (set === "all") break;
     }
   }

@@ -54,7 +54,8 @@ const { exports, script, parts } = loadBundle(DIST, false, name);
 const agent = standInAgent(socket);
 try {
   for (let waited = 0; !existsSync(socket); waited += 10) {
-    if (waited > 30_000 || agent.exitCode !== null) throw new Error(`the stand-in agent did not start (${agent.exitCode})`);
+    if (waited > 30_000 || agent.exitCode !== null)
+      throw new Error(`the stand-in agent did not start (${agent.exitCode})`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   for (const argv of SETS[set]) {
@@ -66,7 +67,8 @@ try {
   }
   const bundle = path.join(DIST, name);
   writeCache(bundle, script, cacheFile(bundle));
-  for (const [id, part] of Object.entries(parts)) writeCache(path.join(DIST, id), part.script, `${path.join(DIST, id)}.cache`);
+  for (const [id, part] of Object.entries(parts))
+    writeCache(path.join(DIST, id), part.script, `${path.join(DIST, id)}.cache`);
 } finally {
   agent.kill();
   rmSync(socket, { force: true });
@@ -88,7 +90,11 @@ function writeCache(source, script, file) {
 function standInAgent(socket) {
   const answers = {
     get: { ok: true, op: "get", value: VALUE },
-    list: { ok: true, op: "list", secrets: [{ name: "TRAINING_KEY", created: new Date(0).toISOString(), updated: new Date(0).toISOString() }] },
+    list: {
+      ok: true,
+      op: "list",
+      secrets: [{ name: "TRAINING_KEY", created: new Date(0).toISOString(), updated: new Date(0).toISOString() }],
+    },
     values: { ok: true, op: "values", values: { TRAINING_KEY: VALUE } },
   };
   const server = (answers, socket) =>
@@ -100,7 +106,10 @@ function standInAgent(socket) {
         conn.setEncoding("utf8").on("data", (chunk) => {
           text += chunk;
           if (!text.includes("\n")) return;
-          const answer = answers[JSON.parse(text.slice(0, text.indexOf("\n"))).op] ?? { ok: false, error: { code: "failure", message: `${socket}: not trained` } };
+          const answer = answers[JSON.parse(text.slice(0, text.indexOf("\n"))).op] ?? {
+            ok: false,
+            error: { code: "failure", message: `${socket}: not trained` },
+          };
           conn.end(`${JSON.stringify(answer)}\n`);
         });
       })

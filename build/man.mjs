@@ -34,9 +34,11 @@ export function manPage(md, { version, date }) {
     if (line.trim() === "") return (para = false);
     let m;
     if ((m = /^## (.+)$/.exec(line))) out.push(`.SH ${m[1].toUpperCase()}`);
-    else if ((m = /^### (.+)$/.exec(line))) out.push(`.SS "${inline(m[1]).replaceAll('"', '\\(dq')}"`);
-    else if ((m = /^- ((?:`[^`]+`(?:, )?)+): (.+)$/.exec(line))) out.push(".TP", escapeLine(inline(m[1])), escapeLine(inline(m[2])));
-    else if (/^[#\-*>|]/.test(line) && !/^\*[^*]/.test(line)) throw new Error(`man: ${name}.${section}.md line ${i + 2} is outside the subset build/man.mjs reads: ${line}`);
+    else if ((m = /^### (.+)$/.exec(line))) out.push(`.SS "${inline(m[1]).replaceAll('"', "\\(dq")}"`);
+    else if ((m = /^- ((?:`[^`]+`(?:, )?)+): (.+)$/.exec(line)))
+      out.push(".TP", escapeLine(inline(m[1])), escapeLine(inline(m[2])));
+    else if (/^[#\-*>|]/.test(line) && !/^\*[^*]/.test(line))
+      throw new Error(`man: ${name}.${section}.md line ${i + 2} is outside the subset build/man.mjs reads: ${line}`);
     else {
       if (!para) out.push(".PP");
       out.push(escapeLine(inline(line.trim())));
@@ -61,7 +63,11 @@ export function documentedCommands(md) {
   for (const line of md.split("\n")) {
     if (line.startsWith("## ")) inCommands = line === "## COMMANDS";
     else if (inCommands && line.startsWith("### ")) {
-      const words = line.slice(4).replaceAll("`", "").split(" ").filter((w) => w !== "secretfile");
+      const words = line
+        .slice(4)
+        .replaceAll("`", "")
+        .split(" ")
+        .filter((w) => w !== "secretfile");
       const end = words.findIndex((w) => !/^[a-z][a-z-]*$/.test(w));
       current = (end === -1 ? words : words.slice(0, end)).join(" ");
       found[current] = [];
@@ -88,6 +94,10 @@ function escapeLine(line) {
 function inline(text) {
   return text
     .split(/(`[^`]+`)/)
-    .map((part) => (part.startsWith("`") && part.endsWith("`") && part.length > 1 ? `\\fB${escape(part.slice(1, -1))}\\fR` : escape(part).replace(/\*([^*]+)\*/g, "\\fI$1\\fR")))
+    .map((part) =>
+      part.startsWith("`") && part.endsWith("`") && part.length > 1
+        ? `\\fB${escape(part.slice(1, -1))}\\fR`
+        : escape(part).replace(/\*([^*]+)\*/g, "\\fI$1\\fR"),
+    )
     .join("");
 }

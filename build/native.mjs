@@ -14,9 +14,13 @@ const root = (p) => fileURLToPath(new URL(`.${p}`, import.meta.url)); // paths b
  * Throws when no Node-API headers are found.
  */
 export function nativeArgs(out, flags = ["-O2"]) {
-  const headers = [root("./node_modules/node-api-headers/include"), "/usr/include/node"].find((d) => existsSync(`${d}/node_api.h`));
+  const headers = [root("./node_modules/node-api-headers/include"), "/usr/include/node"].find((d) =>
+    existsSync(`${d}/node_api.h`),
+  );
   if (headers === undefined) throw new Error("no Node-API headers (npm install installs node-api-headers)");
-  const sources = readdirSync(root("./native")).filter((f) => f.endsWith(".c")).map((f) => root(`./native/${f}`));
+  const sources = readdirSync(root("./native"))
+    .filter((f) => f.endsWith(".c"))
+    .map((f) => root(`./native/${f}`));
   return ["-shared", "-fPIC", ...flags, "-Wall", "-Wextra", "-Werror", "-I", headers, "-o", out, ...sources];
 }
 
@@ -30,6 +34,8 @@ export function buildNative() {
   }
   if (r.status === 0) return true;
   const why = r.error ? "no C compiler (cc) found" : r.stderr.trim().split("\n").slice(-3).join(" ");
-  process.stderr.write(`build: dist/native.node not built (${why}); the CLI will run on plain Node, ~40 ms slower to start, and the agent cannot run\n`);
+  process.stderr.write(
+    `build: dist/native.node not built (${why}); the CLI will run on plain Node, ~40 ms slower to start, and the agent cannot run\n`,
+  );
   return false;
 }

@@ -5,7 +5,19 @@
 // unless SECRETFILE_PACKAGE_VERSION says otherwise (a test's upgrade package).
 
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -22,7 +34,8 @@ const STAGE = path.join(OUT, "root");
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], ...opts });
-  if (r.status !== 0) throw new Error(`package: ${cmd} ${args.join(" ")} failed (${r.error?.code ?? r.status ?? r.signal})`);
+  if (r.status !== 0)
+    throw new Error(`package: ${cmd} ${args.join(" ")} failed (${r.error?.code ?? r.status ?? r.signal})`);
   return r.stdout ?? "";
 }
 
@@ -43,8 +56,12 @@ function copy(from, file, mode) {
 }
 
 // 1. The bundle, built now so the package holds this checkout's code under the package's version.
-run(process.execPath, [at("build/bundle.mjs")], { env: { ...process.env, SECRETFILE_BUILD_VERSION: version }, stdio: ["ignore", "inherit", "inherit"] });
-if (!existsSync(at("dist/native.node"))) throw new Error("package: dist/native.node was not built (a C compiler is needed to package)");
+run(process.execPath, [at("build/bundle.mjs")], {
+  env: { ...process.env, SECRETFILE_BUILD_VERSION: version },
+  stdio: ["ignore", "inherit", "inherit"],
+});
+if (!existsSync(at("dist/native.node")))
+  throw new Error("package: dist/native.node was not built (a C compiler is needed to package)");
 
 // What the package's files are rendered from: the TypeScript sources, bundled here for this script.
 const sources = await build({
@@ -59,7 +76,9 @@ const sources = await build({
   write: false,
   logLevel: "warning",
 });
-const { renderUnits, UNIT_NAMES, AGENT_NODE_FLAGS, SYSTEM_PATHS } = await import(`data:text/javascript;base64,${Buffer.from(sources.outputFiles[0].text).toString("base64")}`);
+const { renderUnits, UNIT_NAMES, AGENT_NODE_FLAGS, SYSTEM_PATHS } = await import(
+  `data:text/javascript;base64,${Buffer.from(sources.outputFiles[0].text).toString("base64")}`
+);
 
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(STAGE, { recursive: true });
@@ -79,7 +98,13 @@ mkdirSync(path.join(STAGE, "usr/bin"), { recursive: true });
 symlinkSync(`../lib/secretfile/bin/secretfile`, path.join(STAGE, "usr/bin/secretfile"));
 
 // 3. The units, rendered by the code `secretfile setup` writes them with, for the package's paths.
-const units = renderUnits({ node: `${LIB}/node`, launcher: `${LIB}/bin/secretfile`, user: "secretfile", group: "secretfile", paths: SYSTEM_PATHS });
+const units = renderUnits({
+  node: `${LIB}/node`,
+  launcher: `${LIB}/bin/secretfile`,
+  user: "secretfile",
+  group: "secretfile",
+  paths: SYSTEM_PATHS,
+});
 put(`/lib/systemd/system/${UNIT_NAMES.service}`, units.service);
 put(`/lib/systemd/system/${UNIT_NAMES.socket}`, units.socket);
 
@@ -101,21 +126,31 @@ put("/etc/default/secretfile", readFileSync(at("packaging/default/secretfile"), 
 // 5. Man pages (from docs/man/*.md), completions, docs.
 // The pages' date: the last commit's (the same on every build of a commit), today's outside git.
 const lastCommit = spawnSync("git", ["log", "-1", "--format=%ct"], { cwd: ROOT, encoding: "utf8" });
-const date = new Date(Number((lastCommit.status === 0 && lastCommit.stdout.trim()) || Date.now() / 1000) * 1000).toISOString().slice(0, 10);
+const date = new Date(Number((lastCommit.status === 0 && lastCommit.stdout.trim()) || Date.now() / 1000) * 1000)
+  .toISOString()
+  .slice(0, 10);
 for (const md of readdirSync(at("docs/man")).filter((f) => /\.\d\.md$/.test(f))) {
   const name = md.replace(/\.md$/, "");
   const section = name.split(".").pop();
   const troff = manPage(readFileSync(at("docs/man", md), "utf8"), { version, date });
   put(`/usr/share/man/man${section}/${name}.gz`, gzip(troff));
 }
-put("/usr/share/bash-completion/completions/secretfile", readFileSync(at("packaging/completions/secretfile.bash"), "utf8"));
+put(
+  "/usr/share/bash-completion/completions/secretfile",
+  readFileSync(at("packaging/completions/secretfile.bash"), "utf8"),
+);
 put("/usr/share/zsh/vendor-completions/_secretfile", readFileSync(at("packaging/completions/_secretfile"), "utf8"));
 const DOC = "/usr/share/doc/secretfile";
 put(`${DOC}/copyright`, readFileSync(at("packaging/copyright"), "utf8"));
 // A native package's changelog.gz is in Debian's format: one entry pointing to CHANGELOG.md, which is the history.
 const maintainer = `${process.env.DEBFULLNAME || "secretfile maintainers"} <${process.env.DEBEMAIL || "secretfile@localhost"}>`;
 const changed = new Date(`${date}T00:00:00Z`).toUTCString().replace("GMT", "+0000");
-put(`${DOC}/changelog.gz`, gzip(`secretfile (${version}) unstable; urgency=medium\n\n  * Built from commit ${commit()}; the changes are in /usr/share/doc/secretfile/CHANGELOG.md.gz.\n\n -- ${maintainer}  ${changed}\n`));
+put(
+  `${DOC}/changelog.gz`,
+  gzip(
+    `secretfile (${version}) unstable; urgency=medium\n\n  * Built from commit ${commit()}; the changes are in /usr/share/doc/secretfile/CHANGELOG.md.gz.\n\n -- ${maintainer}  ${changed}\n`,
+  ),
+);
 put(`${DOC}/CHANGELOG.md.gz`, gzip(readFileSync(at("CHANGELOG.md"), "utf8")));
 put("/usr/share/lintian/overrides/secretfile", readFileSync(at("packaging/lintian-overrides"), "utf8"));
 for (const f of ["README.md", "SECURITY.md"]) copy(f, `${DOC}/${f}`);
@@ -165,7 +200,11 @@ writeFileSync(path.join(control, "md5sums"), `${md5}\n`);
 const deb = path.join(OUT, `secretfile_${version}_${arch}.deb`);
 // xz by default (~25 MB); SECRETFILE_PACKAGE_COMPRESS=gzip (or none) for a test's packages, built several times faster.
 const compress = process.env.SECRETFILE_PACKAGE_COMPRESS || "xz";
-run("dpkg-deb", ["--root-owner-group", `-Z${compress}`, ...(compress === "gzip" ? ["-z1"] : []), "--build", STAGE, deb], { stdio: ["ignore", "ignore", "inherit"] });
+run(
+  "dpkg-deb",
+  ["--root-owner-group", `-Z${compress}`, ...(compress === "gzip" ? ["-z1"] : []), "--build", STAGE, deb],
+  { stdio: ["ignore", "ignore", "inherit"] },
+);
 process.stdout.write(`${path.relative(process.cwd(), deb)}\n`);
 
 function commit() {
@@ -200,7 +239,8 @@ function depends() {
   const pkgs = new Set();
   for (const lib of libs) {
     const r = spawnSync("dpkg", ["-S", lib], { encoding: "utf8" });
-    const real = r.status === 0 ? r : spawnSync("dpkg", ["-S", lib.replace(/^\/lib/, "/usr/lib")], { encoding: "utf8" });
+    const real =
+      r.status === 0 ? r : spawnSync("dpkg", ["-S", lib.replace(/^\/lib/, "/usr/lib")], { encoding: "utf8" });
     if (real.status === 0) pkgs.add(real.stdout.split(":")[0]);
   }
   return [...pkgs]

@@ -38,7 +38,11 @@ function sources(dir: string): string[] {
 }
 
 /** The module (first folder below src/, or `errors` for src/errors.ts) that `file` belongs to. */
-const moduleOf = (file: string) => path.relative(SRC, file).split(path.sep)[0]!.replace(/\.[jt]s$/, "");
+const moduleOf = (file: string) =>
+  path
+    .relative(SRC, file)
+    .split(path.sep)[0]!
+    .replace(/\.[jt]s$/, "");
 
 /** Every module specifier `text` imports or re-exports, static, type-only or dynamic. */
 function specifiers(text: string): string[] {
@@ -59,7 +63,8 @@ function breaches(file: string, text: string): string[] {
     if (!spec.startsWith(".")) continue;
     const to = moduleOf(path.resolve(path.dirname(file), spec));
     if (to === from) continue;
-    if (RANK[from] === undefined || RANK[to] === undefined) bad.push(`${rel} → ${spec} (a folder docs/architecture.md does not place)`);
+    if (RANK[from] === undefined || RANK[to] === undefined)
+      bad.push(`${rel} → ${spec} (a folder docs/architecture.md does not place)`);
     else if (RANK[to] >= RANK[from]) bad.push(`${rel} → ${spec} (${from} may not import ${to})`);
   }
   return bad;

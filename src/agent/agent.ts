@@ -36,7 +36,9 @@ export interface AgentOptions {
  * Starts the agent; `reload()` reads the policy again (what SIGHUP does). Throws AccessError (4) for unsafe files, PolicySyntaxError (1) for a bad policy,
  * CorruptError (5) for an identity or store that does not decrypt, FailureError (1) otherwise (without the native addon, too).
  */
-export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { audit: AuditLog; reload: () => Promise<void> }> {
+export async function startAgent(
+  opts: AgentOptions,
+): Promise<RunningAgent & { audit: AuditLog; reload: () => Promise<void> }> {
   // Plain Node cannot read SO_PEERCRED: no addon, no agent (docs/native.md), said before anything else is done.
   requireNative("the agent");
   hardenProcess();
@@ -50,8 +52,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
   const policy = await PolicyState.load(paths.policy, (now, asked) => {
     const why = asked ? " on request (SIGHUP)" : "";
     if (now.ok) log(`reloaded the policy ${paths.policy}${why} (${now.policy.rules.length} rules)`);
-    else log(`the policy ${paths.policy} is now invalid${why}; refusing every request but root's: ${now.error.message}`);
-    audit.event("policy-reload", { file: paths.policy, ok: now.ok, signal: asked ? "SIGHUP" : undefined, error: now.ok ? undefined : now.error.message });
+    else
+      log(`the policy ${paths.policy} is now invalid${why}; refusing every request but root's: ${now.error.message}`);
+    audit.event("policy-reload", {
+      file: paths.policy,
+      ok: now.ok,
+      signal: asked ? "SIGHUP" : undefined,
+      error: now.ok ? undefined : now.error.message,
+    });
   });
   const sealed = sealedIdentity(env);
   const files = { ...storePaths(paths.dir), identityMode: IDENTITY_MODE.system };
@@ -59,7 +67,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent & { a
   if (sealed !== undefined) log(`identity: the sealed credential ${sealed} (systemd decrypted it for this run)`);
   const lastRead = new LastReads();
   // Before the first request, so `ls` shows what happened before a restart; a log that cannot be read costs only that.
-  await lastRead.seed(paths.audit).catch((err: unknown) => log(`last reads not seeded from ${paths.audit}: ${err instanceof Error ? err.message : String(err)}`));
+  await lastRead
+    .seed(paths.audit)
+    .catch((err: unknown) =>
+      log(`last reads not seeded from ${paths.audit}: ${err instanceof Error ? err.message : String(err)}`),
+    );
   const ctx = contextFor(store, policy, audit, lastRead);
   await ctx.read(); // refuse to start on a store this identity cannot open
   const helper = opts.proc?.source === undefined ? new ProcHelper(log) : undefined;
@@ -135,7 +147,8 @@ function contextFor(store: Store, policy: PolicyState, audit: AuditLog, lastRead
 
 /** Listens on the socket systemd handed over (LISTEN_FDS), else on `socket`. */
 function listenFrom(socket: string, env: NodeJS.ProcessEnv): Listen {
-  if (env.LISTEN_FDS !== undefined && Number(env.LISTEN_PID) === process.pid && Number(env.LISTEN_FDS) >= 1) return { fd: 3 };
+  if (env.LISTEN_FDS !== undefined && Number(env.LISTEN_PID) === process.pid && Number(env.LISTEN_FDS) >= 1)
+    return { fd: 3 };
   checkSocketPath(socket); // never listen on a path the kernel would cut short
   return { path: socket };
 }

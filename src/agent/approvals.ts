@@ -68,7 +68,8 @@ export function approvalsOf(ctx: AgentContext): Approvals {
 }
 
 /** A change as handle.ts asks it: rollback's version may be left to the agent. */
-export type AskedChange = Exclude<ChangeRequest, { op: "rollback" }> | { op: "rollback"; name: string; to: number | undefined };
+export type AskedChange =
+  Exclude<ChangeRequest, { op: "rollback" }> | { op: "rollback"; name: string; to: number | undefined };
 
 /**
  * The hook of every change (add, rm, rollback, import), called once it is authorized and checked: returns when no
@@ -76,7 +77,13 @@ export type AskedChange = Exclude<ChangeRequest, { op: "rollback" }> | { op: "ro
  * throws PendingError (exit 7) naming its id, fingerprint and who may approve it. Throws what the change itself would
  * (ExistsError, NotFoundError, …) before anything is kept.
  */
-export async function holdIfRuled(ctx: AgentContext, policy: Policy, caller: IdentifiedCaller, asked: AskedChange, reason: string): Promise<void> {
+export async function holdIfRuled(
+  ctx: AgentContext,
+  policy: Policy,
+  caller: IdentifiedCaller,
+  asked: AskedChange,
+  reason: string,
+): Promise<void> {
   const names = namesOf(asked as ChangeRequest);
   const rules = approvalRulesFor(policy, names);
   if (rules.length === 0) return;
@@ -86,7 +93,9 @@ export async function holdIfRuled(ctx: AgentContext, policy: Policy, caller: Ide
     await sweep(ctx, approvals);
     const doc = await ctx.read();
     const request: ChangeRequest =
-      asked.op === "rollback" && asked.to === undefined ? { ...asked, to: rollbackSecret(structuredClone(doc), asked.name, undefined, file).restored } : (asked as ChangeRequest);
+      asked.op === "rollback" && asked.to === undefined
+        ? { ...asked, to: rollbackSecret(structuredClone(doc), asked.name, undefined, file).restored }
+        : (asked as ChangeRequest);
     const after = applyChange(structuredClone(doc), request, file);
     const id = randomBytes(6).toString("hex");
     const now = approvals.now();
@@ -101,17 +110,32 @@ export async function holdIfRuled(ctx: AgentContext, policy: Policy, caller: Ide
     };
     const needs = needsOf(rules, change);
     const what = `${describeChange(request)} ${names.join(" ")}`;
-    await record(ctx, caller, asked.op, names, false, `held for approval as change ${id} (fingerprint ${change.fingerprint}, needs ${needsText(needs)}, expires ${change.expires}): ${reason}`);
+    await record(
+      ctx,
+      caller,
+      asked.op,
+      names,
+      false,
+      `held for approval as change ${id} (fingerprint ${change.fingerprint}, needs ${needsText(needs)}, expires ${change.expires}): ${reason}`,
+    );
     await approvals.files.save(change, doc);
     (await approvals.changes()).set(id, change);
-    throw new PendingError(`the change was not applied: ${what} waits for approval as change ${id}, fingerprint ${change.fingerprint}`, {
-      hint: `it needs ${needsText(needs)} (\`secretfile approve ${id}\`) before ${change.expires}; they see it in \`secretfile pending\`: compare the fingerprint with theirs`,
-    });
+    throw new PendingError(
+      `the change was not applied: ${what} waits for approval as change ${id}, fingerprint ${change.fingerprint}`,
+      {
+        hint: `it needs ${needsText(needs)} (\`secretfile approve ${id}\`) before ${change.expires}; they see it in \`secretfile pending\`: compare the fingerprint with theirs`,
+      },
+    );
   });
 }
 
 /** Answers `pending`, `approve` and `reject`; throws AccessError (4, audited here), NotFoundError (3), … */
-export async function answerApprovals(req: Extract<Request, { op: "pending" | "approve" | "reject" }>, caller: IdentifiedCaller, ctx: AgentContext, policy: Policy): Promise<Answer> {
+export async function answerApprovals(
+  req: Extract<Request, { op: "pending" | "approve" | "reject" }>,
+  caller: IdentifiedCaller,
+  ctx: AgentContext,
+  policy: Policy,
+): Promise<Answer> {
   const approvals = approvalsOf(ctx);
   const refuse = async (names: string[], why: string, message: string, hint: string) => {
     await record(ctx, caller, req.op, names, false, why);
@@ -120,27 +144,57 @@ export async function answerApprovals(req: Extract<Request, { op: "pending" | "a
   // Refused before any change is looked up: a caller with no part in approvals learns nothing, not even the ids.
   const approver = caller.uid === 0 || (policy.approvals ?? []).some((r) => countsFor(r, caller));
   if (!approver && (req.op === "approve" || !grantsAny(policy, caller, "write"))) {
-    throw await refuse([], `no approve rule names uid ${caller.uid}`, `${personText(caller)} may not ${req.op === "pending" ? "see pending changes" : `${req.op} changes`}`, `an admin can name it in an approve rule of ${policy.file}`);
+    throw await refuse(
+      [],
+      `no approve rule names uid ${caller.uid}`,
+      `${personText(caller)} may not ${req.op === "pending" ? "see pending changes" : `${req.op} changes`}`,
+      `an admin can name it in an approve rule of ${policy.file}`,
+    );
   }
   if (req.op === "approve" && req.force === true && caller.uid !== 0) {
-    throw await refuse([], "only root may apply a pending change with --force", `${personText(caller)} may not apply a change without its approvals`, "only root may: `sudo secretfile approve ID --force` (audited as a bypass)");
+    throw await refuse(
+      [],
+      "only root may apply a pending change with --force",
+      `${personText(caller)} may not apply a change without its approvals`,
+      "only root may: `sudo secretfile approve ID --force` (audited as a bypass)",
+    );
   }
   return approvals.serial(async () => {
     const changes = await sweep(ctx, approvals);
     if (req.op === "pending") {
-      const shown = [...changes.values()].filter((c) => caller.uid === 0 || c.requester.uid === caller.uid || mayApprove(policy, c, caller));
-      await record(ctx, caller, "pending", shown.flatMap((c) => namesOf(c.request)), true, `${shown.length} pending change${shown.length === 1 ? "" : "s"} listed`);
-      return { ok: true, op: "pending", changes: shown.sort((a, b) => (a.requester.time < b.requester.time ? -1 : 1)).map((c) => infoOf(policy, c)) };
+      const shown = [...changes.values()].filter(
+        (c) => caller.uid === 0 || c.requester.uid === caller.uid || mayApprove(policy, c, caller),
+      );
+      await record(
+        ctx,
+        caller,
+        "pending",
+        shown.flatMap((c) => namesOf(c.request)),
+        true,
+        `${shown.length} pending change${shown.length === 1 ? "" : "s"} listed`,
+      );
+      return {
+        ok: true,
+        op: "pending",
+        changes: shown.sort((a, b) => (a.requester.time < b.requester.time ? -1 : 1)).map((c) => infoOf(policy, c)),
+      };
     }
     const change = changes.get(req.id);
     if (change === undefined) {
-      throw new NotFoundError(`no pending change ${req.id}`, { hint: "`secretfile pending` lists them; one applied, rejected or expired is gone (the audit log says which)" });
+      throw new NotFoundError(`no pending change ${req.id}`, {
+        hint: "`secretfile pending` lists them; one applied, rejected or expired is gone (the audit log says which)",
+      });
     }
     const names = namesOf(change.request);
     const what = `change ${change.id} (${describeChange(change.request)} ${names.join(" ")}, requested by ${personText(change.requester)})`;
     if (req.op === "reject") {
       if (caller.uid !== 0 && change.requester.uid !== caller.uid && !mayApprove(policy, change, caller)) {
-        throw await refuse(names, `not an approver of change ${change.id}`, `${personText(caller)} may not reject change ${change.id}`, `only its requester, the people its approve rule names, and root may`);
+        throw await refuse(
+          names,
+          `not an approver of change ${change.id}`,
+          `${personText(caller)} may not reject change ${change.id}`,
+          `only its requester, the people its approve rule names, and root may`,
+        );
       }
       await record(ctx, caller, "reject", names, true, `rejected ${what}; not applied`);
       await forget(approvals, change.id);
@@ -148,10 +202,22 @@ export async function answerApprovals(req: Extract<Request, { op: "pending" | "a
     }
     const force = req.force === true;
     if (change.requester.uid === caller.uid && !force) {
-      throw await refuse(names, `the requester may not approve change ${change.id}`, `${personText(caller)} may not approve its own change ${change.id}`, caller.uid === 0 ? "root may apply it at once with `--force` (audited as a bypass)" : "another person its approve rule names must");
+      throw await refuse(
+        names,
+        `the requester may not approve change ${change.id}`,
+        `${personText(caller)} may not approve its own change ${change.id}`,
+        caller.uid === 0
+          ? "root may apply it at once with `--force` (audited as a bypass)"
+          : "another person its approve rule names must",
+      );
     }
     if (!force && !mayApprove(policy, change, caller)) {
-      throw await refuse(names, `not an approver of change ${change.id}`, `${personText(caller)} may not approve change ${change.id}`, `its approve rule in ${policy.file} names who may`);
+      throw await refuse(
+        names,
+        `not an approver of change ${change.id}`,
+        `${personText(caller)} may not approve change ${change.id}`,
+        `its approve rule in ${policy.file} names who may`,
+      );
     }
     const next = structuredClone(change);
     const counted = !next.approvals.some((a) => a.uid === caller.uid) && next.requester.uid !== caller.uid;
@@ -159,7 +225,14 @@ export async function answerApprovals(req: Extract<Request, { op: "pending" | "a
     const needs = needsOf(approvalRulesFor(policy, names), next);
     if (needs.length > 0 && !force) {
       if (!counted) {
-        await record(ctx, caller, "approve", names, true, `approval of ${what} by ${personText(caller)} already counted; still needs ${needsText(needs)}`);
+        await record(
+          ctx,
+          caller,
+          "approve",
+          names,
+          true,
+          `approval of ${what} by ${personText(caller)} already counted; still needs ${needsText(needs)}`,
+        );
         return { ok: true, op: "approve", id: change.id, state: "pending", counted, needs };
       }
       await record(ctx, caller, "approve", names, true, `approved ${what}; still needs ${needsText(needs)}`);
@@ -167,12 +240,25 @@ export async function answerApprovals(req: Extract<Request, { op: "pending" | "a
       changes.set(next.id, next);
       return { ok: true, op: "approve", id: change.id, state: "pending", counted, needs };
     }
-    return { ok: true, op: "approve", ...(await apply(ctx, approvals, policy, caller, next, what, force && needs.length > 0, counted)) };
+    return {
+      ok: true,
+      op: "approve",
+      ...(await apply(ctx, approvals, policy, caller, next, what, force && needs.length > 0, counted)),
+    };
   });
 }
 
 /** Applies a change whose rules are met (or that root forces): void when a secret changed since, else audited, then written. */
-async function apply(ctx: AgentContext, approvals: Approvals, policy: Policy, caller: IdentifiedCaller, change: PendingChange, what: string, bypass: boolean, counted: boolean): Promise<ApproveResult> {
+async function apply(
+  ctx: AgentContext,
+  approvals: Approvals,
+  policy: Policy,
+  caller: IdentifiedCaller,
+  change: PendingChange,
+  what: string,
+  bypass: boolean,
+  counted: boolean,
+): Promise<ApproveResult> {
   const names = namesOf(change.request);
   const file = ctx.store.paths.store;
   const voided = async (reason: string): Promise<ApproveResult> => {
@@ -245,11 +331,18 @@ function mayApprove(policy: Policy, change: PendingChange, caller: IdentifiedCal
 }
 
 function needsOf(rules: ApprovalRule[], change: PendingChange): NeedInfo[] {
-  return approvalsMissing(rules, [change.requester, ...change.approvals]).map(({ rule, missing }) => ({ line: rule.line, count: rule.count, who: rule.who.map(formatSubject), missing }));
+  return approvalsMissing(rules, [change.requester, ...change.approvals]).map(({ rule, missing }) => ({
+    line: rule.line,
+    count: rule.count,
+    who: rule.who.map(formatSubject),
+    missing,
+  }));
 }
 
 function needsText(needs: NeedInfo[]): string {
-  return needs.length === 0 ? "no more approvals" : needs.map((n) => `${n.missing} more of ${n.who.join(" ")}`).join(" and ");
+  return needs.length === 0
+    ? "no more approvals"
+    : needs.map((n) => `${n.missing} more of ${n.who.join(" ")}`).join(" and ");
 }
 
 function infoOf(policy: Policy, c: PendingChange): PendingInfo {
@@ -268,11 +361,36 @@ function infoOf(policy: Policy, c: PendingChange): PendingInfo {
 }
 
 function person(caller: IdentifiedCaller, now: number): Person {
-  return { uid: caller.uid, gid: caller.gid, user: caller.user, groups: caller.groups, time: new Date(now).toISOString() };
+  return {
+    uid: caller.uid,
+    gid: caller.gid,
+    user: caller.user,
+    groups: caller.groups,
+    time: new Date(now).toISOString(),
+  };
 }
 
 /** Audits one step; `beforeChange`: the line of a change about to be made, flushed to disk first (handle.ts's rule). */
-function record(ctx: AgentContext, caller: IdentifiedCaller, op: string, names: string[], allowed: boolean, reason: string, beforeChange = false): Promise<string> {
-  const line = { op, uid: caller.uid, user: caller.user, pid: caller.pid, program: caller.program, cmdline: caller.cmdline, names, given: [], allowed, reason };
+function record(
+  ctx: AgentContext,
+  caller: IdentifiedCaller,
+  op: string,
+  names: string[],
+  allowed: boolean,
+  reason: string,
+  beforeChange = false,
+): Promise<string> {
+  const line = {
+    op,
+    uid: caller.uid,
+    user: caller.user,
+    pid: caller.pid,
+    program: caller.program,
+    cmdline: caller.cmdline,
+    names,
+    given: [],
+    allowed,
+    reason,
+  };
   return beforeChange ? ctx.audit.commit(line) : ctx.audit.record(line);
 }

@@ -52,7 +52,10 @@ export class ChainWriter {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
-    return { done: new Promise<void>((resolve, reject) => this.waiters.push({ end, resolve, reject })), bytes: end - before };
+    return {
+      done: new Promise<void>((resolve, reject) => this.waiters.push({ end, resolve, reject })),
+      bytes: end - before,
+    };
   }
 
   /** Writes one line now, after those queued before it. Throws the write's error when it is not all in the file. */

@@ -47,9 +47,15 @@ export class AuditLog {
       this.fd = openSync(file, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
     } catch (err) {
       const code = errnoOf(err);
-      if (code === "ELOOP") throw new AccessError(`refusing to follow a symlink at the audit log ${file}`, { hint: `remove it; the agent creates ${file}` });
+      if (code === "ELOOP")
+        throw new AccessError(`refusing to follow a symlink at the audit log ${file}`, {
+          hint: `remove it; the agent creates ${file}`,
+        });
       if (code === "EACCES" || code === "EPERM") {
-        throw new AccessError(`permission denied opening the audit log ${file}`, { hint: `chown $(id -u) ${file} && chmod 600 ${file}, as the service account's admin`, cause: err });
+        throw new AccessError(`permission denied opening the audit log ${file}`, {
+          hint: `chown $(id -u) ${file} && chmod 600 ${file}, as the service account's admin`,
+          cause: err,
+        });
       }
       throw new FailureError(`cannot open the audit log ${file}: ${code ?? String(err)}`, {
         hint: "create its folder, owned by the service account (`sudo secretfile setup` does)",
@@ -61,14 +67,20 @@ export class AuditLog {
       if (!st.isFile() || (st.mode & 0o022) !== 0 || st.uid !== process.getuid?.()) {
         throw new AccessError(
           `the audit log ${file} is not a private regular file of this user (${st.isFile() ? "a file" : "not a regular file"}, mode ${(st.mode & 0o777).toString(8)}, uid ${st.uid})`,
-          { hint: st.isFile() ? `chown ${process.getuid?.()} ${file} && chmod 600 ${file}, as root` : `move ${file} aside; the agent creates it` },
+          {
+            hint: st.isFile()
+              ? `chown ${process.getuid?.()} ${file} && chmod 600 ${file}, as root`
+              : `move ${file} aside; the agent creates it`,
+          },
         );
       }
       this.writer = new ChainWriter(this.fd, lastLineHash(this.fd, st.size));
     } catch (err) {
       closeSync(this.fd);
       if (err instanceof AccessError) throw err;
-      throw new FailureError(`cannot read the end of the audit log ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
+      throw new FailureError(`cannot read the end of the audit log ${file}: ${errnoOf(err) ?? String(err)}`, {
+        cause: err,
+      });
     }
   }
 
@@ -146,7 +158,9 @@ export class AuditLog {
   private sync(): Promise<void> {
     if (this.nextSync !== undefined) return this.nextSync;
     const start = (): Promise<void> => {
-      const p = new Promise<void>((resolve, reject) => fdatasync(this.fd, (err) => (err === null ? resolve() : reject(err))));
+      const p = new Promise<void>((resolve, reject) =>
+        fdatasync(this.fd, (err) => (err === null ? resolve() : reject(err))),
+      );
       this.syncing = p;
       const clear = () => {
         if (this.syncing === p) this.syncing = undefined;
@@ -155,13 +169,15 @@ export class AuditLog {
       return p;
     };
     if (this.syncing === undefined) return start();
-    const next = this.syncing.then(
-      () => undefined,
-      () => undefined,
-    ).then(() => {
-      this.nextSync = undefined;
-      return start();
-    });
+    const next = this.syncing
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        this.nextSync = undefined;
+        return start();
+      });
     this.nextSync = next;
     return next;
   }
@@ -177,10 +193,16 @@ export class AuditLog {
 
   private failure(err: unknown): FailureError {
     const code = errnoOf(err);
-    const failure = new FailureError(`cannot write the audit log ${this.file}${code === undefined ? "" : `: ${code}`}`, {
-      hint: code === "ENOSPC" ? `free some space on the file system of ${this.file}` : "check free space and the file's permissions",
-      cause: err,
-    });
+    const failure = new FailureError(
+      `cannot write the audit log ${this.file}${code === undefined ? "" : `: ${code}`}`,
+      {
+        hint:
+          code === "ENOSPC"
+            ? `free some space on the file system of ${this.file}`
+            : "check free space and the file's permissions",
+        cause: err,
+      },
+    );
     this.failures.add(failure);
     return failure;
   }
@@ -219,7 +241,7 @@ function lastLineHash(fd: number, size: number): string {
   // Back to the newline before the last line, a chunk at a time; then hash forward, so a huge line costs no memory.
   const buf = Buffer.alloc(CHUNK);
   let start = 0;
-  for (let pos = end; pos > 0; ) {
+  for (let pos = end; pos > 0;) {
     const from = Math.max(0, pos - CHUNK);
     const n = readSync(fd, buf, 0, pos - from, from);
     const nl = buf.subarray(0, n).lastIndexOf(0x0a);
@@ -230,7 +252,7 @@ function lastLineHash(fd: number, size: number): string {
     pos = from;
   }
   const hash = createHash("sha256");
-  for (let pos = start; pos < end; ) {
+  for (let pos = start; pos < end;) {
     const n = readSync(fd, buf, 0, Math.min(CHUNK, end - pos), pos);
     if (n === 0) break;
     hash.update(buf.subarray(0, n));

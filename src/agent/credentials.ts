@@ -52,7 +52,11 @@ export function credentialsFd(env: NodeJS.ProcessEnv): number | undefined {
 }
 
 /** Serves credential requests on the listening descriptor `fd`; resolves with a close function once listening. */
-export async function serveCredentials(fd: number, ctx: AgentContext, log: (msg: string) => void): Promise<() => Promise<void>> {
+export async function serveCredentials(
+  fd: number,
+  ctx: AgentContext,
+  log: (msg: string) => void,
+): Promise<() => Promise<void>> {
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on("error", () => socket.destroy());
     socket.setTimeout(DEADLINE_MS, () => socket.destroy());
@@ -83,7 +87,9 @@ async function deliver(socket: net.Socket, ctx: AgentContext, log: (msg: string)
     if (Date.now() - last > 60_000) {
       if (dropped.size > 1000) dropped.clear();
       dropped.set(cred.uid, Date.now());
-      log(`credential socket: dropped a connection from uid ${cred.uid} (pid ${cred.pid}): only systemd (uid 0) asks for credentials`);
+      log(
+        `credential socket: dropped a connection from uid ${cred.uid} (pid ${cred.pid}): only systemd (uid 0) asks for credentials`,
+      );
     }
     return;
   }
@@ -92,11 +98,23 @@ async function deliver(socket: net.Socket, ctx: AgentContext, log: (msg: string)
   const peer = parseCredentialPeer(address);
   const record = (allowed: boolean, reason: string, given: string[]) =>
     ctx.audit.record({
-      op: "credential", uid: cred.uid, user: peer === undefined ? caller.user : `unit:${peer.unit}`, pid: cred.pid,
-      program: caller.program, cmdline: caller.cmdline, names: peer === undefined ? [] : [peer.id], given, allowed, reason,
+      op: "credential",
+      uid: cred.uid,
+      user: peer === undefined ? caller.user : `unit:${peer.unit}`,
+      pid: cred.pid,
+      program: caller.program,
+      cmdline: caller.cmdline,
+      names: peer === undefined ? [] : [peer.id],
+      given,
+      allowed,
+      reason,
     });
   if (peer === undefined) {
-    await record(false, `not a systemd credential request (its address ${JSON.stringify(address.slice(0, 300))} names no unit)`, []);
+    await record(
+      false,
+      `not a systemd credential request (its address ${JSON.stringify(address.slice(0, 300))} names no unit)`,
+      [],
+    );
     refuse(socket);
     return;
   }

@@ -13,7 +13,15 @@ import { attentionOf } from "../store/expiry.js";
 import { checkDescription, checkExpires, checkValue } from "../store/names.js";
 import { historyKeep, setHistoryKeep } from "../store/history.js";
 import { checkWritableName, isReservedName } from "../store/reserved-names.js";
-import { getSecret, importSecrets, pickValues, putSecret, removeSecret, rollbackSecret, secretHistory } from "../store/operations.js";
+import {
+  getSecret,
+  importSecrets,
+  pickValues,
+  putSecret,
+  removeSecret,
+  rollbackSecret,
+  secretHistory,
+} from "../store/operations.js";
 import type { Store } from "../store/store.js";
 import type { LastReads } from "../audit/last-read.js";
 import { answerApprovals, holdIfRuled, type Approvals } from "./approvals.js";
@@ -41,7 +49,18 @@ export interface AgentContext {
 export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentContext): Promise<Answer> {
   const file = ctx.store.paths.store;
   const audit = (names: string[], given: string[], allowed: boolean, reason: string) =>
-    ctx.audit.record({ op: req.op, uid: caller.uid, user: caller.user, pid: caller.pid, program: caller.program, cmdline: caller.cmdline, names, given, allowed, reason });
+    ctx.audit.record({
+      op: req.op,
+      uid: caller.uid,
+      user: caller.user,
+      pid: caller.pid,
+      program: caller.program,
+      cmdline: caller.cmdline,
+      names,
+      given,
+      allowed,
+      reason,
+    });
 
   // An invalid policy counts as one with no rules: everyone but root is refused until it is fixed.
   const now = await ctx.policy.current();
@@ -62,14 +81,16 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
     for (const name of names) {
       const decision = decide(policy, caller, verb, name);
       // The refused name first: a refusal's line keeps only it and the count of the others.
-      if (!decision.allowed) throw await refuse(verb, [name, ...names.filter((n) => n !== name)], name, decision.reason, name);
+      if (!decision.allowed)
+        throw await refuse(verb, [name, ...names.filter((n) => n !== name)], name, decision.reason, name);
       reasons.add(decision.reason);
     }
     return [...reasons].join("; ");
   };
   /** The names the caller may read; a caller no read rule names at all is refused (exit 4), not given nothing. */
   const readable = async (names: string[]): Promise<string[]> => {
-    if (!grantsAny(policy, caller, "read")) throw await refuse("read", ["*"], "any secret", `no read rule names uid ${caller.uid}`, "NAME");
+    if (!grantsAny(policy, caller, "read"))
+      throw await refuse("read", ["*"], "any secret", `no read rule names uid ${caller.uid}`, "NAME");
     return names.filter((n) => decide(policy, caller, "read", n).allowed);
   };
 
@@ -78,8 +99,25 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
    * whose intent cannot be written is not made (FailureError); a failed change gets its outcome line in the catch
    * below; an outcome line that cannot be written after the change was made does not undo it (the intent stands).
    */
-  const change = async <T>(names: string[], doing: string, fn: (doc: StoreDocument) => T, done: (result: T) => string): Promise<T> => {
-    await ctx.audit.commit({ op: req.op, uid: caller.uid, user: caller.user, pid: caller.pid, program: caller.program, cmdline: caller.cmdline, names, given: [], allowed: true, reason: doing, intent: true });
+  const change = async <T>(
+    names: string[],
+    doing: string,
+    fn: (doc: StoreDocument) => T,
+    done: (result: T) => string,
+  ): Promise<T> => {
+    await ctx.audit.commit({
+      op: req.op,
+      uid: caller.uid,
+      user: caller.user,
+      pid: caller.pid,
+      program: caller.program,
+      cmdline: caller.cmdline,
+      names,
+      given: [],
+      allowed: true,
+      reason: doing,
+      intent: true,
+    });
     const result = await ctx.update(fn);
     await audit(names, [], true, done(result)).catch(() => undefined);
     return result;
@@ -114,7 +152,9 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         const expiring = attentionOf(doc.secrets, names, new Date());
         const time = await audit(req.names ?? ["*"], names, true, reason);
         ctx.lastRead.note(names, caller, time);
-        return Object.keys(expiring).length === 0 ? { ok: true, op: "values", values } : { ok: true, op: "values", values, expiring };
+        return Object.keys(expiring).length === 0
+          ? { ok: true, op: "values", values }
+          : { ok: true, op: "values", values, expiring };
       }
       case "add": {
         checkWritableName(req.name);
@@ -122,11 +162,29 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         const value = checkValue(req.name, new TextEncoder().encode(req.value));
         const description = req.description === undefined ? undefined : checkDescription(req.description);
         const expires = req.expires === undefined ? undefined : checkExpires(req.expires);
-        await holdIfRuled(ctx, policy, caller, { op: "add", name: req.name, value, opts: { replace: req.replace, description, expires, rotateEvery: req.rotateEvery } }, reason);
+        await holdIfRuled(
+          ctx,
+          policy,
+          caller,
+          {
+            op: "add",
+            name: req.name,
+            value,
+            opts: { replace: req.replace, description, expires, rotateEvery: req.rotateEvery },
+          },
+          reason,
+        );
         await change(
           [req.name],
           `${req.replace ? "replacing" : "adding"}: ${reason}`,
-          (doc) => putSecret(doc, req.name, value, { replace: req.replace, description, expires, rotateEvery: req.rotateEvery }, file),
+          (doc) =>
+            putSecret(
+              doc,
+              req.name,
+              value,
+              { replace: req.replace, description, expires, rotateEvery: req.rotateEvery },
+              file,
+            ),
           () => `${req.replace ? "replaced" : "added"}: ${reason}`,
         );
         return { ok: true, op: "add" };
@@ -142,7 +200,12 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
       case "rm": {
         const reason = await authorize("write", [req.name]);
         await holdIfRuled(ctx, policy, caller, { op: "rm", name: req.name }, reason);
-        await change([req.name], `removing: ${reason}`, (doc) => removeSecret(doc, req.name, file), () => `removed: ${reason}`);
+        await change(
+          [req.name],
+          `removing: ${reason}`,
+          (doc) => removeSecret(doc, req.name, file),
+          () => `removed: ${reason}`,
+        );
         return { ok: true, op: "rm" };
       }
       case "history": {
@@ -170,7 +233,10 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         const names = req.secrets.map((s) => s.name);
         names.forEach(checkWritableName);
         const reason = await authorize("write", names);
-        const secrets = req.secrets.map((s) => ({ name: s.name, value: checkValue(s.name, new TextEncoder().encode(s.value)) }));
+        const secrets = req.secrets.map((s) => ({
+          name: s.name,
+          value: checkValue(s.name, new TextEncoder().encode(s.value)),
+        }));
         await holdIfRuled(ctx, policy, caller, { op: "import", secrets, replace: req.replace === true }, reason);
         const done = await change(
           names,
@@ -193,10 +259,17 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         // A store-wide setting (lowering it drops old values of every secret): root's, as the policy is.
         if (caller.uid !== 0) {
           await audit([], [], false, "only root may change the history limit");
-          throw new AccessError(`${describe(caller)} may not change the history limit of ${file}`, { hint: "only root may: `sudo secretfile history --keep N`" });
+          throw new AccessError(`${describe(caller)} may not change the history limit of ${file}`, {
+            hint: "only root may: `sudo secretfile history --keep N`",
+          });
         }
         const keep = req.historyKeep;
-        await change([], `setting the history limit to ${keep}: root`, (doc) => setHistoryKeep(doc, keep), () => `history limit set to ${keep}: root`);
+        await change(
+          [],
+          `setting the history limit to ${keep}: root`,
+          (doc) => setHistoryKeep(doc, keep),
+          () => `history limit set to ${keep}: root`,
+        );
         return { ok: true, op: "settings", historyKeep: keep };
       }
     }
@@ -205,7 +278,10 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
     // damaged) are audited here.
     if (!(err instanceof AccessError || err instanceof PendingError) && !ctx.audit.isFailure(err)) {
       // The name that made an import fail goes first: a refusal's line keeps only its first name (audit.ts).
-      const imported = req.op === "import" ? req.secrets.map((s) => s.name).sort((a, b) => Number(isReservedName(b)) - Number(isReservedName(a))) : [];
+      const imported =
+        req.op === "import"
+          ? req.secrets.map((s) => s.name).sort((a, b) => Number(isReservedName(b)) - Number(isReservedName(a)))
+          : [];
       const names = "name" in req ? [req.name] : req.op === "values" ? (req.names ?? ["*"]) : imported;
       await audit(names, [], false, err instanceof SecretfileError ? err.code : "internal error");
     }

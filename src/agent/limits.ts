@@ -54,14 +54,21 @@ const KEYS: Record<string, keyof Limits> = {
  */
 export function parseLimits(text: string | undefined): Partial<Limits> {
   const out: Partial<Limits> = {};
-  for (const part of (text ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+  for (const part of (text ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "")) {
     const [key = "", value = ""] = part.split("=", 2).map((s) => s.trim());
     const field = KEYS[key];
     if (field === undefined) {
-      throw new UsageError(`${LIMITS_VARIABLE}: unknown limit ${JSON.stringify(key)}`, { hint: `known: ${Object.keys(KEYS).join(", ")}` });
+      throw new UsageError(`${LIMITS_VARIABLE}: unknown limit ${JSON.stringify(key)}`, {
+        hint: `known: ${Object.keys(KEYS).join(", ")}`,
+      });
     }
     if (!/^\d{1,10}$/.test(value) || Number(value) < 1 || Number(value) > 1e9) {
-      throw new UsageError(`${LIMITS_VARIABLE}: ${key} must be a whole number from 1 to 1000000000, not ${JSON.stringify(value)}`);
+      throw new UsageError(
+        `${LIMITS_VARIABLE}: ${key} must be a whole number from 1 to 1000000000, not ${JSON.stringify(value)}`,
+      );
     }
     out[field] = Number(value);
   }

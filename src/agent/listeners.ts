@@ -61,7 +61,8 @@ export async function listenAll(listen: Listen, options: ListenOptions): Promise
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, admit);
     servers.push(server);
     return new Promise<void>((resolve, reject) => {
-      const failed = (err: Error) => reject(new FailureError(`cannot listen on ${where}: ${errnoOf(err) ?? err.message}`, { cause: err }));
+      const failed = (err: Error) =>
+        reject(new FailureError(`cannot listen on ${where}: ${errnoOf(err) ?? err.message}`, { cause: err }));
       server.once("error", failed);
       // The backlog as an argument of its own: Node ignores `backlog` inside an `{ fd }` object and would listen(2) the
       // socket again with 511, for every handle.
@@ -91,8 +92,10 @@ export async function listenAll(listen: Listen, options: ListenOptions): Promise
 
 /** Returns a close-on-exec duplicate of the listening descriptor `fd`; throws FailureError when there is none. */
 function duplicate(fd: number | undefined, where: string): number {
-  if (typeof fd !== "number" || fd < 0) throw new FailureError(`cannot listen on ${where}: the listening socket has no file descriptor`);
+  if (typeof fd !== "number" || fd < 0)
+    throw new FailureError(`cannot listen on ${where}: the listening socket has no file descriptor`);
   const copy = requireNative("the agent").dupCloexec(fd);
-  if (copy < 0) throw new FailureError(`cannot listen on ${where}: fcntl(F_DUPFD_CLOEXEC) failed: ${describeErrno(-copy)}`);
+  if (copy < 0)
+    throw new FailureError(`cannot listen on ${where}: fcntl(F_DUPFD_CLOEXEC) failed: ${describeErrno(-copy)}`);
   return copy;
 }

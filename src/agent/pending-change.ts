@@ -119,10 +119,23 @@ export function parseChange(bytes: Uint8Array, file: string): PendingChange {
     throw damaged(file, cause);
   }
   const c = data.change;
-  if (data.format !== FORMAT || data.version !== 1 || typeof c !== "object" || c === null || typeof c.id !== "string" || !Array.isArray(c.approvals)) {
+  if (
+    data.format !== FORMAT ||
+    data.version !== 1 ||
+    typeof c !== "object" ||
+    c === null ||
+    typeof c.id !== "string" ||
+    !Array.isArray(c.approvals)
+  ) {
     throw damaged(file);
   }
-  if (typeof c.expires !== "string" || typeof c.base !== "object" || typeof c.request !== "object" || typeof c.requester !== "object") throw damaged(file);
+  if (
+    typeof c.expires !== "string" ||
+    typeof c.base !== "object" ||
+    typeof c.request !== "object" ||
+    typeof c.requester !== "object"
+  )
+    throw damaged(file);
   return c as PendingChange;
 }
 

@@ -51,7 +51,11 @@ export class PendingFiles implements PendingStore {
     for (const name of names.sort()) {
       if (!name.endsWith(".age") || !isPendingId(name.slice(0, -4))) continue; // temporary files, anything else
       const file = path.join(this.dir, name);
-      const bytes = await readPrivateFile(file, { what: "pending change", forbiddenMode: 0o077, maxBytes: MAX_PENDING_BYTES });
+      const bytes = await readPrivateFile(file, {
+        what: "pending change",
+        forbiddenMode: 0o077,
+        maxBytes: MAX_PENDING_BYTES,
+      });
       if (bytes === null) continue;
       const plaintext = await this.store.unsealBytes(bytes, file);
       try {
@@ -77,7 +81,9 @@ export class PendingFiles implements PendingStore {
     try {
       await fs.rm(this.fileOf(id), { force: true });
     } catch (err) {
-      throw new FailureError(`cannot remove the pending change ${this.fileOf(id)}: ${errnoOf(err) ?? String(err)}`, { cause: err });
+      throw new FailureError(`cannot remove the pending change ${this.fileOf(id)}: ${errnoOf(err) ?? String(err)}`, {
+        cause: err,
+      });
     }
   }
 
@@ -95,12 +101,15 @@ export class PendingFiles implements PendingStore {
     try {
       await fs.mkdir(this.dir, { mode: 0o700 });
     } catch (err) {
-      if (errnoOf(err) !== "EEXIST") throw new FailureError(`cannot create the folder ${this.dir}: ${errnoOf(err) ?? String(err)}`, { cause: err });
+      if (errnoOf(err) !== "EEXIST")
+        throw new FailureError(`cannot create the folder ${this.dir}: ${errnoOf(err) ?? String(err)}`, { cause: err });
     }
     await checkPrivateFolder(this.dir);
     const st = await fs.lstat(this.dir);
     if ((st.mode & 0o077) !== 0) {
-      throw new AccessError(`the folder ${this.dir} of pending changes has mode ${(st.mode & 0o777).toString(8)}`, { hint: `chmod 700 ${this.dir}` });
+      throw new AccessError(`the folder ${this.dir} of pending changes has mode ${(st.mode & 0o777).toString(8)}`, {
+        hint: `chmod 700 ${this.dir}`,
+      });
     }
   }
 }

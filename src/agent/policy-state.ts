@@ -28,7 +28,10 @@ export class PolicyState {
    * Loads `file`; throws its AccessError (4) or PolicySyntaxError (1) so the agent refuses to start. `onReload` hears of
    * every reload after that (`asked`: by reload(), not by a change of the file).
    */
-  static async load(file: string, onReload: (now: PolicyNow, asked: boolean) => void = () => undefined): Promise<PolicyState> {
+  static async load(
+    file: string,
+    onReload: (now: PolicyNow, asked: boolean) => void = () => undefined,
+  ): Promise<PolicyState> {
     const stamp = await policyFileStamp(file);
     return new PolicyState(file, stamp, await loadPolicyFile(file), onReload);
   }
@@ -59,7 +62,8 @@ export class PolicyState {
     try {
       this.now = { ok: true, policy: await loadPolicyFile(this.file) };
     } catch (err) {
-      const error = err instanceof SecretfileError ? err : new AccessError(`cannot load the policy ${this.file}`, { cause: err });
+      const error =
+        err instanceof SecretfileError ? err : new AccessError(`cannot load the policy ${this.file}`, { cause: err });
       this.now = { ok: false, error };
     }
     this.onReload(this.now, asked);

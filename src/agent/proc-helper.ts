@@ -157,7 +157,11 @@ export class ProcHelper implements ProcSource {
     this.startedAt = now;
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, ["--max-old-space-size=32", "-e", HELPER], { stdio: ["pipe", "pipe", "ignore"], env: {}, cwd: "/" });
+      child = spawn(process.execPath, ["--max-old-space-size=32", "-e", HELPER], {
+        stdio: ["pipe", "pipe", "ignore"],
+        env: {},
+        cwd: "/",
+      });
     } catch (err) {
       this.log(`cannot start the /proc reader: ${String(err)}`);
       return undefined;
@@ -194,7 +198,10 @@ export class ProcHelper implements ProcSource {
     const p = typeof data.i === "number" ? this.pending.get(data.i) : undefined;
     if (p === undefined) return;
     this.pending.delete(data.i as number);
-    p.resolve({ program: typeof data.p === "string" ? data.p : undefined, cmdline: typeof data.c === "string" ? data.c : undefined });
+    p.resolve({
+      program: typeof data.p === "string" ? data.p : undefined,
+      cmdline: typeof data.c === "string" ? data.c : undefined,
+    });
   }
 
   /** The helper ended without being asked to: what it had is answered "unknown"; the next read starts another. */

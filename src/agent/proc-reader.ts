@@ -91,7 +91,11 @@ export class ProcReader {
   private readNow(pid: number, uid: number): Promise<{ info: ProcessInfo; ok: boolean }> {
     const until = this.penalty.get(uid);
     if (until !== undefined) {
-      if (performance.now() < until) return Promise.resolve({ info: unknown(`an earlier /proc read of uid ${uid} took over ${this.limits.deadlineMs} ms`), ok: false });
+      if (performance.now() < until)
+        return Promise.resolve({
+          info: unknown(`an earlier /proc read of uid ${uid} took over ${this.limits.deadlineMs} ms`),
+          ok: false,
+        });
       this.penalty.delete(uid);
     }
     return new Promise((resolve) => {

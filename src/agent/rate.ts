@@ -35,6 +35,7 @@ export class UidRates {
   }
 
   private forgetFull(t: number): void {
-    for (const [uid, b] of this.buckets) if (b.tokens + ((t - b.at) * this.rate) / 1000 >= this.burst) this.buckets.delete(uid);
+    for (const [uid, b] of this.buckets)
+      if (b.tokens + ((t - b.at) * this.rate) / 1000 >= this.burst) this.buckets.delete(uid);
   }
 }

@@ -39,7 +39,13 @@ export interface RunningAgent {
  * Starts serving `ctx` on `listen`. Throws FailureError when the socket is in use or cannot be made,
  * AccessError when something other than a socket sits at its path or its folder is unsafe.
  */
-export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, log: (msg: string) => void, procs?: ProcReader): Promise<RunningAgent> {
+export async function serve(
+  listen: Listen,
+  ctx: AgentContext,
+  limits: Limits,
+  log: (msg: string) => void,
+  procs?: ProcReader,
+): Promise<RunningAgent> {
   const perUid = new Map<number, number>();
   const rates = new UidRates(limits.ratePerUid, limits.burstPerUid);
   const onConnection = (socket: net.Socket) => {
@@ -97,7 +103,10 @@ export async function serve(listen: Listen, ctx: AgentContext, limits: Limits, l
     try {
       requireUnixSocket(listen.fd, `cannot serve on the socket systemd passed (fd ${listen.fd})`);
     } catch (err) {
-      throw new FailureError((err as Error).message, { hint: "its socket unit must listen on a path: ListenStream=/run/secretfile/agent.sock", cause: err });
+      throw new FailureError((err as Error).message, {
+        hint: "its socket unit must listen on a path: ListenStream=/run/secretfile/agent.sock",
+        cause: err,
+      });
     }
   }
   const listeners = await listenAll(listen, {
@@ -180,7 +189,10 @@ function serveConnection(
         // Refused, and then this connection rests: nothing more is read or answered on it for a while, so a flood
         // waits in its own socket buffer instead of making the agent spin on refusals.
         const pause = Math.max(wait, BUSY_PAUSE_MS);
-        reply(socket, busyAnswer(`too many ${overRate > 0 ? "requests" : "audit log bytes"} from uid ${caller.uid}`, pause));
+        reply(
+          socket,
+          busyAnswer(`too many ${overRate > 0 ? "requests" : "audit log bytes"} from uid ${caller.uid}`, pause),
+        );
         socket.pause();
         await new Promise((resolve) => setTimeout(resolve, pause));
         // The socket can close during the await; TS keeps the narrowing of the loop's condition.

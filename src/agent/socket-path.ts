@@ -14,7 +14,8 @@ export function checkSocketFolder(dir: string): void {
     what: "socket folder",
     owner: "self",
     risk: "put a socket of their own in the agent's place",
-    createHint: "create it, owned by the service account, mode 0755 (`sudo secretfile setup` and the systemd socket unit do)",
+    createHint:
+      "create it, owned by the service account, mode 0755 (`sudo secretfile setup` and the systemd socket unit do)",
     kindHint: "point --socket at a path in a real folder owned by the service account",
   });
 }
@@ -32,13 +33,18 @@ export async function clearStaleSocket(path: string): Promise<void> {
     return;
   }
   if (!st.isSocket()) {
-    throw new AccessError(`refusing to replace ${path}: it is not a socket`, { hint: "move it aside; the agent creates its socket there" });
+    throw new AccessError(`refusing to replace ${path}: it is not a socket`, {
+      hint: "move it aside; the agent creates its socket there",
+    });
   }
   const me = process.getuid?.() ?? st.uid;
   if (st.uid !== me) {
-    throw new AccessError(`refusing to replace ${path}: it is a socket of uid ${st.uid}, not of the service account (uid ${me})`, {
-      hint: `if no agent should be listening there, remove it: sudo rm ${path}`,
-    });
+    throw new AccessError(
+      `refusing to replace ${path}: it is a socket of uid ${st.uid}, not of the service account (uid ${me})`,
+      {
+        hint: `if no agent should be listening there, remove it: sudo rm ${path}`,
+      },
+    );
   }
   const probe = await new Promise<string>((resolve) => {
     const conn = net.createConnection(path);
@@ -49,11 +55,15 @@ export async function clearStaleSocket(path: string): Promise<void> {
     conn.once("error", (err: Error) => resolve(errnoOf(err) ?? "error"));
   });
   if (probe === "live") {
-    throw new FailureError(`another agent is already listening on ${path}`, { hint: "stop it first (`systemctl stop secretfile`), or use another --socket" });
+    throw new FailureError(`another agent is already listening on ${path}`, {
+      hint: "stop it first (`systemctl stop secretfile`), or use another --socket",
+    });
   }
   // Only a socket nothing listens on is stale; one that cannot even be tried is left alone.
   if (probe !== "ECONNREFUSED") {
-    throw new FailureError(`cannot tell whether something listens on ${path} (${probe})`, { hint: `if no agent is running, remove it: sudo rm ${path}` });
+    throw new FailureError(`cannot tell whether something listens on ${path} (${probe})`, {
+      hint: `if no agent is running, remove it: sudo rm ${path}`,
+    });
   }
   unlinkSync(path);
 }

@@ -26,11 +26,25 @@ const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86
 export function parseSince(text: string, now: Date = new Date()): Date {
   const duration = /^(\d{1,6})([smhdw])$/.exec(text.trim());
   if (duration !== null) return new Date(now.getTime() - Number(duration[1]) * UNITS[duration[2]!]!);
-  const date = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(text.trim());
+  const date = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(
+    text.trim(),
+  );
   if (date !== null) {
-    const [y, mo, d, h, mi, s] = date.slice(1, 7).map((part: string | undefined) => Number(part ?? 0)) as [number, number, number, number, number, number];
+    const [y, mo, d, h, mi, s] = date.slice(1, 7).map((part: string | undefined) => Number(part ?? 0)) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const utc = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-    const real = utc.getUTCFullYear() === y && utc.getUTCMonth() === mo - 1 && utc.getUTCDate() === d && utc.getUTCHours() === h && utc.getUTCMinutes() === mi;
+    const real =
+      utc.getUTCFullYear() === y &&
+      utc.getUTCMonth() === mo - 1 &&
+      utc.getUTCDate() === d &&
+      utc.getUTCHours() === h &&
+      utc.getUTCMinutes() === mi;
     const zone = date[7];
     if (real) return zone === undefined ? utc : new Date(utc.getTime() - zoneOffsetMs(zone));
   }
@@ -50,7 +64,9 @@ function zoneOffsetMs(zone: string): number {
 /** Checks a --name filter: a secret name or a glob of one. Throws UsageError (2) otherwise. */
 export function checkNameFilter(text: string): string {
   if (!/^[A-Za-z_*?][A-Za-z0-9_*?]{0,127}$/.test(text)) {
-    throw new UsageError(`--name ${JSON.stringify(text)} is not a secret name or a glob of one`, { hint: "e.g. --name MERAKI_API_KEY or --name 'WEBEX_*'" });
+    throw new UsageError(`--name ${JSON.stringify(text)} is not a secret name or a glob of one`, {
+      hint: "e.g. --name MERAKI_API_KEY or --name 'WEBEX_*'",
+    });
   }
   return text;
 }

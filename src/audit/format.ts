@@ -32,7 +32,11 @@ export function shortCommand(record: Pick<AuditDecision, "program" | "cmdline">)
   const words = (record.cmdline ?? "").split(" ").filter((w) => w !== "");
   if (words.length === 0) return record.program === undefined ? "?" : printable(record.program, COMMAND_MAX);
   const base = (w: string) => w.slice(w.lastIndexOf("/") + 1);
-  if (/^node(js)?[0-9]*$/.test(base(words[0]!)) && words[1] !== undefined && /^secretfile(\.m?js)?$/.test(base(words[1]))) {
+  if (
+    /^node(js)?[0-9]*$/.test(base(words[0]!)) &&
+    words[1] !== undefined &&
+    /^secretfile(\.m?js)?$/.test(base(words[1]))
+  ) {
     words.splice(0, 2, "secretfile");
   } else {
     words[0] = base(words[0]!);
@@ -46,7 +50,8 @@ export function namesCell(record: AuditDecision): string {
   const names = record.allowed && record.given.length > 0 ? record.given : record.names;
   if (names.length === 0) return "-";
   // A bounded line (a refusal) keeps the first name and says how many more were asked.
-  if (record.omitted !== undefined && record.omitted > 0 && names === record.names) return printable(`${names.join(",")},… (+${record.omitted})`, NAMES_MAX * 3);
+  if (record.omitted !== undefined && record.omitted > 0 && names === record.names)
+    return printable(`${names.join(",")},… (+${record.omitted})`, NAMES_MAX * 3);
   let cell = "";
   for (let i = 0; i < names.length; i++) {
     const next = cell === "" ? names[i]! : `${cell},${names[i]}`;

@@ -21,7 +21,8 @@ export class LastReads {
 
   /** Records that `reader` was given `names` at `time` (now when omitted); an older time never replaces a newer one. */
   note(names: readonly string[], reader: Reader, time: string = new Date().toISOString()): void {
-    const read: LastRead = reader.user === undefined ? { time, uid: reader.uid } : { time, uid: reader.uid, user: reader.user };
+    const read: LastRead =
+      reader.user === undefined ? { time, uid: reader.uid } : { time, uid: reader.uid, user: reader.user };
     for (const name of names) {
       const known = this.byName.get(name);
       if (known === undefined || Date.parse(known.time) <= Date.parse(time)) this.byName.set(name, read);
@@ -49,7 +50,12 @@ export class LastReads {
     let seen = 0;
     for await (const line of auditLines(file, { tailBytes: maxBytes })) {
       // Most lines are not releases: skip them before paying for JSON.parse.
-      if (line === null || !line.includes('"allowed":true') || !(line.includes('"op":"get"') || line.includes('"op":"values"') || line.includes('"op":"credential"'))) continue;
+      if (
+        line === null ||
+        !line.includes('"allowed":true') ||
+        !(line.includes('"op":"get"') || line.includes('"op":"values"') || line.includes('"op":"credential"'))
+      )
+        continue;
       const parsed = parseAuditLine(line);
       if (parsed.kind !== "decision") continue;
       const names = namesRead(parsed.record);

@@ -60,12 +60,12 @@ export interface LinePiece {
 /** Yields the file behind `handle` from byte `from` on, in pieces that never cross a newline; memory stays one chunk. */
 export async function* linePieces(handle: fs.FileHandle, from: number): AsyncGenerator<LinePiece> {
   const buf = Buffer.alloc(CHUNK);
-  for (let pos = from; ; ) {
+  for (let pos = from; ;) {
     const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
     if (bytesRead === 0) return;
     pos += bytesRead;
     const chunk = buf.subarray(0, bytesRead);
-    for (let start = 0; start < chunk.length; ) {
+    for (let start = 0; start < chunk.length;) {
       const nl = chunk.indexOf(0x0a, start);
       const end = nl === -1 ? chunk.length : nl;
       yield { bytes: chunk.subarray(start, end), ends: nl !== -1 };
@@ -77,7 +77,10 @@ export async function* linePieces(handle: fs.FileHandle, from: number): AsyncGen
 /** The size of the open audit log; throws AccessError (4) when it is not a regular file. */
 export async function regularSize(handle: fs.FileHandle, file: string): Promise<number> {
   const st = await handle.stat();
-  if (!st.isFile()) throw new AccessError(`the audit log ${file} is not a regular file`, { hint: "point --audit at the agent's audit log" });
+  if (!st.isFile())
+    throw new AccessError(`the audit log ${file} is not a regular file`, {
+      hint: "point --audit at the agent's audit log",
+    });
   return st.size;
 }
 
@@ -103,7 +106,11 @@ export async function openLog(file: string): Promise<fs.FileHandle> {
         cause: err,
       });
     }
-    if (code === "ELOOP") throw new AccessError(`refusing to follow a symlink at the audit log ${file}`, { hint: "point --audit at the real file", cause: err });
+    if (code === "ELOOP")
+      throw new AccessError(`refusing to follow a symlink at the audit log ${file}`, {
+        hint: "point --audit at the real file",
+        cause: err,
+      });
     if (code === "ENOENT" || code === "ENOTDIR") {
       throw new FailureError(`no audit log at ${file}`, {
         hint: "the system agent writes it (`sudo secretfile setup`); name another file with --audit FILE or SECRETFILE_AUDIT; personal mode keeps none",

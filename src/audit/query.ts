@@ -20,7 +20,11 @@ export interface QueryCounts {
  * Calls `onMatch` with each decision in `file` that passes `filter`, in log order; resolves with the counts.
  * Throws the errors of auditLines (4 for no permission or an unsafe file, 1 for a missing one).
  */
-export async function queryAudit(file: string, filter: AuditFilter, onMatch: (record: AuditDecision) => void | Promise<void>): Promise<QueryCounts> {
+export async function queryAudit(
+  file: string,
+  filter: AuditFilter,
+  onMatch: (record: AuditDecision) => void | Promise<void>,
+): Promise<QueryCounts> {
   const counts: QueryCounts = { matched: 0, decisions: 0, skipped: 0 };
   for await (const line of auditLines(file)) {
     const parsed = parseAuditLine(line);

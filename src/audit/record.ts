@@ -30,7 +30,8 @@ export interface AuditDecision extends AuditRecord {
 }
 
 /** What one line of the audit log is. */
-export type AuditLine = { kind: "decision"; record: AuditDecision } | { kind: "event" } | { kind: "blank" } | { kind: "bad" };
+export type AuditLine =
+  { kind: "decision"; record: AuditDecision } | { kind: "event" } | { kind: "blank" } | { kind: "bad" };
 
 /** Classifies one line (null: a line too long to read). Never throws. */
 export function parseAuditLine(line: string | null): AuditLine {
@@ -53,7 +54,9 @@ export function parseAuditLine(line: string | null): AuditLine {
  * `credential` (a unit's LoadCredential=).
  */
 export function namesRead(record: AuditDecision): string[] {
-  return record.allowed && (record.op === "get" || record.op === "values" || record.op === "credential") ? record.given : [];
+  return record.allowed && (record.op === "get" || record.op === "values" || record.op === "credential")
+    ? record.given
+    : [];
 }
 
 function isDecision(r: Record<string, unknown>): r is AuditDecision & Record<string, unknown> {

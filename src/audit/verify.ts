@@ -44,10 +44,17 @@ export async function verifyAuditLog(file: string): Promise<ChainReport> {
     const before = report.head;
     if (prev === undefined) {
       if (!chained && report.breaks.length === 0) report.unchained++;
-      else report.breaks.push({ line: n, why: "it carries no chain hash: it was written or changed by something other than the agent" });
+      else
+        report.breaks.push({
+          line: n,
+          why: "it carries no chain hash: it was written or changed by something other than the agent",
+        });
     } else {
       if (!chained && n === 1 && prev !== GENESIS) {
-        report.breaks.push({ line: n, why: "it does not start the chain: lines were removed from the start of the log (or it continues a log rotated by copying)" });
+        report.breaks.push({
+          line: n,
+          why: "it does not start the chain: lines were removed from the start of the log (or it continues a log rotated by copying)",
+        });
       } else if (prev !== before) {
         const j = recent.get(prev);
         report.breaks.push({
@@ -60,8 +67,10 @@ export async function verifyAuditLog(file: string): Promise<ChainReport> {
       }
       chained = true;
     }
-    if (complete && !validJson(head)) report.breaks.push({ line: n, why: "it is not a complete JSON record (cut short, or edited)" });
-    else if (!endsWithNewline) report.breaks.push({ line: n, why: "it has no newline at its end (cut short by a crash, or edited)" });
+    if (complete && !validJson(head))
+      report.breaks.push({ line: n, why: "it is not a complete JSON record (cut short, or edited)" });
+    else if (!endsWithNewline)
+      report.breaks.push({ line: n, why: "it has no newline at its end (cut short by a crash, or edited)" });
     report.head = hash;
     recent.set(hash, n);
     if (recent.size > RECENT) recent.delete(recent.keys().next().value!);

@@ -24,11 +24,30 @@ export const LS_OPTIONS: readonly OptionSpec[] = [{ flags: "--json", description
 /** `exec`'s own options. */
 export const EXEC_OPTIONS: readonly OptionSpec[] = [
   { flags: "--only <names>", description: "only these secrets (comma-separated)" },
-  { flags: "--map <ENV=NAME>", description: "give the job ENV with the value of secret NAME (repeatable)", repeatable: true },
-  { flags: "--env-file <file>", description: "variables from a .env file; VAR=secretfile:NAME takes NAME from the store (repeatable)", repeatable: true },
-  { flags: "--file <NAME|VAR=NAME>", description: "put NAME in a file in memory; the job gets its path in NAME_FILE, or VAR (repeatable)", repeatable: true },
-  { flags: "--render <TEMPLATE:VAR>", description: "render TEMPLATE into a file in memory; the job gets its path in VAR (repeatable; docs/render.md)", repeatable: true },
-  { flags: "--no-mask", description: "give the job the terminal directly: its output is not scanned for secret values" },
+  {
+    flags: "--map <ENV=NAME>",
+    description: "give the job ENV with the value of secret NAME (repeatable)",
+    repeatable: true,
+  },
+  {
+    flags: "--env-file <file>",
+    description: "variables from a .env file; VAR=secretfile:NAME takes NAME from the store (repeatable)",
+    repeatable: true,
+  },
+  {
+    flags: "--file <NAME|VAR=NAME>",
+    description: "put NAME in a file in memory; the job gets its path in NAME_FILE, or VAR (repeatable)",
+    repeatable: true,
+  },
+  {
+    flags: "--render <TEMPLATE:VAR>",
+    description: "render TEMPLATE into a file in memory; the job gets its path in VAR (repeatable; docs/render.md)",
+    repeatable: true,
+  },
+  {
+    flags: "--no-mask",
+    description: "give the job the terminal directly: its output is not scanned for secret values",
+  },
 ];
 
 /** What a simple form parsed to: options by commander's key (camelCase, `mask` for --no-mask) and the operands. */
@@ -51,7 +70,12 @@ function describe(spec: OptionSpec): Parsed {
   const long = spec.flags.split(" ")[0]!;
   const negate = long.startsWith("--no-");
   const key = long.slice(negate ? 5 : 2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-  return { long, key, kind: spec.flags.includes("<") ? "value" : negate ? "negate" : "flag", repeatable: spec.repeatable === true };
+  return {
+    long,
+    key,
+    kind: spec.flags.includes("<") ? "value" : negate ? "negate" : "flag",
+    repeatable: spec.repeatable === true,
+  };
 }
 
 /**
@@ -60,7 +84,11 @@ function describe(spec: OptionSpec): Parsed {
  * `--` ends the options and what follows is passed through. Returns undefined for any other form (help, short or
  * unknown options, a repeated one that is not repeatable, a missing or odd value, the wrong count of operands). Never throws.
  */
-export function parseSimple(argv: readonly string[], specs: readonly OptionSpec[], operands: Operands): SimpleForm | undefined {
+export function parseSimple(
+  argv: readonly string[],
+  specs: readonly OptionSpec[],
+  operands: Operands,
+): SimpleForm | undefined {
   const known = new Map(specs.map((s) => [describe(s).long, describe(s)]));
   const opts: SimpleForm["opts"] = {};
   for (const o of known.values()) if (o.kind === "negate") opts[o.key] = true;

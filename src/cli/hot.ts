@@ -33,7 +33,12 @@ export function main(argv: readonly string[]): Promise<number> | undefined {
   }
   if (word === "exec" && (typeof SECRETFILE_HOT === "undefined" || SECRETFILE_HOT === "exec")) {
     const form = parseSimple(rest, [...WHERE_OPTIONS, ...EXEC_OPTIONS], { rest: true });
-    return form && run(true, async () => (await import("./commands/exec.js")).execAction(form.operands, form.opts as unknown as ExecOptions));
+    return (
+      form &&
+      run(true, async () =>
+        (await import("./commands/exec.js")).execAction(form.operands, form.opts as unknown as ExecOptions),
+      )
+    );
   }
   return undefined;
 }

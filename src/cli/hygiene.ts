@@ -27,8 +27,11 @@ export async function hardenCli(opts: { keepCoreLimit: boolean }): Promise<void>
   const r = addon.harden(!opts.keepCoreLimit);
   if (r !== 0) {
     const call = r < 0 ? "prctl(PR_SET_DUMPABLE)" : "setrlimit(RLIMIT_CORE)";
-    throw new FailureError(`cannot protect secretfile's memory before it reads a secret: ${call} failed with errno ${Math.abs(r)}`, {
-      hint: "this needs Linux prctl(2) and setrlimit(2); if a sandbox forbids them, allow them for secretfile",
-    });
+    throw new FailureError(
+      `cannot protect secretfile's memory before it reads a secret: ${call} failed with errno ${Math.abs(r)}`,
+      {
+        hint: "this needs Linux prctl(2) and setrlimit(2); if a sandbox forbids them, allow them for secretfile",
+      },
+    );
   }
 }

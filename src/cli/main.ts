@@ -60,7 +60,10 @@ export function commandsFor(argv: readonly string[]): (() => Promise<CommandModu
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("secretfile")
     .description("API keys for scheduled jobs, in one age-encrypted file")
-    .version(`${typeof SECRETFILE_VERSION === "string" ? SECRETFILE_VERSION : "dev"} (commit ${typeof SECRETFILE_COMMIT === "string" ? SECRETFILE_COMMIT : "unknown"})`, "-V, --version")
+    .version(
+      `${typeof SECRETFILE_VERSION === "string" ? SECRETFILE_VERSION : "dev"} (commit ${typeof SECRETFILE_COMMIT === "string" ? SECRETFILE_COMMIT : "unknown"})`,
+      "-V, --version",
+    )
     .enablePositionalOptions()
     .showSuggestionAfterError()
     .exitOverride()

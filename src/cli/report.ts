@@ -21,7 +21,8 @@ export function reportError(err: unknown): number {
   if (err instanceof SecretfileError) {
     process.stderr.write(`secretfile: error: ${escapeText(err.message)}\n`);
     if (err.hint !== undefined) process.stderr.write(`secretfile: hint: ${escapeText(err.hint)}\n`);
-    if (process.env.SECRETFILE_DEBUG === "1" && err.cause !== undefined) process.stderr.write(`${describeCause(err.cause)}\n`);
+    if (process.env.SECRETFILE_DEBUG === "1" && err.cause !== undefined)
+      process.stderr.write(`${describeCause(err.cause)}\n`);
     return err.exitCode;
   }
   const kind = err instanceof Error ? err.name : typeof err;
@@ -29,7 +30,9 @@ export function reportError(err: unknown): number {
   if (process.env.SECRETFILE_DEBUG === "1") {
     process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   } else {
-    process.stderr.write("secretfile: hint: run again with SECRETFILE_DEBUG=1 for details (they may include secret values), and report it\n");
+    process.stderr.write(
+      "secretfile: hint: run again with SECRETFILE_DEBUG=1 for details (they may include secret values), and report it\n",
+    );
   }
   return ExitCode.failure;
 }

@@ -23,9 +23,12 @@ export async function openStoreFolder(opts: WhereOptions, command: string): Prom
   }
   const owner = ownerOf(where.dir);
   if (process.getuid?.() === 0 && owner !== undefined && owner !== 0) {
-    throw new AccessError(`${where.dir} belongs to uid ${owner}; root does not work on another account's store (the files would become root's)`, {
-      hint: `run it as the store's owner: sudo -u '#${owner}' secretfile ${command} --dir ${where.dir}`,
-    });
+    throw new AccessError(
+      `${where.dir} belongs to uid ${owner}; root does not work on another account's store (the files would become root's)`,
+      {
+        hint: `run it as the store's owner: sudo -u '#${owner}' secretfile ${command} --dir ${where.dir}`,
+      },
+    );
   }
   const { Store, storePaths } = await import("../store/store.js");
   const paths = storePaths(where.dir);
@@ -42,16 +45,21 @@ export async function openStoreFolder(opts: WhereOptions, command: string): Prom
     if (!(err instanceof NoStoreError)) throw err;
     if (existsSync(paths.store)) {
       throw new NoStoreError(`${paths.store} exists but its identity ${paths.identity} does not`, {
-        hint: "restore identity.txt from a backup; if setup sealed it (--seal), run the command under systemd with the credential (docs/fleet.md, \"Sealed identity\")",
+        hint: 'restore identity.txt from a backup; if setup sealed it (--seal), run the command under systemd with the credential (docs/fleet.md, "Sealed identity")',
         cause: err,
       });
     }
-    throw new NoStoreError(`no store in ${where.dir}`, { hint: "run `secretfile init --dir DIR` first, or pass the folder that holds identity.txt with --dir", cause: err });
+    throw new NoStoreError(`no store in ${where.dir}`, {
+      hint: "run `secretfile init --dir DIR` first, or pass the folder that holds identity.txt with --dir",
+      cause: err,
+    });
   }
 }
 
 /** Announces a wait for the store's lock (the options of a locked change). */
-export const lockNotes = { onWait: (lockPath: string) => note(`waiting for the lock ${lockPath} (another secretfile is writing)`) };
+export const lockNotes = {
+  onWait: (lockPath: string) => note(`waiting for the lock ${lockPath} (another secretfile is writing)`),
+};
 
 function ownerOf(dir: string): number | undefined {
   try {

@@ -7,5 +7,13 @@ import { escapeText } from "./escape.js";
 export function formatTable(table: string[][]): string {
   const rows = table.map((r) => r.map(escapeText));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd() + "\n").join("");
+  return rows
+    .map(
+      (r) =>
+        r
+          .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+          .join("  ")
+          .trimEnd() + "\n",
+    )
+    .join("");
 }

@@ -16,7 +16,9 @@ async function readStdin(name: string): Promise<Uint8Array> {
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_VALUE_BYTES + 2) {
-      throw new UsageError(`the value for ${name} on standard input is larger than the ${MAX_VALUE_BYTES} bytes allowed`);
+      throw new UsageError(
+        `the value for ${name} on standard input is larger than the ${MAX_VALUE_BYTES} bytes allowed`,
+      );
     }
     chunks.push(chunk);
   }

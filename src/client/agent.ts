@@ -6,7 +6,14 @@
 
 import net from "node:net";
 import { AgentUnreachableError, FailureError, UsageError } from "../errors.js";
-import { BUSY, errorFromAnswer, MAX_REQUEST_BYTES, type Answer, type ErrorAnswer, type Request } from "../protocol/wire.js";
+import {
+  BUSY,
+  errorFromAnswer,
+  MAX_REQUEST_BYTES,
+  type Answer,
+  type ErrorAnswer,
+  type Request,
+} from "../protocol/wire.js";
 import type { SecretInfo } from "../store/document.js";
 import type { History, Rollback } from "../store/history.js";
 import type { AddOptions, ImportResult } from "../store/operations.js";
@@ -47,7 +54,10 @@ export class AgentBackend implements Backend {
   }
 
   async values(names: string[] | undefined): Promise<SecretValues> {
-    const answer = expect(await this.ask(names === undefined ? { v: 1, op: "values" } : { v: 1, op: "values", names }), "values");
+    const answer = expect(
+      await this.ask(names === undefined ? { v: 1, op: "values" } : { v: 1, op: "values", names }),
+      "values",
+    );
     return { values: new Map(Object.entries(answer.values)), expiring: answer.expiring ?? {} };
   }
 
@@ -78,9 +88,12 @@ export class AgentBackend implements Backend {
     const request: Request = { v: 1, op: "import", secrets, replace };
     const bytes = Buffer.byteLength(JSON.stringify(request));
     if (bytes >= MAX_REQUEST_BYTES) {
-      throw new UsageError(`the import is ${bytes} bytes as one request, more than the agent takes (${MAX_REQUEST_BYTES})`, {
-        hint: "split the file in smaller ones and import each (each import is all or nothing)",
-      });
+      throw new UsageError(
+        `the import is ${bytes} bytes as one request, more than the agent takes (${MAX_REQUEST_BYTES})`,
+        {
+          hint: "split the file in smaller ones and import each (each import is all or nothing)",
+        },
+      );
     }
     const { added, replaced } = expect(await this.ask(request), "import");
     return { added, replaced };
@@ -95,7 +108,11 @@ export class AgentBackend implements Backend {
   }
 
   async approve(id: string, force: boolean): Promise<ApproveResult> {
-    const { ok: _ok, op: _op, ...result } = expect(await this.ask({ v: 1, op: "approve", id, ...(force ? { force } : {}) }), "approve");
+    const {
+      ok: _ok,
+      op: _op,
+      ...result
+    } = expect(await this.ask({ v: 1, op: "approve", id, ...(force ? { force } : {}) }), "approve");
     return result;
   }
 
@@ -126,13 +143,19 @@ export class AgentBackend implements Backend {
         if (err instanceof Busy) {
           busySince ??= Date.now();
           const pause = err.retryAfterMs * (1 + Math.random() / 2);
-          if (!retry || Date.now() - busySince + pause > BUSY_WAIT_MS || Date.now() + pause >= deadline) throw errorFromAnswer(err.answer);
+          if (!retry || Date.now() - busySince + pause > BUSY_WAIT_MS || Date.now() + pause >= deadline)
+            throw errorFromAnswer(err.answer);
           await sleep(pause);
           continue;
         }
         if (!(err instanceof NotConnected)) throw err;
         const waited = Date.now() - started;
-        if (!retry || !RETRYABLE.has(errnoOf(err.cause) ?? "") || waited + delay > RESTART_WAIT_MS || Date.now() + delay >= deadline) {
+        if (
+          !retry ||
+          !RETRYABLE.has(errnoOf(err.cause) ?? "") ||
+          waited + delay > RESTART_WAIT_MS ||
+          Date.now() + delay >= deadline
+        ) {
           throw unreachable(this.socket, err.cause, tries > 1 ? waited : 0);
         }
         await sleep(delay);
@@ -147,7 +170,12 @@ export class AgentBackend implements Backend {
   private askOnce(request: Request, deadline: number): Promise<Answer> {
     const line = `${JSON.stringify(request)}\n`;
     const addon = native();
-    const exchange: Exchange = { line, deadline, owners: carriesValues(request) ? trustedOwners(this.socket) : null, write: isWrite(request) };
+    const exchange: Exchange = {
+      line,
+      deadline,
+      owners: carriesValues(request) ? trustedOwners(this.socket) : null,
+      write: isWrite(request),
+    };
     return addon === undefined ? this.askOverNet(exchange) : this.askNatively(addon, exchange);
   }
 
@@ -162,8 +190,12 @@ export class AgentBackend implements Backend {
         const code = errnoName(err.errno);
         if (code === "ENAMETOOLONG") checkSocketPath(this.socket); // throws UsageError (2) naming it
         if (code === "ETIMEDOUT") reject(this.timedOut(ex, err.connected));
-        else if (!err.connected) reject(new NotConnected(Object.assign(new Error(`${err.message} ${this.socket}`), { code, errno: err.errno })));
-        else if (code === "EPERM" && err.peerUid !== undefined) reject(impostor(this.socket, err.peerUid, ex.owners ?? []));
+        else if (!err.connected)
+          reject(
+            new NotConnected(Object.assign(new Error(`${err.message} ${this.socket}`), { code, errno: err.errno })),
+          );
+        else if (code === "EPERM" && err.peerUid !== undefined)
+          reject(impostor(this.socket, err.peerUid, ex.owners ?? []));
         else if (code === "EMSGSIZE") reject(oversized(this.socket));
         else reject(closedEarly(this.socket, code === "ENODATA" ? "" : ` (${code})`));
         return;
@@ -189,7 +221,10 @@ export class AgentBackend implements Backend {
         conn.destroy();
         fn();
       };
-      const timer = setTimeout(() => finish(() => reject(this.timedOut(ex, connected))), Math.max(ex.deadline - Date.now(), 0));
+      const timer = setTimeout(
+        () => finish(() => reject(this.timedOut(ex, connected))),
+        Math.max(ex.deadline - Date.now(), 0),
+      );
       conn.on("connect", () => {
         connected = true;
         if (ex.owners === null) {
@@ -209,7 +244,9 @@ export class AgentBackend implements Backend {
         else if (size > MAX_ANSWER_BYTES) finish(() => reject(oversized(this.socket)));
       });
       conn.on("error", (err: Error) =>
-        finish(() => reject(connected ? closedEarly(this.socket, ` (${errnoOf(err) ?? err.message})`) : new NotConnected(err))),
+        finish(() =>
+          reject(connected ? closedEarly(this.socket, ` (${errnoOf(err) ?? err.message})`) : new NotConnected(err)),
+        ),
       );
       conn.on("close", () => finish(() => reject(closedEarly(this.socket, ""))));
     });
@@ -218,12 +255,15 @@ export class AgentBackend implements Backend {
   /** The deadline passed: exit 6; a change that reached the agent may have been made. */
   private timedOut(ex: Exchange, sent: boolean): AgentUnreachableError {
     const seconds = `${this.timeoutMs / 1000} s`;
-    return new AgentUnreachableError(`the agent at ${this.socket} did not answer within ${seconds} (${TIMEOUT_VARIABLE})`, {
-      hint:
-        ex.write && sent
-          ? "the change may have been applied; check with `secretfile ls` before retrying"
-          : `the agent may be stopped or overloaded: look at it (\`systemctl status secretfile\`) and restart it if it is stuck; ${TIMEOUT_VARIABLE} (seconds) sets how long to wait`,
-    });
+    return new AgentUnreachableError(
+      `the agent at ${this.socket} did not answer within ${seconds} (${TIMEOUT_VARIABLE})`,
+      {
+        hint:
+          ex.write && sent
+            ? "the change may have been applied; check with `secretfile ls` before retrying"
+            : `the agent may be stopped or overloaded: look at it (\`systemctl status secretfile\`) and restart it if it is stuck; ${TIMEOUT_VARIABLE} (seconds) sets how long to wait`,
+      },
+    );
   }
 }
 

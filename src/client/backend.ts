@@ -55,7 +55,6 @@ export interface SecretValues {
   expiring: Record<string, Attention>;
 }
 
-
 /** Where the CLI gets its secrets, and why. */
 export type Where = { mode: "personal"; dir: string; why: string } | { mode: "agent"; socket: string; why: string };
 
@@ -79,21 +78,39 @@ export function defaultPersonalDir(env: NodeJS.ProcessEnv = process.env): string
  */
 export function chooseWhere(flags: WhereFlags, env: NodeJS.ProcessEnv = process.env): Where {
   if (flags.dir !== undefined && flags.socket !== undefined) {
-    throw new UsageError("--dir and --socket cannot be used together", { hint: "--dir for a personal store, --socket for an agent" });
+    throw new UsageError("--dir and --socket cannot be used together", {
+      hint: "--dir for a personal store, --socket for an agent",
+    });
   }
   if (flags.dir !== undefined) return { mode: "personal", dir: path.resolve(flags.dir), why: "--dir was given" };
   if (flags.socket !== undefined) return { mode: "agent", socket: flags.socket, why: "--socket was given" };
   const dir = env.SECRETFILE_DIR || undefined;
   const socket = env.SECRETFILE_SOCKET || undefined;
   if (dir !== undefined && socket !== undefined) {
-    throw new UsageError("SECRETFILE_DIR and SECRETFILE_SOCKET are both set", { hint: "unset one of them, or pass --dir or --socket" });
+    throw new UsageError("SECRETFILE_DIR and SECRETFILE_SOCKET are both set", {
+      hint: "unset one of them, or pass --dir or --socket",
+    });
   }
   if (dir !== undefined) return { mode: "personal", dir: path.resolve(dir), why: "SECRETFILE_DIR is set" };
   if (socket !== undefined) return { mode: "agent", socket, why: "SECRETFILE_SOCKET is set" };
   const marker = systemHostMarker(env);
-  if (marker !== undefined) return { mode: "agent", socket: SYSTEM_PATHS.socket, why: `this host is set up for system mode (${marker} exists)` };
-  if (existsSync(SYSTEM_PATHS.socket)) return { mode: "agent", socket: SYSTEM_PATHS.socket, why: `the system agent's socket ${SYSTEM_PATHS.socket} exists` };
-  return { mode: "personal", dir: defaultPersonalDir(env), why: `no agent socket at ${SYSTEM_PATHS.socket}, so the personal store` };
+  if (marker !== undefined)
+    return {
+      mode: "agent",
+      socket: SYSTEM_PATHS.socket,
+      why: `this host is set up for system mode (${marker} exists)`,
+    };
+  if (existsSync(SYSTEM_PATHS.socket))
+    return {
+      mode: "agent",
+      socket: SYSTEM_PATHS.socket,
+      why: `the system agent's socket ${SYSTEM_PATHS.socket} exists`,
+    };
+  return {
+    mode: "personal",
+    dir: defaultPersonalDir(env),
+    why: `no agent socket at ${SYSTEM_PATHS.socket}, so the personal store`,
+  };
 }
 
 /** What a backend tells its caller as it goes (the core never prints). */

@@ -22,14 +22,23 @@ export function agentTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   if (text === undefined || text === "") return DEFAULT_TIMEOUT_S * 1000;
   const seconds = /^\d{1,6}(\.\d{1,3})?$/.test(text.trim()) ? Number(text.trim()) : NaN;
   if (!(seconds > 0 && seconds <= MAX_TIMEOUT_S)) {
-    throw new UsageError(`${TIMEOUT_VARIABLE} must be a number of seconds above 0 and at most ${MAX_TIMEOUT_S}, not ${JSON.stringify(text)}`, {
-      hint: `e.g. ${TIMEOUT_VARIABLE}=10, or unset it for the default of ${DEFAULT_TIMEOUT_S} s`,
-    });
+    throw new UsageError(
+      `${TIMEOUT_VARIABLE} must be a number of seconds above 0 and at most ${MAX_TIMEOUT_S}, not ${JSON.stringify(text)}`,
+      {
+        hint: `e.g. ${TIMEOUT_VARIABLE}=10, or unset it for the default of ${DEFAULT_TIMEOUT_S} s`,
+      },
+    );
   }
   return Math.round(seconds * 1000);
 }
 
 /** Returns true for a request that may change the store: one that timed out is never sent again. */
 export function isWrite(request: Request): boolean {
-  return request.op === "add" || request.op === "rm" || request.op === "rollback" || request.op === "import" || (request.op === "settings" && request.historyKeep !== undefined);
+  return (
+    request.op === "add" ||
+    request.op === "rm" ||
+    request.op === "rollback" ||
+    request.op === "import" ||
+    (request.op === "settings" && request.historyKeep !== undefined)
+  );
 }

@@ -30,10 +30,11 @@ export function impostor(socket: string, uid: number, owners: number[]): AgentUn
   const folder = owners.find((u) => u !== 0);
   return new AgentUnreachableError(
     `refusing to send values to ${socket}: it is held by uid ${uid}, not by root${folder === undefined ? "" : ` or the owner of its folder (uid ${folder})`}; nothing was sent`,
-    { hint: `another program may be posing as the agent: check who listens there (\`ss -xlp | grep ${path.basename(socket)}\`) and use the system agent's socket` },
+    {
+      hint: `another program may be posing as the agent: check who listens there (\`ss -xlp | grep ${path.basename(socket)}\`) and use the system agent's socket`,
+    },
   );
 }
-
 
 /**
  * Plain Node's stand-in for SO_PEERCRED (it has no getsockopt): the uid that owns the socket file, which is the uid that

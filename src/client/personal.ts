@@ -48,7 +48,9 @@ export class PersonalBackend implements Backend {
 
   async add(name: string, value: string, opts: AddOptions): Promise<void> {
     const store = await this.open(true);
-    await store.update((doc) => putSecret(doc, name, value, opts, store.paths.store), { onWait: this.hooks.onLockWait });
+    await store.update((doc) => putSecret(doc, name, value, opts, store.paths.store), {
+      onWait: this.hooks.onLockWait,
+    });
   }
 
   async holder(name: string): Promise<string | undefined> {
@@ -79,7 +81,9 @@ export class PersonalBackend implements Backend {
 
   async importSecrets(secrets: { name: string; value: string }[], replace: boolean): Promise<ImportResult> {
     const store = await this.open(true);
-    return store.update((doc) => importSecrets(doc, secrets, replace, store.paths.store), { onWait: this.hooks.onLockWait });
+    return store.update((doc) => importSecrets(doc, secrets, replace, store.paths.store), {
+      onWait: this.hooks.onLockWait,
+    });
   }
 
   async historyKeep(keep: number | undefined): Promise<number> {
@@ -118,7 +122,10 @@ export class PersonalBackend implements Backend {
 
 /** Approval rules are the agent's: a personal store has one user, so nothing waits for another (docs/approvals.md). */
 function noApprovals(): UsageError {
-  return new UsageError("a personal store has no pending changes: approval rules apply only to a store the agent serves", {
-    hint: "run it against the agent (--socket, or on the host set up for system mode); in personal mode every change applies at once",
-  });
+  return new UsageError(
+    "a personal store has no pending changes: approval rules apply only to a store the agent serves",
+    {
+      hint: "run it against the agent (--socket, or on the host set up for system mode); in personal mode every change applies at once",
+    },
+  );
 }

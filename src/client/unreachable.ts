@@ -27,7 +27,8 @@ export function oversized(socket: string): FailureError {
 /** No connection could be made (`tried for` the time spent retrying, when more than once). */
 export function unreachable(socket: string, err: Error, waitedMs: number): AgentUnreachableError {
   const code = errnoOf(err);
-  const why = code === "ENOENT" ? "no socket there" : code === "ECONNREFUSED" ? "nothing is listening" : (code ?? err.message);
+  const why =
+    code === "ENOENT" ? "no socket there" : code === "ECONNREFUSED" ? "nothing is listening" : (code ?? err.message);
   const waited = waitedMs > 0 ? `, tried for ${(waitedMs / 1000).toFixed(1)} s` : "";
   return new AgentUnreachableError(`cannot reach the agent at ${socket} (${why}${waited})`, {
     hint: `is it running? ${START_AGENT}; its state: \`systemctl status secretfile.socket secretfile\``,

@@ -39,7 +39,11 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       ? await checkPersonal(where.dir, { dirFlag: opts.dirFlag, now })
       : await checkSystem({ socket: where.socket, ...opts.system }, now);
   if (where.mode === "personal" && existsSync(SYSTEM_PATHS.socket)) {
-    findings.unshift(info(`a system agent listens at ${SYSTEM_PATHS.socket}, but this command uses the personal store because ${where.why}`));
+    findings.unshift(
+      info(
+        `a system agent listens at ${SYSTEM_PATHS.socket}, but this command uses the personal store because ${where.why}`,
+      ),
+    );
   }
   findings.push(...checkStartup(opts.env ?? process.env));
   return { where, findings, healthy: !findings.some((f) => f.status === "fail") };

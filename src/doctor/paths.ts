@@ -31,26 +31,51 @@ export async function inspectPath(file: string, rules: PathRules): Promise<Findi
     st = await fs.lstat(file);
   } catch (err) {
     if (errnoOf(err) === "ENOENT" || errnoOf(err) === "ENOTDIR") return null;
-    return [fail(`cannot examine ${rules.what} ${file}: ${errnoOf(err) ?? String(err)}`, errnoOf(err) === "EACCES" ? `sudo secretfile doctor` : undefined)];
+    return [
+      fail(
+        `cannot examine ${rules.what} ${file}: ${errnoOf(err) ?? String(err)}`,
+        errnoOf(err) === "EACCES" ? `sudo secretfile doctor` : undefined,
+      ),
+    ];
   }
   if (st.isSymbolicLink()) {
-    return [fail(`${rules.what} ${file} is a symlink: secretfile refuses to follow it`, `${sudo()}mv -f "$(readlink -f ${q})" ${q}`)];
+    return [
+      fail(
+        `${rules.what} ${file} is a symlink: secretfile refuses to follow it`,
+        `${sudo()}mv -f "$(readlink -f ${q})" ${q}`,
+      ),
+    ];
   }
   const rightKind = rules.kind === "file" ? st.isFile() : rules.kind === "folder" ? st.isDirectory() : st.isSocket();
-  if (!rightKind) return [fail(`${rules.what} ${file} is not a ${rules.kind === "file" ? "regular file" : rules.kind}`, `${sudo()}mv ${q} ${shellQuote(`${file}.bak`)}`)];
+  if (!rightKind)
+    return [
+      fail(
+        `${rules.what} ${file} is not a ${rules.kind === "file" ? "regular file" : rules.kind}`,
+        `${sudo()}mv ${q} ${shellQuote(`${file}.bak`)}`,
+      ),
+    ];
   const findings: Finding[] = [];
   const mine = st.uid === process.getuid?.();
   if (st.uid !== rules.owner) {
-    findings.push(fail(`${rules.what} ${file} is owned by ${await userName(st.uid)}, not by ${await userName(rules.owner)}`, `${sudo()}chown ${await chownName(rules.owner)} ${q}`));
+    findings.push(
+      fail(
+        `${rules.what} ${file} is owned by ${await userName(st.uid)}, not by ${await userName(rules.owner)}`,
+        `${sudo()}chown ${await chownName(rules.owner)} ${q}`,
+      ),
+    );
   }
   const mode = st.mode & 0o7777;
   const bad = mode & rules.forbidden;
   const chmod = `${mine || rules.owner === process.getuid?.() ? "" : sudo()}chmod ${octal(rules.mode).slice(1)} ${q}`;
   if (bad !== 0) {
-    const can = [bad & 0o044 ? "read" : "", bad & 0o022 ? "write" : "", bad & 0o011 ? "enter" : ""].filter((w) => w !== "").join(" and ");
+    const can = [bad & 0o044 ? "read" : "", bad & 0o022 ? "write" : "", bad & 0o011 ? "enter" : ""]
+      .filter((w) => w !== "")
+      .join(" and ");
     findings.push(fail(`${rules.what} ${file} has mode ${octal(mode)}: group or others can ${can} it`, chmod));
   } else if ((mode & ~rules.mode) !== 0) {
-    findings.push(warn(`${rules.what} ${file} has mode ${octal(mode)}, looser than the documented ${octal(rules.mode)}`, chmod));
+    findings.push(
+      warn(`${rules.what} ${file} has mode ${octal(mode)}, looser than the documented ${octal(rules.mode)}`, chmod),
+    );
   }
   if (findings.length === 0) findings.push(ok(`${rules.what} ${file} (${await userName(st.uid)}, ${octal(mode)})`));
   return findings;

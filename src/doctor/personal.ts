@@ -25,15 +25,38 @@ export async function checkPersonal(dir: string, opts: PersonalOptions): Promise
   const init = `secretfile init${dirFlag === "" ? "" : ` ${dirFlag}`}`;
   const findings: Finding[] = [];
 
-  const folder = await inspectPath(dir, { what: "the store folder", kind: "folder", owner: me, forbidden: 0o022, mode: 0o700 });
+  const folder = await inspectPath(dir, {
+    what: "the store folder",
+    kind: "folder",
+    owner: me,
+    forbidden: 0o022,
+    mode: 0o700,
+  });
   if (folder === null) return [fail(`no personal store in ${dir}`, init)];
   findings.push(...folder);
-  const identity = await inspectPath(files.identity, { what: "the identity", kind: "file", owner: me, forbidden: 0o077, mode: IDENTITY_MODE.personal });
-  const store = await inspectPath(files.store, { what: "the store", kind: "file", owner: me, forbidden: 0o077, mode: 0o600 });
+  const identity = await inspectPath(files.identity, {
+    what: "the identity",
+    kind: "file",
+    owner: me,
+    forbidden: 0o077,
+    mode: IDENTITY_MODE.personal,
+  });
+  const store = await inspectPath(files.store, {
+    what: "the store",
+    kind: "file",
+    owner: me,
+    forbidden: 0o077,
+    mode: 0o600,
+  });
   if (identity === null && store === null) {
     findings.push(fail(`no identity or store in ${dir}`, init));
   } else if (identity === null) {
-    findings.push(fail(`the store ${files.store} exists but its identity ${files.identity} does not: without it the store cannot be decrypted`, `restore identity.txt from a backup into ${dir}`));
+    findings.push(
+      fail(
+        `the store ${files.store} exists but its identity ${files.identity} does not: without it the store cannot be decrypted`,
+        `restore identity.txt from a backup into ${dir}`,
+      ),
+    );
   } else if (store === null) {
     findings.push(...identity);
     const aside = shellQuote(`${files.identity}.old`);
@@ -56,7 +79,10 @@ export async function checkPersonal(dir: string, opts: PersonalOptions): Promise
     if (!(err instanceof SecretfileError)) throw err;
     findings.push(fail(err.message, err.hint));
   }
-  findings.push(info("personal mode keeps no audit log: `secretfile ls` shows LAST READ as - and `secretfile audit` has nothing to read"));
+  findings.push(
+    info(
+      "personal mode keeps no audit log: `secretfile ls` shows LAST READ as - and `secretfile audit` has nothing to read",
+    ),
+  );
   return findings;
 }
-

@@ -32,14 +32,28 @@ const RESTART = "sudo systemctl restart secretfile.socket secretfile.service";
 /** Returns the findings for the agent at `paths.socket` and its files. Never throws for a problem it knows. */
 export async function checkSystem(paths: SystemPaths, now: Date): Promise<Finding[]> {
   const findings: Finding[] = [];
-  const other = paths.socket === SYSTEM_PATHS.socket ? "" : ` (or start \`secretfile agent --socket ${shellQuote(paths.socket)}\` as the service account)`;
-  const socket = await inspectPath(paths.socket, { what: "the agent socket", kind: "socket", owner: (await ownerOf(paths.socket)) ?? 0, forbidden: 0, mode: 0o777 });
-  if (socket === null) findings.push(fail(`no agent socket at ${paths.socket}: the agent is not running${other}`, START_AGENT));
+  const other =
+    paths.socket === SYSTEM_PATHS.socket
+      ? ""
+      : ` (or start \`secretfile agent --socket ${shellQuote(paths.socket)}\` as the service account)`;
+  const socket = await inspectPath(paths.socket, {
+    what: "the agent socket",
+    kind: "socket",
+    owner: (await ownerOf(paths.socket)) ?? 0,
+    forbidden: 0,
+    mode: 0o777,
+  });
+  if (socket === null)
+    findings.push(fail(`no agent socket at ${paths.socket}: the agent is not running${other}`, START_AGENT));
   else findings.push(...socket);
-  if (socket !== null && !socket.some((f) => f.status === "fail")) findings.push(...(await askAgent(paths.socket, now, other)));
+  if (socket !== null && !socket.some((f) => f.status === "fail"))
+    findings.push(...(await askAgent(paths.socket, now, other)));
   findings.push(...(await checkPolicy(paths.policy)));
   if (process.getuid?.() === 0) findings.push(...(await checkState(paths)));
-  else findings.push(info("not root: the state folder, identity, store and audit log were not checked: `sudo secretfile doctor`"));
+  else
+    findings.push(
+      info("not root: the state folder, identity, store and audit log were not checked: `sudo secretfile doctor`"),
+    );
   return findings;
 }
 
@@ -49,7 +63,12 @@ async function askAgent(socket: string, now: Date, other: string): Promise<Findi
     const pong = await agent.ping();
     const version = pong.op === "ping" ? pong.version : undefined;
     if (version !== PROTOCOL_VERSION) {
-      return [fail(`the agent on ${socket} speaks protocol ${String(version)}; this secretfile speaks ${PROTOCOL_VERSION}`, "install the same secretfile version for the agent and the clients, then: " + RESTART)];
+      return [
+        fail(
+          `the agent on ${socket} speaks protocol ${String(version)}; this secretfile speaks ${PROTOCOL_VERSION}`,
+          "install the same secretfile version for the agent and the clients, then: " + RESTART,
+        ),
+      ];
     }
   } catch (err) {
     if (!(err instanceof SecretfileError)) throw err;
@@ -63,7 +82,8 @@ async function askAgent(socket: string, now: Date, other: string): Promise<Findi
     found.push(...expiryFindings(secrets, now));
   } catch (err) {
     if (!(err instanceof SecretfileError)) throw err;
-    if (err instanceof AccessError) found.push(warn(`the policy lets you (${me}) read no secret: fine for an admin, not for a job's user`, err.hint));
+    if (err instanceof AccessError)
+      found.push(warn(`the policy lets you (${me}) read no secret: fine for an admin, not for a job's user`, err.hint));
     else found.push(fail(`the agent cannot list the secrets: ${err.message}`, err.hint));
   }
   return found;
@@ -72,14 +92,19 @@ async function askAgent(socket: string, now: Date, other: string): Promise<Findi
 async function checkPolicy(file: string): Promise<Finding[]> {
   const q = shellQuote(file);
   const found = await inspectPath(file, { what: "the policy", kind: "file", owner: 0, forbidden: 0o022, mode: 0o644 });
-  if (found === null) return [fail(`no policy at ${file}: the agent will not start without one`, "sudo secretfile setup")];
+  if (found === null)
+    return [fail(`no policy at ${file}: the agent will not start without one`, "sudo secretfile setup")];
   if (found.some((f) => f.status === "fail")) return found;
   try {
     const policy = await loadPolicyFile(file);
-    return [...found, ok(`the policy ${file} loads: ${policy.rules.length} rule${policy.rules.length === 1 ? "" : "s"}`)];
+    return [
+      ...found,
+      ok(`the policy ${file} loads: ${policy.rules.length} rule${policy.rules.length === 1 ? "" : "s"}`),
+    ];
   } catch (err) {
     if (!(err instanceof SecretfileError)) throw err;
-    if (err instanceof AccessError && process.getuid?.() !== 0) return [info(`cannot read the policy ${file} as you: \`sudo secretfile doctor\``)];
+    if (err instanceof AccessError && process.getuid?.() !== 0)
+      return [info(`cannot read the policy ${file} as you: \`sudo secretfile doctor\``)];
     return [fail(err.message, `sudoedit ${q} && secretfile policy check ${q}`)];
   }
 }
@@ -90,21 +115,79 @@ async function checkState(paths: SystemPaths): Promise<Finding[]> {
   const service = socketOwner !== undefined && socketOwner !== 0 ? socketOwner : await ownerOf(paths.stateDir);
   if (service === undefined) return [fail(`no state folder at ${paths.stateDir}`, "sudo secretfile setup")];
   const found: Finding[] = [];
-  if (service === 0) found.push(warn(`the agent's files belong to root: the agent should run as its own service account`, "sudo secretfile setup"));
-  const check = async (file: string, what: string, kind: "file" | "folder", forbidden: number, mode: number, missing: Finding) =>
-    found.push(...((await inspectPath(file, { what, kind, owner: service, forbidden, mode })) ?? [missing]));
+  if (service === 0)
+    found.push(
+      warn(
+        `the agent's files belong to root: the agent should run as its own service account`,
+        "sudo secretfile setup",
+      ),
+    );
+  const check = async (
+    file: string,
+    what: string,
+    kind: "file" | "folder",
+    forbidden: number,
+    mode: number,
+    missing: Finding,
+  ) => found.push(...((await inspectPath(file, { what, kind, owner: service, forbidden, mode })) ?? [missing]));
   const setup = `${sudo()}secretfile setup`;
-  await check(paths.stateDir, "the state folder", "folder", 0o022, 0o700, fail(`no state folder at ${paths.stateDir}`, setup));
-  const noIdentity = fail(`no identity at ${files.identity}: restore it from a backup, or run setup to make a new one`, setup);
-  const identity = await inspectPath(files.identity, { what: "the identity", kind: "file", owner: service, forbidden: 0o077, mode: IDENTITY_MODE.system });
+  await check(
+    paths.stateDir,
+    "the state folder",
+    "folder",
+    0o022,
+    0o700,
+    fail(`no state folder at ${paths.stateDir}`, setup),
+  );
+  const noIdentity = fail(
+    `no identity at ${files.identity}: restore it from a backup, or run setup to make a new one`,
+    setup,
+  );
+  const identity = await inspectPath(files.identity, {
+    what: "the identity",
+    kind: "file",
+    owner: service,
+    forbidden: 0o077,
+    mode: IDENTITY_MODE.system,
+  });
   // A sealed host keeps no plaintext identity: systemd decrypts the credential for the agent at each start.
-  const sealed = identity === null ? await inspectPath(paths.credential, { what: "the sealed identity", kind: "file", owner: 0, forbidden: 0o077, mode: 0o600 }) : null;
+  const sealed =
+    identity === null
+      ? await inspectPath(paths.credential, {
+          what: "the sealed identity",
+          kind: "file",
+          owner: 0,
+          forbidden: 0o077,
+          mode: 0o600,
+        })
+      : null;
   if (identity !== null) found.push(...identity);
   else if (sealed === null) found.push(noIdentity);
-  else found.push(...sealed, info(`the identity is sealed as the systemd credential ${paths.credential} (no plaintext identity on disk)`));
-  await check(files.store, "the store", "file", 0o077, 0o600, fail(`no store at ${files.store}: restore store.age from a backup`, `restore store.age from a backup into ${paths.stateDir}`));
+  else
+    found.push(
+      ...sealed,
+      info(`the identity is sealed as the systemd credential ${paths.credential} (no plaintext identity on disk)`),
+    );
+  await check(
+    files.store,
+    "the store",
+    "file",
+    0o077,
+    0o600,
+    fail(
+      `no store at ${files.store}: restore store.age from a backup`,
+      `restore store.age from a backup into ${paths.stateDir}`,
+    ),
+  );
   const auditDir = path.dirname(paths.audit);
   await check(auditDir, "the audit folder", "folder", 0o022, 0o700, fail(`no audit folder at ${auditDir}`, setup));
-  await check(paths.audit, "the audit log", "file", 0o022, 0o600, fail(`no audit log at ${paths.audit}: the agent creates it when it starts (or pass --audit FILE)`, RESTART));
+  await check(
+    paths.audit,
+    "the audit log",
+    "file",
+    0o022,
+    0o600,
+    fail(`no audit log at ${paths.audit}: the agent creates it when it starts (or pass --audit FILE)`, RESTART),
+  );
   return found;
 }

@@ -27,7 +27,11 @@ export class CannotRunError extends SecretfileError {
    * For 126, `file` is the file found and `refusal` why it could not run; for 127, `skipped` lists the folders of
    * PATH that could not be searched.
    */
-  constructor(command: string, status: 126 | 127, details: { file?: string; refusal?: Refusal; skipped?: string[]; cause?: unknown } = {}) {
+  constructor(
+    command: string,
+    status: 126 | 127,
+    details: { file?: string; refusal?: Refusal; skipped?: string[]; cause?: unknown } = {},
+  ) {
     const notFound = status === ExitCode.commandNotFound;
     const skipped = details.skipped ?? [];
     const hint = !notFound
@@ -35,10 +39,15 @@ export class CannotRunError extends SecretfileError {
       : skipped.length > 0
         ? `check the command's name; folders of PATH you may not search were skipped: ${skipped.join(", ")}`
         : "check the command's name and PATH (cron's PATH is short: use a full path)";
-    super("cannot-run", notFound ? ExitCode.commandNotFound : ExitCode.cannotExecute, `cannot run ${command}: ${notFound ? "command not found" : "permission denied"}`, {
-      hint,
-      cause: details.cause,
-    });
+    super(
+      "cannot-run",
+      notFound ? ExitCode.commandNotFound : ExitCode.cannotExecute,
+      `cannot run ${command}: ${notFound ? "command not found" : "permission denied"}`,
+      {
+        hint,
+        cause: details.cause,
+      },
+    );
   }
 }
 

@@ -10,9 +10,12 @@ import { isValidName } from "../store/names.js";
 export const REFERENCE_PREFIX = "secretfile:";
 
 /** One assignment of an env file: a plain value, or the value of a secret. */
-export type EnvEntry = { variable: string; line: number | undefined } & ({ kind: "plain"; value: string } | { kind: "secret"; secret: string });
+export type EnvEntry = { variable: string; line: number | undefined } & (
+  { kind: "plain"; value: string } | { kind: "secret"; secret: string }
+);
 
-const HINT = "change or remove that line: the file is read as dotenv reads it, VAR=secretfile:NAME takes NAME from the store, and names must be environment-safe and not reserved, values at most 64 KiB";
+const HINT =
+  "change or remove that line: the file is read as dotenv reads it, VAR=secretfile:NAME takes NAME from the store, and names must be environment-safe and not reserved, values at most 64 KiB";
 
 /**
  * Reads and parses the env file `file`. Throws UsageError (exit 2) when it cannot be read, is not UTF-8 text,
@@ -28,7 +31,10 @@ export function parseEnvFile(text: string, file: string): EnvEntry[] {
     if (!value.startsWith(REFERENCE_PREFIX)) return { variable, line, kind: "plain", value };
     const secret = value.slice(REFERENCE_PREFIX.length);
     if (!isValidName(secret)) {
-      throw new UsageError(`${at(file, line)}: ${variable} refers to an invalid secret name after "${REFERENCE_PREFIX}"`, { hint: HINT });
+      throw new UsageError(
+        `${at(file, line)}: ${variable} refers to an invalid secret name after "${REFERENCE_PREFIX}"`,
+        { hint: HINT },
+      );
     }
     return { variable, line, kind: "secret", secret };
   });

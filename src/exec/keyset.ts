@@ -11,9 +11,7 @@ import type { EnvEntry } from "./env-file.js";
 
 /** A variable the job gets, and where its value comes from. */
 export type Binding = { variable: string; from: string } & (
-  | { kind: "secret"; secret: string }
-  | { kind: "file"; secret: string }
-  | { kind: "plain"; value: string }
+  { kind: "secret"; secret: string } | { kind: "file"; secret: string } | { kind: "plain"; value: string }
 );
 
 /** The key set of one job. */
@@ -49,24 +47,43 @@ export function buildKeySet(req: KeySetRequest): KeySet | undefined {
     if (old === undefined) bindings.set(b.variable, b);
     else if (!sameSource(old, b)) throw new UsageError(`${b.variable} is given twice: by ${old.from} and by ${b.from}`);
   };
-  for (const name of req.only ?? []) bind({ variable: implicitName(checkName(name), `--only ${name}`, `--map ${name}=${name}`), from: `--only ${name}`, kind: "secret", secret: name });
+  for (const name of req.only ?? [])
+    bind({
+      variable: implicitName(checkName(name), `--only ${name}`, `--map ${name}=${name}`),
+      from: `--only ${name}`,
+      kind: "secret",
+      secret: name,
+    });
   for (const pair of req.map ?? []) {
-    const [variable, secret] = splitPair(pair, "--map", "ENV_NAME=SECRET_NAME", "MERAKI_DASHBOARD_API_KEY=MERAKI_PROD_KEY");
+    const [variable, secret] = splitPair(
+      pair,
+      "--map",
+      "ENV_NAME=SECRET_NAME",
+      "MERAKI_DASHBOARD_API_KEY=MERAKI_PROD_KEY",
+    );
     bind({ variable, from: `--map ${pair}`, kind: "secret", secret });
   }
   for (const { file, entries } of req.envFiles ?? []) {
     for (const e of entries) {
       const from = e.line === undefined ? file : `${file}:${e.line}`;
-      bind(e.kind === "plain" ? { variable: e.variable, from, kind: "plain", value: e.value } : { variable: e.variable, from, kind: "secret", secret: e.secret });
+      bind(
+        e.kind === "plain"
+          ? { variable: e.variable, from, kind: "plain", value: e.value }
+          : { variable: e.variable, from, kind: "secret", secret: e.secret },
+      );
     }
   }
   for (const spec of req.files ?? []) {
     const [variable, secret] = spec.includes("=")
       ? splitPair(spec, "--file", "NAME or VAR=NAME", "GOOGLE_APPLICATION_CREDENTIALS=GCP_KEY")
-      : [implicitName(`${checkName(spec)}_FILE`, `--file ${spec}`, `--file ${`${spec}_FILE`.slice(0, 128)}=${spec}`), spec];
+      : [
+          implicitName(`${checkName(spec)}_FILE`, `--file ${spec}`, `--file ${`${spec}_FILE`.slice(0, 128)}=${spec}`),
+          spec,
+        ];
     bind({ variable, from: `--file ${spec}`, kind: "file", secret });
   }
-  if (req.only === undefined && req.map === undefined && req.envFiles === undefined && req.files === undefined) return undefined;
+  if (req.only === undefined && req.map === undefined && req.envFiles === undefined && req.files === undefined)
+    return undefined;
   const all = [...bindings.values()];
   const names = new Set<string>();
   const files = new Set<string>();
@@ -81,7 +98,11 @@ export function buildKeySet(req: KeySetRequest): KeySet | undefined {
  * Returns the variables the job gets from `set`: plain values, secret values from `values` (by store name) and file
  * paths from `paths` (by store name). Every secret the set names must be in `values`, every file in `paths`.
  */
-export function keySetVariables(set: KeySet, values: Map<string, string>, paths: Map<string, string>): Map<string, string> {
+export function keySetVariables(
+  set: KeySet,
+  values: Map<string, string>,
+  paths: Map<string, string>,
+): Map<string, string> {
   const out = new Map<string, string>();
   for (const b of set.bindings) {
     const value = b.kind === "plain" ? b.value : b.kind === "secret" ? values.get(b.secret) : paths.get(b.secret);
@@ -102,15 +123,24 @@ export interface Withheld {
  * the reserved names and the variables the job inherits already in `inherited` (the reader's own wins), which are
  * returned as `withheld`, sorted, for a warning.
  */
-export function implicitVariables(values: Map<string, string>, inherited: NodeJS.ProcessEnv): { variables: Map<string, string>; withheld: Withheld[] } {
+export function implicitVariables(
+  values: Map<string, string>,
+  inherited: NodeJS.ProcessEnv,
+): { variables: Map<string, string>; withheld: Withheld[] } {
   const variables = new Map<string, string>();
   const withheld: Withheld[] = [];
   for (const [name, value] of values) {
     const reserved = reservedBecause(name);
     if (reserved !== undefined) {
-      withheld.push({ name, why: `it is a reserved name (${reserved}: ${STEERS}); remove the secret (\`secretfile rm ${name}\`) or give it by name: --map ${name}=${name}` });
+      withheld.push({
+        name,
+        why: `it is a reserved name (${reserved}: ${STEERS}); remove the secret (\`secretfile rm ${name}\`) or give it by name: --map ${name}=${name}`,
+      });
     } else if (inherited[name] !== undefined) {
-      withheld.push({ name, why: `the job's own environment sets it already, and keeps its value; to give the job the secret instead: --only ${name}` });
+      withheld.push({
+        name,
+        why: `the job's own environment sets it already, and keeps its value; to give the job the secret instead: --only ${name}`,
+      });
     } else {
       variables.set(name, value);
     }
@@ -134,7 +164,9 @@ function splitPair(pair: string, flag: string, form: string, example: string): [
   const variable = pair.slice(0, at);
   const secret = pair.slice(at + 1);
   if (at === -1 || !isValidName(variable) || !isValidName(secret)) {
-    throw new UsageError(`${flag} needs ${form}, got ${JSON.stringify(pair.slice(0, 80))}`, { hint: `e.g. ${flag} ${example}; names are letters, digits and '_'` });
+    throw new UsageError(`${flag} needs ${form}, got ${JSON.stringify(pair.slice(0, 80))}`, {
+      hint: `e.g. ${flag} ${example}; names are letters, digits and '_'`,
+    });
   }
   return [variable, secret];
 }

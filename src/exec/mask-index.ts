@@ -38,7 +38,8 @@ export class GramIndex {
   readonly longest: number;
 
   constructor(patterns: Uint8Array[]) {
-    if (patterns.some((p) => p.length < MIN_BYTES)) throw new RangeError(`a pattern is shorter than ${MIN_BYTES} bytes`);
+    if (patterns.some((p) => p.length < MIN_BYTES))
+      throw new RangeError(`a pattern is shorter than ${MIN_BYTES} bytes`);
     this.patterns = patterns;
     const shortest = patterns.reduce((n, p) => Math.min(n, p.length), Infinity);
     this.longest = patterns.reduce((n, p) => Math.max(n, p.length), 0);
@@ -65,7 +66,9 @@ export class GramIndex {
         this.heads[h] = e;
       }
     });
-    this.sorted = patterns.map((p) => Buffer.from(p.buffer, p.byteOffset, p.length)).sort((a, b) => Buffer.compare(a, b));
+    this.sorted = patterns
+      .map((p) => Buffer.from(p.buffer, p.byteOffset, p.length))
+      .sort((a, b) => Buffer.compare(a, b));
   }
 
   /** Appends to `hits` every occurrence lying wholly in `buf`, in no particular order. */
@@ -111,7 +114,8 @@ export class GramIndex {
       if (sorted[mid]!.compare(buf, at) < 0) lo = mid + 1;
       else hi = mid;
     }
-    for (const p of [sorted[lo], sorted[lo + 1]]) if (p !== undefined && p.length > tail && p.compare(buf, at, buf.length, 0, tail) === 0) return true;
+    for (const p of [sorted[lo], sorted[lo + 1]])
+      if (p !== undefined && p.length > tail && p.compare(buf, at, buf.length, 0, tail) === 0) return true;
     return false;
   }
 }

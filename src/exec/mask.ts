@@ -95,7 +95,11 @@ export class MaskCarry {
 
   /** Returns the masked bytes `chunk` lets out (maybe none). */
   write(chunk: Buffer): Buffer {
-    const { out, rest } = maskBuffer(this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]), this.patterns, false);
+    const { out, rest } = maskBuffer(
+      this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]),
+      this.patterns,
+      false,
+    );
     this.carry = rest;
     return out;
   }
@@ -130,7 +134,8 @@ export function maskBuffer(buf: Buffer, patterns: Pattern[], final: boolean): { 
   const index = indexOf(patterns);
   const hits: Hit[] = [];
   index.find(buf, hits);
-  if (hits.length > 1) hits.sort((a, b) => a.start - b.start || patterns[b.pattern]!.bytes.length - patterns[a.pattern]!.bytes.length);
+  if (hits.length > 1)
+    hits.sort((a, b) => a.start - b.start || patterns[b.pattern]!.bytes.length - patterns[a.pattern]!.bytes.length);
   let held = final ? buf.length : index.heldFrom(buf, 0);
   const parts: Buffer[] = [];
   let pos = 0;
@@ -147,4 +152,3 @@ export function maskBuffer(buf: Buffer, patterns: Pattern[], final: boolean): { 
   parts.push(buf.subarray(pos, held));
   return { out: Buffer.concat(parts), rest };
 }
-

@@ -106,7 +106,9 @@ function startNatively(addon: Native, start: Start): Job {
   const onEvent = (kind: number, data: Buffer | number, signal?: number) => {
     if (kind !== 0) return outputs[kind - 1]?.write(data as Buffer);
     for (const output of outputs) output.end();
-    settle(signal !== undefined && signal > 0 ? 128 + signal : (data as number) < 0 ? ExitCode.failure : (data as number));
+    settle(
+      signal !== undefined && signal > 0 ? 128 + signal : (data as number) < 0 ? ExitCode.failure : (data as number),
+    );
   };
   const variables = Object.entries(start.env).map(([name, value]) => `${name}=${value}`);
   const spawn = (file: string, argv: string[]): number => {
@@ -174,22 +176,37 @@ class MaskedOutput {
 /** Starts the job through node:child_process (the build loads it only then), its output masked by a stream. */
 async function startWithNode(start: Start): Promise<Job> {
   const masking = start.mask !== undefined;
-  const child = childProcess.spawn(start.file, start.args, { argv0: start.command, env: start.env, detached: start.newGroup, stdio: masking ? ["inherit", "pipe", "pipe"] : "inherit" });
+  const child = childProcess.spawn(start.file, start.args, {
+    argv0: start.command,
+    env: start.env,
+    detached: start.newGroup,
+    stdio: masking ? ["inherit", "pipe", "pipe"] : "inherit",
+  });
   const outputs: Promise<void>[] = [];
   if (masking) {
-    for (const [from, to] of [[child.stdout!, process.stdout], [child.stderr!, process.stderr]] as const) {
+    for (const [from, to] of [
+      [child.stdout!, process.stdout],
+      [child.stderr!, process.stderr],
+    ] as const) {
       outputs.push(maskedCopy(from, to, start.mask!).catch(() => undefined));
     }
   }
   const exited = new Promise<number>((resolve, reject) => {
-    child.once("error", (err) => reject(new CannotRunError(start.command, errnoOf(err) === "EACCES" ? 126 : 127, { file: start.file, cause: err })));
+    child.once("error", (err) =>
+      reject(
+        new CannotRunError(start.command, errnoOf(err) === "EACCES" ? 126 : 127, { file: start.file, cause: err }),
+      ),
+    );
     child.once("exit", (code, signal) => {
       // Partial: NodeJS.Signals names signals this platform lacks (SIGINFO, SIGLOST on Linux), absent from the table.
       const signals: Partial<Record<NodeJS.Signals, number>> = os.constants.signals;
       resolve(signal !== null ? 128 + (signals[signal] ?? 0) : (code ?? 1));
     });
   });
-  return { kill: (signal) => child.kill(signal), status: exited.then(async (status) => (await Promise.all(outputs), status)) };
+  return {
+    kill: (signal) => child.kill(signal),
+    status: exited.then(async (status) => (await Promise.all(outputs), status)),
+  };
 }
 
 /** Copies the job's `from` to `to` through a Masker, building the patterns once the job has written something. */

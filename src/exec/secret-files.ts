@@ -3,7 +3,18 @@
 // folder goes when the job ends, fails to start, or secretfile gets a signal; one left by a killed secretfile is
 // removed by the next --file run of the same user.
 
-import { closeSync, constants, lstatSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { FailureError } from "../errors.js";
 import { catchSignals } from "./signals.js";
@@ -37,9 +48,12 @@ export function makeMemoryFolder(env: NodeJS.ProcessEnv): string {
       continue;
     }
   }
-  throw new FailureError("no memory file system to hold --file secrets: $XDG_RUNTIME_DIR is not a tmpfs and /dev/shm is not usable", {
-    hint: "secrets are never written to a disk; pass the secret in the environment instead (--only or --map)",
-  });
+  throw new FailureError(
+    "no memory file system to hold --file secrets: $XDG_RUNTIME_DIR is not a tmpfs and /dev/shm is not usable",
+    {
+      hint: "secrets are never written to a disk; pass the secret in the environment instead (--only or --map)",
+    },
+  );
 }
 
 /** Writes each value of `secrets` (name → value) to `<dir>/<name>`, created exclusively with mode 0600. Returns name → path. */
@@ -50,7 +64,7 @@ export function writeSecretFiles(dir: string, secrets: Map<string, string>): Map
     const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
       const bytes = Buffer.from(value, "utf8");
-      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off);
     } finally {
       closeSync(fd);
     }
@@ -65,7 +79,11 @@ export function writeSecretFiles(dir: string, secrets: Map<string, string>): Map
  * `await`: from before the folder is made, every terminating signal secretfile can catch is held (signals.ts; it
  * reaches the job once `run` routes them), so that secretfile never ends with the folder still there. With no secrets, `run` gets an empty map and nothing is made.
  */
-export async function withSecretFiles<T>(secrets: Map<string, string>, env: NodeJS.ProcessEnv, run: (paths: Map<string, string>) => Promise<T>): Promise<T> {
+export async function withSecretFiles<T>(
+  secrets: Map<string, string>,
+  env: NodeJS.ProcessEnv,
+  run: (paths: Map<string, string>) => Promise<T>,
+): Promise<T> {
   if (secrets.size === 0) return run(new Map());
   // A listener replaces the default action (ending at once), and stays until secretfile ends: a signal never ends it
   // between the folder's making and its removal.
@@ -110,7 +128,15 @@ function sweep(base: string): void {
     const dir = path.join(base, entry);
     try {
       const st = lstatSync(dir, { throwIfNoEntry: false });
-      if (st === undefined || !st.isDirectory() || st.uid !== process.getuid?.() || !Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
+      if (
+        st === undefined ||
+        !st.isDirectory() ||
+        st.uid !== process.getuid?.() ||
+        !Number.isInteger(pid) ||
+        pid === process.pid ||
+        alive(pid)
+      )
+        continue;
       rmSync(dir, { recursive: true, force: true });
     } catch {
       // Another secretfile may be removing it too; a folder left now is tried again next time.

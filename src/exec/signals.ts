@@ -12,7 +12,23 @@ import os from "node:os";
  * (SIGUSR1 is one of them: listening to it also keeps Node's inspector from opening on it.)
  */
 export const TERMINATING_SIGNALS: NodeJS.Signals[] = (
-  ["SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGXFSZ", "SIGIO", "SIGPWR", "SIGSTKFLT"] as const
+  [
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGTERM",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSTKFLT",
+  ] as const
 ).filter((s) => s in os.constants.signals);
 
 /** The signals passed on to the job: the terminating ones, and a change of the terminal's size. */

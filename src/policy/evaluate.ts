@@ -61,7 +61,9 @@ export function grantsAny(policy: Policy, caller: Caller, verb: Verb): boolean {
 
 /** Returns the approval rules of `policy` that match any of `names`, in file order (none: the change needs no approval). Never throws. */
 export function approvalRulesFor(policy: Policy, names: string[]): ApprovalRule[] {
-  return (policy.approvals ?? []).filter((rule) => names.some((name) => rule.patterns.some((p) => matchesPattern(p, name))));
+  return (policy.approvals ?? []).filter((rule) =>
+    names.some((name) => rule.patterns.some((p) => matchesPattern(p, name))),
+  );
 }
 
 /** Returns true when `caller` is one of the people an approval rule counts: root, or a match of one of its subjects. Never throws. */
@@ -75,7 +77,10 @@ export function countsFor(rule: ApprovalRule, caller: Caller): boolean {
  */
 export function approvalsMissing(rules: ApprovalRule[], people: Caller[]): { rule: ApprovalRule; missing: number }[] {
   return rules
-    .map((rule) => ({ rule, missing: rule.count - new Set(people.filter((p) => countsFor(rule, p)).map((p) => p.uid)).size }))
+    .map((rule) => ({
+      rule,
+      missing: rule.count - new Set(people.filter((p) => countsFor(rule, p)).map((p) => p.uid)).size,
+    }))
     .filter((r) => r.missing > 0);
 }
 

@@ -36,7 +36,9 @@ export async function loadPolicyFile(path: string): Promise<Policy> {
     }
     const mode = (stat.mode & 0o7777).toString(8).padStart(4, "0");
     if (stat.uid !== 0) {
-      throw new AccessError(`refusing policy file ${path}: owned by uid ${stat.uid} (mode ${mode}), not by root`, { hint: fix });
+      throw new AccessError(`refusing policy file ${path}: owned by uid ${stat.uid} (mode ${mode}), not by root`, {
+        hint: fix,
+      });
     }
     if ((stat.mode & 0o022) !== 0) {
       const who = (stat.mode & 0o022) === 0o022 ? "group and others" : stat.mode & 0o020 ? "group" : "others";

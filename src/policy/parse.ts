@@ -150,7 +150,8 @@ function parseLines(lines: (string | null)[], file: string): Policy {
       if (patterns.length === 0) bad(`missing secret names after ${quote(whoWord)}`);
     }
     for (const pattern of patterns) checkPattern(pattern, bad);
-    if (verb === "write" && who?.kind === "unit") bad(`a unit may only read (through LoadCredential=): ${quote(whoWord ?? "")}`);
+    if (verb === "write" && who?.kind === "unit")
+      bad(`a unit may only read (through LoadCredential=): ${quote(whoWord ?? "")}`);
     if (problems.length === before && verb !== undefined && who !== undefined) {
       rules.push({ verb, who, patterns, line });
     }
@@ -171,17 +172,21 @@ function parseApproval(words: string[], line: number, report: Report): ApprovalR
     report(message);
   };
   let n: number | undefined;
-  if (countWord === undefined) bad("missing the number of people after \"approve\"");
+  if (countWord === undefined) bad('missing the number of people after "approve"');
   else if (!/^[1-9][0-9]{0,5}$/.test(countWord) || Number(countWord) < 2 || Number(countWord) > APPROVE_MAX) {
-    bad(`bad count ${quote(countWord)} after "approve" (expected a whole number from 2 to ${APPROVE_MAX}: the requester and at least one other)`);
+    bad(
+      `bad count ${quote(countWord)} after "approve" (expected a whole number from 2 to ${APPROVE_MAX}: the requester and at least one other)`,
+    );
   } else n = Number(countWord);
   let expiresMs = DEFAULT_APPROVAL_MS;
-  if (rest[0]?.startsWith("expires=")) expiresMs = parseDuration(rest.shift()!.slice("expires=".length), bad) ?? expiresMs;
+  if (rest[0]?.startsWith("expires="))
+    expiresMs = parseDuration(rest.shift()!.slice("expires=".length), bad) ?? expiresMs;
   const who: Subject[] = [];
   const patterns: string[] = [];
   for (const word of rest) {
     const subject = /^[a-z]+:/.test(word);
-    if (subject && patterns.length > 0) bad(`who ${quote(word)} after the secret names (write every who before the names)`);
+    if (subject && patterns.length > 0)
+      bad(`who ${quote(word)} after the secret names (write every who before the names)`);
     else if (subject) {
       const parsed = parseWho(word, bad);
       if (parsed !== undefined) who.push(parsed);
@@ -190,12 +195,14 @@ function parseApproval(words: string[], line: number, report: Report): ApprovalR
       patterns.push(word);
     }
   }
-  if (countWord !== undefined && who.length === 0 && problems === 0) bad("missing who after the count (e.g. group:secops)");
+  if (countWord !== undefined && who.length === 0 && problems === 0)
+    bad("missing who after the count (e.g. group:secops)");
   if (countWord !== undefined && patterns.length === 0 && problems === 0) bad("missing secret names after who");
   // A rule naming only people one by one that names fewer than it asks for could never be met.
   if (n !== undefined && who.length > 0 && who.every((w) => w.kind === "user" || w.kind === "uid")) {
     const people = new Set(who.map(formatSubject)).size;
-    if (people < n) bad(`approve ${n} can never be met: its who names only ${people} ${people === 1 ? "person" : "people"}`);
+    if (people < n)
+      bad(`approve ${n} can never be met: its who names only ${people} ${people === 1 ? "person" : "people"}`);
   }
   if (problems > 0 || n === undefined) return undefined;
   return { count: n, who, patterns, expiresMs, line };
@@ -223,17 +230,23 @@ function parseWho(word: string, bad: Report): Subject | undefined {
   const value = word.slice(colon + 1);
   if (kind === "user" || kind === "group") {
     if (value.length <= NAME_MAX && PRINCIPAL.test(value)) return { kind, name: value };
-    bad(`bad ${kind} name ${quote(value)} in ${quote(word)} (expected a Unix ${kind} name, at most ${NAME_MAX} characters)`);
+    bad(
+      `bad ${kind} name ${quote(value)} in ${quote(word)} (expected a Unix ${kind} name, at most ${NAME_MAX} characters)`,
+    );
     return undefined;
   }
   if (kind === "unit") {
     if (value.length <= NAME_MAX * 4 && UNIT.test(value)) return { kind, name: value };
-    bad(`bad unit name ${quote(value)} in ${quote(word)} (expected a systemd unit name such as report.service; globs * and ? allowed)`);
+    bad(
+      `bad unit name ${quote(value)} in ${quote(word)} (expected a systemd unit name such as report.service; globs * and ? allowed)`,
+    );
     return undefined;
   }
   if (kind === "uid" || kind === "gid") {
     if (/^(0|[1-9][0-9]{0,9})$/.test(value) && Number(value) <= ID_MAX) return { kind, id: Number(value) };
-    bad(`bad ${kind} ${quote(value)} in ${quote(word)} (expected a decimal number from 0 to ${ID_MAX}, no leading zeros)`);
+    bad(
+      `bad ${kind} ${quote(value)} in ${quote(word)} (expected a decimal number from 0 to ${ID_MAX}, no leading zeros)`,
+    );
     return undefined;
   }
   bad(`bad who ${quote(word)} (expected user:NAME, group:NAME, uid:N, gid:N or unit:NAME)`);
@@ -268,6 +281,7 @@ function codePoint(c: string): string {
 
 /** Returns a duration in ms as the policy spells it, in the largest unit that divides it: `4h`, `90m`, `1s`. */
 export function formatDuration(ms: number): string {
-  for (const unit of ["d", "h", "m"] as const) if (ms % DURATION_UNITS[unit]! === 0) return `${ms / DURATION_UNITS[unit]!}${unit}`;
+  for (const unit of ["d", "h", "m"] as const)
+    if (ms % DURATION_UNITS[unit]! === 0) return `${ms / DURATION_UNITS[unit]!}${unit}`;
   return `${Math.round(ms / 1000)}s`;
 }

@@ -17,7 +17,10 @@ export interface SubjectWarning {
  */
 export function unknownSubjects(policy: Policy): SubjectWarning[] {
   const warnings: SubjectWarning[] = [];
-  const subjects = [...policy.rules.map(({ who, line }) => ({ who, line })), ...(policy.approvals ?? []).flatMap(({ who, line }) => who.map((w) => ({ who: w, line })))];
+  const subjects = [
+    ...policy.rules.map(({ who, line }) => ({ who, line })),
+    ...(policy.approvals ?? []).flatMap(({ who, line }) => who.map((w) => ({ who: w, line }))),
+  ];
   for (const { who, line } of subjects.sort((a, b) => a.line - b.line)) {
     if (who.kind === "unit") continue;
     const missing =

@@ -30,7 +30,16 @@ export type Request =
   | { v: 1; op: "get"; name: string }
   | { v: 1; op: "list" }
   | { v: 1; op: "values"; names?: string[] }
-  | { v: 1; op: "add"; name: string; value: string; replace?: boolean; description?: string; expires?: string; rotateEvery?: number }
+  | {
+      v: 1;
+      op: "add";
+      name: string;
+      value: string;
+      replace?: boolean;
+      description?: string;
+      expires?: string;
+      rotateEvery?: number;
+    }
   | { v: 1; op: "rm"; name: string }
   | { v: 1; op: "exists"; name: string }
   | { v: 1; op: "history"; name: string }
@@ -77,9 +86,11 @@ export function parseRequest(line: string): Request {
   } catch {
     throw new UsageError("the request is not a JSON object");
   }
-  if (typeof data !== "object" || data === null || Array.isArray(data)) throw new UsageError("the request is not a JSON object");
+  if (typeof data !== "object" || data === null || Array.isArray(data))
+    throw new UsageError("the request is not a JSON object");
   const r = data as Record<string, unknown>;
-  if (r.v !== PROTOCOL_VERSION) throw new UsageError(`unsupported protocol version ${JSON.stringify(r.v)}; this agent speaks ${PROTOCOL_VERSION}`);
+  if (r.v !== PROTOCOL_VERSION)
+    throw new UsageError(`unsupported protocol version ${JSON.stringify(r.v)}; this agent speaks ${PROTOCOL_VERSION}`);
   const name = () => {
     if (typeof r.name !== "string" || !isValidName(r.name)) throw new UsageError('"name" must be a valid secret name');
     return r.name;
@@ -106,31 +117,49 @@ export function parseRequest(line: string): Request {
     case "history":
       return { v: 1, op: r.op, name: name() };
     case "rollback": {
-      if (r.to !== undefined && !(Number.isSafeInteger(r.to) && (r.to as number) >= 1)) throw new UsageError('"to" must be a version number');
+      if (r.to !== undefined && !(Number.isSafeInteger(r.to) && (r.to as number) >= 1))
+        throw new UsageError('"to" must be a version number');
       return { v: 1, op: "rollback", name: name(), to: r.to as number | undefined };
     }
     case "import": {
       const secrets = r.secrets as { name: string; value: string }[];
-      if (!Array.isArray(secrets) || secrets.length > 10_000 || !secrets.every(isNamedValue) || new Set(secrets.map((s) => s.name)).size !== secrets.length) {
+      if (
+        !Array.isArray(secrets) ||
+        secrets.length > 10_000 ||
+        !secrets.every(isNamedValue) ||
+        new Set(secrets.map((s) => s.name)).size !== secrets.length
+      ) {
         throw new UsageError('"secrets" must be a list of {"name", "value"}, each name once');
       }
-      if (r.replace !== undefined && typeof r.replace !== "boolean") throw new UsageError('"replace" must be true or false');
-      return { v: 1, op: "import", secrets: secrets.map((s) => ({ name: s.name, value: s.value })), replace: r.replace };
+      if (r.replace !== undefined && typeof r.replace !== "boolean")
+        throw new UsageError('"replace" must be true or false');
+      return {
+        v: 1,
+        op: "import",
+        secrets: secrets.map((s) => ({ name: s.name, value: s.value })),
+        replace: r.replace,
+      };
     }
     case "settings": {
-      if (r.historyKeep !== undefined && !isHistoryKeep(r.historyKeep)) throw new UsageError(`"historyKeep" must be a whole number from 0 to ${MAX_HISTORY_KEEP}`);
+      if (r.historyKeep !== undefined && !isHistoryKeep(r.historyKeep))
+        throw new UsageError(`"historyKeep" must be a whole number from 0 to ${MAX_HISTORY_KEEP}`);
       return { v: 1, op: "settings", historyKeep: r.historyKeep };
     }
     case "values": {
       if (r.names === undefined) return { v: 1, op: "values" };
-      if (!Array.isArray(r.names) || r.names.length > 10_000 || !r.names.every((n) => typeof n === "string" && isValidName(n))) {
+      if (
+        !Array.isArray(r.names) ||
+        r.names.length > 10_000 ||
+        !r.names.every((n) => typeof n === "string" && isValidName(n))
+      ) {
         throw new UsageError('"names" must be a list of valid secret names');
       }
       return { v: 1, op: "values", names: r.names as string[] };
     }
     case "add": {
       if (typeof r.value !== "string") throw new UsageError('"value" must be a string');
-      if (r.replace !== undefined && typeof r.replace !== "boolean") throw new UsageError('"replace" must be true or false');
+      if (r.replace !== undefined && typeof r.replace !== "boolean")
+        throw new UsageError('"replace" must be true or false');
       if (r.rotateEvery !== undefined && !isRotateDays(r.rotateEvery)) {
         throw new UsageError(`"rotateEvery" must be a whole number of days from 1 to ${MAX_ROTATE_DAYS}`);
       }
@@ -158,14 +187,18 @@ function isNamedValue(s: unknown): s is { name: string; value: string } {
 
 /** Returns the wire form of an error. Only SecretfileErrors keep their message; others become a generic failure. */
 export function errorAnswer(err: unknown): ErrorAnswer {
-  if (err instanceof SecretfileError) return { ok: false, error: { code: err.code, message: err.message, hint: err.hint } };
+  if (err instanceof SecretfileError)
+    return { ok: false, error: { code: err.code, message: err.message, hint: err.hint } };
   return { ok: false, error: { code: "failure", message: "the agent failed to answer (see its log)" } };
 }
 
 /** Returns the `busy` answer: `message` says which limit, `retryAfterMs` when a retry can succeed. */
 export function busyAnswer(message: string, retryAfterMs: number): ErrorAnswer {
   const ms = Math.max(1, Math.ceil(retryAfterMs));
-  return { ok: false, error: { code: BUSY, message, hint: `retry in ${ms} ms or more; other uids are not affected`, retryAfterMs: ms } };
+  return {
+    ok: false,
+    error: { code: BUSY, message, hint: `retry in ${ms} ms or more; other uids are not affected`, retryAfterMs: ms },
+  };
 }
 
 const byCode: Record<string, new (message: string, details?: { hint?: string }) => SecretfileError> = {

@@ -27,18 +27,27 @@ export async function loadRenders(specs: readonly string[]): Promise<{ renders: 
     const source = spec.slice(0, at);
     const variable = spec.slice(at + 1);
     if (at <= 0 || !isValidName(variable)) {
-      throw new UsageError(`--render needs TEMPLATE:VAR, got ${JSON.stringify(spec.slice(0, 80))}`, { hint: "e.g. --render /etc/report/config.ini.tmpl:REPORT_CONFIG" });
+      throw new UsageError(`--render needs TEMPLATE:VAR, got ${JSON.stringify(spec.slice(0, 80))}`, {
+        hint: "e.g. --render /etc/report/config.ini.tmpl:REPORT_CONFIG",
+      });
     }
     if (renders.some((r) => r.variable === variable)) throw new UsageError(`--render gives ${variable} twice`);
     const template = parseTemplate(await readTemplate(source), source);
     template.names.forEach((n) => names.add(n));
-    renders.push({ variable, file: `${variable}-${path.basename(source).replace(/\.(tmpl|template|in)$/, "")}`, template });
+    renders.push({
+      variable,
+      file: `${variable}-${path.basename(source).replace(/\.(tmpl|template|in)$/, "")}`,
+      template,
+    });
   }
   return { renders, names: [...names] };
 }
 
 /** Throws UsageError (2) when a render's variable is one the job already gets from `variables` (--only, --map, …). */
-export function checkRenderVariables(renders: readonly Render[], variables: readonly { variable: string; from: string }[]): void {
+export function checkRenderVariables(
+  renders: readonly Render[],
+  variables: readonly { variable: string; from: string }[],
+): void {
   for (const r of renders) {
     const other = variables.find((b) => b.variable === r.variable);
     if (other !== undefined) throw new UsageError(`${r.variable} is given twice: by ${other.from} and by --render`);

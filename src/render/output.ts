@@ -15,7 +15,9 @@ export const DEFAULT_MODE = 0o600;
 /** Returns the mode `text` gives (octal, 3 or 4 digits, no setuid, setgid or sticky bit); throws UsageError (2) otherwise. */
 export function parseMode(text: string): number {
   if (!/^0?[0-7]{3}$/.test(text)) {
-    throw new UsageError(`invalid --mode ${JSON.stringify(text.slice(0, 20))}`, { hint: "give permission bits in octal, e.g. --mode 0640" });
+    throw new UsageError(`invalid --mode ${JSON.stringify(text.slice(0, 20))}`, {
+      hint: "give permission bits in octal, e.g. --mode 0640",
+    });
   }
   return parseInt(text, 8);
 }
@@ -31,7 +33,8 @@ export async function readTemplate(file: string): Promise<string> {
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw new UsageError(`the template ${file} is not a regular file`);
-    if (st.size > MAX_TEMPLATE_BYTES) throw new UsageError(`the template ${file} is ${st.size} bytes, more than the ${MAX_TEMPLATE_BYTES} allowed`);
+    if (st.size > MAX_TEMPLATE_BYTES)
+      throw new UsageError(`the template ${file} is ${st.size} bytes, more than the ${MAX_TEMPLATE_BYTES} allowed`);
     return await handle.readFile("utf8");
   } finally {
     await handle.close();
@@ -47,12 +50,16 @@ export async function writeRendered(file: string, text: string, mode: number): P
   try {
     st = await fs.lstat(file);
   } catch (err) {
-    if (errnoOf(err) !== "ENOENT") throw new FailureError(`cannot inspect ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
+    if (errnoOf(err) !== "ENOENT")
+      throw new FailureError(`cannot inspect ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
   if (st !== undefined && (st.isSymbolicLink() || !st.isFile())) {
-    throw new AccessError(`refusing to write the rendered template to ${file}: it is ${st.isSymbolicLink() ? "a symlink" : "not a regular file"}`, {
-      hint: "give --output the real file's path (a symlink is never written through)",
-    });
+    throw new AccessError(
+      `refusing to write the rendered template to ${file}: it is ${st.isSymbolicLink() ? "a symlink" : "not a regular file"}`,
+      {
+        hint: "give --output the real file's path (a symlink is never written through)",
+      },
+    );
   }
   const bytes = Buffer.from(text, "utf8");
   try {

@@ -85,7 +85,11 @@ export function renderTemplate(t: Template, values: Map<string, string>): string
  * (control characters, DEL, C1, U+2028/2029 and the BOM escaped); `sh`: one single-quoted POSIX shell word.
  */
 export function applyFilter(value: string, filter: Filter | undefined): string {
-  if (filter === "json") return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  if (filter === "json")
+    return JSON.stringify(value).replace(
+      /[\u007f-\u009f\u2028\u2029\ufeff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
   if (filter === "sh") return `'${value.replaceAll("'", `'\\''`)}'`;
   return value;
 }

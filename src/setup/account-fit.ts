@@ -40,16 +40,26 @@ export interface ExistingUser {
  * /bin/bash", "a crontab (/var/spool/cron/crontabs/x)"), or [] for an account fit for the agent alone. A home that is
  * `stateDir` may hold the state folder's own files (`ownState`). Throws FailureError when a host file cannot be read.
  */
-export function accountProblems(user: ExistingUser, stateDir: string, ownState: (entry: string) => boolean, files: HostFiles = HOST_FILES): string[] {
+export function accountProblems(
+  user: ExistingUser,
+  stateDir: string,
+  ownState: (entry: string) => boolean,
+  files: HostFiles = HOST_FILES,
+): string[] {
   const problems: string[] = [];
   const [min, max] = systemUidRange(files.loginDefs);
-  if (user.uid < min || user.uid > max) problems.push(`uid ${user.uid}, not a system account's (SYS_UID_MIN..SYS_UID_MAX of ${files.loginDefs}: ${min}–${max})`);
+  if (user.uid < min || user.uid > max)
+    problems.push(
+      `uid ${user.uid}, not a system account's (SYS_UID_MIN..SYS_UID_MAX of ${files.loginDefs}: ${min}–${max})`,
+    );
   if (!NO_LOGIN_SHELLS.includes(user.shell)) problems.push(`the login shell ${user.shell || "/bin/sh (none set)"}`);
   const home = homeEntries(user.home, path.resolve(user.home) === path.resolve(stateDir) ? ownState : () => false);
   if (home > 0) problems.push(`a home with content (${user.home}: ${home} entr${home === 1 ? "y" : "ies"})`);
   const password = shadowPassword(files.shadow, user.name);
   if (password !== undefined && !LOCKED.includes(password)) {
-    problems.push(password === "" ? `an empty password in ${files.shadow} (a login needs none)` : `a password in ${files.shadow}`);
+    problems.push(
+      password === "" ? `an empty password in ${files.shadow} (a login needs none)` : `a password in ${files.shadow}`,
+    );
   }
   const extra = lookupUser(user.uid, user.gid).groups.filter((g) => g.gid !== user.gid);
   if (extra.length > 0) problems.push(`supplementary groups (${extra.map((g) => g.name ?? String(g.gid)).join(", ")})`);

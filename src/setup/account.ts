@@ -25,7 +25,9 @@ const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 /** Returns `name` if it is a valid system user name (`[a-z_][a-z0-9_-]*`, at most 32); throws UsageError otherwise. */
 export function checkUserName(name: string): string {
   if (!USER_NAME.test(name)) {
-    throw new UsageError(`invalid user name ${JSON.stringify(name)}`, { hint: "use lowercase letters, digits, _ and -, starting with a letter or _ (at most 32)" });
+    throw new UsageError(`invalid user name ${JSON.stringify(name)}`, {
+      hint: "use lowercase letters, digits, _ and -, starting with a letter or _ (at most 32)",
+    });
   }
   return name;
 }
@@ -58,9 +60,12 @@ export function inspectAccount(name: string, opts: InspectOptions): AccountCheck
   if (found === undefined) return { name, existing: undefined, adopted: [] };
   const problems = accountProblems({ name, ...found }, opts.stateDir, opts.ownState, opts.files);
   if (problems.length > 0 && !opts.adopt) {
-    throw new AccessError(`refusing the existing user ${name} as the service account: it has ${problems.join("; ")}; nothing was changed`, {
-      hint: `the agent's account must have no other role: give setup a new name (--user secretfile-agent: setup creates it), or, if ${name} is meant for the agent alone and you accept what it has, run setup again with --adopt-user`,
-    });
+    throw new AccessError(
+      `refusing the existing user ${name} as the service account: it has ${problems.join("; ")}; nothing was changed`,
+      {
+        hint: `the agent's account must have no other role: give setup a new name (--user secretfile-agent: setup creates it), or, if ${name} is meant for the agent alone and you accept what it has, run setup again with --adopt-user`,
+      },
+    );
   }
   return { name, existing: accountOf(name, found.uid, found.gid), adopted: problems };
 }
@@ -78,17 +83,34 @@ export async function ensureAccount(check: AccountCheck, log: ActionLog): Promis
       return existing;
     }
     for (const role of check.adopted) log.add("warning", `--adopt-user: the user ${name} has ${role}`);
-    log.add("warning", `ADOPTED the existing user ${name} (uid ${existing.uid}, group ${existing.group}) as the service account despite its other roles: whoever can act as ${name} can read every secret`);
+    log.add(
+      "warning",
+      `ADOPTED the existing user ${name} (uid ${existing.uid}, group ${existing.group}) as the service account despite its other roles: whoever can act as ${name} can read every secret`,
+    );
     return existing;
   }
   const useradd = firstExisting(["/usr/sbin/useradd", "/sbin/useradd"]);
   const shell = nologin();
-  const args = ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", shell, "--comment", "secretfile agent", name];
+  const args = [
+    "--system",
+    "--user-group",
+    "--no-create-home",
+    "--home-dir",
+    "/nonexistent",
+    "--shell",
+    shell,
+    "--comment",
+    "secretfile agent",
+    name,
+  ];
   const ran = await runProgram(useradd, args, { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" } });
   if (ran.code !== 0) {
-    throw new FailureError(`cannot create the user ${name}: useradd exited with ${ran.code ?? ran.signal}: ${firstLine(ran.stderr)}`, {
-      hint: `create it by hand (useradd ${args.join(" ")}) and run setup again`,
-    });
+    throw new FailureError(
+      `cannot create the user ${name}: useradd exited with ${ran.code ?? ran.signal}: ${firstLine(ran.stderr)}`,
+      {
+        hint: `create it by hand (useradd ${args.join(" ")}) and run setup again`,
+      },
+    );
   }
   const made = lookupUserByName(name);
   if (made === undefined) {

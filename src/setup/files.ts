@@ -35,13 +35,21 @@ export interface OwnEntries {
  * changing nothing. Throws AccessError (4) when `dir` is a symlink or not a folder, or when it would need fixing but
  * holds an entry that is not setup's own (`own`): setup never takes over a folder such as /var/log or /etc.
  */
-export async function planFolder(dir: string, want: Ownership, what: string, own: OwnEntries): Promise<"create" | "keep" | "fix"> {
+export async function planFolder(
+  dir: string,
+  want: Ownership,
+  what: string,
+  own: OwnEntries,
+): Promise<"create" | "keep" | "fix"> {
   const st = await lstatOrNull(dir);
   if (st === null) return "create";
   if (st.isSymbolicLink() || !st.isDirectory()) {
-    throw new AccessError(`refusing to use ${dir} as ${what}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`, {
-      hint: `move it aside and run setup again; setup creates ${dir}`,
-    });
+    throw new AccessError(
+      `refusing to use ${dir} as ${what}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`,
+      {
+        hint: `move it aside and run setup again; setup creates ${dir}`,
+      },
+    );
   }
   if (st.uid === want.uid && st.gid === want.gid && (st.mode & 0o7777) === want.mode) return "keep";
   const foreign = await foreignEntries(dir, own);
@@ -81,7 +89,13 @@ async function foreignEntries(dir: string, own: OwnEntries): Promise<string[]> {
  * holds only setup's own entries (planFolder), and records "created", "fixed" or "kept" in `log`. Throws AccessError
  * (4) when `dir` or a parent is a symlink or not a folder, or `dir` holds others' entries; FailureError otherwise.
  */
-export async function ensureFolder(dir: string, want: Ownership, what: string, own: OwnEntries, log: ActionLog): Promise<void> {
+export async function ensureFolder(
+  dir: string,
+  want: Ownership,
+  what: string,
+  own: OwnEntries,
+  log: ActionLog,
+): Promise<void> {
   const plan = await planFolder(dir, want, what, own);
   if (plan === "create") {
     await makeParents(path.dirname(dir), log);
@@ -98,7 +112,11 @@ export async function ensureFolder(dir: string, want: Ownership, what: string, o
   }
   const was = plan === "keep" ? null : await setFolder(dir, want);
   if (was === null) log.add("kept", `${what} ${dir} (${want.owner} ${octal(want.mode)})`);
-  else log.add("fixed", `${what} ${dir}: now ${want.owner} ${octal(want.mode)} (was uid ${was.uid}, gid ${was.gid}, ${octal(was.mode)})`);
+  else
+    log.add(
+      "fixed",
+      `${what} ${dir}: now ${want.owner} ${octal(want.mode)} (was uid ${was.uid}, gid ${was.gid}, ${octal(was.mode)})`,
+    );
 }
 
 // Sets owner and mode through a descriptor opened without following a symlink; returns what it was, or null if unchanged.
@@ -107,7 +125,10 @@ async function setFolder(dir: string, want: Ownership): Promise<{ uid: number; g
   try {
     handle = await fs.open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   } catch (err) {
-    throw new AccessError(`cannot open the folder ${dir}: ${errnoOf(err) ?? String(err)}`, { hint: "it must be a real folder, not a symlink", cause: err });
+    throw new AccessError(`cannot open the folder ${dir}: ${errnoOf(err) ?? String(err)}`, {
+      hint: "it must be a real folder, not a symlink",
+      cause: err,
+    });
   }
   try {
     const st = await handle.stat();
@@ -125,14 +146,18 @@ async function setFolder(dir: string, want: Ownership): Promise<{ uid: number; g
 async function makeParents(dir: string, log: ActionLog): Promise<void> {
   const st = await lstatOrNull(dir);
   if (st !== null) {
-    if (!st.isDirectory()) throw new AccessError(`refusing to create folders under ${dir}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`);
+    if (!st.isDirectory())
+      throw new AccessError(
+        `refusing to create folders under ${dir}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`,
+      );
     return;
   }
   await makeParents(path.dirname(dir), log);
   try {
     await fs.mkdir(dir, { mode: 0o700 });
   } catch (err) {
-    if (errnoOf(err) !== "EEXIST") throw new FailureError(`cannot create the folder ${dir}: ${errnoOf(err) ?? String(err)}`, { cause: err });
+    if (errnoOf(err) !== "EEXIST")
+      throw new FailureError(`cannot create the folder ${dir}: ${errnoOf(err) ?? String(err)}`, { cause: err });
     return;
   }
   await setFolder(dir, { uid: 0, gid: 0, mode: 0o755, owner: "root:root" });
@@ -170,13 +195,20 @@ export async function createOwnedFile(file: string, data: string, want: Ownershi
  * (temporary file, fsync, rename). Returns "created", "updated" or "kept". Throws AccessError (4)
  * when `file` is a symlink (a masked unit, say) or not a regular file.
  */
-export async function writeIfDifferent(file: string, data: string, what: string): Promise<"created" | "updated" | "kept"> {
+export async function writeIfDifferent(
+  file: string,
+  data: string,
+  what: string,
+): Promise<"created" | "updated" | "kept"> {
   const st = await lstatOrNull(file);
   if (st !== null) {
     if (st.isSymbolicLink() || !st.isFile()) {
-      throw new AccessError(`refusing to replace the ${what} ${file}: it is ${st.isSymbolicLink() ? "a symlink (is the unit masked?)" : "not a regular file"}`, {
-        hint: `remove it (systemctl unmask, or rm) and run setup again`,
-      });
+      throw new AccessError(
+        `refusing to replace the ${what} ${file}: it is ${st.isSymbolicLink() ? "a symlink (is the unit masked?)" : "not a regular file"}`,
+        {
+          hint: `remove it (systemctl unmask, or rm) and run setup again`,
+        },
+      );
     }
     const old = await fs.readFile(file, { encoding: "utf8", flag: O_RDONLY | O_NOFOLLOW });
     if (old === data && (st.mode & 0o7777) === 0o644 && st.uid === 0) return "kept";

@@ -9,7 +9,6 @@ import type { Account } from "./account.js";
 import type { OwnEntries, Ownership } from "./files.js";
 import { UNIT_NAMES } from "./units.js";
 
-
 /** One folder setup makes: where, with which owner and mode, what for, and which entries in it are setup's. */
 export interface SetupFolder {
   dir: string;
@@ -40,11 +39,32 @@ export function folders(paths: AgentPaths, account: Account | undefined): SetupF
     // identity.txt and store.age: only the service account may even list them.
     folder(paths.dir, svc(0o700), "the state folder", STATE_FILES, svcOwners, suggest("--dir", paths.dir, undefined)),
     // The policy: root writes it, the agent (and anyone) reads it.
-    folder(path.dirname(paths.policy), root, "the policy folder", [path.basename(paths.policy)], [0], suggest("--policy", path.dirname(paths.policy), paths.policy)),
+    folder(
+      path.dirname(paths.policy),
+      root,
+      "the policy folder",
+      [path.basename(paths.policy)],
+      [0],
+      suggest("--policy", path.dirname(paths.policy), paths.policy),
+    ),
     // The audit log: the agent creates and appends it (0600); root reads it; nobody else needs to list it.
-    folder(path.dirname(paths.audit), svc(0o700), "the audit folder", [path.basename(paths.audit)], svcOwners, suggest("--audit", path.dirname(paths.audit), paths.audit)),
+    folder(
+      path.dirname(paths.audit),
+      svc(0o700),
+      "the audit folder",
+      [path.basename(paths.audit)],
+      svcOwners,
+      suggest("--audit", path.dirname(paths.audit), paths.audit),
+    ),
     // The socket's folder, for an agent started by hand (systemd's socket unit makes its own at boot).
-    folder(path.dirname(paths.socket), svc(0o755), "the socket folder", [path.basename(paths.socket), CREDENTIALS_SOCKET], svcOwners, suggest("--socket", path.dirname(paths.socket), paths.socket)),
+    folder(
+      path.dirname(paths.socket),
+      svc(0o755),
+      "the socket folder",
+      [path.basename(paths.socket), CREDENTIALS_SOCKET],
+      svcOwners,
+      suggest("--socket", path.dirname(paths.socket), paths.socket),
+    ),
   ];
   const unique: typeof list = [];
   for (const f of list) {
@@ -64,16 +84,37 @@ export function folders(paths: AgentPaths, account: Account | undefined): SetupF
 /** Returns the units folder setup makes when it is not systemd's own (root 0755, holding the two units). */
 export function unitsFolder(dir: string): SetupFolder {
   const names = [UNIT_NAMES.service, UNIT_NAMES.socket];
-  return folder(dir, { uid: 0, gid: 0, mode: 0o755, owner: "root:root" }, "the units folder", names, [0], suggest("--units-dir", dir, undefined));
+  return folder(
+    dir,
+    { uid: 0, gid: 0, mode: 0o755, owner: "root:root" },
+    "the units folder",
+    names,
+    [0],
+    suggest("--units-dir", dir, undefined),
+  );
 }
 
 /** Returns the folder of the sealed identity (root 0700, holding only the credential). */
 export function credentialFolder(credential: string): SetupFolder {
   const dir = path.dirname(credential);
-  return folder(dir, { uid: 0, gid: 0, mode: 0o700, owner: "root:root" }, "the credential folder", [path.basename(credential)], [0], suggest("--credential", dir, credential));
+  return folder(
+    dir,
+    { uid: 0, gid: 0, mode: 0o700, owner: "root:root" },
+    "the credential folder",
+    [path.basename(credential)],
+    [0],
+    suggest("--credential", dir, credential),
+  );
 }
 
-function folder(dir: string, want: Ownership, what: string, files: string[], owners: number[] | undefined, hint: string): SetupFolder & { files: string[] } {
+function folder(
+  dir: string,
+  want: Ownership,
+  what: string,
+  files: string[],
+  owners: number[] | undefined,
+  hint: string,
+): SetupFolder & { files: string[] } {
   return { dir, want, what, files: [...files], own: { name: ownNames(files), owners, hint } };
 }
 

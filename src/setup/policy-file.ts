@@ -44,7 +44,10 @@ export async function checkExistingPolicy(file: string): Promise<void> {
 export async function ensurePolicy(file: string, log: ActionLog): Promise<void> {
   if ((await lstatOrNull(file)) === null) {
     await createOwnedFile(file, policyTemplate(file), { uid: 0, gid: 0, mode: 0o644, owner: "root:root" }, "policy");
-    log.add("created", `the policy ${file} (root:root 0644, no rules: only root may read or write; edit it to grant access)`);
+    log.add(
+      "created",
+      `the policy ${file} (root:root 0644, no rules: only root may read or write; edit it to grant access)`,
+    );
     return;
   }
   const policy = await loadPolicyFile(file);

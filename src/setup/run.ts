@@ -60,6 +60,9 @@ export function firstExisting(candidates: readonly string[]): string {
 
 /** Returns the line of a child's standard error that says what went wrong (the first naming an error, else the first). */
 export function firstLine(text: string): string {
-  const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines.find((l) => /error|denied|EACCES/i.test(l)) ?? lines[0] ?? "no output";
 }

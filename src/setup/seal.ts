@@ -19,11 +19,12 @@ import { firstExisting, firstLine, runProgram } from "./run.js";
 /** The ways setup can seal the identity. */
 export const SEAL_METHODS = ["systemd-creds"] as const;
 
-
 /** Returns `method` when setup knows it; throws UsageError (2) otherwise. */
 export function checkSealMethod(method: string): "systemd-creds" {
   if (method !== "systemd-creds") {
-    throw new UsageError(`unknown --seal method ${JSON.stringify(method)}`, { hint: `the one method is: --seal ${SEAL_METHODS.join(", ")}` });
+    throw new UsageError(`unknown --seal method ${JSON.stringify(method)}`, {
+      hint: `the one method is: --seal ${SEAL_METHODS.join(", ")}`,
+    });
   }
   return method;
 }
@@ -47,7 +48,9 @@ export interface SealOptions {
  */
 export async function sealedRecipient(credential: string, systemdCreds = findSystemdCreds()): Promise<string | null> {
   if ((await lstatOrNull(credential)) === null) return null;
-  const ran = await runProgram(systemdCreds, ["decrypt", `--name=${IDENTITY_CREDENTIAL}`, credential, "-"], { env: toolEnv() });
+  const ran = await runProgram(systemdCreds, ["decrypt", `--name=${IDENTITY_CREDENTIAL}`, credential, "-"], {
+    env: toolEnv(),
+  });
   if (ran.code !== 0) {
     throw new FailureError(`systemd-creds cannot decrypt the sealed identity ${credential}: ${firstLine(ran.stderr)}`, {
       hint: "a credential opens only on the host (and TPM2) that sealed it: restore identity.txt from a backup, move the credential aside, and run setup --seal again",
@@ -68,33 +71,50 @@ export async function sealIdentity(opts: SealOptions, log: ActionLog): Promise<v
   await ensureFolder(f.dir, f.want, f.what, f.own, log);
   const existing = await sealedRecipient(opts.credential, tool);
   if (existing !== null && existing !== opts.recipient) {
-    throw new FailureError(`the sealed identity ${opts.credential} (public key ${existing}) is not the identity ${opts.identity} (${opts.recipient})`, {
-      hint: `keep the one the store is encrypted to: move the other aside, then run setup --seal again`,
-    });
+    throw new FailureError(
+      `the sealed identity ${opts.credential} (public key ${existing}) is not the identity ${opts.identity} (${opts.recipient})`,
+      {
+        hint: `keep the one the store is encrypted to: move the other aside, then run setup --seal again`,
+      },
+    );
   }
   if (existing === null) {
     const tmp = path.join(dir, `.${path.basename(opts.credential)}.tmp-${randomBytes(8).toString("hex")}`);
     try {
-      const ran = await runProgram(tool, ["encrypt", `--name=${IDENTITY_CREDENTIAL}`, opts.identity, tmp], { env: toolEnv() });
-      if (ran.code !== 0) throw new FailureError(`systemd-creds cannot seal ${opts.identity}: ${firstLine(ran.stderr)}`, { hint: "see `systemd-creds has-tpm2` and `man systemd-creds`" });
+      const ran = await runProgram(tool, ["encrypt", `--name=${IDENTITY_CREDENTIAL}`, opts.identity, tmp], {
+        env: toolEnv(),
+      });
+      if (ran.code !== 0)
+        throw new FailureError(`systemd-creds cannot seal ${opts.identity}: ${firstLine(ran.stderr)}`, {
+          hint: "see `systemd-creds has-tpm2` and `man systemd-creds`",
+        });
       const handle = await fs.open(tmp, constants.O_RDONLY | constants.O_NOFOLLOW);
       await handle.chmod(0o600).finally(() => handle.close());
-      if ((await sealedRecipient(tmp, tool)) !== opts.recipient) throw new FailureError(`the credential systemd-creds made does not decrypt to ${opts.identity}`);
+      if ((await sealedRecipient(tmp, tool)) !== opts.recipient)
+        throw new FailureError(`the credential systemd-creds made does not decrypt to ${opts.identity}`);
       await fs.rename(tmp, opts.credential);
       await syncFolder(dir);
     } catch (err) {
       await fs.rm(tmp, { force: true });
       if (err instanceof FailureError) throw err;
-      throw new FailureError(`cannot seal the identity into ${opts.credential}: ${errnoOf(err) ?? String(err)}`, { cause: err });
+      throw new FailureError(`cannot seal the identity into ${opts.credential}: ${errnoOf(err) ?? String(err)}`, {
+        cause: err,
+      });
     }
-    log.add("created", `the sealed identity ${opts.credential} (systemd credential ${IDENTITY_CREDENTIAL}, public key ${opts.recipient})`);
+    log.add(
+      "created",
+      `the sealed identity ${opts.credential} (systemd credential ${IDENTITY_CREDENTIAL}, public key ${opts.recipient})`,
+    );
   } else {
     log.add("kept", `the sealed identity ${opts.credential} (public key ${existing})`);
   }
   if ((await lstatOrNull(opts.identity)) !== null) {
     await fs.rm(opts.identity);
     await syncFolder(path.dirname(opts.identity));
-    log.add("fixed", `removed the plaintext identity ${opts.identity}: the agent gets it from systemd (LoadCredentialEncrypted=)`);
+    log.add(
+      "fixed",
+      `removed the plaintext identity ${opts.identity}: the agent gets it from systemd (LoadCredentialEncrypted=)`,
+    );
   }
 }
 

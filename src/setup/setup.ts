@@ -46,24 +46,31 @@ export interface SetupOptions {
  */
 export async function setup(opts: SetupOptions): Promise<Action[]> {
   if (process.getuid?.() !== 0) {
-    throw new AccessError("setup must run as root: it creates a system user, folders in /etc, /var and /run, and systemd units", {
-      hint: "sudo secretfile setup",
-    });
+    throw new AccessError(
+      "setup must run as root: it creates a system user, folders in /etc, /var and /run, and systemd units",
+      {
+        hint: "sudo secretfile setup",
+      },
+    );
   }
   const user = checkUserName(opts.user ?? DEFAULT_USER);
   const paths = absolute(opts.paths);
   const unitsDir = checkUnitPath(path.resolve(opts.unitsDir ?? SYSTEM_UNITS_DIR), "units folder");
-  const credential = opts.seal === undefined ? undefined : checkUnitPath(path.resolve(opts.seal.credential), "credential");
-  for (const [what, file] of Object.entries({ node: opts.run.node, launcher: opts.run.launcher, ...paths })) checkUnitPath(file, what);
+  const credential =
+    opts.seal === undefined ? undefined : checkUnitPath(path.resolve(opts.seal.credential), "credential");
+  for (const [what, file] of Object.entries({ node: opts.run.node, launcher: opts.run.launcher, ...paths }))
+    checkUnitPath(file, what);
   const log = new ActionLog(opts.onAction);
 
   // Everything that can refuse is checked before anything is changed.
   const check = inspectAccount(user, { adopt: opts.adoptUser === true, stateDir: paths.dir, ownState: stateEntry });
-  for (const folder of [...folders(paths, check.existing), ...extraFolders(unitsDir, credential)]) await planFolder(folder.dir, folder.want, folder.what, folder.own);
+  for (const folder of [...folders(paths, check.existing), ...extraFolders(unitsDir, credential)])
+    await planFolder(folder.dir, folder.want, folder.what, folder.own);
   await checkExistingPolicy(paths.policy);
 
   const account = await ensureAccount(check, log);
-  for (const folder of folders(paths, account)) await ensureFolder(folder.dir, folder.want, folder.what, folder.own, log);
+  for (const folder of folders(paths, account))
+    await ensureFolder(folder.dir, folder.want, folder.what, folder.own, log);
   await prepareState(account, paths, opts, log);
   await ensurePolicy(paths.policy, log);
 
@@ -73,19 +80,28 @@ export async function setup(opts: SetupOptions): Promise<Action[]> {
   const changes = await installUnits(unitsDir, units, log);
   await start({ systemd: opts.systemd, unitsDir, changes, user, run: opts.run, paths }, log);
   if (credential !== undefined && !opts.systemd) {
-    log.add("warning", `the identity is sealed: only systemd can hand it to the agent (LoadCredentialEncrypted=), so the agent cannot be started by hand here`);
+    log.add(
+      "warning",
+      `the identity is sealed: only systemd can hand it to the agent (LoadCredentialEncrypted=), so the agent cannot be started by hand here`,
+    );
   }
   return log.actions;
 }
 
 // The units folder (unless it is systemd's own, left as it is) and the sealed identity's folder.
 function extraFolders(unitsDir: string, credential: string | undefined): SetupFolder[] {
-  return [...(unitsDir === SYSTEM_UNITS_DIR ? [] : [unitsFolder(unitsDir)]), ...(credential === undefined ? [] : [credentialFolder(credential)])];
+  return [
+    ...(unitsDir === SYSTEM_UNITS_DIR ? [] : [unitsFolder(unitsDir)]),
+    ...(credential === undefined ? [] : [credentialFolder(credential)]),
+  ];
 }
 
 async function prepareState(account: Account, paths: AgentPaths, opts: SetupOptions, log: ActionLog): Promise<void> {
   const files = storePaths(paths.dir);
-  const seal = opts.seal === undefined ? undefined : { ...opts.seal, credential: path.resolve(opts.seal.credential), identity: files.identity };
+  const seal =
+    opts.seal === undefined
+      ? undefined
+      : { ...opts.seal, credential: path.resolve(opts.seal.credential), identity: files.identity };
   if (seal !== undefined && (await lstatOrNull(files.identity)) === null && (await lstatOrNull(files.store)) !== null) {
     // Sealed by an earlier run: identity.txt is gone on purpose, and the credential must still open.
     const recipient = await sealedRecipient(seal.credential, seal.systemdCreds);
@@ -98,19 +114,35 @@ async function prepareState(account: Account, paths: AgentPaths, opts: SetupOpti
   const kind = state.pq ? "post-quantum hybrid" : "X25519";
   log.add(state.identity, `the identity ${files.identity} (${kind}, public key ${state.recipient})`);
   const idMode = (await lstat(files.identity)).mode & 0o777;
-  if (idMode !== IDENTITY_MODE.system) log.add("warning", `the identity ${files.identity} has mode ${octal(idMode)}; the documented mode is ${octal(IDENTITY_MODE.system)}: chmod ${IDENTITY_MODE.system.toString(8)} ${files.identity}`);
+  if (idMode !== IDENTITY_MODE.system)
+    log.add(
+      "warning",
+      `the identity ${files.identity} has mode ${octal(idMode)}; the documented mode is ${octal(IDENTITY_MODE.system)}: chmod ${IDENTITY_MODE.system.toString(8)} ${files.identity}`,
+    );
   if (opts.pq && !state.pq && state.identity === "kept") {
     log.add("warning", `--pq ignored: the existing X25519 identity is kept (setup never replaces an identity)`);
   }
   const n = state.secrets;
   const storeMode = (await lstat(files.store)).mode & 0o777;
-  log.add(state.store, `the store ${files.store} (${n} secret${n === 1 ? "" : "s"}, ${account.name} ${octal(storeMode)})`);
+  log.add(
+    state.store,
+    `the store ${files.store} (${n} secret${n === 1 ? "" : "s"}, ${account.name} ${octal(storeMode)})`,
+  );
   if (seal !== undefined) {
     await sealIdentity({ ...seal, recipient: state.recipient }, log);
-    log.add("next", `the sealed identity opens only on this host: keep an offline recovery key among the store's recipients (docs/fleet.md)`);
-  } else if (state.identity === "created") log.add("next", `back up ${files.identity} somewhere safe: without it the store cannot be decrypted`);
+    log.add(
+      "next",
+      `the sealed identity opens only on this host: keep an offline recovery key among the store's recipients (docs/fleet.md)`,
+    );
+  } else if (state.identity === "created")
+    log.add("next", `back up ${files.identity} somewhere safe: without it the store cannot be decrypted`);
 }
 
 function absolute(p: AgentPaths): AgentPaths {
-  return { dir: path.resolve(p.dir), socket: path.resolve(p.socket), policy: path.resolve(p.policy), audit: path.resolve(p.audit) };
+  return {
+    dir: path.resolve(p.dir),
+    socket: path.resolve(p.socket),
+    policy: path.resolve(p.policy),
+    audit: path.resolve(p.audit),
+  };
 }

@@ -44,9 +44,12 @@ export async function prepareStateAs(account: Account, dir: string, pq: boolean,
   try {
     answer = JSON.parse(ran.stdout);
   } catch {
-    throw new FailureError(`the service account ${account.name} cannot run ${run.launcher} (exit ${ran.code ?? ran.signal}): ${firstLine(ran.stderr)}`, {
-      hint: `the agent runs as ${account.name} too: install secretfile where every user can read it (e.g. npm install -g as root), then run setup again`,
-    });
+    throw new FailureError(
+      `the service account ${account.name} cannot run ${run.launcher} (exit ${ran.code ?? ran.signal}): ${firstLine(ran.stderr)}`,
+      {
+        hint: `the agent runs as ${account.name} too: install secretfile where every user can read it (e.g. npm install -g as root), then run setup again`,
+      },
+    );
   }
   return fromAnswer(answer, account.name);
 }
@@ -62,7 +65,13 @@ export async function prepareState(dir: string, pq: boolean): Promise<StateResul
   const hasStore = (await lstatOrNull(paths.store)) !== null;
   if (!hasIdentity && !hasStore) {
     const store = await Store.create(paths, { pq, identityMode: IDENTITY_MODE.system });
-    return { identity: "created", store: "created", recipient: store.identity.recipient, pq: isPq(store.identity.recipient), secrets: 0 };
+    return {
+      identity: "created",
+      store: "created",
+      recipient: store.identity.recipient,
+      pq: isPq(store.identity.recipient),
+      secrets: 0,
+    };
   }
   if (hasIdentity && !hasStore) {
     throw new FailureError(`the identity ${paths.identity} exists but the store ${paths.store} does not`, {
@@ -76,22 +85,41 @@ export async function prepareState(dir: string, pq: boolean): Promise<StateResul
   }
   const store = await Store.open(paths);
   const doc = await store.read();
-  return { identity: "kept", store: "kept", recipient: store.identity.recipient, pq: isPq(store.identity.recipient), secrets: listSecrets(doc).length };
+  return {
+    identity: "kept",
+    store: "kept",
+    recipient: store.identity.recipient,
+    pq: isPq(store.identity.recipient),
+    secrets: listSecrets(doc).length,
+  };
 }
 
 /** What the child prints on standard output: the result, or its error. */
 export function answerOf(result: StateResult | SecretfileError): string {
   if (result instanceof SecretfileError) {
-    return JSON.stringify({ ok: false, code: result.code, exitCode: result.exitCode, message: result.message, hint: result.hint });
+    return JSON.stringify({
+      ok: false,
+      code: result.code,
+      exitCode: result.exitCode,
+      message: result.message,
+      hint: result.hint,
+    });
   }
   return JSON.stringify({ ok: true, ...result });
 }
 
 function fromAnswer(answer: unknown, user: string): StateResult {
   // The child's standard output, parsed: may be any JSON (null included) if the child misbehaved.
-  const a = answer as (Partial<StateResult> & { ok?: boolean; code?: string; exitCode?: number; message?: string; hint?: string }) | null;
+  const a = answer as
+    (Partial<StateResult> & { ok?: boolean; code?: string; exitCode?: number; message?: string; hint?: string }) | null;
   if (a?.ok === true && typeof a.recipient === "string") {
-    return { identity: a.identity === "created" ? "created" : "kept", store: a.store === "created" ? "created" : "kept", recipient: a.recipient, pq: a.pq === true, secrets: a.secrets ?? 0 };
+    return {
+      identity: a.identity === "created" ? "created" : "kept",
+      store: a.store === "created" ? "created" : "kept",
+      recipient: a.recipient,
+      pq: a.pq === true,
+      secrets: a.secrets ?? 0,
+    };
   }
   if (a?.ok === false && typeof a.message === "string") {
     const exit = Object.values(ExitCode).includes(a.exitCode as ExitCode) ? (a.exitCode as ExitCode) : ExitCode.failure;

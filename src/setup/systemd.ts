@@ -21,7 +21,11 @@ export const SYSTEM_UNITS_DIR = "/etc/systemd/system";
  * The folders systemd reads units from: the administrator's, and the packages' (the Debian package ships the units in
  * /lib/systemd/system, and its postinst runs setup with `--units-dir /lib/systemd/system`).
  */
-export const SYSTEMD_UNIT_DIRS: readonly string[] = [SYSTEM_UNITS_DIR, "/lib/systemd/system", "/usr/lib/systemd/system"];
+export const SYSTEMD_UNIT_DIRS: readonly string[] = [
+  SYSTEM_UNITS_DIR,
+  "/lib/systemd/system",
+  "/usr/lib/systemd/system",
+];
 
 /** The init script the Debian package installs for hosts without systemd. */
 export const INIT_SCRIPT = "/etc/init.d/secretfile";
@@ -48,7 +52,10 @@ export async function installUnits(dir: string, units: Units, log: ActionLog): P
     log.add(done, `the unit ${file}`);
     return done;
   };
-  return { service: await write(UNIT_NAMES.service, units.service), socket: await write(UNIT_NAMES.socket, units.socket) };
+  return {
+    service: await write(UNIT_NAMES.service, units.service),
+    socket: await write(UNIT_NAMES.socket, units.socket),
+  };
 }
 
 /** What start() needs to know. */
@@ -75,22 +82,31 @@ export interface StartOptions {
 export async function start(opts: StartOptions, log: ActionLog): Promise<void> {
   const initScript = opts.initScript === undefined ? (existsSync(INIT_SCRIPT) ? INIT_SCRIPT : null) : opts.initScript;
   if (!opts.systemd && initScript !== null) {
-    log.add("next", `systemd is not running here: start the agent with \`service secretfile start\` (the init script ${initScript}, which also remakes the socket's folder after a reboot; \`update-rc.d secretfile defaults\` has it start at boot)`);
+    log.add(
+      "next",
+      `systemd is not running here: start the agent with \`service secretfile start\` (the init script ${initScript}, which also remakes the socket's folder after a reboot; \`update-rc.d secretfile defaults\` has it start at boot)`,
+    );
     return;
   }
   if (!opts.systemd || !SYSTEMD_UNIT_DIRS.includes(opts.unitsDir)) {
-    const why = opts.systemd ? `the units are in ${opts.unitsDir}, not ${SYSTEM_UNITS_DIR}` : "systemd is not running here";
+    const why = opts.systemd
+      ? `the units are in ${opts.unitsDir}, not ${SYSTEM_UNITS_DIR}`
+      : "systemd is not running here";
     log.add("next", `${why}, so nothing was started; start the agent by hand as root: ${manualCommand(opts)}`);
-    if (!opts.systemd && opts.paths.socket.startsWith("/run/")) log.add("next", "/run is emptied at boot: after a reboot, run setup again before starting the agent");
+    if (!opts.systemd && opts.paths.socket.startsWith("/run/"))
+      log.add("next", "/run is emptied at boot: after a reboot, run setup again before starting the agent");
     return;
   }
   const systemctl = opts.systemctl ?? firstExisting(["/usr/bin/systemctl", "/bin/systemctl"]);
   const call = async (...args: string[]) => {
     const ran = await runProgram(systemctl, args, { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" } });
     if (ran.code !== 0) {
-      throw new FailureError(`systemctl ${args.join(" ")} failed (exit ${ran.code ?? ran.signal}): ${firstLine(ran.stderr)}`, {
-        hint: `see \`systemctl status ${UNIT_NAMES.socket} ${UNIT_NAMES.service}\` and \`journalctl -u secretfile\``,
-      });
+      throw new FailureError(
+        `systemctl ${args.join(" ")} failed (exit ${ran.code ?? ran.signal}): ${firstLine(ran.stderr)}`,
+        {
+          hint: `see \`systemctl status ${UNIT_NAMES.socket} ${UNIT_NAMES.service}\` and \`journalctl -u secretfile\``,
+        },
+      );
     }
     log.add("ran", `systemctl ${args.join(" ")}`);
   };

@@ -62,7 +62,14 @@ export function checkUnitPath(file: string, what: string): string {
 /** Renders secretfile.service and secretfile.socket. Throws UsageError for a path checkUnitPath refuses. */
 export function renderUnits(i: UnitInputs): Units {
   const { paths } = i;
-  const used = { node: i.node, launcher: i.launcher, "state folder": paths.dir, policy: paths.policy, "audit log": paths.audit, socket: paths.socket };
+  const used = {
+    node: i.node,
+    launcher: i.launcher,
+    "state folder": paths.dir,
+    policy: paths.policy,
+    "audit log": paths.audit,
+    socket: paths.socket,
+  };
   for (const [what, file] of Object.entries(used)) checkUnitPath(file, what);
   if (i.credential !== undefined) checkUnitPath(i.credential, "credential");
   // systemd decrypts the sealed identity into $CREDENTIALS_DIRECTORY, readable by the agent alone, for each run.
@@ -73,8 +80,14 @@ export function renderUnits(i: UnitInputs): Units {
   const inHome = readable.filter((f) => under(f, HOMES));
   const inTmp = readable.filter((f) => under(f, TMPS));
   const warnings: string[] = [];
-  if (inTmp.length > 0) warnings.push(`the unit's PrivateTmp=yes hides /tmp and /var/tmp from the agent, where these are: ${inTmp.join(", ")}; keep them elsewhere`);
-  if (inHome.length > 0) warnings.push(`these are in a home folder, so the unit has ProtectHome=read-only instead of yes: ${inHome.join(", ")}; installing under /usr/local is safer`);
+  if (inTmp.length > 0)
+    warnings.push(
+      `the unit's PrivateTmp=yes hides /tmp and /var/tmp from the agent, where these are: ${inTmp.join(", ")}; keep them elsewhere`,
+    );
+  if (inHome.length > 0)
+    warnings.push(
+      `these are in a home folder, so the unit has ProtectHome=read-only instead of yes: ${inHome.join(", ")}; installing under /usr/local is safer`,
+    );
   const rw = [...new Set([paths.dir, auditDir])];
   const service = `# ${UNIT_NAMES.service}: the secretfile agent, started by ${UNIT_NAMES.socket} on the first connection.
 # Written by \`secretfile setup\`, which rewrites it when it differs: change it with \`systemctl edit secretfile\`.

@@ -18,7 +18,12 @@ const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_DIRECTORY } = constan
  * temporary file is removed; when only the final fsync of the folder fails, the new content is in place and the
  * error says so.
  */
-export async function replaceFile(file: string, data: Uint8Array, mode: number, beforeRename?: () => void): Promise<void> {
+export async function replaceFile(
+  file: string,
+  data: Uint8Array,
+  mode: number,
+  beforeRename?: () => void,
+): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `${tempPrefix(file)}${randomBytes(8).toString("hex")}`);
   let step = "create a temporary file in";
@@ -65,10 +70,13 @@ export async function replaceFile(file: string, data: Uint8Array, mode: number, 
     await syncFolder(dir);
   } catch (err) {
     const code = errnoOf(err);
-    throw new FailureError(`wrote ${file}, but cannot fsync its folder ${dir}: ${code ?? String(err)}; the change is made but may not survive a crash`, {
-      hint: ioHint(code, dir),
-      cause: err,
-    });
+    throw new FailureError(
+      `wrote ${file}, but cannot fsync its folder ${dir}: ${code ?? String(err)}; the change is made but may not survive a crash`,
+      {
+        hint: ioHint(code, dir),
+        cause: err,
+      },
+    );
   }
 }
 
@@ -86,7 +94,8 @@ export async function removeLeftovers(file: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    if (name.startsWith(prefix) && /^[0-9a-f]{16}$/.test(name.slice(prefix.length))) await removeQuietly(path.join(dir, name));
+    if (name.startsWith(prefix) && /^[0-9a-f]{16}$/.test(name.slice(prefix.length)))
+      await removeQuietly(path.join(dir, name));
   }
 }
 

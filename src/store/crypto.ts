@@ -98,7 +98,10 @@ const damaged = (file: string) => `${file} is damaged, truncated or not an age f
 
 /** Returns the binary age file in `bytes`: `bytes` itself, or its ASCII armor decoded. Throws DamagedArmorError. */
 async function binaryOf(bytes: Uint8Array, file: string): Promise<Uint8Array> {
-  if (bytes.length === 0 || Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).subarray(0, BINARY_START.length).equals(BINARY_START)) {
+  if (
+    bytes.length === 0 ||
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).subarray(0, BINARY_START.length).equals(BINARY_START)
+  ) {
     return bytes;
   }
   try {
@@ -133,7 +136,10 @@ export async function decryptWithTypage(ciphertext: Uint8Array, identity: string
   try {
     d.addIdentity(identity);
   } catch (cause) {
-    throw new CorruptError(`the identity for ${file} is not a valid age identity`, { hint: "restore it from a backup", cause });
+    throw new CorruptError(`the identity for ${file} is not a valid age identity`, {
+      hint: "restore it from a backup",
+      cause,
+    });
   }
   // Tried after the real identity, so it is only asked when that one matched no recipient.
   // `as boolean`: set by the callback below, which TS's narrowing of a `let` does not see.

@@ -122,9 +122,12 @@ export function parseDocument(bytes: Uint8Array, file: string): StoreDocument {
     throw corrupt(file, `its plaintext is not a secretfile store (no "format": "${FORMAT}")`);
   }
   if (data.version !== VERSION) {
-    throw new CorruptError(`${file} has store version ${JSON.stringify(data.version)}; this secretfile reads version ${VERSION}`, {
-      hint: "upgrade secretfile to read it, or restore the store from a backup",
-    });
+    throw new CorruptError(
+      `${file} has store version ${JSON.stringify(data.version)}; this secretfile reads version ${VERSION}`,
+      {
+        hint: "upgrade secretfile to read it, or restore the store from a backup",
+      },
+    );
   }
   if (!isObject(data.secrets)) throw corrupt(file, 'it has no "secrets" object');
   const secrets = Object.create(null) as Record<string, Secret>;
@@ -138,7 +141,8 @@ export function parseDocument(bytes: Uint8Array, file: string): StoreDocument {
     if (!isObject(data.history)) throw corrupt(file, 'its "history" is not an object');
     doc.history = {};
     for (const [name, record] of Object.entries(data.history)) {
-      if (!Object.hasOwn(secrets, name)) throw corrupt(file, `it holds history for ${JSON.stringify(name.slice(0, 40))}, which is not a secret in it`);
+      if (!Object.hasOwn(secrets, name))
+        throw corrupt(file, `it holds history for ${JSON.stringify(name.slice(0, 40))}, which is not a secret in it`);
       if (!isSecretHistory(record)) throw corrupt(file, `the history of ${name} is malformed`);
       setEntry(doc.history, name, record);
     }
@@ -201,7 +205,9 @@ function isPastValue(p: unknown): p is PastValue {
 }
 
 function isSettings(s: unknown): s is StoreSettings {
-  return isObject(s) && (s.historyKeep === undefined || (Number.isInteger(s.historyKeep) && (s.historyKeep as number) >= 0));
+  return (
+    isObject(s) && (s.historyKeep === undefined || (Number.isInteger(s.historyKeep) && (s.historyKeep as number) >= 0))
+  );
 }
 
 function isVersion(n: unknown): n is number {

@@ -47,10 +47,18 @@ export function readDotenvFile(file: string): string {
     bytes = readFileSync(file);
   } catch (cause) {
     const code = errnoOf(cause);
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : code === "EACCES" ? "permission denied" : code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "it is a folder"
+          : code === "EACCES"
+            ? "permission denied"
+            : code;
     throw new UsageError(`cannot read the env file ${file} (${why})`, { cause });
   }
-  if (bytes.length > MAX_ENV_FILE_BYTES) throw new UsageError(`the env file ${file} is larger than ${MAX_ENV_FILE_BYTES} bytes`);
+  if (bytes.length > MAX_ENV_FILE_BYTES)
+    throw new UsageError(`the env file ${file} is larger than ${MAX_ENV_FILE_BYTES} bytes`);
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (cause) {
@@ -68,14 +76,24 @@ export function readDotenv(text: string): DotenvRead {
   const entries: DotenvLine[] = [];
   const refused: DotenvRefusal[] = [];
   const blanks = longBlankStretch(normal);
-  if (blanks !== undefined) return { entries, refused: [{ line: blanks, why: `more than ${MAX_BLANK_LINES} blank lines in a row (dotenv is too slow on them): remove them` }] };
+  if (blanks !== undefined)
+    return {
+      entries,
+      refused: [
+        {
+          line: blanks,
+          why: `more than ${MAX_BLANK_LINES} blank lines in a row (dotenv is too slow on them): remove them`,
+        },
+      ],
+    };
   for (const [name, value] of Object.entries(dotenv.parse(text))) {
     const line = lineOf(lines, name);
     const why = refusal(name, value);
     if (why === undefined) entries.push({ name, value, line });
     else refused.push({ line, why });
   }
-  const order = (a: { line: number | undefined }, b: { line: number | undefined }) => (a.line ?? Infinity) - (b.line ?? Infinity);
+  const order = (a: { line: number | undefined }, b: { line: number | undefined }) =>
+    (a.line ?? Infinity) - (b.line ?? Infinity);
   return { entries: entries.sort(order), refused: refused.sort(order) };
 }
 
@@ -87,7 +105,8 @@ export function parseDotenv(text: string, file: string, hint: string): DotenvLin
   const { entries, refused } = readDotenv(text);
   const first = refused[0];
   if (first === undefined) return entries;
-  const more = refused.length > 1 ? ` (${refused.length - 1} more ${refused.length === 2 ? "line is" : "lines are"} refused)` : "";
+  const more =
+    refused.length > 1 ? ` (${refused.length - 1} more ${refused.length === 2 ? "line is" : "lines are"} refused)` : "";
   throw new UsageError(`${at(file, first.line)}: ${first.why}${more}`, { hint });
 }
 
@@ -108,7 +127,8 @@ function refusal(name: string, value: string): string | undefined {
     throw err;
   }
   const bytes = Buffer.byteLength(value);
-  if (bytes > MAX_VALUE_BYTES) return `the value of ${name} is ${bytes} bytes, more than the ${MAX_VALUE_BYTES} allowed`;
+  if (bytes > MAX_VALUE_BYTES)
+    return `the value of ${name} is ${bytes} bytes, more than the ${MAX_VALUE_BYTES} allowed`;
   if (value.includes("\0")) return `the value of ${name} holds a NUL byte`;
   return undefined;
 }
@@ -120,7 +140,8 @@ function refusal(name: string, value: string): string | undefined {
  */
 function longBlankStretch(normal: string): number | undefined {
   for (const m of normal.matchAll(/\s+/g)) {
-    if ((m[0].match(/[\n\r\u2028\u2029]/g)?.length ?? 0) > MAX_BLANK_LINES) return normal.slice(0, m.index).split("\n").length;
+    if ((m[0].match(/[\n\r\u2028\u2029]/g)?.length ?? 0) > MAX_BLANK_LINES)
+      return normal.slice(0, m.index).split("\n").length;
   }
   return undefined;
 }

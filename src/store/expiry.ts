@@ -59,7 +59,11 @@ export function status(meta: ExpiryMeta, now: Date): Status {
 }
 
 /** Returns the names among `names` that need attention at `now`, with why; names missing from `secrets` are skipped. */
-export function attentionOf(secrets: Record<string, ExpiryMeta>, names: Iterable<string>, now: Date): Record<string, Attention> {
+export function attentionOf(
+  secrets: Record<string, ExpiryMeta>,
+  names: Iterable<string>,
+  now: Date,
+): Record<string, Attention> {
   const out: Record<string, Attention> = {};
   for (const name of names) {
     const meta = Object.hasOwn(secrets, name) ? secrets[name] : undefined;

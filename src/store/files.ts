@@ -47,15 +47,18 @@ export async function readPrivateFile(file: string, rules: FileRules): Promise<B
       // Name the owner, and the fix when the file belongs to someone else (say root, after a careless copy).
       const owner = ownerOf(file);
       const me = process.getuid?.();
-      throw new AccessError(`permission denied reading the ${rules.what} ${file}${owner === undefined ? "" : ` (owned by uid ${owner})`}`, {
-        hint:
-          owner !== undefined && me !== undefined && owner !== me
-            ? `sudo chown ${me} ${file}  (or run secretfile as its owner, uid ${owner})`
-            : owner !== undefined && owner === me
-              ? `chmod ${(rules.mode ?? 0o600).toString(8)} ${file}`
-              : "run as the user that owns it, or use the system agent",
-        cause: err,
-      });
+      throw new AccessError(
+        `permission denied reading the ${rules.what} ${file}${owner === undefined ? "" : ` (owned by uid ${owner})`}`,
+        {
+          hint:
+            owner !== undefined && me !== undefined && owner !== me
+              ? `sudo chown ${me} ${file}  (or run secretfile as its owner, uid ${owner})`
+              : owner !== undefined && owner === me
+                ? `chmod ${(rules.mode ?? 0o600).toString(8)} ${file}`
+                : "run as the user that owns it, or use the system agent",
+          cause: err,
+        },
+      );
     }
     throw new FailureError(`cannot open the ${rules.what} ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   }
@@ -63,13 +66,18 @@ export async function readPrivateFile(file: string, rules: FileRules): Promise<B
     const st = fstatSync(fd);
     checkOwnerAndMode(file, rules, st.uid, st.mode, st.isFile());
     if (st.size > rules.maxBytes) {
-      throw new FailureError(`the ${rules.what} ${file} is ${st.size} bytes, larger than the ${rules.maxBytes} allowed`);
+      throw new FailureError(
+        `the ${rules.what} ${file} is ${st.size} bytes, larger than the ${rules.maxBytes} allowed`,
+      );
     }
     return readFileSync(fd);
   } catch (err) {
     if (err instanceof SecretfileError) throw err;
     throw new FailureError(`cannot read the ${rules.what} ${file}: ${errnoOf(err) ?? String(err)}`, {
-      hint: errnoOf(err) === "EIO" ? "the disk reported an I/O error: check it (`dmesg`) and keep the file's backup at hand" : "run the command again",
+      hint:
+        errnoOf(err) === "EIO"
+          ? "the disk reported an I/O error: check it (`dmesg`) and keep the file's backup at hand"
+          : "run the command again",
       cause: err,
     });
   } finally {
@@ -134,11 +142,19 @@ function checkOwnerAndMode(file: string, rules: FileRules, uid: number, mode: nu
  * fsynced under a temporary name, then linked into place, which fails if `file` exists. A failure or a crash leaves
  * no partial `file`. Throws ExistsError (exit 1) if it already exists, FailureError (exit 1) when a step fails.
  */
-export async function createExclusive(file: string, data: Uint8Array | string, mode: number, what: string): Promise<void> {
+export async function createExclusive(
+  file: string,
+  data: Uint8Array | string,
+  mode: number,
+  what: string,
+): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${randomBytes(8).toString("hex")}`);
   const fail = (err: unknown) =>
-    new FailureError(`cannot create the ${what} ${file}: ${errnoOf(err) ?? String(err)}`, { hint: ioHint(errnoOf(err), dir), cause: err });
+    new FailureError(`cannot create the ${what} ${file}: ${errnoOf(err) ?? String(err)}`, {
+      hint: ioHint(errnoOf(err), dir),
+      cause: err,
+    });
   try {
     await writeNew(tmp, data, mode);
   } catch (err) {
@@ -149,14 +165,21 @@ export async function createExclusive(file: string, data: Uint8Array | string, m
   } catch (err) {
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     if (errnoOf(err) === "EEXIST") {
-      throw new ExistsError(`the ${what} ${file} already exists`, { hint: "keep it, or move it aside to start over", cause: err });
+      throw new ExistsError(`the ${what} ${file} already exists`, {
+        hint: "keep it, or move it aside to start over",
+        cause: err,
+      });
     }
     if (!NO_LINKS.has(errnoOf(err) ?? "")) throw fail(err);
     // A filesystem without hard links: create the file itself, and remove it again if the write fails.
     try {
       await writeNew(file, data, mode);
     } catch (err2) {
-      if (errnoOf(err2) === "EEXIST") throw new ExistsError(`the ${what} ${file} already exists`, { hint: "keep it, or move it aside to start over", cause: err2 });
+      if (errnoOf(err2) === "EEXIST")
+        throw new ExistsError(`the ${what} ${file} already exists`, {
+          hint: "keep it, or move it aside to start over",
+          cause: err2,
+        });
       await fs.rm(file, { force: true }).catch(() => undefined);
       throw fail(err2);
     }
@@ -191,4 +214,3 @@ async function writeNew(file: string, data: Uint8Array | string, mode: number): 
     throw err;
   }
 }
-

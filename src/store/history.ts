@@ -58,7 +58,8 @@ export function historyKeep(doc: StoreDocument): number {
 
 /** Sets the history limit of `doc` and drops, from every secret, the earlier values beyond it. Throws UsageError. */
 export function setHistoryKeep(doc: StoreDocument, keep: number): void {
-  if (!isHistoryKeep(keep)) throw new UsageError(`the history limit must be a whole number from 0 to ${MAX_HISTORY_KEEP}`);
+  if (!isHistoryKeep(keep))
+    throw new UsageError(`the history limit must be a whole number from 0 to ${MAX_HISTORY_KEEP}`);
   doc.settings = { ...doc.settings, historyKeep: keep };
   for (const record of Object.values(doc.history ?? {})) setEarlier(record, record.earlier ?? [], keep);
 }
@@ -92,7 +93,10 @@ export function versionsOf(doc: StoreDocument, name: string, secret: Secret): Hi
   const record = entryOf(doc.history, name);
   const current: VersionInfo = { version: record?.version ?? 1, since: secret.updated, current: true };
   if (record?.restoredFrom !== undefined) current.restoredFrom = record.restoredFrom;
-  const earlier = (record?.earlier ?? []).map(({ value: _value, ...meta }): VersionInfo => ({ ...meta, current: false }));
+  const earlier = (record?.earlier ?? []).map(({ value: _value, ...meta }): VersionInfo => ({
+    ...meta,
+    current: false,
+  }));
   return { versions: [current, ...earlier], keep: historyKeep(doc) };
 }
 
@@ -101,17 +105,30 @@ export function versionsOf(doc: StoreDocument, name: string, secret: Secret): Hi
  * current again as a new version; the value it replaces joins the history. Throws NotFoundError (exit 3) when that
  * version is not kept in `file`, UsageError (exit 2) when `to` is the current version.
  */
-export function restoreVersion(doc: StoreDocument, name: string, old: Secret, to: number | undefined, file: string): Rollback {
+export function restoreVersion(
+  doc: StoreDocument,
+  name: string,
+  old: Secret,
+  to: number | undefined,
+  file: string,
+): Rollback {
   const record = entryOf(doc.history, name);
   const earlier = record?.earlier ?? [];
   const hint = `\`secretfile history ${name}\` lists the versions kept`;
-  if (to !== undefined && to === (record?.version ?? 1)) throw new UsageError(`version ${to} is already the current value of ${name}`, { hint });
+  if (to !== undefined && to === (record?.version ?? 1))
+    throw new UsageError(`version ${to} is already the current value of ${name}`, { hint });
   const past = to === undefined ? earlier[0] : earlier.find((p) => p.version === to);
   if (past === undefined) {
     const dropped = to !== undefined && earlier.length > 0 && to < earlier[earlier.length - 1]!.version;
-    const what = to === undefined ? "no earlier value" : dropped ? `no version ${to} any more (only the ${earlier.length} newest earlier values are kept)` : `no version ${to}`;
+    const what =
+      to === undefined
+        ? "no earlier value"
+        : dropped
+          ? `no version ${to} any more (only the ${earlier.length} newest earlier values are kept)`
+          : `no version ${to}`;
     throw new NotFoundError(`${name} has ${what} in ${file}`, {
-      hint: earlier.length === 0 ? `earlier values are kept from the next \`secretfile add ${name} --replace\` on` : hint,
+      hint:
+        earlier.length === 0 ? `earlier values are kept from the next \`secretfile add ${name} --replace\` on` : hint,
     });
   }
   const now = new Date().toISOString();

@@ -39,9 +39,16 @@ export async function createIdentity(file: string, opts: { pq: boolean; mode?: n
  * NoStoreError (exit 1) when it does not exist.
  */
 export async function loadIdentity(file: string, opts: IdentityOptions = {}): Promise<LoadedIdentity> {
-  const bytes = await readPrivateFile(file, opts.sealed === true ? SEALED_RULES : { what: "identity", forbiddenMode: 0o077, maxBytes: 64 * 1024, mode: opts.mode ?? IDENTITY_MODE.personal });
+  const bytes = await readPrivateFile(
+    file,
+    opts.sealed === true
+      ? SEALED_RULES
+      : { what: "identity", forbiddenMode: 0o077, maxBytes: 64 * 1024, mode: opts.mode ?? IDENTITY_MODE.personal },
+  );
   if (bytes === null) {
-    throw new NoStoreError(`no identity at ${file}`, { hint: "run `secretfile init` to create a personal store, or pass --dir" });
+    throw new NoStoreError(`no identity at ${file}`, {
+      hint: "run `secretfile init` to create a personal store, or pass --dir",
+    });
   }
   const text = bytes.toString("utf8");
   bytes.fill(0); // the key lives on only as a string (see SECURITY.md, Memory)
@@ -96,7 +103,10 @@ export function rekeyFiles(identity: string): { next: string; old: string } {
  * Returns the identities a rekey keeps beside `identity` (`.new`, `.old`) that load; one that is missing, unsafe or
  * damaged is left out (the store is always encrypted to `identity` itself as well).
  */
-export async function rekeyIdentities(identity: string, which: readonly ("next" | "old")[] = ["next", "old"]): Promise<LoadedIdentity[]> {
+export async function rekeyIdentities(
+  identity: string,
+  which: readonly ("next" | "old")[] = ["next", "old"],
+): Promise<LoadedIdentity[]> {
   const files = rekeyFiles(identity);
   const out: LoadedIdentity[] = [];
   for (const key of which) {

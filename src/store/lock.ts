@@ -8,7 +8,15 @@ import lockfile from "proper-lockfile";
 import { AccessError, FailureError } from "../errors.js";
 import { errnoOf } from "../system/errno.js";
 import { ioHint } from "./io-error.js";
-import { holderIsDead, newOwner, readOwner, removeOwner, stillHeld, writeOwner, type OwnerRecord } from "./lock-owner.js";
+import {
+  holderIsDead,
+  newOwner,
+  readOwner,
+  removeOwner,
+  stillHeld,
+  writeOwner,
+  type OwnerRecord,
+} from "./lock-owner.js";
 
 /** How a caller waits for the lock. */
 export interface LockOptions {
@@ -32,7 +40,11 @@ const NEVER_STALE = 2 ** 31 - 1;
  * was lost (taken over as stale) so that a write can abort before its rename.
  * Throws FailureError (exit 1) when the lock cannot be had within the timeout.
  */
-export async function withLock<T>(file: string, fn: (assertHeld: () => void) => Promise<T>, opts: LockOptions = {}): Promise<T> {
+export async function withLock<T>(
+  file: string,
+  fn: (assertHeld: () => void) => Promise<T>,
+  opts: LockOptions = {},
+): Promise<T> {
   const lockPath = `${file}.lock`;
   const stale = staleMs();
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
@@ -56,7 +68,10 @@ export async function withLock<T>(file: string, fn: (assertHeld: () => void) => 
       break;
     } catch (err) {
       if (errnoOf(err) !== "ELOCKED") {
-        throw new FailureError(`cannot lock ${file}: ${errnoOf(err) ?? String(err)}`, { hint: ioHint(errnoOf(err), path.dirname(file)), cause: err });
+        throw new FailureError(`cannot lock ${file}: ${errnoOf(err) ?? String(err)}`, {
+          hint: ioHint(errnoOf(err), path.dirname(file)),
+          cause: err,
+        });
       }
       refuseNonFolder(lockPath);
       if (takeOverIfAbandoned(lockPath, stale)) continue;
@@ -86,7 +101,8 @@ export async function withLock<T>(file: string, fn: (assertHeld: () => void) => 
     return await fn(assertHeld);
   } finally {
     // A lock taken over while we stalled is someone else's now: leave it (proper-lockfile sees that at its next refresh).
-    if (compromised === undefined && (ino === undefined || inodeOf(lockPath) === ino)) await release().catch(() => undefined);
+    if (compromised === undefined && (ino === undefined || inodeOf(lockPath) === ino))
+      await release().catch(() => undefined);
   }
 }
 
@@ -96,7 +112,11 @@ export async function withLock<T>(file: string, fn: (assertHeld: () => void) => 
  * without a record exists only for a few microseconds.
  */
 function holderFs(): { fs: typeof nodeFs; ino: number | undefined; owner: OwnerRecord | undefined } {
-  const held: { fs: typeof nodeFs; ino: number | undefined; owner: OwnerRecord | undefined } = { fs: nodeFs, ino: undefined, owner: undefined };
+  const held: { fs: typeof nodeFs; ino: number | undefined; owner: OwnerRecord | undefined } = {
+    fs: nodeFs,
+    ino: undefined,
+    owner: undefined,
+  };
   const mkdir = (dir: string, done: (err: NodeJS.ErrnoException | null) => void) => {
     const record = newOwner();
     try {
@@ -206,8 +226,11 @@ function refuseNonFolder(lockPath: string): void {
     return; // released meanwhile: try again
   }
   if (!st.isDirectory()) {
-    throw new AccessError(`refusing to use the lock ${lockPath}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`, {
-      hint: `remove ${lockPath} (a lock is a folder secretfile makes and removes itself)`,
-    });
+    throw new AccessError(
+      `refusing to use the lock ${lockPath}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`,
+      {
+        hint: `remove ${lockPath} (a lock is a folder secretfile makes and removes itself)`,
+      },
+    );
   }
 }

@@ -32,13 +32,17 @@ export function checkName(name: string): string {
  */
 export function checkValue(name: string, bytes: Uint8Array): string {
   if (bytes.length === 0) {
-    throw new UsageError(`empty value for ${name}`, { hint: "pipe the value on standard input, or type it at the prompt" });
+    throw new UsageError(`empty value for ${name}`, {
+      hint: "pipe the value on standard input, or type it at the prompt",
+    });
   }
   if (bytes.length > MAX_VALUE_BYTES) {
     throw new UsageError(`the value for ${name} is ${bytes.length} bytes, more than the ${MAX_VALUE_BYTES} allowed`);
   }
   if (bytes.includes(0)) {
-    throw new UsageError(`the value for ${name} contains a NUL byte`, { hint: "values are text; base64-encode binary keys" });
+    throw new UsageError(`the value for ${name} contains a NUL byte`, {
+      hint: "values are text; base64-encode binary keys",
+    });
   }
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -54,7 +58,9 @@ export function checkExpires(text: string): string {
   // A real calendar day: Date.parse would roll 2027-02-30 over into March.
   const valid = day !== undefined && isCalendarDay(day) && !Number.isNaN(Date.parse(text));
   if (!valid) {
-    throw new UsageError(`invalid expiry date ${JSON.stringify(text.slice(0, 40))}`, { hint: "use a date such as 2027-03-31" });
+    throw new UsageError(`invalid expiry date ${JSON.stringify(text.slice(0, 40))}`, {
+      hint: "use a date such as 2027-03-31",
+    });
   }
   return m![2] === undefined ? day : new Date(Date.parse(text)).toISOString();
 }
@@ -75,10 +81,14 @@ export const UNSAFE_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/u;
 export function checkDescription(text: string): string {
   const bad = UNSAFE_TEXT.exec(text);
   if (text.length > 500 || bad !== null) {
-    const which = bad === null ? "" : ` (it holds U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")})`;
-    throw new UsageError(`a description is one line of at most 500 characters, without control or format characters${which}`, {
-      hint: "write it as plain text: letters, digits, spaces and punctuation",
-    });
+    const which =
+      bad === null ? "" : ` (it holds U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")})`;
+    throw new UsageError(
+      `a description is one line of at most 500 characters, without control or format characters${which}`,
+      {
+        hint: "write it as plain text: letters, digits, spaces and punctuation",
+      },
+    );
   }
   return text;
 }

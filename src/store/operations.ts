@@ -4,7 +4,14 @@
 
 import { ExistsError, NotFoundError } from "../errors.js";
 import { entryOf, setEntry, type Secret, type StoreDocument } from "./document.js";
-import { forgetHistory, recordReplacement, restoreVersion, versionsOf, type History, type Rollback } from "./history.js";
+import {
+  forgetHistory,
+  recordReplacement,
+  restoreVersion,
+  versionsOf,
+  type History,
+  type Rollback,
+} from "./history.js";
 import { checkName } from "./names.js";
 import { checkWritableName } from "./reserved-names.js";
 
@@ -21,7 +28,9 @@ export interface AddOptions {
 export function getSecret(doc: StoreDocument, name: string, file: string): Secret {
   const secret = entryOf(doc.secrets, checkName(name));
   if (secret === undefined) {
-    throw new NotFoundError(`no secret named ${name} in ${file}`, { hint: "`secretfile ls` lists the names you can see" });
+    throw new NotFoundError(`no secret named ${name} in ${file}`, {
+      hint: "`secretfile ls` lists the names you can see",
+    });
   }
   return secret;
 }
@@ -49,7 +58,9 @@ export function putSecret(doc: StoreDocument, name: string, value: string, opts:
 
 /** Returns the ExistsError (exit 1) of an `add` without --replace of `name`, which `file` holds already. */
 export function existsError(name: string, file: string): ExistsError {
-  return new ExistsError(`${name} already exists in ${file}`, { hint: `use \`secretfile add ${name} --replace\` to change its value` });
+  return new ExistsError(`${name} already exists in ${file}`, {
+    hint: `use \`secretfile add ${name} --replace\` to change its value`,
+  });
 }
 
 /** What an import did: the names added and the names replaced, each sorted. */
@@ -63,18 +74,35 @@ export interface ImportResult {
  * all or nothing. Throws UsageError (exit 2) for a reserved name, before anything changes, and ExistsError (exit 1)
  * naming every name that exists when `replace` is not set.
  */
-export function importSecrets(doc: StoreDocument, secrets: { name: string; value: string }[], replace: boolean, file: string): ImportResult {
+export function importSecrets(
+  doc: StoreDocument,
+  secrets: { name: string; value: string }[],
+  replace: boolean,
+  file: string,
+): ImportResult {
   for (const s of secrets) checkWritableName(checkName(s.name));
   const existing = secrets.filter((s) => Object.hasOwn(doc.secrets, checkName(s.name))).map((s) => s.name);
   if (existing.length > 0 && !replace) {
-    const shown = existing.length > 10 ? `${existing.slice(0, 10).join(", ")} and ${existing.length - 10} more` : existing.join(", ");
-    throw new ExistsError(`${shown} already ${existing.length === 1 ? "exists" : "exist"} in ${file}; nothing was imported`, {
-      hint: "import again with --replace to replace them (their current values are kept in their history)",
-    });
+    const shown =
+      existing.length > 10
+        ? `${existing.slice(0, 10).join(", ")} and ${existing.length - 10} more`
+        : existing.join(", ");
+    throw new ExistsError(
+      `${shown} already ${existing.length === 1 ? "exists" : "exist"} in ${file}; nothing was imported`,
+      {
+        hint: "import again with --replace to replace them (their current values are kept in their history)",
+      },
+    );
   }
   for (const s of secrets) putSecret(doc, s.name, s.value, { replace }, file);
   const taken = new Set(existing);
-  return { added: secrets.map((s) => s.name).filter((n) => !taken.has(n)).sort(), replaced: existing.sort() };
+  return {
+    added: secrets
+      .map((s) => s.name)
+      .filter((n) => !taken.has(n))
+      .sort(),
+    replaced: existing.sort(),
+  };
 }
 
 /** Returns the versions of `name`, current first, never a value; throws NotFoundError (exit 3) naming it and `file`. */

@@ -39,7 +39,10 @@ export function decryptPayload(fileKey: Uint8Array, payload: Uint8Array): Buffer
   try {
     for (let i = 0; i < chunks; i++) {
       const last = i === chunks - 1;
-      const chunk = body.subarray(i * (CHUNK_BYTES + TAG_BYTES), last ? body.length : (i + 1) * (CHUNK_BYTES + TAG_BYTES));
+      const chunk = body.subarray(
+        i * (CHUNK_BYTES + TAG_BYTES),
+        last ? body.length : (i + 1) * (CHUNK_BYTES + TAG_BYTES),
+      );
       nonce.writeUIntBE(i, 5, 6); // an 11-byte big-endian counter (its top 5 bytes stay 0) and the last-chunk flag
       nonce[11] = last ? 1 : 0;
       const decipher = createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG_BYTES });

@@ -30,9 +30,14 @@ export function addRecipient(doc: StoreDocument, recipient: string, label: strin
   const list = doc.recipients ?? [];
   const same = list.find((e) => e.label === label || e.recipient === recipient);
   if (same !== undefined) {
-    throw new ExistsError(same.label === label ? `a recipient labelled ${label} is listed already` : `${recipient} is listed already, labelled ${same.label}`, {
-      hint: `remove it first with \`secretfile recipients rm ${same.label}\`, or choose another label`,
-    });
+    throw new ExistsError(
+      same.label === label
+        ? `a recipient labelled ${label} is listed already`
+        : `${recipient} is listed already, labelled ${same.label}`,
+      {
+        hint: `remove it first with \`secretfile recipients rm ${same.label}\`, or choose another label`,
+      },
+    );
   }
   const entry = { recipient, label, added: new Date().toISOString() };
   doc.recipients = [...list, entry];
@@ -44,7 +49,9 @@ export function removeRecipient(doc: StoreDocument, label: string, file: string)
   const list = doc.recipients ?? [];
   const entry = list.find((e) => e.label === label);
   if (entry === undefined) {
-    throw new NotFoundError(`no recipient labelled ${label} in ${file}`, { hint: "`secretfile recipients ls` lists the labels" });
+    throw new NotFoundError(`no recipient labelled ${label} in ${file}`, {
+      hint: "`secretfile recipients ls` lists the labels",
+    });
   }
   doc.recipients = list.filter((e) => e !== entry);
   return entry;
@@ -134,10 +141,16 @@ export class Mirror {
     const extra = [...have].filter((p) => !want.has(p));
     const lacking = [...want].filter((p) => !have.has(p));
     const shown = (pairs: string[]) => pairs.map((p) => p.replace(/[^\x20-\x7e]/g, "?").slice(0, 120)).join(", ");
-    const what = [extra.length ? `it lists ${shown(extra)}, which the store does not` : "", lacking.length ? `it lacks ${shown(lacking)}` : ""];
-    throw new CorruptError(`the recipient list ${file} does not match the list inside ${store}: ${what.filter(Boolean).join("; ")}`, {
-      hint: `someone changed it outside secretfile; \`secretfile recipients ls\` shows the store's own list. Change the list with \`secretfile recipients add|rm\`; to put the file back as the store has it, remove ${file} (the next change writes it again)`,
-    });
+    const what = [
+      extra.length ? `it lists ${shown(extra)}, which the store does not` : "",
+      lacking.length ? `it lacks ${shown(lacking)}` : "",
+    ];
+    throw new CorruptError(
+      `the recipient list ${file} does not match the list inside ${store}: ${what.filter(Boolean).join("; ")}`,
+      {
+        hint: `someone changed it outside secretfile; \`secretfile recipients ls\` shows the store's own list. Change the list with \`secretfile recipients add|rm\`; to put the file back as the store has it, remove ${file} (the next change writes it again)`,
+      },
+    );
   }
 
   /** Writes the new text to `recipients.txt.next` when `after` differs from the list checked (or the file was missing). */
@@ -154,10 +167,13 @@ export class Mirror {
       await replaceFile(this.file, new TextEncoder().encode(this.pending), 0o600);
     } catch (err) {
       if (!(err instanceof FailureError)) throw err;
-      throw new FailureError(`${this.store} was written with its new recipient list, but ${this.file} was not: ${err.message}`, {
-        hint: `${err.hint ?? "check the folder"}; the next change to the store completes ${this.file} from ${this.next}`,
-        cause: err,
-      });
+      throw new FailureError(
+        `${this.store} was written with its new recipient list, but ${this.file} was not: ${err.message}`,
+        {
+          hint: `${err.hint ?? "check the folder"}; the next change to the store completes ${this.file} from ${this.next}`,
+          cause: err,
+        },
+      );
     }
     await fs.rm(this.next, { force: true });
   }

@@ -55,7 +55,8 @@ export function rekey(store: Store, opts: { pq?: boolean; lock?: LockOptions } =
     await pausePoint("rekey:reencrypted");
     if (old === null) {
       const bytes = await readPrivateFile(file, { what: "identity", forbiddenMode: 0o077, maxBytes: 64 * 1024 });
-      if (bytes === null) throw new FailureError(`${file} vanished during the rekey`, { hint: "restore it from a backup" });
+      if (bytes === null)
+        throw new FailureError(`${file} vanished during the rekey`, { hint: "restore it from a backup" });
       await createExclusive(files.old, bytes, mode, "identity");
     }
     await pausePoint("rekey:old-kept");
@@ -85,7 +86,10 @@ export function finishRekey(store: Store, opts: { lock?: LockOptions } = {}): Pr
         hint: "run `secretfile rekey` again to complete it, then `secretfile rekey --finish`",
       });
     }
-    const old = await fs.lstat(files.old).then(() => files.old, () => undefined);
+    const old = await fs.lstat(files.old).then(
+      () => files.old,
+      () => undefined,
+    );
     await tx.write(doc, { withoutOld: true });
     await pausePoint("rekey:finish-reencrypted");
     if (old !== undefined) await step(`remove ${old}`, old, () => fs.rm(old));

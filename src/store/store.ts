@@ -8,7 +8,13 @@ import { decrypt, encrypt, NotForThisIdentityError } from "./crypto.js";
 import { emptyDocument, parseDocument, serializeDocument, type StoreDocument } from "./document.js";
 import { removeLeftovers, replaceFile } from "./atomic.js";
 import { checkPrivateFolder, createExclusive, readPrivateFile } from "./files.js";
-import { createIdentity, loadIdentity, loadIdentityIfPresent, rekeyIdentities, type LoadedIdentity } from "./identity.js";
+import {
+  createIdentity,
+  loadIdentity,
+  loadIdentityIfPresent,
+  rekeyIdentities,
+  type LoadedIdentity,
+} from "./identity.js";
 import { withLock, type LockOptions } from "./lock.js";
 import type { Mirror } from "./recipients.js";
 
@@ -64,7 +70,9 @@ export class Store {
     await makePrivateFolder(paths.dir);
     const existing = await readPrivateFile(paths.store, { what: "store", forbiddenMode: 0, maxBytes: MAX_STORE_BYTES });
     if (existing !== null) {
-      throw new ExistsError(`a store already exists at ${paths.store}`, { hint: "keep using it, or move it aside to start over" });
+      throw new ExistsError(`a store already exists at ${paths.store}`, {
+        hint: "keep using it, or move it aside to start over",
+      });
     }
     const identity = await createIdentity(paths.identity, { pq: opts.pq, mode: opts.identityMode });
     const store = new Store(paths, identity);
@@ -83,7 +91,11 @@ export class Store {
    * Creation happens under the store's lock, so concurrent first writers make one store; `onCreated`
    * is called when this call made it.
    */
-  static async openOrCreate(paths: StorePaths, lock: LockOptions = {}, onCreated?: (paths: StorePaths) => void): Promise<Store> {
+  static async openOrCreate(
+    paths: StorePaths,
+    lock: LockOptions = {},
+    onCreated?: (paths: StorePaths) => void,
+  ): Promise<Store> {
     try {
       return await Store.open(paths);
     } catch (err) {
@@ -108,7 +120,11 @@ export class Store {
 
   /** Decrypts and returns the document. Throws NoStoreError (1) when the store file is missing, CorruptError (5) when damaged. */
   async read(): Promise<StoreDocument> {
-    const bytes = await readPrivateFile(this.paths.store, { what: "store", forbiddenMode: 0o077, maxBytes: MAX_STORE_BYTES });
+    const bytes = await readPrivateFile(this.paths.store, {
+      what: "store",
+      forbiddenMode: 0o077,
+      maxBytes: MAX_STORE_BYTES,
+    });
     if (bytes === null) {
       throw new NoStoreError(`no store at ${this.paths.store} (the identity ${this.paths.identity} exists)`, {
         hint: "restore store.age from a backup, or move the identity aside and run `secretfile init`",
@@ -132,7 +148,10 @@ export class Store {
     } catch (err) {
       if (!(err instanceof NotForThisIdentityError)) throw err;
       const now = await loadIdentityIfPresent(this.paths.identity, { sealed: this.paths.sealed }).catch(() => null);
-      const candidates = [...(now !== null && now.secret !== this.current.secret ? [now] : []), ...(await rekeyIdentities(this.paths.identity))];
+      const candidates = [
+        ...(now !== null && now.secret !== this.current.secret ? [now] : []),
+        ...(await rekeyIdentities(this.paths.identity)),
+      ];
       for (const candidate of candidates) {
         try {
           const plaintext = await decrypt(bytes, candidate.secret, file);
@@ -211,24 +230,21 @@ export class Store {
       timeoutMs: Math.min(...batch.map((u) => u.lock.timeoutMs ?? 60_000)),
     };
     try {
-      await this.locked(
-        async (tx) => {
-          let doc = await tx.read();
-          for (const update of batch) {
-            // A change that throws leaves no trace: it worked on a copy.
-            const draft = structuredClone(doc);
-            try {
-              applied.push({ update, result: update.change(draft) });
-              doc = draft;
-            } catch (err) {
-              update.reject(err);
-            }
+      await this.locked(async (tx) => {
+        let doc = await tx.read();
+        for (const update of batch) {
+          // A change that throws leaves no trace: it worked on a copy.
+          const draft = structuredClone(doc);
+          try {
+            applied.push({ update, result: update.change(draft) });
+            doc = draft;
+          } catch (err) {
+            update.reject(err);
           }
-          if (applied.length === 0) return;
-          await tx.write(doc);
-        },
-        lock,
-      );
+        }
+        if (applied.length === 0) return;
+        await tx.write(doc);
+      }, lock);
     } catch (err) {
       for (const update of batch) update.reject(err); // a promise already settled ignores this
       return;
@@ -253,7 +269,11 @@ export class Store {
     const now = await loadIdentityIfPresent(this.paths.identity, { sealed: this.paths.sealed, known: this.current });
     if (now !== null) this.current = now;
     const rekey = await rekeyIdentities(this.paths.identity, withoutOld ? ["next"] : ["next", "old"]);
-    const recipients = new Set([this.current.recipient, ...rekey.map((i) => i.recipient), ...(doc.recipients ?? []).map((e) => e.recipient)]);
+    const recipients = new Set([
+      this.current.recipient,
+      ...rekey.map((i) => i.recipient),
+      ...(doc.recipients ?? []).map((e) => e.recipient),
+    ]);
     return encrypt(plaintext, [...recipients]);
   }
 

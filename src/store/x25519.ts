@@ -3,7 +3,16 @@
 // Rules: exactly age-encryption.org/v1; plaintext is returned only when the header MAC verifies; any other outcome is
 // null, and the caller asks typage, which classifies the failure as it always has.
 
-import { createDecipheriv, createHmac, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, timingSafeEqual, type KeyObject } from "node:crypto";
+import {
+  createDecipheriv,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  hkdfSync,
+  timingSafeEqual,
+  type KeyObject,
+} from "node:crypto";
 import { decodeBase64, parseHeader, type Stanza } from "./age-header.js";
 import { bech32Decode, bech32Encode } from "./bech32.js";
 import { decryptPayload } from "./payload.js";

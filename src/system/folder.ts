@@ -38,21 +38,30 @@ export function checkTrustedFolder(dir: string, rules: FolderRules): void {
     });
   }
   if (st.isSymbolicLink() || !st.isDirectory()) {
-    throw new AccessError(`refusing the ${rules.what} ${dir}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`, { hint: rules.kindHint });
+    throw new AccessError(
+      `refusing the ${rules.what} ${dir}: it is ${st.isSymbolicLink() ? "a symlink" : "not a folder"}`,
+      { hint: rules.kindHint },
+    );
   }
   const me = process.getuid?.() ?? st.uid;
   const owners = rules.owner === "root" ? [0] : [0, me];
   if (!owners.includes(st.uid)) {
     const wanted = rules.owner === "root" ? "root" : `the service account (uid ${me}) or root`;
-    throw new AccessError(`the ${rules.what} ${dir} is owned by uid ${st.uid}, not by ${wanted}: uid ${st.uid} could ${rules.risk}`, {
-      hint: rules.owner === "root" ? `as root, run: chown root:root ${dir}` : `sudo chown ${me} ${dir}`,
-    });
+    throw new AccessError(
+      `the ${rules.what} ${dir} is owned by uid ${st.uid}, not by ${wanted}: uid ${st.uid} could ${rules.risk}`,
+      {
+        hint: rules.owner === "root" ? `as root, run: chown root:root ${dir}` : `sudo chown ${me} ${dir}`,
+      },
+    );
   }
   if ((st.mode & 0o022) !== 0 && !(rules.allowSticky === true && (st.mode & 0o1000) !== 0)) {
     const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
     const fixed = (st.mode & 0o755).toString(8).padStart(3, "0");
-    throw new AccessError(`the ${rules.what} ${dir} has mode ${mode}: group or others can write it, and so ${rules.risk}`, {
-      hint: rules.owner === "root" ? `as root, run: chmod ${fixed} ${dir}` : `sudo chmod ${fixed} ${dir}`,
-    });
+    throw new AccessError(
+      `the ${rules.what} ${dir} has mode ${mode}: group or others can write it, and so ${rules.risk}`,
+      {
+        hint: rules.owner === "root" ? `as root, run: chmod ${fixed} ${dir}` : `sudo chmod ${fixed} ${dir}`,
+      },
+    );
   }
 }

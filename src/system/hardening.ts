@@ -12,7 +12,10 @@ import { describeErrno, requireNative } from "./native.js";
  */
 export function hardenProcess(opts: { keepCoreLimit?: boolean } = {}): void {
   const rc = requireNative("hardening the process").harden(opts.keepCoreLimit !== true);
-  if (rc < 0) throw new FailureError(`cannot make this process non-dumpable: prctl(PR_SET_DUMPABLE) failed: ${describeErrno(-rc)}`);
+  if (rc < 0)
+    throw new FailureError(
+      `cannot make this process non-dumpable: prctl(PR_SET_DUMPABLE) failed: ${describeErrno(-rc)}`,
+    );
   if (rc > 0) throw new FailureError(`cannot disable core dumps: setrlimit(RLIMIT_CORE) failed: ${describeErrno(rc)}`);
 }
 

@@ -12,10 +12,17 @@ const INSPECT_FLAG = /^--(inspect|inspect-brk|inspect-wait|inspect-port|debug-po
  * in `env`, or the address of one opened since it started (a SIGUSR1 before the launcher's listener was installed).
  * Returns undefined when there is none. Never throws.
  */
-export function inspectorInUse(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env, url: () => string | undefined = openInspector): string | undefined {
+export function inspectorInUse(
+  execArgv: readonly string[] = process.execArgv,
+  env: NodeJS.ProcessEnv = process.env,
+  url: () => string | undefined = openInspector,
+): string | undefined {
   const flag = execArgv.find((arg) => INSPECT_FLAG.test(arg));
   if (flag !== undefined) return `node was started with ${flag.split("=")[0]}`;
-  const option = (env.NODE_OPTIONS ?? "").split(/\s+/).map((w) => w.replace(/^["']|["']$/g, "")).find((w) => INSPECT_FLAG.test(w));
+  const option = (env.NODE_OPTIONS ?? "")
+    .split(/\s+/)
+    .map((w) => w.replace(/^["']|["']$/g, ""))
+    .find((w) => INSPECT_FLAG.test(w));
   if (option !== undefined) return `NODE_OPTIONS holds ${option.split("=")[0]}`;
   const open = url();
   return open === undefined ? undefined : `Node's inspector is open (${open.replace(/\/[^/]*$/, "")})`;
@@ -24,7 +31,9 @@ export function inspectorInUse(execArgv: readonly string[] = process.execArgv, e
 /** Returns the address of the open inspector, or undefined. Never throws. */
 function openInspector(): string | undefined {
   try {
-    const binding = (process as unknown as { binding(name: string): { url(): string | undefined } }).binding("inspector");
+    const binding = (process as unknown as { binding(name: string): { url(): string | undefined } }).binding(
+      "inspector",
+    );
     return binding.url() ?? undefined;
   } catch {
     try {

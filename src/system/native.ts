@@ -25,7 +25,14 @@ export interface Native {
    * else they are ours. `onEvent(0, code, signal)` when it has ended (code -1 when a signal ended it). Returns its pid;
    * throws a NativeError when it cannot start (native/spawn.c).
    */
-  spawn(file: string, argv: string[], env: string[], newGroup: boolean, mask: boolean, onEvent: (kind: number, data: Buffer | number, signal?: number) => void): number;
+  spawn(
+    file: string,
+    argv: string[],
+    env: string[],
+    newGroup: boolean,
+    mask: boolean,
+    onEvent: (kind: number, data: Buffer | number, signal?: number) => void,
+  ): number;
   /** isatty(fd). */
   isTerminal(fd: number): boolean;
   /** getsockopt(SO_PEERCRED) into `out` (pid, uid, gid; uid and gid to be read unsigned): 0 or -errno (native/socket.c). */
@@ -81,7 +88,8 @@ const ADDON = new URL(import.meta.url.endsWith(".ts") ? "../../dist/native.node"
 export function native(): Native | undefined {
   if (loaded === undefined) {
     try {
-      loaded = process.env.SECRETFILE_NATIVE === "0" ? null : (createRequire(import.meta.url)(ADDON.pathname) as Native);
+      loaded =
+        process.env.SECRETFILE_NATIVE === "0" ? null : (createRequire(import.meta.url)(ADDON.pathname) as Native);
     } catch {
       loaded = null;
     }
@@ -99,7 +107,10 @@ export function requireNative(what: string): Native {
   }
   const addon = native();
   if (addon !== undefined) return addon;
-  const why = process.env.SECRETFILE_NATIVE === "0" ? "SECRETFILE_NATIVE=0 turns it off" : `${ADDON.pathname} is missing or cannot be loaded`;
+  const why =
+    process.env.SECRETFILE_NATIVE === "0"
+      ? "SECRETFILE_NATIVE=0 turns it off"
+      : `${ADDON.pathname} is missing or cannot be loaded`;
   throw new FailureError(`${what} needs secretfile's native addon, and ${why}`, {
     hint:
       process.env.SECRETFILE_NATIVE === "0"
@@ -110,7 +121,11 @@ export function requireNative(what: string): Native {
 
 /** Returns true when `err` was thrown by the addon. */
 export function isNativeError(err: unknown): err is NativeError {
-  return err instanceof Error && typeof (err as Partial<NativeError>).errno === "number" && typeof (err as Partial<NativeError>).connected === "boolean";
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<NativeError>).errno === "number" &&
+    typeof (err as Partial<NativeError>).connected === "boolean"
+  );
 }
 
 /** The symbolic name of a C errno ("ENOENT"), or "errno N" for one Node does not name. */

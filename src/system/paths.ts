@@ -65,9 +65,12 @@ export const MAX_SOCKET_PATH_BYTES = 107;
 export function checkSocketPath(socket: string): void {
   const bytes = Buffer.byteLength(socket, "utf8");
   if (bytes > MAX_SOCKET_PATH_BYTES) {
-    throw new UsageError(`the socket path ${socket} is ${bytes} bytes; a Unix socket path has at most ${MAX_SOCKET_PATH_BYTES}`, {
-      hint: "use a shorter path for --socket or SECRETFILE_SOCKET",
-    });
+    throw new UsageError(
+      `the socket path ${socket} is ${bytes} bytes; a Unix socket path has at most ${MAX_SOCKET_PATH_BYTES}`,
+      {
+        hint: "use a shorter path for --socket or SECRETFILE_SOCKET",
+      },
+    );
   }
 }
 

@@ -32,7 +32,9 @@ export function peerCredentials(socket: net.Socket, fromUnixListener = false): P
   if (!fromUnixListener) requireUnixSocket(fd, "cannot read the caller's credentials");
   const rc = addon.peerCred(fd, ucred);
   if (rc !== 0) {
-    throw new FailureError(`cannot read the caller's credentials: getsockopt(SO_PEERCRED) failed: ${describeErrno(-rc)}`);
+    throw new FailureError(
+      `cannot read the caller's credentials: getsockopt(SO_PEERCRED) failed: ${describeErrno(-rc)}`,
+    );
   }
   // struct ucred { pid_t pid; uid_t uid; gid_t gid; }: uid and gid are unsigned.
   return { pid: ucred[0]!, uid: ucred[1]! >>> 0, gid: ucred[2]! >>> 0 };

@@ -67,11 +67,17 @@ export function lookupGroupById(gid: number): { name: string } | undefined {
 
 const addon = () => requireNative("looking up users and groups");
 
-function getpw(what: string, call: (a: ReturnType<typeof addon>) => NativePasswd | null | number): NativePasswd | undefined {
+function getpw(
+  what: string,
+  call: (a: ReturnType<typeof addon>) => NativePasswd | null | number,
+): NativePasswd | undefined {
   return entry("passwd", what, call(addon()));
 }
 
-function getgr(what: string, call: (a: ReturnType<typeof addon>) => NativeGroup | null | number): NativeGroup | undefined {
+function getgr(
+  what: string,
+  call: (a: ReturnType<typeof addon>) => NativeGroup | null | number,
+): NativeGroup | undefined {
   return entry("group", what, call(addon()));
 }
 

@@ -9,7 +9,7 @@ const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** Writes all of `bytes` to `fd`. Throws the write's error (EPIPE: the reader is gone). */
 export function writeFully(fd: number, bytes: Uint8Array): void {
-  for (let done = 0; done < bytes.length; ) {
+  for (let done = 0; done < bytes.length;) {
     try {
       done += writeSync(fd, bytes, done);
     } catch (err) {

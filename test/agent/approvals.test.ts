@@ -29,7 +29,15 @@ const POLICY = [
 ].join("\n");
 
 function who(uid: number, user: string, groups: string[] = []): IdentifiedCaller {
-  return { uid, gid: uid, user, groups: [{ gid: uid, name: user }, ...groups.map((g, i) => ({ gid: 7000 + i, name: g }))], pid: 100 + uid, program: "/usr/bin/node", cmdline: "node secretfile" };
+  return {
+    uid,
+    gid: uid,
+    user,
+    groups: [{ gid: uid, name: user }, ...groups.map((g, i) => ({ gid: 7000 + i, name: g }))],
+    pid: 100 + uid,
+    program: "/usr/bin/node",
+    cmdline: "node secretfile",
+  };
 }
 const alice = who(1001, "alice", ["secops"]);
 const bob = who(1002, "bob", ["secops"]);
@@ -53,7 +61,11 @@ function agent(policyText = POLICY) {
   const ctx: AgentContext = {
     store: { paths: storePaths("/nonexistent/state") } as unknown as Store,
     policy: { file: policy.file, current: async () => ({ ok: true, policy }) } as unknown as PolicyState,
-    audit: { record: async (r: AuditRecord) => (audit.push({ time: new Date().toISOString(), ...r }), ""), commit: async (r: AuditRecord) => (audit.push({ time: new Date().toISOString(), ...r }), ""), isFailure: () => false } as unknown as AuditLog,
+    audit: {
+      record: async (r: AuditRecord) => (audit.push({ time: new Date().toISOString(), ...r }), ""),
+      commit: async (r: AuditRecord) => (audit.push({ time: new Date().toISOString(), ...r }), ""),
+      isFailure: () => false,
+    } as unknown as AuditLog,
     lastRead: new LastReads(),
     read: async () => doc,
     update: async (change) => {
@@ -83,7 +95,10 @@ function agent(policyText = POLICY) {
     tick: (ms: number) => (clock += ms),
     setDoc: (fn: (d: StoreDocument) => void) => fn(doc),
     /** Asks for a change as `caller`; returns the id the pending error names. */
-    async ask(req: object, caller: IdentifiedCaller): Promise<{ id: string; fingerprint: string; answer: ErrorAnswer }> {
+    async ask(
+      req: object,
+      caller: IdentifiedCaller,
+    ): Promise<{ id: string; fingerprint: string; answer: ErrorAnswer }> {
       const answer = (await send(req, caller)) as ErrorAnswer;
       expect(answer, JSON.stringify(answer)).toMatchObject({ ok: false, error: { code: "pending" } });
       const m = /as change ([0-9a-f]{12}), fingerprint ([0-9a-f]{4}(?:-[0-9a-f]{4}){3})/.exec(answer.error.message)!;
@@ -96,12 +111,20 @@ describe("a change under an approve rule", () => {
   it("is held, not applied: exit 7 with its id, fingerprint and who may approve; get still gives the old value", async () => {
     const a = agent();
     const value = `new-${randomBytes(8).toString("hex")}`;
-    const { id, fingerprint: fp, answer } = await a.ask({ op: "add", name: "MERAKI_API_KEY", value, replace: true }, alice);
+    const {
+      id,
+      fingerprint: fp,
+      answer,
+    } = await a.ask({ op: "add", name: "MERAKI_API_KEY", value, replace: true }, alice);
     expect(errorFromAnswer(answer).exitCode).toBe(ExitCode.pending);
     expect(ExitCode.pending).toBe(7);
     expect(answer.error.hint).toMatch(/needs 1 more of group:secops \(`secretfile approve [0-9a-f]{12}`\)/);
     expect(a.value("MERAKI_API_KEY")).toBe("old-value");
-    expect(await a.send({ op: "get", name: "MERAKI_API_KEY" }, job)).toEqual({ ok: true, op: "get", value: "old-value" });
+    expect(await a.send({ op: "get", name: "MERAKI_API_KEY" }, job)).toEqual({
+      ok: true,
+      op: "get",
+      value: "old-value",
+    });
     expect(a.writes()).toBe(0);
     // The fingerprint is the keyed HMAC over the id and the new value, and differs for another key.
     const key = fingerprintKey("AGE-SECRET-KEY-1TEST");
@@ -115,14 +138,28 @@ describe("a change under an approve rule", () => {
   it("is applied by a second member, once; the requester and an outsider are refused first", async () => {
     const a = agent();
     const { id } = await a.ask({ op: "add", name: "MERAKI_API_KEY", value: "v2", replace: true }, alice);
-    expect(await a.send({ op: "approve", id }, alice)).toMatchObject({ ok: false, error: { code: "denied", message: expect.stringMatching(/may not approve its own change/) } });
+    expect(await a.send({ op: "approve", id }, alice)).toMatchObject({
+      ok: false,
+      error: { code: "denied", message: expect.stringMatching(/may not approve its own change/) },
+    });
     expect(await a.send({ op: "approve", id }, lone)).toMatchObject({ ok: false, error: { code: "denied" } });
     expect(await a.send({ op: "approve", id }, job)).toMatchObject({ ok: false, error: { code: "denied" } });
     expect(a.value("MERAKI_API_KEY")).toBe("old-value");
-    expect(await a.send({ op: "approve", id }, bob)).toEqual({ ok: true, op: "approve", id, state: "applied", counted: true, needs: [] });
+    expect(await a.send({ op: "approve", id }, bob)).toEqual({
+      ok: true,
+      op: "approve",
+      id,
+      state: "applied",
+      counted: true,
+      needs: [],
+    });
     expect(a.value("MERAKI_API_KEY")).toBe("v2");
     expect(a.writes()).toBe(1);
-    expect(a.lastBeforeWrite).toEqual([expect.stringMatching(/^applied change [0-9a-f]{12} \(add --replace MERAKI_API_KEY, requested by alice \(uid 1001\)\), approved by bob \(uid 1002\)/)]);
+    expect(a.lastBeforeWrite).toEqual([
+      expect.stringMatching(
+        /^applied change [0-9a-f]{12} \(add --replace MERAKI_API_KEY, requested by alice \(uid 1001\)\), approved by bob \(uid 1002\)/,
+      ),
+    ]);
     expect(await a.send({ op: "approve", id }, carol)).toMatchObject({ ok: false, error: { code: "not-found" } });
     const steps = a.audit.map((l) => [l.op, l.uid, l.allowed, l.reason.split(" ")[0]]);
     expect(steps).toEqual([
@@ -138,8 +175,16 @@ describe("a change under an approve rule", () => {
   it("counts a uid once: a second approval by the same member does not apply a change that needs three", async () => {
     const a = agent();
     const { id } = await a.ask({ op: "rm", name: "TRIPLE_KEY" }, alice);
-    expect(await a.send({ op: "approve", id }, bob)).toMatchObject({ state: "pending", counted: true, needs: [{ missing: 1 }] });
-    expect(await a.send({ op: "approve", id }, bob)).toMatchObject({ state: "pending", counted: false, needs: [{ missing: 1 }] });
+    expect(await a.send({ op: "approve", id }, bob)).toMatchObject({
+      state: "pending",
+      counted: true,
+      needs: [{ missing: 1 }],
+    });
+    expect(await a.send({ op: "approve", id }, bob)).toMatchObject({
+      state: "pending",
+      counted: false,
+      needs: [{ missing: 1 }],
+    });
     expect(a.value("TRIPLE_KEY")).toBe("old-triple");
     expect(await a.send({ op: "approve", id }, carol)).toMatchObject({ state: "applied" });
     expect(a.value("TRIPLE_KEY")).toBeUndefined();
@@ -148,7 +193,11 @@ describe("a change under an approve rule", () => {
   it("counts approvals asked at once each once (one queue)", async () => {
     const a = agent();
     const { id } = await a.ask({ op: "add", name: "TRIPLE_KEY", value: "t2", replace: true }, alice);
-    const got = await Promise.all([a.send({ op: "approve", id }, bob), a.send({ op: "approve", id }, carol), a.send({ op: "approve", id }, bob)]);
+    const got = await Promise.all([
+      a.send({ op: "approve", id }, bob),
+      a.send({ op: "approve", id }, carol),
+      a.send({ op: "approve", id }, bob),
+    ]);
     expect(got.map((g) => ("state" in g ? g.state : g.ok))).toEqual(["pending", "applied", false]);
     expect(a.value("TRIPLE_KEY")).toBe("t2");
     expect(a.writes()).toBe(1);
@@ -160,7 +209,11 @@ describe("a change under an approve rule", () => {
     a.tick(3600_000 + 1);
     expect(await a.send({ op: "approve", id }, bob)).toMatchObject({ ok: false, error: { code: "not-found" } });
     expect(a.pending.changes.size).toBe(0);
-    expect(a.audit.find((l) => l.op === "expire")).toMatchObject({ names: ["TRIPLE_KEY"], allowed: false, reason: expect.stringMatching(new RegExp(`^expired: change ${id}`)) });
+    expect(a.audit.find((l) => l.op === "expire")).toMatchObject({
+      names: ["TRIPLE_KEY"],
+      allowed: false,
+      reason: expect.stringMatching(new RegExp(`^expired: change ${id}`)),
+    });
     expect(a.value("TRIPLE_KEY")).toBe("old-triple");
   });
 
@@ -168,9 +221,16 @@ describe("a change under an approve rule", () => {
     const a = agent();
     const { id } = await a.ask({ op: "add", name: "MERAKI_API_KEY", value: "v2", replace: true }, alice);
     a.setDoc((d) => putSecret(d, "MERAKI_API_KEY", "changed-by-root", { replace: true }, "store.age"));
-    expect(await a.send({ op: "approve", id }, bob)).toMatchObject({ state: "voided", reason: "MERAKI_API_KEY changed since the request" });
+    expect(await a.send({ op: "approve", id }, bob)).toMatchObject({
+      state: "voided",
+      reason: "MERAKI_API_KEY changed since the request",
+    });
     expect(a.value("MERAKI_API_KEY")).toBe("changed-by-root");
-    expect(a.audit.at(-1)).toMatchObject({ op: "approve", allowed: false, reason: expect.stringMatching(/^voided change/) });
+    expect(a.audit.at(-1)).toMatchObject({
+      op: "approve",
+      allowed: false,
+      reason: expect.stringMatching(/^voided change/),
+    });
     expect(a.pending.changes.size).toBe(0);
   });
 
@@ -189,7 +249,18 @@ describe("a change under an approve rule", () => {
     await a.ask({ op: "import", secrets: [{ name: "WEBEX_TOKEN", value: "imported-secret" }] }, alice);
     const mine = await a.send({ op: "pending" }, alice);
     const theirs = await a.send({ op: "pending" }, bob);
-    expect(mine).toMatchObject({ ok: true, changes: [{ op: "import", change: "import", names: ["WEBEX_TOKEN"], requester: { uid: alice.uid, user: "alice" }, needs: [{ missing: 1 }] }] });
+    expect(mine).toMatchObject({
+      ok: true,
+      changes: [
+        {
+          op: "import",
+          change: "import",
+          names: ["WEBEX_TOKEN"],
+          requester: { uid: alice.uid, user: "alice" },
+          needs: [{ missing: 1 }],
+        },
+      ],
+    });
     expect(theirs).toEqual(mine);
     expect(await a.send({ op: "pending" }, lone)).toEqual({ ok: true, op: "pending", changes: [] });
     expect(await a.send({ op: "pending" }, job)).toMatchObject({ ok: false, error: { code: "denied" } });
@@ -198,7 +269,10 @@ describe("a change under an approve rule", () => {
 
   it("does not hold a change the store would refuse anyway (exists), nor one no rule gives", async () => {
     const a = agent();
-    expect(await a.send({ op: "add", name: "MERAKI_API_KEY", value: "x" }, alice)).toMatchObject({ ok: false, error: { code: "exists" } });
+    expect(await a.send({ op: "add", name: "MERAKI_API_KEY", value: "x" }, alice)).toMatchObject({
+      ok: false,
+      error: { code: "exists" },
+    });
     expect(await a.send({ op: "add", name: "OTHER_KEY", value: "x" }, alice)).toEqual({ ok: true, op: "add" });
     expect(a.pending.changes.size).toBe(0);
   });
@@ -206,13 +280,34 @@ describe("a change under an approve rule", () => {
   it("root: its own change waits too; its approval counts as one person; --force applies at once, audited as a bypass", async () => {
     const a = agent();
     const own = await a.ask({ op: "add", name: "TRIPLE_KEY", value: "by-root", replace: true }, root);
-    expect(await a.send({ op: "approve", id: own.id }, root)).toMatchObject({ ok: false, error: { code: "denied", hint: expect.stringMatching(/--force/) } });
-    expect(await a.send({ op: "approve", id: own.id, force: true }, bob)).toMatchObject({ ok: false, error: { code: "denied" } });
-    expect(await a.send({ op: "approve", id: own.id, force: true }, root)).toMatchObject({ state: "applied", bypass: true });
+    expect(await a.send({ op: "approve", id: own.id }, root)).toMatchObject({
+      ok: false,
+      error: { code: "denied", hint: expect.stringMatching(/--force/) },
+    });
+    expect(await a.send({ op: "approve", id: own.id, force: true }, bob)).toMatchObject({
+      ok: false,
+      error: { code: "denied" },
+    });
+    expect(await a.send({ op: "approve", id: own.id, force: true }, root)).toMatchObject({
+      state: "applied",
+      bypass: true,
+    });
     expect(a.value("TRIPLE_KEY")).toBe("by-root");
-    expect(a.audit.at(-1)).toMatchObject({ op: "approve", uid: 0, allowed: true, reason: expect.stringMatching(/^BYPASS: root applied change/) });
+    expect(a.audit.at(-1)).toMatchObject({
+      op: "approve",
+      uid: 0,
+      allowed: true,
+      reason: expect.stringMatching(/^BYPASS: root applied change/),
+    });
     const theirs = await a.ask({ op: "add", name: "MERAKI_API_KEY", value: "v3", replace: true }, alice);
-    expect(await a.send({ op: "approve", id: theirs.id }, root)).toEqual({ ok: true, op: "approve", id: theirs.id, state: "applied", counted: true, needs: [] });
+    expect(await a.send({ op: "approve", id: theirs.id }, root)).toEqual({
+      ok: true,
+      op: "approve",
+      id: theirs.id,
+      state: "applied",
+      counted: true,
+      needs: [],
+    });
   });
 
   it("a requester its rule does not name (a writer outside the group) needs N others of it", async () => {
@@ -236,7 +331,9 @@ describe("a change under an approve rule", () => {
     const a = agent();
     a.setDoc((d) => putSecret(d, "MERAKI_API_KEY", "second", { replace: true }, "store.age"));
     const { id } = await a.ask({ op: "rollback", name: "MERAKI_API_KEY" }, alice);
-    expect((await a.send({ op: "pending" }, bob)) as unknown).toMatchObject({ changes: [{ id, change: "rollback --to 1" }] });
+    expect((await a.send({ op: "pending" }, bob)) as unknown).toMatchObject({
+      changes: [{ id, change: "rollback --to 1" }],
+    });
     expect(await a.send({ op: "approve", id }, bob)).toMatchObject({ state: "applied" });
     expect(a.value("MERAKI_API_KEY")).toBe("old-value");
   });

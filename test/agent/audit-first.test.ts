@@ -18,7 +18,15 @@ const tmp = tempDir("secretfile-audit-first-");
 afterAll(tmp.cleanup);
 
 const NAMES = Array.from({ length: 3900 }, (_, i) => `N${String(i).padStart(127, "0")}`);
-const stranger: IdentifiedCaller = { uid: 4242, gid: 4242, user: undefined, groups: [], pid: 7, program: "/usr/bin/node", cmdline: "node flood.mjs" };
+const stranger: IdentifiedCaller = {
+  uid: 4242,
+  gid: 4242,
+  user: undefined,
+  groups: [],
+  pid: 7,
+  program: "/usr/bin/node",
+  cmdline: "node flood.mjs",
+};
 const root: IdentifiedCaller = { ...stranger, uid: 0, gid: 0, user: "root" };
 
 /** An agent context over an in-memory document, with a real audit log in a temporary folder; `update` is recorded. */
@@ -30,8 +38,13 @@ function context(name: string, opts: { failIntent?: boolean } = {}) {
   // The log's file descriptor closed underneath it: every write fails (EBADF), as on a full disk.
   if (opts.failIntent === true) audit.close();
   const ctx: AgentContext = {
-    store: { paths: { dir: tmp.dir, identity: "", store: path.join(tmp.dir, "store.age") } } as unknown as AgentContext["store"],
-    policy: { file: "/etc/secretfile/policy", current: async () => ({ ok: true, policy: { file: "/etc/secretfile/policy", rules: [] } }) } as unknown as AgentContext["policy"],
+    store: {
+      paths: { dir: tmp.dir, identity: "", store: path.join(tmp.dir, "store.age") },
+    } as unknown as AgentContext["store"],
+    policy: {
+      file: "/etc/secretfile/policy",
+      current: async () => ({ ok: true, policy: { file: "/etc/secretfile/policy", rules: [] } }),
+    } as unknown as AgentContext["policy"],
     audit,
     lastRead: { note: () => undefined, annotate: (s: unknown) => s } as unknown as AgentContext["lastRead"],
     read: async () => doc,
@@ -90,10 +103,13 @@ describe("the audit budget of a uid", () => {
   it("is charged by every line the log writes for that uid, and says so once in an event", async () => {
     const file = path.join(tmp.dir, "budget.log");
     const audit = new AuditLog(file, { bytesPerUidPerMinute: 2000 });
-    for (let i = 0; i < 20; i++) await audit.record({ ...stranger, op: "get", names: ["K"], given: [], allowed: false, reason: "no rule" });
+    for (let i = 0; i < 20; i++)
+      await audit.record({ ...stranger, op: "get", names: ["K"], given: [], allowed: false, reason: "no rule" });
     expect(audit.budget!.wait(stranger.uid)).toBeGreaterThan(0);
     expect(audit.budget!.wait(0)).toBe(0);
-    const events = readFileSync(file, "utf8").split("\n").filter((l) => l.includes('"event":"audit-budget"'));
+    const events = readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l.includes('"event":"audit-budget"'));
     expect(events).toHaveLength(1);
     expect(JSON.parse(events[0]!)).toMatchObject({ uid: stranger.uid, bytesPerMinute: 2000, answer: "busy" });
   });
@@ -107,7 +123,12 @@ describe("a change's audit lines", () => {
     const [intent, outcome] = lines().map((l) => JSON.parse(l) as AuditDecision);
     expect(intent).toMatchObject({ op: "add", names: ["K"], allowed: true, intent: true });
     expect(intent!.reason).toMatch(/^adding: /);
-    expect(outcome).toMatchObject({ op: "add", names: ["K"], allowed: true, reason: expect.stringMatching(/^added: /) });
+    expect(outcome).toMatchObject({
+      op: "add",
+      names: ["K"],
+      allowed: true,
+      reason: expect.stringMatching(/^added: /),
+    });
     expect(outcome!.intent).toBeUndefined();
     expect(decisionLine(intent!)).toMatch(/ {2}intent +add +K {2}/);
   });
@@ -116,14 +137,18 @@ describe("a change's audit lines", () => {
     const { ctx, lines } = context("intent-fails");
     await handle({ v: 1, op: "add", name: "K", value: "v1" }, root, ctx);
     await expect(handle({ v: 1, op: "add", name: "K", value: "v2" }, root, ctx)).rejects.toMatchObject({ exitCode: 1 });
-    const last = lines().slice(-2).map((l) => JSON.parse(l) as AuditDecision);
+    const last = lines()
+      .slice(-2)
+      .map((l) => JSON.parse(l) as AuditDecision);
     expect(last[0]).toMatchObject({ intent: true, reason: expect.stringMatching(/^adding: /) });
     expect(last[1]).toMatchObject({ allowed: false, names: ["K"] });
   });
 
   it("does not make a change whose intent line cannot be written (exit 1, the store untouched)", async () => {
     const { ctx, events, doc } = context("no-room", { failIntent: true });
-    const err = await handle({ v: 1, op: "add", name: "K", value: "v1", replace: true }, root, ctx).catch((e: unknown) => e);
+    const err = await handle({ v: 1, op: "add", name: "K", value: "v1", replace: true }, root, ctx).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(FailureError);
     expect((err as FailureError).message).toContain("cannot write the audit log");
     expect(events).toEqual([]);

@@ -58,8 +58,15 @@ describe("ProcReader", () => {
 
   it("keeps no read that gave 'unknown' (a failure, a deadline, no such process), nor any without reuseMs", async () => {
     let calls = 0;
-    const answers = [() => Promise.reject(new Error("x")), () => Promise.resolve({ program: undefined, cmdline: undefined }), () => quick(31)];
-    const reader = new ProcReader({ read: () => answers[Math.min(calls++, 2)]!() }, { deadlineMs: 1_000, penaltyMs: 60_000, reuseMs: 60_000 });
+    const answers = [
+      () => Promise.reject(new Error("x")),
+      () => Promise.resolve({ program: undefined, cmdline: undefined }),
+      () => quick(31),
+    ];
+    const reader = new ProcReader(
+      { read: () => answers[Math.min(calls++, 2)]!() },
+      { deadlineMs: 1_000, penaltyMs: 60_000, reuseMs: 60_000 },
+    );
     expect((await reader.read(31, 1)).program).toBe("(unknown: /proc could not be read)");
     expect((await reader.read(31, 1)).program).toBeUndefined();
     expect((await reader.read(31, 1)).program).toBe("/bin/p31");
@@ -122,52 +129,79 @@ describe("ProcHelper", () => {
   });
 });
 
-describe.skipIf(!isRoot)("the agent with a caller whose /proc never answers (needs root: the agent's files are root's here)", () => {
-  it("serves the other callers meanwhile, answers the stuck one after the deadline, and audits its program as unknown", { timeout: 60_000 }, async () => {
-    const base = path.join(tmp.dir, "agent");
-    for (const [dir, mode] of [["", 0o755], ["state", 0o700], ["run", 0o755], ["log", 0o700], ["etc", 0o755]] as const) {
-      mkdirSync(path.join(base, dir), { recursive: true });
-      chmodSync(path.join(base, dir), mode);
-    }
-    const paths = { dir: path.join(base, "state"), socket: path.join(base, "run", "agent.sock"), policy: path.join(base, "etc", "policy"), audit: path.join(base, "log", "audit.log") };
-    writePolicy(paths.policy, "");
-    const store = await Store.create(storePaths(paths.dir), { pq: false });
-    await store.update((doc) => putSecret(doc, "K", "v-proc", { replace: true }, store.paths.store));
-    // A client process that connects and asks; its /proc "never answers" (the source below), as a FUSE-backed
-    // command line would make the kernel's read wait.
-    const client = spawn(process.execPath, [
-      "-e",
-      `const c = require("net").createConnection(${JSON.stringify(paths.socket)}); c.on("connect", () => c.write('{"v":1,"op":"get","name":"K"}\\n')); c.on("data", (d) => { process.stdout.write(d); c.end(); });`,
-    ]);
-    let clientAnswer = "";
-    client.stdout.setEncoding("utf8").on("data", (d: string) => (clientAnswer += d));
-    const clientDone = new Promise<void>((resolve) => client.once("close", () => resolve()));
-    const blocked = client.pid!;
-    const real = new ProcHelper();
-    const agent = await startAgent({
-      paths,
-      log: () => undefined,
-      env: {},
-      proc: { source: { read: (pid, uid) => (pid === blocked ? never() : real.read(pid, uid)), stuck: (uid) => real.stuck(uid) }, deadlines: { deadlineMs: 3_000, penaltyMs: 60_000 } },
-    });
-    try {
-      await new Promise((r) => setTimeout(r, 300)); // the client has connected and asked by now (it is not answered yet)
-      const answers: string[] = [];
-      for (let i = 0; i < 20; i++) {
-        const a = await request(paths.socket, { v: 1, op: "get", name: "K" });
-        answers.push(String(a.value));
-        expect(clientAnswer).toBe(""); // still waiting on its /proc: the others were answered before it
-      }
-      expect(answers).toEqual(Array(20).fill("v-proc"));
-      await clientDone;
-      expect(JSON.parse(clientAnswer)).toMatchObject({ ok: true, value: "v-proc" });
-      const lines = readFileSync(paths.audit, "utf8").split("\n").filter((l) => l.includes('"op":"get"')).map((l) => JSON.parse(l) as { pid: number; program?: string });
-      expect(lines.find((l) => l.pid === blocked)?.program).toBe("(unknown: /proc did not answer in 3000 ms)");
-      expect(lines.filter((l) => l.pid === process.pid)[0]?.program).toBe(realpathSync(process.execPath));
-    } finally {
-      client.kill();
-      await agent.close();
-      real.close();
-    }
-  });
-});
+describe.skipIf(!isRoot)(
+  "the agent with a caller whose /proc never answers (needs root: the agent's files are root's here)",
+  () => {
+    it(
+      "serves the other callers meanwhile, answers the stuck one after the deadline, and audits its program as unknown",
+      { timeout: 60_000 },
+      async () => {
+        const base = path.join(tmp.dir, "agent");
+        for (const [dir, mode] of [
+          ["", 0o755],
+          ["state", 0o700],
+          ["run", 0o755],
+          ["log", 0o700],
+          ["etc", 0o755],
+        ] as const) {
+          mkdirSync(path.join(base, dir), { recursive: true });
+          chmodSync(path.join(base, dir), mode);
+        }
+        const paths = {
+          dir: path.join(base, "state"),
+          socket: path.join(base, "run", "agent.sock"),
+          policy: path.join(base, "etc", "policy"),
+          audit: path.join(base, "log", "audit.log"),
+        };
+        writePolicy(paths.policy, "");
+        const store = await Store.create(storePaths(paths.dir), { pq: false });
+        await store.update((doc) => putSecret(doc, "K", "v-proc", { replace: true }, store.paths.store));
+        // A client process that connects and asks; its /proc "never answers" (the source below), as a FUSE-backed
+        // command line would make the kernel's read wait.
+        const client = spawn(process.execPath, [
+          "-e",
+          `const c = require("net").createConnection(${JSON.stringify(paths.socket)}); c.on("connect", () => c.write('{"v":1,"op":"get","name":"K"}\\n')); c.on("data", (d) => { process.stdout.write(d); c.end(); });`,
+        ]);
+        let clientAnswer = "";
+        client.stdout.setEncoding("utf8").on("data", (d: string) => (clientAnswer += d));
+        const clientDone = new Promise<void>((resolve) => client.once("close", () => resolve()));
+        const blocked = client.pid!;
+        const real = new ProcHelper();
+        const agent = await startAgent({
+          paths,
+          log: () => undefined,
+          env: {},
+          proc: {
+            source: {
+              read: (pid, uid) => (pid === blocked ? never() : real.read(pid, uid)),
+              stuck: (uid) => real.stuck(uid),
+            },
+            deadlines: { deadlineMs: 3_000, penaltyMs: 60_000 },
+          },
+        });
+        try {
+          await new Promise((r) => setTimeout(r, 300)); // the client has connected and asked by now (it is not answered yet)
+          const answers: string[] = [];
+          for (let i = 0; i < 20; i++) {
+            const a = await request(paths.socket, { v: 1, op: "get", name: "K" });
+            answers.push(String(a.value));
+            expect(clientAnswer).toBe(""); // still waiting on its /proc: the others were answered before it
+          }
+          expect(answers).toEqual(Array(20).fill("v-proc"));
+          await clientDone;
+          expect(JSON.parse(clientAnswer)).toMatchObject({ ok: true, value: "v-proc" });
+          const lines = readFileSync(paths.audit, "utf8")
+            .split("\n")
+            .filter((l) => l.includes('"op":"get"'))
+            .map((l) => JSON.parse(l) as { pid: number; program?: string });
+          expect(lines.find((l) => l.pid === blocked)?.program).toBe("(unknown: /proc did not answer in 3000 ms)");
+          expect(lines.filter((l) => l.pid === process.pid)[0]?.program).toBe(realpathSync(process.execPath));
+        } finally {
+          client.kill();
+          await agent.close();
+          real.close();
+        }
+      },
+    );
+  },
+);

@@ -49,9 +49,12 @@ describe("parseSince", () => {
   ])("%s is %s", ([text, iso]) => {
     expect(parseSince(text!, now).toISOString()).toBe(iso);
   });
-  it.for(["yesterday", "7", "2026-02-30", "2026-13-01", "2026-11-01T25:00", "-7d", ""])("refuses %j with exit 2", (text) => {
-    expect(() => parseSince(text, now)).toThrow(expect.objectContaining({ exitCode: 2 }));
-  });
+  it.for(["yesterday", "7", "2026-02-30", "2026-13-01", "2026-11-01T25:00", "-7d", ""])(
+    "refuses %j with exit 2",
+    (text) => {
+      expect(() => parseSince(text, now)).toThrow(expect.objectContaining({ exitCode: 2 }));
+    },
+  );
 });
 
 describe("matchesFilter", () => {
@@ -121,7 +124,9 @@ describe("LastReads", () => {
     reads.note(["A", "B"], { uid: 2, user: undefined }, "2026-11-02T10:00:00.000Z");
     expect(reads.get("A")).toEqual({ time: "2026-11-03T10:00:00.000Z", uid: 1, user: "one" });
     expect(reads.get("B")).toEqual({ time: "2026-11-02T10:00:00.000Z", uid: 2 });
-    expect(reads.annotate([{ name: "C", created: "x", updated: "x" }])).toEqual([{ name: "C", created: "x", updated: "x" }]);
+    expect(reads.annotate([{ name: "C", created: "x", updated: "x" }])).toEqual([
+      { name: "C", created: "x", updated: "x" },
+    ]);
   });
 
   it("seeds from releases only: allowed get and values, not list nor refusals", async () => {
@@ -140,7 +145,16 @@ describe("LastReads", () => {
 
 describe("format", () => {
   it("escapes, as the CLI prints it, every control or format character the log holds", () => {
-    const line = escapeText(decisionLine(decision({ user: "ev\u001b[2Jil", cmdline: "sh -c \u001b]0;pwned\u0007\u009b\u202e\u2028", allowed: false, reason: "no\nrule" })));
+    const line = escapeText(
+      decisionLine(
+        decision({
+          user: "ev\u001b[2Jil",
+          cmdline: "sh -c \u001b]0;pwned\u0007\u009b\u202e\u2028",
+          allowed: false,
+          reason: "no\nrule",
+        }),
+      ),
+    );
     expect(line).not.toMatch(/[\p{Cc}\p{Cf}\u2028\u2029]/u);
     expect(line).toContain("ev\\u001b[2Jil(1005)");
     expect(line).toContain("\\u0007\\u009b\\u202e\\u2028");
@@ -154,7 +168,9 @@ describe("format", () => {
   });
 
   it("prints a last read as day, time and user, or -", () => {
-    expect(lastReadCell({ time: "2026-11-03T14:02:11.482Z", uid: 1005, user: "netops" })).toBe("2026-11-03 14:02Z netops");
+    expect(lastReadCell({ time: "2026-11-03T14:02:11.482Z", uid: 1005, user: "netops" })).toBe(
+      "2026-11-03 14:02Z netops",
+    );
     expect(lastReadCell({ time: "2026-11-03T14:02:11.482Z", uid: 1005 })).toBe("2026-11-03 14:02Z uid 1005");
     expect(lastReadCell(undefined)).toBe("-");
   });

@@ -19,16 +19,25 @@ let standIn: net.Server;
 
 beforeAll(async () => {
   const app = path.dirname(path.dirname(fullOnly));
-  for (const part of ["bin", "dist", "package.json"]) cpSync(path.join(ROOT, part), path.join(app, part), { recursive: true });
-  for (const file of readdirSync(path.join(app, "dist"))) if (file.startsWith("hot-")) rmSync(path.join(app, "dist", file));
-  for (const [name, value] of [["K1", "value-one-long-enough"], ["K2", "value-two-long-enough"]] as const) {
+  for (const part of ["bin", "dist", "package.json"])
+    cpSync(path.join(ROOT, part), path.join(app, part), { recursive: true });
+  for (const file of readdirSync(path.join(app, "dist")))
+    if (file.startsWith("hot-")) rmSync(path.join(app, "dist", file));
+  for (const [name, value] of [
+    ["K1", "value-one-long-enough"],
+    ["K2", "value-two-long-enough"],
+  ] as const) {
     const add = await runCli(["add", "--dir", dir, name], { env: env(), input: `${value}\n` });
     expect(add.code, add.stderr).toBe(0);
   }
   // A stand-in for the agent: answers the read requests of the protocol (docs/protocol.md) with made-up secrets.
   const answers: Record<string, unknown> = {
     get: { ok: true, op: "get", value: "agent-value-long-enough" },
-    list: { ok: true, op: "list", secrets: [{ name: "A1", created: "2026-01-01T00:00:00.000Z", updated: "2026-01-02T00:00:00.000Z" }] },
+    list: {
+      ok: true,
+      op: "list",
+      secrets: [{ name: "A1", created: "2026-01-01T00:00:00.000Z", updated: "2026-01-02T00:00:00.000Z" }],
+    },
     values: { ok: true, op: "values", values: { A1: "agent-value-long-enough" } },
   };
   standIn = net.createServer((conn) => {
@@ -37,8 +46,13 @@ beforeAll(async () => {
       text += chunk;
       if (!text.includes("\n")) return;
       const req = JSON.parse(text.slice(0, text.indexOf("\n"))) as { op: string; name?: string };
-      const answer = req.op === "get" && req.name !== "A1" ? { ok: false, error: { code: "not_found", message: `no secret named ${req.name}` } } : answers[req.op];
-      conn.end(`${JSON.stringify(answer ?? { ok: false, error: { code: "failure", message: "not in this stand-in" } })}\n`);
+      const answer =
+        req.op === "get" && req.name !== "A1"
+          ? { ok: false, error: { code: "not_found", message: `no secret named ${req.name}` } }
+          : answers[req.op];
+      conn.end(
+        `${JSON.stringify(answer ?? { ok: false, error: { code: "failure", message: "not in this stand-in" } })}\n`,
+      );
     });
   });
   await new Promise<void>((resolve) => standIn.listen(socket, resolve));
@@ -82,9 +96,15 @@ const FORMS: [string, () => string[]][] = [
   ["exec --only", () => ["exec", "--dir", D(), "--only", "K2", "--", "sh", "-c", 'echo "[$K1] $K2"']],
   ["exec --only=, empty", () => ["exec", "--dir", D(), "--only=,", "--", "true"]],
   ["exec --only, no such secret", () => ["exec", "--dir", D(), "--only", "NOPE", "--", "true"]],
-  ["exec --only twice", () => ["exec", "--dir", D(), "--only", "K1", "--only", "K2", "--", "sh", "-c", 'echo "$K1|$K2"']],
+  [
+    "exec --only twice",
+    () => ["exec", "--dir", D(), "--only", "K1", "--only", "K2", "--", "sh", "-c", 'echo "$K1|$K2"'],
+  ],
   ["exec --no-mask", () => ["exec", "--dir", D(), "--no-mask", "--", "sh", "-c", 'echo "$K1"']],
-  ["exec --map, repeated", () => ["exec", "--dir", D(), "--map", "X=K1", "--map=Y=K2", "--", "sh", "-c", 'echo "$X $Y"']],
+  [
+    "exec --map, repeated",
+    () => ["exec", "--dir", D(), "--map", "X=K1", "--map=Y=K2", "--", "sh", "-c", 'echo "$X $Y"'],
+  ],
   ["exec --file", () => ["exec", "--dir", D(), "--file", "K1", "--", "sh", "-c", 'cat "$K1_FILE"']],
   ["exec, no command", () => ["exec", "--dir", D(), "--"]],
   ["exec, unknown option", () => ["exec", "--dir", D(), "--bogus", "--", "true"]],
@@ -96,20 +116,46 @@ const FORMS: [string, () => string[]][] = [
 
 /** The forms the small entry runs itself; every other one of FORMS it leaves to the full CLI. */
 const RUN_HERE = new Set([
-  "get", "get, option after the name", "get --dir=DIR", "get, no such secret", "get, bad name", "get, --dir and --socket",
-  "get through the agent", "get through the agent, no such secret", "get, no agent there",
-  "ls", "ls --json", "ls through the agent",
-  "exec", "exec without --", "exec, the job's options passed through", "exec --only", "exec --only=, empty", "exec --only, no such secret",
-  "exec --no-mask", "exec --map, repeated", "exec --file", "exec, the job is not found",
-  "exec through the agent", "exec, no agent there",
+  "get",
+  "get, option after the name",
+  "get --dir=DIR",
+  "get, no such secret",
+  "get, bad name",
+  "get, --dir and --socket",
+  "get through the agent",
+  "get through the agent, no such secret",
+  "get, no agent there",
+  "ls",
+  "ls --json",
+  "ls through the agent",
+  "exec",
+  "exec without --",
+  "exec, the job's options passed through",
+  "exec --only",
+  "exec --only=, empty",
+  "exec --only, no such secret",
+  "exec --no-mask",
+  "exec --map, repeated",
+  "exec --file",
+  "exec, the job is not found",
+  "exec through the agent",
+  "exec, no agent there",
 ]);
 
 describe("the small entry", () => {
   // How long a client tried to reach a missing agent is its own clock's (about 5 s), not the entry's.
-  const strip = (r: Result) => ({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr.replace(/tried for [\d.]+ s/g, "tried for N s") });
+  const strip = (r: Result) => ({
+    code: r.code,
+    signal: r.signal,
+    stdout: r.stdout,
+    stderr: r.stderr.replace(/tried for [\d.]+ s/g, "tried for N s"),
+  });
 
   it.for(FORMS)("gives what the full CLI gives: %s", async ([, argv]) => {
-    const [small, full] = await Promise.all([runCli(argv(), { env: env() }), runCli(argv(), { env: env(), bin: fullOnly })]);
+    const [small, full] = await Promise.all([
+      runCli(argv(), { env: env() }),
+      runCli(argv(), { env: env(), bin: fullOnly }),
+    ]);
     expect(strip(small)).toEqual(strip(full));
   });
 

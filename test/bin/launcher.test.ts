@@ -15,7 +15,8 @@ describe("the code cache", () => {
   let original: Buffer;
 
   beforeAll(() => {
-    for (const part of ["bin", "dist", "package.json"]) cpSync(path.join(ROOT, part), path.join(app, part), { recursive: true });
+    for (const part of ["bin", "dist", "package.json"])
+      cpSync(path.join(ROOT, part), path.join(app, part), { recursive: true });
     original = readFileSync(cache);
   });
   afterAll(() => tmp.cleanup());
@@ -34,7 +35,8 @@ describe("the code cache", () => {
 
   it("is the small entry's own for get, exec and ls, and the full CLI's for every other command or form", async () => {
     const env = cleanEnv({ HOME: tmp.dir, SECRETFILE_DEBUG: "1" });
-    const said = async (args: string[]) => [...(await runCli(args, { bin, env })).stderr.matchAll(/code cache used \(([\w.-]+)\)/g)].map((m) => m[1]);
+    const said = async (args: string[]) =>
+      [...(await runCli(args, { bin, env })).stderr.matchAll(/code cache used \(([\w.-]+)\)/g)].map((m) => m[1]);
     expect(await said(["get", "--dir", tmp.dir, "NONE"])).toEqual(["hot-get.cjs.cache"]);
     expect(await said(["exec", "--dir", tmp.dir, "--", "true"])).toEqual(["hot-exec.cjs.cache"]);
     expect(await said(["ls", "--dir", tmp.dir])).toEqual(["hot-ls.cjs.cache"]);
@@ -62,8 +64,27 @@ describe("the code cache", () => {
 
   it.for([
     ["missing", () => rmSync(cache), "none"],
-    ["from another build (another id on its first line)", () => writeFileSync(cache, Buffer.concat([Buffer.from("// secretfile 0.0.0 build 0000000000000000\n"), original.subarray(original.indexOf(0x0a) + 1)])), "stale"],
-    ["damaged after its first line", () => writeFileSync(cache, Buffer.concat([original.subarray(0, original.indexOf(0x0a) + 1), Buffer.alloc(4096, 0x41)])), "rejected"],
+    [
+      "from another build (another id on its first line)",
+      () =>
+        writeFileSync(
+          cache,
+          Buffer.concat([
+            Buffer.from("// secretfile 0.0.0 build 0000000000000000\n"),
+            original.subarray(original.indexOf(0x0a) + 1),
+          ]),
+        ),
+      "stale",
+    ],
+    [
+      "damaged after its first line",
+      () =>
+        writeFileSync(
+          cache,
+          Buffer.concat([original.subarray(0, original.indexOf(0x0a) + 1), Buffer.alloc(4096, 0x41)]),
+        ),
+      "rejected",
+    ],
     ["cut short", () => writeFileSync(cache, original.subarray(0, original.length >> 1)), "rejected"],
   ] as const)("is ignored when %s, and the CLI works the same", async ([, spoil, said]) => {
     spoil();

@@ -17,18 +17,29 @@ afterAll(() => tmp.cleanup());
 describe("chooseWhere on a host set up for system mode", () => {
   const policy = path.join(tmp.dir, "policy");
   const state = path.join(tmp.dir, "state");
-  const none = { HOME: tmp.dir, SECRETFILE_POLICY: path.join(tmp.dir, "no-policy"), SECRETFILE_STATE_DIR: path.join(tmp.dir, "no-state") };
+  const none = {
+    HOME: tmp.dir,
+    SECRETFILE_POLICY: path.join(tmp.dir, "no-policy"),
+    SECRETFILE_STATE_DIR: path.join(tmp.dir, "no-state"),
+  };
 
-  it.skipIf(existsSync(SYSTEM_PATHS.socket))("is the personal default when neither marker exists (and no system socket)", () => {
-    expect(chooseWhere({}, none).mode).toBe("personal");
-  });
+  it.skipIf(existsSync(SYSTEM_PATHS.socket))(
+    "is the personal default when neither marker exists (and no system socket)",
+    () => {
+      expect(chooseWhere({}, none).mode).toBe("personal");
+    },
+  );
 
   it.for(["policy", "state folder"])("is the system agent when its %s exists, even with no socket", (marker) => {
     if (marker === "policy") writeFileSync(policy, "");
     else mkdirSync(state, { recursive: true });
     const env = { ...none, ...(marker === "policy" ? { SECRETFILE_POLICY: policy } : { SECRETFILE_STATE_DIR: state }) };
     const where = chooseWhere({}, env);
-    expect(where).toEqual({ mode: "agent", socket: SYSTEM_PATHS.socket, why: `this host is set up for system mode (${marker === "policy" ? policy : state} exists)` });
+    expect(where).toEqual({
+      mode: "agent",
+      socket: SYSTEM_PATHS.socket,
+      why: `this host is set up for system mode (${marker === "policy" ? policy : state} exists)`,
+    });
     // Only --dir or SECRETFILE_DIR picks a personal store there.
     expect(chooseWhere({ dir: tmp.dir }, env).mode).toBe("personal");
     expect(chooseWhere({}, { ...env, SECRETFILE_DIR: tmp.dir }).mode).toBe("personal");
@@ -71,8 +82,16 @@ describe("inspectorInUse", () => {
   });
 
   it("is undefined for other flags, and names an inspector opened since start", () => {
-    expect(inspectorInUse(["--no-warnings", "--inspect-publish-uid=http"], { NODE_OPTIONS: "--enable-source-maps" }, () => undefined)).toBe(undefined);
-    expect(inspectorInUse([], {}, () => "ws://127.0.0.1:9229/0d8f")).toBe("Node's inspector is open (ws://127.0.0.1:9229)");
+    expect(
+      inspectorInUse(
+        ["--no-warnings", "--inspect-publish-uid=http"],
+        { NODE_OPTIONS: "--enable-source-maps" },
+        () => undefined,
+      ),
+    ).toBe(undefined);
+    expect(inspectorInUse([], {}, () => "ws://127.0.0.1:9229/0d8f")).toBe(
+      "Node's inspector is open (ws://127.0.0.1:9229)",
+    );
   });
 });
 

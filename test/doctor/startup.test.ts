@@ -26,7 +26,9 @@ describe("doctor's start-up check", () => {
       const env = (extra: NodeJS.ProcessEnv) => cleanEnv({ HOME: tmp.dir, NODE_EXTRA_CA_CERTS: undefined, ...extra });
       expect((await runCli(["init", "--dir", dir], { env: env({}) })).code).toBe(0);
       const clean = await runCli(["doctor", "--dir", dir], { env: env({}) });
-      const slow = await runCli(["doctor", "--dir", dir], { env: env({ NODE_EXTRA_CA_CERTS: "/nonexistent/extra-ca.pem" }) });
+      const slow = await runCli(["doctor", "--dir", dir], {
+        env: env({ NODE_EXTRA_CA_CERTS: "/nonexistent/extra-ca.pem" }),
+      });
       expect(clean.stdout + clean.stderr).not.toContain("NODE_EXTRA_CA_CERTS");
       expect(slow.stdout + slow.stderr).toContain("NODE_EXTRA_CA_CERTS is set (/nonexistent/extra-ca.pem)");
       expect(slow.code).toBe(clean.code);

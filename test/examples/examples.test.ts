@@ -39,78 +39,98 @@ function serviceCommand(): string {
   return m![1]!;
 }
 
-describe.skipIf(!isRoot || !hasPython)(`examples against a real agent (${isRoot ? "needs /usr/bin/python3" : NEEDS_ROOT})`, () => {
-  const sys = useSystem(["report", "outsider"]);
-  const key = `report-${randomBytes(16).toString("hex")}`;
-  let agent: RunningAgent;
-  /** The installed command and the job, as the world has them. */
-  let wrapper: string;
-  let job: string;
+describe.skipIf(!isRoot || !hasPython)(
+  `examples against a real agent (${isRoot ? "needs /usr/bin/python3" : NEEDS_ROOT})`,
+  () => {
+    const sys = useSystem(["report", "outsider"]);
+    const key = `report-${randomBytes(16).toString("hex")}`;
+    let agent: RunningAgent;
+    /** The installed command and the job, as the world has them. */
+    let wrapper: string;
+    let job: string;
 
-  beforeAll(async () => {
-    agent = await sys.startAgent({ policyText: `read user:${sys.users.report.name} REPORT_API_KEY\n`, secrets: { REPORT_API_KEY: key, OTHER_KEY: "other" } });
-    const dir = sys.world.mkdir("installed", 0o755);
-    wrapper = path.join(dir, "secretfile");
-    writeFileSync(wrapper, `#!/bin/sh\nexec ${NODE} ${sys.world.bin} "$@"\n`, { mode: 0o755 });
-    job = path.join(dir, "report.py");
-    copyFileSync(path.join(EXAMPLES, "report.py"), job);
-    chmodSync(job, 0o755);
-  });
-
-  /** Runs a shipped command line through /bin/sh as `as`, with cron's environment, our paths put in for the shipped ones. */
-  const runAsCron = async (command: string, as: TestUser, env: Record<string, string> = {}) => {
-    expect(command).toContain(INSTALLED);
-    expect(command).toContain(JOB);
-    const local = command.replaceAll(INSTALLED, wrapper).replaceAll(JOB, job);
-    const child = spawn("/bin/sh", ["-c", local], {
-      // What cron sets, plus the test agent's socket (in production the default socket is used).
-      env: { PATH: "/usr/bin:/bin", SHELL: "/bin/sh", HOME: sys.world.root, LOGNAME: as.name, ...env, SECRETFILE_SOCKET: agent.socket },
-      cwd: sys.world.root,
-      uid: as.uid,
-      gid: as.gid,
-      stdio: ["pipe", "pipe", "pipe"],
+    beforeAll(async () => {
+      agent = await sys.startAgent({
+        policyText: `read user:${sys.users.report.name} REPORT_API_KEY\n`,
+        secrets: { REPORT_API_KEY: key, OTHER_KEY: "other" },
+      });
+      const dir = sys.world.mkdir("installed", 0o755);
+      wrapper = path.join(dir, "secretfile");
+      writeFileSync(wrapper, `#!/bin/sh\nexec ${NODE} ${sys.world.bin} "$@"\n`, { mode: 0o755 });
+      job = path.join(dir, "report.py");
+      copyFileSync(path.join(EXAMPLES, "report.py"), job);
+      chmodSync(job, 0o755);
     });
-    return collect(child);
-  };
 
-  it("the crontab line gives the job its key, and only to the user the policy names", async () => {
-    const { env, command } = crontabJob();
-    const r = await runAsCron(command, sys.users.report, env);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(`report: REPORT_API_KEY sha256:${fingerprint(key)}; dry run, no API called\n`);
-    expect(r.stdout + r.stderr).not.toContain(key);
-    const refused = await runAsCron(command, sys.users.outsider, env);
-    expect(refused.code).toBe(4);
-    expect(refused.stdout).toBe("");
-  });
+    /** Runs a shipped command line through /bin/sh as `as`, with cron's environment, our paths put in for the shipped ones. */
+    const runAsCron = async (command: string, as: TestUser, env: Record<string, string> = {}) => {
+      expect(command).toContain(INSTALLED);
+      expect(command).toContain(JOB);
+      const local = command.replaceAll(INSTALLED, wrapper).replaceAll(JOB, job);
+      const child = spawn("/bin/sh", ["-c", local], {
+        // What cron sets, plus the test agent's socket (in production the default socket is used).
+        env: {
+          PATH: "/usr/bin:/bin",
+          SHELL: "/bin/sh",
+          HOME: sys.world.root,
+          LOGNAME: as.name,
+          ...env,
+          SECRETFILE_SOCKET: agent.socket,
+        },
+        cwd: sys.world.root,
+        uid: as.uid,
+        gid: as.gid,
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      return collect(child);
+    };
 
-  it("the service's ExecStart= runs the same way", async () => {
-    const r = await runAsCron(serviceCommand(), sys.users.report);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`sha256:${fingerprint(key)}`);
-  });
-});
+    it("the crontab line gives the job its key, and only to the user the policy names", async () => {
+      const { env, command } = crontabJob();
+      const r = await runAsCron(command, sys.users.report, env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(`report: REPORT_API_KEY sha256:${fingerprint(key)}; dry run, no API called\n`);
+      expect(r.stdout + r.stderr).not.toContain(key);
+      const refused = await runAsCron(command, sys.users.outsider, env);
+      expect(refused.code).toBe(4);
+      expect(refused.stdout).toBe("");
+    });
+
+    it("the service's ExecStart= runs the same way", async () => {
+      const r = await runAsCron(serviceCommand(), sys.users.report);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`sha256:${fingerprint(key)}`);
+    });
+  },
+);
 
 describe("examples/report.service and report.timer", () => {
-  it.skipIf(!hasAnalyze)(`pass systemd-analyze verify${hasAnalyze ? "" : " (skipped: systemd-analyze is not installed)"}`, () => {
-    const { dir, cleanup } = tempDir("secretfile-units-");
-    try {
-      // verify checks that ExecStart='s program exists: point it at this checkout's launcher and job.
-      const service = readFileSync(path.join(EXAMPLES, "report.service"), "utf8")
-        .replaceAll(INSTALLED, path.join(ROOT, "bin", "secretfile"))
-        .replaceAll(JOB, path.join(EXAMPLES, "report.py"));
-      writeFileSync(path.join(dir, "report.service"), service);
-      copyFileSync(path.join(EXAMPLES, "report.timer"), path.join(dir, "report.timer"));
-      const r = spawnSync("systemd-analyze", ["verify", path.join(dir, "report.service"), path.join(dir, "report.timer")], { encoding: "utf8" });
-      expect(r.status, r.stderr).toBe(0);
-      // Unknown or misspelt settings are only warnings: there must be none.
-      expect(r.stderr).toBe("");
-      expect(service).toMatch(/^User=report$/m);
-      expect(readFileSync(path.join(EXAMPLES, "report.timer"), "utf8")).toMatch(/^OnCalendar=hourly$/m);
-    } finally {
-      cleanup();
-    }
-  });
+  it.skipIf(!hasAnalyze)(
+    `pass systemd-analyze verify${hasAnalyze ? "" : " (skipped: systemd-analyze is not installed)"}`,
+    () => {
+      const { dir, cleanup } = tempDir("secretfile-units-");
+      try {
+        // verify checks that ExecStart='s program exists: point it at this checkout's launcher and job.
+        const service = readFileSync(path.join(EXAMPLES, "report.service"), "utf8")
+          .replaceAll(INSTALLED, path.join(ROOT, "bin", "secretfile"))
+          .replaceAll(JOB, path.join(EXAMPLES, "report.py"));
+        writeFileSync(path.join(dir, "report.service"), service);
+        copyFileSync(path.join(EXAMPLES, "report.timer"), path.join(dir, "report.timer"));
+        const r = spawnSync(
+          "systemd-analyze",
+          ["verify", path.join(dir, "report.service"), path.join(dir, "report.timer")],
+          { encoding: "utf8" },
+        );
+        expect(r.status, r.stderr).toBe(0);
+        // Unknown or misspelt settings are only warnings: there must be none.
+        expect(r.stderr).toBe("");
+        expect(service).toMatch(/^User=report$/m);
+        expect(readFileSync(path.join(EXAMPLES, "report.timer"), "utf8")).toMatch(/^OnCalendar=hourly$/m);
+      } finally {
+        cleanup();
+      }
+    },
+  );
 });
 
 describe.skipIf(!hasPython)("examples/report.py through secretfile exec (personal mode)", () => {
@@ -124,7 +144,9 @@ describe.skipIf(!hasPython)("examples/report.py through secretfile exec (persona
     const r = await sb.run(["exec", "--only", "REPORT_API_KEY", "--", PYTHON, job]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(`report: REPORT_API_KEY sha256:${fingerprint(key)}; dry run, no API called\n`);
-    const dry = await sb.run(["exec", "--", PYTHON, job, "--dry-run"], { env: { REPORT_URL: "https://api.example.com/v1/report" } });
+    const dry = await sb.run(["exec", "--", PYTHON, job, "--dry-run"], {
+      env: { REPORT_URL: "https://api.example.com/v1/report" },
+    });
     expect(dry.stdout).toContain("(would call https://api.example.com/v1/report)");
   });
 

@@ -4,10 +4,12 @@
 import { describe, expect, it } from "vitest";
 import { maskBuffer, maskPatterns } from "../../src/exec/mask.js";
 
-const mask = (secrets: Record<string, string>, text: string) => maskBuffer(Buffer.from(text), maskPatterns(new Map(Object.entries(secrets))), true).out.toString();
+const mask = (secrets: Record<string, string>, text: string) =>
+  maskBuffer(Buffer.from(text), maskPatterns(new Map(Object.entries(secrets))), true).out.toString();
 
 describe("masking a multi-line value", () => {
-  const pem = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\r\nAwEHBG0wawIBAQQgXdemo0123456789\n-----END PRIVATE KEY-----";
+  const pem =
+    "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\r\nAwEHBG0wawIBAQQgXdemo0123456789\n-----END PRIVATE KEY-----";
 
   it.for([
     ["the whole value", pem, "[PEM]"],

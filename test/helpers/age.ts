@@ -3,7 +3,8 @@
 import { spawnSync } from "node:child_process";
 
 /** True when `age` and `age-keygen` run on this host (CI installs them). */
-export const hasAge = spawnSync("age", ["--version"]).status === 0 && spawnSync("age-keygen", ["--version"]).status === 0;
+export const hasAge =
+  spawnSync("age", ["--version"]).status === 0 && spawnSync("age-keygen", ["--version"]).status === 0;
 
 /** Why age tests are skipped, shown by the reporter. */
 export const NO_AGE = "the age CLI is not installed (apt-get install age)";

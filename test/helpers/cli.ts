@@ -34,7 +34,8 @@ export interface RunOptions {
  */
 export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("SECRETFILE_") && k !== "NODE_EXTRA_CA_CERTS") env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith("SECRETFILE_") && k !== "NODE_EXTRA_CA_CERTS") env[k] = v;
   return { ...env, ...extra };
 }
 

@@ -6,11 +6,54 @@ import fc from "fast-check";
 import { FIXTURES } from "./personal.js";
 
 /** dotenv's own test files (test/fixtures/dotenv/README.md), by name, with their text. */
-export const DOTENV_TESTS = [".env", ".env-multiline", ".env.bom"].map((name) => ({ name, text: readFileSync(path.join(FIXTURES, "dotenv", name), "utf8") }));
+export const DOTENV_TESTS = [".env", ".env-multiline", ".env.bom"].map((name) => ({
+  name,
+  text: readFileSync(path.join(FIXTURES, "dotenv", name), "utf8"),
+}));
 
 /** Pieces of generated .env files: every quoting kind, escapes, comments, blanks, line ends, a BOM, NUL. */
-const PIECES = ["'", '"', "`", "#", " #", "\\", "\\n", "\\r", "\\\\", " ", "\t", "\r", "\n", "\r\n", "=", ":", "a", "Z9", "é", "🔑", "\0", "$HOME", "${A}", "export ", "\uFEFF"];
-const NAMES = ["A", "B_2", "_x", "KEY", "export", "PATH", "LD_PRELOAD", "USERNAME", "my.key", "MY-KEY", "1A", "__proto__", "constructor"];
+const PIECES = [
+  "'",
+  '"',
+  "`",
+  "#",
+  " #",
+  "\\",
+  "\\n",
+  "\\r",
+  "\\\\",
+  " ",
+  "\t",
+  "\r",
+  "\n",
+  "\r\n",
+  "=",
+  ":",
+  "a",
+  "Z9",
+  "é",
+  "🔑",
+  "\0",
+  "$HOME",
+  "${A}",
+  "export ",
+  "\uFEFF",
+];
+const NAMES = [
+  "A",
+  "B_2",
+  "_x",
+  "KEY",
+  "export",
+  "PATH",
+  "LD_PRELOAD",
+  "USERNAME",
+  "my.key",
+  "MY-KEY",
+  "1A",
+  "__proto__",
+  "constructor",
+];
 const line = fc
   .record({
     lead: fc.constantFrom("", " ", "\t", "export ", "export\t "),
@@ -21,5 +64,9 @@ const line = fc
   .map((l) => `${l.lead}${l.name}${l.sep}${l.value}`);
 /** Generated .env files, from a grammar of lines and pieces. */
 export const envFiles = fc
-  .tuple(fc.boolean(), fc.array(fc.oneof(line, line, fc.constantFrom("", "# comment", "words without equals", '"')), { maxLength: 8 }), fc.constantFrom("\n", "\r\n"))
+  .tuple(
+    fc.boolean(),
+    fc.array(fc.oneof(line, line, fc.constantFrom("", "# comment", "words without equals", '"')), { maxLength: 8 }),
+    fc.constantFrom("\n", "\r\n"),
+  )
   .map(([bom, lines, end]) => `${bom ? "\uFEFF" : ""}${lines.join(end)}${end}`);

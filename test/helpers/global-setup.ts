@@ -29,7 +29,11 @@ function newest(file: string): number {
 
 /** Builds dist/ (npm run build) unless it is newer than every source. Throws with the build's output. */
 function buildIfStale(): void {
-  const sources = Math.max(...SOURCES.map((s) => path.join(ROOT, s)).filter(existsSync).map(newest));
+  const sources = Math.max(
+    ...SOURCES.map((s) => path.join(ROOT, s))
+      .filter(existsSync)
+      .map(newest),
+  );
   if (existsSync(BUILT) && statSync(BUILT).mtimeMs >= sources) return;
   const r = spawnSync(process.execPath, [path.join(ROOT, "build", "bundle.mjs")], { cwd: ROOT, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`the build failed:\n${r.stdout}${r.stderr}`);

@@ -81,7 +81,13 @@ export interface Running {
  * Starts `secretfile ARGS` and returns at once; standard input gets `input` and is closed; killed after
  * `timeoutMs`. With `newGroup` it leads a process group of its own, as a shell's foreground job does.
  */
-export function startCli(args: string[], env: NodeJS.ProcessEnv, input = "", timeoutMs = 120_000, newGroup = false): Running {
+export function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input = "",
+  timeoutMs = 120_000,
+  newGroup = false,
+): Running {
   const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ["pipe", "pipe", "pipe"], detached: newGroup });
   let out = "";
   let err = "";
@@ -105,7 +111,11 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv, input = "", tim
             return;
           }
           if (exited || Date.now() - started > ms) {
-            reject(new Error(`no ${JSON.stringify(text)} on ${stream}; stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)}`));
+            reject(
+              new Error(
+                `no ${JSON.stringify(text)} on ${stream}; stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)}`,
+              ),
+            );
             return;
           }
           setTimeout(poll, 10);
@@ -116,7 +126,11 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv, input = "", tim
 }
 
 /** Runs `fn` on every item with at most `limit` at a time; resolves with the results in order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
@@ -147,7 +161,8 @@ const PIECE = 10;
 export function holdsPiece(haystack: string | Buffer, value: string): boolean {
   const buf = typeof haystack === "string" ? Buffer.from(haystack, "utf8") : haystack;
   if (value.length <= PIECE) return buf.includes(Buffer.from(value, "utf8"));
-  for (let i = 0; i + PIECE <= value.length; i++) if (buf.includes(Buffer.from(value.slice(i, i + PIECE), "utf8"))) return true;
+  for (let i = 0; i + PIECE <= value.length; i++)
+    if (buf.includes(Buffer.from(value.slice(i, i + PIECE), "utf8"))) return true;
   return false;
 }
 
@@ -166,6 +181,9 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** Runs `secretfile ARGS` under `umask` (through `sh -c 'umask …; exec node …'`), as a user's shell would. */
 export function runWithUmask(umask: string, args: string[], env: NodeJS.ProcessEnv, input = ""): Promise<Result> {
-  const child = spawn("sh", ["-c", `umask ${umask}; exec "$0" "$@"`, process.execPath, BIN, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn("sh", ["-c", `umask ${umask}; exec "$0" "$@"`, process.execPath, BIN, ...args], {
+    env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   return collect(child, input);
 }

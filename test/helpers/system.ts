@@ -4,7 +4,17 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -73,7 +83,8 @@ export function makeWorld(): World {
   for (const start of [root, app]) {
     for (let dir = path.dirname(start); dir !== "/"; dir = path.dirname(dir)) {
       const mode = spawnSync("stat", ["-c", "%a", dir], { encoding: "utf8" }).stdout.trim();
-      if ((parseInt(mode, 8) & 0o001) === 0) throw new Error(`${dir} is not traversable by other users (mode ${mode}); set TMPDIR elsewhere`);
+      if ((parseInt(mode, 8) & 0o001) === 0)
+        throw new Error(`${dir} is not traversable by other users (mode ${mode}); set TMPDIR elsewhere`);
     }
   }
   const bin = path.join(app, "bin", "secretfile");
@@ -118,7 +129,10 @@ export function makeWorld(): World {
 export function unusedId(): TestUser {
   for (;;) {
     const id = 61000 + Math.floor(Math.random() * 4000);
-    if (spawnSync("getent", ["passwd", String(id)]).status !== 0 && spawnSync("getent", ["group", String(id)]).status !== 0) {
+    if (
+      spawnSync("getent", ["passwd", String(id)]).status !== 0 &&
+      spawnSync("getent", ["group", String(id)]).status !== 0
+    ) {
       return { name: `uid ${id}`, uid: id, gid: id };
     }
   }
@@ -155,7 +169,8 @@ export function makeUsers<U extends string, G extends string = never>(
       spawnSync("crontab", ["-r", "-u", name], { stdio: "ignore" });
       attempt(() => retry(["userdel", name], ["userdel", "-f", name]));
     }
-    for (const name of made.groups) attempt(() => spawnSync("getent", ["group", name]).status === 0 && retry(["groupdel", name]));
+    for (const name of made.groups)
+      attempt(() => spawnSync("getent", ["group", name]).status === 0 && retry(["groupdel", name]));
     made.users.length = 0;
     made.groups.length = 0;
     if (failures.length > 0) throw failures[0];
@@ -171,11 +186,26 @@ export function makeUsers<U extends string, G extends string = never>(
     const users = {} as Record<U, TestUser>;
     for (const role of roles) {
       const name = uniqueName();
-      const extra = (Object.entries(opts.groups ?? {}) as [G, readonly U[]][]).filter(([, members]) => members.includes(role)).map(([g]) => groups[g].name);
-      const args = ["-M", "-d", opts.home ?? "/nonexistent", "-s", "/usr/sbin/nologin", "-U", ...(extra.length ? ["-G", extra.join(",")] : []), name];
+      const extra = (Object.entries(opts.groups ?? {}) as [G, readonly U[]][])
+        .filter(([, members]) => members.includes(role))
+        .map(([g]) => groups[g].name);
+      const args = [
+        "-M",
+        "-d",
+        opts.home ?? "/nonexistent",
+        "-s",
+        "/usr/sbin/nologin",
+        "-U",
+        ...(extra.length ? ["-G", extra.join(",")] : []),
+        name,
+      ];
       retry(["useradd", ...args]);
       made.users.push(name);
-      users[role] = { name, uid: Number(must("id", ["-u", name]).trim()), gid: Number(must("id", ["-g", name]).trim()) };
+      users[role] = {
+        name,
+        uid: Number(must("id", ["-u", name]).trim()),
+        gid: Number(must("id", ["-g", name]).trim()),
+      };
     }
     return { users, groups, remove };
   } catch (err) {
@@ -201,7 +231,11 @@ let agentCount = 0;
  * Prepares an agent's files in `world`: the store is made with `secretfile init --dir` and `add` run as `service`,
  * the policy is written root-owned 0644, the socket folder (0755) and audit folder (0700) are service-owned.
  */
-export async function prepareAgent(world: World, service: TestUser, spec: { policyText: string; secrets?: Record<string, string> }): Promise<AgentFiles> {
+export async function prepareAgent(
+  world: World,
+  service: TestUser,
+  spec: { policyText: string; secrets?: Record<string, string> },
+): Promise<AgentFiles> {
   const base = world.mkdir(`agent-${++agentCount}`, 0o755);
   const dir = world.mkdir(`agent-${agentCount}/state`, 0o700, service);
   world.mkdir(`agent-${agentCount}/run`, 0o755, service);
@@ -248,14 +282,34 @@ export interface AgentProcess {
 }
 
 /** Spawns `secretfile agent` for `files` as `service`, with `env` laid over a clean environment; returns at once. */
-export function spawnAgent(world: World, service: TestUser, files: AgentFiles, env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(NODE, [world.bin, "agent", "--dir", files.dir, "--socket", files.socket, "--policy", files.policy, "--audit", files.audit], {
-    env: cleanEnv({ HOME: world.root, ...env }),
-    cwd: world.root,
-    uid: service.uid,
-    gid: service.gid,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+export function spawnAgent(
+  world: World,
+  service: TestUser,
+  files: AgentFiles,
+  env: NodeJS.ProcessEnv = {},
+): AgentProcess {
+  const child = spawn(
+    NODE,
+    [
+      world.bin,
+      "agent",
+      "--dir",
+      files.dir,
+      "--socket",
+      files.socket,
+      "--policy",
+      files.policy,
+      "--audit",
+      files.audit,
+    ],
+    {
+      env: cleanEnv({ HOME: world.root, ...env }),
+      cwd: world.root,
+      uid: service.uid,
+      gid: service.gid,
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   let done = false;
@@ -287,7 +341,8 @@ export function spawnAgent(world: World, service: TestUser, files: AgentFiles, e
 export async function untilReady(proc: AgentProcess, socket: string, ms = 15_000): Promise<void> {
   const started = Date.now();
   for (;;) {
-    if (!proc.alive()) throw new Error(`the agent ended before answering (${JSON.stringify(await proc.exited)}): ${proc.stderr()}`);
+    if (!proc.alive())
+      throw new Error(`the agent ended before answering (${JSON.stringify(await proc.exited)}): ${proc.stderr()}`);
     const answer = await request(socket, { v: 1, op: "ping" }, 2_000).catch(() => undefined);
     if (answer?.ok === true) return;
     if (Date.now() - started > ms) {
@@ -309,7 +364,11 @@ export interface RunningAgent extends AgentFiles, AgentProcess {
 }
 
 /** Prepares and starts an agent as `service`; resolves once its socket answers a ping. Throws with its stderr if it ends first. */
-export async function startAgent(world: World, service: TestUser, spec: { policyText: string; secrets?: Record<string, string> }): Promise<RunningAgent> {
+export async function startAgent(
+  world: World,
+  service: TestUser,
+  spec: { policyText: string; secrets?: Record<string, string> },
+): Promise<RunningAgent> {
   const files = await prepareAgent(world, service, spec);
   const proc = spawnAgent(world, service, files);
   await untilReady(proc, files.socket);
@@ -385,7 +444,10 @@ export interface SystemContext<U extends string, G extends string> {
  * Registers beforeAll/afterAll hooks that make a world, a `service` user plus `roles`, and `groups` (role lists of
  * supplementary members); call it at the top of a describe that is skipped when not root.
  */
-export function useSystem<U extends string, G extends string = never>(roles: readonly U[], groups?: Record<G, readonly U[]>): SystemContext<U, G> {
+export function useSystem<U extends string, G extends string = never>(
+  roles: readonly U[],
+  groups?: Record<G, readonly U[]>,
+): SystemContext<U, G> {
   let world: World | undefined;
   let made: Users<U | "service", G> | undefined;
   const agents: AgentProcess[] = [];

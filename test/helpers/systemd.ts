@@ -68,8 +68,13 @@ export interface Booted {
 export function systemdSkipReason(): string | undefined {
   if (process.getuid?.() !== 0) return "needs root to boot systemd in new PID and mount namespaces";
   if (!existsSync(SYSTEMD)) return `${SYSTEMD} is not installed`;
-  const probe = spawnSync("unshare", ["--fork", "--pid", "--mount", "--mount-proc", "--propagation", "private", "true"], { encoding: "utf8", timeout: 10_000 });
-  if (probe.status !== 0) return `unshare cannot make PID and mount namespaces here: ${(probe.stderr || probe.error?.message || "").trim()}`;
+  const probe = spawnSync(
+    "unshare",
+    ["--fork", "--pid", "--mount", "--mount-proc", "--propagation", "private", "true"],
+    { encoding: "utf8", timeout: 10_000 },
+  );
+  if (probe.status !== 0)
+    return `unshare cannot make PID and mount namespaces here: ${(probe.stderr || probe.error?.message || "").trim()}`;
   return undefined;
 }
 
@@ -86,7 +91,9 @@ export interface BootOptions {
  */
 export async function bootSystemd(opts: BootOptions = {}): Promise<Booted> {
   if (opts.copyUsr === true) {
-    for (const d of ["/lib", "/bin", "/sbin"]) if (!lstatSync(d).isSymbolicLink()) throw new Error(`${d} is not a link into /usr: copyUsr would leave it shared with the machine`);
+    for (const d of ["/lib", "/bin", "/sbin"])
+      if (!lstatSync(d).isSymbolicLink())
+        throw new Error(`${d} is not a link into /usr: copyUsr would leave it shared with the machine`);
   }
   const root = mkdtempSync("/var/tmp/secretfile-systemd-");
   chmodSync(root, 0o755);
@@ -98,10 +105,14 @@ export async function bootSystemd(opts: BootOptions = {}): Promise<Booted> {
   writeFileSync(script, BOOT_SCRIPT, { mode: 0o755 });
   // /var last: the test folder is under /var/tmp, out of sight once /var is an overlay.
   const copied = opts.copyUsr === true ? "etc usr var" : "etc var";
-  const child = spawn("unshare", ["--fork", "--pid", "--mount", "--mount-proc", "--propagation", "private", script, root, copied], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: TOOL_ENV,
-  });
+  const child = spawn(
+    "unshare",
+    ["--fork", "--pid", "--mount", "--mount-proc", "--propagation", "private", script, root, copied],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: TOOL_ENV,
+    },
+  );
   let bootErr = "";
   child.stderr.setEncoding("utf8").on("data", (d: string) => (bootErr += d));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -116,22 +127,31 @@ export async function bootSystemd(opts: BootOptions = {}): Promise<Booted> {
     },
     share,
     run: (argv, opts = {}) => {
-      const c = spawn("nsenter", ["-t", String(pid), "-m", "-p", "--", ...argv], { env: TOOL_ENV, cwd: "/", stdio: ["pipe", "pipe", "pipe"] });
+      const c = spawn("nsenter", ["-t", String(pid), "-m", "-p", "--", ...argv], {
+        env: TOOL_ENV,
+        cwd: "/",
+        stdio: ["pipe", "pipe", "pipe"],
+      });
       return collect(c, opts.input, opts.timeoutMs ?? STEP_MS);
     },
     systemctl: async (args, opts = {}) => {
       const r = await booted.run(["systemctl", "--no-pager", ...args]);
-      if (r.code !== 0 && opts.allowFail !== true) throw new Error(`systemctl ${args.join(" ")} failed (${r.code ?? r.signal}): ${r.stderr || r.stdout}`);
+      if (r.code !== 0 && opts.allowFail !== true)
+        throw new Error(`systemctl ${args.join(" ")} failed (${r.code ?? r.signal}): ${r.stderr || r.stdout}`);
       return r;
     },
     write: async (file, text, mode = 0o644) => {
-      const r = await booted.run(["sh", "-c", 'umask 077 && cat > "$1" && chmod "$2" "$1"', "sh", file, mode.toString(8)], { input: text });
+      const r = await booted.run(
+        ["sh", "-c", 'umask 077 && cat > "$1" && chmod "$2" "$1"', "sh", file, mode.toString(8)],
+        { input: text },
+      );
       if (r.code !== 0) throw new Error(`cannot write ${file} inside the namespace: ${r.stderr}`);
     },
     poweroff: async () => {
       if (off) return;
       off = true;
-      if (pid > 0 && child.exitCode === null) await booted.run(["systemctl", "poweroff"], { timeoutMs: 10_000 }).catch(() => undefined);
+      if (pid > 0 && child.exitCode === null)
+        await booted.run(["systemctl", "poweroff"], { timeoutMs: 10_000 }).catch(() => undefined);
       const deadline = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), STEP_MS).unref());
       if ((await Promise.race([exited, deadline])) === "late") {
         killNamespace(child);
@@ -155,7 +175,8 @@ export async function bootSystemd(opts: BootOptions = {}): Promise<Booted> {
 async function systemdPid(child: ChildProcess, bootErr: () => string): Promise<number> {
   const end = Date.now() + BOOT_MS;
   while (Date.now() < end) {
-    if (child.exitCode !== null) throw new Error(`the namespace exited (${child.exitCode}) before systemd started: ${bootErr().trim()}`);
+    if (child.exitCode !== null)
+      throw new Error(`the namespace exited (${child.exitCode}) before systemd started: ${bootErr().trim()}`);
     const first = children(child)[0];
     if (first !== undefined && readProc(`/proc/${first}/comm`).trim() === "systemd") return first;
     await sleep(100);

@@ -35,18 +35,26 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
   let root = "";
   const debs: Record<string, string> = {};
   let rootWhy: string | undefined;
-  const inRoot = (cmd: string[], timeoutMs = 60_000, input?: string) => sh("/usr/sbin/chroot", [root, ...cmd], { timeoutMs, input });
+  const inRoot = (cmd: string[], timeoutMs = 60_000, input?: string) =>
+    sh("/usr/sbin/chroot", [root, ...cmd], { timeoutMs, input });
   const ok = (r: ReturnType<typeof sh>) => {
-    expect({ status: r.status, stderr: r.status === 0 ? "" : r.stderr.slice(-1500) }).toEqual({ status: 0, stderr: "" });
+    expect({ status: r.status, stderr: r.status === 0 ? "" : r.stderr.slice(-1500) }).toEqual({
+      status: 0,
+      stderr: "",
+    });
     return r.stdout;
   };
-  const sha = (file: string) => createHash("sha256").update(readFileSync(path.join(root, file))).digest("hex");
+  const sha = (file: string) =>
+    createHash("sha256")
+      .update(readFileSync(path.join(root, file)))
+      .digest("hex");
 
   beforeAll(() => {
     if (!existsSync(path.join(BOOKWORM_CACHE, "usr/bin/apt"))) {
       // CI's first run: made once, kept outside /tmp for the next runs.
       const made = sh("debootstrap", ["--variant=minbase", "bookworm", BOOKWORM_CACHE, MIRROR], { timeoutMs: 900_000 });
-      if (made.status !== 0) rootWhy = `debootstrap could not make ${BOOKWORM_CACHE} from ${MIRROR} (mirror unreachable?): ${made.stderr.trim().split("\n").pop()}`;
+      if (made.status !== 0)
+        rootWhy = `debootstrap could not make ${BOOKWORM_CACHE} from ${MIRROR} (mirror unreachable?): ${made.stderr.trim().split("\n").pop()}`;
     }
     debs.first = cachedPackage(VERSION);
     debs.upgrade = cachedPackage(UPGRADE);
@@ -74,10 +82,27 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
   it("installs offline with apt, with no Node on the host, and prints its version and commit", (ctx) => {
     if (rootWhy !== undefined) ctx.skip(rootWhy);
     expect(inRoot(["sh", "-c", "command -v node"]).status).not.toBe(0);
-    ok(inRoot(["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0", "/root/first.deb"], 300_000));
-    expect(ok(inRoot(["secretfile", "--version"]))).toMatch(new RegExp(`^${VERSION.replaceAll(".", "\\.")} \\(commit ([0-9a-f]+|unknown)\\)\\n$`));
+    ok(
+      inRoot(
+        ["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0", "/root/first.deb"],
+        300_000,
+      ),
+    );
+    expect(ok(inRoot(["secretfile", "--version"]))).toMatch(
+      new RegExp(`^${VERSION.replaceAll(".", "\\.")} \\(commit ([0-9a-f]+|unknown)\\)\\n$`),
+    );
     // What Debian expects where: the launcher, the private runtime, units, init script, man pages, docs.
-    for (const f of ["usr/lib/secretfile/node", "lib/systemd/system/secretfile.socket", "lib/systemd/system/secretfile.service", "etc/init.d/secretfile", "usr/share/man/man1/secretfile.1.gz", "usr/share/man/man5/secretfile-policy.5.gz", "usr/share/doc/secretfile/copyright", "usr/share/doc/secretfile/examples/crontab", "usr/share/bash-completion/completions/secretfile"]) {
+    for (const f of [
+      "usr/lib/secretfile/node",
+      "lib/systemd/system/secretfile.socket",
+      "lib/systemd/system/secretfile.service",
+      "etc/init.d/secretfile",
+      "usr/share/man/man1/secretfile.1.gz",
+      "usr/share/man/man5/secretfile-policy.5.gz",
+      "usr/share/doc/secretfile/copyright",
+      "usr/share/doc/secretfile/examples/crontab",
+      "usr/share/bash-completion/completions/secretfile",
+    ]) {
       expect(existsSync(path.join(root, f)), f).toBe(true);
     }
   });
@@ -86,14 +111,21 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     if (rootWhy !== undefined) ctx.skip(rootWhy);
     ok(inRoot(["secretfile", "init", "--dir", "/root/personal"]));
     ok(inRoot(["secretfile", "add", "--dir", "/root/personal", "DEMO_KEY"], 60_000, "demo-value\n"));
-    expect(ok(inRoot(["secretfile", "exec", "--dir", "/root/personal", "--", "sh", "-c", 'echo "${#DEMO_KEY}"']))).toBe("10\n");
+    expect(ok(inRoot(["secretfile", "exec", "--dir", "/root/personal", "--", "sh", "-c", 'echo "${#DEMO_KEY}"']))).toBe(
+      "10\n",
+    );
   });
 
   it("has man pages that render without warnings (with the host's man -l: man-db is not in minbase)", (ctx) => {
     if (rootWhy !== undefined) ctx.skip(rootWhy);
     if (!has("man")) ctx.skip("man is not installed on the host");
-    for (const [page, words] of [["man1/secretfile.1.gz", ["SECRETFILE(1)", "EXIT STATUS", "recipients add", "/etc/init.d/secretfile"]], ["man5/secretfile-policy.5.gz", ["SECRETFILE-POLICY(5)", "user:NAME"]]] as const) {
-      const r = sh("man", ["--warnings", "-l", path.join(root, "usr/share/man", page)], { env: { PATH: "/usr/bin:/bin", LC_ALL: "C.UTF-8", MANWIDTH: "100", MAN_KEEP_FORMATTING: "" } });
+    for (const [page, words] of [
+      ["man1/secretfile.1.gz", ["SECRETFILE(1)", "EXIT STATUS", "recipients add", "/etc/init.d/secretfile"]],
+      ["man5/secretfile-policy.5.gz", ["SECRETFILE-POLICY(5)", "user:NAME"]],
+    ] as const) {
+      const r = sh("man", ["--warnings", "-l", path.join(root, "usr/share/man", page)], {
+        env: { PATH: "/usr/bin:/bin", LC_ALL: "C.UTF-8", MANWIDTH: "100", MAN_KEEP_FORMATTING: "" },
+      });
       expect(r.stderr).toBe("");
       for (const w of words) expect(r.stdout).toContain(w);
     }
@@ -101,11 +133,15 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
 
   it("postinst set the host up; setup run again changes nothing", (ctx) => {
     if (rootWhy !== undefined) ctx.skip(rootWhy);
-    const before = ["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "etc/secretfile/policy"].map(sha);
+    const before = ["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "etc/secretfile/policy"].map(
+      sha,
+    );
     const again = inRoot(["secretfile", "setup", "--units-dir", "/lib/systemd/system"]);
     ok(again);
     expect(again.stderr).not.toMatch(/created|updated|fixed/);
-    expect(["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "etc/secretfile/policy"].map(sha)).toEqual(before);
+    expect(
+      ["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "etc/secretfile/policy"].map(sha),
+    ).toEqual(before);
     expect(again.stderr).toContain("service secretfile start");
   });
 
@@ -119,9 +155,30 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     ok(inRoot(["sh", "-c", "printf 'read user:sfjob API_KEY\\n' >> /etc/secretfile/policy"]));
     ok(inRoot(["secretfile", "add", "API_KEY"], 60_000, "the-job-key\n"));
     // As cron runs it: the job user, cron's PATH, secretfile's full path.
-    const job = ["env", "-i", "PATH=/usr/bin:/bin", "/usr/bin/secretfile", "exec", "--", "sh", "-c", 'echo "got ${#API_KEY}"'];
+    const job = [
+      "env",
+      "-i",
+      "PATH=/usr/bin:/bin",
+      "/usr/bin/secretfile",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      'echo "got ${#API_KEY}"',
+    ];
     expect(ok(inRoot(["setpriv", "--reuid=sfjob", "--regid=sfjob", "--init-groups", ...job]))).toBe("got 11\n");
-    const other = inRoot(["setpriv", "--reuid=sfother", "--regid=sfother", "--init-groups", "env", "-i", "PATH=/usr/bin:/bin", "/usr/bin/secretfile", "get", "API_KEY"]);
+    const other = inRoot([
+      "setpriv",
+      "--reuid=sfother",
+      "--regid=sfother",
+      "--init-groups",
+      "env",
+      "-i",
+      "PATH=/usr/bin:/bin",
+      "/usr/bin/secretfile",
+      "get",
+      "API_KEY",
+    ]);
     expect({ status: other.status, stdout: other.stdout }).toEqual({ status: 4, stdout: "" });
     ok(inRoot(["service", "secretfile", "restart"], 60_000));
     ok(inRoot(["service", "secretfile", "status"]));
@@ -138,10 +195,22 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     const during = [
       `${asJob} /usr/bin/secretfile exec -- sh -c 'while [ ! -e /tmp/upgrade-done ]; do sleep 0.2; done; printf %s "$API_KEY" | sha256sum' > /root/job.out 2>&1; echo $? > /root/job.rc`,
       `while [ ! -e /tmp/upgrade-done ]; do if v=$(${asJob} /usr/bin/secretfile get API_KEY 2>/root/loop.err); then echo "ok $v"; else echo "fail $? $(head -c 300 /root/loop.err)"; fi; sleep 0.1; done > /root/loop.out; echo done > /root/loop.rc`,
-    ].map((script) => spawn("/usr/sbin/chroot", [root, "sh", "-c", script], { stdio: "ignore", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" } }));
+    ].map((script) =>
+      spawn("/usr/sbin/chroot", [root, "sh", "-c", script], {
+        stdio: "ignore",
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" },
+      }),
+    );
     pause(1_500);
-    ok(inRoot(["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0", "/root/upgrade.deb"], 300_000));
-    expect(ok(inRoot(["secretfile", "--version"]))).toMatch(new RegExp(`^${UPGRADE.replaceAll(".", "\\.").replace("+", "\\+")} `));
+    ok(
+      inRoot(
+        ["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0", "/root/upgrade.deb"],
+        300_000,
+      ),
+    );
+    expect(ok(inRoot(["secretfile", "--version"]))).toMatch(
+      new RegExp(`^${UPGRADE.replaceAll(".", "\\.").replace("+", "\\+")} `),
+    );
     expect(kept.map(sha)).toEqual(before);
     // invoke-rc.d restarts nothing in a chroot: the old agent still serves; restart it as postinst would on a host.
     ok(inRoot(["service", "secretfile", "restart"], 60_000));
@@ -154,14 +223,30 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     }
     for (const c of during) c.kill("SIGKILL");
     const out = (f: string) => readFileSync(path.join(root, f), "utf8");
-    expect({ rc: out("root/job.rc"), out: out("root/job.out") }).toEqual({ rc: "0\n", out: sh("sha256sum", [], { input: "the-job-key" }).stdout });
+    expect({ rc: out("root/job.rc"), out: out("root/job.out") }).toEqual({
+      rc: "0\n",
+      out: sh("sha256sum", [], { input: "the-job-key" }).stdout,
+    });
     // The init script's restart leaves no socket for a moment (the old agent removes it, the new one binds it): the
     // client tries again for up to 5 s, so no request fails.
     const lines = out("root/loop.out").trim().split("\n");
-    console.info(`test/package/deb.test.ts: ${lines.length} requests during the upgrade and restart, ${lines.filter((l) => l !== "ok the-job-key").length} not answered with the key`);
+    console.info(
+      `test/package/deb.test.ts: ${lines.length} requests during the upgrade and restart, ${lines.filter((l) => l !== "ok the-job-key").length} not answered with the key`,
+    );
     expect(lines.filter((l) => l !== "ok the-job-key")).toEqual([]);
     expect(lines.length).toBeGreaterThan(10);
-    const job = ["setpriv", "--reuid=sfjob", "--regid=sfjob", "--init-groups", "env", "-i", "PATH=/usr/bin:/bin", "/usr/bin/secretfile", "get", "API_KEY"];
+    const job = [
+      "setpriv",
+      "--reuid=sfjob",
+      "--regid=sfjob",
+      "--init-groups",
+      "env",
+      "-i",
+      "PATH=/usr/bin:/bin",
+      "/usr/bin/secretfile",
+      "get",
+      "API_KEY",
+    ];
     expect(ok(inRoot(job))).toBe("the-job-key");
     ok(inRoot(["secretfile", "audit", "verify"]));
   });
@@ -176,10 +261,21 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     ok(purged);
     expect(purged.stderr).toContain("kept /var/lib/secretfile");
     expect(purged.stderr).toContain("rm -rf /var/lib/secretfile /var/log/secretfile && userdel secretfile");
-    for (const gone of ["etc/secretfile", "etc/init.d/secretfile", "etc/default/secretfile", "run/secretfile", "var/log/secretfile/agent.log", "usr/bin/secretfile"]) {
+    for (const gone of [
+      "etc/secretfile",
+      "etc/init.d/secretfile",
+      "etc/default/secretfile",
+      "run/secretfile",
+      "var/log/secretfile/agent.log",
+      "usr/bin/secretfile",
+    ]) {
       expect(existsSync(path.join(root, gone)), gone).toBe(false);
     }
-    for (const left of ["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "var/log/secretfile/audit.log"]) {
+    for (const left of [
+      "var/lib/secretfile/identity.txt",
+      "var/lib/secretfile/store.age",
+      "var/log/secretfile/audit.log",
+    ]) {
       expect(existsSync(path.join(root, left)), left).toBe(true);
     }
     expect(inRoot(["getent", "passwd", "secretfile"]).status).toBe(0);

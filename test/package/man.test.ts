@@ -36,10 +36,13 @@ const helps = new Map<string, Promise<string>>();
 function help(words: string[]): Promise<string> {
   const key = words.join(" ");
   if (!helps.has(key)) {
-    helps.set(key, runCli([...words, "--help"]).then((r) => {
-      expect(r.code).toBe(0);
-      return r.stdout;
-    }));
+    helps.set(
+      key,
+      runCli([...words, "--help"]).then((r) => {
+        expect(r.code).toBe(0);
+        return r.stdout;
+      }),
+    );
   }
   return helps.get(key)!;
 }
@@ -62,26 +65,38 @@ describe("secretfile(1) follows --help", () => {
 
   it("documents exactly the options of each command", async () => {
     for (const command of await allCommands()) {
-      expect({ command, options: [...(documented[command] ?? [])].sort() }).toEqual({ command, options: optionsOf(await help(command.split(" "))).sort() });
+      expect({ command, options: [...(documented[command] ?? [])].sort() }).toEqual({
+        command,
+        options: optionsOf(await help(command.split(" "))).sort(),
+      });
     }
   });
 
   it("documents every exit code of the design and every variable the options name", async () => {
     for (const code of ["0", "1", "2", "3", "4", "5", "6", "7"]) expect(source).toContain(`- \`${code}\`: `);
     const envs = new Set<string>();
-    for (const command of await allCommands()) for (const m of (await help(command.split(" "))).matchAll(/env (SECRETFILE_[A-Z_]+)/g)) envs.add(m[1]!);
+    for (const command of await allCommands())
+      for (const m of (await help(command.split(" "))).matchAll(/env (SECRETFILE_[A-Z_]+)/g)) envs.add(m[1]!);
     for (const env of envs) expect(source).toContain(`- \`${env}\`: `);
   });
 
-  it.for(["secretfile.1.md", "secretfile-policy.5.md"])("%s converts to troff with a title, sections and no raw Markdown", (file) => {
-    const troff = manPage(readFileSync(path.join(ROOT, "docs/man", file), "utf8"), { version: "0.0.0", date: "2026-01-01" });
-    expect(troff).toMatch(/^\.\\" Generated from docs\/man\//);
-    expect(troff).toMatch(/\n\.TH SECRETFILE/);
-    expect(troff).toContain("\n.SH NAME\n");
-    expect(troff).not.toMatch(/^(##|- `|```)/m);
-  });
+  it.for(["secretfile.1.md", "secretfile-policy.5.md"])(
+    "%s converts to troff with a title, sections and no raw Markdown",
+    (file) => {
+      const troff = manPage(readFileSync(path.join(ROOT, "docs/man", file), "utf8"), {
+        version: "0.0.0",
+        date: "2026-01-01",
+      });
+      expect(troff).toMatch(/^\.\\" Generated from docs\/man\//);
+      expect(troff).toMatch(/\n\.TH SECRETFILE/);
+      expect(troff).toContain("\n.SH NAME\n");
+      expect(troff).not.toMatch(/^(##|- `|```)/m);
+    },
+  );
 
   it("refuses Markdown outside the subset it converts", () => {
-    expect(() => manPage("# x(1) -- y\n\n> a quote\n", { version: "0", date: "2026-01-01" })).toThrow(/outside the subset/);
+    expect(() => manPage("# x(1) -- y\n\n> a quote\n", { version: "0", date: "2026-01-01" })).toThrow(
+      /outside the subset/,
+    );
   });
 });

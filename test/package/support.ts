@@ -2,7 +2,21 @@
 // cached by what they are built from, the Debian 12 root they install into, and running a command with a deadline.
 import { createHash } from "node:crypto";
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { ROOT } from "../helpers/cli.js";
 
@@ -11,7 +25,8 @@ export const BOOKWORM_CACHE = process.env.SECRETFILE_TEST_BOOKWORM ?? "/var/cach
 /** The mirror debootstrap makes it from. */
 export const MIRROR = "http://deb.debian.org/debian";
 /** The version in package.json. */
-export const VERSION = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+export const VERSION = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string })
+  .version;
 /** The version of the package the tests upgrade to (same code, a higher version). */
 export const UPGRADE = `${VERSION}+upgrade1`;
 
@@ -21,7 +36,11 @@ export function has(cmd: string, arg = "--version"): boolean {
 }
 
 /** Runs `cmd ARGS` with a deadline and a clean environment; returns its result (status null when killed). */
-export function sh(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): SpawnSyncReturns<string> {
+export function sh(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {},
+): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, {
     encoding: "utf8",
     timeout: opts.timeoutMs ?? 60_000,
@@ -49,7 +68,9 @@ export function copyCheckout(): string {
 
 // The checkout's files (tracked and new, not ignored) that exist, but the node_modules link.
 function checkoutFiles(): string[] {
-  const files = sh("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT }).stdout.split("\0").filter(Boolean);
+  const files = sh("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT })
+    .stdout.split("\0")
+    .filter(Boolean);
   return files.filter((f) => f !== "node_modules" && existsSync(path.join(ROOT, f)));
 }
 
@@ -66,9 +87,13 @@ const CACHE_HOURS = 6;
  */
 export function cachedPackage(version: string): string {
   const key = createHash("sha256").update(`${version}\0${process.version}\0${commit()}\0`);
-  for (const f of checkoutFiles().filter((f) => !f.startsWith("test/")).sort()) {
+  for (const f of checkoutFiles()
+    .filter((f) => !f.startsWith("test/"))
+    .sort()) {
     const file = path.join(ROOT, f);
-    key.update(`${f}\0${statSync(file).isFile() ? createHash("sha256").update(readFileSync(file)).digest("hex") : readlinkSync(file)}\0`);
+    key.update(
+      `${f}\0${statSync(file).isFile() ? createHash("sha256").update(readFileSync(file)).digest("hex") : readlinkSync(file)}\0`,
+    );
   }
   const dir = path.join(PACKAGE_CACHE, key.digest("hex").slice(0, 24));
   const deb = path.join(dir, `secretfile_${version}.deb`);
@@ -119,7 +144,8 @@ function withLock<T>(lock: string, fn: () => T): T {
 function pruneCache(): void {
   for (const e of readdirSync(PACKAGE_CACHE)) {
     const p = path.join(PACKAGE_CACHE, e);
-    if (!e.endsWith(".lock") && Date.now() - statSync(p).mtimeMs > CACHE_HOURS * 3_600_000) rmSync(p, { recursive: true, force: true });
+    if (!e.endsWith(".lock") && Date.now() - statSync(p).mtimeMs > CACHE_HOURS * 3_600_000)
+      rmSync(p, { recursive: true, force: true });
   }
 }
 
@@ -146,7 +172,12 @@ function commit(): string {
 
 /** Builds the package in the copy `src` as `version` (gzip, fast); returns the .deb's path. Throws with its output. */
 export function buildPackage(src: string, version: string): string {
-  const env: NodeJS.ProcessEnv = { ...process.env, SECRETFILE_PACKAGE_VERSION: version, SECRETFILE_BUILD_COMMIT: commit(), SECRETFILE_PACKAGE_COMPRESS: "gzip" };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SECRETFILE_PACKAGE_VERSION: version,
+    SECRETFILE_BUILD_COMMIT: commit(),
+    SECRETFILE_PACKAGE_COMPRESS: "gzip",
+  };
   delete env.NODE_OPTIONS;
   const r = sh(process.execPath, ["build/package.mjs"], { cwd: src, env, timeoutMs: 300_000 });
   if (r.status !== 0) throw new Error(`npm run package failed (${r.status ?? r.signal}): ${r.stderr.slice(-2000)}`);

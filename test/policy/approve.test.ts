@@ -24,12 +24,20 @@ function problems(text: string): string[] {
 }
 
 function caller(uid: number, user: string, groups: string[] = []): Caller {
-  return { uid, gid: uid, user, groups: [{ gid: uid, name: user }, ...groups.map((name, i) => ({ gid: 5000 + i, name }))] };
+  return {
+    uid,
+    gid: uid,
+    user,
+    groups: [{ gid: uid, name: user }, ...groups.map((name, i) => ({ gid: 5000 + i, name }))],
+  };
 }
 
 describe("approve rules: parsing", () => {
   it("parses N, who (by prefix) and names; the default expiry is 24 h; read and write rules are unchanged", () => {
-    const policy = parsePolicy("write group:secops *\napprove 2 group:secops user:alice uid:1005 MERAKI_* WEBEX_*\n", F);
+    const policy = parsePolicy(
+      "write group:secops *\napprove 2 group:secops user:alice uid:1005 MERAKI_* WEBEX_*\n",
+      F,
+    );
     expect(policy.rules).toEqual([{ verb: "write", who: { kind: "group", name: "secops" }, patterns: ["*"], line: 1 }]);
     expect(policy.approvals).toEqual([
       {
@@ -48,7 +56,10 @@ describe("approve rules: parsing", () => {
   });
 
   it("has no approvals field when the file has no approve rule (policies are compared whole elsewhere)", () => {
-    expect(parsePolicy("read user:a A\n", F)).toEqual({ file: F, rules: [{ verb: "read", who: { kind: "user", name: "a" }, patterns: ["A"], line: 1 }] });
+    expect(parsePolicy("read user:a A\n", F)).toEqual({
+      file: F,
+      rules: [{ verb: "read", who: { kind: "user", name: "a" }, patterns: ["A"], line: 1 }],
+    });
   });
 
   it.for<[string, number]>([
@@ -95,13 +106,21 @@ describe("approve rules: parsing", () => {
   });
 
   it("reports every bad line of a file, approve lines among them", () => {
-    expect(problems("approve 1 group:g A\nread user:a A\nfrobnicate user:b B\napprove 2 user:x Y\n").map((p) => p.slice(0, 2))).toEqual(["1:", "3:", "4:"]);
+    expect(
+      problems("approve 1 group:g A\nread user:a A\nfrobnicate user:b B\napprove 2 user:x Y\n").map((p) =>
+        p.slice(0, 2),
+      ),
+    ).toEqual(["1:", "3:", "4:"]);
   });
 });
 
 describe("approve rules: who counts", () => {
   const policy = parsePolicy(
-    ["write group:secops *", "approve 2 group:secops MERAKI_* WEBEX_*", "approve 3 expires=4h user:alice user:bob uid:1003 WEBEX_*"].join("\n"),
+    [
+      "write group:secops *",
+      "approve 2 group:secops MERAKI_* WEBEX_*",
+      "approve 3 expires=4h user:alice user:bob uid:1003 WEBEX_*",
+    ].join("\n"),
     F,
   );
   const alice = caller(1001, "alice", ["secops"]);
@@ -120,7 +139,13 @@ describe("approve rules: who counts", () => {
 
   it("counts a member, root, and never an outsider", () => {
     const rule = approvalRulesFor(policy, ["MERAKI_API_KEY"])[0]!;
-    expect([alice, bob, carol, root, outsider].map((c) => countsFor(rule, c))).toEqual([true, true, false, true, false]);
+    expect([alice, bob, carol, root, outsider].map((c) => countsFor(rule, c))).toEqual([
+      true,
+      true,
+      false,
+      true,
+      false,
+    ]);
   });
 
   it("needs N distinct uids: the same uid twice counts once, an outsider not at all", () => {
@@ -150,26 +175,42 @@ describe("approve rules: policy check", () => {
   const ghost = `sfghost_${randomBytes(4).toString("hex")}`;
 
   it("warns of an approver the host does not have, by line", () => {
-    expect(unknownSubjects(parsePolicy(`read user:root A\napprove 2 group:root user:${ghost} A\n`, F))).toEqual([{ line: 2, message: `no user "${ghost}" on this host` }]);
+    expect(unknownSubjects(parsePolicy(`read user:root A\napprove 2 group:root user:${ghost} A\n`, F))).toEqual([
+      { line: 2, message: `no user "${ghost}" on this host` },
+    ]);
   });
 
-  it.skipIf(!isRoot)(`lists approve rules in line order with their expiry, and refuses an impossible one${isRoot ? "" : " (skipped: needs root, a policy must be root's)"}`, async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "sf-approve-"));
-    try {
-      chmodSync(dir, 0o755);
-      const file = path.join(dir, "policy");
-      writeFileSync(file, "write group:root *\napprove 2 group:root MERAKI_*\nread user:root *\napprove 3 expires=4h group:root WEBEX_*\n", { mode: 0o644 });
-      const ok = await runCli(["policy", "check", file]);
-      expect(ok.code, ok.stderr).toBe(0);
-      expect(ok.stdout).toBe(
-        [`   1: write group:root *`, `   2: approve 2 expires=1d group:root MERAKI_*`, `   3: read user:root *`, `   4: approve 3 expires=4h group:root WEBEX_*`, `${file}: ok (4 rules)`, ""].join("\n"),
-      );
-      writeFileSync(file, "approve 2 user:root MERAKI_*\n", { mode: 0o644 });
-      const bad = await runCli(["policy", "check", file]);
-      expect([bad.code, bad.stdout]).toEqual([1, ""]);
-      expect(bad.stderr).toContain(`${file}:1: approve 2 can never be met: its who names only 1 person`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.skipIf(!isRoot)(
+    `lists approve rules in line order with their expiry, and refuses an impossible one${isRoot ? "" : " (skipped: needs root, a policy must be root's)"}`,
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "sf-approve-"));
+      try {
+        chmodSync(dir, 0o755);
+        const file = path.join(dir, "policy");
+        writeFileSync(
+          file,
+          "write group:root *\napprove 2 group:root MERAKI_*\nread user:root *\napprove 3 expires=4h group:root WEBEX_*\n",
+          { mode: 0o644 },
+        );
+        const ok = await runCli(["policy", "check", file]);
+        expect(ok.code, ok.stderr).toBe(0);
+        expect(ok.stdout).toBe(
+          [
+            `   1: write group:root *`,
+            `   2: approve 2 expires=1d group:root MERAKI_*`,
+            `   3: read user:root *`,
+            `   4: approve 3 expires=4h group:root WEBEX_*`,
+            `${file}: ok (4 rules)`,
+            "",
+          ].join("\n"),
+        );
+        writeFileSync(file, "approve 2 user:root MERAKI_*\n", { mode: 0o644 });
+        const bad = await runCli(["policy", "check", file]);
+        expect([bad.code, bad.stdout]).toEqual([1, ""]);
+        expect(bad.stderr).toContain(`${file}:1: approve 2 can never be met: its who names only 1 person`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -16,16 +16,30 @@ const policy = parsePolicy(
   "/etc/secretfile/policy",
 );
 
-function caller(uid: number, user: string | undefined, groups: [number, string | undefined][], gid = groups[0]?.[0] ?? uid): Caller {
+function caller(
+  uid: number,
+  user: string | undefined,
+  groups: [number, string | undefined][],
+  gid = groups[0]?.[0] ?? uid,
+): Caller {
   return { uid, gid, user, groups: groups.map(([g, name]) => ({ gid: g, name })) };
 }
 
 const netops = caller(1001, "netops", [[1001, "netops"]]);
-const grafana = caller(1002, "grafana", [[1002, "grafana"], [3000, "monitoring"]]);
+const grafana = caller(1002, "grafana", [
+  [1002, "grafana"],
+  [3000, "monitoring"],
+]);
 const anon = caller(1005, undefined, [[1005, undefined]]);
-const secops = caller(1003, "alice", [[1003, "alice"], [4000, "secops"]]);
+const secops = caller(1003, "alice", [
+  [1003, "alice"],
+  [4000, "secops"],
+]);
 const primary2000 = caller(1004, "bob", [[2000, "shared"]]);
-const supp2000 = caller(1006, "carol", [[1006, "carol"], [2000, undefined]]);
+const supp2000 = caller(1006, "carol", [
+  [1006, "carol"],
+  [2000, undefined],
+]);
 const primaryOnly2000 = caller(1007, "dave", [], 2000);
 const nobody = caller(65534, "nobody", [[65534, "nogroup"]]);
 const root = caller(0, "root", [[0, "root"]]);
@@ -34,28 +48,148 @@ describe("decide", () => {
   it.for<[string, Caller, Verb, string, Decision]>([
     ["root reads anything", root, "read", "ANYTHING", { allowed: true, reason: "root" }],
     ["root writes anything", root, "write", "NEW_KEY", { allowed: true, reason: "root" }],
-    ["user: rule", netops, "read", "MERAKI_API_KEY", { allowed: true, reason: "rule at line 2 (read user:netops MERAKI_API_KEY)" }],
+    [
+      "user: rule",
+      netops,
+      "read",
+      "MERAKI_API_KEY",
+      { allowed: true, reason: "rule at line 2 (read user:netops MERAKI_API_KEY)" },
+    ],
     ["user: glob", netops, "read", "WEBEX_BOT", { allowed: true, reason: "rule at line 2 (read user:netops WEBEX_*)" }],
     ["user: later rule", netops, "read", "X_RO", { allowed: true, reason: "rule at line 8 (read user:netops *_RO)" }],
-    ["user: other names denied", netops, "read", "GRAFANA_TOKEN", { allowed: false, reason: "no rule grants read of GRAFANA_TOKEN to uid 1001 (netops)" }],
-    ["user: write rule", netops, "write", "MERAKI_API_KEY", { allowed: true, reason: "rule at line 7 (write user:netops MERAKI_API_KEY)" }],
-    ["read does not imply write", netops, "write", "WEBEX_BOT", { allowed: false, reason: "no rule grants write of WEBEX_BOT to uid 1001 (netops)" }],
-    ["group: by supplementary group", grafana, "read", "GRAFANA_TOKEN", { allowed: true, reason: "rule at line 3 (read group:monitoring GRAFANA_TOKEN)" }],
-    ["group: not a user name", caller(1010, "monitoring", [[1010, "staff"]]), "read", "GRAFANA_TOKEN", { allowed: false, reason: "no rule grants read of GRAFANA_TOKEN to uid 1010 (monitoring)" }],
-    ["user: not a group name", caller(1011, "eve", [[1011, "netops"]]), "read", "MERAKI_API_KEY", { allowed: false, reason: "no rule grants read of MERAKI_API_KEY to uid 1011 (eve)" }],
-    ["uid: rule without a user name", anon, "read", "DB_1", { allowed: true, reason: "rule at line 4 (read uid:1005 DB_?)" }],
-    ["uid: ? is exactly one character", anon, "read", "DB_12", { allowed: false, reason: "no rule grants read of DB_12 to uid 1005" }],
-    ["uid: ? is not zero characters", anon, "read", "DB_", { allowed: false, reason: "no rule grants read of DB_ to uid 1005" }],
-    ["write does not imply read", secops, "read", "MERAKI_API_KEY", { allowed: false, reason: "no rule grants read of MERAKI_API_KEY to uid 1003 (alice)" }],
-    ["write by group", secops, "write", "MERAKI_API_KEY", { allowed: true, reason: "rule at line 5 (write group:secops *)" }],
-    ["gid: primary group in groups", primary2000, "read", "SHARED_X", { allowed: true, reason: "rule at line 6 (read gid:2000 SHARED_*)" }],
-    ["gid: supplementary group", supp2000, "read", "SHARED_X", { allowed: true, reason: "rule at line 6 (read gid:2000 SHARED_*)" }],
-    ["gid: primary gid field", primaryOnly2000, "read", "SHARED_X", { allowed: true, reason: "rule at line 6 (read gid:2000 SHARED_*)" }],
-    ["gid: does not match the uid", caller(2000, "u2000", [[1, "daemon"]]), "read", "SHARED_X", { allowed: false, reason: "no rule grants read of SHARED_X to uid 2000 (u2000)" }],
-    ["uid: does not match a gid", caller(1, "daemon", [[1005, "g"]]), "read", "DB_1", { allowed: false, reason: "no rule grants read of DB_1 to uid 1 (daemon)" }],
-    ["deny by default", nobody, "read", "MERAKI_API_KEY", { allowed: false, reason: "no rule grants read of MERAKI_API_KEY to uid 65534 (nobody)" }],
-    ["deny by default for write", nobody, "write", "X", { allowed: false, reason: "no rule grants write of X to uid 65534 (nobody)" }],
-    ["gid 0 is not root", caller(1012, "op", [[0, "root"]]), "read", "X", { allowed: false, reason: "no rule grants read of X to uid 1012 (op)" }],
+    [
+      "user: other names denied",
+      netops,
+      "read",
+      "GRAFANA_TOKEN",
+      { allowed: false, reason: "no rule grants read of GRAFANA_TOKEN to uid 1001 (netops)" },
+    ],
+    [
+      "user: write rule",
+      netops,
+      "write",
+      "MERAKI_API_KEY",
+      { allowed: true, reason: "rule at line 7 (write user:netops MERAKI_API_KEY)" },
+    ],
+    [
+      "read does not imply write",
+      netops,
+      "write",
+      "WEBEX_BOT",
+      { allowed: false, reason: "no rule grants write of WEBEX_BOT to uid 1001 (netops)" },
+    ],
+    [
+      "group: by supplementary group",
+      grafana,
+      "read",
+      "GRAFANA_TOKEN",
+      { allowed: true, reason: "rule at line 3 (read group:monitoring GRAFANA_TOKEN)" },
+    ],
+    [
+      "group: not a user name",
+      caller(1010, "monitoring", [[1010, "staff"]]),
+      "read",
+      "GRAFANA_TOKEN",
+      { allowed: false, reason: "no rule grants read of GRAFANA_TOKEN to uid 1010 (monitoring)" },
+    ],
+    [
+      "user: not a group name",
+      caller(1011, "eve", [[1011, "netops"]]),
+      "read",
+      "MERAKI_API_KEY",
+      { allowed: false, reason: "no rule grants read of MERAKI_API_KEY to uid 1011 (eve)" },
+    ],
+    [
+      "uid: rule without a user name",
+      anon,
+      "read",
+      "DB_1",
+      { allowed: true, reason: "rule at line 4 (read uid:1005 DB_?)" },
+    ],
+    [
+      "uid: ? is exactly one character",
+      anon,
+      "read",
+      "DB_12",
+      { allowed: false, reason: "no rule grants read of DB_12 to uid 1005" },
+    ],
+    [
+      "uid: ? is not zero characters",
+      anon,
+      "read",
+      "DB_",
+      { allowed: false, reason: "no rule grants read of DB_ to uid 1005" },
+    ],
+    [
+      "write does not imply read",
+      secops,
+      "read",
+      "MERAKI_API_KEY",
+      { allowed: false, reason: "no rule grants read of MERAKI_API_KEY to uid 1003 (alice)" },
+    ],
+    [
+      "write by group",
+      secops,
+      "write",
+      "MERAKI_API_KEY",
+      { allowed: true, reason: "rule at line 5 (write group:secops *)" },
+    ],
+    [
+      "gid: primary group in groups",
+      primary2000,
+      "read",
+      "SHARED_X",
+      { allowed: true, reason: "rule at line 6 (read gid:2000 SHARED_*)" },
+    ],
+    [
+      "gid: supplementary group",
+      supp2000,
+      "read",
+      "SHARED_X",
+      { allowed: true, reason: "rule at line 6 (read gid:2000 SHARED_*)" },
+    ],
+    [
+      "gid: primary gid field",
+      primaryOnly2000,
+      "read",
+      "SHARED_X",
+      { allowed: true, reason: "rule at line 6 (read gid:2000 SHARED_*)" },
+    ],
+    [
+      "gid: does not match the uid",
+      caller(2000, "u2000", [[1, "daemon"]]),
+      "read",
+      "SHARED_X",
+      { allowed: false, reason: "no rule grants read of SHARED_X to uid 2000 (u2000)" },
+    ],
+    [
+      "uid: does not match a gid",
+      caller(1, "daemon", [[1005, "g"]]),
+      "read",
+      "DB_1",
+      { allowed: false, reason: "no rule grants read of DB_1 to uid 1 (daemon)" },
+    ],
+    [
+      "deny by default",
+      nobody,
+      "read",
+      "MERAKI_API_KEY",
+      { allowed: false, reason: "no rule grants read of MERAKI_API_KEY to uid 65534 (nobody)" },
+    ],
+    [
+      "deny by default for write",
+      nobody,
+      "write",
+      "X",
+      { allowed: false, reason: "no rule grants write of X to uid 65534 (nobody)" },
+    ],
+    [
+      "gid 0 is not root",
+      caller(1012, "op", [[0, "root"]]),
+      "read",
+      "X",
+      { allowed: false, reason: "no rule grants read of X to uid 1012 (op)" },
+    ],
     ["invalid name denied even with *", secops, "write", "A.B", { allowed: false, reason: "not a valid secret name" }],
     ["invalid name denied for root", root, "read", "../etc", { allowed: false, reason: "not a valid secret name" }],
     ["empty name denied", secops, "write", "", { allowed: false, reason: "not a valid secret name" }],
@@ -66,7 +200,10 @@ describe("decide", () => {
 
   it("denies everyone but root under an empty policy", () => {
     const empty = parsePolicy("# nothing\n", "p");
-    expect(decide(empty, netops, "read", "A")).toEqual({ allowed: false, reason: "no rule grants read of A to uid 1001 (netops)" });
+    expect(decide(empty, netops, "read", "A")).toEqual({
+      allowed: false,
+      reason: "no rule grants read of A to uid 1001 (netops)",
+    });
     expect(decide(empty, root, "read", "A")).toEqual({ allowed: true, reason: "root" });
   });
 

@@ -85,7 +85,9 @@ describe("loadPolicyFile", () => {
   it.skipIf(!isRoot)(`refuses a root-group file owned by another user ${NEEDS_ROOT}`, async () => {
     const path = await policyAt("policy", GOOD, 0o600);
     await chown(path, 1, 0);
-    expect((await loadError(path)).message).toBe(`refusing policy file ${path}: owned by uid 1 (mode 0600), not by root`);
+    expect((await loadError(path)).message).toBe(
+      `refusing policy file ${path}: owned by uid 1 (mode 0600), not by root`,
+    );
   });
 
   it.skipIf(!isRoot)(`shell-quotes an awkward path in the hint ${NEEDS_ROOT}`, async () => {
@@ -102,7 +104,9 @@ describe("loadPolicyFile", () => {
     expect(error).toBeInstanceOf(AccessError);
     expect(error.exitCode).toBe(ExitCode.denied);
     expect(error.message).toBe(`refusing to follow a symlink at policy file ${link}`);
-    expect(error.hint).toBe("name the real file with --policy, or replace the link with a regular file owned by root with mode 0644");
+    expect(error.hint).toBe(
+      "name the real file with --policy, or replace the link with a regular file owned by root with mode 0644",
+    );
   });
 
   it.for<[string]>([["policy"], ["no-such-dir/policy"]])("reports a missing file (%s)", async ([name]) => {
@@ -111,7 +115,9 @@ describe("loadPolicyFile", () => {
     expect(error).toBeInstanceOf(FailureError);
     expect(error.exitCode).toBe(ExitCode.failure);
     expect(error.message).toBe(`policy file ${path} does not exist`);
-    expect(error.hint).toBe(`as root, run \`secretfile setup\` (with sudo: \`sudo secretfile setup\`), or create ${path} owned by root with mode 0644, one rule a line`);
+    expect(error.hint).toBe(
+      `as root, run \`secretfile setup\` (with sudo: \`sudo secretfile setup\`), or create ${path} owned by root with mode 0644, one rule a line`,
+    );
   });
 
   it("refuses a directory", async () => {
@@ -135,7 +141,9 @@ describe("loadPolicyFile", () => {
     const error = await loadError(path);
     expect(error).toBeInstanceOf(FailureError);
     expect(error).not.toBeInstanceOf(PolicySyntaxError);
-    expect(error.message).toBe(`policy file ${path} is ${POLICY_MAX_BYTES + 1} bytes; the limit is ${POLICY_MAX_BYTES} (1 MiB)`);
+    expect(error.message).toBe(
+      `policy file ${path} is ${POLICY_MAX_BYTES + 1} bytes; the limit is ${POLICY_MAX_BYTES} (1 MiB)`,
+    );
   });
 
   it.skipIf(!isRoot)(`reads a file of exactly 1 MiB ${NEEDS_ROOT}`, async () => {
@@ -150,7 +158,9 @@ describe("loadPolicyFile", () => {
     const error = await loadError(path);
     expect(error).toBeInstanceOf(PolicySyntaxError);
     expect(error.exitCode).toBe(ExitCode.failure);
-    expect(error.message).toBe(`${path}:2: unknown verb "reed" (expected read, write or approve)\n${path}:3: not valid UTF-8`);
+    expect(error.message).toBe(
+      `${path}:2: unknown verb "reed" (expected read, write or approve)\n${path}:3: not valid UTF-8`,
+    );
   });
 });
 

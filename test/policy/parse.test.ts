@@ -44,16 +44,40 @@ describe("parsePolicy: valid files", () => {
     ["comment glued to a pattern", "read user:a A#B C\n", [r("read", "user", "a", ["A"], 1)]],
     ["a comment line before a rule", "  # only\nread user:a A\n", [r("read", "user", "a", ["A"], 2)]],
     ["tabs and runs of spaces", "\twrite \t gid:0\t\tA   B\t", [r("write", "gid", 0, ["A", "B"], 1)]],
-    ["CRLF line endings", "read user:a A\r\nread user:b B\r\n", [r("read", "user", "a", ["A"], 1), r("read", "user", "b", ["B"], 2)]],
+    [
+      "CRLF line endings",
+      "read user:a A\r\nread user:b B\r\n",
+      [r("read", "user", "a", ["A"], 1), r("read", "user", "b", ["B"], 2)],
+    ],
     ["no final newline", "read user:a A", [r("read", "user", "a", ["A"], 1)]],
     ["a byte order mark at the start", "\ufeffread user:a A\n", [r("read", "user", "a", ["A"], 1)]],
-    ["globs", "read user:a * ? A_* *_KEY A?B *A*B* ?*\n", [r("read", "user", "a", ["*", "?", "A_*", "*_KEY", "A?B", "*A*B*", "?*"], 1)]],
-    ["underscore and lowercase names", "read user:a _x lower_Case9\n", [r("read", "user", "a", ["_x", "lower_Case9"], 1)]],
+    [
+      "globs",
+      "read user:a * ? A_* *_KEY A?B *A*B* ?*\n",
+      [r("read", "user", "a", ["*", "?", "A_*", "*_KEY", "A?B", "*A*B*", "?*"], 1)],
+    ],
+    [
+      "underscore and lowercase names",
+      "read user:a _x lower_Case9\n",
+      [r("read", "user", "a", ["_x", "lower_Case9"], 1)],
+    ],
     ["a 128-character pattern", `read user:a ${"A".repeat(128)}\n`, [r("read", "user", "a", ["A".repeat(128)], 1)]],
-    ["user names with . - $ and digits", "read user:svc.job-1$ A\nread group:_g9 B\n", [r("read", "user", "svc.job-1$", ["A"], 1), r("read", "group", "_g9", ["B"], 2)]],
+    [
+      "user names with . - $ and digits",
+      "read user:svc.job-1$ A\nread group:_g9 B\n",
+      [r("read", "user", "svc.job-1$", ["A"], 1), r("read", "group", "_g9", ["B"], 2)],
+    ],
     ["a 64-character user name", `read user:${"u".repeat(64)} A\n`, [r("read", "user", "u".repeat(64), ["A"], 1)]],
-    ["uid and gid bounds", "read uid:0 A\nread gid:4294967294 B\n", [r("read", "uid", 0, ["A"], 1), r("read", "gid", 4294967294, ["B"], 2)]],
-    ["line numbers count comments and blanks", "# c\n\nread user:a A\n\n# d\nwrite user:a A\n", [r("read", "user", "a", ["A"], 3), r("write", "user", "a", ["A"], 6)]],
+    [
+      "uid and gid bounds",
+      "read uid:0 A\nread gid:4294967294 B\n",
+      [r("read", "uid", 0, ["A"], 1), r("read", "gid", 4294967294, ["B"], 2)],
+    ],
+    [
+      "line numbers count comments and blanks",
+      "# c\n\nread user:a A\n\n# d\nwrite user:a A\n",
+      [r("read", "user", "a", ["A"], 3), r("write", "user", "a", ["A"], 6)],
+    ],
     ["non-ASCII text in a comment", "read user:a A # clé d'API, ключ\n", [r("read", "user", "a", ["A"], 1)]],
   ])("%s", ([, text, rules]) => {
     expect(parsePolicy(text, F).rules).toEqual(rules);
@@ -86,7 +110,10 @@ describe("parsePolicy: bad lines", () => {
     ["read user:1abc A", 'bad user name "1abc" in "user:1abc" (expected a Unix user name, at most 64 characters)'],
     ["read group:a:b A", 'bad group name "a:b" in "group:a:b" (expected a Unix group name, at most 64 characters)'],
     ["read group:a$b A", 'bad group name "a$b" in "group:a$b" (expected a Unix group name, at most 64 characters)'],
-    [`read user:${"u".repeat(65)} A`, `bad user name "${"u".repeat(40)}…" in "user:${"u".repeat(35)}…" (expected a Unix user name, at most 64 characters)`],
+    [
+      `read user:${"u".repeat(65)} A`,
+      `bad user name "${"u".repeat(40)}…" in "user:${"u".repeat(35)}…" (expected a Unix user name, at most 64 characters)`,
+    ],
     ["read uid:-1 A", `bad uid "-1" in "uid:-1" ${UID}`],
     ["read uid:4294967295 A", `bad uid "4294967295" in "uid:4294967295" ${UID}`],
     ["read gid:99999999999 A", `bad gid "99999999999" in "gid:99999999999" ${UID}`],
@@ -170,16 +197,23 @@ describe("parsePolicy: bad lines", () => {
 describe("parsePolicyBytes", () => {
   it("parses UTF-8 bytes like the text", () => {
     const bytes = new TextEncoder().encode("\ufeffread user:a A # é\nwrite gid:5 B\n");
-    expect(parsePolicyBytes(bytes, F).rules).toEqual([r("read", "user", "a", ["A"], 1), r("write", "gid", 5, ["B"], 2)]);
+    expect(parsePolicyBytes(bytes, F).rules).toEqual([
+      r("read", "user", "a", ["A"], 1),
+      r("write", "gid", 5, ["B"], 2),
+    ]);
   });
 
   it("reports each line that is not UTF-8, with the other bad lines", () => {
     const enc = (s: string) => [...new TextEncoder().encode(s)];
     const bytes = Uint8Array.from([
       ...enc("read user:a A\n"),
-      ...enc("# caf"), 0xe9, ...enc("\n"), //        2: Latin-1 é
+      ...enc("# caf"),
+      0xe9,
+      ...enc("\n"), //        2: Latin-1 é
       ...enc("reed user:a A\n"), //                  3
-      ...enc("read user:a B # "), 0xc3, 0x28, //      4: broken sequence, no final newline
+      ...enc("read user:a B # "),
+      0xc3,
+      0x28, //      4: broken sequence, no final newline
     ]);
     try {
       parsePolicyBytes(bytes, F);
@@ -195,7 +229,14 @@ describe("parsePolicyBytes", () => {
   });
 });
 
-function r(verb: "read" | "write", kind: "user" | "group" | "uid" | "gid", who: string | number, patterns: string[], line: number): Rule {
-  const subject = typeof who === "number" ? { kind: kind as "uid" | "gid", id: who } : { kind: kind as "user" | "group", name: who };
+function r(
+  verb: "read" | "write",
+  kind: "user" | "group" | "uid" | "gid",
+  who: string | number,
+  patterns: string[],
+  line: number,
+): Rule {
+  const subject =
+    typeof who === "number" ? { kind: kind as "uid" | "gid", id: who } : { kind: kind as "user" | "group", name: who };
   return { verb, who: subject, patterns, line };
 }

@@ -1,7 +1,16 @@
 // `secretfile render` and `exec --render` end to end: stdout, --output (atomic, its mode, never through a symlink),
 // nothing written when a name is missing (3) or refused (4, through an agent), and the job's rendered file.
 import { spawn } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, collect, isRoot } from "../helpers/cli.js";
@@ -23,7 +32,12 @@ async function world(): Promise<Sandbox> {
 
 // Runs the CLI under `umask 077`, as a root cron job or a service with UMask=0077 would.
 function underUmask(sb: Sandbox, args: string[]) {
-  return collect(spawn("sh", ["-c", 'umask 077 && exec "$0" "$@"', process.execPath, BIN, ...args], { env: sb.env, stdio: ["pipe", "pipe", "pipe"] }));
+  return collect(
+    spawn("sh", ["-c", 'umask 077 && exec "$0" "$@"', process.execPath, BIN, ...args], {
+      env: sb.env,
+      stdio: ["pipe", "pipe", "pipe"],
+    }),
+  );
 }
 
 describe("secretfile render", () => {
@@ -94,7 +108,8 @@ describe("exec --render", () => {
     const sb = await world();
     const t = path.join(sb.root, "report.yaml.tmpl");
     writeFileSync(t, "api_key: ((secretfile:API_KEY|json))\n");
-    const script = 'echo "path=$REPORT_CONFIG"; cat "$REPORT_CONFIG"; stat -f -c %T "$REPORT_CONFIG"; stat -c %a "$REPORT_CONFIG"; echo "env=${API_KEY:-none}"';
+    const script =
+      'echo "path=$REPORT_CONFIG"; cat "$REPORT_CONFIG"; stat -f -c %T "$REPORT_CONFIG"; stat -c %a "$REPORT_CONFIG"; echo "env=${API_KEY:-none}"';
     const r = await sb.run(["exec", "--render", `${t}:REPORT_CONFIG`, "--", "sh", "-c", script]);
     expect(r.code, r.stderr).toBe(0);
     const file = /^path=(.*)$/m.exec(r.stdout)?.[1] ?? "";
@@ -115,7 +130,9 @@ describe("exec --render", () => {
     const marker = path.join(sb.root, "ran");
     expect((await sb.run(["exec", "--render", `${t}:CONF`, "--", "touch", marker])).code).toBe(3);
     expect((await sb.run(["exec", "--render", t, "--", "touch", marker])).code).toBe(2);
-    expect((await sb.run(["exec", "--only", "API_KEY", "--render", `${t}:API_KEY`, "--", "touch", marker])).code).toBe(2);
+    expect((await sb.run(["exec", "--only", "API_KEY", "--render", `${t}:API_KEY`, "--", "touch", marker])).code).toBe(
+      2,
+    );
     expect(existsSync(marker)).toBe(false);
   });
 });
@@ -125,7 +142,10 @@ describe.skipIf(!isRoot)(`render through the agent (${NEEDS_ROOT})`, () => {
 
   it("a name the policy refuses: exit 4 and nothing written, though the other name is allowed", async () => {
     const { job } = sys.users;
-    const agent = await sys.startAgent({ policyText: `read user:${job.name} API_KEY\n`, secrets: { API_KEY: KEY, HIDDEN: "hidden-value-xyz" } });
+    const agent = await sys.startAgent({
+      policyText: `read user:${job.name} API_KEY\n`,
+      secrets: { API_KEY: KEY, HIDDEN: "hidden-value-xyz" },
+    });
     const dir = sys.world.mkdir("render-out", 0o700, job);
     const t = path.join(dir, "t");
     writeFileSync(t, "a=((secretfile:API_KEY))\n");

@@ -5,23 +5,38 @@ import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
 import { applyFilter, parseTemplate, renderTemplate } from "../../src/render/template.js";
 
-const render = (text: string, values: Record<string, string>) => renderTemplate(parseTemplate(text, "t"), new Map(Object.entries(values)));
+const render = (text: string, values: Record<string, string>) =>
+  renderTemplate(parseTemplate(text, "t"), new Map(Object.entries(values)));
 
 // Values that break naive quoting in one format or another.
-const NASTY = ['plain-key-123', 'a"b', "a'b", "back\\slash", "line\nbreak\ttab\r", "\u0001\u001f\u007f\u0085\u009f", "\u2028\u2029\ufeff", "$HOME `id` $(id) {{x}} %(y)s", "émoji 🔑", " lead and trail "];
+const NASTY = [
+  "plain-key-123",
+  'a"b',
+  "a'b",
+  "back\\slash",
+  "line\nbreak\ttab\r",
+  "\u0001\u001f\u007f\u0085\u009f",
+  "\u2028\u2029\ufeff",
+  "$HOME `id` $(id) {{x}} %(y)s",
+  "émoji 🔑",
+  " lead and trail ",
+];
 
 describe("parseTemplate and renderTemplate", () => {
   // Each format's own syntax, as real files have it, and a reference in its natural place.
   it.for([
     ["INI", "[db]\n; comment\npath = %(here)s/x\nhome = ${HOME}\nkey = ((secretfile:K))\n"],
-    ["YAML", "anchors: &a {x: 1}\nmerge:\n  <<: *a\nlist: [1, 2]\nkey: ((secretfile:K|json))\ncmd: \"{{ jinja }}\"\n"],
+    ["YAML", 'anchors: &a {x: 1}\nmerge:\n  <<: *a\nlist: [1, 2]\nkey: ((secretfile:K|json))\ncmd: "{{ jinja }}"\n'],
     ["JSON", '{"a": {"b": [1, 2]}, "tpl": "{{x}} ${y}", "key": ((secretfile:K|json))}\n'],
     ["TOML", '[[servers]]\nname = "a"\n[table]\nkey = ((secretfile:K|json))\ninline = { x = 1 }\n'],
     ["shell", 'export KEY=((secretfile:K|sh))\necho "${HOME}" $((1+2)) $(date) `id`\n[[ -n $KEY ]] && ((i++))\n'],
     ["Jinja", "{% for x in xs %}{{ x }}{% endfor %}{# note #}\napi_key = ((secretfile:K))\n{{ '((' }}\n"],
   ] as [string, string][])("%s: only the reference changes", ([, text]) => {
     const out = render(text, { K: "VALUE" });
-    const expected = text.replace(/\(\(secretfile:K\|json\)\)/, '"VALUE"').replace(/\(\(secretfile:K\|sh\)\)/, "'VALUE'").replace("((secretfile:K))", "VALUE");
+    const expected = text
+      .replace(/\(\(secretfile:K\|json\)\)/, '"VALUE"')
+      .replace(/\(\(secretfile:K\|sh\)\)/, "'VALUE'")
+      .replace("((secretfile:K))", "VALUE");
     expect(out).toBe(expected);
     expect(out).not.toContain("secretfile");
   });
@@ -29,11 +44,21 @@ describe("parseTemplate and renderTemplate", () => {
   it("lists each name once, in order of first use, and repeats a value where it is used twice", () => {
     const t = parseTemplate("((secretfile:B)) ((secretfile:A)) ((secretfile:B|json))", "t");
     expect(t.names).toEqual(["B", "A"]);
-    expect(renderTemplate(t, new Map([["A", "1"], ["B", "2"]]))).toBe('2 1 "2"');
+    expect(
+      renderTemplate(
+        t,
+        new Map([
+          ["A", "1"],
+          ["B", "2"],
+        ]),
+      ),
+    ).toBe('2 1 "2"');
   });
 
   it("\\((secretfile: is the literal text, and nothing else is an escape", () => {
-    expect(render("a \\((secretfile:K)) b ((secretfile:K)) c:\\path \\n", { K: "V" })).toBe("a ((secretfile:K)) b V c:\\path \\n");
+    expect(render("a \\((secretfile:K)) b ((secretfile:K)) c:\\path \\n", { K: "V" })).toBe(
+      "a ((secretfile:K)) b V c:\\path \\n",
+    );
   });
 
   it.for([

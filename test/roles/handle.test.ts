@@ -7,7 +7,19 @@ import { describe, expect, it } from "vitest";
 import { CorruptError } from "../../src/errors.js";
 import { errorFromAnswer } from "../../src/protocol/wire.js";
 import { isReservedName } from "../../src/store/reserved-names.js";
-import { cells, EXIT, KINDS, LEAK_PAIRS, OPERATIONS, outcomes, RESERVED, reservedNamesEnforced, ROLES, STORE_NAMES, type Cell } from "./table.js";
+import {
+  cells,
+  EXIT,
+  KINDS,
+  LEAK_PAIRS,
+  OPERATIONS,
+  outcomes,
+  RESERVED,
+  reservedNamesEnforced,
+  ROLES,
+  STORE_NAMES,
+  type Cell,
+} from "./table.js";
 import { ALL_VALUES, CALLERS, exchange, STORE_FILE, VALUES } from "./world.js";
 
 const ALL = cells();
@@ -39,7 +51,9 @@ describe("the role table itself", () => {
   it("has a cell for every role and operation, and a caller for every role", () => {
     for (const role of ROLES) for (const op of OPERATIONS) expect(() => outcomes(role, op)).not.toThrow();
     expect(Object.keys(CALLERS).sort()).toEqual(ROLES.map((r) => r.id).sort());
-    expect(ALL.length).toBe(ROLES.length * OPERATIONS.reduce((n, op) => n + (op.verb === undefined ? 1 : KINDS.length), 0));
+    expect(ALL.length).toBe(
+      ROLES.length * OPERATIONS.reduce((n, op) => n + (op.verb === undefined ? 1 : KINDS.length), 0),
+    );
   });
 
   it("encodes no existence leak: a name and its missing twin are refused alike, or both allowed to know", () => {
@@ -60,19 +74,33 @@ describe("the role table itself", () => {
 describe("a refusal owes nothing to the store's state", () => {
   // Before the fix, `ls` and a plain `exec` read the store first: a caller no read rule names got "undecryptable"
   // (exit 5) from a damaged store, learning its state, and the audit line recorded a failure instead of the refusal.
-  it.for(["service", "writer", "stranger"] as const)("%s: ls and exec on a damaged store are refused (4), audited as refusals", async (who) => {
-    for (const req of [{ v: 1, op: "list" }, { v: 1, op: "values" }] as const) {
-      const got = await exchange(req, who, new CorruptError(`${STORE_FILE} cannot be decrypted`));
-      expect(got.answer).toMatchObject({ ok: false, error: { code: "denied" } });
-      expect(got.audit).toEqual([expect.objectContaining({ allowed: false, names: ["*"], reason: expect.stringMatching(/^no read rule names uid \d+$/) })]);
-    }
-  });
+  it.for(["service", "writer", "stranger"] as const)(
+    "%s: ls and exec on a damaged store are refused (4), audited as refusals",
+    async (who) => {
+      for (const req of [
+        { v: 1, op: "list" },
+        { v: 1, op: "values" },
+      ] as const) {
+        const got = await exchange(req, who, new CorruptError(`${STORE_FILE} cannot be decrypted`));
+        expect(got.answer).toMatchObject({ ok: false, error: { code: "denied" } });
+        expect(got.audit).toEqual([
+          expect.objectContaining({
+            allowed: false,
+            names: ["*"],
+            reason: expect.stringMatching(/^no read rule names uid \d+$/),
+          }),
+        ]);
+      }
+    },
+  );
 });
 
 describe("the role table, in-process against the agent's handler", () => {
   it.for(ALL.map((cell) => [cell.label, cell] as const))("%s", async ([, cell], ctx) => {
     if (cell.pending && !reservedNamesEnforced) {
-      ctx.skip(`owed once add, import and rollback refuse reserved names (src/store/reserved-names.ts): set reservedNamesEnforced in test/roles/table.ts`);
+      ctx.skip(
+        `owed once add, import and rollback refuse reserved names (src/store/reserved-names.ts): set reservedNamesEnforced in test/roles/table.ts`,
+      );
     }
     const value = fresh();
     const req = cell.op.request(cell.name, value);
@@ -88,9 +116,15 @@ describe("the role table, in-process against the agent's handler", () => {
       expect(got.audit).toEqual([]);
     } else {
       expect(got.audit.length, JSON.stringify(got.audit)).toBeGreaterThanOrEqual(1);
-      for (const line of got.audit) expect(line.names).toEqual(cell.op.audited(cell.name, cell.expect === "ok", cell.role.id));
+      for (const line of got.audit)
+        expect(line.names).toEqual(cell.op.audited(cell.name, cell.expect === "ok", cell.role.id));
       const last = got.audit.at(-1)!;
-      expect(last).toMatchObject({ op: req.op, uid: CALLERS[cell.role.id].uid, allowed: cell.expect === "ok", given: given(cell) });
+      expect(last).toMatchObject({
+        op: req.op,
+        uid: CALLERS[cell.role.id].uid,
+        allowed: cell.expect === "ok",
+        given: given(cell),
+      });
       expect(last.user).toBe(CALLERS[cell.role.id].user);
     }
 
@@ -100,11 +134,13 @@ describe("the role table, in-process against the agent's handler", () => {
       if (!allowedValues.includes(v)) expect(got.wire, `value leaked in the answer of ${cell.label}`).not.toContain(v);
       expect(JSON.stringify(got.audit), `value leaked in the audit of ${cell.label}`).not.toContain(v);
     }
-    if (cell.op.id === "get" && got.answer.ok) expect(got.answer).toEqual({ ok: true, op: "get", value: allowedValues[0] });
+    if (cell.op.id === "get" && got.answer.ok)
+      expect(got.answer).toEqual({ ok: true, op: "get", value: allowedValues[0] });
     if (cell.op.id.startsWith("values") && got.answer.ok && "values" in got.answer) {
       expect(Object.keys(got.answer.values).sort()).toEqual(given(cell));
     }
-    if (cell.op.id === "list" && got.answer.ok && "secrets" in got.answer) expect(got.answer.secrets.map((s) => s.name)).toEqual(cell.role.sees);
+    if (cell.op.id === "list" && got.answer.ok && "secrets" in got.answer)
+      expect(got.answer.secrets.map((s) => s.name)).toEqual(cell.role.sees);
 
     // A refusal is decided before the store is read (so a damaged or missing store cannot tell a refused caller
     // anything either); a refusal or failure changes nothing; an allowed change changes the store.
@@ -122,7 +158,9 @@ describe("the role table, in-process against the agent's handler", () => {
       const expectTwin = outcomes(cell.role, cell.op)[KINDS.indexOf(twin)];
       if (expectTwin === cell.expect) {
         const twinGot = await exchange(cell.op.request(other, value), cell.role.id);
-        expect(twinGot.wire.replaceAll(other, "NAME"), `${cell.name} against ${other}`).toBe(got.wire.replaceAll(cell.name, "NAME"));
+        expect(twinGot.wire.replaceAll(other, "NAME"), `${cell.name} against ${other}`).toBe(
+          got.wire.replaceAll(cell.name, "NAME"),
+        );
       }
     }
   });

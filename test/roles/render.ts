@@ -2,10 +2,21 @@
 // Rules: rendered from test/roles/table.ts alone, deterministically; security-md.test.ts checks SECURITY.md holds
 // exactly this between the markers (and rewrites it when SECRETFILE_WRITE_ROLE_TABLE=1).
 
-import { EXIT, KINDS, OPERATIONS, outcomes, RESERVED, reservedNamesEnforced, ROLES, RULES, type Role } from "./table.js";
+import {
+  EXIT,
+  KINDS,
+  OPERATIONS,
+  outcomes,
+  RESERVED,
+  reservedNamesEnforced,
+  ROLES,
+  RULES,
+  type Role,
+} from "./table.js";
 
 /** The markers around the generated part of SECURITY.md. */
-export const BEGIN = "<!-- role-table:begin (generated from test/roles/table.ts: edit the table, then SECRETFILE_WRITE_ROLE_TABLE=1 npx vitest run test/roles/security-md.test.ts) -->";
+export const BEGIN =
+  "<!-- role-table:begin (generated from test/roles/table.ts: edit the table, then SECRETFILE_WRITE_ROLE_TABLE=1 npx vitest run test/roles/security-md.test.ts) -->";
 export const END = "<!-- role-table:end -->";
 
 const code = (s: string) => `\`${s}\``;
@@ -13,7 +24,9 @@ const code = (s: string) => `\`${s}\``;
 function rulesOf(role: Role): string {
   if (role.id === "root") return "none needed: root may do everything";
   const subject = role.subject === "uid" ? "uid:N" : role.subject === "group" ? "group:G" : "user:U";
-  const lines = RULES.filter((r) => r.role === role.id).map((r) => code(`${r.verb} ${subject} ${r.patterns.join(" ")}`));
+  const lines = RULES.filter((r) => r.role === role.id).map((r) =>
+    code(`${r.verb} ${subject} ${r.patterns.join(" ")}`),
+  );
   return lines.length === 0 ? "none" : lines.join(", ");
 }
 
@@ -33,7 +46,9 @@ export function renderRoleTable(): string {
   for (const role of ROLES) {
     const sets = role.names.read === role.names.write ? [role.names.read] : [role.names.read, role.names.write];
     const tried = sets.map((s) => `${code(s.in)}, ${code(s.out)}`).join("; write: ");
-    out.push(`| **${role.id}**${role.title === role.id ? "" : `: ${role.title}`} | ${rulesOf(role)} | ${role.names.read === role.names.write ? "" : "read: "}${tried} |`);
+    out.push(
+      `| **${role.id}**${role.title === role.id ? "" : `: ${role.title}`} | ${rulesOf(role)} | ${role.names.read === role.names.write ? "" : "read: "}${tried} |`,
+    );
   }
   out.push("");
   out.push(
@@ -44,10 +59,14 @@ export function renderRoleTable(): string {
     "inside the role's globs that exists, the same that does not (`…_GONE`), a name outside them that exists, one that does",
     `not, and the reserved name ${code(RESERVED)}, which an old store holds and every rule names.`,
   );
-  if (!reservedNamesEnforced) out.push("A `*` marks a cell owed once add, import and rollback refuse reserved names; the tests skip it until then.");
+  if (!reservedNamesEnforced)
+    out.push(
+      "A `*` marks a cell owed once add, import and rollback refuse reserved names; the tests skip it until then.",
+    );
   out.push("");
   out.push(`| operation | command | ${ROLES.map((r) => r.id).join(" | ")} |`);
   out.push(`| --- | --- | ${ROLES.map(() => "---").join(" | ")} |`);
-  for (const op of OPERATIONS) out.push(`| ${code(op.id)} | ${code(op.cli)} | ${ROLES.map((r) => cell(r, op)).join(" | ")} |`);
+  for (const op of OPERATIONS)
+    out.push(`| ${code(op.id)} | ${code(op.cli)} | ${ROLES.map((r) => cell(r, op)).join(" | ")} |`);
   return out.join("\n");
 }

@@ -20,5 +20,8 @@ it("SECURITY.md holds the role table rendered from test/roles/table.ts", () => {
     writeFileSync(FILE, text.slice(0, begin) + rendered + text.slice(end + END.length));
     return;
   }
-  expect(text.slice(begin, end + END.length), "SECURITY.md's role table differs from test/roles/table.ts: regenerate it (see the marker line)").toBe(rendered);
+  expect(
+    text.slice(begin, end + END.length),
+    "SECURITY.md's role table differs from test/roles/table.ts: regenerate it (see the marker line)",
+  ).toBe(rendered);
 });

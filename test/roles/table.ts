@@ -24,7 +24,14 @@ export const EXIT: Record<Outcome, number> = {
   denied: ExitCode.denied,
   pending: ExitCode.pending,
 };
-const BY_DIGIT: Record<string, Outcome> = { "0": "ok", "1": "exists", "2": "usage", "3": "not-found", "4": "denied", "7": "pending" };
+const BY_DIGIT: Record<string, Outcome> = {
+  "0": "ok",
+  "1": "exists",
+  "2": "usage",
+  "3": "not-found",
+  "4": "denied",
+  "7": "pending",
+};
 
 /** The kinds of name each named operation is tried with, in the order the cells list them. */
 export const KINDS = ["in", "in-missing", "out", "out-missing", "reserved"] as const;
@@ -33,7 +40,8 @@ export type Kind = (typeof KINDS)[number];
 /** The names a role is tried with, for one verb. */
 export type NameSet = Record<Kind, string>;
 
-export type RoleId = "root" | "service" | "writer" | "reader" | "mixed" | "stranger" | "nopasswd" | "member" | "approver";
+export type RoleId =
+  "root" | "service" | "writer" | "reader" | "mixed" | "stranger" | "nopasswd" | "member" | "approver";
 
 /** One role: who it is, how the policy names it, the names it is tried with, and what it sees in `ls` and `exec`. */
 export interface Role {
@@ -78,16 +86,30 @@ export const APPROVED = "APPR_KEY";
  * role of the table), so one more approval (root's or the approver's) applies it.
  */
 export const SEEDED = { id: "0000000a11ce", name: APPROVED } as const;
-const approvedNames = (allowed: boolean, role: RoleId) => (allowed && (role === "root" || role === "approver") ? [APPROVED] : []);
+const approvedNames = (allowed: boolean, role: RoleId) =>
+  allowed && (role === "root" || role === "approver") ? [APPROVED] : [];
 
 /** Every operation, in the table's order. */
 export const OPERATIONS: Operation[] = [
   { id: "ping", cli: "doctor", request: () => ({ v: 1, op: "ping" }) },
   { id: "get", cli: "get NAME", verb: "read", request: (name) => ({ v: 1, op: "get", name }), audited: one },
-  { id: "values", cli: "exec --only NAME (or --file, --map, --env-file)", verb: "read", request: (name) => ({ v: 1, op: "values", names: [name] }), audited: one },
+  {
+    id: "values",
+    cli: "exec --only NAME (or --file, --map, --env-file)",
+    verb: "read",
+    request: (name) => ({ v: 1, op: "values", names: [name] }),
+    audited: one,
+  },
   { id: "values (all)", cli: "exec", request: () => ({ v: 1, op: "values" }), audited: () => ["*"] },
   { id: "list", cli: "ls", request: () => ({ v: 1, op: "list" }), audited: (_, allowed) => (allowed ? [] : ["*"]) },
-  { id: "add", cli: "add NAME", verb: "write", request: (name, value) => ({ v: 1, op: "add", name, value }), audited: one, writesReserved: true },
+  {
+    id: "add",
+    cli: "add NAME",
+    verb: "write",
+    request: (name, value) => ({ v: 1, op: "add", name, value }),
+    audited: one,
+    writesReserved: true,
+  },
   {
     id: "add --replace",
     cli: "add NAME --replace",
@@ -96,10 +118,30 @@ export const OPERATIONS: Operation[] = [
     audited: one,
     writesReserved: true,
   },
-  { id: "exists", cli: "add NAME (asked before the prompt on a terminal)", verb: "write", request: (name) => ({ v: 1, op: "exists", name }), audited: one, asksOnly: true },
+  {
+    id: "exists",
+    cli: "add NAME (asked before the prompt on a terminal)",
+    verb: "write",
+    request: (name) => ({ v: 1, op: "exists", name }),
+    audited: one,
+    asksOnly: true,
+  },
   { id: "rm", cli: "rm NAME", verb: "write", request: (name) => ({ v: 1, op: "rm", name }), audited: one },
-  { id: "history", cli: "history NAME", verb: "read", request: (name) => ({ v: 1, op: "history", name }), audited: one },
-  { id: "rollback", cli: "rollback NAME", verb: "write", request: (name) => ({ v: 1, op: "rollback", name }), audited: one, writesReserved: true },
+  {
+    id: "history",
+    cli: "history NAME",
+    verb: "read",
+    request: (name) => ({ v: 1, op: "history", name }),
+    audited: one,
+  },
+  {
+    id: "rollback",
+    cli: "rollback NAME",
+    verb: "write",
+    request: (name) => ({ v: 1, op: "rollback", name }),
+    audited: one,
+    writesReserved: true,
+  },
   {
     id: "import",
     cli: "import FILE",
@@ -109,15 +151,31 @@ export const OPERATIONS: Operation[] = [
     writesReserved: true,
   },
   { id: "settings", cli: "history", request: () => ({ v: 1, op: "settings" }), audited: () => [] },
-  { id: "settings --keep", cli: "history --keep N", request: () => ({ v: 1, op: "settings", historyKeep: 3 }), audited: () => [] },
-  { id: "pending", cli: "pending", request: () => ({ v: 1, op: "pending" }), audited: (_, allowed, role) => approvedNames(allowed, role) },
-  { id: "approve", cli: "approve ID", request: () => ({ v: 1, op: "approve", id: SEEDED.id }), audited: (_, allowed, role) => approvedNames(allowed, role) },
+  {
+    id: "settings --keep",
+    cli: "history --keep N",
+    request: () => ({ v: 1, op: "settings", historyKeep: 3 }),
+    audited: () => [],
+  },
+  {
+    id: "pending",
+    cli: "pending",
+    request: () => ({ v: 1, op: "pending" }),
+    audited: (_, allowed, role) => approvedNames(allowed, role),
+  },
+  {
+    id: "approve",
+    cli: "approve ID",
+    request: () => ({ v: 1, op: "approve", id: SEEDED.id }),
+    audited: (_, allowed, role) => approvedNames(allowed, role),
+  },
   {
     id: "reject",
     cli: "reject ID",
     request: () => ({ v: 1, op: "reject", id: SEEDED.id }),
     // Refused once looked up (a writer may reject its own changes, so the id is looked up for it): named.
-    audited: (_, allowed, role) => (approvedNames(allowed, role).length > 0 || role === "writer" || role === "mixed" ? [APPROVED] : []),
+    audited: (_, allowed, role) =>
+      approvedNames(allowed, role).length > 0 || role === "writer" || role === "mixed" ? [APPROVED] : [],
   },
 ];
 
@@ -125,7 +183,18 @@ export const OPERATIONS: Operation[] = [
 export const RESERVED = "LD_PRELOAD";
 
 /** The secrets in the store each cell starts from; each has a current and an earlier value. */
-export const STORE_NAMES = [APPROVED, "APP_KEY", "HIDDEN_KEY", "JOB_KEY", RESERVED, "MIX_R_KEY", "MIX_W_KEY", "NOPW_KEY", "ROOT_KEY", "TEAM_KEY"];
+export const STORE_NAMES = [
+  APPROVED,
+  "APP_KEY",
+  "HIDDEN_KEY",
+  "JOB_KEY",
+  RESERVED,
+  "MIX_R_KEY",
+  "MIX_W_KEY",
+  "NOPW_KEY",
+  "ROOT_KEY",
+  "TEAM_KEY",
+];
 
 /** The policy, by role: each rule line is `verb <subject of role> patterns`. */
 export const RULES: { verb: "read" | "write" | "approve 2"; role: RoleId; patterns: string[] }[] = [
@@ -154,7 +223,13 @@ export const ROLES: Role[] = [
   { id: "root", title: "root", names: same(names("ROOT")), sees: STORE_NAMES },
   { id: "service", title: "the service account", names: same(names("JOB")), sees: [] },
   { id: "writer", title: "a `write`-only admin", subject: "user", names: same(names("APP")), sees: [] },
-  { id: "reader", title: "a `read`-only job user", subject: "user", names: same(names("JOB")), sees: ["JOB_KEY", RESERVED] },
+  {
+    id: "reader",
+    title: "a `read`-only job user",
+    subject: "user",
+    names: same(names("JOB")),
+    sees: ["JOB_KEY", RESERVED],
+  },
   {
     id: "mixed",
     title: "`read` on some names, `write` on others",
@@ -163,9 +238,29 @@ export const ROLES: Role[] = [
     sees: [RESERVED, "MIX_R_KEY"],
   },
   { id: "stranger", title: "a user no rule names", names: same(names("JOB")), sees: [] },
-  { id: "nopasswd", title: "a uid with no passwd entry", subject: "uid", names: same(names("NOPW")), sees: [RESERVED, "NOPW_KEY"] },
-  { id: "member", title: "a `group:` member through a supplementary group only", subject: "group", group: "team", names: same(names("TEAM")), sees: [RESERVED, "TEAM_KEY"] },
-  { id: "approver", title: "an `approve` group member (with `write` of the same names)", subject: "group", group: "approvers", names: same(names("APPR")), sees: [] },
+  {
+    id: "nopasswd",
+    title: "a uid with no passwd entry",
+    subject: "uid",
+    names: same(names("NOPW")),
+    sees: [RESERVED, "NOPW_KEY"],
+  },
+  {
+    id: "member",
+    title: "a `group:` member through a supplementary group only",
+    subject: "group",
+    group: "team",
+    names: same(names("TEAM")),
+    sees: [RESERVED, "TEAM_KEY"],
+  },
+  {
+    id: "approver",
+    title: "an `approve` group member (with `write` of the same names)",
+    subject: "group",
+    group: "approvers",
+    names: same(names("APPR")),
+    sees: [],
+  },
 ];
 
 /**
@@ -175,17 +270,107 @@ export const ROLES: Role[] = [
 const CELLS: Record<string, Record<RoleId, string>> = {
   // columns: root, service, writer, reader, mixed, stranger, nopasswd, member, approver (ROLES' order)
   ping: row("0", "0", "0", "0", "0", "0", "0", "0", "0"),
-  get: row("0 3 0 3 0", "4 4 4 4 4", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "4 4 4 4 4"),
-  values: row("0 3 0 3 0", "4 4 4 4 4", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "4 4 4 4 4"),
+  get: row(
+    "0 3 0 3 0",
+    "4 4 4 4 4",
+    "4 4 4 4 4",
+    "0 3 4 4 0",
+    "0 3 4 4 0",
+    "4 4 4 4 4",
+    "0 3 4 4 0",
+    "0 3 4 4 0",
+    "4 4 4 4 4",
+  ),
+  values: row(
+    "0 3 0 3 0",
+    "4 4 4 4 4",
+    "4 4 4 4 4",
+    "0 3 4 4 0",
+    "0 3 4 4 0",
+    "4 4 4 4 4",
+    "0 3 4 4 0",
+    "0 3 4 4 0",
+    "4 4 4 4 4",
+  ),
   "values (all)": row("0", "4", "4", "0", "0", "4", "0", "0", "4"),
   list: row("0", "4", "4", "0", "0", "4", "0", "0", "4"),
-  add: row("1 0 1 0 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "1 7 4 4 2"),
-  "add --replace": row("0 0 0 0 2", "4 4 4 4 2", "0 0 4 4 2", "4 4 4 4 2", "0 0 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "7 7 4 4 2"),
-  exists: row("0 0 0 0 0", "4 4 4 4 4", "0 0 4 4 0", "4 4 4 4 4", "0 0 4 4 0", "4 4 4 4 4", "4 4 4 4 4", "4 4 4 4 4", "0 0 4 4 0"),
-  rm: row("0 3 0 3 0", "4 4 4 4 4", "0 3 4 4 0", "4 4 4 4 4", "0 3 4 4 0", "4 4 4 4 4", "4 4 4 4 4", "4 4 4 4 4", "7 3 4 4 0"),
-  history: row("0 3 0 3 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "0 3 0 3 0", "4 4 4 4 4", "0 3 4 4 0", "0 3 4 4 0", "0 3 4 4 0"),
-  rollback: row("0 3 0 3 2", "4 4 4 4 2", "0 3 4 4 2", "4 4 4 4 2", "0 3 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "7 3 4 4 2"),
-  import: row("1 0 1 0 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "1 0 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "4 4 4 4 2", "1 7 4 4 2"),
+  add: row(
+    "1 0 1 0 2",
+    "4 4 4 4 2",
+    "1 0 4 4 2",
+    "4 4 4 4 2",
+    "1 0 4 4 2",
+    "4 4 4 4 2",
+    "4 4 4 4 2",
+    "4 4 4 4 2",
+    "1 7 4 4 2",
+  ),
+  "add --replace": row(
+    "0 0 0 0 2",
+    "4 4 4 4 2",
+    "0 0 4 4 2",
+    "4 4 4 4 2",
+    "0 0 4 4 2",
+    "4 4 4 4 2",
+    "4 4 4 4 2",
+    "4 4 4 4 2",
+    "7 7 4 4 2",
+  ),
+  exists: row(
+    "0 0 0 0 0",
+    "4 4 4 4 4",
+    "0 0 4 4 0",
+    "4 4 4 4 4",
+    "0 0 4 4 0",
+    "4 4 4 4 4",
+    "4 4 4 4 4",
+    "4 4 4 4 4",
+    "0 0 4 4 0",
+  ),
+  rm: row(
+    "0 3 0 3 0",
+    "4 4 4 4 4",
+    "0 3 4 4 0",
+    "4 4 4 4 4",
+    "0 3 4 4 0",
+    "4 4 4 4 4",
+    "4 4 4 4 4",
+    "4 4 4 4 4",
+    "7 3 4 4 0",
+  ),
+  history: row(
+    "0 3 0 3 0",
+    "4 4 4 4 4",
+    "0 3 4 4 0",
+    "0 3 4 4 0",
+    "0 3 0 3 0",
+    "4 4 4 4 4",
+    "0 3 4 4 0",
+    "0 3 4 4 0",
+    "0 3 4 4 0",
+  ),
+  rollback: row(
+    "0 3 0 3 2",
+    "4 4 4 4 2",
+    "0 3 4 4 2",
+    "4 4 4 4 2",
+    "0 3 4 4 2",
+    "4 4 4 4 2",
+    "4 4 4 4 2",
+    "4 4 4 4 2",
+    "7 3 4 4 2",
+  ),
+  import: row(
+    "1 0 1 0 2",
+    "4 4 4 4 2",
+    "1 0 4 4 2",
+    "4 4 4 4 2",
+    "1 0 4 4 2",
+    "4 4 4 4 2",
+    "4 4 4 4 2",
+    "4 4 4 4 2",
+    "1 7 4 4 2",
+  ),
   settings: row("0", "0", "0", "0", "0", "0", "0", "0", "0"),
   "settings --keep": row("0", "4", "4", "4", "4", "4", "4", "4", "4"),
   // The pending change SEEDED: root and the approver see it and may approve (applying it: root counts as one person)
@@ -218,7 +403,8 @@ export function outcomes(role: Role, op: Operation): Outcome[] {
   const text = CELLS[op.id]?.[role.id];
   const digits = (text ?? "").replaceAll(" ", "").split("");
   const want = op.verb === undefined ? 1 : KINDS.length;
-  if (digits.length !== want || !digits.every((d) => d in BY_DIGIT)) throw new Error(`role table: cell ${role.id} / ${op.id} is ${JSON.stringify(text)}`);
+  if (digits.length !== want || !digits.every((d) => d in BY_DIGIT))
+    throw new Error(`role table: cell ${role.id} / ${op.id} is ${JSON.stringify(text)}`);
   return digits.map((d) => BY_DIGIT[d]!);
 }
 
@@ -235,7 +421,15 @@ export function cells(): Cell[] {
       KINDS.forEach((kind, i) => {
         const name = role.names[op.verb!][kind];
         const pending = kind === "reserved" && op.writesReserved === true;
-        out.push({ role, op, kind, name, expect: got[i]!, pending, label: `${role.id} / ${op.id} / ${kind} (${name})` });
+        out.push({
+          role,
+          op,
+          kind,
+          name,
+          expect: got[i]!,
+          pending,
+          label: `${role.id} / ${op.id} / ${kind} (${name})`,
+        });
       });
     }
   }
@@ -245,7 +439,9 @@ export function cells(): Cell[] {
 /** Returns the policy file's text, given how it spells a role its rules name (e.g. `user:job`, `uid:61234`). */
 export function policyText(subjectOf: (role: Role) => string): string {
   const byId = new Map(ROLES.map((r) => [r.id, r]));
-  return RULES.map((r) => `${r.verb.padEnd(5)} ${subjectOf(byId.get(r.role)!)} ${r.patterns.join(" ")}`).join("\n") + "\n";
+  return (
+    RULES.map((r) => `${r.verb.padEnd(5)} ${subjectOf(byId.get(r.role)!)} ${r.patterns.join(" ")}`).join("\n") + "\n"
+  );
 }
 
 /** The pairs of kinds that differ only in whether the name exists: a refusal must not tell them apart. */

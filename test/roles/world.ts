@@ -32,19 +32,40 @@ export const CALLERS: Record<RoleId, IdentifiedCaller> = {
   stranger: caller(1004, "guest", [[1004, "guest"]]),
   nopasswd: caller(61234, undefined, [[61234, undefined]]),
   // Primary group its own; `team` only as a supplementary group.
-  member: caller(1005, "member", [[1005, "member"], [2000, "team"]]),
-  approver: caller(1006, "approver", [[1006, "approver"], [2001, "approvers"]]),
+  member: caller(1005, "member", [
+    [1005, "member"],
+    [2000, "team"],
+  ]),
+  approver: caller(1006, "approver", [
+    [1006, "approver"],
+    [2001, "approvers"],
+  ]),
 };
 /** The other member of `approvers`, who asked for the pending change every cell starts from. */
-const REQUESTER = caller(1007, "approver2", [[1007, "approver2"], [2001, "approvers"]]);
+const REQUESTER = caller(1007, "approver2", [
+  [1007, "approver2"],
+  [2001, "approvers"],
+]);
 
 function caller(uid: number, user: string | undefined, groups: [number, string | undefined][]): IdentifiedCaller {
-  return { uid, gid: groups[0]![0], user, groups: groups.map(([gid, name]) => ({ gid, name })), pid: 4242, program: "/usr/bin/node", cmdline: "node secretfile" };
+  return {
+    uid,
+    gid: groups[0]![0],
+    user,
+    groups: groups.map(([gid, name]) => ({ gid, name })),
+    pid: 4242,
+    program: "/usr/bin/node",
+    cmdline: "node secretfile",
+  };
 }
 
 /** The policy every cell is decided under (RULES of table.ts, spelled for CALLERS). */
 export const POLICY_TEXT = policyText((role) =>
-  role.subject === "uid" ? `uid:${CALLERS[role.id].uid}` : role.subject === "group" ? `group:${role.group}` : `user:${CALLERS[role.id].user}`,
+  role.subject === "uid"
+    ? `uid:${CALLERS[role.id].uid}`
+    : role.subject === "group"
+      ? `group:${role.group}`
+      : `user:${CALLERS[role.id].user}`,
 );
 const policy = parsePolicy(POLICY_TEXT, POLICY);
 
@@ -62,9 +83,32 @@ const BASE = serializeDocument(
     JSON.stringify({
       format: "secretfile-store",
       version: 1,
-      secrets: Object.fromEntries(STORE_NAMES.map((n) => [n, { value: VALUES.get(n)!.current, created: "2026-01-01T00:00:00.000Z", updated: "2026-02-01T00:00:00.000Z", description: `the ${n}` }])),
+      secrets: Object.fromEntries(
+        STORE_NAMES.map((n) => [
+          n,
+          {
+            value: VALUES.get(n)!.current,
+            created: "2026-01-01T00:00:00.000Z",
+            updated: "2026-02-01T00:00:00.000Z",
+            description: `the ${n}`,
+          },
+        ]),
+      ),
       history: Object.fromEntries(
-        STORE_NAMES.map((n) => [n, { version: 2, earlier: [{ version: 1, value: VALUES.get(n)!.earlier, since: "2026-01-01T00:00:00.000Z", replaced: "2026-02-01T00:00:00.000Z" }] }]),
+        STORE_NAMES.map((n) => [
+          n,
+          {
+            version: 2,
+            earlier: [
+              {
+                version: 1,
+                value: VALUES.get(n)!.earlier,
+                since: "2026-01-01T00:00:00.000Z",
+                replaced: "2026-02-01T00:00:00.000Z",
+              },
+            ],
+          },
+        ]),
       ),
     }),
   ) as StoreDocument,
@@ -74,7 +118,15 @@ const BASE = serializeDocument(
 const SEEDED_CHANGE: PendingChange = {
   id: SEEDED.id,
   request: { op: "add", name: APPROVED, value: SEEDED_VALUE, opts: { replace: true } },
-  requester: { uid: REQUESTER.uid, gid: REQUESTER.gid, user: REQUESTER.user, groups: REQUESTER.groups, time: "2026-03-01T00:00:00.000Z", pid: REQUESTER.pid, program: REQUESTER.program },
+  requester: {
+    uid: REQUESTER.uid,
+    gid: REQUESTER.gid,
+    user: REQUESTER.user,
+    groups: REQUESTER.groups,
+    time: "2026-03-01T00:00:00.000Z",
+    pid: REQUESTER.pid,
+    program: REQUESTER.program,
+  },
   expires: "2999-01-01T00:00:00.000Z",
   base: { [APPROVED]: stampOf(parseDocument(BASE, STORE_FILE), APPROVED) },
   approvals: [],
@@ -109,7 +161,14 @@ export async function exchange(req: Request, who: RoleId, damaged?: Error): Prom
   const ctx: AgentContext = {
     store: { paths: storePaths(DIR) } as unknown as Store,
     policy: { file: POLICY, current: async () => ({ ok: true, policy }) } as unknown as PolicyState,
-    audit: { file: "/var/log/secretfile/audit.log", record: async (r: AuditRecord) => record(r), commit: async (r: AuditRecord) => record(r), write: record, event: () => undefined, isFailure: () => false } as unknown as AuditLog,
+    audit: {
+      file: "/var/log/secretfile/audit.log",
+      record: async (r: AuditRecord) => record(r),
+      commit: async (r: AuditRecord) => record(r),
+      write: record,
+      event: () => undefined,
+      isFailure: () => false,
+    } as unknown as AuditLog,
     lastRead: new LastReads(),
     approvals: new Approvals(seededPending()),
     read: async () => {

@@ -7,7 +7,12 @@ import { start, SYSTEM_UNITS_DIR, type UnitChanges } from "../../src/setup/syste
 import { FailureError } from "../../src/errors.js";
 import { tempDir } from "../helpers/cli.js";
 
-const paths = { dir: "/var/lib/secretfile", socket: "/run/secretfile/agent.sock", policy: "/etc/secretfile/policy", audit: "/var/log/secretfile/audit.log" };
+const paths = {
+  dir: "/var/lib/secretfile",
+  socket: "/run/secretfile/agent.sock",
+  policy: "/etc/secretfile/policy",
+  audit: "/var/log/secretfile/audit.log",
+};
 const run = { node: "/usr/bin/node", launcher: "/usr/lib/node_modules/secretfile/bin/secretfile" };
 
 // A systemctl that records its arguments, one call a line, and exits with `status`.
@@ -26,12 +31,23 @@ describe("start", () => {
   it.for<[string, UnitChanges, string[]]>([
     ["first install", { service: "created", socket: "created" }, ["daemon-reload", "enable --now secretfile.socket"]],
     ["nothing changed", { service: "kept", socket: "kept" }, ["enable --now secretfile.socket"]],
-    ["the service changed", { service: "updated", socket: "kept" }, ["daemon-reload", "enable --now secretfile.socket", "try-restart secretfile.service"]],
-    ["the socket changed", { service: "updated", socket: "updated" }, ["daemon-reload", "enable --now secretfile.socket", "restart secretfile.socket"]],
+    [
+      "the service changed",
+      { service: "updated", socket: "kept" },
+      ["daemon-reload", "enable --now secretfile.socket", "try-restart secretfile.service"],
+    ],
+    [
+      "the socket changed",
+      { service: "updated", socket: "updated" },
+      ["daemon-reload", "enable --now secretfile.socket", "restart secretfile.socket"],
+    ],
   ])("with systemd, %s: runs systemctl %j", async ([, changes, expected]) => {
     const fake = fakeSystemctl();
     const log = new ActionLog();
-    await start({ systemd: true, unitsDir: SYSTEM_UNITS_DIR, changes, user: "secretfile", run, paths, systemctl: fake.file }, log);
+    await start(
+      { systemd: true, unitsDir: SYSTEM_UNITS_DIR, changes, user: "secretfile", run, paths, systemctl: fake.file },
+      log,
+    );
     expect(fake.calls()).toEqual(expected);
     expect(log.actions.map((a) => `${a.kind} ${a.text}`)).toEqual(expected.map((c) => `ran systemctl ${c}`));
   });
@@ -39,7 +55,10 @@ describe("start", () => {
   it("fails with systemctl's message and a hint when systemctl fails", async () => {
     const fake = fakeSystemctl(1);
     const changes: UnitChanges = { service: "kept", socket: "kept" };
-    const started = start({ systemd: true, unitsDir: SYSTEM_UNITS_DIR, changes, user: "secretfile", run, paths, systemctl: fake.file }, new ActionLog());
+    const started = start(
+      { systemd: true, unitsDir: SYSTEM_UNITS_DIR, changes, user: "secretfile", run, paths, systemctl: fake.file },
+      new ActionLog(),
+    );
     await expect(started).rejects.toBeInstanceOf(FailureError);
     await expect(started).rejects.toThrow("systemctl enable --now secretfile.socket failed (exit 1): fake failure");
   });
@@ -47,20 +66,36 @@ describe("start", () => {
   it.for([
     { systemd: false, unitsDir: SYSTEM_UNITS_DIR, why: "systemd is not running here" },
     { systemd: true, unitsDir: "/tmp/units", why: "the units are in /tmp/units, not /etc/systemd/system" },
-  ])("without systemd or outside its folder ($why), starts nothing and says how to start the agent", async ({ systemd, unitsDir, why }) => {
-    const fake = fakeSystemctl();
-    const log = new ActionLog();
-    await start({ systemd, unitsDir, changes: { service: "created", socket: "created" }, user: "secretfile", run, paths, systemctl: fake.file }, log);
-    expect(fake.calls()).toEqual([]);
-    expect(log.actions.slice(0, 1)).toEqual([
-      {
-        kind: "next",
-        text:
-          `${why}, so nothing was started; start the agent by hand as root: runuser -u secretfile -- /usr/bin/node ` +
-          "/usr/lib/node_modules/secretfile/bin/secretfile agent --dir /var/lib/secretfile --socket /run/secretfile/agent.sock " +
-          "--policy /etc/secretfile/policy --audit /var/log/secretfile/audit.log &",
-      },
-    ]);
-    expect(log.actions.slice(1).map((a) => a.text)).toEqual(systemd ? [] : ["/run is emptied at boot: after a reboot, run setup again before starting the agent"]);
-  });
+  ])(
+    "without systemd or outside its folder ($why), starts nothing and says how to start the agent",
+    async ({ systemd, unitsDir, why }) => {
+      const fake = fakeSystemctl();
+      const log = new ActionLog();
+      await start(
+        {
+          systemd,
+          unitsDir,
+          changes: { service: "created", socket: "created" },
+          user: "secretfile",
+          run,
+          paths,
+          systemctl: fake.file,
+        },
+        log,
+      );
+      expect(fake.calls()).toEqual([]);
+      expect(log.actions.slice(0, 1)).toEqual([
+        {
+          kind: "next",
+          text:
+            `${why}, so nothing was started; start the agent by hand as root: runuser -u secretfile -- /usr/bin/node ` +
+            "/usr/lib/node_modules/secretfile/bin/secretfile agent --dir /var/lib/secretfile --socket /run/secretfile/agent.sock " +
+            "--policy /etc/secretfile/policy --audit /var/log/secretfile/audit.log &",
+        },
+      ]);
+      expect(log.actions.slice(1).map((a) => a.text)).toEqual(
+        systemd ? [] : ["/run is emptied at boot: after a reboot, run setup again before starting the agent"],
+      );
+    },
+  );
 });

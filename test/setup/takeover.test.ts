@@ -68,7 +68,21 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
       audit: path.join(root, "var/log/secretfile/audit.log"),
       units: path.join(root, "units"),
     };
-    return { ...l, flags: () => ["--dir", l.dir, "--socket", l.socket, "--policy", l.policy, "--audit", l.audit, "--units-dir", l.units] };
+    return {
+      ...l,
+      flags: () => [
+        "--dir",
+        l.dir,
+        "--socket",
+        l.socket,
+        "--policy",
+        l.policy,
+        "--audit",
+        l.audit,
+        "--units-dir",
+        l.units,
+      ],
+    };
   };
   // A folder like /var/log: root's, 0755, holding another program's file.
   const foreign = (dir: string) => {
@@ -96,26 +110,34 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
       { what: "socket folder", flag: "--socket", file: "x.sock", extra: [] },
       { what: "credential folder", flag: "--credential", file: "x", extra: ["--seal", "systemd-creds"] },
       { what: "state folder", flag: "--dir", file: "", extra: [] },
-    ])("refuses a root folder holding other files as the $what: exit 4, the folder named, nothing changed", async ({ what, flag, file, extra }) => {
-      const l = layout();
-      const dir = foreign(path.join(l.root, "shared"));
-      const before = ownerMode(dir);
-      const user = name();
-      const flags = l.flags();
-      const at = flags.indexOf(flag);
-      const value = file === "" ? dir : path.join(dir, file);
-      if (at >= 0) flags[at + 1] = value;
-      else flags.push(flag, value);
-      const r = await world.run(["setup", ...flags, "--user", user, ...extra]);
-      if (exists(user)) made.users.push(user);
-      expect(r.code, r.stderr).toBe(4);
-      expect(r.stderr).toContain(`secretfile: error: refusing to take over ${dir} as the ${what}: it holds an entry setup did not make ("syslog")`);
-      expect(r.stderr).toContain(`secretfile: hint: use a folder of its own, such as ${path.join(dir, "secretfile")}/ (${flag} ${path.join(dir, "secretfile", file)}): setup creates it`);
-      expect(ownerMode(dir)).toEqual(before);
-      // Checked before anything was made: no account, no state folder, no policy, no units.
-      expect(exists(user)).toBe(false);
-      for (const p of [l.dir, l.policy, l.units, path.dirname(l.audit)]) if (p !== dir) expect(existsSync(p), p).toBe(false);
-    });
+    ])(
+      "refuses a root folder holding other files as the $what: exit 4, the folder named, nothing changed",
+      async ({ what, flag, file, extra }) => {
+        const l = layout();
+        const dir = foreign(path.join(l.root, "shared"));
+        const before = ownerMode(dir);
+        const user = name();
+        const flags = l.flags();
+        const at = flags.indexOf(flag);
+        const value = file === "" ? dir : path.join(dir, file);
+        if (at >= 0) flags[at + 1] = value;
+        else flags.push(flag, value);
+        const r = await world.run(["setup", ...flags, "--user", user, ...extra]);
+        if (exists(user)) made.users.push(user);
+        expect(r.code, r.stderr).toBe(4);
+        expect(r.stderr).toContain(
+          `secretfile: error: refusing to take over ${dir} as the ${what}: it holds an entry setup did not make ("syslog")`,
+        );
+        expect(r.stderr).toContain(
+          `secretfile: hint: use a folder of its own, such as ${path.join(dir, "secretfile")}/ (${flag} ${path.join(dir, "secretfile", file)}): setup creates it`,
+        );
+        expect(ownerMode(dir)).toEqual(before);
+        // Checked before anything was made: no account, no state folder, no policy, no units.
+        expect(exists(user)).toBe(false);
+        for (const p of [l.dir, l.policy, l.units, path.dirname(l.audit)])
+          if (p !== dir) expect(existsSync(p), p).toBe(false);
+      },
+    );
 
     it("fixes a folder it made before (empty, or holding only its own files), and keeps a root folder that needs no change", async () => {
       const l = layout();
@@ -135,7 +157,9 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
       flags[flags.indexOf("--policy") + 1] = path.join(etc, "secretfile.policy");
       const again = await world.run(["setup", ...flags, "--user", user]);
       expect(again.code, again.stderr).toBe(0);
-      expect(again.stderr).toContain(`secretfile: fixed the audit folder ${auditDir}: now ${user}:${user} 0700 (was uid 0, gid 0, 0755)`);
+      expect(again.stderr).toContain(
+        `secretfile: fixed the audit folder ${auditDir}: now ${user}:${user} 0700 (was uid 0, gid 0, 0755)`,
+      );
       expect(again.stderr).toContain(`secretfile: fixed the state folder ${l.dir}`);
       expect(again.stderr).toContain(`secretfile: kept the policy folder ${etc} (root:root 0755)`);
       expect(ownerMode(auditDir)).toEqual({ uid, gid: lstatSync(l.dir).gid, mode: "700" });
@@ -146,7 +170,12 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
   describe("accounts (hole 7)", () => {
     const nologin = ["-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin"];
     const inspect = (user: string, crontabs?: string) =>
-      inspectAccount(user, { adopt: false, stateDir: "/var/lib/secretfile", ownState: stateEntry, files: crontabs === undefined ? undefined : { ...HOST_FILES, crontabs: [crontabs] } });
+      inspectAccount(user, {
+        adopt: false,
+        stateDir: "/var/lib/secretfile",
+        ownState: stateEntry,
+        files: crontabs === undefined ? undefined : { ...HOST_FILES, crontabs: [crontabs] },
+      });
 
     it("accepts a system account with no other role (what setup itself makes)", () => {
       const user = useradd(["--system", "-U", ...nologin]);
@@ -154,17 +183,43 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
     });
 
     it.for([
-      { role: "a uid outside the system range", args: () => ["-U", ...nologin], says: /uid \d+, not a system account's \(SYS_UID_MIN\.\.SYS_UID_MAX of \/etc\/login\.defs: \d+–\d+\)/ },
-      { role: "a login shell", args: () => ["--system", "-U", "-M", "-d", "/nonexistent", "-s", "/bin/sh"], says: /the login shell \/bin\/sh/ },
-      { role: "a home with content", args: () => ["--system", "-U", "-M", "-d", homeWithContent(), "-s", "/usr/sbin/nologin"], says: /a home with content \(.*: 1 entry\)/ },
-      { role: "a password", args: () => ["--system", "-U", ...nologin, "-p", "$6$salt$" + "x".repeat(86)], says: /a password in \/etc\/shadow/ },
-      { role: "a locked password (a hash behind !)", args: () => ["--system", "-U", ...nologin, "-p", "!$6$salt$" + "x".repeat(86)], says: /a password in \/etc\/shadow/ },
-      { role: "supplementary groups", args: () => ["--system", "-U", ...nologin, "-G", groupadd()], says: /supplementary groups \(sft_[0-9a-f]+\)/ },
+      {
+        role: "a uid outside the system range",
+        args: () => ["-U", ...nologin],
+        says: /uid \d+, not a system account's \(SYS_UID_MIN\.\.SYS_UID_MAX of \/etc\/login\.defs: \d+–\d+\)/,
+      },
+      {
+        role: "a login shell",
+        args: () => ["--system", "-U", "-M", "-d", "/nonexistent", "-s", "/bin/sh"],
+        says: /the login shell \/bin\/sh/,
+      },
+      {
+        role: "a home with content",
+        args: () => ["--system", "-U", "-M", "-d", homeWithContent(), "-s", "/usr/sbin/nologin"],
+        says: /a home with content \(.*: 1 entry\)/,
+      },
+      {
+        role: "a password",
+        args: () => ["--system", "-U", ...nologin, "-p", "$6$salt$" + "x".repeat(86)],
+        says: /a password in \/etc\/shadow/,
+      },
+      {
+        role: "a locked password (a hash behind !)",
+        args: () => ["--system", "-U", ...nologin, "-p", "!$6$salt$" + "x".repeat(86)],
+        says: /a password in \/etc\/shadow/,
+      },
+      {
+        role: "supplementary groups",
+        args: () => ["--system", "-U", ...nologin, "-G", groupadd()],
+        says: /supplementary groups \(sft_[0-9a-f]+\)/,
+      },
     ])("refuses an existing account with $role (exit 4, naming it)", ({ args, says }) => {
       const user = useradd(args());
       expect(() => inspect(user)).toThrow(AccessError);
       expect(() => inspect(user)).toThrow(says);
-      expect(inspectAccount(user, { adopt: true, stateDir: "/var/lib/secretfile", ownState: stateEntry }).adopted.join("; ")).toMatch(says);
+      expect(
+        inspectAccount(user, { adopt: true, stateDir: "/var/lib/secretfile", ownState: stateEntry }).adopted.join("; "),
+      ).toMatch(says);
     });
 
     it("accepts an account whose home is the state folder holding only the store, and refuses one with more there", () => {
@@ -198,17 +253,35 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
       const l = layout();
       const r = await world.run(["setup", ...l.flags(), "--user", user]);
       expect(r.code, r.stderr).toBe(4);
-      expect(r.stderr).toMatch(new RegExp(`^secretfile: error: refusing the existing user ${user} as the service account: it has uid \\d+, not a system account's .*; the login shell /bin/bash; a home with content \\(${home}: 1 entry\\); supplementary groups \\(${group}\\); nothing was changed$`, "m"));
-      expect(r.stderr).toContain("secretfile: hint: the agent's account must have no other role: give setup a new name (--user secretfile-agent: setup creates it)");
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^secretfile: error: refusing the existing user ${user} as the service account: it has uid \\d+, not a system account's .*; the login shell /bin/bash; a home with content \\(${home}: 1 entry\\); supplementary groups \\(${group}\\); nothing was changed$`,
+          "m",
+        ),
+      );
+      expect(r.stderr).toContain(
+        "secretfile: hint: the agent's account must have no other role: give setup a new name (--user secretfile-agent: setup creates it)",
+      );
       expect(r.stderr).toContain("--adopt-user");
       expect(existsSync(l.root + "/var")).toBe(false);
 
       const adopted = await world.run(["setup", ...l.flags(), "--user", user, "--adopt-user"]);
       expect(adopted.code, adopted.stderr).toBe(0);
-      expect(adopted.stderr).toContain(`secretfile: warning: --adopt-user: the user ${user} has the login shell /bin/bash`);
-      expect(adopted.stderr).toContain(`secretfile: warning: --adopt-user: the user ${user} has supplementary groups (${group})`);
-      expect(adopted.stderr).toMatch(new RegExp(`^secretfile: warning: ADOPTED the existing user ${user} .* as the service account despite its other roles`, "m"));
-      expect(lstatSync(path.join(l.dir, "identity.txt")).uid).toBe(Number(execFileSync("id", ["-u", user], { encoding: "utf8" })));
+      expect(adopted.stderr).toContain(
+        `secretfile: warning: --adopt-user: the user ${user} has the login shell /bin/bash`,
+      );
+      expect(adopted.stderr).toContain(
+        `secretfile: warning: --adopt-user: the user ${user} has supplementary groups (${group})`,
+      );
+      expect(adopted.stderr).toMatch(
+        new RegExp(
+          `^secretfile: warning: ADOPTED the existing user ${user} .* as the service account despite its other roles`,
+          "m",
+        ),
+      );
+      expect(lstatSync(path.join(l.dir, "identity.txt")).uid).toBe(
+        Number(execFileSync("id", ["-u", user], { encoding: "utf8" })),
+      );
     });
 
     it("documents --adopt-user in setup --help", async () => {

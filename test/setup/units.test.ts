@@ -4,8 +4,19 @@ import { folders } from "../../src/setup/folders.js";
 import { checkUnitPath, renderUnits } from "../../src/setup/units.js";
 import { UsageError } from "../../src/errors.js";
 
-const paths = { dir: "/var/lib/secretfile", socket: "/run/secretfile/agent.sock", policy: "/etc/secretfile/policy", audit: "/var/log/secretfile/audit.log" };
-const inputs = { node: "/usr/bin/node", launcher: "/usr/lib/node_modules/secretfile/bin/secretfile", user: "secretfile", group: "secretfile", paths };
+const paths = {
+  dir: "/var/lib/secretfile",
+  socket: "/run/secretfile/agent.sock",
+  policy: "/etc/secretfile/policy",
+  audit: "/var/log/secretfile/audit.log",
+};
+const inputs = {
+  node: "/usr/bin/node",
+  launcher: "/usr/lib/node_modules/secretfile/bin/secretfile",
+  user: "secretfile",
+  group: "secretfile",
+  paths,
+};
 
 describe("renderUnits", () => {
   it("runs the agent as the account, with the resolved node and launcher, and only its two folders writable", () => {
@@ -20,7 +31,9 @@ describe("renderUnits", () => {
     expect(service).toContain("ProtectSystem=strict\n");
     expect(service).toContain("RestrictAddressFamilies=AF_UNIX\n");
     expect(service).not.toMatch(/^(MemoryDenyWriteExecute|PrivateUsers|ProtectProc|ProcSubset|RuntimeDirectory)=/m);
-    expect(socket).toContain("ListenStream=/run/secretfile/agent.sock\nSocketUser=secretfile\nSocketGroup=secretfile\nSocketMode=0666\n");
+    expect(socket).toContain(
+      "ListenStream=/run/secretfile/agent.sock\nSocketUser=secretfile\nSocketGroup=secretfile\nSocketMode=0666\n",
+    );
     expect(warnings).toEqual([]);
   });
 
@@ -39,13 +52,17 @@ describe("renderUnits", () => {
     expect(warnings).toEqual([expect.stringMatching(/PrivateTmp=yes hides .*\/tmp\/x\/bin\/secretfile/)]);
   });
 
-  it.for(["/opt/my apps/secretfile", "/opt/50%/secretfile", "/opt/$HOME/secretfile", "relative/secretfile", "/opt/../etc/secretfile", '/opt/"q"'])(
-    "refuses the path %j, which systemd would not read literally",
-    (launcher) => {
-      expect(() => renderUnits({ ...inputs, launcher })).toThrow(UsageError);
-      expect(() => checkUnitPath(launcher, "launcher")).toThrow(/cannot go into a systemd unit as it is/);
-    },
-  );
+  it.for([
+    "/opt/my apps/secretfile",
+    "/opt/50%/secretfile",
+    "/opt/$HOME/secretfile",
+    "relative/secretfile",
+    "/opt/../etc/secretfile",
+    '/opt/"q"',
+  ])("refuses the path %j, which systemd would not read literally", (launcher) => {
+    expect(() => renderUnits({ ...inputs, launcher })).toThrow(UsageError);
+    expect(() => checkUnitPath(launcher, "launcher")).toThrow(/cannot go into a systemd unit as it is/);
+  });
 });
 
 describe("folders", () => {

@@ -16,7 +16,10 @@ export interface MadeFile {
  * Returns `plaintext` encrypted by typage to `recipients` (age1… strings), with `extra` stanzas (args, body) written
  * where their position in the list says: the strings and the extras are wrapped in the order given.
  */
-export async function typageFile(plaintext: Uint8Array, stanzas: (string | [string[], Uint8Array])[]): Promise<MadeFile> {
+export async function typageFile(
+  plaintext: Uint8Array,
+  stanzas: (string | [string[], Uint8Array])[],
+): Promise<MadeFile> {
   let fileKey: Buffer | undefined;
   const keeper: Recipient = {
     wrapFileKey(key: Uint8Array) {
@@ -45,7 +48,8 @@ export function resigned(made: MadeFile, edit: (header: string) => string): Buff
 }
 
 /** What a decryption gave: the plaintext in hex, or the error's class, exit code, message and hint. */
-export type Outcome = { plaintext: string } | { error: string; exitCode: number; message: string; hint: string | undefined };
+export type Outcome =
+  { plaintext: string } | { error: string; exitCode: number; message: string; hint: string | undefined };
 
 /** Returns the outcome of the decryption `run`. */
 export async function outcome(run: () => Promise<Uint8Array>): Promise<Outcome> {

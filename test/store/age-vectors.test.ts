@@ -8,7 +8,13 @@ import * as vectors from "cctv-age";
 import { generateX25519Identity } from "age-encryption";
 import { describe, expect, it } from "vitest";
 import { CorruptError } from "../../src/errors.js";
-import { DamagedArmorError, DamagedPayloadError, decrypt, decryptWithTypage, NotForThisIdentityError } from "../../src/store/crypto.js";
+import {
+  DamagedArmorError,
+  DamagedPayloadError,
+  decrypt,
+  decryptWithTypage,
+  NotForThisIdentityError,
+} from "../../src/store/crypto.js";
 import { decryptX25519, isX25519Identity } from "../../src/store/x25519.js";
 
 /** The outcomes the store's decryption can tell apart; age's `HMAC failure` is a damaged header to it. */
@@ -41,7 +47,8 @@ const ALL = Object.entries(vectors as Record<string, Uint8Array>)
 /** A store is never encrypted to a passphrase: vectors that give one (scrypt) do not apply. */
 const applies = (v: Vector) => v.meta.passphrase === undefined;
 const PASSPHRASE = "a passphrase (scrypt) vector: a store is never encrypted to a passphrase";
-const expected = (v: Vector): Kind => (v.meta.expect![0] === "HMAC failure" ? "header failure" : (v.meta.expect![0] as Kind));
+const expected = (v: Vector): Kind =>
+  v.meta.expect![0] === "HMAC failure" ? "header failure" : (v.meta.expect![0] as Kind);
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 /** For the vectors without any identity (their header fails before one is asked): an identity of nobody's. */
 const STRANGER = await generateX25519Identity();
@@ -60,7 +67,10 @@ async function outcomeOf(fn: () => Promise<Uint8Array>): Promise<{ kind: Kind; s
 }
 
 /** The outcome with the vector's identities tried in turn, as a store with several would be: the first that is not `no match`. */
-async function tryIdentities(v: Vector, fn: (identity: string) => Promise<Uint8Array>): Promise<{ kind: Kind; sha256?: string }> {
+async function tryIdentities(
+  v: Vector,
+  fn: (identity: string) => Promise<Uint8Array>,
+): Promise<{ kind: Kind; sha256?: string }> {
   let last: { kind: Kind; sha256?: string } = { kind: "no match" };
   for (const identity of v.meta.identity ?? [STRANGER]) {
     last = await outcomeOf(() => fn(identity));
@@ -70,12 +80,15 @@ async function tryIdentities(v: Vector, fn: (identity: string) => Promise<Uint8A
 }
 
 /** What a vector must give: its kind, and for a success the payload's hash. */
-const want = (v: Vector) => (expected(v) === "success" ? { kind: "success", sha256: v.meta.payload![0] } : { kind: expected(v) });
+const want = (v: Vector) =>
+  expected(v) === "success" ? { kind: "success", sha256: v.meta.payload![0] } : { kind: expected(v) };
 
 describe("the age project's test vectors (cctv-age)", () => {
   it("are there, of every kind", () => {
     expect(ALL.length).toBeGreaterThan(100);
-    expect(new Set(ALL.filter(applies).map(expected))).toEqual(new Set<Kind>(["success", "header failure", "payload failure", "no match", "armor failure"]));
+    expect(new Set(ALL.filter(applies).map(expected))).toEqual(
+      new Set<Kind>(["success", "header failure", "payload failure", "no match", "armor failure"]),
+    );
   });
 
   it.for(ALL)("$name: decrypt gives the expected outcome", async (v, ctx) => {
@@ -84,12 +97,17 @@ describe("the age project's test vectors (cctv-age)", () => {
   });
 
   // Armored vectors are decrypt's alone: it reads the armor, and hands typage's path the binary file.
-  it.for(ALL.filter((v) => v.meta.armored === undefined))("$name: typage's path alone gives the expected outcome", async (v, ctx) => {
-    ctx.skip(!applies(v), PASSPHRASE);
-    expect(await tryIdentities(v, (identity) => decryptWithTypage(v.file, identity, v.name))).toEqual(want(v));
-  });
+  it.for(ALL.filter((v) => v.meta.armored === undefined))(
+    "$name: typage's path alone gives the expected outcome",
+    async (v, ctx) => {
+      ctx.skip(!applies(v), PASSPHRASE);
+      expect(await tryIdentities(v, (identity) => decryptWithTypage(v.file, identity, v.name))).toEqual(want(v));
+    },
+  );
 
-  const x25519 = ALL.filter((v) => applies(v) && v.meta.armored === undefined && (v.meta.identity ?? []).some(isX25519Identity));
+  const x25519 = ALL.filter(
+    (v) => applies(v) && v.meta.armored === undefined && (v.meta.identity ?? []).some(isX25519Identity),
+  );
   it.for(x25519)("$name: the native path gives the payload or nothing", (v) => {
     for (const identity of v.meta.identity!.filter(isX25519Identity)) {
       const plaintext = decryptX25519(v.file, identity);
@@ -100,7 +118,9 @@ describe("the age project's test vectors (cctv-age)", () => {
 
   it("the native path opens the X25519 success vectors itself (the rest fall back to typage, checked above)", () => {
     const success = x25519.filter((v) => expected(v) === "success");
-    const native = success.filter((v) => v.meta.identity!.some((id) => isX25519Identity(id) && decryptX25519(v.file, id) !== null));
+    const native = success.filter((v) =>
+      v.meta.identity!.some((id) => isX25519Identity(id) && decryptX25519(v.file, id) !== null),
+    );
     console.info(`native X25519 path: ${native.length} of ${success.length} success vectors; the others fell back`);
     expect(native.length).toBeGreaterThan(0);
   });

@@ -68,7 +68,10 @@ describe("bech32", () => {
     const identity = await generateX25519Identity();
     for (let at = 16; at < identity.length; at++) {
       const changed = mutate(identity, at);
-      expect(decoded(() => bech32Decode(changed)), changed).toBe("refused");
+      expect(
+        decoded(() => bech32Decode(changed)),
+        changed,
+      ).toBe("refused");
       expect(decoded(() => bech32.decodeToBytes(changed))).toBe("refused");
     }
     expect(decoded(() => bech32Decode(identity.slice(0, 30) + identity.slice(30).toLowerCase()))).toBe("refused");
@@ -105,7 +108,10 @@ describe("checkRecipient accepts exactly what typage encrypts to", async () => {
     ["31 bytes", bech32Encode("age", randomBytes(31))],
     ["33 bytes", bech32Encode("age", randomBytes(33))],
     ["a post-quantum recipient of 1215 bytes", bech32.encode("age1pq", bech32.toWords(randomBytes(1215)), false)],
-    ["a post-quantum recipient that is too long for the 90-character rule, under the X25519 kind", bech32.encode("age", bech32.toWords(randomBytes(1216)), false)],
+    [
+      "a post-quantum recipient that is too long for the 90-character rule, under the X25519 kind",
+      bech32.encode("age", bech32.toWords(randomBytes(1216)), false),
+    ],
     ["an identity", await generateX25519Identity()],
     ["an ssh key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB"],
     ["an empty string", ""],

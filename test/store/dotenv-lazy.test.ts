@@ -39,7 +39,12 @@ async function loadsDotenv(sb: Sandbox, args: string[]): Promise<boolean> {
         let inner: { startOffset: number; endOffset: number; count: number } | undefined;
         for (const fn of script.functions) {
           for (const range of fn.ranges) {
-            if (range.startOffset <= offset && offset < range.endOffset && (inner === undefined || range.endOffset - range.startOffset < inner.endOffset - inner.startOffset)) inner = range;
+            if (
+              range.startOffset <= offset &&
+              offset < range.endOffset &&
+              (inner === undefined || range.endOffset - range.startOffset < inner.endOffset - inner.startOffset)
+            )
+              inner = range;
           }
         }
         expect(inner, `the coverage of ${name} was written`).toBeDefined();

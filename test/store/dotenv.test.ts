@@ -9,7 +9,6 @@ import { UsageError } from "../../src/errors.js";
 import { parseDotenv, readDotenv } from "../../src/store/dotenv.js";
 import { DOTENV_TESTS, envFiles } from "../helpers/dotenv.js";
 
-
 const valuesOf = (text: string) => Object.fromEntries(readDotenv(text).entries.map((e) => [e.name, e.value]));
 
 /** Returns the UsageError `run` throws. */
@@ -24,16 +23,24 @@ function usageError(run: () => unknown): UsageError {
 }
 
 describe("dotenv's own test files", () => {
-  it.for(DOTENV_TESTS)("$name: every value as dotenv reads it; only the reserved USERNAME is refused, naming its line", ({ text }) => {
-    const theirs = dotenv.parse(text);
-    const { entries, refused } = readDotenv(text);
-    const usernameLine = text.split("\n").findIndex((l) => l.startsWith("USERNAME=")) + 1;
-    expect(refused).toEqual(usernameLine === 0 ? [] : [{ line: usernameLine, why: expect.stringMatching(/^USERNAME is a reserved name/) }]);
-    const { USERNAME: _reserved, ...rest } = theirs;
-    expect(valuesOf(text)).toEqual(rest);
-    expect(entries.length + refused.length).toBe(Object.keys(theirs).length);
-    for (const e of entries) expect(text.replace(/\r\n?/g, "\n").split("\n")[e.line! - 1]).toMatch(new RegExp(`^\\s*(export\\s+)?${e.name}\\s*=`));
-  });
+  it.for(DOTENV_TESTS)(
+    "$name: every value as dotenv reads it; only the reserved USERNAME is refused, naming its line",
+    ({ text }) => {
+      const theirs = dotenv.parse(text);
+      const { entries, refused } = readDotenv(text);
+      const usernameLine = text.split("\n").findIndex((l) => l.startsWith("USERNAME=")) + 1;
+      expect(refused).toEqual(
+        usernameLine === 0 ? [] : [{ line: usernameLine, why: expect.stringMatching(/^USERNAME is a reserved name/) }],
+      );
+      const { USERNAME: _reserved, ...rest } = theirs;
+      expect(valuesOf(text)).toEqual(rest);
+      expect(entries.length + refused.length).toBe(Object.keys(theirs).length);
+      for (const e of entries)
+        expect(text.replace(/\r\n?/g, "\n").split("\n")[e.line! - 1]).toMatch(
+          new RegExp(`^\\s*(export\\s+)?${e.name}\\s*=`),
+        );
+    },
+  );
 
   it("reads what issue 17 found wrong: backticks, `a#number`, multi-line values (the reference is not circular)", () => {
     const main = valuesOf(DOTENV_TESTS[0]!.text);
@@ -93,27 +100,46 @@ describe("what secretfile refuses where dotenv reads", () => {
     ["a name of 129 characters", `${"K".repeat(129)}=value-0xdeadbeef`, 1, "the name is not environment-safe"],
     ["a reserved name", "LD_PRELOAD=/tmp/value-0xdeadbeef.so", 1, "LD_PRELOAD is a reserved name"],
     ["a reserved name, any case", "A=1\nexport path=/value-0xdeadbeef", 2, "path is a reserved name"],
-    ["a value over 64 KiB", `BIG="${"x".repeat(65 * 1024)}"`, 1, "the value of BIG is 66560 bytes, more than the 65536 allowed"],
+    [
+      "a value over 64 KiB",
+      `BIG="${"x".repeat(65 * 1024)}"`,
+      1,
+      "the value of BIG is 66560 bytes, more than the 65536 allowed",
+    ],
     ["a NUL byte", "A='value\0-0xdeadbeef'", 1, "the value of A holds a NUL byte"],
-  ])("%s: the whole file, naming the line, never the value (nor the name when it is not environment-safe)", ([, text, line, what]) => {
-    const err = usageError(() => parseDotenv(text as string, "app.env", "the hint"));
-    expect(err.message.startsWith(`app.env:${line as number}: ${what as string}`), err.message).toBe(true);
-    expect(err.message).not.toContain("0xdeadbeef");
-    expect(err.message).not.toMatch(/my\.key|MY-KEY|1KEY|KKKK/);
-    expect(err.hint).toBe("the hint");
-  });
+  ])(
+    "%s: the whole file, naming the line, never the value (nor the name when it is not environment-safe)",
+    ([, text, line, what]) => {
+      const err = usageError(() => parseDotenv(text as string, "app.env", "the hint"));
+      expect(err.message.startsWith(`app.env:${line as number}: ${what as string}`), err.message).toBe(true);
+      expect(err.message).not.toContain("0xdeadbeef");
+      expect(err.message).not.toMatch(/my\.key|MY-KEY|1KEY|KKKK/);
+      expect(err.hint).toBe("the hint");
+    },
+  );
 
   it("a stretch of more than 100 blank lines, on which dotenv's parse takes quadratic time, is refused before parsing", () => {
     const slow = `# a comment\n${"\t \r\n".repeat(20_000)}# a comment\nA=1\n`; // dotenv itself: 5 s measured
-    expect(readDotenv(slow)).toEqual({ entries: [], refused: [{ line: 1, why: expect.stringMatching(/^more than 100 blank lines in a row/) }] });
+    expect(readDotenv(slow)).toEqual({
+      entries: [],
+      refused: [{ line: 1, why: expect.stringMatching(/^more than 100 blank lines in a row/) }],
+    });
     expect(readDotenv(`A=1\n${"\u2028".repeat(200)}#`).refused).toHaveLength(1); // a line end to the pattern's ^
     const fine = `A=1\n${"\n".repeat(99)}# a comment\nB=2\n`; // 100 line ends in a row
-    expect(readDotenv(fine)).toEqual({ entries: [{ name: "A", value: "1", line: 1 }, { name: "B", value: "2", line: 102 }], refused: [] });
+    expect(readDotenv(fine)).toEqual({
+      entries: [
+        { name: "A", value: "1", line: 1 },
+        { name: "B", value: "2", line: 102 },
+      ],
+      refused: [],
+    });
   });
 
   it("names the first refused line and counts the others; readDotenv lists each", () => {
     const text = "OK=1\nPATH=/x\nA-B=2\nHOME=/y\n";
-    expect(usageError(() => parseDotenv(text, "app.env", "h")).message).toMatch(/^app\.env:2: PATH is a reserved name .* \(2 more lines are refused\)$/);
+    expect(usageError(() => parseDotenv(text, "app.env", "h")).message).toMatch(
+      /^app\.env:2: PATH is a reserved name .* \(2 more lines are refused\)$/,
+    );
     expect(readDotenv(text).refused.map((r) => r.line)).toEqual([2, 3, 4]);
     expect(readDotenv(text).entries).toEqual([{ name: "OK", value: "1", line: 1 }]);
   });
@@ -127,7 +153,10 @@ describe("property: whatever dotenv reads, secretfile reads the same or refuses 
         const { entries, refused } = readDotenv(text);
         for (const e of entries) expect(e.value).toBe(theirs[e.name]);
         expect(entries.length + refused.length).toBe(Object.keys(theirs).length);
-        if (refused.length === 0) expect(parseDotenv(text, "f", "h").map((e) => [e.name, e.value])).toEqual(expect.arrayContaining(Object.entries(theirs)));
+        if (refused.length === 0)
+          expect(parseDotenv(text, "f", "h").map((e) => [e.name, e.value])).toEqual(
+            expect.arrayContaining(Object.entries(theirs)),
+          );
         else expect(() => parseDotenv(text, "f", "h")).toThrow(UsageError);
       }),
       { numRuns: 3_000 },

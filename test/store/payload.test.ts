@@ -25,10 +25,15 @@ const bodyStart = (file: Uint8Array) => headerLength(file) + 16;
 describe("decrypting a store", async () => {
   const identity = await generateX25519Identity();
 
-  it.for([0, 1, 100, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 2 * CHUNK + 5, 3 * CHUNK - 1])("gives back %i bytes as typage encrypted them", async (size) => {
-    const plaintext = randomBytes(size);
-    expect(Buffer.from(await decrypt(await sealed(plaintext, identity), identity, "s.age")).equals(plaintext)).toBe(true);
-  });
+  it.for([0, 1, 100, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 2 * CHUNK + 5, 3 * CHUNK - 1])(
+    "gives back %i bytes as typage encrypted them",
+    async (size) => {
+      const plaintext = randomBytes(size);
+      expect(Buffer.from(await decrypt(await sealed(plaintext, identity), identity, "s.age")).equals(plaintext)).toBe(
+        true,
+      );
+    },
+  );
 
   it("decrypts a store made for the hybrid post-quantum kind of identity", async () => {
     const pq = await generateHybridIdentity();
@@ -52,7 +57,16 @@ describe("decrypting a store", async () => {
       ["cut inside a tag", () => file.subarray(0, chunkAt(2) + 7)],
       ["a byte appended", () => Buffer.concat([file, Buffer.from([0])])],
       ["a whole chunk appended", () => Buffer.concat([file, file.subarray(chunkAt(0), chunkAt(1))])],
-      ["two chunks swapped", () => Buffer.concat([file.subarray(0, chunkAt(0)), file.subarray(chunkAt(1), chunkAt(2)), file.subarray(chunkAt(0), chunkAt(1)), file.subarray(chunkAt(2))])],
+      [
+        "two chunks swapped",
+        () =>
+          Buffer.concat([
+            file.subarray(0, chunkAt(0)),
+            file.subarray(chunkAt(1), chunkAt(2)),
+            file.subarray(chunkAt(0), chunkAt(1)),
+            file.subarray(chunkAt(2)),
+          ]),
+      ],
       ["no payload at all", () => file.subarray(0, headerLength(file))],
       ["only the nonce", () => file.subarray(0, body)],
       ["a flipped byte in the header", () => flip(file, 30)],
@@ -79,7 +93,9 @@ describe("decrypting a store", async () => {
 
   it("says a store made for another identity is not encrypted to this one", async () => {
     const other = await generateX25519Identity();
-    await expect(decrypt(await sealed(randomBytes(10), other), identity, "/x/store.age")).rejects.toThrow("not encrypted to this identity");
+    await expect(decrypt(await sealed(randomBytes(10), other), identity, "/x/store.age")).rejects.toThrow(
+      "not encrypted to this identity",
+    );
   });
 });
 

@@ -26,7 +26,11 @@ async function loadsTypage(sb: Sandbox, args: string[], input?: string): Promise
     expect(r.code, r.stderr).toBe(0);
     const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
     expect(files.length, "the CLI wrote its coverage").toBeGreaterThan(0);
-    return files.some((file) => (JSON.parse(readFileSync(path.join(dir, file), "utf8")) as Coverage).result.some((s) => s.url.endsWith(TYPAGE_FILE)));
+    return files.some((file) =>
+      (JSON.parse(readFileSync(path.join(dir, file), "utf8")) as Coverage).result.some((s) =>
+        s.url.endsWith(TYPAGE_FILE),
+      ),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

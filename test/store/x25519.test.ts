@@ -47,10 +47,22 @@ describe("the native path opens what typage writes", () => {
     ["another X25519 recipient first", () => [otherRecipient, recipient]],
     ["a post-quantum recipient first", () => [pqRecipient, recipient]],
     ["our recipient first, others after", () => [recipient, otherRecipient, pqRecipient]],
-    ["an scrypt stanza beside ours", () => [[["scrypt", randomBytes(16).toString("base64").replace(/=+$/, ""), "10"], randomBytes(32)], recipient]],
-    ["grease stanzas with bodies of 0, 48, 96 and 100 bytes", () => [grease(0), grease(48), recipient, grease(96), grease(100)]],
-    ["an X25519 stanza with an all-zero share after ours", () => [recipient, [["X25519", ZERO_SHARE], randomBytes(32)]]],
-    ["an X25519 stanza of another identity with a malformed body after ours", () => [recipient, [["X25519", ZERO_SHARE, "x"], randomBytes(7)]]],
+    [
+      "an scrypt stanza beside ours",
+      () => [[["scrypt", randomBytes(16).toString("base64").replace(/=+$/, ""), "10"], randomBytes(32)], recipient],
+    ],
+    [
+      "grease stanzas with bodies of 0, 48, 96 and 100 bytes",
+      () => [grease(0), grease(48), recipient, grease(96), grease(100)],
+    ],
+    [
+      "an X25519 stanza with an all-zero share after ours",
+      () => [recipient, [["X25519", ZERO_SHARE], randomBytes(32)]],
+    ],
+    [
+      "an X25519 stanza of another identity with a malformed body after ours",
+      () => [recipient, [["X25519", ZERO_SHARE, "x"], randomBytes(7)]],
+    ],
   ];
   it.for(cases)("%s", async ([, stanzas]) => {
     const plaintext = randomBytes(CHUNK + 10);
@@ -79,18 +91,23 @@ describe.skipIf(!hasAge)(`the native path and the age CLI (skipped when ${NO_AGE
   const keyFile = path.join(tmp, "age-key.txt");
   const ageIdentity = () => {
     if (!existsSync(keyFile)) ageKeygen(keyFile);
-    return readFileSync(keyFile, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-1"))!;
+    return readFileSync(keyFile, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("AGE-SECRET-KEY-1"))!;
   };
 
   it("name the same recipient", () => {
     expect(x25519Recipient(ageIdentity())).toBe(ageRecipient(keyFile));
   });
 
-  it.for([0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 3])("the native path opens %i bytes the age CLI encrypted to two recipients", async (size) => {
-    const plaintext = randomBytes(size);
-    const id = ageIdentity();
-    await expectOpens(ageEncrypt(plaintext, otherRecipient, ageRecipient(keyFile)), plaintext, id);
-  });
+  it.for([0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 3])(
+    "the native path opens %i bytes the age CLI encrypted to two recipients",
+    async (size) => {
+      const plaintext = randomBytes(size);
+      const id = ageIdentity();
+      await expectOpens(ageEncrypt(plaintext, otherRecipient, ageRecipient(keyFile)), plaintext, id);
+    },
+  );
 });
 
 /** Flips bit 0 of the byte at `at` in a copy of `file`. */
@@ -120,33 +137,77 @@ describe("damage: no plaintext from the native path, and the same outcome as typ
     ["a byte of another stanza's body altered", () => flip(file, text.indexOf("grease-x") + 14)],
     ["the MAC altered", () => flip(file, macLine + 6)],
     ["the MAC line missing", () => Buffer.concat([file.subarray(0, macLine), file.subarray(headerLength(file))])],
-    ["the MAC cut short", () => Buffer.concat([file.subarray(0, macLine + 20), Buffer.from("\n"), file.subarray(headerLength(file))])],
+    [
+      "the MAC cut short",
+      () => Buffer.concat([file.subarray(0, macLine + 20), Buffer.from("\n"), file.subarray(headerLength(file))]),
+    ],
     ["the header cut after the version line", () => file.subarray(0, 22)],
     ["the header cut inside our stanza", () => file.subarray(0, ourBody + 10)],
     ["the header cut before the MAC line", () => file.subarray(0, macLine)],
     ["the header cut inside the MAC line", () => file.subarray(0, macLine + 10)],
     ["the header's last newline missing, no payload", () => file.subarray(0, headerLength(file) - 1)],
     ["a payload byte altered", () => flip(file, file.length - 30)],
-    ["CRLF line endings", () => Buffer.from(file.toString("latin1").slice(0, headerLength(file)).replace(/\n/g, "\r\n") + file.toString("latin1", headerLength(file)), "latin1")],
-    ["non-canonical base64 in our body", () => Buffer.from(setChar(file.toString("latin1"), lastOfBody(text), padded(text[lastOfBody(text)]!)), "latin1")],
+    [
+      "CRLF line endings",
+      () =>
+        Buffer.from(
+          file.toString("latin1").slice(0, headerLength(file)).replace(/\n/g, "\r\n") +
+            file.toString("latin1", headerLength(file)),
+          "latin1",
+        ),
+    ],
+    [
+      "non-canonical base64 in our body",
+      () => Buffer.from(setChar(file.toString("latin1"), lastOfBody(text), padded(text[lastOfBody(text)]!)), "latin1"),
+    ],
     ["an empty file", () => Buffer.alloc(0)],
     ["only the version line", () => Buffer.from("age-encryption.org/v1\n")],
     // (Random bytes from the first byte on are read as armor, and refused as such: the age vectors' test covers that.)
     ["random bytes after age's intro", () => Buffer.concat([Buffer.from("age-encryption.org/"), randomBytes(300)])],
     ["a file for another identity", async () => (await typageFile(plaintext, [otherRecipient])).file],
-    ["an X25519 stanza with an all-zero share before ours", async () => (await typageFile(plaintext, [[["X25519", ZERO_SHARE], randomBytes(32)], recipient])).file],
+    [
+      "an X25519 stanza with an all-zero share before ours",
+      async () => (await typageFile(plaintext, [[["X25519", ZERO_SHARE], randomBytes(32)], recipient])).file,
+    ],
     // Damage re-signed with the file key: a header only a writer could make, and age refuses all the same.
-    ["(signed) non-canonical base64 in our body", () => resigned(made, (t) => setChar(t, lastOfBody(t), padded(t[lastOfBody(t)]!)))],
-    ["(signed) non-canonical base64 in another stanza's body", () => resigned(made, (t) => t.replace(/(grease-x arg\n[^\n]{64}\n[^\n]{17})(.)/, (_: string, a: string, c: string) => a + padded(c)))],
+    [
+      "(signed) non-canonical base64 in our body",
+      () => resigned(made, (t) => setChar(t, lastOfBody(t), padded(t[lastOfBody(t)]!))),
+    ],
+    [
+      "(signed) non-canonical base64 in another stanza's body",
+      () =>
+        resigned(made, (t) =>
+          t.replace(/(grease-x arg\n[^\n]{64}\n[^\n]{17})(.)/, (_: string, a: string, c: string) => a + padded(c)),
+        ),
+    ],
     ["(signed) a body line of 68 columns", () => resigned(made, (t) => t.replace(/(grease-x arg\n)/, "$1AAAA"))],
-    ["(signed) a full body line with no short line after it", () => resigned(made, (t) => t.replace(/grease-x arg\n[^\n]*\n[^\n]*\n/, `grease-x arg\n${"A".repeat(64)}\n`))],
-    ["(signed) an empty stanza argument", () => resigned(made, (t) => t.replace("-> grease-x arg", "-> grease-x  arg"))],
-    ["(signed) a byte outside printable ASCII in an argument", () => resigned(made, (t) => t.replace("grease-x arg", "grease-x a\u00e9g"))],
+    [
+      "(signed) a full body line with no short line after it",
+      () => resigned(made, (t) => t.replace(/grease-x arg\n[^\n]*\n[^\n]*\n/, `grease-x arg\n${"A".repeat(64)}\n`)),
+    ],
+    [
+      "(signed) an empty stanza argument",
+      () => resigned(made, (t) => t.replace("-> grease-x arg", "-> grease-x  arg")),
+    ],
+    [
+      "(signed) a byte outside printable ASCII in an argument",
+      () => resigned(made, (t) => t.replace("grease-x arg", "grease-x a\u00e9g")),
+    ],
     ["(signed) a tab in an argument", () => resigned(made, (t) => t.replace("grease-x arg", "grease-x\targ"))],
-    ["(signed) an X25519 stanza with three arguments before ours", () => resigned(made, (t) => t.replace("-> grease-x arg", `-> X25519 ${ZERO_SHARE} x`))],
-    ["(signed) an X25519 stanza whose share is 31 bytes before ours", () => resigned(made, (t) => t.replace("-> grease-x arg", `-> X25519 ${"A".repeat(42)}`))],
+    [
+      "(signed) an X25519 stanza with three arguments before ours",
+      () => resigned(made, (t) => t.replace("-> grease-x arg", `-> X25519 ${ZERO_SHARE} x`)),
+    ],
+    [
+      "(signed) an X25519 stanza whose share is 31 bytes before ours",
+      () => resigned(made, (t) => t.replace("-> grease-x arg", `-> X25519 ${"A".repeat(42)}`)),
+    ],
     ["(signed) a stanza line '->' alone", () => resigned(made, (t) => t.replace("-> grease-x arg", "->"))],
-    ["(signed) a line that is neither a stanza nor the MAC", () => resigned(made, (t) => t.replace("-> grease-x arg", "-- grease-x arg"))],
+    [
+      "(signed) a line that is neither a stanza nor the MAC",
+      () => resigned(made, (t) => t.replace("-> grease-x arg", "-- grease-x arg")),
+    ],
     ["a lowercase identity", () => file, identity.toLowerCase()],
     ["an identity with a bad checksum", () => file, identity.slice(0, -1) + (identity.endsWith("Q") ? "P" : "Q")],
     ["an identity of another kind", () => file, "AGE-PLUGIN-YUBIKEY-1QQQQQQ"],
@@ -161,7 +222,10 @@ describe("damage: no plaintext from the native path, and the same outcome as typ
   });
 
   it("the signed cases are signed right: the same edit that changes nothing opens", async () => {
-    await expectOpens(resigned(made, (t) => t), plaintext);
+    await expectOpens(
+      resigned(made, (t) => t),
+      plaintext,
+    );
   });
 });
 
@@ -178,7 +242,10 @@ describe("recipientOf", () => {
   ];
   it.for(invalid)("refuses an identity with %s as typage does (exit 5)", async ([, bad]) => {
     expect(x25519Recipient(bad)).toBeNull();
-    await expect(recipientOf(bad, "/x/identity.txt")).rejects.toMatchObject({ exitCode: 5, message: "the identity file /x/identity.txt does not hold a valid age identity" });
+    await expect(recipientOf(bad, "/x/identity.txt")).rejects.toMatchObject({
+      exitCode: 5,
+      message: "the identity file /x/identity.txt does not hold a valid age identity",
+    });
     await expect(identityToRecipient(bad)).rejects.toThrow();
   });
 });

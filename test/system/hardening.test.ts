@@ -38,14 +38,16 @@ describe("hardenProcess in this process", () => {
 
 describe("hardenProcess seen from outside", () => {
   // A non-dumpable process's /proc/PID files belong to root: visible only for a process that is not root.
-  it.skipIf(process.getuid?.() !== 0)("hands /proc/PID of a process running as nobody to root (needs root to spawn as nobody)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sf-harden-"));
-    dirs.push(dir);
-    chmodSync(dir, 0o755);
-    const script = join(dir, "child.mjs");
-    await build({
-      stdin: {
-        contents: `
+  it.skipIf(process.getuid?.() !== 0)(
+    "hands /proc/PID of a process running as nobody to root (needs root to spawn as nobody)",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "sf-harden-"));
+      dirs.push(dir);
+      chmodSync(dir, 0o755);
+      const script = join(dir, "child.mjs");
+      await build({
+        stdin: {
+          contents: `
           import { createInterface } from "node:readline";
           import { hardenProcess, isDumpable } from "./src/system/hardening.ts";
           console.log("ready " + isDumpable());
@@ -53,39 +55,40 @@ describe("hardenProcess seen from outside", () => {
             hardenProcess();
             console.log("hardened " + isDumpable());
           });`,
-        resolveDir: root,
-        loader: "ts",
-      },
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      outfile: script,
-      logLevel: "silent",
-    });
-    chmodSync(script, 0o644);
-    // The bundled src/system/native.ts looks for the addon beside it, as dist/secretfile.cjs does.
-    copyFileSync(join(root, "dist", "native.node"), join(dir, "native.node"));
-    chmodSync(join(dir, "native.node"), 0o644);
-    const child = spawn("/usr/bin/node", [script], {
-      uid: 65534,
-      gid: 65534,
-      env: { ...process.env, NODE_PATH: join(root, "node_modules") },
-      stdio: ["pipe", "pipe", "inherit"],
-    });
-    try {
-      const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-      expect((await lines.next()).value).toBe("ready true");
-      expect(statSync(`/proc/${child.pid}/status`).uid).toBe(65534);
-      child.stdin.write("go\n");
-      expect((await lines.next()).value).toBe("hardened false");
-      expect(statSync(`/proc/${child.pid}/status`).uid).toBe(0);
-      expect(coreLimits(child.pid!)).toEqual(["0", "0"]);
-    } finally {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = once(child, "exit");
-        child.kill();
-        await exited;
+          resolveDir: root,
+          loader: "ts",
+        },
+        bundle: true,
+        platform: "node",
+        format: "esm",
+        outfile: script,
+        logLevel: "silent",
+      });
+      chmodSync(script, 0o644);
+      // The bundled src/system/native.ts looks for the addon beside it, as dist/secretfile.cjs does.
+      copyFileSync(join(root, "dist", "native.node"), join(dir, "native.node"));
+      chmodSync(join(dir, "native.node"), 0o644);
+      const child = spawn("/usr/bin/node", [script], {
+        uid: 65534,
+        gid: 65534,
+        env: { ...process.env, NODE_PATH: join(root, "node_modules") },
+        stdio: ["pipe", "pipe", "inherit"],
+      });
+      try {
+        const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+        expect((await lines.next()).value).toBe("ready true");
+        expect(statSync(`/proc/${child.pid}/status`).uid).toBe(65534);
+        child.stdin.write("go\n");
+        expect((await lines.next()).value).toBe("hardened false");
+        expect(statSync(`/proc/${child.pid}/status`).uid).toBe(0);
+        expect(coreLimits(child.pid!)).toEqual(["0", "0"]);
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = once(child, "exit");
+          child.kill();
+          await exited;
+        }
       }
-    }
-  });
+    },
+  );
 });

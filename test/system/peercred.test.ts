@@ -78,7 +78,10 @@ describe("peerCredentials", () => {
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    const cred = await Promise.race([first, exited.then((code) => Promise.reject(new Error(`child exited ${code}: ${stderr}`)))]);
+    const cred = await Promise.race([
+      first,
+      exited.then((code) => Promise.reject(new Error(`child exited ${code}: ${stderr}`))),
+    ]);
     expect(cred).toEqual({ pid: child.pid, uid, gid });
     expect(await exited).toBe(0);
   });

@@ -29,7 +29,12 @@ describe("lookupUser", () => {
   });
 
   it("keeps the given primary gid for an unassigned uid, named when the group exists", () => {
-    expect(lookupUser(UNASSIGNED, 0)).toEqual({ uid: UNASSIGNED, gid: 0, user: undefined, groups: [{ gid: 0, name: "root" }] });
+    expect(lookupUser(UNASSIGNED, 0)).toEqual({
+      uid: UNASSIGNED,
+      gid: 0,
+      user: undefined,
+      groups: [{ gid: 0, name: "root" }],
+    });
     expect(lookupUser(UNASSIGNED, UNASSIGNED)).toEqual({
       uid: UNASSIGNED,
       gid: UNASSIGNED,

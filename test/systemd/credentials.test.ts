@@ -6,8 +6,14 @@ import { parsePolicy, PolicySyntaxError } from "../../src/policy/parse.js";
 
 describe("parseCredentialPeer", () => {
   it("reads the unit and credential ID of systemd 252's abstract address", () => {
-    expect(parseCredentialPeer("\0a93c3ea370fe347f/unit/report-daily.service/MERAKI_API_KEY")).toEqual({ unit: "report-daily.service", id: "MERAKI_API_KEY" });
-    expect(parseCredentialPeer("\0a93c3ea370fe347f/unit/backup@host\\x2d1.service/K")).toEqual({ unit: "backup@host\\x2d1.service", id: "K" });
+    expect(parseCredentialPeer("\0a93c3ea370fe347f/unit/report-daily.service/MERAKI_API_KEY")).toEqual({
+      unit: "report-daily.service",
+      id: "MERAKI_API_KEY",
+    });
+    expect(parseCredentialPeer("\0a93c3ea370fe347f/unit/backup@host\\x2d1.service/K")).toEqual({
+      unit: "backup@host\\x2d1.service",
+      id: "K",
+    });
     // "%" PRIx64: a random number under 2^60 has fewer than 16 digits.
     expect(parseCredentialPeer("\0c3ea370fe347f/unit/x.service/K")).toEqual({ unit: "x.service", id: "K" });
   });
@@ -27,7 +33,10 @@ describe("parseCredentialPeer", () => {
 });
 
 describe("the unit: subject", () => {
-  const policy = parsePolicy(["read unit:report-*.service MERAKI_* WEBEX_TOKEN", "read user:netops GRAFANA_TOKEN", "read uid:0 *"].join("\n"), "policy");
+  const policy = parsePolicy(
+    ["read unit:report-*.service MERAKI_* WEBEX_TOKEN", "read user:netops GRAFANA_TOKEN", "read uid:0 *"].join("\n"),
+    "policy",
+  );
   const netops = { uid: 1000, gid: 1000, user: "netops", groups: [] };
 
   it("parses, read only, with a unit name and globs", () => {

@@ -20,19 +20,24 @@ export function register(program: Command): void {
     .option("--description <text>", "what the secret is for")
     .option("--expires <date>", "when the secret expires, e.g. 2027-03-31")
     .option("--rotate-every <period>", "how often the value should change, e.g. 90d or 12w (exec warns when it is due)")
-    .action(async (name: string, opts: WhereOptions & { replace?: boolean; description?: string; expires?: string; rotateEvery?: string }) => {
-      checkWritableName(checkName(name));
-      const description = opts.description === undefined ? undefined : checkDescription(opts.description);
-      const expires = opts.expires === undefined ? undefined : checkExpires(opts.expires);
-      const rotateEvery = opts.rotateEvery === undefined ? undefined : parseRotateEvery(opts.rotateEvery);
-      const backend = await backendOf(opts);
-      // On a terminal, refuse before the value is typed, not after.
-      if (opts.replace !== true && process.stdin.isTTY) {
-        const file = await backend.holder(name);
-        if (file !== undefined) throw existsError(name, file);
-      }
-      const value = await readValue(name);
-      await backend.add(name, value, { replace: opts.replace === true, description, expires, rotateEvery });
-      note(`${opts.replace ? "stored" : "added"} ${name}`);
-    });
+    .action(
+      async (
+        name: string,
+        opts: WhereOptions & { replace?: boolean; description?: string; expires?: string; rotateEvery?: string },
+      ) => {
+        checkWritableName(checkName(name));
+        const description = opts.description === undefined ? undefined : checkDescription(opts.description);
+        const expires = opts.expires === undefined ? undefined : checkExpires(opts.expires);
+        const rotateEvery = opts.rotateEvery === undefined ? undefined : parseRotateEvery(opts.rotateEvery);
+        const backend = await backendOf(opts);
+        // On a terminal, refuse before the value is typed, not after.
+        if (opts.replace !== true && process.stdin.isTTY) {
+          const file = await backend.holder(name);
+          if (file !== undefined) throw existsError(name, file);
+        }
+        const value = await readValue(name);
+        await backend.add(name, value, { replace: opts.replace === true, description, expires, rotateEvery });
+        note(`${opts.replace ? "stored" : "added"} ${name}`);
+      },
+    );
 }

@@ -17,14 +17,20 @@ export function register(program: Command): void {
       // SIGHUP reloads the policy, as daemons do (and no longer kills an agent started by hand with its SSH session).
       let reload: (() => Promise<void>) | undefined = undefined;
       process.on("SIGHUP", () => {
-        note(reload === undefined ? "SIGHUP before the agent was ready: the policy it loads is the current one" : "reloading the policy on SIGHUP");
+        note(
+          reload === undefined
+            ? "SIGHUP before the agent was ready: the policy it loads is the current one"
+            : "reloading the policy on SIGHUP",
+        );
         void reload?.();
       });
       const { startAgent } = await import("../../agent/agent.js");
       const paths = resolvePaths(flags);
       const agent = await startAgent({ paths, log: (msg) => note(msg) });
       reload = agent.reload;
-      note(`agent ${process.pid} serving ${paths.dir}/store.age on ${process.env.LISTEN_FDS ? "the socket systemd passed" : paths.socket}`);
+      note(
+        `agent ${process.pid} serving ${paths.dir}/store.age on ${process.env.LISTEN_FDS ? "the socket systemd passed" : paths.socket}`,
+      );
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
           note(`stopping on ${signal}`);

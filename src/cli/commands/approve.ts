@@ -16,16 +16,23 @@ export function register(program: Command): void {
     .action(async (id: string, opts: WhereOptions & { force?: boolean }) => {
       const done = await (await backendOf(opts)).approve(checkId(id), opts.force === true);
       if (done.state === "voided") {
-        throw new FailureError(`change ${done.id} is void: ${done.reason ?? "the secret changed since the request"}; nothing was applied`, {
-          hint: "the requester can ask for the change again",
-        });
+        throw new FailureError(
+          `change ${done.id} is void: ${done.reason ?? "the secret changed since the request"}; nothing was applied`,
+          {
+            hint: "the requester can ask for the change again",
+          },
+        );
       }
-      if (!done.counted && done.state === "pending") note(`you had approved change ${done.id} already: an approval counts once`);
+      if (!done.counted && done.state === "pending")
+        note(`you had approved change ${done.id} already: an approval counts once`);
       if (done.state === "applied") {
-        if (done.bypass === true) warn(`change ${done.id} applied without the approvals its rules ask for: audited as a bypass`);
+        if (done.bypass === true)
+          warn(`change ${done.id} applied without the approvals its rules ask for: audited as a bypass`);
         note(`change ${done.id} is applied`);
       } else {
-        note(`approved change ${done.id}; it still needs ${done.needs.map((n) => `${n.missing} more of ${n.who.join(" ")}`).join(" and ")}`);
+        note(
+          `approved change ${done.id}; it still needs ${done.needs.map((n) => `${n.missing} more of ${n.who.join(" ")}`).join(" and ")}`,
+        );
       }
     });
 }

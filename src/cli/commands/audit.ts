@@ -27,7 +27,9 @@ export function register(program: Command): void {
   const audit = program
     .command("audit")
     .description("show the agent's decisions from its audit log: who read which secret, from which program, when")
-    .addOption(new Option("--audit <file>", "the audit log (env SECRETFILE_AUDIT, default /var/log/secretfile/audit.log)"))
+    .addOption(
+      new Option("--audit <file>", "the audit log (env SECRETFILE_AUDIT, default /var/log/secretfile/audit.log)"),
+    )
     .option("--name <name>", "only decisions about this secret (globs allowed: 'WEBEX_*')")
     .option("--user <user>", "only decisions for this user name or uid")
     .option("--since <when>", "only decisions since a duration ago (7d, 12h) or a date (2026-11-01, UTC)")
@@ -42,32 +44,47 @@ export function register(program: Command): void {
       };
       const file = resolvePaths({ audit: flags.audit }).audit;
       const out = new LineWriter();
-      const counts = await queryAudit(file, filter, (record) => out.write(flags.json === true ? jsonText(record) : escapeText(decisionLine(record))));
+      const counts = await queryAudit(file, filter, (record) =>
+        out.write(flags.json === true ? jsonText(record) : escapeText(decisionLine(record))),
+      );
       await out.end();
       if (counts.skipped > 0) {
-        note(`skipped ${counts.skipped} line${counts.skipped === 1 ? "" : "s"} of ${file} that ${counts.skipped === 1 ? "is" : "are"} not an audit record (a line cut short by a crash, say)`);
+        note(
+          `skipped ${counts.skipped} line${counts.skipped === 1 ? "" : "s"} of ${file} that ${counts.skipped === 1 ? "is" : "are"} not an audit record (a line cut short by a crash, say)`,
+        );
       }
       if (counts.matched === 0) note(`no matching decisions among the ${counts.decisions} in ${file}`);
     });
   audit
     .command("verify")
-    .description("check the audit log's hash chain: exit 0 when intact, 5 naming each removed, changed or reordered line")
-    .addOption(new Option("--audit <file>", "the audit log (env SECRETFILE_AUDIT, default /var/log/secretfile/audit.log)"))
+    .description(
+      "check the audit log's hash chain: exit 0 when intact, 5 naming each removed, changed or reordered line",
+    )
+    .addOption(
+      new Option("--audit <file>", "the audit log (env SECRETFILE_AUDIT, default /var/log/secretfile/audit.log)"),
+    )
     .action(async (flags: { audit?: string }) => {
       const file = resolvePaths({ audit: flags.audit ?? audit.opts<AuditFlags>().audit }).audit;
       const report = await verifyAuditLog(file);
       if (report.unchained > 0) {
-        note(`the first ${report.unchained} line${report.unchained === 1 ? "" : "s"} of ${file} predate${report.unchained === 1 ? "s" : ""} the hash chain and cannot be verified`);
+        note(
+          `the first ${report.unchained} line${report.unchained === 1 ? "" : "s"} of ${file} predate${report.unchained === 1 ? "s" : ""} the hash chain and cannot be verified`,
+        );
       }
       for (const b of report.breaks.slice(0, BREAKS_SHOWN)) note(`line ${b.line}: ${b.why}`);
       if (report.breaks.length > BREAKS_SHOWN) note(`… and ${report.breaks.length - BREAKS_SHOWN} more`);
       if (report.breaks.length > 0) {
         const first = report.breaks[0]!.line;
-        throw new CorruptError(`the audit log ${file} is not intact: its hash chain breaks at line ${first}${report.breaks.length > 1 ? ` and ${report.breaks.length - 1} more place${report.breaks.length === 2 ? "" : "s"}` : ""}`, {
-          hint: "compare it with a backup; the agent's journal (`journalctl -u secretfile`) records the last hash at every start and stop",
-        });
+        throw new CorruptError(
+          `the audit log ${file} is not intact: its hash chain breaks at line ${first}${report.breaks.length > 1 ? ` and ${report.breaks.length - 1} more place${report.breaks.length === 2 ? "" : "s"}` : ""}`,
+          {
+            hint: "compare it with a backup; the agent's journal (`journalctl -u secretfile`) records the last hash at every start and stop",
+          },
+        );
       }
-      process.stdout.write(`the audit log ${file} is intact: ${report.lines} line${report.lines === 1 ? "" : "s"}, last hash ${report.head}\n`);
+      process.stdout.write(
+        `the audit log ${file} is intact: ${report.lines} line${report.lines === 1 ? "" : "s"}, last hash ${report.head}\n`,
+      );
     });
 }
 

@@ -21,17 +21,39 @@ const LABEL: Record<Finding["status"], string> = { ok: "ok  ", warn: "warn", fai
 export function register(program: Command): void {
   withWhere(program.command("doctor"))
     .description("say which mode is in use and why, check its files and the agent, and print the fix for each problem")
-    .addOption(new Option("--state-dir <dir>", "system mode: the agent's state folder (env SECRETFILE_STATE_DIR, default /var/lib/secretfile)"))
+    .addOption(
+      new Option(
+        "--state-dir <dir>",
+        "system mode: the agent's state folder (env SECRETFILE_STATE_DIR, default /var/lib/secretfile)",
+      ),
+    )
     .addOption(new Option("--policy <file>", "system mode: the policy file (env SECRETFILE_POLICY)"))
     .addOption(new Option("--audit <file>", "system mode: the audit log (env SECRETFILE_AUDIT)"))
-    .addOption(new Option("--credential <file>", "system mode: where a sealed identity would be (setup --seal)").default(DEFAULT_CREDENTIAL))
+    .addOption(
+      new Option("--credential <file>", "system mode: where a sealed identity would be (setup --seal)").default(
+        DEFAULT_CREDENTIAL,
+      ),
+    )
     .action(async (flags: DoctorFlags) => {
       const { runDoctor } = await import("../../doctor/doctor.js");
       const where = whereOf(flags);
       const paths = resolvePaths({ policy: flags.policy, audit: flags.audit });
       const stateDir = flags.stateDir ?? (process.env.SECRETFILE_STATE_DIR || undefined) ?? SYSTEM_PATHS.dir;
-      const report = await runDoctor({ where, dirFlag: flags.dir !== undefined, system: { stateDir, policy: paths.policy, audit: paths.audit, credential: flags.credential ?? DEFAULT_CREDENTIAL } });
-      const lines = [where.mode === "personal" ? `personal mode: the store in ${where.dir} (${where.why})` : `system mode: the agent at ${where.socket} (${where.why})`];
+      const report = await runDoctor({
+        where,
+        dirFlag: flags.dir !== undefined,
+        system: {
+          stateDir,
+          policy: paths.policy,
+          audit: paths.audit,
+          credential: flags.credential ?? DEFAULT_CREDENTIAL,
+        },
+      });
+      const lines = [
+        where.mode === "personal"
+          ? `personal mode: the store in ${where.dir} (${where.why})`
+          : `system mode: the agent at ${where.socket} (${where.why})`,
+      ];
       for (const f of report.findings) {
         lines.push(`${LABEL[f.status]} ${f.text}`);
         if (f.fix !== undefined && f.status !== "ok" && f.status !== "info") lines.push(`     fix: ${f.fix}`);
@@ -39,7 +61,9 @@ export function register(program: Command): void {
       const failed = report.findings.filter((f) => f.status === "fail").length;
       lines.push(failed === 0 ? "no problems found" : `${failed} problem${failed === 1 ? "" : "s"} found`);
       const text = lines.map(escapeText).join("\n");
-      await new Promise<void>((resolve, reject) => process.stdout.write(`${text}\n`, (e) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        process.stdout.write(`${text}\n`, (e) => (e ? reject(e) : resolve())),
+      );
       if (!report.healthy) process.exitCode = 1;
     });
 }

@@ -50,20 +50,34 @@ export async function execAction(argv: string[], opts: ExecOptions): Promise<voi
   });
   // --render selects like --file: the job gets what is named and the rendered files, not every readable secret. Its
   // code (which writes files, and so loads node:crypto) only when asked for.
-  const render = opts.render !== undefined && opts.render.length > 0 ? await import("../../render/exec-render.js") : undefined;
-  const { renders, names: rendered } = render === undefined ? { renders: [], names: [] } : await render.loadRenders(opts.render!);
+  const render =
+    opts.render !== undefined && opts.render.length > 0 ? await import("../../render/exec-render.js") : undefined;
+  const { renders, names: rendered } =
+    render === undefined ? { renders: [], names: [] } : await render.loadRenders(opts.render!);
   const selected = set ?? (renders.length > 0 ? { names: [], files: [], bindings: [] } : undefined);
   render?.checkRenderVariables(renders, selected?.bindings ?? []);
   const asked = selected === undefined ? undefined : [...new Set([...selected.names, ...rendered])];
   const { values, expiring } =
-    asked !== undefined && asked.length === 0 ? { values: new Map<string, string>(), expiring: {} } : await (await backendOf(opts)).values(asked);
+    asked !== undefined && asked.length === 0
+      ? { values: new Map<string, string>(), expiring: {} }
+      : await (await backendOf(opts)).values(asked);
   for (const name of Object.keys(expiring).sort()) if (values.has(name)) warn(describeAttention(name, expiring[name]!));
   const mask = opts.mask ? maskOnDemand(values) : undefined;
-  const fileSecrets = new Map([...(selected?.files ?? []).map((name): [string, string] => [name, values.get(name)!]), ...(render?.renderedFiles(renders, values) ?? [])]);
+  const fileSecrets = new Map([
+    ...(selected?.files ?? []).map((name): [string, string] => [name, values.get(name)!]),
+    ...(render?.renderedFiles(renders, values) ?? []),
+  ]);
   process.exitCode = await withSecretFiles(fileSecrets, process.env, (paths) => {
-    const variables = selected === undefined ? givenImplicitly(values) : new Map([...keySetVariables(selected, values, paths), ...(render?.renderVariables(renders, paths) ?? [])]);
+    const variables =
+      selected === undefined
+        ? givenImplicitly(values)
+        : new Map([...keySetVariables(selected, values, paths), ...(render?.renderVariables(renders, paths) ?? [])]);
     // COMMAND is found with our own PATH, before any secret is laid over the job's environment.
-    return runJob(argv, jobEnvironment(process.env, variables), { searchPath: process.env.PATH, mask, stay: paths.size > 0 });
+    return runJob(argv, jobEnvironment(process.env, variables), {
+      searchPath: process.env.PATH,
+      mask,
+      stay: paths.size > 0,
+    });
   });
 }
 

@@ -11,11 +11,17 @@ import { openStoreFolder } from "../store-folder.js";
 export function register(program: Command): void {
   withWhere(program.command("export"))
     .description("write the whole store as an age file encrypted to --recipient only (stdout, or --output FILE)")
-    .requiredOption("--recipient <age1…>", "an age public key to encrypt to (repeat for several)", (r: string, all?: string[]) => [...(all ?? []), r])
+    .requiredOption(
+      "--recipient <age1…>",
+      "an age public key to encrypt to (repeat for several)",
+      (r: string, all?: string[]) => [...(all ?? []), r],
+    )
     .option("--output <file>", "write to a new file (never overwritten) instead of standard output")
     .action(async (opts: WhereOptions & { recipient: string[]; output?: string }) => {
       if (opts.output === undefined && process.stdout.isTTY) {
-        throw new UsageError("refusing to write an age file to the terminal", { hint: "pass --output FILE, or redirect: secretfile export --recipient R > FILE" });
+        throw new UsageError("refusing to write an age file to the terminal", {
+          hint: "pass --output FILE, or redirect: secretfile export --recipient R > FILE",
+        });
       }
       const store = await openStoreFolder(opts, "export");
       const { exportStore } = await import("../../store/export.js");
@@ -27,7 +33,9 @@ export function register(program: Command): void {
         note(`wrote ${opts.output}: ${what}; \`age -d -i IDENTITY ${opts.output}\` opens it`);
         return;
       }
-      await new Promise<void>((resolve, reject) => process.stdout.write(out.bytes, (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        process.stdout.write(out.bytes, (err) => (err ? reject(err) : resolve())),
+      );
       note(`exported ${what}`);
     });
 }

@@ -23,7 +23,9 @@ interface Plan {
 /** Registers `import`. */
 export function register(program: Command): void {
   withWhere(program.command("import"))
-    .description("add every variable of a .env file, as dotenv reads it, in one write (all or nothing); never prints a value")
+    .description(
+      "add every variable of a .env file, as dotenv reads it, in one write (all or nothing); never prints a value",
+    )
     .argument("<FILE>", "the .env file")
     .option("--replace", "replace names that exist (their current values are kept in their history)")
     .option("--dry-run", "write nothing: list the names it would add or replace and the lines it would refuse, and why")
@@ -38,7 +40,12 @@ export function register(program: Command): void {
         note(`nothing to import from ${file}`);
         return;
       }
-      const done = await (await backendOf(opts)).importSecrets(secrets.map(({ name, value }) => ({ name, value })), opts.replace === true);
+      const done = await (
+        await backendOf(opts)
+      ).importSecrets(
+        secrets.map(({ name, value }) => ({ name, value })),
+        opts.replace === true,
+      );
       skippedNotes.forEach((s) => note(s));
       note(`imported ${file}: ${done.added.length} added, ${done.replaced.length} replaced, ${skipped.length} skipped`);
       if (done.added.length > 0) note(`added ${names(done.added)}`);
@@ -52,7 +59,8 @@ function plan(entries: DotenvLine[]): Plan {
   const out: Plan = { secrets: [], skipped: [] };
   for (const { name, value, line } of entries) {
     if (value === "") out.skipped.push({ name, line, why: "its value is empty" });
-    else if (value.startsWith(REFERENCE_PREFIX)) out.skipped.push({ name, line, why: `its value is a reference (${REFERENCE_PREFIX}…), not a value` });
+    else if (value.startsWith(REFERENCE_PREFIX))
+      out.skipped.push({ name, line, why: `its value is a reference (${REFERENCE_PREFIX}…), not a value` });
     else out.secrets.push({ name, value, line });
   }
   return out;
@@ -76,7 +84,14 @@ async function dryRun(file: string, text: string, opts: ImportOptions): Promise<
   }
   const replacing = secrets.filter((s) => existing.has(s.name));
   const rows: { line: number | undefined; what: string }[] = [
-    ...secrets.map((s) => ({ line: s.line, what: !existing.has(s.name) ? `add ${s.name}` : opts.replace === true ? `replace ${s.name}` : `replace ${s.name} (needs --replace)` })),
+    ...secrets.map((s) => ({
+      line: s.line,
+      what: !existing.has(s.name)
+        ? `add ${s.name}`
+        : opts.replace === true
+          ? `replace ${s.name}`
+          : `replace ${s.name} (needs --replace)`,
+    })),
     ...skipped.map((s) => ({ line: s.line, what: `skip ${s.name}: ${s.why}` })),
     ...refused.map((r) => ({ line: r.line, what: `refuse: ${r.why}` })),
   ].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
@@ -89,5 +104,7 @@ async function dryRun(file: string, text: string, opts: ImportOptions): Promise<
 
 /** Returns the names as a list for a person: all of them up to 30, else the first 30 and how many more. */
 function names(list: string[]): string {
-  return list.length <= 30 ? list.join(", ") : `${list.slice(0, 30).join(", ")} and ${list.length - 30} more (\`secretfile ls\` lists them)`;
+  return list.length <= 30
+    ? list.join(", ")
+    : `${list.slice(0, 30).join(", ")} and ${list.length - 30} more (\`secretfile ls\` lists them)`;
 }

@@ -13,7 +13,9 @@ export function register(program: Command): void {
     .action(async (opts: WhereOptions & { pq?: boolean }) => {
       const where = whereOf(opts);
       if (where.mode !== "personal") {
-        throw new UsageError(`init creates a personal store, but ${where.why}`, { hint: "pass --dir DIR, or use `sudo secretfile setup` for system mode" });
+        throw new UsageError(`init creates a personal store, but ${where.why}`, {
+          hint: "pass --dir DIR, or use `sudo secretfile setup` for system mode",
+        });
       }
       const { Store, storePaths } = await import("../../store/store.js");
       const store = await Store.create(storePaths(where.dir), { pq: opts.pq === true });

@@ -32,7 +32,14 @@ export async function lsAction(opts: WhereOptions & { json?: boolean }): Promise
 function table(secrets: SecretInfo[]): string {
   const rows = [["NAME", "UPDATED", "EXPIRES", "STATUS", "LAST READ", "DESCRIPTION"]];
   for (const s of withStatus(secrets)) {
-    rows.push([s.name, s.updated.slice(0, 10), s.expires?.slice(0, 10) ?? "-", s.status, lastReadCell(s.lastRead), s.description ?? ""]);
+    rows.push([
+      s.name,
+      s.updated.slice(0, 10),
+      s.expires?.slice(0, 10) ?? "-",
+      s.status,
+      lastReadCell(s.lastRead),
+      s.description ?? "",
+    ]);
   }
   return formatTable(rows);
 }

@@ -12,14 +12,22 @@ export function register(program: Command): void {
   const policy = program.command("policy").description("work with the agent's policy file");
   policy
     .command("check")
-    .description("validate a policy file (default: the agent's), as the agent would load it; warn of users and groups this host does not have")
+    .description(
+      "validate a policy file (default: the agent's), as the agent would load it; warn of users and groups this host does not have",
+    )
     .argument("[FILE]", "the policy file (env SECRETFILE_POLICY, default /etc/secretfile/policy)")
     .action(async (file: string | undefined) => {
       const path = file ?? resolvePaths({}).policy;
       const loaded = await loadPolicyFile(path);
       const lines = [
-        ...loaded.rules.map((r) => ({ line: r.line, text: `${r.verb} ${formatSubject(r.who)} ${r.patterns.join(" ")}` })),
-        ...(loaded.approvals ?? []).map((r) => ({ line: r.line, text: `approve ${r.count} expires=${formatDuration(r.expiresMs)} ${r.who.map(formatSubject).join(" ")} ${r.patterns.join(" ")}` })),
+        ...loaded.rules.map((r) => ({
+          line: r.line,
+          text: `${r.verb} ${formatSubject(r.who)} ${r.patterns.join(" ")}`,
+        })),
+        ...(loaded.approvals ?? []).map((r) => ({
+          line: r.line,
+          text: `approve ${r.count} expires=${formatDuration(r.expiresMs)} ${r.who.map(formatSubject).join(" ")} ${r.patterns.join(" ")}`,
+        })),
       ].sort((a, b) => a.line - b.line);
       for (const { line, text } of lines) process.stdout.write(`${String(line).padStart(4)}: ${text}\n`);
       // A name with no account grants nothing: said, but not an error (the account may come later).

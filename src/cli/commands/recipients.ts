@@ -9,7 +9,9 @@ import { formatTable } from "../table.js";
 
 /** Registers `recipients` and its subcommands. */
 export function register(program: Command): void {
-  const recipients = program.command("recipients").description("the extra keys the store is encrypted to: recovery keys, other hosts of a fleet");
+  const recipients = program
+    .command("recipients")
+    .description("the extra keys the store is encrypted to: recovery keys, other hosts of a fleet");
   withWhere(recipients.command("add"))
     .description("encrypt the store to one more age public key as well, at once")
     .argument("<RECIPIENT>", "an age public key (age1…), e.g. from `age-keygen -y` or `secretfile recipient`")
@@ -23,7 +25,9 @@ export function register(program: Command): void {
       }, lockNotes);
       const own = recipient === store.identity.recipient;
       if (store.identity.recipient.startsWith("age1pq1") && !recipient.startsWith("age1pq1")) {
-        warn(`the host key is post-quantum but ${opts.label} is not: the store is now only as strong as ${opts.label}'s X25519 against a future quantum computer`);
+        warn(
+          `the host key is post-quantum but ${opts.label} is not: the store is now only as strong as ${opts.label}'s X25519 against a future quantum computer`,
+        );
       }
       note(
         own
@@ -41,9 +45,16 @@ export function register(program: Command): void {
         process.stdout.write(`${jsonText(list, 2)}\n`);
         return;
       }
-      note(`${store.paths.store} is encrypted to this host's key ${store.identity.recipient}${list.length === 0 ? " only" : " and to:"}`);
+      note(
+        `${store.paths.store} is encrypted to this host's key ${store.identity.recipient}${list.length === 0 ? " only" : " and to:"}`,
+      );
       if (list.length === 0) return;
-      process.stdout.write(formatTable([["LABEL", "ADDED", "RECIPIENT"], ...list.map((e) => [e.label, e.added.slice(0, 10), e.recipient])]));
+      process.stdout.write(
+        formatTable([
+          ["LABEL", "ADDED", "RECIPIENT"],
+          ...list.map((e) => [e.label, e.added.slice(0, 10), e.recipient]),
+        ]),
+      );
     });
   withWhere(recipients.command("rm"))
     .description("stop encrypting the store to a key, at once")
@@ -53,6 +64,8 @@ export function register(program: Command): void {
       const { removeRecipient } = await import("../../store/recipients.js");
       await store.update((doc) => removeRecipient(doc, label, store.paths.store), lockNotes);
       note(`removed ${label}: ${store.paths.store} was encrypted again without it`);
-      note(`copies written before (backups, other hosts, git history) still open with it: rotate the secrets if the key was lost`);
+      note(
+        `copies written before (backups, other hosts, git history) still open with it: rotate the secrets if the key was lost`,
+      );
     });
 }

@@ -20,5 +20,7 @@ export function register(program: Command): void {
 /** Returns `id` when it has the form of a pending change's id; throws UsageError (exit 2) otherwise. */
 export function checkId(id: string): string {
   if (PENDING_ID.test(id)) return id;
-  throw new UsageError(`invalid pending change id ${JSON.stringify(id.slice(0, 40))}`, { hint: "give the 12-digit id that `secretfile pending` lists" });
+  throw new UsageError(`invalid pending change id ${JSON.stringify(id.slice(0, 40))}`, {
+    hint: "give the 12-digit id that `secretfile pending` lists",
+  });
 }

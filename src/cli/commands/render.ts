@@ -22,10 +22,14 @@ export function register(program: Command): void {
     .option("--output <file>", "write to this file atomically (mode 0600 unless --mode), instead of standard output")
     .option("--mode <octal>", "the mode of the --output file (default 0600)")
     .action(async (file: string, opts: RenderOptions) => {
-      if (opts.mode !== undefined && opts.output === undefined) throw new UsageError("--mode goes with --output", { hint: "add --output FILE, or drop --mode" });
+      if (opts.mode !== undefined && opts.output === undefined)
+        throw new UsageError("--mode goes with --output", { hint: "add --output FILE, or drop --mode" });
       const mode = opts.mode === undefined ? DEFAULT_MODE : parseMode(opts.mode);
       const template = parseTemplate(await readTemplate(file), file);
-      const values = template.names.length === 0 ? new Map<string, string>() : (await (await backendOf(opts)).values(template.names)).values;
+      const values =
+        template.names.length === 0
+          ? new Map<string, string>()
+          : (await (await backendOf(opts)).values(template.names)).values;
       const text = renderTemplate(template, values);
       if (opts.output !== undefined) await writeRendered(opts.output, text, mode);
       else writeFully(1, Buffer.from(text, "utf8"));

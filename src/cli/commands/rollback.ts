@@ -25,7 +25,9 @@ export function register(program: Command): void {
 
 function parseVersion(text: string): number {
   if (!/^[1-9][0-9]{0,14}$/.test(text)) {
-    throw new UsageError(`invalid version ${JSON.stringify(text.slice(0, 40))}`, { hint: "give a version number from `secretfile history NAME`" });
+    throw new UsageError(`invalid version ${JSON.stringify(text.slice(0, 40))}`, {
+      hint: "give a version number from `secretfile history NAME`",
+    });
   }
   return Number(text);
 }

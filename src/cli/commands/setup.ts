@@ -10,24 +10,46 @@ import { note, warn } from "../report.js";
 export function register(program: Command): void {
   program
     .command("setup")
-    .description("as root: create the service account, its folders, identity, empty store, policy and systemd units (safe to run again; it refuses a folder or an account that is not its own)")
+    .description(
+      "as root: create the service account, its folders, identity, empty store, policy and systemd units (safe to run again; it refuses a folder or an account that is not its own)",
+    )
     .addOption(new Option("--dir <dir>", "the agent's state folder (env SECRETFILE_DIR, default /var/lib/secretfile)"))
-    .addOption(new Option("--socket <path>", "the agent's socket (env SECRETFILE_SOCKET, default /run/secretfile/agent.sock)"))
+    .addOption(
+      new Option("--socket <path>", "the agent's socket (env SECRETFILE_SOCKET, default /run/secretfile/agent.sock)"),
+    )
     .addOption(new Option("--policy <file>", "the policy file (env SECRETFILE_POLICY, default /etc/secretfile/policy)"))
-    .addOption(new Option("--audit <file>", "the audit log (env SECRETFILE_AUDIT, default /var/log/secretfile/audit.log)"))
+    .addOption(
+      new Option("--audit <file>", "the audit log (env SECRETFILE_AUDIT, default /var/log/secretfile/audit.log)"),
+    )
     .addOption(new Option("--units-dir <dir>", "where to write the systemd units (default /etc/systemd/system)"))
-    .addOption(new Option("--user <name>", "the service account (default secretfile); an existing one must have no other role"))
-    .option("--adopt-user", "take an existing --user that has another role (uid outside the system range, login shell, home with content, password, supplementary groups, crontab) as it is, with a warning for each: whoever can act as it can read every secret")
+    .addOption(
+      new Option("--user <name>", "the service account (default secretfile); an existing one must have no other role"),
+    )
+    .option(
+      "--adopt-user",
+      "take an existing --user that has another role (uid outside the system range, login shell, home with content, password, supplementary groups, crontab) as it is, with a warning for each: whoever can act as it can read every secret",
+    )
     .option("--pq", "make a post-quantum hybrid (ML-KEM-768 + X25519) identity, if none exists yet")
-    .addOption(new Option("--seal <method>", "keep the identity only as an encrypted systemd credential (method: systemd-creds)"))
-    .addOption(new Option("--credential <file>", "where --seal puts it (env SECRETFILE_CREDENTIAL, default /etc/credstore.encrypted/secretfile-identity)"))
+    .addOption(
+      new Option(
+        "--seal <method>",
+        "keep the identity only as an encrypted systemd credential (method: systemd-creds)",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--credential <file>",
+        "where --seal puts it (env SECRETFILE_CREDENTIAL, default /etc/credstore.encrypted/secretfile-identity)",
+      ),
+    )
     // STATE_FLAG in src/setup/state.ts: setup runs itself with it, as the service account, to make the identity and store.
     .addOption(new Option("--internal-prepare-state", "run by setup itself, as the service account").hideHelp())
     .action(async (flags: SetupFlags) => {
       if (flags.internalPrepareState) return prepareStateHere(flags);
       const { setup } = await import("../../setup/setup.js");
       const { checkSealMethod, DEFAULT_CREDENTIAL } = await import("../../setup/seal.js");
-      if (flags.credential !== undefined && flags.seal === undefined) throw new UsageError("--credential goes with --seal", { hint: "add --seal systemd-creds" });
+      if (flags.credential !== undefined && flags.seal === undefined)
+        throw new UsageError("--credential goes with --seal", { hint: "add --seal systemd-creds" });
       if (flags.seal !== undefined) checkSealMethod(flags.seal);
       const credential = flags.credential ?? (process.env.SECRETFILE_CREDENTIAL || undefined) ?? DEFAULT_CREDENTIAL;
       const launcher = process.argv[1];
@@ -41,7 +63,8 @@ export function register(program: Command): void {
         systemd: existsSync("/run/systemd/system"),
         seal: flags.seal === undefined ? undefined : { credential },
         adoptUser: flags.adoptUser === true,
-        onAction: (a) => (a.kind === "warning" ? warn(a.text) : a.kind === "next" ? note(a.text) : note(`${a.kind} ${a.text}`)),
+        onAction: (a) =>
+          a.kind === "warning" ? warn(a.text) : a.kind === "next" ? note(a.text) : note(`${a.kind} ${a.text}`),
       });
     });
 }

@@ -6,7 +6,14 @@ import { appendFileSync, copyFileSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
-import { NEEDS_ROOT, useSystem, type RunningAgent, type RunResult, type SysRunOptions, type TestUser } from "../../helpers/system.js";
+import {
+  NEEDS_ROOT,
+  useSystem,
+  type RunningAgent,
+  type RunResult,
+  type SysRunOptions,
+  type TestUser,
+} from "../../helpers/system.js";
 
 const value = (tag: string) => `${tag}-${randomBytes(12).toString("hex")}`;
 
@@ -33,12 +40,16 @@ describe.skipIf(!isRoot)(`secretfile audit (${NEEDS_ROOT})`, () => {
     await call("job ls", ["ls"], job, 0);
   });
 
-  const audit = (args: string[], opts: SysRunOptions = {}): Promise<RunResult> => sys.world.run(["audit", "--audit", agent.audit, ...args], opts);
+  const audit = (args: string[], opts: SysRunOptions = {}): Promise<RunResult> =>
+    sys.world.run(["audit", "--audit", agent.audit, ...args], opts);
   /** The pids of the records `audit --json ARGS` prints. */
   const pidsOf = async (args: string[]): Promise<number[]> => {
     const r = await audit([...args, "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    return r.stdout.split("\n").filter((l) => l !== "").map((l) => (JSON.parse(l) as { pid: number }).pid);
+    return r.stdout
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => (JSON.parse(l) as { pid: number }).pid);
   };
   const decisions = () => agent.auditLines().filter((l) => l.event === undefined);
 
@@ -49,7 +60,11 @@ describe.skipIf(!isRoot)(`secretfile audit (${NEEDS_ROOT})`, () => {
     expect(lines).toHaveLength(decisions().length);
     const { job } = sys.users;
     const get = lines.find((l) => l.includes("secretfile get API_KEY"))!;
-    expect(get).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ  ${job.name}\\(${job.uid}\\) +allowed  get +API_KEY  secretfile get API_KEY$`));
+    expect(get).toMatch(
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ  ${job.name}\\(${job.uid}\\) +allowed  get +API_KEY  secretfile get API_KEY$`,
+      ),
+    );
     const denied = lines.find((l) => l.includes("secretfile get OTHER_KEY"))!;
     expect(denied).toContain(" DENIED ");
     expect(denied).toContain("(no rule grants read of OTHER_KEY");
@@ -66,17 +81,28 @@ describe.skipIf(!isRoot)(`secretfile audit (${NEEDS_ROOT})`, () => {
     { what: "--user by uid", args: ["--user", "#other"], expected: ["other exec denied"] },
     { what: "--denied", args: ["--denied"], expected: ["job denied", "other exec denied"] },
     { what: "filters together", args: ["--denied", "--user", "@job", "--since", "1h"], expected: ["job denied"] },
-    { what: "--since a duration", args: ["--since", "1h"], expected: ["job get", "job denied", "other exec denied", "job exec", "root get", "job ls"] },
+    {
+      what: "--since a duration",
+      args: ["--since", "1h"],
+      expected: ["job get", "job denied", "other exec denied", "job exec", "root get", "job ls"],
+    },
     { what: "--since a future date", args: ["--since", "2999-01-01"], expected: [] },
   ])("filters: $what", async ({ args, expected }) => {
-    const resolved = args.map((a) => (a === "@job" ? sys.users.job.name : a === "#other" ? String(sys.users.other.uid) : a));
+    const resolved = args.map((a) =>
+      a === "@job" ? sys.users.job.name : a === "#other" ? String(sys.users.other.uid) : a,
+    );
     expect(await pidsOf(resolved)).toEqual(expected.map((w) => pid[w]));
   });
 
   it("--json prints the matching records exactly as the log holds them", async () => {
     const r = await audit(["--json", "--name", "API_KEY"]);
-    const printed = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as unknown);
-    const logged = decisions().filter((l) => l.op !== "list" && [...(l.names as string[]), ...(l.given as string[])].includes("API_KEY"));
+    const printed = r.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as unknown);
+    const logged = decisions().filter(
+      (l) => l.op !== "list" && [...(l.names as string[]), ...(l.given as string[])].includes("API_KEY"),
+    );
     expect(printed).toEqual(logged);
   });
 
@@ -87,7 +113,11 @@ describe.skipIf(!isRoot)(`secretfile audit (${NEEDS_ROOT})`, () => {
     expect(r.stderr).toMatch(/no matching decisions among the \d+/);
   });
 
-  it.for([["--since", "yesterday"], ["--since", "2026-02-30"], ["--name", "bad-name"]])("refuses %s %s with exit 2", async (args) => {
+  it.for([
+    ["--since", "yesterday"],
+    ["--since", "2026-02-30"],
+    ["--name", "bad-name"],
+  ])("refuses %s %s with exit 2", async (args) => {
     const r = await audit(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^secretfile: error: /);
@@ -96,7 +126,10 @@ describe.skipIf(!isRoot)(`secretfile audit (${NEEDS_ROOT})`, () => {
   it("passes over event lines and a truncated last line, and counts what it skipped", async () => {
     const copy = path.join(sys.world.mkdir(`damaged-${randomBytes(3).toString("hex")}`, 0o700), "audit.log");
     copyFileSync(agent.audit, copy);
-    appendFileSync(copy, `${JSON.stringify({ time: new Date().toISOString(), event: "stop", pid: 1 })}\n{"time":"2026-11-03T10:00:00.000Z","op":"get","ui`);
+    appendFileSync(
+      copy,
+      `${JSON.stringify({ time: new Date().toISOString(), event: "stop", pid: 1 })}\n{"time":"2026-11-03T10:00:00.000Z","op":"get","ui`,
+    );
     const r = await sys.world.run(["audit", "--json"], { env: { SECRETFILE_AUDIT: copy } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trimEnd().split("\n")).toHaveLength(decisions().length);

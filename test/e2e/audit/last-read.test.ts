@@ -28,7 +28,11 @@ describe.skipIf(!isRoot)(`ls LAST READ in system mode (${NEEDS_ROOT})`, () => {
 
   beforeAll(async () => {
     const { job } = sys.users;
-    const secrets = { API_KEY: randomBytes(8).toString("hex"), OTHER_KEY: randomBytes(8).toString("hex"), UNUSED_KEY: randomBytes(8).toString("hex") };
+    const secrets = {
+      API_KEY: randomBytes(8).toString("hex"),
+      OTHER_KEY: randomBytes(8).toString("hex"),
+      UNUSED_KEY: randomBytes(8).toString("hex"),
+    };
     agent = await sys.startAgent({ policyText: `read user:${job.name} *\n`, secrets });
     expect((await agent.run(["get", "API_KEY"], { as: job })).code).toBe(0);
     expect((await agent.run(["exec", "--only", "OTHER_KEY", "--", "/usr/bin/true"])).code).toBe(0);
@@ -46,7 +50,10 @@ describe.skipIf(!isRoot)(`ls LAST READ in system mode (${NEEDS_ROOT})`, () => {
   });
 
   it("gives lastRead {time, uid, user} in ls --json", async () => {
-    const listed = JSON.parse(await ls(sys.users.job, ["--json"])) as { name: string; lastRead?: { time: string; uid: number; user?: string } }[];
+    const listed = JSON.parse(await ls(sys.users.job, ["--json"])) as {
+      name: string;
+      lastRead?: { time: string; uid: number; user?: string };
+    }[];
     const byName = Object.fromEntries(listed.map((s) => [s.name, s.lastRead]));
     expect(byName.API_KEY).toEqual({ time: expect.any(String), uid: sys.users.job.uid, user: sys.users.job.name });
     expect(Math.abs(Date.now() - Date.parse(byName.API_KEY!.time))).toBeLessThan(120_000);

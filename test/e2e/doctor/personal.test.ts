@@ -61,8 +61,18 @@ describe("doctor, personal mode", () => {
   });
 
   it.for([
-    { what: "a folder others can write", mode: 0o777, text: "has mode 0777: group or others can write it", fix: "chmod 700" },
-    { what: "a folder others can read (a warning only)", mode: 0o755, text: "has mode 0755, looser than the documented 0700", fix: "chmod 700" },
+    {
+      what: "a folder others can write",
+      mode: 0o777,
+      text: "has mode 0777: group or others can write it",
+      fix: "chmod 700",
+    },
+    {
+      what: "a folder others can read (a warning only)",
+      mode: 0o755,
+      text: "has mode 0755, looser than the documented 0700",
+      fix: "chmod 700",
+    },
   ])("reports $what", async ({ mode, text, fix }) => {
     const sb = sandbox();
     await sb.init();
@@ -127,7 +137,11 @@ describe("doctor, a dead agent socket", () => {
     const sb = sandbox();
     const socket = path.join(sb.root, "stale.sock");
     // A socket file left behind by a process that ended: bound, never listened on.
-    const py = spawnSync("/usr/bin/python3", ["-c", "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", socket]);
+    const py = spawnSync("/usr/bin/python3", [
+      "-c",
+      "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])",
+      socket,
+    ]);
     expect(py.status).toBe(0);
     const r = await sb.run(["doctor"], { env: { SECRETFILE_DIR: "", SECRETFILE_SOCKET: socket } });
     expect(r.code).toBe(1);

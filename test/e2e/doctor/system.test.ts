@@ -15,10 +15,16 @@ describe.skipIf(!isRoot)(`doctor in system mode (${NEEDS_ROOT})`, () => {
   const sys = useSystem(["job", "outsider"]);
   let agent: RunningAgent;
   const doctor = (as?: TestUser) =>
-    sys.world.run(["doctor", "--state-dir", agent.dir, "--policy", agent.policy, "--audit", agent.audit], { as, env: { SECRETFILE_SOCKET: agent.socket } });
+    sys.world.run(["doctor", "--state-dir", agent.dir, "--policy", agent.policy, "--audit", agent.audit], {
+      as,
+      env: { SECRETFILE_SOCKET: agent.socket },
+    });
 
   beforeAll(async () => {
-    agent = await sys.startAgent({ policyText: `read user:${sys.users.job.name} API_KEY\n`, secrets: { API_KEY: "a", OTHER_KEY: "b" } });
+    agent = await sys.startAgent({
+      policyText: `read user:${sys.users.job.name} API_KEY\n`,
+      secrets: { API_KEY: "a", OTHER_KEY: "b" },
+    });
   });
 
   it("as root: checks the socket, agent, policy, state folder, identity, store and audit log, and exits 0", async () => {
@@ -40,26 +46,39 @@ describe.skipIf(!isRoot)(`doctor in system mode (${NEEDS_ROOT})`, () => {
       expect(r.stdout).toContain(line);
     }
     // `init` makes a personal identity (0600); setup makes the agent's 0400: a warning, not a failure.
-    expect(r.stdout).toContain(`warn the identity ${path.join(agent.dir, "identity.txt")} has mode 0600, looser than the documented 0400`);
+    expect(r.stdout).toContain(
+      `warn the identity ${path.join(agent.dir, "identity.txt")} has mode 0600, looser than the documented 0400`,
+    );
     expect(r.stdout).toContain("no problems found");
   });
 
   it("as a job user: what the policy lets it read, and a note that the service files need root", async () => {
     const r = await doctor(sys.users.job);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toContain(`ok   the policy lets you (${sys.users.job.name} (uid ${sys.users.job.uid})) read 1 secret: API_KEY`);
-    expect(r.stdout).toContain("info not root: the state folder, identity, store and audit log were not checked: `sudo secretfile doctor`");
+    expect(r.stdout).toContain(
+      `ok   the policy lets you (${sys.users.job.name} (uid ${sys.users.job.uid})) read 1 secret: API_KEY`,
+    );
+    expect(r.stdout).toContain(
+      "info not root: the state folder, identity, store and audit log were not checked: `sudo secretfile doctor`",
+    );
   });
 
   it("as a user no rule names: a warning with the policy's hint, still exit 0", async () => {
     const r = await doctor(sys.users.outsider);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toContain(`warn the policy lets you (${sys.users.outsider.name} (uid ${sys.users.outsider.uid})) read no secret`);
+    expect(r.stdout).toContain(
+      `warn the policy lets you (${sys.users.outsider.name} (uid ${sys.users.outsider.uid})) read no secret`,
+    );
     expect(fixesOf(r.stdout)[0]).toContain(`read user:${sys.users.outsider.name}`);
   });
 
   it.for([
-    { what: "an identity the group can read", file: () => path.join(agent.dir, "identity.txt"), mode: 0o640, fix: "chmod 400" },
+    {
+      what: "an identity the group can read",
+      file: () => path.join(agent.dir, "identity.txt"),
+      mode: 0o640,
+      fix: "chmod 400",
+    },
     { what: "an audit log others can write", file: () => agent.audit, mode: 0o602, fix: "chmod 600" },
     { what: "a policy the group can write", file: () => agent.policy, mode: 0o664, fix: "chmod 644" },
   ])("fails on $what, and is healthy once the printed fix is run", async ({ file, mode, fix }) => {
@@ -78,17 +97,35 @@ describe.skipIf(!isRoot)(`doctor in system mode (${NEEDS_ROOT})`, () => {
     const identity = path.join(agent.dir, "identity.txt");
     const aside = `${identity}.aside`;
     const credential = path.join(sys.world.mkdir("credstore", 0o700), "secretfile-identity");
-    const run = () => sys.world.run(["doctor", "--state-dir", agent.dir, "--policy", agent.policy, "--audit", agent.audit, "--credential", credential], { env: { SECRETFILE_SOCKET: agent.socket } });
+    const run = () =>
+      sys.world.run(
+        [
+          "doctor",
+          "--state-dir",
+          agent.dir,
+          "--policy",
+          agent.policy,
+          "--audit",
+          agent.audit,
+          "--credential",
+          credential,
+        ],
+        { env: { SECRETFILE_SOCKET: agent.socket } },
+      );
     renameSync(identity, aside);
     try {
       const missing = await run();
       expect(missing.code).toBe(1);
-      expect(missing.stdout).toContain(`FAIL no identity at ${identity}: restore it from a backup, or run setup to make a new one`);
+      expect(missing.stdout).toContain(
+        `FAIL no identity at ${identity}: restore it from a backup, or run setup to make a new one`,
+      );
       writeFileSync(credential, "sealed bytes (doctor only looks at the file)", { mode: 0o600 });
       const sealed = await run();
       expect(sealed.code, sealed.stdout).toBe(0);
       expect(sealed.stdout).toContain(`ok   the sealed identity ${credential} (root (uid 0), 0600)`);
-      expect(sealed.stdout).toContain(`info the identity is sealed as the systemd credential ${credential} (no plaintext identity on disk)`);
+      expect(sealed.stdout).toContain(
+        `info the identity is sealed as the systemd credential ${credential} (no plaintext identity on disk)`,
+      );
       chmodSync(credential, 0o644);
       const loose = await run();
       expect(loose.code).toBe(1);

@@ -24,7 +24,8 @@ function plant(root: string): { evil: string; ran: string } {
   const ran = path.join(root, "ran");
   mkdirSync(evil);
   mkdirSync(ran);
-  for (const name of ["true", "sh"]) writeFileSync(path.join(evil, name), `#!/bin/sh\ntouch ${ran}/${name}\n`, { mode: 0o755 });
+  for (const name of ["true", "sh"])
+    writeFileSync(path.join(evil, name), `#!/bin/sh\ntouch ${ran}/${name}\n`, { mode: 0o755 });
   return { evil, ran };
 }
 
@@ -39,10 +40,19 @@ describe.each(STARTERS)("exec through %s resolves COMMAND with the caller's PATH
     await sb.add("EVIL_DIRS", `${evil}:/usr/bin:/bin`);
     // A store written before PATH was a refused name: the value goes in under the store API, past `add`.
     const store = await Store.open(storePaths(sb.dir));
-    await store.update((doc) => setEntry(doc.secrets, "PATH", { value: `${evil}:/usr/bin:/bin`, created: "2026-01-01T00:00:00.000Z", updated: "2026-01-01T00:00:00.000Z" }));
+    await store.update((doc) =>
+      setEntry(doc.secrets, "PATH", {
+        value: `${evil}:/usr/bin:/bin`,
+        created: "2026-01-01T00:00:00.000Z",
+        updated: "2026-01-01T00:00:00.000Z",
+      }),
+    );
   });
 
-  it.for([["masked", []], ["--no-mask", ["--no-mask"]]] as const)("a PATH in the store never runs a planted program (%s)", async ([, mode]) => {
+  it.for([
+    ["masked", []],
+    ["--no-mask", ["--no-mask"]],
+  ] as const)("a PATH in the store never runs a planted program (%s)", async ([, mode]) => {
     const r = await sb.run(["exec", ...mode, "--", "true"]);
     expect(r.code, r.stderr).toBe(0);
     const sh = await sb.run(["exec", ...mode, "--", "sh", "-c", "exit 4"]);
@@ -51,18 +61,45 @@ describe.each(STARTERS)("exec through %s resolves COMMAND with the caller's PATH
   });
 
   it("--map PATH=NAME gives the job that PATH (the reader's choice) but the program is still the caller's", async () => {
-    const r = await sb.run(["exec", "--map", "PATH=EVIL_DIRS", "--map", "JOB_KEY=JOB_KEY", "--", "sh", "-c", 'echo "$PATH"; exit 5']);
+    const r = await sb.run([
+      "exec",
+      "--map",
+      "PATH=EVIL_DIRS",
+      "--map",
+      "JOB_KEY=JOB_KEY",
+      "--",
+      "sh",
+      "-c",
+      'echo "$PATH"; exit 5',
+    ]);
     expect([r.code, r.stdout], r.stderr).toEqual([5, "[EVIL_DIRS]\n"]);
     const plain = await sb.run(["exec", "--no-mask", "--map", "PATH=EVIL_DIRS", "--", "true"]);
     expect(plain.code, plain.stderr).toBe(0);
     expect(existsSync(path.join(ran, "sh")) || existsSync(path.join(ran, "true"))).toBe(false);
   });
 
-  it.for([["masked", []], ["--no-mask", ["--no-mask"]]] as const)("--map PATH=NAME with --file (secretfile stays while the job runs) runs the caller's program too (%s)", async ([, mode]) => {
-    const r = await sb.run(["exec", ...mode, "--file", "JOB_KEY", "--map", "PATH=EVIL_DIRS", "--", "sh", "-c", 'test -f "$JOB_KEY_FILE" && exit 6']);
-    expect(r.code, r.stderr).toBe(6);
-    expect(walkFiles(ran)).toEqual([]);
-  });
+  it.for([
+    ["masked", []],
+    ["--no-mask", ["--no-mask"]],
+  ] as const)(
+    "--map PATH=NAME with --file (secretfile stays while the job runs) runs the caller's program too (%s)",
+    async ([, mode]) => {
+      const r = await sb.run([
+        "exec",
+        ...mode,
+        "--file",
+        "JOB_KEY",
+        "--map",
+        "PATH=EVIL_DIRS",
+        "--",
+        "sh",
+        "-c",
+        'test -f "$JOB_KEY_FILE" && exit 6',
+      ]);
+      expect(r.code, r.stderr).toBe(6);
+      expect(walkFiles(ran)).toEqual([]);
+    },
+  );
 });
 
 describe.each(STARTERS)("exec through %s searches PATH as a shell does", (_how, extraEnv) => {
@@ -86,21 +123,33 @@ describe.each(STARTERS)("exec through %s searches PATH as a shell does", (_how, 
     expect(r.code, r.stderr).toBe(0);
     expect((await sb.run(["add", "JOB_KEY"], { ...nobody, input: "search-path-value-0123" })).code).toBe(0);
   });
-  const run = (args: string[]) => sb.run(["exec", "--", ...args], { ...nobody, env: { PATH: `${locked}:${plainDir}:/usr/bin:/bin` } });
+  const run = (args: string[]) =>
+    sb.run(["exec", "--", ...args], { ...nobody, env: { PATH: `${locked}:${plainDir}:/usr/bin:/bin` } });
 
-  it.skipIf(!isRoot)("skips a folder it may not search: a typo is 127, command not found, with a hint naming the folder", async () => {
-    const typo = await run(["pyhton3"]);
-    expect(typo.code).toBe(127);
-    expect(typo.stderr).toContain("secretfile: error: cannot run pyhton3: command not found\n");
-    expect(typo.stderr).toContain(`secretfile: hint: check the command's name; folders of PATH you may not search were skipped: ${locked}\n`);
-    expect(typo.stderr).not.toContain("chmod");
-    expect((await run(["sh", "-c", "exit 3"])).code).toBe(3);
-  });
+  it.skipIf(!isRoot)(
+    "skips a folder it may not search: a typo is 127, command not found, with a hint naming the folder",
+    async () => {
+      const typo = await run(["pyhton3"]);
+      expect(typo.code).toBe(127);
+      expect(typo.stderr).toContain("secretfile: error: cannot run pyhton3: command not found\n");
+      expect(typo.stderr).toContain(
+        `secretfile: hint: check the command's name; folders of PATH you may not search were skipped: ${locked}\n`,
+      );
+      expect(typo.stderr).not.toContain("chmod");
+      expect((await run(["sh", "-c", "exit 3"])).code).toBe(3);
+    },
+  );
 
-  it.skipIf(!isRoot)("is 126 only for a file found that may not be run (the hint names it), and passes a folder over", async () => {
-    const found = await run(["not-a-program"]);
-    expect([found.code, found.stderr]).toEqual([126, expect.stringContaining("cannot run not-a-program: permission denied")]);
-    expect(found.stderr).toContain(path.join(plainDir, "not-a-program"));
-    expect((await run(["a-folder"])).code).toBe(127);
-  });
+  it.skipIf(!isRoot)(
+    "is 126 only for a file found that may not be run (the hint names it), and passes a folder over",
+    async () => {
+      const found = await run(["not-a-program"]);
+      expect([found.code, found.stderr]).toEqual([
+        126,
+        expect.stringContaining("cannot run not-a-program: permission denied"),
+      ]);
+      expect(found.stderr).toContain(path.join(plainDir, "not-a-program"));
+      expect((await run(["a-folder"])).code).toBe(127);
+    },
+  );
 });

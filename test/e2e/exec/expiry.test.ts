@@ -21,10 +21,14 @@ const ls = async (sb: Sandbox) => JSON.parse((await sb.run(["ls", "--json"])).st
 
 /** Decrypts the sandbox's store, lets `change` edit the document, and encrypts it back (as a store made long ago). */
 async function rewrite(sb: Sandbox, change: (secrets: Record<string, { updated: string }>) => void): Promise<void> {
-  const identity = readFileSync(sb.identity, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
+  const identity = readFileSync(sb.identity, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
   const d = new Decrypter();
   d.addIdentity(identity);
-  const doc = JSON.parse(await d.decrypt(readFileSync(sb.store), "text")) as { secrets: Record<string, { updated: string }> };
+  const doc = JSON.parse(await d.decrypt(readFileSync(sb.store), "text")) as {
+    secrets: Record<string, { updated: string }>;
+  };
   change(doc.secrets);
   const e = new Encrypter();
   e.addRecipient(await identityToRecipient(identity));
@@ -41,20 +45,27 @@ describe.concurrent("expiry and rotation", { timeout: SLOW }, () => {
     await sb.add("WEEKLY", "v3", ["--rotate-every", "12w"]);
     await sb.add("WEEKLY", "v4", ["--replace"]);
     const list = await ls(sb);
-    expect(list.map((s) => [s.name, s.rotateEvery, s.status])).toEqual([["DAILY", 1, "ok"], ["QUARTERLY", 90, "ok"], ["WEEKLY", 84, "ok"]]);
+    expect(list.map((s) => [s.name, s.rotateEvery, s.status])).toEqual([
+      ["DAILY", 1, "ok"],
+      ["QUARTERLY", 90, "ok"],
+      ["WEEKLY", 84, "ok"],
+    ]);
   });
 
-  it.for(["90", "90m", "0d", "d", "-5d", "1.5d", "36501d", "5215w", " 90d", "90D"])("add --rotate-every %j is exit 2 and adds nothing", async (period) => {
-    const sb = sandbox();
-    const r = await sb.run(["add", "K", "--rotate-every", period], { input: "value" });
-    expect(r).toEqual({
-      code: 2,
-      signal: null,
-      stdout: "",
-      stderr: `secretfile: error: invalid rotation period ${JSON.stringify(period)}\nsecretfile: hint: use a number of days or weeks, such as 90d or 12w (at most 36500 days)\n`,
-    });
-    expect(existsSync(sb.dir)).toBe(false);
-  });
+  it.for(["90", "90m", "0d", "d", "-5d", "1.5d", "36501d", "5215w", " 90d", "90D"])(
+    "add --rotate-every %j is exit 2 and adds nothing",
+    async (period) => {
+      const sb = sandbox();
+      const r = await sb.run(["add", "K", "--rotate-every", period], { input: "value" });
+      expect(r).toEqual({
+        code: 2,
+        signal: null,
+        stdout: "",
+        stderr: `secretfile: error: invalid rotation period ${JSON.stringify(period)}\nsecretfile: hint: use a number of days or weeks, such as 90d or 12w (at most 36500 days)\n`,
+      });
+      expect(existsSync(sb.dir)).toBe(false);
+    },
+  );
 
   it("exec warns once per expired key, runs the job anyway and passes its status through", async () => {
     const sb = sandbox();
@@ -67,7 +78,8 @@ describe.concurrent("expiry and rotation", { timeout: SLOW }, () => {
       code: 5,
       signal: null,
       stdout: "ran with [MERAKI_API_KEY]\n",
-      stderr: "secretfile: warning: MERAKI_API_KEY expired on 2020-01-01\nsecretfile: warning: WEBEX_TOKEN expired on 2020-06-01\n",
+      stderr:
+        "secretfile: warning: MERAKI_API_KEY expired on 2020-01-01\nsecretfile: warning: WEBEX_TOKEN expired on 2020-06-01\n",
     });
     // Only the keys the job gets are looked at; a mapped key is named as the store names it.
     expect(await sb.run(["exec", "--only", "FRESH,PLAIN", "--", "true"])).toMatchObject({ code: 0, stderr: "" });
@@ -95,7 +107,11 @@ describe.concurrent("expiry and rotation", { timeout: SLOW }, () => {
       stdout: "ran\n",
       stderr: `secretfile: warning: BOTH expired on 2020-01-01\nsecretfile: warning: ROTATED is due for rotation since ${since}\n`,
     });
-    expect((await ls(sb)).map((s) => [s.name, s.status])).toEqual([["BOTH", "expired"], ["ROTATED", "due"], ["YOUNG", "ok"]]);
+    expect((await ls(sb)).map((s) => [s.name, s.status])).toEqual([
+      ["BOTH", "expired"],
+      ["ROTATED", "due"],
+      ["YOUNG", "ok"],
+    ]);
     const table = (await sb.run(["ls"])).stdout.split("\n");
     expect(table[0]).toMatch(/^NAME\s+UPDATED\s+EXPIRES\s+STATUS\b/);
     expect(table.slice(1, 4)).toEqual([

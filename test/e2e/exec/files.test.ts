@@ -13,7 +13,8 @@ const SLOW = 240_000;
 const VALUE = "-----BEGIN KEY-----\nline two with  spaces\t\n-----END KEY-----  ";
 const sha = (v: string) => createHash("sha256").update(v, "utf8").digest("hex");
 /** Prints the file's path, its mode and type, its folder's, the file system type, its sha256, and GCP_KEY if set. */
-const INSPECT = 'f=$1; echo "$f"; stat -c "%a %F" "$f" "$(dirname "$f")"; stat -f -c %T "$f"; sha256sum < "$f" | cut -d" " -f1; echo "GCP_KEY=${GCP_KEY-unset}"';
+const INSPECT =
+  'f=$1; echo "$f"; stat -c "%a %F" "$f" "$(dirname "$f")"; stat -f -c %T "$f"; sha256sum < "$f" | cut -d" " -f1; echo "GCP_KEY=${GCP_KEY-unset}"';
 
 const runtimeDirs: string[] = [];
 afterAll(() => {
@@ -34,18 +35,43 @@ async function world(): Promise<{ sb: Sandbox; runtime: string; env: NodeJS.Proc
 describe.concurrent("exec --file", { timeout: SLOW }, () => {
   it("puts the value, exactly, in a 0600 file in a fresh 0700 folder on tmpfs; NAME_FILE is its path, NAME is not set", async () => {
     const { sb, runtime } = await world();
-    const job = await sb.run(["exec", "--file", "GCP_KEY", "--", "sh", "-c", `set -- "$GCP_KEY_FILE"; ${INSPECT}; echo "OTHER_KEY=\${OTHER_KEY-unset}"`]);
+    const job = await sb.run([
+      "exec",
+      "--file",
+      "GCP_KEY",
+      "--",
+      "sh",
+      "-c",
+      `set -- "$GCP_KEY_FILE"; ${INSPECT}; echo "OTHER_KEY=\${OTHER_KEY-unset}"`,
+    ]);
     expect(job).toMatchObject({ code: 0, stderr: "" });
     const [file, fileMode, dirMode, fsType, digest, gcp, other] = job.stdout.split("\n");
     expect(file).toMatch(new RegExp(`^${runtime}/secretfile-exec-\\d+-[A-Za-z0-9]{6}/GCP_KEY$`));
-    expect([fileMode, dirMode, fsType, digest, gcp, other]).toEqual(["600 regular file", "700 directory", "tmpfs", sha(VALUE), "GCP_KEY=unset", "OTHER_KEY=unset"]);
+    expect([fileMode, dirMode, fsType, digest, gcp, other]).toEqual([
+      "600 regular file",
+      "700 directory",
+      "tmpfs",
+      sha(VALUE),
+      "GCP_KEY=unset",
+      "OTHER_KEY=unset",
+    ]);
     expect(existsSync(path.dirname(file!))).toBe(false);
     expect(readdirSync(runtime)).toEqual([]);
   });
 
   it("--file VAR=NAME sets VAR to the path; --only NAME as well puts the value in the environment too", async () => {
     const { sb, runtime } = await world();
-    const r = await sb.run(["exec", "--file", "GOOGLE_APPLICATION_CREDENTIALS=GCP_KEY", "--only", "GCP_KEY", "--", "sh", "-c", 'set -- "$GOOGLE_APPLICATION_CREDENTIALS"; ' + INSPECT]);
+    const r = await sb.run([
+      "exec",
+      "--file",
+      "GOOGLE_APPLICATION_CREDENTIALS=GCP_KEY",
+      "--only",
+      "GCP_KEY",
+      "--",
+      "sh",
+      "-c",
+      'set -- "$GOOGLE_APPLICATION_CREDENTIALS"; ' + INSPECT,
+    ]);
     expect(r).toMatchObject({ code: 0, stderr: "" });
     const lines = r.stdout.split("\n");
     expect(lines[0]).toMatch(/\/GCP_KEY$/);
@@ -59,9 +85,16 @@ describe.concurrent("exec --file", { timeout: SLOW }, () => {
     mkdirSync(onDisk, { mode: 0o700 });
     const cases = { unset: { XDG_RUNTIME_DIR: undefined }, "not tmpfs": { XDG_RUNTIME_DIR: onDisk } };
     for (const [what, env] of Object.entries(cases)) {
-      const r = await sb.run(["exec", "--file", "GCP_KEY", "--", "sh", "-c", `set -- "$GCP_KEY_FILE"; ${INSPECT}`], { env });
+      const r = await sb.run(["exec", "--file", "GCP_KEY", "--", "sh", "-c", `set -- "$GCP_KEY_FILE"; ${INSPECT}`], {
+        env,
+      });
       expect(r.code, what).toBe(0);
-      expect(r.stdout.split("\n").slice(0, 4), what).toEqual([expect.stringMatching(/^\/dev\/shm\/secretfile-exec-\d+-\w{6}\/GCP_KEY$/), "600 regular file", "700 directory", "tmpfs"]);
+      expect(r.stdout.split("\n").slice(0, 4), what).toEqual([
+        expect.stringMatching(/^\/dev\/shm\/secretfile-exec-\d+-\w{6}\/GCP_KEY$/),
+        "600 regular file",
+        "700 directory",
+        "tmpfs",
+      ]);
       expect(existsSync(path.dirname(r.stdout.split("\n")[0]!)), what).toBe(false);
     }
     expect(readdirSync(onDisk)).toEqual([]);
@@ -77,9 +110,26 @@ describe.concurrent("exec --file", { timeout: SLOW }, () => {
     const { sb, runtime } = await world();
     const failed = await sb.run(["exec", "--file", "GCP_KEY", "--", "sh", "-c", 'test -f "$GCP_KEY_FILE" && exit 7']);
     expect(failed).toMatchObject({ code: 7, stdout: "" });
-    const killed = await sb.run(["exec", "--file", "GCP_KEY", "--", "sh", "-c", 'test -f "$GCP_KEY_FILE" && kill -KILL $$']);
+    const killed = await sb.run([
+      "exec",
+      "--file",
+      "GCP_KEY",
+      "--",
+      "sh",
+      "-c",
+      'test -f "$GCP_KEY_FILE" && kill -KILL $$',
+    ]);
     expect(killed).toMatchObject({ code: 137 });
-    const unmasked = await sb.run(["exec", "--no-mask", "--file", "GCP_KEY", "--", "sh", "-c", 'test -f "$GCP_KEY_FILE" && exit 3']);
+    const unmasked = await sb.run([
+      "exec",
+      "--no-mask",
+      "--file",
+      "GCP_KEY",
+      "--",
+      "sh",
+      "-c",
+      'test -f "$GCP_KEY_FILE" && exit 3',
+    ]);
     expect(unmasked).toMatchObject({ code: 3 });
     expect(readdirSync(runtime)).toEqual([]);
   });
@@ -91,27 +141,36 @@ describe.concurrent("exec --file", { timeout: SLOW }, () => {
     expect(readdirSync(runtime)).toEqual([]);
   });
 
-  it.for(["SIGTERM", "SIGINT", "SIGHUP"] as const)("removes the folder when secretfile gets %s while the job runs, and exits 128+N", async (signal) => {
-    const { runtime, env } = await world();
-    for (const mask of [[], ["--no-mask"]]) {
-      const job = startCli(["exec", ...mask, "--file", "GCP_KEY", "--", "sh", "-c", 'echo "$GCP_KEY_FILE"; exec sleep 20'], env);
-      await job.waitFor("\n");
-      const file = job.stdout().trim();
-      expect(existsSync(file)).toBe(true);
-      job.kill(signal);
-      const r = await job.done;
-      expect(r.code, `${signal} ${mask.join(" ")}`).toBe(128 + { SIGTERM: 15, SIGINT: 2, SIGHUP: 1 }[signal]);
-      expect(existsSync(path.dirname(file))).toBe(false);
-    }
-    expect(readdirSync(runtime)).toEqual([]);
-  });
+  it.for(["SIGTERM", "SIGINT", "SIGHUP"] as const)(
+    "removes the folder when secretfile gets %s while the job runs, and exits 128+N",
+    async (signal) => {
+      const { runtime, env } = await world();
+      for (const mask of [[], ["--no-mask"]]) {
+        const job = startCli(
+          ["exec", ...mask, "--file", "GCP_KEY", "--", "sh", "-c", 'echo "$GCP_KEY_FILE"; exec sleep 20'],
+          env,
+        );
+        await job.waitFor("\n");
+        const file = job.stdout().trim();
+        expect(existsSync(file)).toBe(true);
+        job.kill(signal);
+        const r = await job.done;
+        expect(r.code, `${signal} ${mask.join(" ")}`).toBe(128 + { SIGTERM: 15, SIGINT: 2, SIGHUP: 1 }[signal]);
+        expect(existsSync(path.dirname(file))).toBe(false);
+      }
+      expect(readdirSync(runtime)).toEqual([]);
+    },
+  );
 
   it("removes a folder left by a secretfile killed with SIGKILL on the next --file run, and leaves live ones", async () => {
     const { sb, runtime, env } = await world();
     const dead = spawnSync("true").pid;
     const stale = path.join(runtime, `secretfile-exec-${dead}-abcdef`);
     mkdirSync(stale, { mode: 0o700 });
-    const running = startCli(["exec", "--file", "GCP_KEY", "--", "sh", "-c", 'echo "$GCP_KEY_FILE"; exec sleep 20'], env);
+    const running = startCli(
+      ["exec", "--file", "GCP_KEY", "--", "sh", "-c", 'echo "$GCP_KEY_FILE"; exec sleep 20'],
+      env,
+    );
     await running.waitFor("\n");
     const live = path.dirname(running.stdout().trim());
     const r = await sb.run(["exec", "--file", "OTHER_KEY", "--", "true"]);

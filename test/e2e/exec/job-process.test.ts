@@ -23,17 +23,36 @@ describe.each([
   const run = (args: string[], input?: string) => sb.run(["exec", ...args], { input });
 
   it.for([["masked"], ["--no-mask"]] as const)("has no signal ignored or blocked (%s)", async ([mode]) => {
-    const r = await run([...(mode === "masked" ? [] : [mode]), "--", "grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"]);
+    const r = await run([
+      ...(mode === "masked" ? [] : [mode]),
+      "--",
+      "grep",
+      "-E",
+      "^Sig(Ign|Blk):",
+      "/proc/self/status",
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe("SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
   });
 
-  it.for([["masked"], ["--no-mask"]] as const)("reads our standard input and writes our standard output and error (%s)", async ([mode]) => {
-    const r = await run([...(mode === "masked" ? [] : [mode]), "--", "sh", "-c", 'read line; echo "out $line"; echo "err $JOB_KEY" >&2; exit 7'], "from-stdin\n");
-    expect(r.code).toBe(7);
-    expect(r.stdout).toBe("out from-stdin\n");
-    expect(r.stderr).toBe(mode === "masked" ? "err [JOB_KEY]\n" : `err ${VALUE}\n`);
-  });
+  it.for([["masked"], ["--no-mask"]] as const)(
+    "reads our standard input and writes our standard output and error (%s)",
+    async ([mode]) => {
+      const r = await run(
+        [
+          ...(mode === "masked" ? [] : [mode]),
+          "--",
+          "sh",
+          "-c",
+          'read line; echo "out $line"; echo "err $JOB_KEY" >&2; exit 7',
+        ],
+        "from-stdin\n",
+      );
+      expect(r.code).toBe(7);
+      expect(r.stdout).toBe("out from-stdin\n");
+      expect(r.stderr).toBe(mode === "masked" ? "err [JOB_KEY]\n" : `err ${VALUE}\n`);
+    },
+  );
 
   it("runs a script without a #! line with the shell, as execvp does", async () => {
     const script = `${sb.root}/no-shebang`;
@@ -46,10 +65,16 @@ describe.each([
   it("ends with 128+N when signal N ends the job, 127 when it is not found, 126 when it cannot run", async () => {
     expect((await run(["--", "sh", "-c", "kill -TERM $$"])).code).toBe(143);
     const missing = await run(["--", "no-such-command-here"]);
-    expect([missing.code, missing.stderr]).toEqual([127, expect.stringContaining("cannot run no-such-command-here: command not found")]);
+    expect([missing.code, missing.stderr]).toEqual([
+      127,
+      expect.stringContaining("cannot run no-such-command-here: command not found"),
+    ]);
     const plain = `${sb.root}/not-executable`;
     writeFileSync(plain, "echo never\n", { mode: 0o644 });
     const notExecutable = await run(["--", plain]);
-    expect([notExecutable.code, notExecutable.stderr]).toEqual([126, expect.stringContaining(`cannot run ${plain}: permission denied`)]);
+    expect([notExecutable.code, notExecutable.stderr]).toEqual([
+      126,
+      expect.stringContaining(`cannot run ${plain}: permission denied`),
+    ]);
   });
 });

@@ -9,9 +9,15 @@ import { afterAll, describe, expect, it } from "vitest";
 import { FIXTURES, removeSandboxes, sandbox, type Sandbox } from "../../helpers/personal.js";
 
 const ENV_PROBE = path.join(FIXTURES, "env-probe.mjs");
-const sha = (v: string) => ({ sha256: createHash("sha256").update(v, "utf8").digest("hex"), bytes: Buffer.byteLength(v) });
+const sha = (v: string) => ({
+  sha256: createHash("sha256").update(v, "utf8").digest("hex"),
+  bytes: Buffer.byteLength(v),
+});
 /** A job that prints the variables named in argv as JSON, values included (null when unset). */
-const PRINT = ["-e", "console.log(JSON.stringify(Object.fromEntries(process.argv.slice(1).map((n) => [n, process.env[n] ?? null]))))"];
+const PRINT = [
+  "-e",
+  "console.log(JSON.stringify(Object.fromEntries(process.argv.slice(1).map((n) => [n, process.env[n] ?? null]))))",
+];
 const SLOW = 240_000;
 
 const MERAKI = "meraki-prod-value-0123456789";
@@ -38,29 +44,82 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
   describe("--map", () => {
     it("gives the job ENV_NAME with SECRET_NAME's value, and neither the store name nor any other secret", async () => {
       const sb = await store();
-      const r = await sb.run(["exec", "--map", "MERAKI_DASHBOARD_API_KEY=MERAKI_PROD_KEY", "--", process.execPath, ENV_PROBE, "MERAKI_DASHBOARD_API_KEY", "MERAKI_PROD_KEY", "WEBEX_TOKEN"]);
+      const r = await sb.run([
+        "exec",
+        "--map",
+        "MERAKI_DASHBOARD_API_KEY=MERAKI_PROD_KEY",
+        "--",
+        process.execPath,
+        ENV_PROBE,
+        "MERAKI_DASHBOARD_API_KEY",
+        "MERAKI_PROD_KEY",
+        "WEBEX_TOKEN",
+      ]);
       expect(r).toMatchObject({ code: 0, stderr: "" });
-      expect(JSON.parse(r.stdout)).toEqual({ MERAKI_DASHBOARD_API_KEY: sha(MERAKI), MERAKI_PROD_KEY: null, WEBEX_TOKEN: null });
+      expect(JSON.parse(r.stdout)).toEqual({
+        MERAKI_DASHBOARD_API_KEY: sha(MERAKI),
+        MERAKI_PROD_KEY: null,
+        WEBEX_TOKEN: null,
+      });
     });
 
     it("with --only and a second --map, the job gets the union; one secret may go under two names", async () => {
       const sb = await store();
       const names = ["A", "B", "MERAKI_PROD_KEY", "WEBEX_TOKEN"];
-      const r = await sb.run(["exec", "--only", "MERAKI_PROD_KEY", "--map", "A=MERAKI_PROD_KEY", "--map", "B=WEBEX_TOKEN", "--", process.execPath, ENV_PROBE, ...names]);
+      const r = await sb.run([
+        "exec",
+        "--only",
+        "MERAKI_PROD_KEY",
+        "--map",
+        "A=MERAKI_PROD_KEY",
+        "--map",
+        "B=WEBEX_TOKEN",
+        "--",
+        process.execPath,
+        ENV_PROBE,
+        ...names,
+      ]);
       expect(r).toMatchObject({ code: 0, stderr: "" });
-      expect(JSON.parse(r.stdout)).toEqual({ A: sha(MERAKI), B: sha(WEBEX), MERAKI_PROD_KEY: sha(MERAKI), WEBEX_TOKEN: null });
+      expect(JSON.parse(r.stdout)).toEqual({
+        A: sha(MERAKI),
+        B: sha(WEBEX),
+        MERAKI_PROD_KEY: sha(MERAKI),
+        WEBEX_TOKEN: null,
+      });
     });
 
     it("masks a mapped value in the job's output with the secret's store name", async () => {
       const sb = await store();
-      const r = await sb.run(["exec", "--map", "DASH=MERAKI_PROD_KEY", "--", "sh", "-c", 'echo "key: $DASH"; echo "err: $DASH" >&2']);
-      expect(r).toEqual({ code: 0, signal: null, stdout: "key: [MERAKI_PROD_KEY]\n", stderr: "err: [MERAKI_PROD_KEY]\n" });
+      const r = await sb.run([
+        "exec",
+        "--map",
+        "DASH=MERAKI_PROD_KEY",
+        "--",
+        "sh",
+        "-c",
+        'echo "key: $DASH"; echo "err: $DASH" >&2',
+      ]);
+      expect(r).toEqual({
+        code: 0,
+        signal: null,
+        stdout: "key: [MERAKI_PROD_KEY]\n",
+        stderr: "err: [MERAKI_PROD_KEY]\n",
+      });
     });
 
     it("a secret that does not exist is exit 3 naming it, and the job never starts", async () => {
       const sb = await store();
       const marker = path.join(sb.root, "ran");
-      const r = await sb.run(["exec", "--map", "DASH=MERAKI_PROD_KEY", "--map", "X=NO_SUCH_KEY", "--", "touch", marker]);
+      const r = await sb.run([
+        "exec",
+        "--map",
+        "DASH=MERAKI_PROD_KEY",
+        "--map",
+        "X=NO_SUCH_KEY",
+        "--",
+        "touch",
+        marker,
+      ]);
       expect(r).toMatchObject({ code: 3, stdout: "" });
       expect(r.stderr).toMatch(/^secretfile: error: no secret named NO_SUCH_KEY in /);
       expect(existsSync(marker)).toBe(false);
@@ -75,13 +134,20 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       const sb = await store();
       const r = await sb.run(["exec", "--map", pair!, "--", "true"]);
       expect(r).toMatchObject({ code: 2, stdout: "" });
-      expect(r.stderr).toBe(`secretfile: error: ${message}\nsecretfile: hint: e.g. --map MERAKI_DASHBOARD_API_KEY=MERAKI_PROD_KEY; names are letters, digits and '_'\n`);
+      expect(r.stderr).toBe(
+        `secretfile: error: ${message}\nsecretfile: hint: e.g. --map MERAKI_DASHBOARD_API_KEY=MERAKI_PROD_KEY; names are letters, digits and '_'\n`,
+      );
     });
 
     it("a variable given two different secrets is exit 2 naming both sources", async () => {
       const sb = await store();
       const r = await sb.run(["exec", "--map", "DASH=MERAKI_PROD_KEY", "--map", "DASH=WEBEX_TOKEN", "--", "true"]);
-      expect(r).toEqual({ code: 2, signal: null, stdout: "", stderr: "secretfile: error: DASH is given twice: by --map DASH=MERAKI_PROD_KEY and by --map DASH=WEBEX_TOKEN\n" });
+      expect(r).toEqual({
+        code: 2,
+        signal: null,
+        stdout: "",
+        stderr: "secretfile: error: DASH is given twice: by --map DASH=MERAKI_PROD_KEY and by --map DASH=WEBEX_TOKEN\n",
+      });
     });
   });
 
@@ -105,8 +171,22 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
           "   # indented comment",
         ].join("\n"),
       );
-      const vars = ["MERAKI_DASHBOARD_API_KEY", "WEBEX_BOT_TOKEN", "ORG_ID", "REGION", "GREETING", "URL", "EMPTY", "SPACED", "CRLF", "MERAKI_PROD_KEY", "WEBEX_TOKEN"];
-      const r = await sb.run(["exec", "--no-mask", "--env-file", file, "--", process.execPath, ...PRINT, ...vars], { env: { ORG_ID: "from the caller" } });
+      const vars = [
+        "MERAKI_DASHBOARD_API_KEY",
+        "WEBEX_BOT_TOKEN",
+        "ORG_ID",
+        "REGION",
+        "GREETING",
+        "URL",
+        "EMPTY",
+        "SPACED",
+        "CRLF",
+        "MERAKI_PROD_KEY",
+        "WEBEX_TOKEN",
+      ];
+      const r = await sb.run(["exec", "--no-mask", "--env-file", file, "--", process.execPath, ...PRINT, ...vars], {
+        env: { ORG_ID: "from the caller" },
+      });
       expect(r).toMatchObject({ code: 0, stderr: "" });
       expect(JSON.parse(r.stdout)).toEqual({
         MERAKI_DASHBOARD_API_KEY: MERAKI,
@@ -134,16 +214,47 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
     it("with --map, the job gets both; a variable both set differently is exit 2 naming the file and line", async () => {
       const sb = await store();
       const file = envFile(sb, "# settings\nA=secretfile:MERAKI_PROD_KEY\n");
-      const both = await sb.run(["exec", "--env-file", file, "--map", "B=WEBEX_TOKEN", "--", process.execPath, ENV_PROBE, "A", "B"]);
+      const both = await sb.run([
+        "exec",
+        "--env-file",
+        file,
+        "--map",
+        "B=WEBEX_TOKEN",
+        "--",
+        process.execPath,
+        ENV_PROBE,
+        "A",
+        "B",
+      ]);
       expect(JSON.parse(both.stdout)).toEqual({ A: sha(MERAKI), B: sha(WEBEX) });
       const clash = await sb.run(["exec", "--env-file", file, "--map", "A=WEBEX_TOKEN", "--", "true"]);
-      expect(clash).toEqual({ code: 2, signal: null, stdout: "", stderr: `secretfile: error: A is given twice: by --map A=WEBEX_TOKEN and by ${file}:2\n` });
+      expect(clash).toEqual({
+        code: 2,
+        signal: null,
+        stdout: "",
+        stderr: `secretfile: error: A is given twice: by --map A=WEBEX_TOKEN and by ${file}:2\n`,
+      });
     });
 
     it.for([
-      ["a reserved name", "ORG_ID=1\nexport LD_PRELOAD=/tmp/value-0xdeadbeef.so\n", 2, "LD_PRELOAD is a reserved name (dynamic loader: it changes how a program starts, what it loads or where it connects), so no secret may have it"],
-      ["a name starting with a digit", "1A=value-0xdeadbeef\n", 1, "the name is not environment-safe (letters, digits and '_', not starting with a digit, at most 128)"],
-      ["a name with a dot", "\n\nmy.name='value-0xdeadbeef'\n", 3, "the name is not environment-safe (letters, digits and '_', not starting with a digit, at most 128)"],
+      [
+        "a reserved name",
+        "ORG_ID=1\nexport LD_PRELOAD=/tmp/value-0xdeadbeef.so\n",
+        2,
+        "LD_PRELOAD is a reserved name (dynamic loader: it changes how a program starts, what it loads or where it connects), so no secret may have it",
+      ],
+      [
+        "a name starting with a digit",
+        "1A=value-0xdeadbeef\n",
+        1,
+        "the name is not environment-safe (letters, digits and '_', not starting with a digit, at most 128)",
+      ],
+      [
+        "a name with a dot",
+        "\n\nmy.name='value-0xdeadbeef'\n",
+        3,
+        "the name is not environment-safe (letters, digits and '_', not starting with a digit, at most 128)",
+      ],
       ["a bad secret name", "A=secretfile:not-a-name\n", 1, 'A refers to an invalid secret name after "secretfile:"'],
     ])("%s is exit 2 naming the file and line, never the line's text", async ([, text, line, what]) => {
       const sb = await store();
@@ -153,7 +264,9 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       expect(r.code).toBe(2);
       expect(r.stdout).toBe("");
       expect(r.stderr.split("\n")[0]).toBe(`secretfile: error: ${file}:${line}: ${what}`);
-      expect(r.stderr).toMatch(/\nsecretfile: hint: change or remove that line: the file is read as dotenv reads it, VAR=secretfile:NAME/);
+      expect(r.stderr).toMatch(
+        /\nsecretfile: hint: change or remove that line: the file is read as dotenv reads it, VAR=secretfile:NAME/,
+      );
       expect(r.stderr).not.toContain("0xdeadbeef");
       expect(existsSync(marker)).toBe(false);
     });
@@ -176,7 +289,12 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       expect(existsSync(marker)).toBe(false);
       // Node (20 to 26 at least) looks at every --env-file in its argv, the script's included, and stops with exit 9
       // when the file cannot be read, before secretfile runs; the file is named either way.
-      const ours = { code: 2, signal: null, stdout: "", stderr: `secretfile: error: cannot read the env file ${missing} (no such file)\n` };
+      const ours = {
+        code: 2,
+        signal: null,
+        stdout: "",
+        stderr: `secretfile: error: cannot read the env file ${missing} (no such file)\n`,
+      };
       const nodes = { code: 9, signal: null, stdout: "", stderr: `${process.execPath}: ${missing}: not found\n` };
       expect([ours, nodes]).toContainEqual(r);
     });

@@ -25,7 +25,10 @@ describe("exec masking on a large output", () => {
     await sb.add("BIG_KEY", value);
     // The job writes 200 MB of zeros, then the value in two writes; secretfile's output is counted, not kept.
     const job = `head -c ${OUTPUT_BYTES} /dev/zero; printf 'tail %s' "$(printf %s "$BIG_KEY" | cut -c1-5)"; sleep 0.2; printf '%s\\n' "$(printf %s "$BIG_KEY" | cut -c6-)"`;
-    const child = spawn(process.execPath, [BIN, "exec", "--", "sh", "-c", job], { env: sb.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, "exec", "--", "sh", "-c", job], {
+      env: sb.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let bytes = 0;
     let last = Buffer.alloc(0);
     let peak = 0;

@@ -10,7 +10,20 @@ import { afterAll, describe, expect, it } from "vitest";
 import { removeSandboxes, sandbox, sleep, startCli, type Sandbox } from "../../helpers/personal.js";
 
 const SLOW = 240_000;
-const SIGNALS = ["SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGXFSZ"] as const;
+const SIGNALS = [
+  "SIGHUP",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGTERM",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGPIPE",
+  "SIGALRM",
+  "SIGVTALRM",
+  "SIGPROF",
+  "SIGXCPU",
+  "SIGXFSZ",
+] as const;
 /** The job: prints its --file path and its pid, then sleeps (in the same process) far longer than a test runs. */
 const JOB = ["sh", "-c", 'echo "$SIGNAL_KEY_FILE"; echo $$; exec sleep 60'];
 
@@ -31,7 +44,7 @@ function running(pid: number): boolean {
 
 /** Resolves true once `pid` has ended, false if it still runs after `ms`. */
 async function ended(pid: number, ms = 10_000): Promise<boolean> {
-  for (const start = Date.now(); Date.now() - start < ms; ) {
+  for (const start = Date.now(); Date.now() - start < ms;) {
     if (!running(pid)) return true;
     await sleep(20);
   }
@@ -55,7 +68,7 @@ describe.each([
   async function start(sb: Sandbox, mask: string[]) {
     const cli = startCli(["exec", ...mask, "--file", "SIGNAL_KEY", "--", ...JOB], sb.env, "", 60_000);
     await cli.waitFor("\n", 60_000);
-    for (const begun = Date.now(); !/\n\d+\n/.test(cli.stdout()); ) {
+    for (const begun = Date.now(); !/\n\d+\n/.test(cli.stdout());) {
       if (Date.now() - begun > 60_000) throw new Error(`the job did not start: ${cli.stderr()}`);
       await sleep(10);
     }
@@ -80,17 +93,20 @@ describe.each([
   );
 
   // The fallback cannot set PR_SET_PDEATHSIG (node:child_process runs no code between fork and exec): SECURITY.md.
-  it.skipIf(how !== "the native starter")("SIGKILL of secretfile kills the job as well (PR_SET_PDEATHSIG), masked or not", async () => {
-    const { sb, runtime } = await world();
-    for (const mask of [[], ["--no-mask"]]) {
-      const { cli, file, pid } = await start(sb, mask);
-      cli.kill("SIGKILL");
-      expect((await cli.done).signal).toBe("SIGKILL");
-      expect(await ended(pid), `the job of a killed secretfile (${mask.join(" ")})`).toBe(true);
-      // The folder stays behind (nothing runs after SIGKILL); the next --file run removes it.
-      expect(existsSync(file)).toBe(true);
-    }
-    expect((await sb.run(["exec", "--file", "SIGNAL_KEY", "--", "true"])).code).toBe(0);
-    expect(readdirSync(runtime)).toEqual([]);
-  });
+  it.skipIf(how !== "the native starter")(
+    "SIGKILL of secretfile kills the job as well (PR_SET_PDEATHSIG), masked or not",
+    async () => {
+      const { sb, runtime } = await world();
+      for (const mask of [[], ["--no-mask"]]) {
+        const { cli, file, pid } = await start(sb, mask);
+        cli.kill("SIGKILL");
+        expect((await cli.done).signal).toBe("SIGKILL");
+        expect(await ended(pid), `the job of a killed secretfile (${mask.join(" ")})`).toBe(true);
+        // The folder stays behind (nothing runs after SIGKILL); the next --file run removes it.
+        expect(existsSync(file)).toBe(true);
+      }
+      expect((await sb.run(["exec", "--file", "SIGNAL_KEY", "--", "true"])).code).toBe(0);
+      expect(readdirSync(runtime)).toEqual([]);
+    },
+  );
 });

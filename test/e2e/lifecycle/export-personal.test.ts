@@ -43,7 +43,11 @@ describe.concurrent("export", { timeout: SLOW }, () => {
     expect(statSync(out).mode & 0o777).toBe(0o600);
     for (const id of [backup, second]) {
       const doc = JSON.parse(ageDecrypt(id, out).toString("utf8"));
-      expect(doc).toMatchObject({ format: "secretfile-store", version: 1, secrets: { API_KEY: { value: VALUE, description: "dashboard" }, OTHER: { value: "second value" } } });
+      expect(doc).toMatchObject({
+        format: "secretfile-store",
+        version: 1,
+        secrets: { API_KEY: { value: VALUE, description: "dashboard" }, OTHER: { value: "second value" } },
+      });
     }
     // Encrypted to the recipients given only: not to the host identity.
     expect(spawnSync("age", ["-d", "-i", sb.identity, out]).status).not.toBe(0);
@@ -57,7 +61,9 @@ describe.concurrent("export", { timeout: SLOW }, () => {
     writeFileSync(out, "keep me");
     const r = await sb.run(["export", "--recipient", key, "--output", out]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`secretfile: error: the export file ${out} already exists\nsecretfile: hint: keep it, or move it aside to start over\n`);
+    expect(r.stderr).toBe(
+      `secretfile: error: the export file ${out} already exists\nsecretfile: hint: keep it, or move it aside to start over\n`,
+    );
     expect(readFileSync(out, "utf8")).toBe("keep me");
   });
 
@@ -80,7 +86,9 @@ describe.concurrent("export", { timeout: SLOW }, () => {
     const cmd = `${process.execPath} ${BIN} export --recipient ${key}; echo "exit=$?"`;
     const tty = spawnSync("script", ["-qec", cmd, "/dev/null"], { env: sb.env, encoding: "utf8" });
     expect(tty.stdout).toContain("secretfile: error: refusing to write an age file to the terminal");
-    expect(tty.stdout).toContain("secretfile: hint: pass --output FILE, or redirect: secretfile export --recipient R > FILE");
+    expect(tty.stdout).toContain(
+      "secretfile: hint: pass --output FILE, or redirect: secretfile export --recipient R > FILE",
+    );
     expect(tty.stdout).toContain("exit=2");
     expect(tty.stdout).not.toContain("age-encryption.org");
     const out = path.join(sb.root, "bad.age");

@@ -8,7 +8,15 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { hasAge, NO_AGE } from "../../helpers/age.js";
 import { isRoot } from "../../helpers/cli.js";
-import { NEEDS_ROOT, prepareAgent, request, useSystem, type AgentFiles, type AgentProcess, type TestUser } from "../../helpers/system.js";
+import {
+  NEEDS_ROOT,
+  prepareAgent,
+  request,
+  useSystem,
+  type AgentFiles,
+  type AgentProcess,
+  type TestUser,
+} from "../../helpers/system.js";
 
 const SLOW = 300_000;
 
@@ -43,7 +51,10 @@ describe.skipIf(!isRoot)(`a fleet of two hosts (${NEEDS_ROOT})`, { timeout: SLOW
     service = sys.users.service;
     const { alice, bob } = sys.users;
     // One policy per host: alice's jobs run on web1, bob's on web2.
-    web1 = await prepareAgent(sys.world, service, { policyText: `read user:${alice.name} *\n`, secrets: { API_KEY: "shared-value-1" } });
+    web1 = await prepareAgent(sys.world, service, {
+      policyText: `read user:${alice.name} *\n`,
+      secrets: { API_KEY: "shared-value-1" },
+    });
     web2 = await prepareAgent(sys.world, service, { policyText: `read user:${bob.name} *\n` });
     // The store is made on web1, and encrypted to both hosts' keys (each host lists every host, itself included).
     const key1 = (await asService(["recipient", "--dir", web1.dir])).stdout.trim();
@@ -72,7 +83,9 @@ describe.skipIf(!isRoot)(`a fleet of two hosts (${NEEDS_ROOT})`, { timeout: SLOW
       expect((await via(web2, ["add", "NEW_KEY"], undefined, "from-web2")).code).toBe(0);
       ship(web2, web1);
       expect(await via(web1, ["get", "NEW_KEY"], alice)).toMatchObject({ code: 0, stdout: "from-web2" });
-      expect(readFileSync(path.join(web1.dir, "store.age")).equals(readFileSync(path.join(web2.dir, "store.age")))).toBe(true);
+      expect(
+        readFileSync(path.join(web1.dir, "store.age")).equals(readFileSync(path.join(web2.dir, "store.age"))),
+      ).toBe(true);
       // And the other way round, with no agent restarted.
       expect((await via(web1, ["add", "API_KEY", "--replace"], undefined, "rotated-on-web1")).code).toBe(0);
       ship(web1, web2);
@@ -85,9 +98,13 @@ describe.skipIf(!isRoot)(`a fleet of two hosts (${NEEDS_ROOT})`, { timeout: SLOW
   it("each host's identity opens the shipped store with the stock age CLI", (ctx) => {
     ctx.skip(!hasAge, NO_AGE);
     for (const host of [web1, web2]) {
-      const r = spawnSync("age", ["-d", "-i", path.join(host.dir, "identity.txt"), path.join(web1.dir, "store.age")], { encoding: "utf8" });
+      const r = spawnSync("age", ["-d", "-i", path.join(host.dir, "identity.txt"), path.join(web1.dir, "store.age")], {
+        encoding: "utf8",
+      });
       expect(r.status, r.stderr).toBe(0);
-      expect((JSON.parse(r.stdout) as { secrets: Record<string, { value: string } | undefined> }).secrets.API_KEY?.value).toBe("rotated-on-web1");
+      expect(
+        (JSON.parse(r.stdout) as { secrets: Record<string, { value: string } | undefined> }).secrets.API_KEY?.value,
+      ).toBe("rotated-on-web1");
     }
   });
 });

@@ -19,13 +19,16 @@ describe("a store written by a secretfile from before history", () => {
       copyFileSync(path.join(WRITTEN_BY_OLD, name), path.join(sb.dir, name));
       chmodSync(path.join(sb.dir, name), 0o600);
     }
-    const versions = async (name: string) => (JSON.parse((await sb.run(["history", name, "--json"])).stdout) as { version: number }[]).map((v) => v.version);
+    const versions = async (name: string) =>
+      (JSON.parse((await sb.run(["history", name, "--json"])).stdout) as { version: number }[]).map((v) => v.version);
     // The old write replaced K (k2 → k3) and kept L; the history of both and the limit of 3 are gone.
     expect(await sb.run(["get", "K"])).toMatchObject({ code: 0, stdout: "k3" });
     expect(await sb.run(["get", "L"])).toMatchObject({ code: 0, stdout: "l2" });
     expect(await versions("K")).toEqual([1]);
     expect(await versions("L")).toEqual([1]);
-    expect(await sb.run(["history"])).toMatchObject({ stderr: "secretfile: each secret keeps up to 5 earlier values\n" });
+    expect(await sb.run(["history"])).toMatchObject({
+      stderr: "secretfile: each secret keeps up to 5 earlier values\n",
+    });
     // And it is a store like any other: today's write keeps history again.
     expect(await sb.add("K", "k4", ["--replace"])).toMatchObject({ code: 0 });
     expect(await versions("K")).toEqual([2, 1]);

@@ -20,7 +20,9 @@ describe("history rules", () => {
       let current = 1;
       putSecret(doc, "K", "v1", {}, F);
       for (let step = 0; step < 25; step++) {
-        const kept = secretHistory(doc, "K", F).versions.slice(1).map((v) => v.version);
+        const kept = secretHistory(doc, "K", F)
+          .versions.slice(1)
+          .map((v) => v.version);
         const choice = next(10);
         if (choice < 5) {
           const value = `v${current + 1}-${next(1000)}`;
@@ -60,25 +62,28 @@ describe("history rules", () => {
     for (const v of ["first-secret", "second-secret", "third-secret"]) putSecret(doc, "K", v, { replace: true }, F);
     expect(JSON.stringify(secretHistory(doc, "K", F))).not.toMatch(/secret"/);
     removeSecret(doc, "K", F);
-    expect(JSON.stringify(doc)).not.toContain("secret\"");
+    expect(JSON.stringify(doc)).not.toContain('secret"');
     expect(doc.history).toBeUndefined();
   });
 
-  it.for(["__proto__", "constructor", "hasOwnProperty"])("a secret named %s is a secret like any other, history included", (name) => {
-    // Store.update works on a structuredClone of the parsed document: a plain object, with Object.prototype.
-    let doc = structuredClone(parseDocument(serializeDocument(emptyDocument()), F));
-    expect(() => getSecret(doc, name, F)).toThrow(/^no secret named /);
-    putSecret(doc, name, "one", {}, F);
-    doc = structuredClone(parseDocument(serializeDocument(doc), F));
-    putSecret(doc, name, "two", { replace: true }, F);
-    doc = structuredClone(parseDocument(serializeDocument(doc), F));
-    expect(Object.getPrototypeOf(doc.secrets)).toBe(Object.prototype);
-    expect(getSecret(doc, name, F).value).toBe("two");
-    expect(secretHistory(doc, name, F).versions.map((v) => v.version)).toEqual([2, 1]);
-    expect(rollbackSecret(doc, name, undefined, F)).toEqual({ restored: 1, version: 3 });
-    expect(getSecret(doc, name, F).value).toBe("one");
-    expect(listSecrets(doc).map((s) => s.name)).toEqual([name]);
-    removeSecret(doc, name, F);
-    expect(JSON.parse(JSON.stringify(doc))).toEqual({ format: "secretfile-store", version: 1, secrets: {} });
-  });
+  it.for(["__proto__", "constructor", "hasOwnProperty"])(
+    "a secret named %s is a secret like any other, history included",
+    (name) => {
+      // Store.update works on a structuredClone of the parsed document: a plain object, with Object.prototype.
+      let doc = structuredClone(parseDocument(serializeDocument(emptyDocument()), F));
+      expect(() => getSecret(doc, name, F)).toThrow(/^no secret named /);
+      putSecret(doc, name, "one", {}, F);
+      doc = structuredClone(parseDocument(serializeDocument(doc), F));
+      putSecret(doc, name, "two", { replace: true }, F);
+      doc = structuredClone(parseDocument(serializeDocument(doc), F));
+      expect(Object.getPrototypeOf(doc.secrets)).toBe(Object.prototype);
+      expect(getSecret(doc, name, F).value).toBe("two");
+      expect(secretHistory(doc, name, F).versions.map((v) => v.version)).toEqual([2, 1]);
+      expect(rollbackSecret(doc, name, undefined, F)).toEqual({ restored: 1, version: 3 });
+      expect(getSecret(doc, name, F).value).toBe("one");
+      expect(listSecrets(doc).map((s) => s.name)).toEqual([name]);
+      removeSecret(doc, name, F);
+      expect(JSON.parse(JSON.stringify(doc))).toEqual({ format: "secretfile-store", version: 1, secrets: {} });
+    },
+  );
 });

@@ -68,20 +68,38 @@ describe.concurrent("import (personal mode)", { timeout: SLOW }, () => {
   it.for([
     ["a name that is not environment-safe", "A_KEY=1\nB-KEY=value-0xdeadbeef\n", 2, "the name is not environment-safe"],
     ["a name starting with a digit", "\n\n1KEY=value-0xdeadbeef\n", 3, "the name is not environment-safe"],
-    ["a reserved name", "A_KEY=1\nexport NODE_OPTIONS='--require /tmp/value-0xdeadbeef.js'\n", 2, "NODE_OPTIONS is a reserved name"],
-    ["a value over 64 KiB", `A_KEY=1\nBIG=${"x".repeat(65 * 1024)}\n`, 2, "the value of BIG is 66560 bytes, more than the 65536 allowed"],
-  ])("%s stops the import (exit 2) naming the line, never its text, and nothing is written", async ([, text, line, what]) => {
-    const sb = sandbox();
-    await sb.add("EXISTING", "kept");
-    const before = readFileSync(sb.store);
-    const file = envFile(sb, text as string);
-    const r = await sb.run(["import", file]);
-    expect(r).toMatchObject({ code: 2, stdout: "" });
-    expect(r.stderr.split("\n")[0]!.startsWith(`secretfile: error: ${file}:${line as number}: ${what as string}`), r.stderr).toBe(true);
-    expect(r.stderr).toMatch(/\nsecretfile: hint: change or remove that line, then import again \(nothing was imported\)/);
-    expect(r.stderr).not.toContain("0xdeadbeef");
-    expect(readFileSync(sb.store).equals(before)).toBe(true);
-  });
+    [
+      "a reserved name",
+      "A_KEY=1\nexport NODE_OPTIONS='--require /tmp/value-0xdeadbeef.js'\n",
+      2,
+      "NODE_OPTIONS is a reserved name",
+    ],
+    [
+      "a value over 64 KiB",
+      `A_KEY=1\nBIG=${"x".repeat(65 * 1024)}\n`,
+      2,
+      "the value of BIG is 66560 bytes, more than the 65536 allowed",
+    ],
+  ])(
+    "%s stops the import (exit 2) naming the line, never its text, and nothing is written",
+    async ([, text, line, what]) => {
+      const sb = sandbox();
+      await sb.add("EXISTING", "kept");
+      const before = readFileSync(sb.store);
+      const file = envFile(sb, text as string);
+      const r = await sb.run(["import", file]);
+      expect(r).toMatchObject({ code: 2, stdout: "" });
+      expect(
+        r.stderr.split("\n")[0]!.startsWith(`secretfile: error: ${file}:${line as number}: ${what as string}`),
+        r.stderr,
+      ).toBe(true);
+      expect(r.stderr).toMatch(
+        /\nsecretfile: hint: change or remove that line, then import again \(nothing was imported\)/,
+      );
+      expect(r.stderr).not.toContain("0xdeadbeef");
+      expect(readFileSync(sb.store).equals(before)).toBe(true);
+    },
+  );
 
   it("a bad line in a first import creates no store", async () => {
     const sb = sandbox();
@@ -117,9 +135,14 @@ describe.concurrent("import (personal mode)", { timeout: SLOW }, () => {
     const sb = sandbox();
     const empty = await sb.run(["import", envFile(sb, "# only comments\n\nEMPTY=\n")]);
     expect(empty).toMatchObject({ code: 0, stdout: "" });
-    expect(empty.stderr).toMatch(/EMPTY skipped: its value is empty\nsecretfile: nothing to import from \S+app\.env\n$/);
+    expect(empty.stderr).toMatch(
+      /EMPTY skipped: its value is empty\nsecretfile: nothing to import from \S+app\.env\n$/,
+    );
     expect(existsSync(sb.dir)).toBe(false);
     const missing = path.join(sb.root, "missing.env");
-    expect(await sb.run(["import", missing])).toMatchObject({ code: 2, stderr: `secretfile: error: cannot read the env file ${missing} (no such file)\n` });
+    expect(await sb.run(["import", missing])).toMatchObject({
+      code: 2,
+      stderr: `secretfile: error: cannot read the env file ${missing} (no such file)\n`,
+    });
   });
 });

@@ -41,11 +41,15 @@ describe.concurrent("recipients (personal mode)", { timeout: SLOW }, () => {
     await sb.add("L", "v2");
     expect(opens(recovery, sb.store)?.secrets.L?.value).toBe("v2");
     // recipients.txt is an age recipients file: `age -R` encrypts to the same list.
-    expect(readFileSync(mirror(sb), "utf8")).toMatch(new RegExp(`# label: recovery-2026 \\(added [^)]+\\)\\n${key}\\n$`));
+    expect(readFileSync(mirror(sb), "utf8")).toMatch(
+      new RegExp(`# label: recovery-2026 \\(added [^)]+\\)\\n${key}\\n$`),
+    );
     const ls = await sb.run(["recipients", "ls", "--json"]);
     expect(JSON.parse(ls.stdout)).toEqual([{ recipient: key, label: "recovery-2026", added: expect.any(String) }]);
     const table = await sb.run(["recipients", "ls"]);
-    expect(table.stdout).toMatch(new RegExp(`^LABEL +ADDED +RECIPIENT\\nrecovery-2026 +\\d{4}-\\d\\d-\\d\\d +${key}\\n$`));
+    expect(table.stdout).toMatch(
+      new RegExp(`^LABEL +ADDED +RECIPIENT\\nrecovery-2026 +\\d{4}-\\d\\d-\\d\\d +${key}\\n$`),
+    );
 
     const before = path.join(sb.root, "store-before-rm.age");
     copyFileSync(sb.store, before);
@@ -114,12 +118,20 @@ describe.concurrent("recipients (personal mode)", { timeout: SLOW }, () => {
     expect((await sb.run(["recipients", "add", key])).code).toBe(2); // --label is required
     const mine = await sb.run(["recipients", "add", own, "--label", "me"]);
     expect(mine.code).toBe(0);
-    expect(mine.stderr).toContain("added me: this host's own key, so other hosts that share the store encrypt to it too");
+    expect(mine.stderr).toContain(
+      "added me: this host's own key, so other hosts that share the store encrypt to it too",
+    );
     expect((await sb.run(["recipients", "add", key, "--label", "host-b"])).code).toBe(0);
     const twice = await sb.run(["recipients", "add", key, "--label", "host-c"]);
     expect(twice.code).toBe(1);
     expect(twice.stderr).toContain(`${key} is listed already, labelled host-b`);
-    const sameLabel = await sb.run(["recipients", "add", own.slice(0, -1) + (own.endsWith("q") ? "p" : "q"), "--label", "host-b"]);
+    const sameLabel = await sb.run([
+      "recipients",
+      "add",
+      own.slice(0, -1) + (own.endsWith("q") ? "p" : "q"),
+      "--label",
+      "host-b",
+    ]);
     expect(sameLabel.code).toBe(2); // a changed checksum is no key at all
     const gone = await sb.run(["recipients", "rm", "nobody"]);
     expect(gone).toMatchObject({ code: 3 });
@@ -128,11 +140,20 @@ describe.concurrent("recipients (personal mode)", { timeout: SLOW }, () => {
 
   it("runs on a store folder only: through an agent socket it is a usage error naming the way to run it", async () => {
     const sb = sandbox();
-    for (const args of [["recipient"], ["recipients", "ls"], ["rekey"], ["export", "--recipient", "age1x", "--output", "x"]]) {
-      const r = await sb.run(args, { env: { SECRETFILE_DIR: "", SECRETFILE_SOCKET: path.join(sb.root, "agent.sock") } });
+    for (const args of [
+      ["recipient"],
+      ["recipients", "ls"],
+      ["rekey"],
+      ["export", "--recipient", "age1x", "--output", "x"],
+    ]) {
+      const r = await sb.run(args, {
+        env: { SECRETFILE_DIR: "", SECRETFILE_SOCKET: path.join(sb.root, "agent.sock") },
+      });
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr).toContain(`works on a store folder, not through the agent (SECRETFILE_SOCKET is set)`);
-      expect(r.stderr).toContain(`hint: in system mode run it as the service account on the state folder: sudo -u secretfile secretfile ${args[0]}`);
+      expect(r.stderr).toContain(
+        `hint: in system mode run it as the service account on the state folder: sudo -u secretfile secretfile ${args[0]}`,
+      );
     }
     const none = await sb.run(["recipient"]);
     expect(none).toMatchObject({ code: 1, stdout: "" });
@@ -144,7 +165,9 @@ describe.concurrent("recipients (personal mode)", { timeout: SLOW }, () => {
     await sb.add("K", "v1");
     const other = sandbox();
     await other.add("X", "y");
-    expect((await sb.run(["recipients", "add", (await other.run(["recipient"])).stdout.trim(), "--label", "b"])).code).toBe(0);
+    expect(
+      (await sb.run(["recipients", "add", (await other.run(["recipient"])).stdout.trim(), "--label", "b"])).code,
+    ).toBe(0);
     chmodSync(mirror(sb), 0o666);
     const r = await sb.run(["add", "L"], { input: "v" });
     expect(r.code).toBe(4);
@@ -186,7 +209,9 @@ describe("a write that dies between the store and recipients.txt", { timeout: SL
     const env = faultEnv(shim, "rename", "EIO", path.join(work.dir, "fault.log"), ".recipients.txt.tmp-");
     const failed = await sb.run(["recipients", "add", key, "--label", "recovery"], { env });
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toContain(`${sb.store} was written with its new recipient list, but ${mirror(sb)} was not: cannot rename the new recipients.txt into ${sb.dir}: EIO`);
+    expect(failed.stderr).toContain(
+      `${sb.store} was written with its new recipient list, but ${mirror(sb)} was not: cannot rename the new recipients.txt into ${sb.dir}: EIO`,
+    );
     expect(readFileSync(path.join(work.dir, "fault.log"), "utf8")).not.toBe("");
     expect(opens(recovery, sb.store)?.secrets.K?.value).toBe("v1");
     expect(existsSync(mirror(sb))).toBe(false);

@@ -45,7 +45,10 @@ async function killAt(sb: Sandbox, args: string[], step: string): Promise<void> 
   expect((await run.done).signal).toBe("SIGKILL");
 }
 
-const files = (sb: Sandbox) => readdirSync(sb.dir).filter((f) => !f.startsWith(".")).sort();
+const files = (sb: Sandbox) =>
+  readdirSync(sb.dir)
+    .filter((f) => !f.startsWith("."))
+    .sort();
 
 describe.concurrent("rekey", { timeout: SLOW }, () => {
   it("makes a new identity; the store opens with both until --finish, then with the new one only", async (ctx) => {
@@ -112,37 +115,44 @@ describe.concurrent("rekey", { timeout: SLOW }, () => {
     { step: "rekey:finish-reencrypted", then: "finish" },
   ] as const;
 
-  it.for(STEPS)("killed with SIGKILL at $step: the store opens, takes writes, and the rekey completes", async ({ step, then }, ctx) => {
-    ctx.skip(!hasAge, NO_AGE);
-    const { sb, recovery, first } = await prepared();
-    const firstCopy = path.join(sb.root, "first-identity.txt");
-    copyFileSync(sb.identity, firstCopy);
-    if (step.startsWith("rekey:finish")) {
-      expect((await sb.run(["rekey"])).code).toBe(0);
-      await killAt(sb, ["rekey", "--finish"], step);
-    } else {
-      await killAt(sb, ["rekey"], step);
-    }
-    // One of the identity files opens the store with the stock age CLI, and so does the recovery key.
-    const candidates = ["identity.txt", "identity.txt.old", "identity.txt.new"].map((f) => path.join(sb.dir, f));
-    expect(candidates.some((id) => opens(id, sb.store)?.K === "v1")).toBe(true);
-    expect(opens(recovery, sb.store)).toEqual({ K: "v1" });
-    // secretfile finds the right one, and writes (taking over the lock the killed process held).
-    expect(await sb.run(["get", "K"])).toMatchObject({ code: 0, stdout: "v1", stderr: "" });
-    await sb.add("L", "v2");
-    const pendingNew = existsSync(`${sb.identity}.new`) ? ageRecipient(`${sb.identity}.new`) : undefined;
-    if (then === "resume") {
-      const again = await sb.run(["rekey"]);
-      expect(again.code).toBe(0);
-      expect(again.stderr).toContain(pendingNew === undefined ? "is a new identity" : `completed an interrupted rekey: ${sb.identity} is a new identity (public key ${pendingNew})`);
-    } else {
-      expect((await sb.run(["rekey"])).code).toBe(1); // waiting for --finish: no second rekey on top
-    }
-    expect((await sb.run(["rekey", "--finish"])).code).toBe(0);
-    expect(files(sb)).toEqual(["identity.txt", "recipients.txt", "store.age"]);
-    expect(ageRecipient(sb.identity)).not.toBe(first);
-    expect(opens(sb.identity, sb.store)).toEqual({ K: "v1", L: "v2" });
-    expect(opens(firstCopy, sb.store)).toBeUndefined();
-    expect(opens(recovery, sb.store)).toEqual({ K: "v1", L: "v2" });
-  });
+  it.for(STEPS)(
+    "killed with SIGKILL at $step: the store opens, takes writes, and the rekey completes",
+    async ({ step, then }, ctx) => {
+      ctx.skip(!hasAge, NO_AGE);
+      const { sb, recovery, first } = await prepared();
+      const firstCopy = path.join(sb.root, "first-identity.txt");
+      copyFileSync(sb.identity, firstCopy);
+      if (step.startsWith("rekey:finish")) {
+        expect((await sb.run(["rekey"])).code).toBe(0);
+        await killAt(sb, ["rekey", "--finish"], step);
+      } else {
+        await killAt(sb, ["rekey"], step);
+      }
+      // One of the identity files opens the store with the stock age CLI, and so does the recovery key.
+      const candidates = ["identity.txt", "identity.txt.old", "identity.txt.new"].map((f) => path.join(sb.dir, f));
+      expect(candidates.some((id) => opens(id, sb.store)?.K === "v1")).toBe(true);
+      expect(opens(recovery, sb.store)).toEqual({ K: "v1" });
+      // secretfile finds the right one, and writes (taking over the lock the killed process held).
+      expect(await sb.run(["get", "K"])).toMatchObject({ code: 0, stdout: "v1", stderr: "" });
+      await sb.add("L", "v2");
+      const pendingNew = existsSync(`${sb.identity}.new`) ? ageRecipient(`${sb.identity}.new`) : undefined;
+      if (then === "resume") {
+        const again = await sb.run(["rekey"]);
+        expect(again.code).toBe(0);
+        expect(again.stderr).toContain(
+          pendingNew === undefined
+            ? "is a new identity"
+            : `completed an interrupted rekey: ${sb.identity} is a new identity (public key ${pendingNew})`,
+        );
+      } else {
+        expect((await sb.run(["rekey"])).code).toBe(1); // waiting for --finish: no second rekey on top
+      }
+      expect((await sb.run(["rekey", "--finish"])).code).toBe(0);
+      expect(files(sb)).toEqual(["identity.txt", "recipients.txt", "store.age"]);
+      expect(ageRecipient(sb.identity)).not.toBe(first);
+      expect(opens(sb.identity, sb.store)).toEqual({ K: "v1", L: "v2" });
+      expect(opens(firstCopy, sb.store)).toBeUndefined();
+      expect(opens(recovery, sb.store)).toEqual({ K: "v1", L: "v2" });
+    },
+  );
 });

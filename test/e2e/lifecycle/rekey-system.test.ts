@@ -16,13 +16,20 @@ describe.skipIf(!isRoot)(`rekey under a running agent (${NEEDS_ROOT})`, { timeou
 
   it("the agent serves throughout, takes writes in between, and picks up the new identity after --finish", async () => {
     const { job, service } = sys.users;
-    const agent = await sys.startAgent({ policyText: `read user:${job.name} *\n`, secrets: { API_KEY: "before-rekey" } });
+    const agent = await sys.startAgent({
+      policyText: `read user:${job.name} *\n`,
+      secrets: { API_KEY: "before-rekey" },
+    });
     const asService = (args: string[]) => sys.world.run([...args, "--dir", agent.dir], { as: service });
 
     const byRoot = await sys.world.run(["rekey", "--dir", agent.dir]);
     expect(byRoot.code).toBe(4);
-    expect(byRoot.stderr).toContain(`secretfile: error: ${agent.dir} belongs to uid ${service.uid}; root does not work on another account's store`);
-    expect(byRoot.stderr).toContain(`secretfile: hint: run it as the store's owner: sudo -u '#${service.uid}' secretfile rekey --dir ${agent.dir}`);
+    expect(byRoot.stderr).toContain(
+      `secretfile: error: ${agent.dir} belongs to uid ${service.uid}; root does not work on another account's store`,
+    );
+    expect(byRoot.stderr).toContain(
+      `secretfile: hint: run it as the store's owner: sudo -u '#${service.uid}' secretfile rekey --dir ${agent.dir}`,
+    );
     expect(existsSync(path.join(agent.dir, "identity.txt.new"))).toBe(false);
 
     const before = (await asService(["recipient"])).stdout.trim();
@@ -32,7 +39,10 @@ describe.skipIf(!isRoot)(`rekey under a running agent (${NEEDS_ROOT})`, { timeou
     expect(await agent.run(["get", "API_KEY"], { as: job })).toMatchObject({ code: 0, stdout: "before-rekey" });
     // A write through the agent, which loaded the old identity at start: it must encrypt to the new one too.
     expect((await agent.run(["add", "DURING"], { input: "written-between" })).code).toBe(0);
-    if (hasAge) expect(ageDecrypt(path.join(agent.dir, "identity.txt"), path.join(agent.dir, "store.age")).toString()).toContain("written-between");
+    if (hasAge)
+      expect(ageDecrypt(path.join(agent.dir, "identity.txt"), path.join(agent.dir, "store.age")).toString()).toContain(
+        "written-between",
+      );
     expect((await asService(["rekey", "--finish"])).code).toBe(0);
     expect(existsSync(path.join(agent.dir, "identity.txt.old"))).toBe(false);
     // The store now opens only with the new identity: the agent reloads identity.txt and goes on serving.

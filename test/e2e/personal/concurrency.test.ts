@@ -18,13 +18,18 @@ const SLOW = 240_000;
 /** Writers killed per store (4 stores): 100 in all in `npm run test:all`, as docs/hardening.md reports; 16 in the fast tier. */
 const KILLS_PER_STORE = scale("SECRETFILE_KILLS_PER_STORE", 4, 25);
 
-const sha = (v: string) => ({ sha256: createHash("sha256").update(v, "utf8").digest("hex"), bytes: Buffer.byteLength(v) });
+const sha = (v: string) => ({
+  sha256: createHash("sha256").update(v, "utf8").digest("hex"),
+  bytes: Buffer.byteLength(v),
+});
 
 /** Starts `count` `add`s of different names at once and checks that every one succeeded and every value is there. */
 async function concurrentAdds(sb: Sandbox, count: number): Promise<void> {
   const names = Array.from({ length: count }, (_, i) => `CONCURRENT_${i}`);
   // Generous timeouts: twenty writers queue on one lock, and each waits its turn.
-  const results = await Promise.all(names.map((name) => startCli(["add", name], sb.env, `value of ${name}\n`, 180_000).done));
+  const results = await Promise.all(
+    names.map((name) => startCli(["add", name], sb.env, `value of ${name}\n`, 180_000).done),
+  );
   expect(results.filter((r) => r.code !== 0)).toEqual([]);
   const ls = await sb.run(["ls", "--json"]);
   expect(ls.code).toBe(0);
@@ -111,7 +116,9 @@ async function killLoop(sb: Sandbox, rounds: number): Promise<KillStats> {
     // The store decrypts: with the age CLI when present (it is fast), else with secretfile.
     let now: string;
     if (hasAge) {
-      const doc = JSON.parse(ageDecrypt(sb.identity, sb.store).toString()) as { secrets: Record<string, { value: string }> };
+      const doc = JSON.parse(ageDecrypt(sb.identity, sb.store).toString()) as {
+        secrets: Record<string, { value: string }>;
+      };
       expect(doc.secrets.OTHER?.value, `round ${round}`).toBe("untouched");
       now = doc.secrets.K!.value;
     } else {
@@ -132,7 +139,11 @@ async function killLoop(sb: Sandbox, rounds: number): Promise<KillStats> {
   stats.tempFiles = temps.length;
   // A writer killed between creating its temporary file and the rename leaves that file behind.
   expect(temps.length).toBeLessThanOrEqual(stats.killed);
-  expect(readdirSync(sb.dir).filter((f) => !f.startsWith(".store.age.tmp-")).sort()).toEqual(["identity.txt", "store.age"]);
+  expect(
+    readdirSync(sb.dir)
+      .filter((f) => !f.startsWith(".store.age.tmp-"))
+      .sort(),
+  ).toEqual(["identity.txt", "store.age"]);
   return stats;
 }
 
@@ -150,24 +161,28 @@ describe("personal mode: concurrent writers", { timeout: SLOW }, () => {
   });
 
   // test/hardening/faults/kill-personal.test.ts kills store workers hundreds of times more.
-  it(`a writer killed with SIGKILL at random moments (4 stores x ${KILLS_PER_STORE}) always leaves the old or the new store`, { timeout: 600_000 }, async (ctx) => {
-    const stores = Array.from({ length: 4 }, () => sandbox({ SECRETFILE_LOCK_STALE_MS: "2000" }));
-    const stats = await Promise.all(stores.map((sb) => killLoop(sb, KILLS_PER_STORE)));
-    const total = stats.reduce((a, s) => ({
-      killed: a.killed + s.killed,
-      killedLocked: a.killedLocked + s.killedLocked,
-      finished: a.finished + s.finished,
-      failed: [...a.failed, ...s.failed],
-      newState: a.newState + s.newState,
-      tempFiles: a.tempFiles + s.tempFiles,
-    }));
-    const writers = 4 * KILLS_PER_STORE;
-    await ctx.annotate(`over ${writers} writers: ${JSON.stringify(total)}`);
-    console.info(`kill loop over ${writers} writers: ${JSON.stringify(total)}`);
-    // Enough writers must really die mid-way (25 of 60), many of them holding the lock (10 of 60), or the test proves nothing.
-    expect(total.killed).toBeGreaterThanOrEqual(Math.floor((writers * 25) / 60));
-    expect(total.killedLocked).toBeGreaterThanOrEqual(Math.floor((writers * 10) / 60));
-  });
+  it(
+    `a writer killed with SIGKILL at random moments (4 stores x ${KILLS_PER_STORE}) always leaves the old or the new store`,
+    { timeout: 600_000 },
+    async (ctx) => {
+      const stores = Array.from({ length: 4 }, () => sandbox({ SECRETFILE_LOCK_STALE_MS: "2000" }));
+      const stats = await Promise.all(stores.map((sb) => killLoop(sb, KILLS_PER_STORE)));
+      const total = stats.reduce((a, s) => ({
+        killed: a.killed + s.killed,
+        killedLocked: a.killedLocked + s.killedLocked,
+        finished: a.finished + s.finished,
+        failed: [...a.failed, ...s.failed],
+        newState: a.newState + s.newState,
+        tempFiles: a.tempFiles + s.tempFiles,
+      }));
+      const writers = 4 * KILLS_PER_STORE;
+      await ctx.annotate(`over ${writers} writers: ${JSON.stringify(total)}`);
+      console.info(`kill loop over ${writers} writers: ${JSON.stringify(total)}`);
+      // Enough writers must really die mid-way (25 of 60), many of them holding the lock (10 of 60), or the test proves nothing.
+      expect(total.killed).toBeGreaterThanOrEqual(Math.floor((writers * 25) / 60));
+      expect(total.killedLocked).toBeGreaterThanOrEqual(Math.floor((writers * 10) / 60));
+    },
+  );
 });
 
 describe("personal mode: stale locks", { timeout: SLOW }, () => {
@@ -204,7 +219,9 @@ describe("personal mode: stale locks", { timeout: SLOW }, () => {
       diedAt = Date.now();
       const r = await add.done;
       expect([r.code, r.stdout]).toEqual([0, ""]);
-      expect(r.stderr).toBe(`secretfile: waiting for the lock ${lock} (another secretfile is writing)\nsecretfile: added L\n`);
+      expect(r.stderr).toBe(
+        `secretfile: waiting for the lock ${lock} (another secretfile is writing)\nsecretfile: added L\n`,
+      );
       expect(Date.now() - diedAt).toBeGreaterThanOrEqual(1900);
     } finally {
       clearInterval(refresher);

@@ -33,29 +33,35 @@ function storeFolder(dir: string, identity: string, store: Buffer): string {
 
 describe.concurrent("personal mode: damaged stores", { timeout: SLOW }, () => {
   // One run of the CLI per offset: 200 take a minute on an idle 2-core machine, far more on a busy one.
-  it(`a byte flipped at any of ${FLIPS} offsets over header and payload is exit 5, nothing on stdout, the file named`, { timeout: 600_000 }, async () => {
-    const sb = sandbox();
-    await sb.add("K", "the value");
-    const good = readFileSync(sb.store);
-    const header = headerLength(good);
-    expect(header).toBeGreaterThan(100);
-    // Every byte of the header (its MAC line included) and offsets spread evenly over the payload; with fewer flips
-    // than header bytes, offsets spread evenly over the whole file.
-    const offsets = FLIPS > header ? Array.from({ length: header }, (_, i) => i) : [];
-    const start = offsets.length === 0 ? 0 : header;
-    const spread = FLIPS - offsets.length;
-    for (let i = 0; i < spread; i++) offsets.push(start + Math.floor((i * (good.length - start - 1)) / (spread - 1)));
-    expect(new Set(offsets).size).toBe(FLIPS);
-    const bad = await mapLimit(offsets, 4, async (offset) => {
-      const store = Buffer.from(good);
-      store[offset]! ^= 0x01;
-      const file = storeFolder(path.join(sb.root, `flip-${offset}`), sb.identity, store);
-      const r = await runCli(["get", "K", "--dir", path.dirname(file)], { env: sb.env, timeoutMs: 120_000 });
-      const ok = r.code === 5 && r.stdout === "" && r.stderr.startsWith(`secretfile: error: ${file} `);
-      return ok ? null : { offset, byte: String.fromCharCode(good[offset]!), code: r.code, stdout: r.stdout, stderr: r.stderr };
-    });
-    expect(bad.filter((b) => b !== null)).toEqual([]);
-  });
+  it(
+    `a byte flipped at any of ${FLIPS} offsets over header and payload is exit 5, nothing on stdout, the file named`,
+    { timeout: 600_000 },
+    async () => {
+      const sb = sandbox();
+      await sb.add("K", "the value");
+      const good = readFileSync(sb.store);
+      const header = headerLength(good);
+      expect(header).toBeGreaterThan(100);
+      // Every byte of the header (its MAC line included) and offsets spread evenly over the payload; with fewer flips
+      // than header bytes, offsets spread evenly over the whole file.
+      const offsets = FLIPS > header ? Array.from({ length: header }, (_, i) => i) : [];
+      const start = offsets.length === 0 ? 0 : header;
+      const spread = FLIPS - offsets.length;
+      for (let i = 0; i < spread; i++) offsets.push(start + Math.floor((i * (good.length - start - 1)) / (spread - 1)));
+      expect(new Set(offsets).size).toBe(FLIPS);
+      const bad = await mapLimit(offsets, 4, async (offset) => {
+        const store = Buffer.from(good);
+        store[offset]! ^= 0x01;
+        const file = storeFolder(path.join(sb.root, `flip-${offset}`), sb.identity, store);
+        const r = await runCli(["get", "K", "--dir", path.dirname(file)], { env: sb.env, timeoutMs: 120_000 });
+        const ok = r.code === 5 && r.stdout === "" && r.stderr.startsWith(`secretfile: error: ${file} `);
+        return ok
+          ? null
+          : { offset, byte: String.fromCharCode(good[offset]!), code: r.code, stdout: r.stdout, stderr: r.stderr };
+      });
+      expect(bad.filter((b) => b !== null)).toEqual([]);
+    },
+  );
 
   it("a truncated store is exit 5 at every length tried, the file named", async () => {
     const sb = sandbox();
@@ -69,7 +75,15 @@ describe.concurrent("personal mode: damaged stores", { timeout: SLOW }, () => {
       writeFileSync(sb.store, good.subarray(0, length));
       const r = await sb.run(["get", "K"]);
       got[length] = [r.code, r.stdout, r.stderr.split("\n")[0]];
-      want[length] = [5, "", expect.stringMatching(new RegExp(`^secretfile: error: ${sb.store} (is damaged, truncated or not an age file|is not encrypted to this identity)`))];
+      want[length] = [
+        5,
+        "",
+        expect.stringMatching(
+          new RegExp(
+            `^secretfile: error: ${sb.store} (is damaged, truncated or not an age file|is not encrypted to this identity)`,
+          ),
+        ),
+      ];
     }
     expect(got).toEqual(want);
   });
@@ -122,7 +136,11 @@ describe.concurrent("personal mode: damaged stores", { timeout: SLOW }, () => {
     const damaged = readFileSync(sb.store);
     damaged[damaged.length - 5]! ^= 0x80;
     writeFileSync(sb.store, damaged);
-    for (const args of [["add", "L"], ["add", "K", "--replace"], ["rm", "K"]]) {
+    for (const args of [
+      ["add", "L"],
+      ["add", "K", "--replace"],
+      ["rm", "K"],
+    ]) {
       const r = await sb.run(args, { input: "new" });
       expect([r.code, r.stdout], args.join(" ")).toEqual([5, ""]);
       expect(r.stderr).toContain(sb.store);
@@ -135,14 +153,38 @@ describe.concurrent("personal mode: damaged stores", { timeout: SLOW }, () => {
 describe.concurrent("personal mode: unknown store contents (written with age -r)", { timeout: SLOW }, () => {
   // [what, the plaintext, the error after "secretfile: error: STORE "]
   const docs: [string, string, string][] = [
-    ["an unknown version", '{"format":"secretfile-store","version":99,"secrets":{}}', "has store version 99; this secretfile reads version 1"],
-    ["a version that is a string", '{"format":"secretfile-store","version":"1","secrets":{}}', 'has store version "1"; this secretfile reads version 1'],
-    ["no format tag", '{"version":1,"secrets":{}}', 'is damaged: its plaintext is not a secretfile store (no "format": "secretfile-store")'],
-    ["another format", '{"format":"sops","version":1,"secrets":{}}', 'is damaged: its plaintext is not a secretfile store (no "format": "secretfile-store")'],
+    [
+      "an unknown version",
+      '{"format":"secretfile-store","version":99,"secrets":{}}',
+      "has store version 99; this secretfile reads version 1",
+    ],
+    [
+      "a version that is a string",
+      '{"format":"secretfile-store","version":"1","secrets":{}}',
+      'has store version "1"; this secretfile reads version 1',
+    ],
+    [
+      "no format tag",
+      '{"version":1,"secrets":{}}',
+      'is damaged: its plaintext is not a secretfile store (no "format": "secretfile-store")',
+    ],
+    [
+      "another format",
+      '{"format":"sops","version":1,"secrets":{}}',
+      'is damaged: its plaintext is not a secretfile store (no "format": "secretfile-store")',
+    ],
     ["plaintext that is not JSON", "MERAKI_API_KEY=abc\n", "is damaged: its plaintext is not a JSON document"],
     ["no secrets object", '{"format":"secretfile-store","version":1}', 'is damaged: it has no "secrets" object'],
-    ["an invalid name", '{"format":"secretfile-store","version":1,"secrets":{"BAD-NAME":{"value":"v","created":"x","updated":"x"}}}', 'is damaged: it holds an invalid secret name "BAD-NAME"'],
-    ["a malformed entry", '{"format":"secretfile-store","version":1,"secrets":{"K":{"value":5,"created":"x","updated":"x"}}}', "is damaged: the entry for K is malformed"],
+    [
+      "an invalid name",
+      '{"format":"secretfile-store","version":1,"secrets":{"BAD-NAME":{"value":"v","created":"x","updated":"x"}}}',
+      'is damaged: it holds an invalid secret name "BAD-NAME"',
+    ],
+    [
+      "a malformed entry",
+      '{"format":"secretfile-store","version":1,"secrets":{"K":{"value":5,"created":"x","updated":"x"}}}',
+      "is damaged: the entry for K is malformed",
+    ],
   ];
 
   it("each is exit 5 with nothing on stdout and an error naming the file and what is wrong", async (ctx) => {

@@ -23,14 +23,20 @@ describe.concurrent("personal mode and the age CLI", { timeout: SLOW }, () => {
   it("age -d -i identity.txt store.age decrypts the store, and its JSON holds the values and metadata", async (ctx) => {
     ctx.skip(!hasAge, NO_AGE);
     const sb = sandbox();
-    await sb.add("MERAKI_API_KEY", "sk live \"quoted\" 🔑\n", ["--description", "dashboard", "--expires", "2027-03-31"]);
+    await sb.add("MERAKI_API_KEY", 'sk live "quoted" 🔑\n', ["--description", "dashboard", "--expires", "2027-03-31"]);
     await sb.add("OTHER", "second");
     const doc = decrypt(sb.identity, sb.store);
     expect(doc).toEqual({
       format: "secretfile-store",
       version: 1,
       secrets: {
-        MERAKI_API_KEY: { value: 'sk live "quoted" 🔑', created: expect.any(String), updated: expect.any(String), description: "dashboard", expires: "2027-03-31" },
+        MERAKI_API_KEY: {
+          value: 'sk live "quoted" 🔑',
+          created: expect.any(String),
+          updated: expect.any(String),
+          description: "dashboard",
+          expires: "2027-03-31",
+        },
         OTHER: { value: "second", created: expect.any(String), updated: expect.any(String) },
       },
     });
@@ -44,7 +50,11 @@ describe.concurrent("personal mode and the age CLI", { timeout: SLOW }, () => {
     const sb = sandbox();
     await sb.init();
     const created = "2026-01-02T03:04:05.000Z";
-    const doc = { format: "secretfile-store", version: 1, secrets: { K: { value: "v from age", created, updated: created } } };
+    const doc = {
+      format: "secretfile-store",
+      version: 1,
+      secrets: { K: { value: "v from age", created, updated: created } },
+    };
     // Encrypted to this identity and to a second recipient, as an admin keeping a backup key would.
     const backup = path.join(sb.root, "backup-identity.txt");
     ageKeygen(backup);
@@ -67,7 +77,10 @@ describe.concurrent("personal mode and the age CLI", { timeout: SLOW }, () => {
     const empty = JSON.stringify({ format: "secretfile-store", version: 1, secrets: {} });
     writeFileSync(sb.store, ageEncrypt(empty, ageRecipient(sb.identity)), { mode: 0o600 });
     expect(await sb.run(["ls", "--json"])).toEqual({ code: 0, signal: null, stdout: "[]\n", stderr: "" });
-    expect(await sb.run(["add", "K"], { input: "keygen value" })).toMatchObject({ code: 0, stderr: "secretfile: added K\n" });
+    expect(await sb.run(["add", "K"], { input: "keygen value" })).toMatchObject({
+      code: 0,
+      stderr: "secretfile: added K\n",
+    });
     expect(await sb.run(["get", "K"])).toMatchObject({ code: 0, stdout: "keygen value" });
     expect(await sb.run(["exec", "--", "sh", "-c", 'test "$K" = "keygen value"'])).toMatchObject({ code: 0 });
     expect(decrypt(sb.identity, sb.store).secrets.K?.value).toBe("keygen value");

@@ -6,7 +6,16 @@ import { chmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Result } from "../../helpers/cli.js";
-import { filesContaining, FIXTURES, holdsPiece, removeSandboxes, sandbox, sleep, startCli, type Sandbox } from "../../helpers/personal.js";
+import {
+  filesContaining,
+  FIXTURES,
+  holdsPiece,
+  removeSandboxes,
+  sandbox,
+  sleep,
+  startCli,
+  type Sandbox,
+} from "../../helpers/personal.js";
 
 afterAll(removeSandboxes);
 
@@ -20,7 +29,13 @@ const distinctive = () => `sfleak${randomBytes(24).toString("base64url").slice(0
  * Runs the CLI and checks that no value, nor any 10-character piece of one, is in its stderr, its stdout
  * (unless allowed), or any file under the sandbox.
  */
-async function step(sb: Sandbox, values: string[], args: string[], input: string | Buffer = "", opts: { stdoutMayHold?: string } = {}): Promise<Result> {
+async function step(
+  sb: Sandbox,
+  values: string[],
+  args: string[],
+  input: string | Buffer = "",
+  opts: { stdoutMayHold?: string } = {},
+): Promise<Result> {
   const r = await sb.run(args, { input });
   for (const v of values) {
     expect(holdsPiece(r.stderr, v), `stderr of secretfile ${args.join(" ")}: ${r.stderr}`).toBe(false);
@@ -60,7 +75,9 @@ describe.concurrent("personal mode: values do not leak", { timeout: SLOW }, () =
     expect((await step(sb, all, ["add", "LEAK_KEY"], v2)).code).toBe(1);
     expect((await step(sb, all, ["add", "BAD-NAME"], v2)).code).toBe(2);
     expect((await step(sb, all, ["add", "NUL_KEY"], `${v2}\0${v2}`)).code).toBe(2);
-    expect((await step(sb, all, ["add", "UTF_KEY"], Buffer.concat([Buffer.from(v2), Buffer.from([0xff])]))).code).toBe(2);
+    expect((await step(sb, all, ["add", "UTF_KEY"], Buffer.concat([Buffer.from(v2), Buffer.from([0xff])]))).code).toBe(
+      2,
+    );
     expect((await step(sb, all, ["add", "BIG_KEY"], v2.repeat(2000))).code).toBe(2);
     expect((await step(sb, all, ["add", "EXP_KEY", "--expires", "soon"], v2)).code).toBe(2);
     expect((await step(sb, all, ["get", "NOPE"])).code).toBe(3);

@@ -1,7 +1,17 @@
 // Personal mode end to end: unsafe modes, owners and symlinks are refused (exit 4) with the fix in the hint,
 // and init creates every file with its final private mode whatever the umask.
 
-import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, unlinkSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  unlinkSync,
+} from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
@@ -20,7 +30,10 @@ describe.concurrent("personal mode: unsafe files", { timeout: SLOW }, () => {
     await sb.add("K", "v");
     const got: Record<string, unknown> = {};
     const want: Record<string, unknown> = {};
-    for (const [what, file] of [["identity", sb.identity], ["store", sb.store]] as const) {
+    for (const [what, file] of [
+      ["identity", sb.identity],
+      ["store", sb.store],
+    ] as const) {
       for (const mode of [0o640, 0o604, 0o620]) {
         chmodSync(file, mode);
         const r = await sb.run(["get", "K"]);
@@ -43,7 +56,15 @@ describe.concurrent("personal mode: unsafe files", { timeout: SLOW }, () => {
     await sb.add("K", "v");
     chmodSync(sb.store, 0o640);
     const before = readFileSync(sb.store);
-    const commands = [["get", "K"], ["ls"], ["ls", "--json"], ["exec", "--", "true"], ["add", "L"], ["add", "K", "--replace"], ["rm", "K"]];
+    const commands = [
+      ["get", "K"],
+      ["ls"],
+      ["ls", "--json"],
+      ["exec", "--", "true"],
+      ["add", "L"],
+      ["add", "K", "--replace"],
+      ["rm", "K"],
+    ];
     const got: Record<string, unknown> = {};
     for (const args of commands) {
       const r = await sb.run(args, { input: "new" });
@@ -69,7 +90,10 @@ describe.concurrent("personal mode: unsafe files", { timeout: SLOW }, () => {
     await sb.add("K", "v");
     const got: Record<string, unknown> = {};
     const want: Record<string, unknown> = {};
-    for (const [mode, fix] of [[0o770, 0o750], [0o1777, 0o755]] as const) {
+    for (const [mode, fix] of [
+      [0o770, 0o750],
+      [0o1777, 0o755],
+    ] as const) {
       chmodSync(sb.dir, mode);
       const get = await sb.run(["get", "K"]);
       const add = await sb.run(["add", "L"], { input: "w" });
@@ -90,13 +114,21 @@ describe.concurrent("personal mode: unsafe files", { timeout: SLOW }, () => {
     const sb = sandbox();
     await sb.add("K", "v");
     const got: Record<string, unknown> = {};
-    for (const [what, file] of [["identity", sb.identity], ["store", sb.store], ["folder", sb.dir]] as const) {
+    for (const [what, file] of [
+      ["identity", sb.identity],
+      ["store", sb.store],
+      ["folder", sb.dir],
+    ] as const) {
       chownSync(file, 65534, 65534);
       const r = await sb.run(["get", "K"]);
       chownSync(file, 0, 0);
       got[what] = r;
     }
-    for (const [what, file] of [["identity", sb.identity], ["store", sb.store], ["folder", sb.dir]] as const) {
+    for (const [what, file] of [
+      ["identity", sb.identity],
+      ["store", sb.store],
+      ["folder", sb.dir],
+    ] as const) {
       expect(got[what], what).toEqual({
         code: 4,
         signal: null,
@@ -133,7 +165,14 @@ describe.concurrent("personal mode: symlinks are not followed", { timeout: SLOW 
     unlinkSync(sb.store);
     symlinkSync(real, sb.store);
     const stderr = `secretfile: error: refusing to follow a symlink at the store ${sb.store}\nsecretfile: hint: replace the link with the real file, or point secretfile at the real folder\n`;
-    for (const args of [["get", "K"], ["ls", "--json"], ["exec", "--", "true"], ["add", "L"], ["add", "K", "--replace"], ["rm", "K"]]) {
+    for (const args of [
+      ["get", "K"],
+      ["ls", "--json"],
+      ["exec", "--", "true"],
+      ["add", "L"],
+      ["add", "K", "--replace"],
+      ["rm", "K"],
+    ]) {
       expect(await sb.run(args, { input: "w" }), args.join(" ")).toEqual({ code: 4, signal: null, stdout: "", stderr });
     }
     expect(lstatSync(sb.store).isSymbolicLink()).toBe(true);
@@ -179,7 +218,9 @@ describe.concurrent("personal mode: files are created private", { timeout: SLOW 
     const dir = path.join(sb.root, "a", "b", "store");
     const r = await runWithUmask("000", ["init", "--dir", dir], sb.env);
     expect(r.code).toBe(0);
-    expect([modeOf(dir), modeOf(path.join(dir, "identity.txt")), modeOf(path.join(dir, "store.age"))].map(octal)).toEqual(["700", "600", "600"]);
+    expect(
+      [modeOf(dir), modeOf(path.join(dir, "identity.txt")), modeOf(path.join(dir, "store.age"))].map(octal),
+    ).toEqual(["700", "600", "600"]);
     const add = await runWithUmask("000", ["add", "K", "--dir", dir], sb.env, "v");
     expect(add.code).toBe(0);
     const replace = await runWithUmask("000", ["add", "K", "--replace", "--dir", dir], sb.env, "w");

@@ -15,15 +15,21 @@ import { Store, storePaths } from "../../../src/store/store.js";
 
 const ENV_PROBE = path.join(FIXTURES, "env-probe.mjs");
 const TTY_RUN = path.join(FIXTURES, "tty-run.py");
-const sha = (v: string) => ({ sha256: createHash("sha256").update(v, "utf8").digest("hex"), bytes: Buffer.byteLength(v) });
+const sha = (v: string) => ({
+  sha256: createHash("sha256").update(v, "utf8").digest("hex"),
+  bytes: Buffer.byteLength(v),
+});
 const SLOW = 240_000;
 const HOLE_1 = ["PATH", "LD_PRELOAD", "PYTHONPATH", "NODE_OPTIONS", "BASH_ENV", "HTTPS_PROXY", "https_proxy"];
 
 /** Writes `secrets` (with their descriptions) into the sandbox's store with the store API, bypassing every check. */
 async function oldStore(sb: Sandbox, secrets: Record<string, { value: string; description?: string }>): Promise<void> {
-  const store = existsSync(sb.store) ? await Store.open(storePaths(sb.dir)) : await Store.create(storePaths(sb.dir), { pq: false });
+  const store = existsSync(sb.store)
+    ? await Store.open(storePaths(sb.dir))
+    : await Store.create(storePaths(sb.dir), { pq: false });
   await store.update((doc) => {
-    for (const [name, s] of Object.entries(secrets)) setEntry(doc.secrets, name, { ...s, created: "2025-01-01T00:00:00.000Z", updated: "2025-01-01T00:00:00.000Z" });
+    for (const [name, s] of Object.entries(secrets))
+      setEntry(doc.secrets, name, { ...s, created: "2025-01-01T00:00:00.000Z", updated: "2025-01-01T00:00:00.000Z" });
   });
 }
 
@@ -73,13 +79,19 @@ describe.concurrent("reserved names in personal mode", { timeout: SLOW }, () => 
   it("exec of an old store holding PATH runs the caller's true, not a planted one, and warns naming PATH", async () => {
     const sb = sandbox();
     const { dir, marker } = plantedTrue(sb);
-    await oldStore(sb, { PATH: { value: `${dir}:/usr/bin:/bin` }, LD_PRELOAD: { value: "/tmp/evil.so" }, A_KEY: { value: "a value" } });
+    await oldStore(sb, {
+      PATH: { value: `${dir}:/usr/bin:/bin` },
+      LD_PRELOAD: { value: "/tmp/evil.so" },
+      A_KEY: { value: "a value" },
+    });
     const r = await sb.run(["exec", "--", "true"], { env: { PATH: "/usr/local/bin:/usr/bin:/bin" } });
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(marker)).toBe(false);
     expect(r.stderr).toMatch(/^secretfile: warning: LD_PRELOAD is not given to the job: it is a reserved name/m);
     expect(r.stderr).toMatch(/^secretfile: warning: PATH is not given to the job: it is a reserved name/m);
-    const probe = await sb.run(["exec", "--", process.execPath, ENV_PROBE, "PATH", "LD_PRELOAD", "A_KEY"], { env: { PATH: "/usr/bin:/bin" } });
+    const probe = await sb.run(["exec", "--", process.execPath, ENV_PROBE, "PATH", "LD_PRELOAD", "A_KEY"], {
+      env: { PATH: "/usr/bin:/bin" },
+    });
     expect(JSON.parse(probe.stdout)).toEqual({ PATH: sha("/usr/bin:/bin"), LD_PRELOAD: null, A_KEY: sha("a value") });
   });
 
@@ -93,14 +105,27 @@ describe.concurrent("reserved names in personal mode", { timeout: SLOW }, () => 
     const file = await sb.run(["exec", "--file", "LD", "--", "true"]);
     expect(file.code, file.stderr).toBe(2);
     expect(file.stderr).toContain("--file LD_FILE=LD");
-    const mapped = await sb.run(["exec", "--map", "HTTPS_PROXY=CORP_PROXY", "--", process.execPath, ENV_PROBE, "HTTPS_PROXY", "CORP_PROXY"]);
+    const mapped = await sb.run([
+      "exec",
+      "--map",
+      "HTTPS_PROXY=CORP_PROXY",
+      "--",
+      process.execPath,
+      ENV_PROBE,
+      "HTTPS_PROXY",
+      "CORP_PROXY",
+    ]);
     expect(mapped.code, mapped.stderr).toBe(0);
     expect(JSON.parse(mapped.stdout)).toEqual({ HTTPS_PROXY: sha("http://proxy.corp:3128"), CORP_PROXY: null });
   });
 });
 
 describe.concurrent("a writer's text in personal mode", { timeout: SLOW }, () => {
-  it.for([["U+009B", "\u009b31m"], ["U+202E", "\u202egnp.exe"], ["ESC", "\u001b[2J"]])("add --description holding %s is exit 2 and stores nothing", async ([, bad]) => {
+  it.for([
+    ["U+009B", "\u009b31m"],
+    ["U+202E", "\u202egnp.exe"],
+    ["ESC", "\u001b[2J"],
+  ])("add --description holding %s is exit 2 and stores nothing", async ([, bad]) => {
     const sb = sandbox();
     const r = await sb.run(["add", "A_KEY", "--description", `before ${bad} after`], { input: "v" });
     expect(r.code, r.stderr).toBe(2);
@@ -125,7 +150,19 @@ describe.concurrent("a writer's text in personal mode", { timeout: SLOW }, () =>
   it("an audit log line whose program and command line hold ESC and CSI is shown escaped by `secretfile audit`", async () => {
     const sb = sandbox();
     const log = path.join(sb.root, "audit.log");
-    const record = { time: "2026-11-03T14:02:11.000Z", op: "get", uid: 1005, user: "netops", pid: 42, program: "/tmp/\u001b]0;owned\u0007x", cmdline: "x \u009b2J \u202eevil", names: ["A_KEY"], given: ["A_KEY"], allowed: true, reason: "read rule" };
+    const record = {
+      time: "2026-11-03T14:02:11.000Z",
+      op: "get",
+      uid: 1005,
+      user: "netops",
+      pid: 42,
+      program: "/tmp/\u001b]0;owned\u0007x",
+      cmdline: "x \u009b2J \u202eevil",
+      names: ["A_KEY"],
+      given: ["A_KEY"],
+      allowed: true,
+      reason: "read rule",
+    };
     writeFileSync(log, `${JSON.stringify(record)}\n`);
     const r = await sb.run(["audit", "--audit", log]);
     expect(r.code, r.stderr).toBe(0);
@@ -143,7 +180,10 @@ describe.concurrent("a writer's text in personal mode", { timeout: SLOW }, () =>
 
 /** Runs `secretfile ARGS` on a pseudo-terminal with the sandbox's environment. */
 async function onTerminal(sb: Sandbox, args: string[]): Promise<{ out: string; code: number; prompted: boolean }> {
-  const child = spawn("python3", [TTY_RUN, JSON.stringify([process.execPath, BIN, ...args])], { env: sb.env, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn("python3", [TTY_RUN, JSON.stringify([process.execPath, BIN, ...args])], {
+    env: sb.env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   const r = await collect(child, "", 90_000);
   if (r.code !== 0) throw new Error(`tty-run failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout) as { out: string; code: number; prompted: boolean };

@@ -5,7 +5,14 @@ import { readFileSync } from "node:fs";
 import net from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
-import { NEEDS_ROOT, prepareAgent, spawnAgent, untilReady, useSystem, type AgentProcess } from "../../helpers/system.js";
+import {
+  NEEDS_ROOT,
+  prepareAgent,
+  spawnAgent,
+  untilReady,
+  useSystem,
+  type AgentProcess,
+} from "../../helpers/system.js";
 
 const OPEN = 24;
 
@@ -27,14 +34,17 @@ function connect(socket: string): Promise<(line: string) => Promise<string | und
       waiters.splice(0).forEach((w) => w(data.includes("\n") ? data.trim() : undefined));
     });
     conn.once("connect", () =>
-      resolve((line) => new Promise((done) => {
-        if (closed) {
-          done(undefined);
-          return;
-        }
-        waiters.push(done);
-        conn.end(line);
-      })),
+      resolve(
+        (line) =>
+          new Promise((done) => {
+            if (closed) {
+              done(undefined);
+              return;
+            }
+            waiters.push(done);
+            conn.end(line);
+          }),
+      ),
     );
     conn.once("error", reject);
   });
@@ -61,7 +71,10 @@ describe.skipIf(!isRoot)(`system agent stopping (${NEEDS_ROOT})`, () => {
     expect(answers.filter((a) => a === undefined || !a.includes('"ok":true'))).toEqual([]);
     expect(await agent.exited).toEqual({ code: 0, signal: null });
     // Each read in the audit log, before the agent's stop.
-    const records = readFileSync(files.audit, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { event?: string; op?: string });
+    const records = readFileSync(files.audit, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { event?: string; op?: string });
     const events = records.map((r) => r.event ?? r.op);
     expect(events).toEqual(["start", ...Array<string>(OPEN).fill("get"), "stop"]);
   });

@@ -129,16 +129,31 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
       const second = value("newer");
       let r = await agent.run(["add", "ADMIN_NEW"], { as: admin, input: first });
       expect(r.code, r.stderr).toBe(0);
-      expect(await request(agent.socket, { v: 1, op: "get", name: "ADMIN_NEW" })).toEqual({ ok: true, op: "get", value: first });
+      expect(await request(agent.socket, { v: 1, op: "get", name: "ADMIN_NEW" })).toEqual({
+        ok: true,
+        op: "get",
+        value: first,
+      });
       r = await agent.run(["add", "--replace", "ADMIN_NEW"], { as: admin, input: second });
       expect(r.code, r.stderr).toBe(0);
-      expect(await request(agent.socket, { v: 1, op: "get", name: "ADMIN_NEW" })).toEqual({ ok: true, op: "get", value: second });
+      expect(await request(agent.socket, { v: 1, op: "get", name: "ADMIN_NEW" })).toEqual({
+        ok: true,
+        op: "get",
+        value: second,
+      });
       expectDenied(await agent.run(["get", "ADMIN_NEW"], { as: admin }), admin.name, "ADMIN_NEW");
       r = await agent.run(["rm", "ADMIN_NEW"], { as: admin });
       expect(r.code, r.stderr).toBe(0);
-      expect(await request(agent.socket, { v: 1, op: "get", name: "ADMIN_NEW" })).toMatchObject({ ok: false, error: { code: "not-found" } });
+      expect(await request(agent.socket, { v: 1, op: "get", name: "ADMIN_NEW" })).toMatchObject({
+        ok: false,
+        error: { code: "not-found" },
+      });
       // Write never implies read, nor read write.
-      expectDenied(await agent.run(["add", "USER_KEY", "--replace"], { as: sys.users.job, input: "x" }), sys.users.job.name, "USER_KEY");
+      expectDenied(
+        await agent.run(["add", "USER_KEY", "--replace"], { as: sys.users.job, input: "x" }),
+        sys.users.job.name,
+        "USER_KEY",
+      );
       expectDenied(await agent.run(["rm", "USER_KEY"], { as: sys.users.job }), sys.users.job.name, "USER_KEY");
     });
 
@@ -166,11 +181,19 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
     it("keeps the identity and the store unreadable by the job's uid", () => {
       const { job } = sys.users;
       for (const file of [path.join(agent.dir, "identity.txt"), path.join(agent.dir, "store.age")]) {
-        const r = spawnSync(NODE, ["-e", "try { require('fs').openSync(process.argv[1], 'r'); console.log('OPENED') } catch (e) { console.log(e.code) }", file], {
-          uid: job.uid,
-          gid: job.gid,
-          encoding: "utf8",
-        });
+        const r = spawnSync(
+          NODE,
+          [
+            "-e",
+            "try { require('fs').openSync(process.argv[1], 'r'); console.log('OPENED') } catch (e) { console.log(e.code) }",
+            file,
+          ],
+          {
+            uid: job.uid,
+            gid: job.gid,
+            encoding: "utf8",
+          },
+        );
         expect(r.stdout.trim(), file).toBe("EACCES");
       }
     });
@@ -178,7 +201,9 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
     it("lets root read, list, add and remove every name", async () => {
       expect((await agent.run(["get", "HIDDEN_KEY"])).stdout).toBe(secrets.HIDDEN_KEY);
       const ls = await agent.run(["ls", "--json"]);
-      expect((JSON.parse(ls.stdout) as { name: string }[]).map((s) => s.name).sort()).toEqual(Object.keys(secrets).sort());
+      expect((JSON.parse(ls.stdout) as { name: string }[]).map((s) => s.name).sort()).toEqual(
+        Object.keys(secrets).sort(),
+      );
       expect((await agent.run(["add", "ROOT_KEY"], { input: "root-value" })).code).toBe(0);
       expect((await agent.run(["get", "ROOT_KEY"])).stdout).toBe("root-value");
       expect((await agent.run(["rm", "ROOT_KEY"])).code).toBe(0);
@@ -194,7 +219,11 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
       expect(r.stderr).toContain("systemctl");
 
       const dead = path.join(sys.world.root, "dead-agent.sock");
-      const bind = spawnSync("/usr/bin/python3", ["-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", dead]);
+      const bind = spawnSync("/usr/bin/python3", [
+        "-c",
+        "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])",
+        dead,
+      ]);
       expect(bind.status).toBe(0);
       chmodSync(dead, 0o666);
       r = await sys.world.run(["exec", "--", "/usr/bin/true"], { as: job, env: { SECRETFILE_SOCKET: dead } });
@@ -244,7 +273,10 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
     // Flip to `it` once handle.ts refuses them too.
     it("refuses exec and ls, not only get, while the policy is invalid", async () => {
       const { job } = sys.users;
-      const agent = await sys.startAgent({ policyText: `read user:${job.name} A_KEY\n`, secrets: { A_KEY: value("a") } });
+      const agent = await sys.startAgent({
+        policyText: `read user:${job.name} A_KEY\n`,
+        secrets: { A_KEY: value("a") },
+      });
       writePolicy(agent.policy, `read user:${job.name} A_KEY\nnot a rule\n`);
       const [exec, ls] = await Promise.all([
         agent.run(["exec", "--", "/usr/bin/true"], { as: job }),
@@ -263,7 +295,9 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
     });
 
     /** Starts an agent on a fresh valid policy changed by `change`; resolves when it has ended. */
-    async function startFails(change: (policy: string) => void): Promise<{ code: number | null; stderr: string; policy: string }> {
+    async function startFails(
+      change: (policy: string) => void,
+    ): Promise<{ code: number | null; stderr: string; policy: string }> {
       writePolicy(files.policy, `read user:${sys.users.job.name} A_KEY\n`);
       change(files.policy);
       const proc = sys.spawnAgent(files);
@@ -287,7 +321,9 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
     });
 
     it("refuses a policy with a bad line, naming the file and the line number", async () => {
-      const r = await startFails((policy) => writePolicy(policy, `# ok\nread user:${sys.users.job.name} A_KEY\nread nobody-here A_KEY\n`));
+      const r = await startFails((policy) =>
+        writePolicy(policy, `# ok\nread user:${sys.users.job.name} A_KEY\nread nobody-here A_KEY\n`),
+      );
       expect(r.code).not.toBe(0);
       expect(r.code).not.toBeNull();
       expect(r.stderr).toContain(`${r.policy}:3`);

@@ -8,7 +8,14 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
-import { NEEDS_ROOT, untilReady, useSystem, type RunningAgent, type RunResult, type TestUser } from "../../helpers/system.js";
+import {
+  NEEDS_ROOT,
+  untilReady,
+  useSystem,
+  type RunningAgent,
+  type RunResult,
+  type TestUser,
+} from "../../helpers/system.js";
 
 const value = (tag: string) => `${tag}-${randomBytes(12).toString("hex")}`;
 const PENDING = /as change ([0-9a-f]{12}), fingerprint ([0-9a-f]{4}(?:-[0-9a-f]{4}){3})/;
@@ -16,7 +23,12 @@ const PENDING = /as change ([0-9a-f]{12}), fingerprint ([0-9a-f]{4}(?:-[0-9a-f]{
 describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { timeout: 120_000 }, () => {
   const sys = useSystem(["alice", "bob", "carol", "outsider", "reader"], { secops: ["alice", "bob", "carol"] });
   let agent: RunningAgent;
-  const old = { MERAKI_API_KEY: value("old-meraki"), TRIPLE_KEY: value("old-triple"), SHORT_KEY: value("old-short"), KILL_KEY: value("old-kill") };
+  const old = {
+    MERAKI_API_KEY: value("old-meraki"),
+    TRIPLE_KEY: value("old-triple"),
+    SHORT_KEY: value("old-short"),
+    KILL_KEY: value("old-kill"),
+  };
 
   beforeAll(async () => {
     const g = sys.groups.secops.name;
@@ -36,7 +48,11 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
 
   const as = (user: TestUser, args: string[], input?: string) => agent.run(args, { as: user, input });
   /** Asks for `add NAME --replace` as `user`; expects exit 7 and returns the id and fingerprint it printed. */
-  async function ask(user: TestUser, name: string, v: string): Promise<{ id: string; fingerprint: string; r: RunResult }> {
+  async function ask(
+    user: TestUser,
+    name: string,
+    v: string,
+  ): Promise<{ id: string; fingerprint: string; r: RunResult }> {
     const r = await as(user, ["add", name, "--replace"], v);
     expect(r.code, r.stderr).toBe(7);
     const m = PENDING.exec(r.stderr);
@@ -45,13 +61,22 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
   }
   const get = async (name: string) => (await as(sys.users.reader, ["get", name])).stdout;
   const pendingFile = (id: string) => path.join(agent.dir, "pending", `${id}.age`);
-  const everything = () => readFileSync(agent.auditPath, "utf8") + agent.stderr() + readdirSync(path.join(agent.dir, "pending")).map((f) => readFileSync(path.join(agent.dir, "pending", f), "latin1")).join("");
+  const everything = () =>
+    readFileSync(agent.auditPath, "utf8") +
+    agent.stderr() +
+    readdirSync(path.join(agent.dir, "pending"))
+      .map((f) => readFileSync(path.join(agent.dir, "pending", f), "latin1"))
+      .join("");
 
   it("holds a change: exit 7, invisible to the reader; the requester's and an outsider's approvals are refused; a member's applies it", async () => {
     const v = value("new-meraki");
     const { id, fingerprint, r } = await ask(sys.users.alice, "MERAKI_API_KEY", v);
-    expect(r.stderr).toMatch(/secretfile: error: the change was not applied: add --replace MERAKI_API_KEY waits for approval/);
-    expect(r.stderr).toMatch(new RegExp(`hint: it needs 1 more of group:${sys.groups.secops.name} \\(\`secretfile approve ${id}\`\\)`));
+    expect(r.stderr).toMatch(
+      /secretfile: error: the change was not applied: add --replace MERAKI_API_KEY waits for approval/,
+    );
+    expect(r.stderr).toMatch(
+      new RegExp(`hint: it needs 1 more of group:${sys.groups.secops.name} \\(\`secretfile approve ${id}\`\\)`),
+    );
     expect(await get("MERAKI_API_KEY")).toBe(old.MERAKI_API_KEY);
 
     // Kept encrypted, the service account's, 0600, in a 0700 folder; no plaintext in it nor in the audit log.
@@ -64,12 +89,21 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
     // The approver sees what would change and the same fingerprint; the reader sees no pending change.
     const listed = await as(sys.users.bob, ["pending", "--json"]);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(JSON.parse(listed.stdout)).toMatchObject([{ id, change: "add --replace", names: ["MERAKI_API_KEY"], requester: { uid: sys.users.alice.uid }, fingerprint }]);
+    expect(JSON.parse(listed.stdout)).toMatchObject([
+      { id, change: "add --replace", names: ["MERAKI_API_KEY"], requester: { uid: sys.users.alice.uid }, fingerprint },
+    ]);
     expect(listed.stdout).not.toContain(v);
     expect((await as(sys.users.reader, ["pending"])).code).toBe(4);
     const table = await as(sys.users.bob, ["pending"]);
-    expect(table.stdout.split("\n")[0]).toMatch(/^ID +CHANGE +NAMES +REQUESTER +REQUESTED +EXPIRES +FINGERPRINT +APPROVED BY +NEEDS$/);
-    expect(table.stdout).toMatch(new RegExp(`^${id} +add --replace +MERAKI_API_KEY +${sys.users.alice.name} .* ${fingerprint} +- +1 more of group:`, "m"));
+    expect(table.stdout.split("\n")[0]).toMatch(
+      /^ID +CHANGE +NAMES +REQUESTER +REQUESTED +EXPIRES +FINGERPRINT +APPROVED BY +NEEDS$/,
+    );
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^${id} +add --replace +MERAKI_API_KEY +${sys.users.alice.name} .* ${fingerprint} +- +1 more of group:`,
+        "m",
+      ),
+    );
 
     const own = await as(sys.users.alice, ["approve", id]);
     expect([own.code, own.stderr]).toEqual([4, expect.stringMatching(/may not approve its own change/)]);
@@ -83,7 +117,10 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
     expect(() => statSync(pendingFile(id))).toThrow();
     expect((await as(sys.users.carol, ["approve", id])).code).toBe(3);
 
-    const steps = agent.auditLines().filter((l) => String(l.reason).includes(id)).map((l) => [l.op, l.uid, l.allowed]);
+    const steps = agent
+      .auditLines()
+      .filter((l) => String(l.reason).includes(id))
+      .map((l) => [l.op, l.uid, l.allowed]);
     expect(steps).toEqual([
       ["add", sys.users.alice.uid, false],
       ["approve", sys.users.alice.uid, false],
@@ -112,7 +149,10 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
     const late = await as(sys.users.bob, ["approve", id]);
     expect(late.code, late.stderr).toBe(3);
     expect(await get("SHORT_KEY")).toBe(old.SHORT_KEY);
-    expect(agent.auditLines().find((l) => l.op === "expire" && String(l.reason).includes(id))).toMatchObject({ names: ["SHORT_KEY"], allowed: false });
+    expect(agent.auditLines().find((l) => l.op === "expire" && String(l.reason).includes(id))).toMatchObject({
+      names: ["SHORT_KEY"],
+      allowed: false,
+    });
     expect(() => statSync(pendingFile(id))).toThrow();
     expect(everything()).not.toContain(v);
   });
@@ -125,7 +165,9 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
     expect((await as(sys.users.bob, ["approve", b.id])).code).toBe(0);
     const stale = await as(sys.users.bob, ["approve", a.id]);
     expect(stale.code).toBe(1);
-    expect(stale.stderr).toContain(`change ${a.id} is void: MERAKI_API_KEY changed since the request; nothing was applied`);
+    expect(stale.stderr).toContain(
+      `change ${a.id} is void: MERAKI_API_KEY changed since the request; nothing was applied`,
+    );
     expect(await get("MERAKI_API_KEY")).toBe(second);
     expect(agent.auditLines().filter((l) => String(l.reason).startsWith(`voided change ${a.id}`))).toHaveLength(1);
   });
@@ -150,7 +192,10 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
     await untilReady(restarted, agent.socket);
     agent = { ...agent, ...restarted };
     expect(await get("KILL_KEY")).toBe(old.KILL_KEY);
-    const listed = JSON.parse((await as(sys.users.carol, ["pending", "--json"])).stdout) as { id: string; fingerprint: string }[];
+    const listed = JSON.parse((await as(sys.users.carol, ["pending", "--json"])).stdout) as {
+      id: string;
+      fingerprint: string;
+    }[];
     expect(listed.find((c) => c.id === id)).toMatchObject({ fingerprint });
     expect((await as(sys.users.carol, ["approve", id])).code).toBe(0);
     expect((await as(sys.users.bob, ["approve", id])).code).toBe(3);

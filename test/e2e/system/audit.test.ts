@@ -17,7 +17,14 @@ describe.skipIf(!isRoot)(`system agent audit log (${NEEDS_ROOT})`, () => {
   const added = { first: value("added"), second: value("replaced") };
   let agent: RunningAgent;
   /** Each call made, what it should have been audited as. */
-  const calls: { what: string; r: RunResult; as: TestUser | undefined; op: string; allowed: boolean; names?: string[] }[] = [];
+  const calls: {
+    what: string;
+    r: RunResult;
+    as: TestUser | undefined;
+    op: string;
+    allowed: boolean;
+    names?: string[];
+  }[] = [];
 
   beforeAll(async () => {
     const { job, admin } = sys.users;
@@ -25,7 +32,13 @@ describe.skipIf(!isRoot)(`system agent audit log (${NEEDS_ROOT})`, () => {
       policyText: `read user:${job.name} API_KEY MISSING_OK\nwrite user:${admin.name} NEW_*\n`,
       secrets,
     });
-    const call = async (what: string, args: string[], as: TestUser | undefined, expected: { op: string; allowed: boolean; names?: string[]; code: number }, input?: string) => {
+    const call = async (
+      what: string,
+      args: string[],
+      as: TestUser | undefined,
+      expected: { op: string; allowed: boolean; names?: string[]; code: number },
+      input?: string,
+    ) => {
       const r = await agent.run(args, { as, input });
       expect(r.code, `${what}: ${r.stderr}`).toBe(expected.code);
       calls.push({ what, r, as, op: expected.op, allowed: expected.allowed, names: expected.names });
@@ -35,19 +48,51 @@ describe.skipIf(!isRoot)(`system agent audit log (${NEEDS_ROOT})`, () => {
       call("allowed get", ["get", "API_KEY"], job, { op: "get", allowed: true, names: ["API_KEY"], code: 0 }),
       call("denied get", ["get", "OTHER_KEY"], job, { op: "get", allowed: false, names: ["OTHER_KEY"], code: 4 }),
       call("another uid's get", ["get", "API_KEY"], other, { op: "get", allowed: false, names: ["API_KEY"], code: 4 }),
-      call("readable but missing", ["get", "MISSING_OK"], job, { op: "get", allowed: false, names: ["MISSING_OK"], code: 3 }),
-      call("unreadable and missing", ["get", "NO_SUCH"], job, { op: "get", allowed: false, names: ["NO_SUCH"], code: 4 }),
+      call("readable but missing", ["get", "MISSING_OK"], job, {
+        op: "get",
+        allowed: false,
+        names: ["MISSING_OK"],
+        code: 3,
+      }),
+      call("unreadable and missing", ["get", "NO_SUCH"], job, {
+        op: "get",
+        allowed: false,
+        names: ["NO_SUCH"],
+        code: 4,
+      }),
       call("exec", ["exec", "--", "/usr/bin/true"], job, { op: "values", allowed: true, code: 0 }),
-      call("exec --only denied", ["exec", "--only", "OTHER_KEY", "--", "/usr/bin/true"], job, { op: "values", allowed: false, code: 4 }),
+      call("exec --only denied", ["exec", "--only", "OTHER_KEY", "--", "/usr/bin/true"], job, {
+        op: "values",
+        allowed: false,
+        code: 4,
+      }),
       call("ls", ["ls", "--json"], job, { op: "list", allowed: true, code: 0 }),
       call("root get", ["get", "OTHER_KEY"], undefined, { op: "get", allowed: true, names: ["OTHER_KEY"], code: 0 }),
     ]);
     // The admin's writes are ordered: add, replace, then a read it may not do, then remove.
-    await call("admin add", ["add", "NEW_KEY"], admin, { op: "add", allowed: true, names: ["NEW_KEY"], code: 0 }, added.first);
-    await call("admin replace", ["add", "--replace", "NEW_KEY"], admin, { op: "add", allowed: true, names: ["NEW_KEY"], code: 0 }, added.second);
+    await call(
+      "admin add",
+      ["add", "NEW_KEY"],
+      admin,
+      { op: "add", allowed: true, names: ["NEW_KEY"], code: 0 },
+      added.first,
+    );
+    await call(
+      "admin replace",
+      ["add", "--replace", "NEW_KEY"],
+      admin,
+      { op: "add", allowed: true, names: ["NEW_KEY"], code: 0 },
+      added.second,
+    );
     await call("admin get", ["get", "NEW_KEY"], admin, { op: "get", allowed: false, names: ["NEW_KEY"], code: 4 });
     await call("admin rm", ["rm", "NEW_KEY"], admin, { op: "rm", allowed: true, names: ["NEW_KEY"], code: 0 });
-    await call("admin write outside the grant", ["add", "API_KEY", "--replace"], admin, { op: "add", allowed: false, names: ["API_KEY"], code: 4 }, "x");
+    await call(
+      "admin write outside the grant",
+      ["add", "API_KEY", "--replace"],
+      admin,
+      { op: "add", allowed: false, names: ["API_KEY"], code: 4 },
+      "x",
+    );
   });
 
   it("holds one JSON line per decision with time, op, uid, user, pid, program, cmdline, names, allowed and a reason", () => {
@@ -65,12 +110,18 @@ describe.skipIf(!isRoot)(`system agent audit log (${NEEDS_ROOT})`, () => {
       expect(line, c.what).toMatchObject({ op: c.op, uid, user, pid: c.r.pid, allowed: c.allowed });
       expect(Number.isNaN(Date.parse(String(line.time))), `${c.what}: time ${String(line.time)}`).toBe(false);
       expect(Math.abs(Date.now() - Date.parse(String(line.time)))).toBeLessThan(120_000);
-      expect(typeof line.program === "string" && line.program.length > 0, `${c.what}: program ${String(line.program)}`).toBe(true);
+      expect(
+        typeof line.program === "string" && line.program.length > 0,
+        `${c.what}: program ${String(line.program)}`,
+      ).toBe(true);
       expect(String(line.cmdline), c.what).toContain("secretfile");
       expect(String(line.cmdline), c.what).toContain(` ${COMMAND_OF[c.op]} `);
       expect(Array.isArray(line.names), c.what).toBe(true);
       if (c.names !== undefined) expect(line.names, c.what).toEqual(c.names);
-      expect(typeof line.reason === "string" && line.reason.length > 0, `${c.what}: reason ${String(line.reason)}`).toBe(true);
+      expect(
+        typeof line.reason === "string" && line.reason.length > 0,
+        `${c.what}: reason ${String(line.reason)}`,
+      ).toBe(true);
     }
   });
 

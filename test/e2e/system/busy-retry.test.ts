@@ -25,28 +25,51 @@ describe.skipIf(!isRoot)(`clients of an agent that answers busy (${NEEDS_ROOT})`
   const sys = useSystem(["job"]);
   const value = `busy-${randomBytes(16).toString("hex")}`;
 
-  it(`serves ${CLIENTS} simultaneous \`get\`s of a uid that is at its connection limit, each after retrying`, { timeout: 120_000 }, async () => {
-    const { job } = sys.users;
-    const agent = await startAgentWith(sys, { policyText: `read user:${job.name} KEY\n`, secrets: { KEY: value } }, { SECRETFILE_AGENT_LIMITS: LIMITS });
-    const holder = spawn(NODE, ["-e", HOLDER, agent.socket], { uid: job.uid, gid: job.gid, cwd: sys.world.root, stdio: ["pipe", "pipe", "inherit"] });
-    await new Promise<void>((resolve, reject) => {
-      holder.stdout.once("data", () => resolve());
-      holder.once("exit", (code) => reject(new Error(`the holder ended (${code}) before connecting`)));
-    });
+  it(
+    `serves ${CLIENTS} simultaneous \`get\`s of a uid that is at its connection limit, each after retrying`,
+    { timeout: 120_000 },
+    async () => {
+      const { job } = sys.users;
+      const agent = await startAgentWith(
+        sys,
+        { policyText: `read user:${job.name} KEY\n`, secrets: { KEY: value } },
+        { SECRETFILE_AGENT_LIMITS: LIMITS },
+      );
+      const holder = spawn(NODE, ["-e", HOLDER, agent.socket], {
+        uid: job.uid,
+        gid: job.gid,
+        cwd: sys.world.root,
+        stdio: ["pipe", "pipe", "inherit"],
+      });
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.once("data", () => resolve());
+        holder.once("exit", (code) => reject(new Error(`the holder ended (${code}) before connecting`)));
+      });
 
-    // While the connection is held, a request of that uid is answered busy, with a time to retry.
-    const raw = await collect(
-      spawn(NODE, [sys.world.fixture("agent-requests.mjs"), agent.socket, JSON.stringify([{ v: 1, op: "get", name: "KEY" }])], { uid: job.uid, gid: job.gid, cwd: sys.world.root }),
-    );
-    const [first] = JSON.parse(raw.stdout) as { answer?: { ok: boolean; error?: { code: string; retryAfterMs?: number } } }[];
-    expect(first?.answer?.error?.code, raw.stdout).toBe("busy");
-    expect(first?.answer?.error?.retryAfterMs).toBeGreaterThan(0);
+      // While the connection is held, a request of that uid is answered busy, with a time to retry.
+      const raw = await collect(
+        spawn(
+          NODE,
+          [sys.world.fixture("agent-requests.mjs"), agent.socket, JSON.stringify([{ v: 1, op: "get", name: "KEY" }])],
+          { uid: job.uid, gid: job.gid, cwd: sys.world.root },
+        ),
+      );
+      const [first] = JSON.parse(raw.stdout) as {
+        answer?: { ok: boolean; error?: { code: string; retryAfterMs?: number } };
+      }[];
+      expect(first?.answer?.error?.code, raw.stdout).toBe("busy");
+      expect(first?.answer?.error?.retryAfterMs).toBeGreaterThan(0);
 
-    // Clients of that uid started meanwhile: each is refused until the connection is let go, and then served.
-    const runs = Promise.all(Array.from({ length: CLIENTS }, () => sys.world.run(["get", "--socket", agent.socket, "KEY"], { as: job, timeoutMs: 60_000 })));
-    setTimeout(() => holder.stdin.end(), HOLD_MS);
-    const failed = (await runs).filter((r) => r.code !== 0 || r.stdout !== value);
-    expect(failed.map((r) => `${r.code}: ${r.stderr.trim()}`)).toEqual([]);
-    await agent.stop();
-  });
+      // Clients of that uid started meanwhile: each is refused until the connection is let go, and then served.
+      const runs = Promise.all(
+        Array.from({ length: CLIENTS }, () =>
+          sys.world.run(["get", "--socket", agent.socket, "KEY"], { as: job, timeoutMs: 60_000 }),
+        ),
+      );
+      setTimeout(() => holder.stdin.end(), HOLD_MS);
+      const failed = (await runs).filter((r) => r.code !== 0 || r.stdout !== value);
+      expect(failed.map((r) => `${r.code}: ${r.stderr.trim()}`)).toEqual([]);
+      await agent.stop();
+    },
+  );
 });

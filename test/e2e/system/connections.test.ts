@@ -5,7 +5,14 @@
 import net from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
-import { NEEDS_ROOT, prepareAgent, spawnAgent, untilReady, useSystem, type AgentProcess } from "../../helpers/system.js";
+import {
+  NEEDS_ROOT,
+  prepareAgent,
+  spawnAgent,
+  untilReady,
+  useSystem,
+  type AgentProcess,
+} from "../../helpers/system.js";
 
 const LIMIT = 20;
 
@@ -42,7 +49,8 @@ describe.skipIf(!isRoot)(`system agent connection limit (${NEEDS_ROOT})`, () => 
     const extra = await ping(files.socket);
     expect(extra.answer).toBeUndefined();
     // Its log line comes through a pipe, maybe after the client has seen the close.
-    for (let i = 0; i < 250 && !agent.stderr().includes("too many at once"); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 250 && !agent.stderr().includes("too many at once"); i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect(agent.stderr()).toContain("dropped a connection: too many at once");
 
     held[0]!.conn.destroy();

@@ -27,7 +27,8 @@ describe.each([
   ["node:net (SECRETFILE_NATIVE=0)", { SECRETFILE_NATIVE: "0" }],
 ] as const)("a stopped agent, through %s", (how, extraEnv) => {
   const socket = path.join(tmp.dir, `stopped-${Object.keys(extraEnv).length}.sock`);
-  const env = (more: NodeJS.ProcessEnv = {}) => cleanEnv({ HOME: tmp.dir, SECRETFILE_SOCKET: socket, SECRETFILE_TIMEOUT: "1", ...extraEnv, ...more });
+  const env = (more: NodeJS.ProcessEnv = {}) =>
+    cleanEnv({ HOME: tmp.dir, SECRETFILE_SOCKET: socket, SECRETFILE_TIMEOUT: "1", ...extraEnv, ...more });
   let agent: Awaited<ReturnType<typeof stoppedAgent>>;
   beforeAll(async () => {
     agent = await stoppedAgent(socket);
@@ -42,7 +43,11 @@ describe.each([
   ] as const)(`%s ends with exit 6 after SECRETFILE_TIMEOUT (${how})`, async ([, args]) => {
     const r = await runCli([...args], { env: env(), timeoutMs: 20_000 });
     expect([r.code, r.signal, r.stdout]).toEqual([6, null, ""]);
-    expect(r.stderr).toMatch(new RegExp(`^secretfile: error: the agent at ${socket.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} did not answer within 1 s \\(SECRETFILE_TIMEOUT\\)\nsecretfile: hint: the agent may be stopped or overloaded[^\n]*\n$`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^secretfile: error: the agent at ${socket.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} did not answer within 1 s \\(SECRETFILE_TIMEOUT\\)\nsecretfile: hint: the agent may be stopped or overloaded[^\n]*\n$`,
+      ),
+    );
   });
 
   it("a write that timed out says it may have been applied, and is sent once only", async () => {
@@ -50,9 +55,15 @@ describe.each([
     const writeSocket = `${socket}.write`;
     const own = await stoppedAgent(writeSocket);
     try {
-      const r = await runCli(["add", "K", "--replace"], { env: env({ SECRETFILE_SOCKET: writeSocket }), input: "value", timeoutMs: 20_000 });
+      const r = await runCli(["add", "K", "--replace"], {
+        env: env({ SECRETFILE_SOCKET: writeSocket }),
+        input: "value",
+        timeoutMs: 20_000,
+      });
       expect([r.code, r.stdout]).toEqual([6, ""]);
-      expect(r.stderr).toContain("secretfile: hint: the change may have been applied; check with `secretfile ls` before retrying\n");
+      expect(r.stderr).toContain(
+        "secretfile: hint: the change may have been applied; check with `secretfile ls` before retrying\n",
+      );
       expect(r.stderr).not.toContain("value");
       // Let the stand-in run again: it reports every connection the client made, each with the bytes it got.
       own.proc.kill("SIGCONT");
@@ -69,15 +80,23 @@ describe.each([
 
 describe("SECRETFILE_TIMEOUT", () => {
   it("bounds the wait for an agent that is restarting (the 5 s retry) too", async () => {
-    const r = await runCli(["get", "K"], { env: cleanEnv({ HOME: tmp.dir, SECRETFILE_SOCKET: path.join(tmp.dir, "none.sock"), SECRETFILE_TIMEOUT: "1" }), timeoutMs: 20_000 });
+    const r = await runCli(["get", "K"], {
+      env: cleanEnv({ HOME: tmp.dir, SECRETFILE_SOCKET: path.join(tmp.dir, "none.sock"), SECRETFILE_TIMEOUT: "1" }),
+      timeoutMs: 20_000,
+    });
     expect([r.code, r.stdout]).toEqual([6, ""]);
     // The client's own account of how long it tried: within the 1 s deadline, not the 5 s of the restart wait.
     expect(r.stderr).toMatch(/cannot reach the agent at \S+ \(no socket there, tried for (0\.\d|1\.0) s\)/);
   });
 
-  it.for(["abc", "0", "-1", "1e3", "90000", " "])("is exit 2 for %j, naming the variable, before any connection", async (bad) => {
-    const r = await runCli(["get", "K"], { env: cleanEnv({ HOME: tmp.dir, SECRETFILE_SOCKET: path.join(tmp.dir, "none.sock"), SECRETFILE_TIMEOUT: bad }) });
-    expect([r.code, r.stdout]).toEqual([2, ""]);
-    expect(r.stderr).toContain("secretfile: error: SECRETFILE_TIMEOUT must be a number of seconds");
-  });
+  it.for(["abc", "0", "-1", "1e3", "90000", " "])(
+    "is exit 2 for %j, naming the variable, before any connection",
+    async (bad) => {
+      const r = await runCli(["get", "K"], {
+        env: cleanEnv({ HOME: tmp.dir, SECRETFILE_SOCKET: path.join(tmp.dir, "none.sock"), SECRETFILE_TIMEOUT: bad }),
+      });
+      expect([r.code, r.stdout]).toEqual([2, ""]);
+      expect(r.stderr).toContain("secretfile: error: SECRETFILE_TIMEOUT must be a number of seconds");
+    },
+  );
 });

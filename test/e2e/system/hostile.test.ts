@@ -7,7 +7,15 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
 import { collect, isRoot } from "../../helpers/cli.js";
-import { NEEDS_ROOT, NODE, request, rssKiB, useSystem, type RunningAgent, type TestUser } from "../../helpers/system.js";
+import {
+  NEEDS_ROOT,
+  NODE,
+  request,
+  rssKiB,
+  useSystem,
+  type RunningAgent,
+  type TestUser,
+} from "../../helpers/system.js";
 
 /** The agent's default idle time (server.ts DEFAULT_LIMITS.idleMs). */
 const IDLE_MS = 10_000;
@@ -89,7 +97,10 @@ describe.skipIf(!isRoot)(`system agent under hostile clients (${NEEDS_ROOT})`, (
 
   beforeAll(async () => {
     const { jobA, jobB } = sys.users;
-    agent = await sys.startAgent({ policyText: `read user:${jobA.name} A_KEY\nread user:${jobB.name} B_KEY\n`, secrets });
+    agent = await sys.startAgent({
+      policyText: `read user:${jobA.name} A_KEY\nread user:${jobB.name} B_KEY\n`,
+      secrets,
+    });
   });
 
   it("serves others while a connection sends half a request and waits", async () => {
@@ -152,7 +163,9 @@ describe.skipIf(!isRoot)(`system agent under hostile clients (${NEEDS_ROOT})`, (
     expect(await within(c.closed, 10_000)).toBe(true);
     const got = answers(c.received());
     expect(got).toHaveLength(bad.length);
-    got.slice(0, -1).forEach((a, i) => expect(a, bad[i]!.slice(0, 40)).toMatchObject({ ok: false, error: { code: "usage" } }));
+    got
+      .slice(0, -1)
+      .forEach((a, i) => expect(a, bad[i]!.slice(0, 40)).toMatchObject({ ok: false, error: { code: "usage" } }));
     expect(got.at(-1)).toEqual({ ok: true, op: "get", value: secrets.A_KEY }); // an extra key is ignored, not obeyed
     await wellBehaved();
   });
@@ -172,13 +185,18 @@ describe.skipIf(!isRoot)(`system agent under hostile clients (${NEEDS_ROOT})`, (
 
   it("answers many pipelined requests on one connection in order", async () => {
     const reqs = Array.from({ length: 60 }, (_, i) =>
-      i % 3 === 0 ? { v: 1, op: "get", name: "A_KEY" } : i % 3 === 1 ? { v: 1, op: "ping" } : { v: 1, op: "get", name: "NO_SUCH_KEY" },
+      i % 3 === 0
+        ? { v: 1, op: "get", name: "A_KEY" }
+        : i % 3 === 1
+          ? { v: 1, op: "ping" }
+          : { v: 1, op: "get", name: "NO_SUCH_KEY" },
     );
     const c = rawConnect(agent.socket);
     await c.connected;
     c.sock.write(reqs.map((r) => `${JSON.stringify(r)}\n`).join(""));
     const started = Date.now();
-    while (answers(c.received()).length < reqs.length && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+    while (answers(c.received()).length < reqs.length && Date.now() - started < 10_000)
+      await new Promise((r) => setTimeout(r, 20));
     const got = answers(c.received());
     expect(got).toHaveLength(reqs.length);
     got.forEach((a, i) => {
@@ -228,19 +246,40 @@ describe.skipIf(!isRoot)(`system agent under hostile clients (${NEEDS_ROOT})`, (
     const mine = { A_KEY: jobA, B_KEY: jobB } as const;
     const plan = (own: "A_KEY" | "B_KEY", theirs: "A_KEY" | "B_KEY") =>
       Array.from({ length: 200 }, (_, i) =>
-        i % 4 === 3 ? { v: 1, op: "get", name: theirs } : i % 4 === 2 ? { v: 1, op: "values" } : { v: 1, op: "get", name: own },
+        i % 4 === 3
+          ? { v: 1, op: "get", name: theirs }
+          : i % 4 === 2
+            ? { v: 1, op: "values" }
+            : { v: 1, op: "get", name: own },
       );
     const startAt = Date.now() + 1_500;
     const run = (user: TestUser, reqs: object[]) =>
-      collect(spawn(NODE, [client, agent.socket, JSON.stringify(reqs), String(startAt)], { uid: user.uid, gid: user.gid, cwd: sys.world.root }), undefined, 30_000);
-    const [a, b] = await Promise.all([run(mine.A_KEY, plan("A_KEY", "B_KEY")), run(mine.B_KEY, plan("B_KEY", "A_KEY"))]);
-    for (const [own, theirs, r] of [["A_KEY", "B_KEY", a], ["B_KEY", "A_KEY", b]] as const) {
+      collect(
+        spawn(NODE, [client, agent.socket, JSON.stringify(reqs), String(startAt)], {
+          uid: user.uid,
+          gid: user.gid,
+          cwd: sys.world.root,
+        }),
+        undefined,
+        30_000,
+      );
+    const [a, b] = await Promise.all([
+      run(mine.A_KEY, plan("A_KEY", "B_KEY")),
+      run(mine.B_KEY, plan("B_KEY", "A_KEY")),
+    ]);
+    for (const [own, theirs, r] of [
+      ["A_KEY", "B_KEY", a],
+      ["B_KEY", "A_KEY", b],
+    ] as const) {
       expect(r.code, r.stderr).toBe(0);
-      const results = JSON.parse(r.stdout) as { answer?: { ok: boolean; value?: string; values?: Record<string, string>; error?: { code: string } } }[];
+      const results = JSON.parse(r.stdout) as {
+        answer?: { ok: boolean; value?: string; values?: Record<string, string>; error?: { code: string } };
+      }[];
       expect(results).toHaveLength(200);
       results.forEach((res, i) => {
         if (i % 4 === 3) expect(res.answer, `${own} #${i}`).toMatchObject({ ok: false, error: { code: "denied" } });
-        else if (i % 4 === 2) expect(res.answer, `${own} #${i}`).toEqual({ ok: true, op: "values", values: { [own]: secrets[own] } });
+        else if (i % 4 === 2)
+          expect(res.answer, `${own} #${i}`).toEqual({ ok: true, op: "values", values: { [own]: secrets[own] } });
         else expect(res.answer, `${own} #${i}`).toEqual({ ok: true, op: "get", value: secrets[own] });
       });
       expect(r.stdout).not.toContain(secrets[theirs]);
@@ -251,7 +290,10 @@ describe.skipIf(!isRoot)(`system agent under hostile clients (${NEEDS_ROOT})`, (
     expect(agent.alive(), agent.stderr()).toBe(true);
     expect(rssKiB(agent.pid)).toBeLessThan(300 * 1024);
     const wait = slowOpenedAt + IDLE_MS + 1_500 - Date.now();
-    expect(await within(slow.closed, Math.max(wait, 0) + 2_000), "the half-sent request is dropped after the idle time").toBe(true);
+    expect(
+      await within(slow.closed, Math.max(wait, 0) + 2_000),
+      "the half-sent request is dropped after the idle time",
+    ).toBe(true);
     expect(slow.closedAt() - slowOpenedAt, "not dropped before the idle time").toBeGreaterThanOrEqual(IDLE_MS - 500);
     await wellBehaved();
     expect(agent.stderr()).not.toContain(secrets.A_KEY);

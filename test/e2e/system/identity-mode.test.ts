@@ -11,16 +11,19 @@ import { NEEDS_ROOT, prepareAgent, spawnAgent, useSystem } from "../../helpers/s
 describe.skipIf(!isRoot)(`the agent's identity hint (${isRoot ? "" : NEEDS_ROOT})`, () => {
   const sys = useSystem([]);
 
-  it.for([0o640, 0o604])("an identity others can read (mode %d) stops the agent, exit 4, with the hint chmod 400", async (mode) => {
-    const files = await prepareAgent(sys.world, sys.users.service, { policyText: "read uid:0 *\n" });
-    const identity = path.join(files.dir, "identity.txt");
-    chmodSync(identity, mode);
-    const agent = spawnAgent(sys.world, sys.users.service, files);
-    const { code } = await agent.exited;
-    expect(code, agent.stderr()).toBe(4);
-    expect(agent.stderr()).toContain(`secretfile: hint: chmod 400 ${identity}\n`);
-    expect(agent.stderr()).not.toContain("chmod 600");
-  });
+  it.for([0o640, 0o604])(
+    "an identity others can read (mode %d) stops the agent, exit 4, with the hint chmod 400",
+    async (mode) => {
+      const files = await prepareAgent(sys.world, sys.users.service, { policyText: "read uid:0 *\n" });
+      const identity = path.join(files.dir, "identity.txt");
+      chmodSync(identity, mode);
+      const agent = spawnAgent(sys.world, sys.users.service, files);
+      const { code } = await agent.exited;
+      expect(code, agent.stderr()).toBe(4);
+      expect(agent.stderr()).toContain(`secretfile: hint: chmod 400 ${identity}\n`);
+      expect(agent.stderr()).not.toContain("chmod 600");
+    },
+  );
 });
 
 describe("the personal identity's hint", () => {

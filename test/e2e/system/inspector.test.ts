@@ -61,12 +61,20 @@ describe("a CLI command and Node's inspector", () => {
   });
 
   it.for([
-    ["NODE_OPTIONS=--inspect=127.0.0.1:0", [], { NODE_OPTIONS: "--inspect=127.0.0.1:0" }, "NODE_OPTIONS holds --inspect"],
+    [
+      "NODE_OPTIONS=--inspect=127.0.0.1:0",
+      [],
+      { NODE_OPTIONS: "--inspect=127.0.0.1:0" },
+      "NODE_OPTIONS holds --inspect",
+    ],
     ["NODE_OPTIONS=--inspect-port=0", [], { NODE_OPTIONS: "--inspect-port=0" }, "NODE_OPTIONS holds --inspect-port"],
     ["node --inspect=127.0.0.1:0", ["--inspect=127.0.0.1:0"], {}, "node was started with --inspect"],
     ["node --inspect-port=0", ["--inspect-port=0"], {}, "node was started with --inspect-port"],
   ] as const)("%s: get is exit 1 with no value, saying why", async ([, nodeArgs, env, why]) => {
-    const child = spawn(process.execPath, [...nodeArgs, BIN, "get", "K"], { env: { ...sb.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...nodeArgs, BIN, "get", "K"], {
+      env: { ...sb.env, ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     const r = await collect(child, "", 30_000);
     expect([r.code, r.stdout]).toEqual([1, ""]);
     expect(r.stderr).toContain(`secretfile: error: refusing to run with Node's inspector: ${why}`);

@@ -51,9 +51,14 @@ describe.skipIf(!isRoot)(`a listener of another uid is sent no value (${isRoot ?
       const socket = path.join(folder, `agent-${++n}.sock`);
       const lines = await listen(socket, sys.users.impostor);
       for (const as of [undefined, sys.users.writer]) {
-        const r = await sys.world.run(args.map((a) => (a === "ENV_FILE" ? envFile : a)), { as, input, env: { SECRETFILE_SOCKET: socket, ...extraEnv } });
+        const r = await sys.world.run(
+          args.map((a) => (a === "ENV_FILE" ? envFile : a)),
+          { as, input, env: { SECRETFILE_SOCKET: socket, ...extraEnv } },
+        );
         expect([r.code, r.stdout], r.stderr).toEqual([6, ""]);
-        expect(r.stderr).toContain(`refusing to send values to ${socket}: it is held by uid ${sys.users.impostor.uid}, not by root or the owner of its folder (uid ${sys.users.owner.uid}); nothing was sent`);
+        expect(r.stderr).toContain(
+          `refusing to send values to ${socket}: it is held by uid ${sys.users.impostor.uid}, not by root or the owner of its folder (uid ${sys.users.owner.uid}); nothing was sent`,
+        );
         expect(r.stderr).not.toContain("the-value");
       }
       await new Promise((r) => setTimeout(r, 200));

@@ -23,9 +23,14 @@ describe.skipIf(!isRoot)(`without the native addon (${isRoot ? "" : NEEDS_ROOT})
   it("the agent with SECRETFILE_NATIVE=0 is exit 1 saying so, and never listens", async () => {
     const agent = spawnAgent(sys.world, sys.users.service, files, { SECRETFILE_NATIVE: "0" });
     try {
-      const ended = await Promise.race([agent.exited, new Promise((r) => setTimeout(() => r("still running after 15 s"), 15_000))]);
+      const ended = await Promise.race([
+        agent.exited,
+        new Promise((r) => setTimeout(() => r("still running after 15 s"), 15_000)),
+      ]);
       expect(ended).toEqual({ code: 1, signal: null });
-      expect(agent.stderr()).toContain("secretfile: error: the agent needs secretfile's native addon, and SECRETFILE_NATIVE=0 turns it off\n");
+      expect(agent.stderr()).toContain(
+        "secretfile: error: the agent needs secretfile's native addon, and SECRETFILE_NATIVE=0 turns it off\n",
+      );
       expect(agent.stderr()).toContain("secretfile: hint: unset SECRETFILE_NATIVE\n");
       expect(existsSync(files.socket)).toBe(false);
     } finally {
@@ -34,21 +39,29 @@ describe.skipIf(!isRoot)(`without the native addon (${isRoot ? "" : NEEDS_ROOT})
   });
 
   it("the agent of a package without dist/native.node is exit 1 naming the file and how to get it", async () => {
-    const r = await runCli(["agent", "--dir", files.dir, "--socket", files.socket, "--policy", files.policy, "--audit", files.audit], {
-      bin: path.join(bare, "bin", "secretfile"),
-      uid: sys.users.service.uid,
-      gid: sys.users.service.gid,
-      env: cleanEnv({ HOME: sys.world.root }),
-    });
+    const r = await runCli(
+      ["agent", "--dir", files.dir, "--socket", files.socket, "--policy", files.policy, "--audit", files.audit],
+      {
+        bin: path.join(bare, "bin", "secretfile"),
+        uid: sys.users.service.uid,
+        gid: sys.users.service.gid,
+        env: cleanEnv({ HOME: sys.world.root }),
+      },
+    );
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toContain(`secretfile: error: the agent needs secretfile's native addon, and ${path.join(bare, "dist", "native.node")} is missing or cannot be loaded\n`);
-    expect(r.stderr).toContain("secretfile: hint: install secretfile's Debian package or the npm package for linux-x64");
+    expect(r.stderr).toContain(
+      `secretfile: error: the agent needs secretfile's native addon, and ${path.join(bare, "dist", "native.node")} is missing or cannot be loaded\n`,
+    );
+    expect(r.stderr).toContain(
+      "secretfile: hint: install secretfile's Debian package or the npm package for linux-x64",
+    );
     expect(existsSync(files.socket)).toBe(false);
   });
 
   it("the CLI of that package keeps personal mode on plain Node", async () => {
     const dir = sys.world.mkdir("personal", 0o700);
-    const run = (args: string[], input?: string) => runCli(args, { bin: path.join(bare, "bin", "secretfile"), input, env: cleanEnv({ HOME: sys.world.root }) });
+    const run = (args: string[], input?: string) =>
+      runCli(args, { bin: path.join(bare, "bin", "secretfile"), input, env: cleanEnv({ HOME: sys.world.root }) });
     expect((await run(["init", "--dir", dir])).code).toBe(0);
     expect((await run(["add", "--dir", dir, "K"], "plain-node\n")).code).toBe(0);
     expect(await run(["get", "--dir", dir, "K"])).toMatchObject({ code: 0, stdout: "plain-node" });

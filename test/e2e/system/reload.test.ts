@@ -17,7 +17,8 @@ describe.skipIf(!isRoot)(`system mode: SIGHUP (${NEEDS_ROOT})`, { timeout: 120_0
     const hup = async () => {
       const before = events().length;
       agent.kill("SIGHUP");
-      for (let i = 0; i < 200 && events().length === before && agent.alive(); i++) await new Promise((r) => setTimeout(r, 25));
+      for (let i = 0; i < 200 && events().length === before && agent.alive(); i++)
+        await new Promise((r) => setTimeout(r, 25));
     };
 
     await hup();

@@ -4,12 +4,29 @@
 // Rules: the refusal is exit 2 (code "usage") for every caller, audited as refused, the store unchanged.
 
 import { spawn } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { collect, isRoot } from "../../helpers/cli.js";
-import { NEEDS_ROOT, NODE, prepareAgent, untilReady, useSystem, type RunningAgent, type TestUser } from "../../helpers/system.js";
+import {
+  NEEDS_ROOT,
+  NODE,
+  prepareAgent,
+  untilReady,
+  useSystem,
+  type RunningAgent,
+  type TestUser,
+} from "../../helpers/system.js";
 import { setEntry } from "../../../src/store/document.js";
 import { Store, storePaths } from "../../../src/store/store.js";
 
@@ -25,7 +42,12 @@ describe.skipIf(!isRoot)(`reserved names through the agent (${NEEDS_ROOT})`, { t
   /** Sends `reqs` to the agent as `who`, speaking the protocol directly; resolves with the answers. */
   type Spoken = { answer?: { ok: boolean; exists?: boolean; error?: { code: string; message: string } } }[];
   async function speak(who: TestUser, reqs: object[]): Promise<Spoken> {
-    const child = spawn(NODE, [requests, agent.socket, JSON.stringify(reqs)], { uid: who.uid, gid: who.gid, cwd: sys.world.root, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(NODE, [requests, agent.socket, JSON.stringify(reqs)], {
+      uid: who.uid,
+      gid: who.gid,
+      cwd: sys.world.root,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     const r = await collect(child);
     if (r.code !== 0) throw new Error(`agent-requests failed (${r.code}): ${r.stderr}`);
     return JSON.parse(r.stdout) as Spoken;
@@ -34,7 +56,11 @@ describe.skipIf(!isRoot)(`reserved names through the agent (${NEEDS_ROOT})`, { t
   /** Runs `secretfile ARGS` against the agent on a pseudo-terminal as `who`. */
   async function onTerminal(who: TestUser, args: string[]): Promise<{ out: string; code: number; prompted: boolean }> {
     const argv = [NODE, sys.world.bin, ...args, "--socket", agent.socket];
-    const child = spawn("python3", [ttyRun, JSON.stringify(argv), String(who.uid), String(who.gid)], { cwd: sys.world.root, env: { PATH: "/usr/bin:/bin", HOME: sys.world.root }, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("python3", [ttyRun, JSON.stringify(argv), String(who.uid), String(who.gid)], {
+      cwd: sys.world.root,
+      env: { PATH: "/usr/bin:/bin", HOME: sys.world.root },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     const r = await collect(child, "", 90_000);
     if (r.code !== 0) throw new Error(`tty-run failed (${r.code}): ${r.stderr}`);
     return JSON.parse(r.stdout) as { out: string; code: number; prompted: boolean };
@@ -42,7 +68,10 @@ describe.skipIf(!isRoot)(`reserved names through the agent (${NEEDS_ROOT})`, { t
 
   beforeAll(async () => {
     const { admin, job } = sys.users;
-    agent = await sys.startAgent({ policyText: `write user:${admin.name} *\nread user:${job.name} *\n`, secrets: { A_KEY: "a value" } });
+    agent = await sys.startAgent({
+      policyText: `write user:${admin.name} *\nread user:${job.name} *\n`,
+      secrets: { A_KEY: "a value" },
+    });
     requests = sys.world.fixture("agent-requests.mjs");
     ttyRun = sys.world.fixture("tty-run.py");
   });
@@ -72,15 +101,33 @@ describe.skipIf(!isRoot)(`reserved names through the agent (${NEEDS_ROOT})`, { t
     const reqs = [
       { v: 1, op: "add", name: "LD_PRELOAD", value: "/tmp/evil.so" },
       { v: 1, op: "add", name: "https_proxy", value: "http://evil:8080", replace: true },
-      { v: 1, op: "import", secrets: [{ name: "FINE_KEY", value: "x" }, { name: "PYTHONPATH", value: "/tmp/evil" }], replace: true },
+      {
+        v: 1,
+        op: "import",
+        secrets: [
+          { name: "FINE_KEY", value: "x" },
+          { name: "PYTHONPATH", value: "/tmp/evil" },
+        ],
+        replace: true,
+      },
       { v: 1, op: "rollback", name: "PATH" },
     ];
     for (const who of [admin, stranger, job]) {
       const answers = await speak(who, reqs);
-      expect(answers.map((a) => a.answer?.error?.code), who.name).toEqual(["usage", "usage", "usage", "usage"]);
+      expect(
+        answers.map((a) => a.answer?.error?.code),
+        who.name,
+      ).toEqual(["usage", "usage", "usage", "usage"]);
       expect(answers[2]!.answer!.error!.message).toContain("PYTHONPATH is a reserved name");
     }
-    const refused = agent.auditLines().filter((l) => l.uid === admin.uid && ["add", "import", "rollback"].includes(l.op as string) && (l.names as string[]).some((n) => ["LD_PRELOAD", "https_proxy", "PYTHONPATH", "PATH"].includes(n)));
+    const refused = agent
+      .auditLines()
+      .filter(
+        (l) =>
+          l.uid === admin.uid &&
+          ["add", "import", "rollback"].includes(l.op as string) &&
+          (l.names as string[]).some((n) => ["LD_PRELOAD", "https_proxy", "PYTHONPATH", "PATH"].includes(n)),
+      );
     expect(refused.length).toBeGreaterThanOrEqual(4);
     expect(refused.every((l) => l.allowed === false)).toBe(true);
     const ls = await agent.run(["ls", "--json"], { as: job });
@@ -150,12 +197,16 @@ describe.skipIf(!isRoot)(`reserved names through the agent (${NEEDS_ROOT})`, { t
       }
       const proc = sys.spawnAgent(files);
       await untilReady(proc, files.socket);
-      old = (args, opts = {}) => sys.world.run(args, { ...opts, env: { SECRETFILE_SOCKET: files.socket, ...opts.env } });
+      old = (args, opts = {}) =>
+        sys.world.run(args, { ...opts, env: { SECRETFILE_SOCKET: files.socket, ...opts.env } });
     });
 
     it("a reader's exec -- true and root's exec -- sh -c run the caller's programs, and warn naming PATH", async () => {
       const { job } = sys.users;
-      for (const [as, argv] of [[job, ["true"]], [undefined, ["sh", "-c", "exit 0"]]] as const) {
+      for (const [as, argv] of [
+        [job, ["true"]],
+        [undefined, ["sh", "-c", "exit 0"]],
+      ] as const) {
         const r = await old(["exec", "--", ...argv], { as, env: { PATH: "/usr/bin:/bin" } });
         expect(r.code, r.stderr).toBe(0);
         expect(existsSync(marker), `${planted}/${argv[0]} ran`).toBe(false);
@@ -164,7 +215,9 @@ describe.skipIf(!isRoot)(`reserved names through the agent (${NEEDS_ROOT})`, { t
     });
 
     it("a reader's --map of the reserved variable is its own choice", async () => {
-      const r = await old(["exec", "--map", "SEARCH=PATH", "--", "sh", "-c", 'test "$SEARCH" != ""'], { as: sys.users.job });
+      const r = await old(["exec", "--map", "SEARCH=PATH", "--", "sh", "-c", 'test "$SEARCH" != ""'], {
+        as: sys.users.job,
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(existsSync(marker)).toBe(false);
     });

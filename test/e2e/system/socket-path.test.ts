@@ -39,26 +39,34 @@ describe("a socket path too long for sun_path", () => {
     ["the native addon", {}],
     ["node:net (SECRETFILE_NATIVE=0)", { SECRETFILE_NATIVE: "0" }],
   ] as const)("get through %s is exit 2 naming the path, and reaches no socket", async ([, extraEnv]) => {
-    for (const args of [["get", "--socket", long, "K"], ["get", "K"]]) {
+    for (const args of [
+      ["get", "--socket", long, "K"],
+      ["get", "K"],
+    ]) {
       const r = await runCli(args, { env: cleanEnv({ HOME: tmp.dir, SECRETFILE_SOCKET: long, ...extraEnv }) });
       expect([r.code, r.stdout]).toEqual([2, ""]);
-      expect(r.stderr).toContain(`secretfile: error: the socket path ${long} is 108 bytes; a Unix socket path has at most 107`);
+      expect(r.stderr).toContain(
+        `secretfile: error: the socket path ${long} is 108 bytes; a Unix socket path has at most 107`,
+      );
     }
     expect(connections).toBe(0);
   });
 
   const addon = path.join(ROOT, "dist", "native.node");
-  it.skipIf(!existsSync(addon))("the addon's exchange itself refuses it (ENAMETOOLONG, not connected), whatever its caller checked", () => {
-    const addonExports = createRequire(import.meta.url)(addon) as Native;
-    let thrown: NativeError | undefined;
-    try {
-      addonExports.exchange(long, Buffer.from('{"v":1,"op":"ping"}\n'), 1024, 1000, null);
-    } catch (err) {
-      thrown = err as NativeError;
-    }
-    expect([thrown?.errno, thrown?.connected]).toEqual([36, false]); // ENAMETOOLONG on Linux
-    expect(connections).toBe(0);
-  });
+  it.skipIf(!existsSync(addon))(
+    "the addon's exchange itself refuses it (ENAMETOOLONG, not connected), whatever its caller checked",
+    () => {
+      const addonExports = createRequire(import.meta.url)(addon) as Native;
+      let thrown: NativeError | undefined;
+      try {
+        addonExports.exchange(long, Buffer.from('{"v":1,"op":"ping"}\n'), 1024, 1000, null);
+      } catch (err) {
+        thrown = err as NativeError;
+      }
+      expect([thrown?.errno, thrown?.connected]).toEqual([36, false]); // ENAMETOOLONG on Linux
+      expect(connections).toBe(0);
+    },
+  );
 
   it("a 107-byte path is used as it is", async () => {
     const fits = pathOf(tmp.dir, 107);
@@ -75,9 +83,22 @@ describe("a socket path too long for sun_path", () => {
   it("the agent refuses to listen there: exit 2 naming the path, before it loads anything", async () => {
     const dir = path.join(tmp.dir, "state");
     mkdirSync(dir, { mode: 0o700 });
-    const r = await runCli(["agent", "--socket", long, "--dir", dir, "--policy", path.join(tmp.dir, "policy"), "--audit", path.join(tmp.dir, "audit.log")], {
-      env: cleanEnv({ HOME: tmp.dir }),
-    });
+    const r = await runCli(
+      [
+        "agent",
+        "--socket",
+        long,
+        "--dir",
+        dir,
+        "--policy",
+        path.join(tmp.dir, "policy"),
+        "--audit",
+        path.join(tmp.dir, "audit.log"),
+      ],
+      {
+        env: cleanEnv({ HOME: tmp.dir }),
+      },
+    );
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(`the socket path ${long} is 108 bytes`);
   });

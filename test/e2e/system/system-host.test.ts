@@ -30,37 +30,49 @@ function systemHost(marker: "policy" | "state folder") {
   return { sb, env, personal, run: (args: string[], input?: string) => sb.run(args, { env, input }) };
 }
 
-describe.skipIf(existsSync(SYSTEM_PATHS.socket))(`a host set up for system mode, its agent down (skipped if ${SYSTEM_PATHS.socket} exists)`, () => {
-  it.for(["policy", "state folder"] as const)("with its %s: add is exit 6 with the start hint, and makes no personal store", async (marker) => {
-    const host = systemHost(marker);
-    const r = await host.run(["add", "MERAKI_API_KEY"], "the-value");
-    expect([r.code, r.stdout]).toEqual([6, ""]);
-    expect(r.stderr).toContain(`secretfile: error: cannot reach the agent at ${SYSTEM_PATHS.socket} (no socket there`);
-    expect(r.stderr).toContain("`systemctl start secretfile.socket` (systemd), else `/etc/init.d/secretfile start`, or `runuser -u secretfile -- secretfile agent &`");
-    expect(r.stderr).not.toContain("added");
-    expect(existsSync(host.personal)).toBe(false);
-  });
+describe.skipIf(existsSync(SYSTEM_PATHS.socket))(
+  `a host set up for system mode, its agent down (skipped if ${SYSTEM_PATHS.socket} exists)`,
+  () => {
+    it.for(["policy", "state folder"] as const)(
+      "with its %s: add is exit 6 with the start hint, and makes no personal store",
+      async (marker) => {
+        const host = systemHost(marker);
+        const r = await host.run(["add", "MERAKI_API_KEY"], "the-value");
+        expect([r.code, r.stdout]).toEqual([6, ""]);
+        expect(r.stderr).toContain(
+          `secretfile: error: cannot reach the agent at ${SYSTEM_PATHS.socket} (no socket there`,
+        );
+        expect(r.stderr).toContain(
+          "`systemctl start secretfile.socket` (systemd), else `/etc/init.d/secretfile start`, or `runuser -u secretfile -- secretfile agent &`",
+        );
+        expect(r.stderr).not.toContain("added");
+        expect(existsSync(host.personal)).toBe(false);
+      },
+    );
 
-  it.for([["get", "K"], ["ls"], ["rm", "K"], ["exec", "--", "true"]])("%s is exit 6 too", async (args) => {
-    const host = systemHost("policy");
-    const r = await host.run(args);
-    expect([r.code, r.stdout]).toEqual([6, ""]);
-    expect(existsSync(host.personal)).toBe(false);
-  });
+    it.for([["get", "K"], ["ls"], ["rm", "K"], ["exec", "--", "true"]])("%s is exit 6 too", async (args) => {
+      const host = systemHost("policy");
+      const r = await host.run(args);
+      expect([r.code, r.stdout]).toEqual([6, ""]);
+      expect(existsSync(host.personal)).toBe(false);
+    });
 
-  it("--dir still picks a personal store there", async () => {
-    const host = systemHost("policy");
-    const r = await host.run(["add", "--dir", path.join(host.sb.root, "mine"), "K"], "v");
-    expect([r.code, r.stderr.split("\n").at(-2)]).toEqual([0, "secretfile: added K"]);
-  });
+    it("--dir still picks a personal store there", async () => {
+      const host = systemHost("policy");
+      const r = await host.run(["add", "--dir", path.join(host.sb.root, "mine"), "K"], "v");
+      expect([r.code, r.stderr.split("\n").at(-2)]).toEqual([0, "secretfile: added K"]);
+    });
 
-  it("doctor says system mode and reports the down agent as a problem with its fix, exit 1", async () => {
-    const host = systemHost("policy");
-    const r = await host.run(["doctor"]);
-    expect(r.code, r.stdout + r.stderr).toBe(1);
-    expect(r.stdout.split("\n")[0]).toBe(`system mode: the agent at ${SYSTEM_PATHS.socket} (this host is set up for system mode (${host.env.SECRETFILE_POLICY} exists))`);
-    expect(r.stdout).toContain(`FAIL no agent socket at ${SYSTEM_PATHS.socket}: the agent is not running`);
-    expect(r.stdout).toContain("     fix: start it as root: `systemctl start secretfile.socket` (systemd)");
-    expect(r.stdout).not.toContain("no problems found");
-  });
-});
+    it("doctor says system mode and reports the down agent as a problem with its fix, exit 1", async () => {
+      const host = systemHost("policy");
+      const r = await host.run(["doctor"]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout.split("\n")[0]).toBe(
+        `system mode: the agent at ${SYSTEM_PATHS.socket} (this host is set up for system mode (${host.env.SECRETFILE_POLICY} exists))`,
+      );
+      expect(r.stdout).toContain(`FAIL no agent socket at ${SYSTEM_PATHS.socket}: the agent is not running`);
+      expect(r.stdout).toContain("     fix: start it as root: `systemctl start secretfile.socket` (systemd)");
+      expect(r.stdout).not.toContain("no problems found");
+    });
+  },
+);

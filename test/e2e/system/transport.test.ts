@@ -12,7 +12,10 @@ const tmp = tempDir("secretfile-transport-");
 afterAll(() => tmp.cleanup());
 
 /** A stand-in agent: `answer(request)` returns the bytes to send back, in pieces, or null to close without answering. */
-function standIn(socket: string, answer: (request: { op: string; name?: string }) => string | null): Promise<net.Server> {
+function standIn(
+  socket: string,
+  answer: (request: { op: string; name?: string }) => string | null,
+): Promise<net.Server> {
   const server = net.createServer((conn) => {
     let text = "";
     conn.on("data", (d) => {
@@ -37,11 +40,14 @@ describe.each([
   let server: net.Server;
   beforeAll(async () => {
     server = await standIn(socket, (req) =>
-      req.name === "SILENT" ? null : `${JSON.stringify({ ok: true, op: "get", value: `value of ${req.name} ${"x".repeat(100_000)}` })}\n`,
+      req.name === "SILENT"
+        ? null
+        : `${JSON.stringify({ ok: true, op: "get", value: `value of ${req.name} ${"x".repeat(100_000)}` })}\n`,
     );
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const get = (name: string, sock = socket) => runCli(["get", "--socket", sock, name], { env: cleanEnv({ HOME: tmp.dir, ...extraEnv }) });
+  const get = (name: string, sock = socket) =>
+    runCli(["get", "--socket", sock, name], { env: cleanEnv({ HOME: tmp.dir, ...extraEnv }) });
 
   it("gets the whole answer, sent in many small pieces", async () => {
     const r = await get("SOME_KEY");

@@ -2,7 +2,15 @@
 // staleness) and tracked here, so each test file stops what it started. Root only, as the helpers it builds on.
 
 import { afterAll } from "vitest";
-import { prepareAgent, spawnAgent, untilReady, type AgentFiles, type AgentProcess, type TestUser, type World } from "../../helpers/system.js";
+import {
+  prepareAgent,
+  spawnAgent,
+  untilReady,
+  type AgentFiles,
+  type AgentProcess,
+  type TestUser,
+  type World,
+} from "../../helpers/system.js";
 
 /** What these helpers need of a test file's system world (useSystem's context). */
 export interface Sys {

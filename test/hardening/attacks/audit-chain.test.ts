@@ -47,7 +47,8 @@ describe("the audit log's hash chain", () => {
     const lines = linesOf(chainedLog("plain.log", 5));
     expect(lines).toHaveLength(5);
     expect((JSON.parse(lines[0]!) as { prev?: unknown }).prev).toBe(GENESIS);
-    for (let i = 1; i < lines.length; i++) expect((JSON.parse(lines[i]!) as { prev?: unknown }).prev, `line ${i + 1}`).toBe(hashLine(lines[i - 1]!));
+    for (let i = 1; i < lines.length; i++)
+      expect((JSON.parse(lines[i]!) as { prev?: unknown }).prev, `line ${i + 1}`).toBe(hashLine(lines[i - 1]!));
   });
 
   it("goes on across a restart, from the hash of the last line already there", () => {
@@ -85,13 +86,40 @@ describe("the audit log's hash chain", () => {
 
   const tamperings: [string, (lines: string[]) => string[], RegExp[]][] = [
     ["a removed line", (l) => [...l.slice(0, 5), ...l.slice(6)], [/line 6: it does not follow line 5/]],
-    ["a changed user name", (l) => l.map((x, i) => (i === 4 ? x.replace('"user":"user4"', '"user":"nobody"') : x)), [/line 6: it does not follow line 5: line 5 was changed/]],
-    ["a changed value of allowed", (l) => l.map((x, i) => (i === 7 ? x.replace('"allowed":true', '"allowed":false') : x)), [/line 9: it does not follow line 8/]],
-    ["two lines swapped", (l) => [...l.slice(0, 4), l[5]!, l[4]!, ...l.slice(6)], [/line 5: it does not follow line 4/, /line 6: it follows line 4, not line 5/]],
+    [
+      "a changed user name",
+      (l) => l.map((x, i) => (i === 4 ? x.replace('"user":"user4"', '"user":"nobody"') : x)),
+      [/line 6: it does not follow line 5: line 5 was changed/],
+    ],
+    [
+      "a changed value of allowed",
+      (l) => l.map((x, i) => (i === 7 ? x.replace('"allowed":true', '"allowed":false') : x)),
+      [/line 9: it does not follow line 8/],
+    ],
+    [
+      "two lines swapped",
+      (l) => [...l.slice(0, 4), l[5]!, l[4]!, ...l.slice(6)],
+      [/line 5: it does not follow line 4/, /line 6: it follows line 4, not line 5/],
+    ],
     ["the first line removed", (l) => l.slice(1), [/line 1: it does not start the chain/]],
-    ["a line inserted, without a hash", (l) => [...l.slice(0, 3), JSON.stringify({ time: new Date().toISOString(), ...record(99) }), ...l.slice(3)], [/line 4: it carries no chain hash/, /line 5: it follows line 3, not line 4: line 4 does not belong between them/]],
-    ["a line inserted, with a copied hash", (l) => [...l.slice(0, 3), l[3]!.replace('"uid":1003', '"uid":1099'), ...l.slice(3)], [/line 5: it follows line 3, not line 4: line 4 does not belong between them/]],
-    ["the last line cut short", (l) => [...l.slice(0, -1), l.at(-1)!.slice(0, 30)], [/line 12: it is not a complete JSON record/]],
+    [
+      "a line inserted, without a hash",
+      (l) => [...l.slice(0, 3), JSON.stringify({ time: new Date().toISOString(), ...record(99) }), ...l.slice(3)],
+      [
+        /line 4: it carries no chain hash/,
+        /line 5: it follows line 3, not line 4: line 4 does not belong between them/,
+      ],
+    ],
+    [
+      "a line inserted, with a copied hash",
+      (l) => [...l.slice(0, 3), l[3]!.replace('"uid":1003', '"uid":1099'), ...l.slice(3)],
+      [/line 5: it follows line 3, not line 4: line 4 does not belong between them/],
+    ],
+    [
+      "the last line cut short",
+      (l) => [...l.slice(0, -1), l.at(-1)!.slice(0, 30)],
+      [/line 12: it is not a complete JSON record/],
+    ],
   ];
 
   it.for(tamperings)("verify finds %s, names the line and exits 5", async ([, tamper, expected]) => {
@@ -102,7 +130,9 @@ describe("the audit log's hash chain", () => {
     expect(r.code, r.stderr).toBe(5);
     expect(r.stdout).toBe("");
     for (const re of expected) expect(r.stderr).toMatch(re);
-    expect(r.stderr).toMatch(new RegExp(`secretfile: error: the audit log ${file} is not intact: its hash chain breaks at line \\d+`));
+    expect(r.stderr).toMatch(
+      new RegExp(`secretfile: error: the audit log ${file} is not intact: its hash chain breaks at line \\d+`),
+    );
     expect(r.stderr).toContain("secretfile: hint: compare it with a backup");
   });
 
@@ -133,33 +163,40 @@ describe("the audit log's hash chain", () => {
 
 describe.skipIf(!isRoot)(`the audit chain of a real agent across restarts (${NEEDS_ROOT})`, () => {
   const sys = useSystem(["job"]);
-  it("verifies intact after two agent runs, matches the hash the agent logged at stop, and breaks where a line is removed", { timeout: 120_000 }, async () => {
-    const secret = `v-${randomBytes(8).toString("hex")}`;
-    const files = await prepareAgent(sys.world, sys.users.service, { policyText: `read user:${sys.users.job.name} K\n`, secrets: { K: secret } });
-    const first = await ready(spawnAgentWith(sys, files));
-    const env = { SECRETFILE_SOCKET: first.socket };
-    for (const name of ["K", "OTHER", "K"]) await sys.world.run(["get", name], { as: sys.users.job, env });
-    await first.stop();
-    const second = await ready(spawnAgentWith(sys, first));
-    for (const name of ["K", "NOPE"]) await sys.world.run(["get", name], { as: sys.users.job, env });
-    await second.stop();
+  it(
+    "verifies intact after two agent runs, matches the hash the agent logged at stop, and breaks where a line is removed",
+    { timeout: 120_000 },
+    async () => {
+      const secret = `v-${randomBytes(8).toString("hex")}`;
+      const files = await prepareAgent(sys.world, sys.users.service, {
+        policyText: `read user:${sys.users.job.name} K\n`,
+        secrets: { K: secret },
+      });
+      const first = await ready(spawnAgentWith(sys, files));
+      const env = { SECRETFILE_SOCKET: first.socket };
+      for (const name of ["K", "OTHER", "K"]) await sys.world.run(["get", name], { as: sys.users.job, env });
+      await first.stop();
+      const second = await ready(spawnAgentWith(sys, first));
+      for (const name of ["K", "NOPE"]) await sys.world.run(["get", name], { as: sys.users.job, env });
+      await second.stop();
 
-    const logged = /ends at sha256 ([0-9a-f]{64})/.exec(second.stderr())?.[1];
-    const continued = /continues from sha256 ([0-9a-f]{64})/.exec(second.stderr())?.[1];
-    const endedFirst = /ends at sha256 ([0-9a-f]{64})/.exec(first.stderr())?.[1];
-    expect(continued, "the second run goes on from where the first ended").toBe(endedFirst);
-    const r = await sys.world.run(["audit", "verify", "--audit", first.audit]);
-    expect(r.code, r.stderr).toBe(0);
-    const lines = readFileSync(first.audit, "utf8").split("\n").slice(0, -1);
-    expect(r.stdout).toBe(`the audit log ${first.audit} is intact: ${lines.length} lines, last hash ${logged}\n`);
-    expect(lines.length).toBeGreaterThanOrEqual(9); // start, 3 decisions, stop, start, 2 decisions, stop
+      const logged = /ends at sha256 ([0-9a-f]{64})/.exec(second.stderr())?.[1];
+      const continued = /continues from sha256 ([0-9a-f]{64})/.exec(second.stderr())?.[1];
+      const endedFirst = /ends at sha256 ([0-9a-f]{64})/.exec(first.stderr())?.[1];
+      expect(continued, "the second run goes on from where the first ended").toBe(endedFirst);
+      const r = await sys.world.run(["audit", "verify", "--audit", first.audit]);
+      expect(r.code, r.stderr).toBe(0);
+      const lines = readFileSync(first.audit, "utf8").split("\n").slice(0, -1);
+      expect(r.stdout).toBe(`the audit log ${first.audit} is intact: ${lines.length} lines, last hash ${logged}\n`);
+      expect(lines.length).toBeGreaterThanOrEqual(9); // start, 3 decisions, stop, start, 2 decisions, stop
 
-    // Hide the refused read of OTHER: the chain breaks right after it.
-    const at = lines.findIndex((l) => l.includes('"names":["OTHER"]'));
-    expect(at).toBeGreaterThan(0);
-    writeFileSync(first.audit, `${[...lines.slice(0, at), ...lines.slice(at + 1)].join("\n")}\n`);
-    const broken = await sys.world.run(["audit", "verify", "--audit", first.audit]);
-    expect(broken.code).toBe(5);
-    expect(broken.stderr).toContain(`secretfile: line ${at + 1}: it does not follow line ${at}`);
-  });
+      // Hide the refused read of OTHER: the chain breaks right after it.
+      const at = lines.findIndex((l) => l.includes('"names":["OTHER"]'));
+      expect(at).toBeGreaterThan(0);
+      writeFileSync(first.audit, `${[...lines.slice(0, at), ...lines.slice(at + 1)].join("\n")}\n`);
+      const broken = await sys.world.run(["audit", "verify", "--audit", first.audit]);
+      expect(broken.code).toBe(5);
+      expect(broken.stderr).toContain(`secretfile: line ${at + 1}: it does not follow line ${at}`);
+    },
+  );
 });

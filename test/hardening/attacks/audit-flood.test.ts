@@ -32,36 +32,63 @@ const worker = async () => { while (sent < total) { sent++; await one(); } };
 Promise.all(Array.from({ length: 8 }, worker)).then(() => process.stdout.write(JSON.stringify(counts)));
 `;
 
-describe.skipIf(!isRoot)(`a uid no rule names floods the audit log with refusals (${NEEDS_ROOT})`, { timeout: 180_000 }, () => {
-  const sys = useSystem(["stranger", "reader"]);
+describe.skipIf(!isRoot)(
+  `a uid no rule names floods the audit log with refusals (${NEEDS_ROOT})`,
+  { timeout: 180_000 },
+  () => {
+    const sys = useSystem(["stranger", "reader"]);
 
-  it("writes a bounded line per refusal, answers busy past the uid's budget, and keeps serving another uid", async () => {
-    const { stranger, reader } = sys.users;
-    const agent = await startAgentWith(sys, { policyText: `read user:${reader.name} R_KEY\n`, secrets: { R_KEY: "r-value" } }, { SECRETFILE_AGENT_LIMITS: `auditBytesPerUid=${BUDGET}` });
-    const start = statSync(agent.audit).size;
-    const flood = await collect(spawn(NODE, ["-e", FLOODER, agent.socket, String(REQUESTS)], { uid: stranger.uid, gid: stranger.gid, cwd: sys.world.root }), undefined, 150_000);
-    expect(flood.code, flood.stderr).toBe(0);
-    const counts = JSON.parse(flood.stdout) as Record<string, number>;
-    console.info(`[attacks] audit flood figures: ${JSON.stringify({ counts, logBytes: statSync(agent.audit).size - start, budget: BUDGET })}`);
-    expect(counts.denied).toBeGreaterThan(0);
-    expect(counts.busy).toBeGreaterThan(0);
-    expect((counts.denied ?? 0) + (counts.busy ?? 0)).toBe(REQUESTS);
+    it("writes a bounded line per refusal, answers busy past the uid's budget, and keeps serving another uid", async () => {
+      const { stranger, reader } = sys.users;
+      const agent = await startAgentWith(
+        sys,
+        { policyText: `read user:${reader.name} R_KEY\n`, secrets: { R_KEY: "r-value" } },
+        { SECRETFILE_AGENT_LIMITS: `auditBytesPerUid=${BUDGET}` },
+      );
+      const start = statSync(agent.audit).size;
+      const flood = await collect(
+        spawn(NODE, ["-e", FLOODER, agent.socket, String(REQUESTS)], {
+          uid: stranger.uid,
+          gid: stranger.gid,
+          cwd: sys.world.root,
+        }),
+        undefined,
+        150_000,
+      );
+      expect(flood.code, flood.stderr).toBe(0);
+      const counts = JSON.parse(flood.stdout) as Record<string, number>;
+      console.info(
+        `[attacks] audit flood figures: ${JSON.stringify({ counts, logBytes: statSync(agent.audit).size - start, budget: BUDGET })}`,
+      );
+      expect(counts.denied).toBeGreaterThan(0);
+      expect(counts.busy).toBeGreaterThan(0);
+      expect((counts.denied ?? 0) + (counts.busy ?? 0)).toBe(REQUESTS);
 
-    const lines = readFileSync(agent.audit, "utf8").split("\n").filter((l) => l.includes(`"uid":${stranger.uid}`) && l.includes('"op":"values"'));
-    expect(lines.length).toBe(counts.denied);
-    for (const l of lines) {
-      expect(l.length).toBeLessThan(4096); // the command line is cut at 1,024 characters, the name list at one
-      expect(JSON.parse(l)).toMatchObject({ op: "values", allowed: false, names: ["N" + "0".repeat(127)], omitted: 3899 });
-    }
-    // The whole flood cost at most the budget and a line more per connection in flight (a line is charged once written).
-    expect(statSync(agent.audit).size - start).toBeLessThan(BUDGET + 8 * 4096);
-    const budgetEvents = readFileSync(agent.audit, "utf8").split("\n").filter((l) => l.includes('"event":"audit-budget"'));
-    expect(budgetEvents).toHaveLength(1);
+      const lines = readFileSync(agent.audit, "utf8")
+        .split("\n")
+        .filter((l) => l.includes(`"uid":${stranger.uid}`) && l.includes('"op":"values"'));
+      expect(lines.length).toBe(counts.denied);
+      for (const l of lines) {
+        expect(l.length).toBeLessThan(4096); // the command line is cut at 1,024 characters, the name list at one
+        expect(JSON.parse(l)).toMatchObject({
+          op: "values",
+          allowed: false,
+          names: ["N" + "0".repeat(127)],
+          omitted: 3899,
+        });
+      }
+      // The whole flood cost at most the budget and a line more per connection in flight (a line is charged once written).
+      expect(statSync(agent.audit).size - start).toBeLessThan(BUDGET + 8 * 4096);
+      const budgetEvents = readFileSync(agent.audit, "utf8")
+        .split("\n")
+        .filter((l) => l.includes('"event":"audit-budget"'));
+      expect(budgetEvents).toHaveLength(1);
 
-    // Another uid is not held to the flooder's budget.
-    const asReader = await sys.world.run(["get", "R_KEY"], { as: reader, env: { SECRETFILE_SOCKET: agent.socket } });
-    expect([asReader.code, asReader.stdout], asReader.stderr).toEqual([0, "r-value"]);
-    // Root's ping is answered too (no audit line, no budget).
-    expect((await request(agent.socket, { v: 1, op: "ping" })).ok).toBe(true);
-  });
-});
+      // Another uid is not held to the flooder's budget.
+      const asReader = await sys.world.run(["get", "R_KEY"], { as: reader, env: { SECRETFILE_SOCKET: agent.socket } });
+      expect([asReader.code, asReader.stdout], asReader.stderr).toEqual([0, "r-value"]);
+      // Root's ping is answered too (no audit line, no budget).
+      expect((await request(agent.socket, { v: 1, op: "ping" })).ok).toBe(true);
+    });
+  },
+);

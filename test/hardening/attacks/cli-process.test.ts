@@ -14,7 +14,13 @@ import { coreLimit, probeAs } from "./probe.js";
 
 /** Starts `secretfile ARGS` as `user` with standard input left open; resolves once `ready(pid)` holds (or 10 s). */
 async function startHeld(bin: string, user: TestUser, args: string[], home: string): Promise<ChildProcess> {
-  const child = spawn(NODE, [bin, ...args], { uid: user.uid, gid: user.gid, env: cleanEnv({ HOME: home }), cwd: home, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(NODE, [bin, ...args], {
+    uid: user.uid,
+    gid: user.gid,
+    env: cleanEnv({ HOME: home }),
+    cwd: home,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   child.stdout.resume();
   child.stderr.resume();
   return child;
@@ -22,7 +28,7 @@ async function startHeld(bin: string, user: TestUser, args: string[], home: stri
 
 /** Waits until `test()` is true, checking every 20 ms, for at most `ms`. */
 async function until(test: () => boolean, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !test(); ) {
+  for (const end = Date.now() + ms; !test();) {
     if (Date.now() > end) throw new Error("timed out waiting");
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -49,26 +55,42 @@ describe.skipIf(!isRoot)(`the CLI's process, seen from outside (${NEEDS_ROOT})`,
     try {
       await until(() => notDumpable(cli.pid!));
       expect(readFileSync(`/proc/${cli.pid}/status`, "utf8")).toMatch(new RegExp(`^Uid:\\s+${owner.uid}\\s`, "m"));
-      expect(probeAs(owner, cli.pid!)).toEqual({ environ: "EACCES", mem: "EACCES", maps: "EACCES", cmdline: "read", status: "read", ptrace: "EPERM" });
+      expect(probeAs(owner, cli.pid!)).toEqual({
+        environ: "EACCES",
+        mem: "EACCES",
+        maps: "EACCES",
+        cmdline: "read",
+        status: "read",
+        ptrace: "EPERM",
+      });
       expect(coreLimit(cli.pid!)).toEqual(["0", "0"]);
     } finally {
       cli.stdin!.end("held-value-456");
     }
     const code = await new Promise((r) => cli.once("close", r));
     expect(code).toBe(0);
-    expect(await sys.world.run(["get", "--dir", dir, "HELD"], { as: owner })).toMatchObject({ code: 0, stdout: "held-value-456" });
+    expect(await sys.world.run(["get", "--dir", dir, "HELD"], { as: owner })).toMatchObject({
+      code: 0,
+      stdout: "held-value-456",
+    });
   });
 
   it("an `exec` holding values is closed the same way, while its job is an ordinary process with the usual core limit", async () => {
     const { owner } = sys.users;
     const home = sys.world.mkdir("exec-home", 0o700, owner);
     const dir = path.join(home, "store");
-    expect((await sys.world.run(["add", "--dir", dir, "API_KEY"], { as: owner, input: "exec-held-value-789" })).code).toBe(0);
+    expect(
+      (await sys.world.run(["add", "--dir", dir, "API_KEY"], { as: owner, input: "exec-held-value-789" })).code,
+    ).toBe(0);
     const cli = await startHeld(sys.world.bin, owner, ["exec", "--dir", dir, "--", "/bin/sleep", "30"], home);
     try {
       let job = 0;
       await until(() => {
-        const kids = readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+        const kids = readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, "utf8")
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map(Number);
         job = kids.find((k) => readFileSync(`/proc/${k}/comm`, "utf8").trim() === "sleep") ?? 0;
         return job !== 0;
       });

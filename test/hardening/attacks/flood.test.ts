@@ -31,7 +31,8 @@ type Probe = { ms: number; outcome: string }[];
 
 /** The number of open file descriptors of `pid`. */
 const openFds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
 
 describe.skipIf(!isRoot)(`one uid flooding the agent (${NEEDS_ROOT})`, () => {
   const sys = useSystem(["flooder", "victim"]);
@@ -42,7 +43,11 @@ describe.skipIf(!isRoot)(`one uid flooding the agent (${NEEDS_ROOT})`, () => {
   const runAs = async <T>(user: TestUser, script: string, config: object): Promise<T> => {
     const file = path.join(sys.world.root, script);
     cpSync(path.join(here, script), file);
-    const r = await collect(spawn(NODE, [file, JSON.stringify(config)], { uid: user.uid, gid: user.gid, cwd: sys.world.root }), undefined, 60_000);
+    const r = await collect(
+      spawn(NODE, [file, JSON.stringify(config)], { uid: user.uid, gid: user.gid, cwd: sys.world.root }),
+      undefined,
+      60_000,
+    );
     if (r.code !== 0) throw new Error(`${script} as ${user.name} failed (${r.code}): ${r.stderr}`);
     return JSON.parse(r.stdout) as T;
   };
@@ -52,80 +57,131 @@ describe.skipIf(!isRoot)(`one uid flooding the agent (${NEEDS_ROOT})`, () => {
     policyText = `read user:${flooder.name} A_*\nread user:${victim.name} B_KEY\n`;
   });
 
-  it("keeps answering another uid promptly while one uid floods past its connection and request limits", { timeout: 120_000 }, async () => {
-    const RATE = 300;
-    const BURST = 600;
-    const agent = await startAgentWith(sys, { policyText, secrets }, { SECRETFILE_AGENT_LIMITS: `ratePerUid=${RATE},burstPerUid=${BURST},connectionsPerUid=64` });
-    const probe = (durationMs: number) =>
-      runAs<Probe>(sys.users.victim, "probe.mjs", {
+  it(
+    "keeps answering another uid promptly while one uid floods past its connection and request limits",
+    { timeout: 120_000 },
+    async () => {
+      const RATE = 300;
+      const BURST = 600;
+      const agent = await startAgentWith(
+        sys,
+        { policyText, secrets },
+        { SECRETFILE_AGENT_LIMITS: `ratePerUid=${RATE},burstPerUid=${BURST},connectionsPerUid=64` },
+      );
+      const probe = (durationMs: number) =>
+        runAs<Probe>(sys.users.victim, "probe.mjs", {
+          socket: agent.socket,
+          durationMs,
+          intervalMs: 50,
+          request: { v: 1, op: "get", name: "B_KEY" },
+          expect: { ok: true, value: secrets.B_KEY },
+        });
+      const quiet = await probe(2_000);
+      const fdsBefore = openFds(agent.pid);
+
+      const DURATION = scale("SECRETFILE_FLOOD_MS", 4_000, 6_000);
+      const flood = runAs<FloodResult>(sys.users.flooder, "flood-load.mjs", {
         socket: agent.socket,
-        durationMs,
-        intervalMs: 50,
-        request: { v: 1, op: "get", name: "B_KEY" },
-        expect: { ok: true, value: secrets.B_KEY },
+        durationMs: DURATION,
+        connections: 100,
+        window: 32,
+        short: 8,
+        request: { v: 1, op: "values" },
       });
-    const quiet = await probe(2_000);
-    const fdsBefore = openFds(agent.pid);
+      await new Promise((r) => setTimeout(r, 500));
+      const during = await probe(DURATION - 1_000);
+      const a = await flood;
+      // Every refused connection is closed again: none left open against the global cap (where they would shut out
+      // everyone). The agent's open files come back to what they were.
+      let fdsAfter = openFds(agent.pid);
+      for (let i = 0; i < 30 && fdsAfter > fdsBefore + 8; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        fdsAfter = openFds(agent.pid);
+      }
 
-    const DURATION = scale("SECRETFILE_FLOOD_MS", 4_000, 6_000);
-    const flood = runAs<FloodResult>(sys.users.flooder, "flood-load.mjs", {
-      socket: agent.socket,
-      durationMs: DURATION,
-      connections: 100,
-      window: 32,
-      short: 8,
-      request: { v: 1, op: "values" },
-    });
-    await new Promise((r) => setTimeout(r, 500));
-    const during = await probe(DURATION - 1_000);
-    const a = await flood;
-    // Every refused connection is closed again: none left open against the global cap (where they would shut out
-    // everyone). The agent's open files come back to what they were.
-    let fdsAfter = openFds(agent.pid);
-    for (let i = 0; i < 30 && fdsAfter > fdsBefore + 8; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      fdsAfter = openFds(agent.pid);
-    }
+      const figures = {
+        flooder: a,
+        agentFds: { before: fdsBefore, after: fdsAfter },
+        victimQuiet: {
+          n: quiet.length,
+          p50: percentile(
+            quiet.map((q) => q.ms),
+            0.5,
+          ),
+          max: Math.max(...quiet.map((q) => q.ms)),
+        },
+        victimDuringFlood: {
+          n: during.length,
+          p50: percentile(
+            during.map((q) => q.ms),
+            0.5,
+          ),
+          p95: percentile(
+            during.map((q) => q.ms),
+            0.95,
+          ),
+          max: Math.max(...during.map((q) => q.ms)),
+        },
+      };
+      console.log(`flood figures: ${JSON.stringify(figures)}`);
 
-    const figures = {
-      flooder: a,
-      agentFds: { before: fdsBefore, after: fdsAfter },
-      victimQuiet: { n: quiet.length, p50: percentile(quiet.map((q) => q.ms), 0.5), max: Math.max(...quiet.map((q) => q.ms)) },
-      victimDuringFlood: { n: during.length, p50: percentile(during.map((q) => q.ms), 0.5), p95: percentile(during.map((q) => q.ms), 0.95), max: Math.max(...during.map((q) => q.ms)) },
-    };
-    console.log(`flood figures: ${JSON.stringify(figures)}`);
+      // The flooder was held to its limits: refused connections past 64, and at most the burst plus the rate served.
+      expect(a.connectionsRefused, "connections past the per-uid cap are refused").toBeGreaterThan(0);
+      expect(a.busy, "requests past the rate are answered busy").toBeGreaterThan(0);
+      expect(a.retryAfterMs.length).toBeGreaterThan(0);
+      expect(
+        a.retryAfterMs.every((ms) => Number.isInteger(ms) && ms >= 100 && ms <= 1_000),
+        String(a.retryAfterMs),
+      ).toBe(true);
+      expect(a.ok, "served no more than the burst plus the rate").toBeLessThanOrEqual(
+        BURST + (RATE * a.elapsedMs) / 1000 + 50,
+      );
+      expect(a.sent, "and it asked for far more").toBeGreaterThan(5 * (BURST + (RATE * a.elapsedMs) / 1000));
+      expect(a.otherErrors).toEqual({});
+      // The victim: every request answered with its value, none refused as busy, promptly.
+      expect(
+        during.filter((q) => q.outcome !== "ok"),
+        "every victim request is served",
+      ).toEqual([]);
+      expect(during.length).toBeGreaterThan(20);
+      expect(figures.victimDuringFlood.p50, "median latency during the flood").toBeLessThan(
+        Math.max(250, 10 * figures.victimQuiet.p50),
+      );
+      expect(figures.victimDuringFlood.max, "worst latency during the flood").toBeLessThan(2_000);
+      expect(fdsAfter, "connections left open after the flood").toBeLessThanOrEqual(fdsBefore + 8);
+      expect(agent.stderr()).not.toContain("too many at once");
+      expect(agent.alive(), agent.stderr()).toBe(true);
+      await agent.stop();
+    },
+  );
 
-    // The flooder was held to its limits: refused connections past 64, and at most the burst plus the rate served.
-    expect(a.connectionsRefused, "connections past the per-uid cap are refused").toBeGreaterThan(0);
-    expect(a.busy, "requests past the rate are answered busy").toBeGreaterThan(0);
-    expect(a.retryAfterMs.length).toBeGreaterThan(0);
-    expect(a.retryAfterMs.every((ms) => Number.isInteger(ms) && ms >= 100 && ms <= 1_000), String(a.retryAfterMs)).toBe(true);
-    expect(a.ok, "served no more than the burst plus the rate").toBeLessThanOrEqual(BURST + (RATE * a.elapsedMs) / 1000 + 50);
-    expect(a.sent, "and it asked for far more").toBeGreaterThan(5 * (BURST + (RATE * a.elapsedMs) / 1000));
-    expect(a.otherErrors).toEqual({});
-    // The victim: every request answered with its value, none refused as busy, promptly.
-    expect(during.filter((q) => q.outcome !== "ok"), "every victim request is served").toEqual([]);
-    expect(during.length).toBeGreaterThan(20);
-    expect(figures.victimDuringFlood.p50, "median latency during the flood").toBeLessThan(Math.max(250, 10 * figures.victimQuiet.p50));
-    expect(figures.victimDuringFlood.max, "worst latency during the flood").toBeLessThan(2_000);
-    expect(fdsAfter, "connections left open after the flood").toBeLessThanOrEqual(fdsBefore + 8);
-    expect(agent.stderr()).not.toContain("too many at once");
-    expect(agent.alive(), agent.stderr()).toBe(true);
-    await agent.stop();
-  });
-
-  it("with the default limits, serves a burst of 1,000 simultaneous requests from one uid without a busy answer", { timeout: 120_000 }, async () => {
-    const agent = await startAgentWith(sys, { policyText, secrets });
-    const client = sys.world.fixture("agent-requests.mjs");
-    const reqs = Array.from({ length: 1_000 }, () => ({ v: 1, op: "get", name: "A_ONE" }));
-    const { flooder } = sys.users;
-    const r = await collect(spawn(NODE, [client, agent.socket, JSON.stringify(reqs)], { uid: flooder.uid, gid: flooder.gid, cwd: sys.world.root }), undefined, 60_000);
-    expect(r.code, r.stderr).toBe(0);
-    const results = JSON.parse(r.stdout) as { answer?: { ok: boolean; value?: string; error?: { code: string } }; error?: string }[];
-    const bad = results.filter((x) => x.answer?.ok !== true || x.answer.value !== secrets.A_ONE);
-    expect(bad.slice(0, 3)).toEqual([]);
-    await agent.stop();
-  });
+  it(
+    "with the default limits, serves a burst of 1,000 simultaneous requests from one uid without a busy answer",
+    { timeout: 120_000 },
+    async () => {
+      const agent = await startAgentWith(sys, { policyText, secrets });
+      const client = sys.world.fixture("agent-requests.mjs");
+      const reqs = Array.from({ length: 1_000 }, () => ({ v: 1, op: "get", name: "A_ONE" }));
+      const { flooder } = sys.users;
+      const r = await collect(
+        spawn(NODE, [client, agent.socket, JSON.stringify(reqs)], {
+          uid: flooder.uid,
+          gid: flooder.gid,
+          cwd: sys.world.root,
+        }),
+        undefined,
+        60_000,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const results = JSON.parse(r.stdout) as {
+        answer?: { ok: boolean; value?: string; error?: { code: string } };
+        error?: string;
+      }[];
+      const bad = results.filter((x) => x.answer?.ok !== true || x.answer.value !== secrets.A_ONE);
+      expect(bad.slice(0, 3)).toEqual([]);
+      await agent.stop();
+    },
+  );
 
   it("refuses to start on a malformed SECRETFILE_AGENT_LIMITS (exit 2, naming the setting)", async () => {
     const files = await prepareAgent(sys.world, sys.users.service, { policyText });

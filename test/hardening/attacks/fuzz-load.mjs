@@ -24,9 +24,54 @@ const pick = (xs) => xs[int(xs.length)];
 const chance = (p) => rnd() < p;
 
 const readable = Object.keys(cfg.readable);
-const NAMES = [...readable, "S_KEY", "NO_SUCH_KEY", "", "1ABC", "a-b", "x".repeat(129), "../../etc/passwd", "A".repeat(128), "é", "A\u0000B"];
-const WEIRD = [null, true, false, 0, -1, 1.5, 1e308, "", "1", [], [1], {}, { a: 1 }, "x".repeat(3000), "\u0000", "\ud800", "\u202e", { __proto__: { ok: true } }];
-const OPS = ["ping", "get", "list", "values", "add", "rm", "history", "rollback", "import", "settings", "pending", "approve", "reject"];
+const NAMES = [
+  ...readable,
+  "S_KEY",
+  "NO_SUCH_KEY",
+  "",
+  "1ABC",
+  "a-b",
+  "x".repeat(129),
+  "../../etc/passwd",
+  "A".repeat(128),
+  "é",
+  "A\u0000B",
+];
+const WEIRD = [
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1.5,
+  1e308,
+  "",
+  "1",
+  [],
+  [1],
+  {},
+  { a: 1 },
+  "x".repeat(3000),
+  "\u0000",
+  "\ud800",
+  "\u202e",
+  { __proto__: { ok: true } },
+];
+const OPS = [
+  "ping",
+  "get",
+  "list",
+  "values",
+  "add",
+  "rm",
+  "history",
+  "rollback",
+  "import",
+  "settings",
+  "pending",
+  "approve",
+  "reject",
+];
 
 /** A valid request and what it must be answered with (null: anything well-formed). */
 function valid() {
@@ -58,9 +103,33 @@ function valid() {
 function mutatedObject() {
   const base = chance(cfg.writeChance ?? 0.002)
     ? { v: 1, op: "add", name: cfg.writable, value: String(int(1e9)), replace: true }
-    : { v: 1, op: pick(OPS), name: pick(NAMES), names: chance(0.5) ? [pick(NAMES), pick(NAMES)] : undefined, value: chance(0.3) ? "v" : undefined };
+    : {
+        v: 1,
+        op: pick(OPS),
+        name: pick(NAMES),
+        names: chance(0.5) ? [pick(NAMES), pick(NAMES)] : undefined,
+        value: chance(0.3) ? "v" : undefined,
+      };
   for (let i = 1 + int(3); i > 0; i--) {
-    const keys = ["v", "op", "name", "names", "value", "replace", "description", "expires", "rotateEvery", "to", "secrets", "historyKeep", "id", "force", "__proto__", "constructor", "toString"];
+    const keys = [
+      "v",
+      "op",
+      "name",
+      "names",
+      "value",
+      "replace",
+      "description",
+      "expires",
+      "rotateEvery",
+      "to",
+      "secrets",
+      "historyKeep",
+      "id",
+      "force",
+      "__proto__",
+      "constructor",
+      "toString",
+    ];
     const key = pick(keys);
     switch (int(4)) {
       case 0:
@@ -103,7 +172,26 @@ function mutateBytes(buf) {
         pos = Math.min(b.length, pos + int(20));
         break;
       case 3: // odd characters
-        out.push(Buffer.from(pick(["\u0000", "\\", '"', "\\u0000", "\\ud800", "\u2028", "{", "}", "[", "]", ",", ":", "\udfff", "\ufeff"])));
+        out.push(
+          Buffer.from(
+            pick([
+              "\u0000",
+              "\\",
+              '"',
+              "\\u0000",
+              "\\ud800",
+              "\u2028",
+              "{",
+              "}",
+              "[",
+              "]",
+              ",",
+              ":",
+              "\udfff",
+              "\ufeff",
+            ]),
+          ),
+        );
         break;
       default: // repeat a piece
         out.push(b.subarray(int(b.length), b.length).subarray(0, 64));
@@ -141,7 +229,19 @@ function generate() {
 }
 
 const CODES = new Set(["usage", "not-found", "denied", "undecryptable", "exists", "failure", "busy"]);
-const summary = { sent: 0, answered: 0, oversizeSent: 0, oversizeAnsweredOrDropped: 0, checked: 0, shortConnections: 0, longConnections: 0, codes: {}, ops: {}, violations: [], failures: [] };
+const summary = {
+  sent: 0,
+  answered: 0,
+  oversizeSent: 0,
+  oversizeAnsweredOrDropped: 0,
+  checked: 0,
+  shortConnections: 0,
+  longConnections: 0,
+  codes: {},
+  ops: {},
+  violations: [],
+  failures: [],
+};
 const violation = (what) => {
   if (summary.violations.length < 20) summary.violations.push(what);
 };
@@ -155,13 +255,17 @@ function judge(text, check, line) {
     violation(`not JSON: ${text.slice(0, 200)}`);
     return;
   }
-  for (const v of cfg.forbidden) if (text.includes(v)) violation(`a forbidden value in an answer to ${line.subarray(0, 80).toString("latin1")}`);
-  if (typeof a !== "object" || a === null || typeof a.ok !== "boolean") return violation(`malformed answer: ${text.slice(0, 200)}`);
+  for (const v of cfg.forbidden)
+    if (text.includes(v)) violation(`a forbidden value in an answer to ${line.subarray(0, 80).toString("latin1")}`);
+  if (typeof a !== "object" || a === null || typeof a.ok !== "boolean")
+    return violation(`malformed answer: ${text.slice(0, 200)}`);
   if (a.ok) summary.ops[a.op] = (summary.ops[a.op] ?? 0) + 1;
   else {
-    if (!CODES.has(a.error?.code) || typeof a.error.message !== "string") violation(`unknown error: ${text.slice(0, 200)}`);
+    if (!CODES.has(a.error?.code) || typeof a.error.message !== "string")
+      violation(`unknown error: ${text.slice(0, 200)}`);
     summary.codes[a.error.code] = (summary.codes[a.error.code] ?? 0) + 1;
-    if (a.error.code === "failure" && summary.failures.length < 10) summary.failures.push([line.toString("latin1").slice(0, 200), text.slice(0, 200)]);
+    if (a.error.code === "failure" && summary.failures.length < 10)
+      summary.failures.push([line.toString("latin1").slice(0, 200), text.slice(0, 200)]);
   }
   if (check !== null) {
     summary.checked++;
@@ -216,7 +320,8 @@ function longConnection(count) {
     sock.on("connect", pump);
     sock.on("error", (err) => violation(`long connection error ${err.code}`));
     sock.on("close", () => {
-      if (waiting.length > 0 || sent < count) violation(`a long connection closed with ${waiting.length} unanswered, ${count - sent} unsent`);
+      if (waiting.length > 0 || sent < count)
+        violation(`a long connection closed with ${waiting.length} unanswered, ${count - sent} unsent`);
       resolve();
     });
   });
@@ -270,7 +375,8 @@ function shortConnection() {
     });
     sock.on("close", () => {
       if (oversize) summary.oversizeAnsweredOrDropped++;
-      else if (answers !== reqs.length) violation(`a short connection closed after ${answers} of ${reqs.length} answers`);
+      else if (answers !== reqs.length)
+        violation(`a short connection closed after ${answers} of ${reqs.length} answers`);
       resolve(reqs.length);
     });
   });
@@ -278,7 +384,9 @@ function shortConnection() {
 
 // Progress on standard error, so a stall shows where it is.
 const progress = setInterval(() => {
-  process.stderr.write(`fuzz: ${Math.round((Date.now() - started) / 1000)} s: sent ${summary.sent}, answered ${summary.answered}, short ${summary.shortConnections}\n`);
+  process.stderr.write(
+    `fuzz: ${Math.round((Date.now() - started) / 1000)} s: sent ${summary.sent}, answered ${summary.answered}, short ${summary.shortConnections}\n`,
+  );
 }, 5_000);
 const longTotal = Math.floor(cfg.total * cfg.longShare);
 const perLong = Math.floor(longTotal / cfg.longConnections);

@@ -45,9 +45,17 @@ describe("personal mode: unsafe owners and modes are refused with the fix (exit 
     await sb.add("K", "v");
   });
   const rows: [string, (s: Sandbox) => string, Fault][] = [
-    ...[0o770, 0o707, 0o777, 0o720, 0o702].map((mode): [string, (s: Sandbox) => string, Fault] => ["folder", (s) => s.dir, { mode }]),
+    ...[0o770, 0o707, 0o777, 0o720, 0o702].map((mode): [string, (s: Sandbox) => string, Fault] => [
+      "folder",
+      (s) => s.dir,
+      { mode },
+    ]),
     ...["identity", "store"].flatMap((what) =>
-      [0o640, 0o604, 0o660, 0o606, 0o644, 0o620, 0o602].map((mode): [string, (s: Sandbox) => string, Fault] => [what, (s) => (what === "identity" ? s.identity : s.store), { mode }]),
+      [0o640, 0o604, 0o660, 0o606, 0o644, 0o620, 0o602].map((mode): [string, (s: Sandbox) => string, Fault] => [
+        what,
+        (s) => (what === "identity" ? s.identity : s.store),
+        { mode },
+      ]),
     ),
     ...(["folder", "identity", "store"] as const).map((what): [string, (s: Sandbox) => string, Fault] => [
       what,
@@ -55,7 +63,14 @@ describe("personal mode: unsafe owners and modes are refused with the fix (exit 
       { owner: "other" },
     ]),
   ];
-  it.for(oneOfEach(rows, kindOfRow).map(([what, file, fault]) => ({ name: `${what}, ${describeFault(fault)}`, what, file, fault })))("$name", async ({ what, file: fileOf, fault }, ctx) => {
+  it.for(
+    oneOfEach(rows, kindOfRow).map(([what, file, fault]) => ({
+      name: `${what}, ${describeFault(fault)}`,
+      what,
+      file,
+      fault,
+    })),
+  )("$name", async ({ what, file: fileOf, fault }, ctx) => {
     ctx.skip("owner" in fault && !isRoot, "needs root to give a file to another uid");
     const file = fileOf(sb);
     const undo = apply(file, fault, { other: 65534, service: 65534 });
@@ -75,55 +90,117 @@ describe("personal mode: unsafe owners and modes are refused with the fix (exit 
   });
 });
 
-describe.skipIf(!isRoot)(`system mode: the agent refuses to start on an unsafe owner or mode, naming the fix (exit 4) (${NEEDS_ROOT})`, () => {
-  const sys = useSystem(["other"]);
-  let files: AgentFiles;
-  beforeAll(async () => {
-    files = await prepareAgent(sys.world, sys.users.service, { policyText: "read uid:0 *\n", secrets: { K: "v" } });
-    // A first run creates the audit log; stopping removes the socket.
-    const first = await ready(spawnAgentWith(sys, files));
-    await first.stop();
-  });
+describe.skipIf(!isRoot)(
+  `system mode: the agent refuses to start on an unsafe owner or mode, naming the fix (exit 4) (${NEEDS_ROOT})`,
+  () => {
+    const sys = useSystem(["other"]);
+    let files: AgentFiles;
+    beforeAll(async () => {
+      files = await prepareAgent(sys.world, sys.users.service, { policyText: "read uid:0 *\n", secrets: { K: "v" } });
+      // A first run creates the audit log; stopping removes the socket.
+      const first = await ready(spawnAgentWith(sys, files));
+      await first.stop();
+    });
 
-  type Row = [string, (f: AgentFiles) => string, Fault];
-  const row = (what: string, file: (f: AgentFiles) => string, faults: Fault[]): Row[] => faults.map((fault): Row => [what, file, fault]);
-  const identity = (f: AgentFiles) => path.join(f.dir, "identity.txt");
-  const store = (f: AgentFiles) => path.join(f.dir, "store.age");
-  const rows: Row[] = [
-    ...row("state folder", (f) => f.dir, [{ mode: 0o770 }, { mode: 0o777 }, { mode: 0o702 }, { mode: 0o720 }, { owner: "other" }, { owner: "root" }]),
-    ...row("identity", identity, [{ mode: 0o640 }, { mode: 0o604 }, { mode: 0o440 }, { mode: 0o404 }, { mode: 0o660 }, { owner: "other" }, { owner: "root" }]),
-    ...row("store", store, [{ mode: 0o640 }, { mode: 0o604 }, { mode: 0o660 }, { mode: 0o606 }, { owner: "other" }, { owner: "root" }]),
-    ...row("policy", (f) => f.policy, [{ mode: 0o664 }, { mode: 0o646 }, { mode: 0o666 }, { mode: 0o600 }, { owner: "service" }, { owner: "other" }]),
-    ...row("policy folder", (f) => path.dirname(f.policy), [{ mode: 0o777 }, { mode: 0o775 }, { owner: "other" }, { owner: "service" }]),
-    ...row("audit log", (f) => f.audit, [{ mode: 0o620 }, { mode: 0o602 }, { mode: 0o666 }, { owner: "other" }, { owner: "root" }]),
-    ...row("audit folder", (f) => path.dirname(f.audit), [{ mode: 0o770 }, { mode: 0o777 }, { mode: 0o703 }, { owner: "other" }]),
-    ...row("socket folder", (f) => path.dirname(f.socket), [{ mode: 0o777 }, { mode: 0o775 }, { mode: 0o757 }, { mode: 0o1777 }, { owner: "other" }]),
-  ];
+    type Row = [string, (f: AgentFiles) => string, Fault];
+    const row = (what: string, file: (f: AgentFiles) => string, faults: Fault[]): Row[] =>
+      faults.map((fault): Row => [what, file, fault]);
+    const identity = (f: AgentFiles) => path.join(f.dir, "identity.txt");
+    const store = (f: AgentFiles) => path.join(f.dir, "store.age");
+    const rows: Row[] = [
+      ...row("state folder", (f) => f.dir, [
+        { mode: 0o770 },
+        { mode: 0o777 },
+        { mode: 0o702 },
+        { mode: 0o720 },
+        { owner: "other" },
+        { owner: "root" },
+      ]),
+      ...row("identity", identity, [
+        { mode: 0o640 },
+        { mode: 0o604 },
+        { mode: 0o440 },
+        { mode: 0o404 },
+        { mode: 0o660 },
+        { owner: "other" },
+        { owner: "root" },
+      ]),
+      ...row("store", store, [
+        { mode: 0o640 },
+        { mode: 0o604 },
+        { mode: 0o660 },
+        { mode: 0o606 },
+        { owner: "other" },
+        { owner: "root" },
+      ]),
+      ...row("policy", (f) => f.policy, [
+        { mode: 0o664 },
+        { mode: 0o646 },
+        { mode: 0o666 },
+        { mode: 0o600 },
+        { owner: "service" },
+        { owner: "other" },
+      ]),
+      ...row("policy folder", (f) => path.dirname(f.policy), [
+        { mode: 0o777 },
+        { mode: 0o775 },
+        { owner: "other" },
+        { owner: "service" },
+      ]),
+      ...row("audit log", (f) => f.audit, [
+        { mode: 0o620 },
+        { mode: 0o602 },
+        { mode: 0o666 },
+        { owner: "other" },
+        { owner: "root" },
+      ]),
+      ...row("audit folder", (f) => path.dirname(f.audit), [
+        { mode: 0o770 },
+        { mode: 0o777 },
+        { mode: 0o703 },
+        { owner: "other" },
+      ]),
+      ...row("socket folder", (f) => path.dirname(f.socket), [
+        { mode: 0o777 },
+        { mode: 0o775 },
+        { mode: 0o757 },
+        { mode: 0o1777 },
+        { owner: "other" },
+      ]),
+    ];
 
-  it.for(oneOfEach(rows, kindOfRow).map(([what, file, fault]) => ({ name: `${what}, ${describeFault(fault)}`, what, file, fault })))("$name", { timeout: 60_000 }, async ({ what, file: fileOf, fault }) => {
-    const file = fileOf(files);
-    const undo = apply(file, fault, { other: sys.users.other.uid, service: sys.users.service.uid });
-    let end;
-    let stderr;
-    try {
-      const agent = spawnAgentWith(sys, files);
-      const timer = setTimeout(() => void agent.stop(), 30_000);
-      end = await agent.exited;
-      clearTimeout(timer);
-      stderr = agent.stderr();
-    } finally {
-      undo();
-    }
-    expect(end.code, `${what} ${describeFault(fault)}: ${stderr}`).toBe(4);
-    expect(stderr).toMatch(new RegExp(`^secretfile: error: .*${escape(file)}`, "m"));
-    expect(stderr).toMatch(new RegExp(`^secretfile: hint: .*${fixFor(fault)} .*${escape(file)}`, "m"));
-  });
+    it.for(
+      oneOfEach(rows, kindOfRow).map(([what, file, fault]) => ({
+        name: `${what}, ${describeFault(fault)}`,
+        what,
+        file,
+        fault,
+      })),
+    )("$name", { timeout: 60_000 }, async ({ what, file: fileOf, fault }) => {
+      const file = fileOf(files);
+      const undo = apply(file, fault, { other: sys.users.other.uid, service: sys.users.service.uid });
+      let end;
+      let stderr;
+      try {
+        const agent = spawnAgentWith(sys, files);
+        const timer = setTimeout(() => void agent.stop(), 30_000);
+        end = await agent.exited;
+        clearTimeout(timer);
+        stderr = agent.stderr();
+      } finally {
+        undo();
+      }
+      expect(end.code, `${what} ${describeFault(fault)}: ${stderr}`).toBe(4);
+      expect(stderr).toMatch(new RegExp(`^secretfile: error: .*${escape(file)}`, "m"));
+      expect(stderr).toMatch(new RegExp(`^secretfile: hint: .*${fixFor(fault)} .*${escape(file)}`, "m"));
+    });
 
-  it("and with every file restored, the agent starts (the refusals were the faults')", async () => {
-    const agent = await ready(spawnAgentWith(sys, files));
-    await agent.stop();
-  });
-});
+    it("and with every file restored, the agent starts (the refusals were the faults')", async () => {
+      const agent = await ready(spawnAgentWith(sys, files));
+      await agent.stop();
+    });
+  },
+);
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

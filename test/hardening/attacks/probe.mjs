@@ -21,7 +21,7 @@ const ask = () =>
       let outcome = "no answer";
       try {
         const a = JSON.parse(carry.split("\n")[0]);
-        outcome = Object.entries(cfg.expect).every(([k, v]) => a[k] === v) ? "ok" : a.error?.code ?? "wrong answer";
+        outcome = Object.entries(cfg.expect).every(([k, v]) => a[k] === v) ? "ok" : (a.error?.code ?? "wrong answer");
       } catch {
         // outcome stays "no answer"
       }

@@ -25,8 +25,18 @@ export function probeAs(user: TestUser, pid: number): Record<string, string> {
   const r = spawnSync(NODE, ["-e", script], { uid: user.uid, gid: user.gid, encoding: "utf8", cwd: "/" });
   const result = JSON.parse(r.stdout) as Record<string, string>;
   // ptrace: attach, then detach at once. strace exits non-zero when the kernel refuses the attach.
-  const st = spawnSync("strace", ["-qq", "-e", "trace=none", "-p", String(pid)], { uid: user.uid, gid: user.gid, encoding: "utf8", timeout: 1_500 });
-  result.ptrace = st.status === null ? "attached" : /Operation not permitted/.test(st.stderr) ? "EPERM" : `exit ${st.status}: ${st.stderr.trim()}`;
+  const st = spawnSync("strace", ["-qq", "-e", "trace=none", "-p", String(pid)], {
+    uid: user.uid,
+    gid: user.gid,
+    encoding: "utf8",
+    timeout: 1_500,
+  });
+  result.ptrace =
+    st.status === null
+      ? "attached"
+      : /Operation not permitted/.test(st.stderr)
+        ? "EPERM"
+        : `exit ${st.status}: ${st.stderr.trim()}`;
   return result;
 }
 

@@ -39,7 +39,10 @@ describe.skipIf(!isRoot)(`a caller's /proc that does not answer (${NEEDS_ROOT})`
 
   it("answers that caller after the deadline with its program unknown, replaces the reader, and serves the others", async () => {
     const { slow, other } = sys.users;
-    const agent = await startAgentWith(sys, { policyText: `read user:${slow.name} K\nread user:${other.name} K\n`, secrets: { K: "k-value" } });
+    const agent = await startAgentWith(sys, {
+      policyText: `read user:${slow.name} K\nread user:${other.name} K\n`,
+      secrets: { K: "k-value" },
+    });
     const env = { SECRETFILE_SOCKET: agent.socket };
     await until("the /proc reader", () => childrenOf(agent.pid).length === 1);
     // Once it has answered a first caller (it is ready), it is stopped.

@@ -22,7 +22,10 @@ describe.skipIf(!isRoot)(`the agent's process, seen from outside (${NEEDS_ROOT})
   beforeAll(async () => {
     agent = await startAgentWith(sys, { policyText: `read user:${sys.users.job.name} *\n`, secrets });
     // Make it hold decrypted values: serve a few.
-    for (const args of [["get", "API_KEY"], ["exec", "--", "/usr/bin/true"]]) {
+    for (const args of [
+      ["get", "API_KEY"],
+      ["exec", "--", "/usr/bin/true"],
+    ]) {
       const r = await sys.world.run(args, { as: sys.users.job, env: { SECRETFILE_SOCKET: agent.socket } });
       expect(r.code, r.stderr).toBe(0);
     }
@@ -43,11 +46,23 @@ describe.skipIf(!isRoot)(`the agent's process, seen from outside (${NEEDS_ROOT})
     // Control: an ordinary process of the same account is open to it in every way the agent is closed.
     const control = spawn("sleep", ["30"], { uid: sys.users.service.uid, gid: sys.users.service.gid, stdio: "ignore" });
     try {
-      expect(probeAs(sys.users.service, control.pid!)).toMatchObject({ environ: "read", mem: "read", maps: "read", ptrace: "attached" });
+      expect(probeAs(sys.users.service, control.pid!)).toMatchObject({
+        environ: "read",
+        mem: "read",
+        maps: "read",
+        ptrace: "attached",
+      });
     } finally {
       control.kill();
     }
-    expect(probeAs(sys.users.service, agent.pid)).toEqual({ environ: "EACCES", mem: "EACCES", maps: "EACCES", cmdline: "read", status: "read", ptrace: "EPERM" });
+    expect(probeAs(sys.users.service, agent.pid)).toEqual({
+      environ: "EACCES",
+      mem: "EACCES",
+      maps: "EACCES",
+      cmdline: "read",
+      status: "read",
+      ptrace: "EPERM",
+    });
   });
 
   it("refuses a job's process the same way", () => {

@@ -4,7 +4,21 @@
 // hangs. Personal mode runs bin/secretfile; system mode a real agent.
 
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, utimesSync, watch, writeFileSync, chownSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  watch,
+  writeFileSync,
+  chownSync,
+} from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,7 +37,11 @@ function victim(root: string): { dir: string; file: string; intact: () => boolea
   writeFileSync(file, "precious\n");
   const old = new Date(Date.now() - 3_600_000);
   utimesSync(dir, old, old);
-  return { dir, file, intact: () => existsSync(file) && readFileSync(file, "utf8") === "precious\n" && readdirSync(dir).length === 1 };
+  return {
+    dir,
+    file,
+    intact: () => existsSync(file) && readFileSync(file, "utf8") === "precious\n" && readdirSync(dir).length === 1,
+  };
 }
 
 const mkfifo = (file: string) => expect(spawnSync("mkfifo", [file]).status).toBe(0);
@@ -35,7 +53,9 @@ describe("personal mode: planted links and FIFOs", { timeout: 120_000 }, () => {
     const v = victim(sb.root);
     symlinkSync(v.dir, `${sb.store}.lock`);
     const r = await sb.run(["add", "L"], { input: "w", timeoutMs: 30_000 });
-    expect(v.intact(), `the folder behind the link was changed: ${readdirSync(v.dir).join(",")}; ${r.stderr}`).toBe(true);
+    expect(v.intact(), `the folder behind the link was changed: ${readdirSync(v.dir).join(",")}; ${r.stderr}`).toBe(
+      true,
+    );
     expect(r.signal, "it ends by itself, within 30 s").toBeNull();
     if (r.code !== 0) expect(r.stderr).toContain(`${sb.store}.lock`);
   });
@@ -54,7 +74,15 @@ describe("personal mode: planted links and FIFOs", { timeout: 120_000 }, () => {
     const sb = sandbox();
     await sb.add("K", "v");
     const v = victim(sb.root);
-    const names = [".store.age.tmp", "store.age.tmp", "store.age.new", "store.age~", ".store.age.tmp-0000000000000000", ".store.age.tmp-ffffffffffffffff", ".store.age.swp"];
+    const names = [
+      ".store.age.tmp",
+      "store.age.tmp",
+      "store.age.new",
+      "store.age~",
+      ".store.age.tmp-0000000000000000",
+      ".store.age.tmp-ffffffffffffffff",
+      ".store.age.swp",
+    ];
     for (const n of names) symlinkSync(v.file, path.join(sb.dir, n));
     for (let i = 0; i < 3; i++) await sb.add(`K${i}`, `v${i}`);
     expect(v.intact()).toBe(true);
@@ -78,18 +106,21 @@ describe("personal mode: planted links and FIFOs", { timeout: 120_000 }, () => {
     expect(new Set(seen.map((n) => n.slice(-16))).size).toBe(seen.length);
   });
 
-  it.for(["identity.txt", "store.age"])("a FIFO planted at %s is refused at once (exit 4), not waited on", async (name) => {
-    const sb = sandbox();
-    await sb.add("K", "v");
-    unlinkSync(path.join(sb.dir, name));
-    mkfifo(path.join(sb.dir, name));
-    const t0 = Date.now();
-    const r = await sb.run(["get", "K"], { timeoutMs: 20_000 });
-    expect(r.signal, "killed: it hung on the FIFO").toBeNull();
-    expect(r.code, r.stderr).toBe(4);
-    expect(r.stderr).toContain("is not a regular file");
-    expect(Date.now() - t0).toBeLessThan(15_000);
-  });
+  it.for(["identity.txt", "store.age"])(
+    "a FIFO planted at %s is refused at once (exit 4), not waited on",
+    async (name) => {
+      const sb = sandbox();
+      await sb.add("K", "v");
+      unlinkSync(path.join(sb.dir, name));
+      mkfifo(path.join(sb.dir, name));
+      const t0 = Date.now();
+      const r = await sb.run(["get", "K"], { timeoutMs: 20_000 });
+      expect(r.signal, "killed: it hung on the FIFO").toBeNull();
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toContain("is not a regular file");
+      expect(Date.now() - t0).toBeLessThan(15_000);
+    },
+  );
 });
 
 describe.skipIf(!isRoot)(`system mode: planted links, FIFOs and sockets (${NEEDS_ROOT})`, { timeout: 120_000 }, () => {
@@ -100,7 +131,10 @@ describe.skipIf(!isRoot)(`system mode: planted links, FIFOs and sockets (${NEEDS
   const store = () => path.join(files.dir, "store.age");
 
   beforeAll(async () => {
-    files = await prepareAgent(sys.world, sys.users.service, { policyText: `read user:${sys.users.job.name} K\n`, secrets: { K: secret } });
+    files = await prepareAgent(sys.world, sys.users.service, {
+      policyText: `read user:${sys.users.job.name} K\n`,
+      secrets: { K: secret },
+    });
     await (await ready(spawnAgentWith(sys, files))).stop(); // makes the audit log
   });
 
@@ -132,28 +166,33 @@ describe.skipIf(!isRoot)(`system mode: planted links, FIFOs and sockets (${NEEDS
     ["policy", "refusing to follow a symlink at policy file"],
     ["audit log", "refusing to follow a symlink at the audit log"],
   ] as const)("a symlink at the %s: the agent refuses to start (exit 4)", async ([what, message]) => {
-    const file = what === "identity" ? identity() : what === "store" ? store() : what === "policy" ? files.policy : files.audit;
+    const file =
+      what === "identity" ? identity() : what === "store" ? store() : what === "policy" ? files.policy : files.audit;
     const end = await swapForLink(file, () => refusal());
     expect(end.code, end.stderr).toBe(4);
     expect(end.stderr).toContain(message);
   });
 
-  it.for(["identity", "store", "policy", "audit log"] as const)("a FIFO at the %s: refused at once (exit 4), not waited on", async (what) => {
-    const file = what === "identity" ? identity() : what === "store" ? store() : what === "policy" ? files.policy : files.audit;
-    renameSync(file, `${file}.real`);
-    mkfifo(file);
-    if (what !== "policy") chownSync(file, sys.users.service.uid, sys.users.service.gid);
-    let end;
-    try {
-      end = await refusal();
-    } finally {
-      unlinkSync(file);
-      renameSync(`${file}.real`, file);
-    }
-    expect(end.signal, `killed: the agent hung on the FIFO: ${end.stderr}`).toBeNull();
-    expect(end.code, end.stderr).toBe(4);
-    expect(end.stderr).toMatch(/not a (private )?regular file/);
-  });
+  it.for(["identity", "store", "policy", "audit log"] as const)(
+    "a FIFO at the %s: refused at once (exit 4), not waited on",
+    async (what) => {
+      const file =
+        what === "identity" ? identity() : what === "store" ? store() : what === "policy" ? files.policy : files.audit;
+      renameSync(file, `${file}.real`);
+      mkfifo(file);
+      if (what !== "policy") chownSync(file, sys.users.service.uid, sys.users.service.gid);
+      let end;
+      try {
+        end = await refusal();
+      } finally {
+        unlinkSync(file);
+        renameSync(`${file}.real`, file);
+      }
+      expect(end.signal, `killed: the agent hung on the FIFO: ${end.stderr}`).toBeNull();
+      expect(end.code, end.stderr).toBe(4);
+      expect(end.stderr).toMatch(/not a (private )?regular file/);
+    },
+  );
 
   it("a state folder that is a symlink: refused (exit 4)", async () => {
     const link = path.join(files.base, "state-link");
@@ -195,7 +234,10 @@ describe.skipIf(!isRoot)(`system mode: planted links, FIFOs and sockets (${NEEDS
       const end = await refusal();
       expect(end.code, end.stderr).toBe(4);
       expect(end.stderr).toContain(`refusing to replace ${files.socket}: it is a socket of uid 0`);
-      expect((await request(files.socket, { v: 1, op: "ping" })).value, "the impostor still answers: its socket was not removed").toBe("from the impostor");
+      expect(
+        (await request(files.socket, { v: 1, op: "ping" })).value,
+        "the impostor still answers: its socket was not removed",
+      ).toBe("from the impostor");
     } finally {
       impostor.close();
       if (existsSync(files.socket)) unlinkSync(files.socket);

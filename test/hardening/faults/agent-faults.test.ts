@@ -8,17 +8,55 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
 import { NEEDS_ROOT, useSystem, type AgentFiles } from "../../helpers/system.js";
-import { compileShim, faultEnv, figure, fill, hasCC, launchAgent, leftovers, mountTmpfs, prepareFiles, readStore, type Agent } from "./support.js";
+import {
+  compileShim,
+  faultEnv,
+  figure,
+  fill,
+  hasCC,
+  launchAgent,
+  leftovers,
+  mountTmpfs,
+  prepareFiles,
+  readStore,
+  type Agent,
+} from "./support.js";
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** One failing step per agent, each with another error code. */
 const CASES = [
-  { step: "create the temporary file", op: "create", code: "ENOSPC", line: (s: string, d: string) => `cannot create a temporary file in ${d}: ENOSPC; ${s} is unchanged` },
-  { step: "write it", op: "write", code: "EIO", line: (s: string, d: string) => `cannot write a temporary file in ${d}: EIO; ${s} is unchanged` },
-  { step: "fsync it", op: "fsync", code: "EIO", line: (s: string, d: string) => `cannot fsync a temporary file in ${d}: EIO; ${s} is unchanged` },
-  { step: "rename it", op: "rename", code: "EACCES", line: (s: string, d: string) => `cannot rename the new store.age into ${d}: EACCES; ${s} is unchanged` },
-  { step: "take the lock", op: "mkdir", code: "ENOSPC", match: "store.age.lock", line: (s: string) => `cannot lock ${s}: ENOSPC` },
+  {
+    step: "create the temporary file",
+    op: "create",
+    code: "ENOSPC",
+    line: (s: string, d: string) => `cannot create a temporary file in ${d}: ENOSPC; ${s} is unchanged`,
+  },
+  {
+    step: "write it",
+    op: "write",
+    code: "EIO",
+    line: (s: string, d: string) => `cannot write a temporary file in ${d}: EIO; ${s} is unchanged`,
+  },
+  {
+    step: "fsync it",
+    op: "fsync",
+    code: "EIO",
+    line: (s: string, d: string) => `cannot fsync a temporary file in ${d}: EIO; ${s} is unchanged`,
+  },
+  {
+    step: "rename it",
+    op: "rename",
+    code: "EACCES",
+    line: (s: string, d: string) => `cannot rename the new store.age into ${d}: EACCES; ${s} is unchanged`,
+  },
+  {
+    step: "take the lock",
+    op: "mkdir",
+    code: "ENOSPC",
+    match: "store.age.lock",
+    line: (s: string) => `cannot lock ${s}: ENOSPC`,
+  },
 ] as const;
 
 describe.skipIf(!isRoot || !hasCC)(
@@ -37,18 +75,30 @@ describe.skipIf(!isRoot || !hasCC)(
           const store = path.join(files.dir, "store.age");
           const before = readFileSync(store);
           const log = path.join(files.base, "run", "fault.log");
-          const agent = await launchAgent(sys.world, sys.users.service, files, faultEnv(shim, c.op, c.code, log, "match" in c ? c.match : undefined));
+          const agent = await launchAgent(
+            sys.world,
+            sys.users.service,
+            files,
+            faultEnv(shim, c.op, c.code, log, "match" in c ? c.match : undefined),
+          );
           try {
             const env = { SECRETFILE_SOCKET: files.socket };
             const r = await sys.world.run(["add", "K", "--replace"], { as: sys.users.admin, env, input: "new" });
-            expect(existsSync(log) ? readFileSync(log, "utf8") : "", `${c.step}: the shim never fired`).toContain(`${c.op} `);
+            expect(existsSync(log) ? readFileSync(log, "utf8") : "", `${c.step}: the shim never fired`).toContain(
+              `${c.op} `,
+            );
             fired++;
             expect([r.code, r.stdout], `${c.step}: ${r.stderr}`).toEqual([1, ""]);
-            expect(r.stderr).toMatch(new RegExp(`^secretfile: error: ${esc(c.line(store, files.dir))}\\nsecretfile: hint: [^\\n]+\\n$`));
+            expect(r.stderr).toMatch(
+              new RegExp(`^secretfile: error: ${esc(c.line(store, files.dir))}\\nsecretfile: hint: [^\\n]+\\n$`),
+            );
             expect(readFileSync(store).equals(before), `${c.step}: the store changed`).toBe(true);
             expect(leftovers(files.dir), c.step).toEqual({ temps: [], lock: false, takeover: false, other: [] });
             // Still serving: reads work while the disk is "broken".
-            expect(await sys.world.run(["get", "K"], { as: sys.users.admin, env })).toMatchObject({ code: 0, stdout: "old" });
+            expect(await sys.world.run(["get", "K"], { as: sys.users.admin, env })).toMatchObject({
+              code: 0,
+              stdout: "old",
+            });
           } finally {
             await agent.stop();
           }
@@ -68,8 +118,13 @@ describe.skipIf(!isRoot || !hasCC)(
       }
       let agent: Agent | undefined;
       try {
-        for (const name of ["identity.txt", "store.age"]) cpSync(path.join(files.dir, name), path.join(mnt, name), { preserveTimestamps: true });
-        spawnSync("chown", [`${service.uid}:${service.gid}`, path.join(mnt, "identity.txt"), path.join(mnt, "store.age")]);
+        for (const name of ["identity.txt", "store.age"])
+          cpSync(path.join(files.dir, name), path.join(mnt, name), { preserveTimestamps: true });
+        spawnSync("chown", [
+          `${service.uid}:${service.gid}`,
+          path.join(mnt, "identity.txt"),
+          path.join(mnt, "store.age"),
+        ]);
         spawnSync("chmod", ["0600", path.join(mnt, "store.age")]);
         spawnSync("chmod", ["0400", path.join(mnt, "identity.txt")]);
         const onTmpfs: AgentFiles = { ...files, dir: mnt };
@@ -81,7 +136,11 @@ describe.skipIf(!isRoot || !hasCC)(
         const env = { SECRETFILE_SOCKET: files.socket };
         const r = await sys.world.run(["add", "K", "--replace"], { as: sys.users.admin, env, input: "x".repeat(4000) });
         expect([r.code, r.stdout], r.stderr).toEqual([1, ""]);
-        expect(r.stderr).toMatch(new RegExp(`^secretfile: error: cannot write a temporary file in ${esc(mnt)}: ENOSPC; ${esc(store)} is unchanged\\nsecretfile: hint: free some space`));
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `^secretfile: error: cannot write a temporary file in ${esc(mnt)}: ENOSPC; ${esc(store)} is unchanged\\nsecretfile: hint: free some space`,
+          ),
+        );
         expect(readFileSync(store).equals(before)).toBe(true);
         expect(leftovers(mnt)).toEqual({ temps: [], lock: false, takeover: false, other: ["filler"] });
         rmSync(filler);
@@ -99,7 +158,11 @@ describe.skipIf(!isRoot || !hasCC)(
       const files = await prepareFiles(sys.world, sys.users.service, policyFor(), { K: "old" });
       const log = path.join(files.base, "run", "slow.log");
       // The idle limit is 300 ms; every fsync of the new store takes 1.5 s.
-      const env = { ...faultEnv(shim, "slowsync", "EIO", log), SFT_FAULT_DELAY_MS: "1500", SECRETFILE_AGENT_LIMITS: "idleMs=300" };
+      const env = {
+        ...faultEnv(shim, "slowsync", "EIO", log),
+        SFT_FAULT_DELAY_MS: "1500",
+        SECRETFILE_AGENT_LIMITS: "idleMs=300",
+      };
       const agent = await launchAgent(sys.world, sys.users.service, files, env);
       try {
         const client = { SECRETFILE_SOCKET: files.socket };

@@ -10,7 +10,20 @@ import { Store, storePaths } from "../../../src/store/store.js";
 import { cleanEnv, tempDir } from "../../helpers/cli.js";
 import { sandbox, removeSandboxes, startCli } from "../../helpers/personal.js";
 import { killRounds as roundsOf } from "../../helpers/tier.js";
-import { afterKill, between, buildWorker, figure, leftovers, lockMtime, numberOf, quantile, readStore, sleep, startWorker, type Worker } from "./support.js";
+import {
+  afterKill,
+  between,
+  buildWorker,
+  figure,
+  leftovers,
+  lockMtime,
+  numberOf,
+  quantile,
+  readStore,
+  sleep,
+  startWorker,
+  type Worker,
+} from "./support.js";
 
 /** Stores run side by side, rounds per store (two workers killed per round), and the CLI part. */
 const STORES = 4;
@@ -60,12 +73,24 @@ interface Tally {
  * reported or one more, SHARED their sum; and the next round's workers must take over a lock left behind.
  */
 async function killRounds(dir: string, rounds: number): Promise<Tally> {
-  const t: Tally = { kills: 0, lockLeft: 0, tempLeft: 0, takeoverLeft: 0, ownerless: 0, unreported: 0, writes: 0, recoveries: [] };
+  const t: Tally = {
+    kills: 0,
+    lockLeft: 0,
+    tempLeft: 0,
+    takeoverLeft: 0,
+    ownerless: 0,
+    unreported: 0,
+    writes: 0,
+    recoveries: [],
+  };
   const env = cleanEnv({ SECRETFILE_LOCK_STALE_MS: String(STALE_MS) });
   const known = { W1: 0, W2: 0 };
   let lockLeft = false;
   for (let round = 1; round <= rounds; round++) {
-    const writers = (["W1", "W2"] as const).map((name) => ({ name, w: startWorker(worker, ["write", dir, name, "SHARED"], env) }));
+    const writers = (["W1", "W2"] as const).map((name) => ({
+      name,
+      w: startWorker(worker, ["write", dir, name, "SHARED"], env),
+    }));
     live.push(...writers.map(({ w }) => w));
     await Promise.all(writers.map(({ w }) => w.waitLine((l) => l === "ready")));
     const readyAt = Date.now();
@@ -86,7 +111,10 @@ async function killRounds(dir: string, rounds: number): Promise<Tally> {
       const reported = w.lastOk() ?? known[name];
       t.writes += reported - known[name];
       const now = numberOf(doc, name);
-      expect([reported, reported + 1], `round ${round}: ${name} is ${now}, its writer last reported ${reported}`).toContain(now);
+      expect(
+        [reported, reported + 1],
+        `round ${round}: ${name} is ${now}, its writer last reported ${reported}`,
+      ).toContain(now);
       if (now === reported + 1) t.unreported++;
       known[name] = now;
     }
@@ -110,7 +138,11 @@ describe("personal mode: writers killed with SIGKILL", { timeout: 1_500_000 }, (
       mkdirSync(dir, { mode: 0o700 });
       const store = await Store.create(storePaths(dir), { pq: false });
       await store.update((doc) => {
-        doc.secrets.OTHER = { value: "untouched", created: "2026-01-01T00:00:00.000Z", updated: "2026-01-01T00:00:00.000Z" };
+        doc.secrets.OTHER = {
+          value: "untouched",
+          created: "2026-01-01T00:00:00.000Z",
+          updated: "2026-01-01T00:00:00.000Z",
+        };
       });
     }
     const started = Date.now();
@@ -143,7 +175,10 @@ describe("personal mode: writers killed with SIGKILL", { timeout: 1_500_000 }, (
     const tallies = await Promise.all(
       Array.from({ length: CLI_STORES }, async () => {
         const sb = sandbox({ SECRETFILE_LOCK_STALE_MS: "2000" });
-        for (const [name, value] of [["OTHER", "untouched"], ["K", "start"]]) {
+        for (const [name, value] of [
+          ["OTHER", "untouched"],
+          ["K", "start"],
+        ]) {
           const r = await sb.run(["add", name!], { input: value, timeoutMs: 120_000 });
           expect(r.code, r.stderr).toBe(0);
         }
@@ -162,7 +197,9 @@ describe("personal mode: writers killed with SIGKILL", { timeout: 1_500_000 }, (
           const s = await survivor.done;
           const took = Date.now() - spawned;
           expect([s.code, s.stdout], `round ${round}: ${s.stderr}`).toEqual([0, ""]);
-          expect(s.stderr, `round ${round}`).toMatch(/^(secretfile: waiting for the lock \S+ \(another secretfile is writing\)\n)?secretfile: stored K\n$/);
+          expect(s.stderr, `round ${round}`).toMatch(
+            /^(secretfile: waiting for the lock \S+ \(another secretfile is writing\)\n)?secretfile: stored K\n$/,
+          );
           if (v.signal === "SIGKILL") t.kills++;
           if (v.signal === "SIGKILL" && held) t.lockLeft++;
           t.survivorMs.push(took);
@@ -179,8 +216,18 @@ describe("personal mode: writers killed with SIGKILL", { timeout: 1_500_000 }, (
     const figures = {
       kills: tallies.reduce((a, t) => a + t.kills, 0),
       killedHoldingLock: tallies.reduce((a, t) => a + t.lockLeft, 0),
-      survivorMsMedian: Math.round(quantile(tallies.flatMap((t) => t.survivorMs), 0.5)),
-      survivorMsMax: Math.round(quantile(tallies.flatMap((t) => t.survivorMs), 1)),
+      survivorMsMedian: Math.round(
+        quantile(
+          tallies.flatMap((t) => t.survivorMs),
+          0.5,
+        ),
+      ),
+      survivorMsMax: Math.round(
+        quantile(
+          tallies.flatMap((t) => t.survivorMs),
+          1,
+        ),
+      ),
       seconds: Math.round((Date.now() - started) / 1000),
     };
     await ctx.annotate(figure("personal CLI writers killed", figures));

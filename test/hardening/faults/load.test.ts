@@ -10,7 +10,17 @@ import { Store, storePaths } from "../../../src/store/store.js";
 import { cleanEnv, isRoot, runCli, tempDir } from "../../helpers/cli.js";
 import { NEEDS_ROOT, request, useSystem } from "../../helpers/system.js";
 import { scale } from "../../helpers/tier.js";
-import { buildWorker, figure, launchAgent, numberOf, prepareFiles, readStore, sleep, startWorker, type Worker } from "./support.js";
+import {
+  buildWorker,
+  figure,
+  launchAgent,
+  numberOf,
+  prepareFiles,
+  readStore,
+  sleep,
+  startWorker,
+  type Worker,
+} from "./support.js";
 
 const SECONDS = scale("SECRETFILE_FAULTS_LOAD_SECONDS", 5, 60);
 /** Fifty writers and two hundred readers in `npm run test:all`, as issue 6 asks; ten and forty in the fast tier. */
@@ -44,8 +54,11 @@ describe(`${WRITERS} writers and ${READERS} readers at once`, { timeout: SECONDS
     await Store.create(storePaths(dir), { pq: false });
     const env = cleanEnv({ HOME: work.dir, SECRETFILE_DIR: dir });
     const writers = names.map((name) => startWorker(worker, ["write", dir, name, "SHARED"], env));
-    const loops = (i: number) => Math.floor((READERS - CLI_READERS) / READER_PROCESSES) + (i < (READERS - CLI_READERS) % READER_PROCESSES ? 1 : 0);
-    const readers = Array.from({ length: READER_PROCESSES }, (_, i) => startWorker(worker, ["read", dir, String(loops(i)), String(READ_PAUSE_MS), "SHARED", ...names], env));
+    const loops = (i: number) =>
+      Math.floor((READERS - CLI_READERS) / READER_PROCESSES) + (i < (READERS - CLI_READERS) % READER_PROCESSES ? 1 : 0);
+    const readers = Array.from({ length: READER_PROCESSES }, (_, i) =>
+      startWorker(worker, ["read", dir, String(loops(i)), String(READ_PAUSE_MS), "SHARED", ...names], env),
+    );
     const all: Worker[] = [...writers, ...readers];
     try {
       await Promise.all(all.map((w) => w.waitLine((l) => l === "ready", 120_000)));
@@ -73,8 +86,20 @@ describe(`${WRITERS} writers and ${READERS} readers at once`, { timeout: SECONDS
       for (const r of readers) r.child.stdin!.end();
       await Promise.all(writers.map((w) => w.exited));
       const exits = await Promise.all(readers.map((w) => w.exited));
-      expect(exits.filter((e) => e.code !== 0), readers.map((w) => w.stderr()).join("")).toEqual([]);
-      const results = readers.map((r) => JSON.parse(r.lines.at(-1)!) as { reads: number; errors: number; backwards: number; sumMismatch: number; firstProblem: string });
+      expect(
+        exits.filter((e) => e.code !== 0),
+        readers.map((w) => w.stderr()).join(""),
+      ).toEqual([]);
+      const results = readers.map(
+        (r) =>
+          JSON.parse(r.lines.at(-1)!) as {
+            reads: number;
+            errors: number;
+            backwards: number;
+            sumMismatch: number;
+            firstProblem: string;
+          },
+      );
       const acked = writers.map((w) => w.lastOk() ?? 0);
       const failed = writers.flatMap((w) => w.lines.filter((l) => l.startsWith("fail ")));
       const doc = await readStore(dir);
@@ -108,7 +133,11 @@ describe(`${WRITERS} writers and ${READERS} readers at once`, { timeout: SECONDS
     const sys = useSystem([]);
 
     it(`${SECONDS} s: ${WRITERS} writing clients, ${READERS} reading clients; no lost update, every answer complete`, async (ctx) => {
-      const files = await prepareFiles(sys.world, sys.users.service, "# root may do everything; no other rule needed\n");
+      const files = await prepareFiles(
+        sys.world,
+        sys.users.service,
+        "# root may do everything; no other rule needed\n",
+      );
       const agent = await launchAgent(sys.world, sys.users.service, files);
       try {
         const until = Date.now() + SECONDS * 1000;
@@ -122,7 +151,11 @@ describe(`${WRITERS} writers and ${READERS} readers at once`, { timeout: SECONDS
         const problems: string[] = [];
         const writers = names.map(async (name, i) => {
           for (let n = 1; Date.now() < until; n++) {
-            const a = await request(files.socket, { v: 1, op: "add", name, value: String(n), replace: true }, 120_000).catch((e: unknown) => ({ ok: false, error: String(e) }));
+            const a = await request(
+              files.socket,
+              { v: 1, op: "add", name, value: String(n), replace: true },
+              120_000,
+            ).catch((e: unknown) => ({ ok: false, error: String(e) }));
             if (a.ok !== true) {
               if (killedAtEnd) unanswered.add(i);
               else problems.push(`add ${name}: ${JSON.stringify(a)}`);
@@ -137,7 +170,9 @@ describe(`${WRITERS} writers and ${READERS} readers at once`, { timeout: SECONDS
           const last = names.map(() => 0);
           while (Date.now() < until) {
             // Every readable secret: the writers' names appear as they first write them.
-            const a: Record<string, unknown> = await request(files.socket, { v: 1, op: "values" }, 60_000).catch((e: unknown) => ({ ok: false, error: String(e) }));
+            const a: Record<string, unknown> = await request(files.socket, { v: 1, op: "values" }, 60_000).catch(
+              (e: unknown) => ({ ok: false, error: String(e) }),
+            );
             if (a.ok !== true && /closed the connection without answering/.test(String(a.error))) {
               unansweredReads++;
               continue;
@@ -159,7 +194,10 @@ describe(`${WRITERS} writers and ${READERS} readers at once`, { timeout: SECONDS
         let cliReads = 0;
         const cli = Array.from({ length: CLI_READERS }, async () => {
           while (Date.now() < until) {
-            const r = await sys.world.run(["get", "W0"], { env: { SECRETFILE_SOCKET: files.socket }, timeoutMs: 120_000 });
+            const r = await sys.world.run(["get", "W0"], {
+              env: { SECRETFILE_SOCKET: files.socket },
+              timeoutMs: 120_000,
+            });
             if (r.code === 3) continue; // before W0's first write
             if (r.code !== 0 || !/^\d+$/.test(r.stdout)) problems.push(`secretfile get: ${r.code} ${r.stderr}`);
             else cliReads++;

@@ -3,7 +3,22 @@
 // Rules: every process started here is stopped by the test that started it; nothing is written outside temp folders.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
@@ -14,7 +29,15 @@ import { readOwner } from "../../../src/store/lock-owner.js";
 import { putSecret } from "../../../src/store/operations.js";
 import { Store, storePaths } from "../../../src/store/store.js";
 import { ROOT } from "../../helpers/cli.js";
-import { spawnAgent, untilReady, writePolicy, type AgentFiles, type AgentProcess, type TestUser, type World } from "../../helpers/system.js";
+import {
+  spawnAgent,
+  untilReady,
+  writePolicy,
+  type AgentFiles,
+  type AgentProcess,
+  type TestUser,
+  type World,
+} from "../../helpers/system.js";
 
 export const FAULTS = path.join(ROOT, "test", "fixtures", "faults");
 
@@ -24,13 +47,22 @@ export const hasCC = spawnSync("cc", ["--version"]).status === 0;
 /** Compiles the LD_PRELOAD fault shim into `dir`; returns the .so path. Throws with the compiler's output. */
 export function compileShim(dir: string): string {
   const out = path.join(dir, "fault.so");
-  const r = spawnSync("cc", ["-shared", "-fPIC", "-O2", "-Wall", "-o", out, path.join(FAULTS, "fault.c"), "-ldl"], { encoding: "utf8" });
+  const r = spawnSync("cc", ["-shared", "-fPIC", "-O2", "-Wall", "-o", out, path.join(FAULTS, "fault.c"), "-ldl"], {
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`cc failed: ${r.stderr}`);
   return out;
 }
 
 /** The environment that makes a process fail `op` with `code` (see fault.c); libuv's io_uring is kept off. */
-export function faultEnv(shim: string, op: string, code: string, log: string, match?: string, after?: number): NodeJS.ProcessEnv {
+export function faultEnv(
+  shim: string,
+  op: string,
+  code: string,
+  log: string,
+  match?: string,
+  after?: number,
+): NodeJS.ProcessEnv {
   return {
     LD_PRELOAD: shim,
     UV_USE_IO_URING: "0",
@@ -52,7 +84,9 @@ export async function buildWorker(dir: string): Promise<string> {
     format: "esm",
     platform: "node",
     target: "node20",
-    banner: { js: 'import { createRequire as __sfCreateRequire } from "node:module"; const require = __sfCreateRequire(import.meta.url);' },
+    banner: {
+      js: 'import { createRequire as __sfCreateRequire } from "node:module"; const require = __sfCreateRequire(import.meta.url);',
+    },
     // Smaller to parse: hundreds of workers are started, and their start-up is most of what a kill costs.
     minify: true,
     logLevel: "warning",
@@ -108,7 +142,12 @@ export interface Worker {
 }
 
 /** Starts `node script args` (or the command `cmd`) and follows its output. */
-export function startWorker(script: string, args: string[], env: NodeJS.ProcessEnv, opts: { cmd?: string; uid?: number; gid?: number } = {}): Worker {
+export function startWorker(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { cmd?: string; uid?: number; gid?: number } = {},
+): Worker {
   const child = spawn(opts.cmd ?? process.execPath, opts.cmd === undefined ? [script, ...args] : args, {
     env,
     stdio: ["pipe", "pipe", "pipe"],
@@ -180,20 +219,32 @@ let prepared = 0;
  * and audit folders), but makes the identity and store in-process, with `secrets` in it, instead of running the CLI:
  * quicker, and immune to a slow machine's 30-second CLI timeout.
  */
-export async function prepareFiles(world: World, service: TestUser, policyText: string, secrets: Record<string, string> = {}): Promise<AgentFiles> {
+export async function prepareFiles(
+  world: World,
+  service: TestUser,
+  policyText: string,
+  secrets: Record<string, string> = {},
+): Promise<AgentFiles> {
   const n = ++prepared;
   const base = world.mkdir(`faults-${n}`, 0o755);
   const dir = world.mkdir(`faults-${n}/state`, 0o700, service);
   world.mkdir(`faults-${n}/run`, 0o755, service);
   world.mkdir(`faults-${n}/log`, 0o700, service);
   world.mkdir(`faults-${n}/etc`, 0o755);
-  const files: AgentFiles = { base, dir, socket: path.join(base, "run", "agent.sock"), policy: path.join(base, "etc", "policy"), audit: path.join(base, "log", "audit.log") };
+  const files: AgentFiles = {
+    base,
+    dir,
+    socket: path.join(base, "run", "agent.sock"),
+    policy: path.join(base, "etc", "policy"),
+    audit: path.join(base, "log", "audit.log"),
+  };
   writePolicy(files.policy, policyText);
   const made = mkdtempSync(path.join(os.tmpdir(), "secretfile-faults-made-"));
   try {
     const store = await Store.create(storePaths(path.join(made, "s")), { pq: false });
     await store.update((doc) => {
-      for (const [name, value] of Object.entries(secrets)) putSecret(doc, name, value, { replace: true }, store.paths.store);
+      for (const [name, value] of Object.entries(secrets))
+        putSecret(doc, name, value, { replace: true }, store.paths.store);
     });
     for (const name of ["identity.txt", "store.age"]) {
       const dest = path.join(dir, name);
@@ -214,7 +265,13 @@ export type Agent = AgentProcess;
  * Starts `secretfile agent` on `files` as `service` with `env` laid over a clean environment; resolves once it answers
  * a ping (it must answer within `ms`). Throws with its standard error if it ends first.
  */
-export async function launchAgent(world: World, service: TestUser, files: AgentFiles, env: NodeJS.ProcessEnv = {}, ms = 30_000): Promise<Agent> {
+export async function launchAgent(
+  world: World,
+  service: TestUser,
+  files: AgentFiles,
+  env: NodeJS.ProcessEnv = {},
+  ms = 30_000,
+): Promise<Agent> {
   const agent = spawnAgent(world, service, files, env);
   await untilReady(agent, files.socket, ms);
   return agent;
@@ -275,7 +332,11 @@ export function figure(label: string, data: Record<string, unknown>): string {
  */
 export function mountTmpfs(dir: string, size: string, owner: TestUser): string | undefined {
   mkdirSync(dir);
-  const mount = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0700,uid=${owner.uid},gid=${owner.gid}`, "tmpfs", dir], { encoding: "utf8" });
+  const mount = spawnSync(
+    "mount",
+    ["-t", "tmpfs", "-o", `size=${size},mode=0700,uid=${owner.uid},gid=${owner.gid}`, "tmpfs", dir],
+    { encoding: "utf8" },
+  );
   return mount.status === 0 ? undefined : `cannot mount a tmpfs here (${mount.stderr.trim()})`;
 }
 

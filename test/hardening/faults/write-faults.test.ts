@@ -30,17 +30,40 @@ interface Step {
 }
 
 const STEPS: Step[] = [
-  { step: "create the temporary file", op: "create", message: (s, d, c) => `cannot create a temporary file in ${d}: ${c}; ${s} is unchanged` },
-  { step: "write it (nothing written)", op: "write", after: 0, message: (s, d, c) => `cannot write a temporary file in ${d}: ${c}; ${s} is unchanged` },
-  { step: "write it (after 200 bytes)", op: "write", after: 200, message: (s, d, c) => `cannot write a temporary file in ${d}: ${c}; ${s} is unchanged` },
-  { step: "fsync it", op: "fsync", message: (s, d, c) => `cannot fsync a temporary file in ${d}: ${c}; ${s} is unchanged` },
-  { step: "rename it over the store", op: "rename", message: (s, d, c) => `cannot rename the new store.age into ${d}: ${c}; ${s} is unchanged` },
+  {
+    step: "create the temporary file",
+    op: "create",
+    message: (s, d, c) => `cannot create a temporary file in ${d}: ${c}; ${s} is unchanged`,
+  },
+  {
+    step: "write it (nothing written)",
+    op: "write",
+    after: 0,
+    message: (s, d, c) => `cannot write a temporary file in ${d}: ${c}; ${s} is unchanged`,
+  },
+  {
+    step: "write it (after 200 bytes)",
+    op: "write",
+    after: 200,
+    message: (s, d, c) => `cannot write a temporary file in ${d}: ${c}; ${s} is unchanged`,
+  },
+  {
+    step: "fsync it",
+    op: "fsync",
+    message: (s, d, c) => `cannot fsync a temporary file in ${d}: ${c}; ${s} is unchanged`,
+  },
+  {
+    step: "rename it over the store",
+    op: "rename",
+    message: (s, d, c) => `cannot rename the new store.age into ${d}: ${c}; ${s} is unchanged`,
+  },
   {
     step: "fsync the folder",
     op: "dirsync",
     match: "dir",
     changed: true,
-    message: (s, d, c) => `wrote ${s}, but cannot fsync its folder ${d}: ${c}; the change is made but may not survive a crash`,
+    message: (s, d, c) =>
+      `wrote ${s}, but cannot fsync its folder ${d}: ${c}; the change is made but may not survive a crash`,
   },
   { step: "take the lock", op: "mkdir", match: "store.age.lock", message: (s, _d, c) => `cannot lock ${s}: ${c}` },
 ];
@@ -84,68 +107,93 @@ describe.skipIf(!hasCC)(`personal mode: a write step fails (${NEEDS_CC})`, () =>
   const fired: string[] = [];
   afterAll(() => figure("personal write faults injected", { cases: cases.length, fired: fired.length }));
 
-  describe.concurrent(ALL ? "each step, each error" : "each step, one error each (every pair in npm run test:all)", () => {
-    it.for(cases)("$step: $code", async (c) => {
-      const { dir, store, env, root } = await seeded();
-      const before = readFileSync(store);
-      const log = path.join(root, "fault.log");
-      const match = c.match === "dir" ? dir : c.match;
-      const r = await runCli(["add", "K", "--replace"], { env: { ...env, ...faultEnv(shim, c.op, c.code, log, match, c.after) }, input: "new", timeoutMs: SLOW_CLI });
-      // The fault really was injected (the shim logs it), or this case proves nothing.
-      expect(existsSync(log) ? readFileSync(log, "utf8") : "", "the shim never fired").toContain(`${c.op} `);
-      fired.push(c.step);
-      expect([r.code, r.stdout]).toEqual([1, ""]);
-      const lines = r.stderr.split("\n");
-      expect(lines, r.stderr).toHaveLength(3);
-      expect(lines[0]).toBe(`secretfile: error: ${c.message(store, dir, c.code)}`);
-      expect(lines[1]!.replace(/^secretfile: hint: /, "")).toMatch(HINTS[c.code]!(dir));
-      expect(lines[2]).toBe("");
-      const doc = await readStore(dir);
-      expect(doc.secrets.OTHER?.value).toBe("untouched");
-      if (c.changed) {
-        expect(doc.secrets.K?.value).toBe("new");
-      } else {
-        expect(readFileSync(store).equals(before), "the store file changed").toBe(true);
-        expect(doc.secrets.K?.value).toBe("old");
-      }
-      expect(leftovers(dir)).toEqual({ temps: [], lock: false, takeover: false, other: [] });
-      // Nothing is stuck (no lock is left, checked above); once per step, the next write without the fault shows it.
-      if (c.code === CODES[0]) {
-        const next = await runCli(["add", "K", "--replace"], { env, input: "after", timeoutMs: SLOW_CLI });
-        expect([next.code, next.stderr]).toEqual([0, "secretfile: stored K\n"]);
-      }
-    });
-  });
+  describe.concurrent(
+    ALL ? "each step, each error" : "each step, one error each (every pair in npm run test:all)",
+    () => {
+      it.for(cases)("$step: $code", async (c) => {
+        const { dir, store, env, root } = await seeded();
+        const before = readFileSync(store);
+        const log = path.join(root, "fault.log");
+        const match = c.match === "dir" ? dir : c.match;
+        const r = await runCli(["add", "K", "--replace"], {
+          env: { ...env, ...faultEnv(shim, c.op, c.code, log, match, c.after) },
+          input: "new",
+          timeoutMs: SLOW_CLI,
+        });
+        // The fault really was injected (the shim logs it), or this case proves nothing.
+        expect(existsSync(log) ? readFileSync(log, "utf8") : "", "the shim never fired").toContain(`${c.op} `);
+        fired.push(c.step);
+        expect([r.code, r.stdout]).toEqual([1, ""]);
+        const lines = r.stderr.split("\n");
+        expect(lines, r.stderr).toHaveLength(3);
+        expect(lines[0]).toBe(`secretfile: error: ${c.message(store, dir, c.code)}`);
+        expect(lines[1]!.replace(/^secretfile: hint: /, "")).toMatch(HINTS[c.code]!(dir));
+        expect(lines[2]).toBe("");
+        const doc = await readStore(dir);
+        expect(doc.secrets.OTHER?.value).toBe("untouched");
+        if (c.changed) {
+          expect(doc.secrets.K?.value).toBe("new");
+        } else {
+          expect(readFileSync(store).equals(before), "the store file changed").toBe(true);
+          expect(doc.secrets.K?.value).toBe("old");
+        }
+        expect(leftovers(dir)).toEqual({ temps: [], lock: false, takeover: false, other: [] });
+        // Nothing is stuck (no lock is left, checked above); once per step, the next write without the fault shows it.
+        if (c.code === CODES[0]) {
+          const next = await runCli(["add", "K", "--replace"], { env, input: "after", timeoutMs: SLOW_CLI });
+          expect([next.code, next.stderr]).toEqual([0, "secretfile: stored K\n"]);
+        }
+      });
+    },
+  );
 
   it("a store that cannot be read (EIO) is a clear error, exit 1, no output", async () => {
     const { dir, store, env, root } = await seeded();
     const log = path.join(root, "fault.log");
-    const r = await runCli(["get", "K"], { env: { ...env, ...faultEnv(shim, "read", "EIO", log, "/store.age") }, timeoutMs: SLOW_CLI });
+    const r = await runCli(["get", "K"], {
+      env: { ...env, ...faultEnv(shim, "read", "EIO", log, "/store.age") },
+      timeoutMs: SLOW_CLI,
+    });
     expect(readFileSync(log, "utf8")).toContain("read ");
     expect([r.code, r.stdout]).toEqual([1, ""]);
-    expect(r.stderr).toMatch(new RegExp(`^secretfile: error: cannot read the store ${esc(store)}: EIO\\nsecretfile: hint: the disk reported an I/O error[^\\n]*\\n$`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^secretfile: error: cannot read the store ${esc(store)}: EIO\\nsecretfile: hint: the disk reported an I/O error[^\\n]*\\n$`,
+      ),
+    );
     expect(readdirSync(dir).sort()).toEqual(["identity.txt", "store.age"]);
   });
 
   it.for([
     { what: "identity", match: ".identity.txt.tmp-" },
     { what: "store", match: ".store.age.tmp-" },
-  ])("a first `add` that cannot write the new $what leaves no identity, no store and no temporary file", async ({ what, match }) => {
-    const root = path.join(work.dir, `fresh-${what}`);
-    mkdirSync(path.join(root, "home"), { recursive: true, mode: 0o700 });
-    const dir = path.join(root, "store");
-    const env = cleanEnv({ HOME: path.join(root, "home"), SECRETFILE_DIR: dir });
-    const log = path.join(root, "fault.log");
-    const r = await runCli(["add", "K"], { env: { ...env, ...faultEnv(shim, "write", "ENOSPC", log, match) }, input: "v", timeoutMs: SLOW_CLI });
-    expect(readFileSync(log, "utf8")).toContain("write ");
-    expect([r.code, r.stdout]).toEqual([1, ""]);
-    const file = path.join(dir, what === "identity" ? "identity.txt" : "store.age");
-    expect(r.stderr).toMatch(new RegExp(`^secretfile: error: cannot create the ${what} ${esc(file)}: ENOSPC\\nsecretfile: hint: free some space`));
-    expect(readdirSync(dir)).toEqual([]);
-    const again = await runCli(["add", "K"], { env, input: "v", timeoutMs: SLOW_CLI });
-    expect(again.code, again.stderr).toBe(0);
-    expect((await readStore(dir)).secrets.K?.value).toBe("v");
-  });
+  ])(
+    "a first `add` that cannot write the new $what leaves no identity, no store and no temporary file",
+    async ({ what, match }) => {
+      const root = path.join(work.dir, `fresh-${what}`);
+      mkdirSync(path.join(root, "home"), { recursive: true, mode: 0o700 });
+      const dir = path.join(root, "store");
+      const env = cleanEnv({ HOME: path.join(root, "home"), SECRETFILE_DIR: dir });
+      const log = path.join(root, "fault.log");
+      const r = await runCli(["add", "K"], {
+        env: { ...env, ...faultEnv(shim, "write", "ENOSPC", log, match) },
+        input: "v",
+        timeoutMs: SLOW_CLI,
+      });
+      expect(readFileSync(log, "utf8")).toContain("write ");
+      expect([r.code, r.stdout]).toEqual([1, ""]);
+      const file = path.join(dir, what === "identity" ? "identity.txt" : "store.age");
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^secretfile: error: cannot create the ${what} ${esc(file)}: ENOSPC\\nsecretfile: hint: free some space`,
+        ),
+      );
+      expect(readdirSync(dir)).toEqual([]);
+      const again = await runCli(["add", "K"], { env, input: "v", timeoutMs: SLOW_CLI });
+      expect(again.code, again.stderr).toBe(0);
+      expect((await readStore(dir)).secrets.K?.value).toBe("v");
+    },
+  );
 });
 
 describe.skipIf(!isRoot)("personal mode on a real full disk (a 512 KiB tmpfs; needs root to mount it)", () => {
@@ -171,16 +219,24 @@ describe.skipIf(!isRoot)("personal mode on a real full disk (a 512 KiB tmpfs; ne
       const r = await runCli(["add", "K", "--replace"], { env, input: "x".repeat(4000), timeoutMs: SLOW_CLI });
       expect([r.code, r.stdout]).toEqual([1, ""]);
       expect(r.stderr).toMatch(
-        new RegExp(`^secretfile: error: cannot write a temporary file in ${esc(dir)}: ENOSPC; ${esc(store.paths.store)} is unchanged\\nsecretfile: hint: free some space on the filesystem that holds ${esc(dir)}[^\\n]*\\n$`),
+        new RegExp(
+          `^secretfile: error: cannot write a temporary file in ${esc(dir)}: ENOSPC; ${esc(store.paths.store)} is unchanged\\nsecretfile: hint: free some space on the filesystem that holds ${esc(dir)}[^\\n]*\\n$`,
+        ),
       );
       expect(readFileSync(store.paths.store).equals(before)).toBe(true);
       expect(leftovers(dir)).toEqual({ temps: [], lock: false, takeover: false, other: [] });
 
       // A first store on the full disk: nothing half-made is left.
       const fresh = path.join(mnt, "fresh");
-      const first = await runCli(["add", "K"], { env: { ...env, SECRETFILE_DIR: fresh }, input: "v", timeoutMs: SLOW_CLI });
+      const first = await runCli(["add", "K"], {
+        env: { ...env, SECRETFILE_DIR: fresh },
+        input: "v",
+        timeoutMs: SLOW_CLI,
+      });
       expect([first.code, first.stdout]).toEqual([1, ""]);
-      expect(first.stderr).toMatch(/^secretfile: error: cannot create the identity \S+: ENOSPC\nsecretfile: hint: free some space/);
+      expect(first.stderr).toMatch(
+        /^secretfile: error: cannot create the identity \S+: ENOSPC\nsecretfile: hint: free some space/,
+      );
       expect(existsSync(fresh) ? readdirSync(fresh) : []).toEqual([]);
 
       rmSync(filler);
