@@ -2,7 +2,16 @@
 // lock and a visible wait. Rules: one writer at a time; a lock whose holder died on this host is taken over at once,
 // one that stopped being refreshed once stale; every takeover is serialized; a lost lock aborts the write.
 
-import nodeFs, { closeSync, lstatSync, openSync, readdirSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import nodeFs, {
+  closeSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import lockfile from "proper-lockfile";
 import { AccessError, FailureError } from "../errors.js";
@@ -88,6 +97,7 @@ export async function withLock<T>(
       pause = Math.min(pause * 1.5, 250);
     }
   }
+  clearDeadTakeover(`${lockPath}.takeover`);
   const { ino, owner } = held;
   const assertHeld = () => {
     if (compromised !== undefined || !stillHeld(lockPath, ino, owner)) {
@@ -207,6 +217,30 @@ function enterTakeover(mutex: string): boolean {
     // gone already
   }
   return false;
+}
+
+/**
+ * Removes the takeover file `mutex` when the waiter that made it is dead: killed after it removed an abandoned lock and
+ * before it removed its own mutex, it would otherwise stay until the next takeover. A live waiter's is left alone.
+ */
+function clearDeadTakeover(mutex: string): void {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(mutex, "utf8"), 10);
+  } catch {
+    return; // none (the usual case), or unreadable: enterTakeover's age rule deals with it
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0) return;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if (errnoOf(err) !== "ESRCH") return;
+    try {
+      unlinkSync(mutex);
+    } catch {
+      // removed by another writer already
+    }
+  }
 }
 
 function inodeOf(file: string): number | undefined {

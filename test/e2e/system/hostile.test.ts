@@ -235,7 +235,11 @@ describe.skipIf(!isRoot)(`system agent under hostile clients (${NEEDS_ROOT})`, (
       }
       c.sock.end(`${JSON.stringify({ v: 1, op: "ping" })}\n`);
       await c.closed;
-      expect(answers(c.received())[0]?.ok).toBe(true);
+      // Answered: a pong, or `busy` once this uid is past its request rate (the agent is fast enough for that now).
+      const answer = answers(c.received())[0];
+      expect(answer?.ok === true || answer?.error?.code === "busy", `connection ${i}: ${JSON.stringify(answer)}`).toBe(
+        true,
+      );
     }
     await wellBehaved();
   });
