@@ -13,7 +13,7 @@ import type { ApproveResult, NeedInfo, PendingInfo } from "../protocol/pending.j
 import type { Answer, Request } from "../protocol/wire.js";
 import { rollbackSecret } from "../store/operations.js";
 import type { Store } from "../store/store.js";
-import type { IdentifiedCaller } from "./caller.js";
+import { recordOf, type IdentifiedCaller } from "./caller.js";
 import type { AgentContext } from "./handle.js";
 import {
   applyChange,
@@ -380,17 +380,6 @@ function record(
   reason: string,
   beforeChange = false,
 ): Promise<string> {
-  const line = {
-    op,
-    uid: caller.uid,
-    user: caller.user,
-    pid: caller.pid,
-    program: caller.program,
-    cmdline: caller.cmdline,
-    names,
-    given: [],
-    allowed,
-    reason,
-  };
+  const line = recordOf(caller, { op, names, given: [], allowed, reason });
   return beforeChange ? ctx.audit.commit(line) : ctx.audit.record(line);
 }

@@ -2,6 +2,7 @@
 // Rules: identity comes only from SO_PEERCRED, never from anything the client sends; /proc details are for the audit
 // log only, and are read off the agent's thread.
 
+import type { AuditRecord } from "../audit/record.js";
 import type { Caller } from "../policy/evaluate.js";
 import type { PeerCred } from "../system/peercred.js";
 import { lookupUser } from "../system/users.js";
@@ -11,6 +12,23 @@ export interface IdentifiedCaller extends Caller {
   pid: number;
   program: string | undefined;
   cmdline: string | undefined;
+}
+
+/** What an audit line says was decided, apart from who asked. */
+export type Decision = Omit<AuditRecord, "uid" | "user" | "pid" | "program" | "cmdline">;
+
+/** Returns the audit record of `decision` on a request of `caller`: who asked (kernel and /proc), then what was decided. */
+export function recordOf(caller: IdentifiedCaller, decision: Decision): AuditRecord {
+  const { op, ...rest } = decision;
+  return {
+    op,
+    uid: caller.uid,
+    user: caller.user,
+    pid: caller.pid,
+    program: caller.program,
+    cmdline: caller.cmdline,
+    ...rest,
+  };
 }
 
 const USER_CACHE_MS = 10_000;

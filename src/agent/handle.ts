@@ -26,7 +26,7 @@ import type { Store } from "../store/store.js";
 import type { LastReads } from "../audit/last-read.js";
 import { answerApprovals, holdIfRuled, type Approvals } from "./approvals.js";
 import type { AuditLog } from "./audit.js";
-import type { IdentifiedCaller } from "./caller.js";
+import { recordOf, type IdentifiedCaller } from "./caller.js";
 import type { PolicyState } from "./policy-state.js";
 import { PROTOCOL_VERSION, type Answer, type Request } from "../protocol/wire.js";
 
@@ -49,18 +49,7 @@ export interface AgentContext {
 export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentContext): Promise<Answer> {
   const file = ctx.store.paths.store;
   const audit = (names: string[], given: string[], allowed: boolean, reason: string) =>
-    ctx.audit.record({
-      op: req.op,
-      uid: caller.uid,
-      user: caller.user,
-      pid: caller.pid,
-      program: caller.program,
-      cmdline: caller.cmdline,
-      names,
-      given,
-      allowed,
-      reason,
-    });
+    ctx.audit.record(recordOf(caller, { op: req.op, names, given, allowed, reason }));
 
   // An invalid policy counts as one with no rules: everyone but root is refused until it is fixed.
   const now = await ctx.policy.current();
@@ -105,19 +94,9 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
     fn: (doc: StoreDocument) => T,
     done: (result: T) => string,
   ): Promise<T> => {
-    await ctx.audit.commit({
-      op: req.op,
-      uid: caller.uid,
-      user: caller.user,
-      pid: caller.pid,
-      program: caller.program,
-      cmdline: caller.cmdline,
-      names,
-      given: [],
-      allowed: true,
-      reason: doing,
-      intent: true,
-    });
+    await ctx.audit.commit(
+      recordOf(caller, { op: req.op, names, given: [], allowed: true, reason: doing, intent: true }),
+    );
     const result = await ctx.update(fn);
     await audit(names, [], true, done(result)).catch(() => undefined);
     return result;
