@@ -22,7 +22,7 @@ import {
   type Worker,
 } from "./support.js";
 
-const SECONDS = scale("SECRETFILE_FAULTS_LOAD_SECONDS", 5, 60);
+const SECONDS = scale("SECRETFILE_FAULTS_LOAD_SECONDS", 3, 60);
 /** Fifty writers and two hundred readers in `npm run test:all`, as issue 6 asks; ten and forty in the fast tier. */
 const WRITERS = scale("SECRETFILE_LOAD_WRITERS", 10, 50);
 const READERS = scale("SECRETFILE_LOAD_READERS", 40, 200);
