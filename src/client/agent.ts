@@ -24,7 +24,7 @@ import { checkSocketPath } from "../system/paths.js";
 import type { Backend, SecretValues } from "./backend.js";
 import { agentTimeoutMs, isWrite, TIMEOUT_VARIABLE } from "./deadline.js";
 import { carriesValues, impostor, socketFileHolder, trustedOwners } from "./listener.js";
-import { closedEarly, oversized, unreachable } from "./unreachable.js";
+import { ClosedEarlyError, closedEarly, oversized, unreachable } from "./unreachable.js";
 
 /** The largest answer read, in bytes (10,000 values of 64 KiB would not fit; a store that large is refused). */
 const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
@@ -129,7 +129,9 @@ export class AgentBackend implements Backend {
    * Sends one request and resolves with its answer; throws the agent's error as a typed error. While nothing accepts
    * the connection (the agent restarting), tries again for up to `RESTART_WAIT_MS`; the request was not sent then.
    * While the agent answers `busy` (this uid is over its rate), tries again after the pause it asks for, plus a random
-   * share of it so that jobs refused together do not come back together, for up to `BUSY_WAIT_MS` in all. All of it
+   * share of it so that jobs refused together do not come back together, for up to `BUSY_WAIT_MS` in all. A request
+   * that only reads, whose connection the agent closed without answering (it was stopping), is sent again within the
+   * same wait as a refused connection. All of it
    * within `timeoutMs`: then AgentUnreachableError (6), saying a change may have been applied, and never sent again.
    */
   private async ask(request: Request, retry = true): Promise<Answer> {
@@ -148,8 +150,20 @@ export class AgentBackend implements Backend {
           await sleep(pause);
           continue;
         }
-        if (!(err instanceof NotConnected)) throw err;
         const waited = Date.now() - started;
+        // An agent stopping (a restart, an upgrade) may close a connection it took without answering: a request that
+        // only reads is sent again, within the same wait as a refused connection; a write never is.
+        if (
+          err instanceof ClosedEarlyError &&
+          retry &&
+          !isWrite(request) &&
+          waited + delay <= RESTART_WAIT_MS &&
+          Date.now() + delay < deadline
+        ) {
+          await sleep(delay);
+          continue;
+        }
+        if (!(err instanceof NotConnected)) throw err;
         if (
           !retry ||
           !RETRYABLE.has(errnoOf(err.cause) ?? "") ||

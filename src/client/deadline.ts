@@ -32,13 +32,18 @@ export function agentTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   return Math.round(seconds * 1000);
 }
 
-/** Returns true for a request that may change the store: one that timed out is never sent again. */
+/**
+ * Returns true for a request that may change the store or a pending change: one that timed out or was cut short is
+ * never sent again. Every other request only reads, and may be sent again.
+ */
 export function isWrite(request: Request): boolean {
   return (
     request.op === "add" ||
     request.op === "rm" ||
     request.op === "rollback" ||
     request.op === "import" ||
+    request.op === "approve" ||
+    request.op === "reject" ||
     (request.op === "settings" && request.historyKeep !== undefined)
   );
 }

@@ -13,11 +13,14 @@ export const START_AGENT =
   "start it as root: `systemctl start secretfile.socket` (systemd), else `/etc/init.d/secretfile start`, or `runuser -u secretfile -- secretfile agent &`";
 
 /** The agent closed the connection before its answer: the request may or may not have been carried out. */
-export function closedEarly(socket: string, why: string): AgentUnreachableError {
-  return new AgentUnreachableError(`the agent at ${socket} closed the connection without answering${why}`, {
+export function closedEarly(socket: string, why: string): ClosedEarlyError {
+  return new ClosedEarlyError(`the agent at ${socket} closed the connection without answering${why}`, {
     hint: "the request may or may not have been carried out; run the command again, and if it keeps failing look at the agent's log: `journalctl -u secretfile`",
   });
 }
+
+/** Exit 6: the agent took the request and closed without an answer (it was stopping, or it failed). */
+export class ClosedEarlyError extends AgentUnreachableError {}
 
 /** The agent sent more than the client reads. */
 export function oversized(socket: string): FailureError {
