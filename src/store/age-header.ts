@@ -1,8 +1,8 @@
-// The header of an age v1 file (age-encryption.org/v1): the version line, the recipient stanzas and the MAC line.
-// Rules: as strict as typage and age: printable ASCII lines ending in '\n', stanza bodies in canonical unpadded base64
+// The header of an age v1 file (age-encryption.org/v1): the version line, the recipient stanzas and the MAC line, read
+// and written. Rules: as strict as typage and age: printable ASCII lines ending in '\n', stanza bodies in canonical unpadded base64
 // wrapped at 64 columns and ended by a shorter (possibly empty) line, a MAC of 32 bytes; anything else throws.
 
-const VERSION = "age-encryption.org/v1";
+export const VERSION = "age-encryption.org/v1";
 const BODY_LINE_BYTES = 48; // 64 base64 columns
 const MAC_BYTES = 32;
 
@@ -25,8 +25,22 @@ export function decodeBase64(text: string): Buffer {
   if (!/^[A-Za-z0-9+/]*$/.test(text) || text.length % 4 === 1) throw new Error("age header: not base64");
   const bytes = Buffer.from(text, "base64");
   // Re-encoding catches bits set in the padding, which Node's decoder ignores but age refuses.
-  if (bytes.toString("base64").replace(/=+$/, "") !== text) throw new Error("age header: non-canonical base64");
+  if (encodeBase64(bytes) !== text) throw new Error("age header: non-canonical base64");
   return bytes;
+}
+
+/** Returns `bytes` in canonical unpadded base64, the form age writes. */
+export function encodeBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64").replace(/=+$/, "");
+}
+
+/** Returns the text of one stanza: `-> ARGS`, then its body in lines of 64 columns ended by a shorter one. */
+export function encodeStanza(stanza: Stanza): string {
+  const lines = [`-> ${stanza.args.join(" ")}`];
+  for (let at = 0; ; at += BODY_LINE_BYTES) {
+    lines.push(encodeBase64(stanza.body.subarray(at, at + BODY_LINE_BYTES)));
+    if (stanza.body.length - at < BODY_LINE_BYTES) return `${lines.join("\n")}\n`;
+  }
 }
 
 /** Reads the '\n'-ended lines of a header, each checked to be printable ASCII. */

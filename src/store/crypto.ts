@@ -1,13 +1,14 @@
 // The one place secretfile calls the age library (typage), and where it decides what Node's own crypto does instead:
-// a store read with an X25519 identity is decrypted natively (x25519.ts), so typage is loaded only to write, to make a
-// key, for a post-quantum identity, to read an armored file (`age -a`), or to report why a file did not decrypt.
+// a store read with an X25519 identity is decrypted natively, and a store whose recipients are all X25519 is encrypted
+// natively (x25519.ts), so typage is loaded only to make a key, for a post-quantum identity or recipient, to read an
+// armored file (`age -a`), or to report why a file did not decrypt.
 // Rules: typage is imported on first use (`await import`), never at start; its errors are wrapped in our typed errors
 // with the original as cause; we never branch on its message text.
 
 import { CorruptError, UsageError } from "../errors.js";
 import { bech32Decode } from "./bech32.js";
 import { decryptPayload, headerLength, NONCE_BYTES } from "./payload.js";
-import { decryptX25519, isX25519Identity, x25519Recipient } from "./x25519.js";
+import { decryptX25519, encryptX25519, isX25519Identity, x25519Recipient } from "./x25519.js";
 
 type Typage = typeof import("age-encryption");
 
@@ -68,8 +69,21 @@ export function checkRecipient(recipient: string): string {
   return recipient;
 }
 
-/** Encrypts `plaintext` to every recipient. Throws UsageError (exit 2) for a recipient typage does not accept. */
+/**
+ * Encrypts `plaintext` to every recipient: natively when all are X25519 (x25519.ts), else with typage. Throws
+ * UsageError (exit 2) for a recipient age does not accept.
+ */
 export async function encrypt(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Array> {
+  recipients.forEach(checkRecipient);
+  try {
+    const native = encryptX25519(plaintext, recipients);
+    if (native !== null) return native;
+  } catch (cause) {
+    throw new UsageError("one of the store's recipients is not a usable X25519 public key", {
+      hint: "remove it with `secretfile recipient rm LABEL` and add the age1… line of a real key",
+      cause,
+    });
+  }
   const e = new (await typage()).Encrypter();
   for (const r of recipients) {
     try {
@@ -78,7 +92,18 @@ export async function encrypt(plaintext: Uint8Array, recipients: string[]): Prom
       throw badRecipient(r, cause);
     }
   }
-  return e.encrypt(plaintext);
+  // Given a stream, typage hands back a stream, read here chunk by chunk: given bytes, it collects its output with
+  // `new Response(stream)`, which loads Node's fetch implementation (undici) and costs every write about 17 ms.
+  const source = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(plaintext);
+      controller.close();
+    },
+  });
+  const reader = (await e.encrypt(source)).getReader();
+  const chunks: Uint8Array[] = [];
+  for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
+  return Buffer.concat(chunks);
 }
 
 /** Exit 5: the store is not encrypted to the identity tried (another identity may open it). */

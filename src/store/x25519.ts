@@ -1,21 +1,25 @@
-// Decrypting an age file with an X25519 identity (`AGE-SECRET-KEY-1…`) on Node's native crypto (OpenSSL), so that a
-// read never loads typage: the identity's key and recipient, the header's X25519 stanza unwrap, the header MAC.
-// Rules: exactly age-encryption.org/v1; plaintext is returned only when the header MAC verifies; any other outcome is
-// null, and the caller asks typage, which classifies the failure as it always has.
+// Age files of X25519 keys on Node's native crypto (OpenSSL), so that neither a read nor a write to X25519 recipients
+// loads typage: the identity's key and recipient, the header's X25519 stanzas wrapped and unwrapped, the header MAC.
+// Rules: exactly age-encryption.org/v1; plaintext is returned only when the header MAC verifies; any other outcome of
+// a decryption is null, and the caller asks typage, which classifies the failure as it always has. A write to any
+// other kind of recipient is typage's (crypto.ts).
 
 import {
+  createCipheriv,
   createDecipheriv,
   createHmac,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
+  generateKeyPairSync,
   hkdfSync,
+  randomBytes,
   timingSafeEqual,
   type KeyObject,
 } from "node:crypto";
-import { decodeBase64, parseHeader, type Stanza } from "./age-header.js";
+import { decodeBase64, encodeBase64, encodeStanza, parseHeader, VERSION, type Stanza } from "./age-header.js";
 import { bech32Decode, bech32Encode } from "./bech32.js";
-import { decryptPayload } from "./payload.js";
+import { decryptPayload, encryptPayload } from "./payload.js";
 
 const IDENTITY_START = "AGE-SECRET-KEY-1";
 const X25519_LABEL = "age-encryption.org/v1/X25519";
@@ -71,6 +75,39 @@ export function x25519Recipient(identity: string): string | null {
   return key === null ? null : bech32Encode("age", key.publicKey);
 }
 
+/** Returns the X25519 public key object of its raw 32 bytes. */
+const publicKeyOf = (raw: Uint8Array) =>
+  createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: "der", type: "spki" });
+
+/**
+ * Returns the key that wraps a file key in an X25519 stanza: HKDF-SHA-256 of the shared secret of `privateKey` and the
+ * public key `peer` (raw bytes), salted with the stanza's share and the recipient. Both ends of the exchange use it.
+ * Throws for an all-zero shared secret (a peer of small order, which OpenSSL refuses too), as age does.
+ */
+function wrapKeyOf(privateKey: KeyObject, peer: Uint8Array, share: Uint8Array, recipient: Uint8Array): Buffer {
+  const shared = diffieHellman({ privateKey, publicKey: publicKeyOf(peer) });
+  try {
+    if (shared.every((b) => b === 0)) throw new Error("invalid X25519 stanza: all-zero shared secret");
+    return Buffer.from(hkdfSync("sha256", shared, Buffer.concat([share, recipient]), X25519_LABEL, 32));
+  } finally {
+    shared.fill(0);
+  }
+}
+
+/** Returns a stanza wrapping `fileKey` to the X25519 public key `recipient` (raw bytes), with a new ephemeral key. */
+function wrapX25519(fileKey: Uint8Array, recipient: Uint8Array): Stanza {
+  const ephemeral = generateKeyPairSync("x25519");
+  const share = ephemeral.publicKey.export({ format: "der", type: "spki" }).subarray(SPKI_PREFIX.length);
+  const wrapKey = wrapKeyOf(ephemeral.privateKey, recipient, share, recipient);
+  try {
+    const cipher = createCipheriv("chacha20-poly1305", wrapKey, Buffer.alloc(12), { authTagLength: 16 });
+    const body = Buffer.concat([cipher.update(fileKey), cipher.final(), cipher.getAuthTag()]);
+    return { args: ["X25519", encodeBase64(share)], body };
+  } finally {
+    wrapKey.fill(0);
+  }
+}
+
 /**
  * Returns the file key wrapped to `key` in the first X25519 stanza it opens, or null when none does (another stanza
  * type is skipped). Throws a plain Error for a malformed X25519 stanza met before that, as typage and age do.
@@ -81,12 +118,7 @@ function unwrapX25519(stanzas: readonly Stanza[], key: X25519Key): Buffer | null
     if (s.args.length !== 2 || s.body.length !== 32) throw new Error("invalid X25519 stanza");
     const share = decodeBase64(s.args[1]!);
     if (share.length !== 32) throw new Error("invalid X25519 stanza");
-    const peer = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, share]), format: "der", type: "spki" });
-    // OpenSSL refuses a share of small order (its shared secret is all zero); checked here as well, as age does.
-    const shared = diffieHellman({ privateKey: key.privateKey, publicKey: peer });
-    if (shared.every((b) => b === 0)) throw new Error("invalid X25519 stanza: all-zero shared secret");
-    const wrapKey = Buffer.from(hkdfSync("sha256", shared, Buffer.concat([share, key.publicKey]), X25519_LABEL, 32));
-    shared.fill(0);
+    const wrapKey = wrapKeyOf(key.privateKey, share, share, key.publicKey);
     try {
       const fileKey = openFileKey(wrapKey, s.body);
       if (fileKey !== null) return fileKey;
@@ -113,10 +145,15 @@ function openFileKey(wrapKey: Buffer, body: Buffer): Buffer | null {
 
 /** Returns true when `mac` is the header MAC of `macInput` under `fileKey` (HMAC-SHA-256, compared in constant time). */
 function headerMacMatches(fileKey: Uint8Array, macInput: Uint8Array, mac: Buffer): boolean {
+  const expected = headerMac(fileKey, macInput);
+  return expected.length === mac.length && timingSafeEqual(expected, mac);
+}
+
+/** Returns the header MAC of `macInput` (the header through `---`): HMAC-SHA-256 under a key HKDF makes of `fileKey`. */
+function headerMac(fileKey: Uint8Array, macInput: Uint8Array): Buffer {
   const hmacKey = Buffer.from(hkdfSync("sha256", fileKey, Buffer.alloc(0), "header", 32));
   try {
-    const expected = createHmac("sha256", hmacKey).update(macInput).digest();
-    return expected.length === mac.length && timingSafeEqual(expected, mac);
+    return createHmac("sha256", hmacKey).update(macInput).digest();
   } finally {
     hmacKey.fill(0);
   }
@@ -140,5 +177,34 @@ export function decryptX25519(ciphertext: Uint8Array, identity: string): Buffer 
     return null;
   } finally {
     fileKey?.fill(0);
+  }
+}
+
+/** Returns the raw public key of the X25519 recipient `recipient` (`age1…`), or null when it is not one. */
+function x25519RecipientKey(recipient: string): Buffer | null {
+  try {
+    const { prefix, bytes } = bech32Decode(recipient);
+    return prefix === "age" && bytes.length === 32 ? bytes : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Returns `plaintext` encrypted to `recipients` as an age file, natively, or null when one of them is not an X25519
+ * recipient (`age1…` of 32 bytes): the caller then asks typage, which knows the other kinds. Throws a plain Error for
+ * a recipient of small order. Each stanza has an ephemeral key of its own; the file key is new and zeroed after use.
+ */
+export function encryptX25519(plaintext: Uint8Array, recipients: readonly string[]): Buffer | null {
+  const keys = recipients.map(x25519RecipientKey);
+  if (keys.some((k) => k === null)) return null;
+  const fileKey = randomBytes(16);
+  try {
+    const stanzas = keys.map((k) => encodeStanza(wrapX25519(fileKey, k!)));
+    const macInput = Buffer.from(`${VERSION}\n${stanzas.join("")}---`, "latin1");
+    const header = Buffer.concat([macInput, Buffer.from(` ${encodeBase64(headerMac(fileKey, macInput))}\n`)]);
+    return Buffer.concat([header, encryptPayload(fileKey, plaintext)]);
+  } finally {
+    fileKey.fill(0);
   }
 }
