@@ -15,7 +15,8 @@ const socket = path.join(tmp.dir, "agent.sock");
 const nowhere = path.join(tmp.dir, "nothing.sock");
 /** A copy of the app without the small entry: the launcher then runs every form through the full CLI. */
 const fullOnly = path.join(tmp.dir, "full-only", "bin", "secretfile");
-const env = () => cleanEnv({ HOME: tmp.dir, SECRETFILE_DEBUG: undefined });
+/** A missing agent is given up on after 1 s (SECRETFILE_TIMEOUT), not after the 5 s restart wait: the same answer sooner. */
+const env = () => cleanEnv({ HOME: tmp.dir, SECRETFILE_DEBUG: undefined, SECRETFILE_TIMEOUT: "1" });
 let standIn: net.Server;
 
 beforeAll(async () => {
@@ -144,7 +145,7 @@ const RUN_HERE = new Set([
 ]);
 
 describe("the small entry", () => {
-  // How long a client tried to reach a missing agent is its own clock's (about 5 s), not the entry's.
+  // How long a client tried to reach a missing agent is its own clock's (about 1 s here), not the entry's.
   const strip = (r: Result) => ({
     code: r.code,
     signal: r.signal,

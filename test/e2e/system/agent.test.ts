@@ -213,7 +213,9 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
     it("exits 6 with a systemctl hint when no agent is reachable", async () => {
       const { job } = sys.users;
       const nothing = path.join(sys.world.root, "no-agent.sock");
-      let r = await sys.world.run(["get", "USER_KEY", "--socket", nothing], { as: job });
+      // Given up on at the deadline (1 s), not after the 5 s restart wait: the same exit and hint.
+      const env = { SECRETFILE_TIMEOUT: "1" };
+      let r = await sys.world.run(["get", "USER_KEY", "--socket", nothing], { as: job, env });
       expect(r.code, r.stderr).toBe(6);
       expect(r.stdout).toBe("");
       expect(r.stderr).toContain("systemctl");
@@ -226,7 +228,7 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
       ]);
       expect(bind.status).toBe(0);
       chmodSync(dead, 0o666);
-      r = await sys.world.run(["exec", "--", "/usr/bin/true"], { as: job, env: { SECRETFILE_SOCKET: dead } });
+      r = await sys.world.run(["exec", "--", "/usr/bin/true"], { as: job, env: { ...env, SECRETFILE_SOCKET: dead } });
       expect(r.code, r.stderr).toBe(6);
       expect(r.stderr).toContain("systemctl");
     });

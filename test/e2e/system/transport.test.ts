@@ -47,7 +47,8 @@ describe.each([
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const get = (name: string, sock = socket) =>
-    runCli(["get", "--socket", sock, name], { env: cleanEnv({ HOME: tmp.dir, ...extraEnv }) });
+    // A read the agent closed without answering is sent again until the deadline: 1 s here, not the 5 s restart wait.
+    runCli(["get", "--socket", sock, name], { env: cleanEnv({ HOME: tmp.dir, SECRETFILE_TIMEOUT: "1", ...extraEnv }) });
 
   it("gets the whole answer, sent in many small pieces", async () => {
     const r = await get("SOME_KEY");

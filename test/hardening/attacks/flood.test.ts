@@ -76,7 +76,7 @@ describe.skipIf(!isRoot)(`one uid flooding the agent (${NEEDS_ROOT})`, () => {
           request: { v: 1, op: "get", name: "B_KEY" },
           expect: { ok: true, value: secrets.B_KEY },
         });
-      const quiet = await probe(2_000);
+      const quiet = await probe(scale("SECRETFILE_FLOOD_QUIET_MS", 1_000, 2_000));
       const fdsBefore = openFds(agent.pid);
 
       const DURATION = scale("SECRETFILE_FLOOD_MS", 4_000, 6_000);

@@ -150,7 +150,12 @@ describe.skipIf(!isRoot)(
       try {
         // Stopped, the agent accepts nothing; the client connects into the backlog and sends its request, then the agent dies.
         agent.kill("SIGSTOP");
-        const client = sys.world.run(["get", "SEED"], { as: sys.users.job, env, timeoutMs: 120_000 });
+        // Its deadline (SECRETFILE_TIMEOUT) ends the restart wait after 3 s rather than 5 s: the same message.
+        const client = sys.world.run(["get", "SEED"], {
+          as: sys.users.job,
+          env: { ...env, SECRETFILE_TIMEOUT: "3" },
+          timeoutMs: 120_000,
+        });
         await waitForBacklog(files.socket);
         agent.kill("SIGKILL");
         await agent.exited;
