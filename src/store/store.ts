@@ -1,7 +1,8 @@
 // A store: the encrypted document in one file, read with an identity, changed under a lock, replaced atomically.
 // Rules: lock → decrypt → change → encrypt → temp file → fsync → rename → fsync folder → unlock; unsafe files refused.
 
-import { mkdir, rm } from "node:fs/promises";
+// Synchronous calls, not node:fs/promises: loading that module costs every start of a read about 1 ms (bench/limits.md).
+import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { ExistsError, NoStoreError } from "../errors.js";
 import { decrypt, encrypt, NotForThisIdentityError } from "./crypto.js";
@@ -80,7 +81,13 @@ export class Store {
       await createExclusive(paths.store, await store.seal(emptyDocument()), 0o600, "store");
     } catch (err) {
       // The new identity protects nothing yet: without its store it would only be in the way of the next attempt.
-      if (!(err instanceof ExistsError)) await rm(paths.identity, { force: true }).catch(() => undefined);
+      if (!(err instanceof ExistsError)) {
+        try {
+          rmSync(paths.identity, { force: true });
+        } catch {
+          // left for the next attempt to report
+        }
+      }
       throw err;
     }
     return store;
@@ -303,6 +310,6 @@ interface PendingUpdate {
 }
 
 async function makePrivateFolder(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   await checkPrivateFolder(dir);
 }
