@@ -1,14 +1,14 @@
 // The one place secretfile calls the age library (typage), and where it decides what Node's own crypto does instead:
 // a store read with an X25519 identity is decrypted natively, and a store whose recipients are all X25519 is encrypted
-// natively (x25519.ts), so typage is loaded only to make a key, for a post-quantum identity or recipient, to read an
-// armored file (`age -a`), or to report why a file did not decrypt.
+// natively, and an X25519 key is made natively (x25519.ts), so typage is loaded only for a post-quantum identity or
+// recipient, to read an armored file (`age -a`), or to report why a file did not decrypt.
 // Rules: typage is imported on first use (`await import`), never at start; its errors are wrapped in our typed errors
 // with the original as cause; we never branch on its message text.
 
 import { CorruptError, UsageError } from "../errors.js";
 import { bech32Decode } from "./bech32.js";
 import { decryptPayload, headerLength, NONCE_BYTES } from "./payload.js";
-import { decryptX25519, encryptX25519, isX25519Identity, x25519Recipient } from "./x25519.js";
+import { decryptX25519, encryptX25519, isX25519Identity, newX25519Identity, x25519Recipient } from "./x25519.js";
 
 type Typage = typeof import("age-encryption");
 
@@ -17,10 +17,9 @@ function typage(): Promise<Typage> {
   return import("age-encryption");
 }
 
-/** Returns a new age identity string: X25519, or the hybrid post-quantum kind when `pq` is set. */
+/** Returns a new age identity string: X25519 (natively), or the hybrid post-quantum kind (typage) when `pq` is set. */
 export async function generateIdentity(pq: boolean): Promise<string> {
-  const age = await typage();
-  return pq ? age.generateHybridIdentity() : age.generateX25519Identity();
+  return pq ? (await typage()).generateHybridIdentity() : newX25519Identity();
 }
 
 /** Returns the public recipient (`age1…`) of an identity string. Throws CorruptError if it is not one. */

@@ -69,6 +69,16 @@ function makeX25519Key(identity: string): X25519Key | null {
   }
 }
 
+/** Returns a new X25519 identity string (`AGE-SECRET-KEY-1…`), as `age-keygen` makes one: 32 random bytes, in bech32. */
+export function newX25519Identity(): string {
+  const der = generateKeyPairSync("x25519").privateKey.export({ format: "der", type: "pkcs8" });
+  try {
+    return bech32Encode("age-secret-key-", der.subarray(PKCS8_PREFIX.length)).toUpperCase();
+  } finally {
+    der.fill(0);
+  }
+}
+
 /** Returns the recipient (`age1…`) of the X25519 identity `identity`, or null when it is not a valid one. */
 export function x25519Recipient(identity: string): string | null {
   const key = x25519Key(identity);

@@ -1,6 +1,7 @@
-// The native X25519 encryption (src/store/x25519.ts, payload.ts, age-header.ts): what it writes, the age CLI, typage
-// and our own decryption all open, with every recipient; every file has a new file key and new ephemeral shares; a
-// recipient of another kind is left to typage, and a recipient of small order is refused, never written to.
+// The native X25519 encryption and key making (src/store/x25519.ts, payload.ts, age-header.ts): what it writes, the
+// age CLI, typage and our own decryption all open, with every recipient; every file has a new file key and new
+// ephemeral shares; a recipient of another kind is left to typage, and a recipient of small order is refused, never
+// written to; a new identity is one typage and age-keygen read, with the recipient they derive from it.
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -11,8 +12,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { decrypt, encrypt } from "../../src/store/crypto.js";
 import { parseHeader } from "../../src/store/age-header.js";
 import { bech32Encode } from "../../src/store/bech32.js";
-import { encryptX25519 } from "../../src/store/x25519.js";
-import { ageDecrypt, hasAge, NO_AGE } from "../helpers/age.js";
+import { encryptX25519, newX25519Identity, x25519Recipient } from "../../src/store/x25519.js";
+import { ageDecrypt, ageRecipient, hasAge, NO_AGE } from "../helpers/age.js";
 
 const CHUNK = 64 * 1024;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "secretfile-x25519-encrypt-"));
@@ -87,5 +88,26 @@ describe("what the native path writes", () => {
       exitCode: 2,
       message: '"age1notakey" is not an age public key',
     });
+  });
+});
+
+describe("a new X25519 identity", () => {
+  it("is read by typage, which derives the same recipient, and each is new", async () => {
+    const made = Array.from({ length: 20 }, () => newX25519Identity());
+    expect(new Set(made).size).toBe(20);
+    for (const id of made) {
+      expect(id).toMatch(/^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/);
+      expect(x25519Recipient(id)).toBe(await identityToRecipient(id));
+    }
+    const file = encryptX25519(Buffer.from("to a new key"), [x25519Recipient(made[0]!)!])!;
+    expect((await typageOpens(file, made[0]!)).toString()).toBe("to a new key");
+  });
+
+  it("is read by age-keygen -y, which derives the same recipient", (ctx) => {
+    ctx.skip(!hasAge, NO_AGE);
+    const id = newX25519Identity();
+    const idFile = path.join(tmp, "new-id.txt");
+    writeFileSync(idFile, `${id}\n`, { mode: 0o600 });
+    expect(ageRecipient(idFile)).toBe(x25519Recipient(id));
   });
 });
