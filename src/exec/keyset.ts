@@ -129,6 +129,8 @@ export function implicitVariables(
 ): { variables: Map<string, string>; withheld: Withheld[] } {
   const variables = new Map<string, string>();
   const withheld: Withheld[] = [];
+  // Looked up in a set: each lookup in process.env is a call into the C library's environment (about 0.7 µs).
+  const set = new Set(Object.entries(inherited).flatMap(([k, v]) => (v === undefined ? [] : [k])));
   for (const [name, value] of values) {
     const reserved = reservedBecause(name);
     if (reserved !== undefined) {
@@ -136,7 +138,7 @@ export function implicitVariables(
         name,
         why: `it is a reserved name (${reserved}: ${STEERS}); remove the secret (\`secretfile rm ${name}\`) or give it by name: --map ${name}=${name}`,
       });
-    } else if (inherited[name] !== undefined) {
+    } else if (set.has(name)) {
       withheld.push({
         name,
         why: `the job's own environment sets it already, and keeps its value; to give the job the secret instead: --only ${name}`,

@@ -151,11 +151,15 @@ const exact = new Map<string, string>(
   Object.entries(EXACT).flatMap(([why, names]) => names.map((n) => [n, why] as const)),
 );
 const prefixes = Object.entries(PREFIXES).flatMap(([why, starts]) => starts.map((start) => ({ start, why })));
+/** Every prefix in one pattern: most names start with none, and one test is cheaper than a test per prefix. */
+const anyPrefix = new RegExp(`^(?:${prefixes.map((p) => p.start.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})`);
 
 /** Returns what the variable `name` steers (e.g. "dynamic loader") when it is reserved, else undefined. */
 export function reservedBecause(name: string): string | undefined {
   const upper = name.toUpperCase();
-  return exact.get(upper) ?? prefixes.find((p) => upper.startsWith(p.start))?.why;
+  const why = exact.get(upper);
+  if (why !== undefined || !anyPrefix.test(upper)) return why;
+  return prefixes.find((p) => upper.startsWith(p.start))?.why;
 }
 
 /** Returns true when no secret may be stored under `name`. */

@@ -66,6 +66,32 @@ describe("history rules", () => {
     expect(doc.history).toBeUndefined();
   });
 
+  it("a parsed store holds only its own entries, with no prototype, and checks each, `__proto__` included", () => {
+    const at = "2026-01-01T00:00:00.000Z";
+    const entry = (value: string) => ({ value, created: at, updated: at });
+    const text = (secrets: string, history = "") =>
+      new TextEncoder().encode(
+        `{"format":"secretfile-store","version":1,"secrets":{${secrets}}${history === "" ? "" : `,"history":{${history}}`}}`,
+      );
+    const doc = parseDocument(
+      text(
+        `"__proto__":${JSON.stringify(entry("p"))},"constructor":${JSON.stringify(entry("c"))}`,
+        `"__proto__":{"version":2}`,
+      ),
+      F,
+    );
+    expect(Object.getPrototypeOf(doc.secrets)).toBeNull();
+    expect(Object.getPrototypeOf(doc.history)).toBeNull();
+    expect(Object.keys(doc.secrets)).toEqual(["__proto__", "constructor"]);
+    expect([getSecret(doc, "__proto__", F).value, getSecret(doc, "constructor", F).value]).toEqual(["p", "c"]);
+    expect(() => getSecret(doc, "toString", F)).toThrow(/^no secret named /);
+    expect(secretHistory(doc, "__proto__", F).versions[0]!.version).toBe(2);
+    expect(() => parseDocument(text(`"__proto__":{"value":1}`), F)).toThrow(/the entry for __proto__ is malformed/);
+    expect(() => parseDocument(text(`"K":${JSON.stringify(entry("k"))}`, `"__proto__":{"version":1}`), F)).toThrow(
+      /history for "__proto__", which is not a secret in it/,
+    );
+  });
+
   it.for(["__proto__", "constructor", "hasOwnProperty"])(
     "a secret named %s is a secret like any other, history included",
     (name) => {
