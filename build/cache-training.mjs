@@ -1,7 +1,7 @@
 // Makes one V8 code cache bin/secretfile starts with: loads the bundle as the launcher does, runs commands through it,
 // then saves what V8 compiled. Run by build/bundle.mjs in a child Node per cache: `node build/cache-training.mjs SET FOLDER`, where
 // SET is "all" (the full CLI's dist/secretfile.cjs.cache, every common command, and dist/age.cjs.cache for typage,
-// which its writes load; it also creates the throwaway store in FOLDER) or a command of the small entry (launcher's
+// which a post-quantum store loads; it also creates the throwaway stores in FOLDER) or a command of the small entry (launcher's
 // HOT: get, exec, ls; dist/hot-WORD.cjs.cache), trained on that command alone, so that a start of it deserializes
 // only its code.
 // Rules: only throwaway data (a temporary store, a made-up value, a stand-in for the agent in a child process: the CLI's
@@ -40,10 +40,14 @@ const SETS = {
     ["ls", "--socket", socket],
   ],
 };
+const pqDir = path.join(tmp, "pq-store");
 SETS.all = [
   ["--version"],
   ["--help"],
   ["add", "--dir", dir, "TRAINING_KEY"], // the value comes from standard input, which build/bundle.mjs feeds
+  // A post-quantum store is typage's to make, write and read: what loads dist/age.cjs, and so makes its cache.
+  ["init", "--pq", "--dir", pqDir],
+  ["get", "--dir", pqDir, "NO_SUCH_KEY"],
   ...SETS.get,
   ...SETS.ls,
   ...SETS.exec,
