@@ -183,14 +183,15 @@ describe("personal mode: writers killed with SIGKILL", { timeout: 1_500_000 }, (
           expect(r.code, r.stderr).toBe(0);
         }
         const lock = `${sb.store}.lock`;
-        const t = { kills: 0, lockLeft: 0, survivorMs: [] as number[] };
+        const t = { kills: 0, lockLeft: 0, takenOver: 0, survivorMs: [] as number[] };
         for (let round = 1; round <= CLI_ROUNDS; round++) {
           const spawned = Date.now();
           const victim = startCli(["add", "K", "--replace"], sb.env, `r${round}-victim`, 180_000);
           const survivor = startCli(["add", "K", "--replace"], sb.env, `r${round}-survivor`, 180_000);
-          // Kill the victim 0-60 ms after one of the two took the lock: it may hold it, or be waiting for it.
+          // Kill the victim 0-15 ms after one of the two took the lock: it may hold it, or be waiting for it. (A write
+          // holds the lock for about 10-25 ms here, since it no longer loads typage: a longer delay lets it finish.)
           while (lockMtime(sb.dir) === undefined && Date.now() - spawned < 20_000) await sleep(2);
-          await sleep(between(0, 60));
+          await sleep(between(0, 15));
           const held = readOwner(lock)?.pid === victim.pid;
           victim.kill("SIGKILL");
           const v = await victim.done;
@@ -207,6 +208,18 @@ describe("personal mode: writers killed with SIGKILL", { timeout: 1_500_000 }, (
           expect(doc.secrets.OTHER?.value).toBe("untouched");
           expect([`r${round}-victim`, `r${round}-survivor`], `round ${round}`).toContain(doc.secrets.K?.value);
           // The survivor took over whatever the victim left, and released it; temporary files are swept by writers.
+          // Unless the survivor was done first: then the victim may have taken the lock after it and been killed
+          // holding it, with no writer left to take it over. Its owner is then the victim, and the next writer
+          // takes it over.
+          if (leftovers(sb.dir).lock) {
+            // (No owner record: killed between making the lock and writing its record, a window of microseconds.)
+            expect([victim.pid, undefined], `round ${round}: a lock left by the victim only`).toContain(
+              readOwner(lock)?.pid,
+            );
+            const next = await sb.run(["add", "K", "--replace"], { input: `r${round}-next`, timeoutMs: 120_000 });
+            expect([next.code, next.stdout], `round ${round}: ${next.stderr}`).toEqual([0, ""]);
+            t.takenOver++;
+          }
           expect(leftovers(sb.dir).lock, `round ${round}`).toBe(false);
           expect(leftovers(sb.dir).other).toEqual([]);
         }
@@ -216,6 +229,7 @@ describe("personal mode: writers killed with SIGKILL", { timeout: 1_500_000 }, (
     const figures = {
       kills: tallies.reduce((a, t) => a + t.kills, 0),
       killedHoldingLock: tallies.reduce((a, t) => a + t.lockLeft, 0),
+      leftForTheNextWriter: tallies.reduce((a, t) => a + t.takenOver, 0),
       survivorMsMedian: Math.round(
         quantile(
           tallies.flatMap((t) => t.survivorMs),
