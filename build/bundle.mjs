@@ -50,7 +50,8 @@ const loadOnUse = {
 
 // typage (age-encryption, its @noble curves and post-quantum code: much of it, bench/limits.md) goes into its own file,
 // dist/age.cjs, required only for a post-quantum key or store, an armored file or a store the native path refuses:
-// every start reads, and the code cache holds, only the rest. One library, self-contained, so nothing is shared across the two files.
+// every start reads, and the code cache holds, only the rest. One library, self-contained, so nothing is shared
+// across the two files.
 // The launcher loads each such file with its code cache when it is one of its PARTS: checked here, so the two agree.
 const launcher = createRequire(import.meta.url)("../bin/secretfile");
 const SEPARATE = { "age-encryption": "./age.cjs" };

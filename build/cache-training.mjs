@@ -1,9 +1,9 @@
 // Makes one V8 code cache bin/secretfile starts with: loads the bundle as the launcher does, runs commands through it,
 // then saves what V8 compiled. Run by build/bundle.mjs in a child Node per cache: `node build/cache-training.mjs SET FOLDER`, where
 // SET is "all" (the full CLI's dist/secretfile.cjs.cache, every common command, and dist/age.cjs.cache for typage,
-// which a post-quantum store loads; it also creates the throwaway stores in FOLDER) or a command of the small entry (launcher's
-// HOT: get, exec, ls; dist/hot-WORD.cjs.cache), trained on that command alone, so that a start of it deserializes
-// only its code.
+// which a post-quantum store loads; it also creates the throwaway stores in FOLDER) or a command of the small entry
+// (launcher's HOT: get, exec, ls; dist/hot-WORD.cjs.cache), trained on that command alone, so that a start of it
+// deserializes only its code.
 // Rules: only throwaway data (a temporary store, a made-up value, a stand-in for the agent in a child process: the CLI's
 // exchange with the agent blocks this one); the cache is written to a temporary name and renamed, so a reader sees the
 // old cache, the new one, or none.

@@ -130,7 +130,7 @@ export function implicitVariables(
   const variables = new Map<string, string>();
   const withheld: Withheld[] = [];
   // Looked up in a set: each lookup in process.env is a call into the C library's environment (about 0.7 µs).
-  const set = new Set(Object.entries(inherited).flatMap(([k, v]) => (v === undefined ? [] : [k])));
+  const inheritedNames = new Set(Object.entries(inherited).flatMap(([k, v]) => (v === undefined ? [] : [k])));
   for (const [name, value] of values) {
     const reserved = reservedBecause(name);
     if (reserved !== undefined) {
@@ -138,7 +138,7 @@ export function implicitVariables(
         name,
         why: `it is a reserved name (${reserved}: ${STEERS}); remove the secret (\`secretfile rm ${name}\`) or give it by name: --map ${name}=${name}`,
       });
-    } else if (set.has(name)) {
+    } else if (inheritedNames.has(name)) {
       withheld.push({
         name,
         why: `the job's own environment sets it already, and keeps its value; to give the job the secret instead: --only ${name}`,

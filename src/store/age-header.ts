@@ -1,6 +1,7 @@
 // The header of an age v1 file (age-encryption.org/v1): the version line, the recipient stanzas and the MAC line, read
-// and written. Rules: as strict as typage and age: printable ASCII lines ending in '\n', stanza bodies in canonical unpadded base64
-// wrapped at 64 columns and ended by a shorter (possibly empty) line, a MAC of 32 bytes; anything else throws.
+// and written. Rules: as strict as typage and age: printable ASCII lines ending in '\n', stanza bodies in canonical
+// unpadded base64 wrapped at 64 columns and ended by a shorter (possibly empty) line, a MAC of 32 bytes; anything else
+// throws.
 
 export const VERSION = "age-encryption.org/v1";
 const BODY_LINE_BYTES = 48; // 64 base64 columns

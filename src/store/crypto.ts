@@ -8,7 +8,14 @@
 import { CorruptError, UsageError } from "../errors.js";
 import { bech32Decode } from "./bech32.js";
 import { decryptPayload, headerLength, NONCE_BYTES } from "./payload.js";
-import { decryptX25519, encryptX25519, isX25519Identity, newX25519Identity, x25519Recipient } from "./x25519.js";
+import {
+  decryptX25519,
+  encryptX25519,
+  isX25519Identity,
+  newX25519Identity,
+  UnusableRecipientError,
+  x25519Recipient,
+} from "./x25519.js";
 
 type Typage = typeof import("age-encryption");
 
@@ -77,11 +84,9 @@ export async function encrypt(plaintext: Uint8Array, recipients: string[]): Prom
   try {
     const native = encryptX25519(plaintext, recipients);
     if (native !== null) return native;
-  } catch (cause) {
-    throw new UsageError("one of the store's recipients is not a usable X25519 public key", {
-      hint: "remove it with `secretfile recipient rm LABEL` and add the age1… line of a real key",
-      cause,
-    });
+  } catch (err) {
+    if (err instanceof UnusableRecipientError) throw badRecipient(err.recipient, err.cause);
+    throw err;
   }
   const e = new (await typage()).Encrypter();
   for (const r of recipients) {

@@ -1,7 +1,7 @@
 // A store: the encrypted document in one file, read with an identity, changed under a lock, replaced atomically.
 // Rules: lock → decrypt → change → encrypt → temp file → fsync → rename → fsync folder → unlock; unsafe files refused.
 
-// Synchronous calls, not node:fs/promises: loading that module costs every start of a read about 1 ms (bench/limits.md).
+// Synchronous calls, not node:fs/promises: loading that module costs every read's start about 1 ms (bench/limits.md).
 import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { ExistsError, NoStoreError } from "../errors.js";

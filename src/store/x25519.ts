@@ -69,7 +69,7 @@ function makeX25519Key(identity: string): X25519Key | null {
   }
 }
 
-/** Returns a new X25519 identity string (`AGE-SECRET-KEY-1…`), as `age-keygen` makes one: 32 random bytes, in bech32. */
+/** Returns a new X25519 identity string (`AGE-SECRET-KEY-1…`), as `age-keygen` makes one: 32 random bytes in bech32. */
 export function newX25519Identity(): string {
   const der = generateKeyPairSync("x25519").privateKey.export({ format: "der", type: "pkcs8" });
   try {
@@ -159,7 +159,7 @@ function headerMacMatches(fileKey: Uint8Array, macInput: Uint8Array, mac: Buffer
   return expected.length === mac.length && timingSafeEqual(expected, mac);
 }
 
-/** Returns the header MAC of `macInput` (the header through `---`): HMAC-SHA-256 under a key HKDF makes of `fileKey`. */
+/** Returns the header MAC of `macInput` (the header through `---`): HMAC-SHA-256 under a key HKDF made of `fileKey`. */
 function headerMac(fileKey: Uint8Array, macInput: Uint8Array): Buffer {
   const hmacKey = Buffer.from(hkdfSync("sha256", fileKey, Buffer.alloc(0), "header", 32));
   try {
@@ -200,17 +200,33 @@ function x25519RecipientKey(recipient: string): Buffer | null {
   }
 }
 
+/** An X25519 recipient no file key can be wrapped to (one of small order), with why as its cause. */
+export class UnusableRecipientError extends Error {
+  readonly recipient: string;
+  constructor(recipient: string, cause: unknown) {
+    super("not a usable X25519 public key", { cause });
+    this.recipient = recipient;
+  }
+}
+
 /**
  * Returns `plaintext` encrypted to `recipients` as an age file, natively, or null when one of them is not an X25519
- * recipient (`age1…` of 32 bytes): the caller then asks typage, which knows the other kinds. Throws a plain Error for
- * a recipient of small order. Each stanza has an ephemeral key of its own; the file key is new and zeroed after use.
+ * recipient (`age1…` of 32 bytes): the caller then asks typage, which knows the other kinds. Throws
+ * UnusableRecipientError for a recipient of small order. Each stanza has an ephemeral key of its own; the file key is
+ * new and zeroed after use.
  */
 export function encryptX25519(plaintext: Uint8Array, recipients: readonly string[]): Buffer | null {
   const keys = recipients.map(x25519RecipientKey);
   if (keys.some((k) => k === null)) return null;
   const fileKey = randomBytes(16);
   try {
-    const stanzas = keys.map((k) => encodeStanza(wrapX25519(fileKey, k!)));
+    const stanzas = keys.map((k, i) => {
+      try {
+        return encodeStanza(wrapX25519(fileKey, k!));
+      } catch (cause) {
+        throw new UnusableRecipientError(recipients[i]!, cause);
+      }
+    });
     const macInput = Buffer.from(`${VERSION}\n${stanzas.join("")}---`, "latin1");
     const header = Buffer.concat([macInput, Buffer.from(` ${encodeBase64(headerMac(fileKey, macInput))}\n`)]);
     return Buffer.concat([header, encryptPayload(fileKey, plaintext)]);

@@ -15,7 +15,7 @@ const socket = path.join(tmp.dir, "agent.sock");
 const nowhere = path.join(tmp.dir, "nothing.sock");
 /** A copy of the app without the small entry: the launcher then runs every form through the full CLI. */
 const fullOnly = path.join(tmp.dir, "full-only", "bin", "secretfile");
-/** A missing agent is given up on after 1 s (SECRETFILE_TIMEOUT), not after the 5 s restart wait: the same answer sooner. */
+/** A missing agent is given up on after 1 s (SECRETFILE_TIMEOUT), not the 5 s restart wait: the same answer, sooner. */
 const env = () => cleanEnv({ HOME: tmp.dir, SECRETFILE_DEBUG: undefined, SECRETFILE_TIMEOUT: "1" });
 let standIn: net.Server;
 

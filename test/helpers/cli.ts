@@ -29,13 +29,12 @@ export interface RunOptions {
 }
 
 /**
- * A clean environment: no SECRETFILE_* from the developer's shell, nor NODE_EXTRA_CA_CERTS (which costs every Node start
- * about 55 ms where it is set machine-wide, and which `doctor` warns of), HOME in a temp folder.
+ * A clean environment: no SECRETFILE_* from the developer's shell (vitest.config.ts drops NODE_EXTRA_CA_CERTS for the
+ * whole run), HOME in a temp folder.
  */
 export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (!k.startsWith("SECRETFILE_") && k !== "NODE_EXTRA_CA_CERTS") env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("SECRETFILE_")) env[k] = v;
   return { ...env, ...extra };
 }
 

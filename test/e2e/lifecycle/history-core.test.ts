@@ -69,10 +69,12 @@ describe("history rules", () => {
   it("a parsed store holds only its own entries, with no prototype, and checks each, `__proto__` included", () => {
     const at = "2026-01-01T00:00:00.000Z";
     const entry = (value: string) => ({ value, created: at, updated: at });
-    const text = (secrets: string, history = "") =>
-      new TextEncoder().encode(
-        `{"format":"secretfile-store","version":1,"secrets":{${secrets}}${history === "" ? "" : `,"history":{${history}}`}}`,
-      );
+    // Written as JSON text: an object literal's `__proto__` would set its prototype, not make an entry.
+    const text = (secrets: string, history?: string) => {
+      const members = ['"format":"secretfile-store"', '"version":1', `"secrets":{${secrets}}`];
+      if (history !== undefined) members.push(`"history":{${history}}`);
+      return new TextEncoder().encode(`{${members.join(",")}}`);
+    };
     const doc = parseDocument(
       text(
         `"__proto__":${JSON.stringify(entry("p"))},"constructor":${JSON.stringify(entry("c"))}`,

@@ -546,8 +546,8 @@ describe.concurrent("personal mode", { timeout: SLOW }, () => {
       await job.waitFor("ready\n");
       process.kill(-job.pid, "SIGINT");
       await job.waitFor("SIGINT\n");
-      // Give a second copy time to arrive, even on a busy machine; then end the job. A copy forwarded later still shows:
-      // secretfile forwards in the order it receives, so it would reach the job before the SIGTERM sent to it next.
+      // Give a second copy time to arrive, even on a busy machine; then end the job. A copy forwarded later still
+      // shows: secretfile forwards in the order it receives, so it would reach the job before the SIGTERM sent next.
       await job.waitFor("SIGINT\nSIGINT\n", ALL ? 5_000 : 1_000).catch(() => undefined);
       job.kill("SIGTERM");
       expect(await job.done).toEqual({ code: 0, signal: null, stdout: "ready\nSIGINT\nSIGTERM\n", stderr: "" });
