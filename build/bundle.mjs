@@ -16,13 +16,17 @@ import { build } from "esbuild";
 import { buildNative } from "./native.mjs";
 
 // Modules loaded on first use instead of when the bundle starts, as `importer → module`: each gets an object that
-// requires the real module when a property is first read. commander needs node:child_process only to run executable
-// subcommands (secretfile has none); proper-lockfile (with graceful-fs and signal-exit) only for a write, not a read;
-// the agent client node:net, and `exec` node:child_process, node:tty and the streams, only when the build has no native
-// addon (src/system/native.ts); dotenv only when a .env file is read (`import`, `exec --env-file`). Each costs every
-// start a few milliseconds otherwise.
+// requires the real module when a property is first read (so the importer takes its default export, not names).
+// commander needs node:child_process only to run executable subcommands (secretfile has none); proper-lockfile (with
+// graceful-fs and signal-exit) only for a write, not a read; the agent client node:net, and `exec` node:child_process,
+// node:tty and the streams, only when the build has no native addon (src/system/native.ts); dotenv only when a .env
+// file is read (`import`, `exec --env-file`). Each costs every start a few milliseconds otherwise. node:os (errno
+// names for a failure, the home folder when HOME is unset) and node:module (the inspector check's fallback) cost an
+// agent `get` about 0.15 ms each (docs/benchmarks.md).
 const LOAD_ON_USE = [
   { importer: /[\\/]node_modules[\\/]commander[\\/]/, module: "node:child_process" },
+  { importer: /[\\/]src[\\/](system[\\/]native|client[\\/]backend)\.ts$/, module: "node:os" },
+  { importer: /[\\/]src[\\/]system[\\/]inspector\.ts$/, module: "node:module" },
   { importer: /[\\/]src[\\/]store[\\/]lock\.ts$/, module: "proper-lockfile" },
   { importer: /[\\/]src[\\/]store[\\/]dotenv\.ts$/, module: "dotenv" },
   { importer: /[\\/]src[\\/]client[\\/]agent\.ts$/, module: "node:net" },
@@ -110,12 +114,16 @@ for (const { entry, file, hot } of BUNDLES) {
     define: {
       SECRETFILE_VERSION: JSON.stringify(version),
       SECRETFILE_COMMIT: JSON.stringify(commit),
-      "import.meta.url": "__sfImportMetaUrl",
+      // The bundle's own file (a CommonJS script run by bin/secretfile): its URL made only when asked for, since
+      // pathToFileURL costs a start about 0.3 ms.
+      "import.meta.url": "__sfImportMeta.url",
+      "import.meta.dirname": "__dirname",
+      "import.meta.filename": "__filename",
       ...(hot === undefined ? {} : { SECRETFILE_HOT: JSON.stringify(hot) }),
     },
     // The first line is the build's id: bin/secretfile uses a code cache only when its first line is the same.
     banner: {
-      js: `// secretfile ${version} build ${BUILD_ID}\n"use strict";\nconst __sfImportMetaUrl = require("node:url").pathToFileURL(__filename).href;`,
+      js: `// secretfile ${version} build ${BUILD_ID}\n"use strict";\nconst __sfImportMeta = { get url() { return require("node:url").pathToFileURL(__filename).href; } };`,
     },
     plugins: [loadOnUse, separate],
     legalComments: "none",

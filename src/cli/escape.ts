@@ -2,13 +2,15 @@
 // Rules: a control, format (bidi included), separator or lone surrogate character is shown as its \uXXXX escape, one per
 // UTF-16 unit, never raw; everything else is left as it is. JSON output gets the same escapes, so it stays valid JSON.
 
-import { UNSAFE_TEXT } from "../store/names.js";
+import { unsafeText } from "../store/names.js";
 
-const UNSAFE = new RegExp(UNSAFE_TEXT.source, "gu");
+let unsafe: RegExp | undefined;
+/** unsafeText() for every match; made on first use, as it is. */
+const unsafeAll = (): RegExp => (unsafe ??= new RegExp(unsafeText().source, "gu"));
 
 /** Returns `text` with each character a terminal could act on (ESC, CSI, U+202E …) written as `\uXXXX`. */
 export function escapeText(text: string): string {
-  return text.replace(UNSAFE, unitEscapes);
+  return text.replace(unsafeAll(), unitEscapes);
 }
 
 /**
@@ -17,7 +19,7 @@ export function escapeText(text: string): string {
  */
 export function jsonText(value: unknown, indent?: number): string {
   // C0 left in the text is the indentation's line breaks: JSON.stringify escaped those inside strings already.
-  return JSON.stringify(value, null, indent).replace(UNSAFE, (ch) => (ch < " " ? ch : unitEscapes(ch)));
+  return JSON.stringify(value, null, indent).replace(unsafeAll(), (ch) => (ch < " " ? ch : unitEscapes(ch)));
 }
 
 function unitEscapes(ch: string): string {

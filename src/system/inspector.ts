@@ -2,7 +2,7 @@
 // Rules: flags (argv and NODE_OPTIONS) are read as text, and the inspector's own state is asked through Node's binding
 // (about 0.03 ms; `require("node:inspector")` costs about 1.8 ms and is only the fallback); never opens one.
 
-import { createRequire } from "node:module";
+import nodeModule from "node:module";
 
 /** Node options that open an inspector, or set the port a later SIGUSR1 would open it on. */
 const INSPECT_FLAG = /^--(inspect|inspect-brk|inspect-wait|inspect-port|debug-port|debug|debug-brk)(=|$)/;
@@ -37,7 +37,7 @@ function openInspector(): string | undefined {
     return binding.url() ?? undefined;
   } catch {
     try {
-      return (createRequire(import.meta.url)("node:inspector") as typeof import("node:inspector")).url();
+      return (nodeModule.createRequire(import.meta.url)("node:inspector") as typeof import("node:inspector")).url();
     } catch {
       return undefined;
     }

@@ -3,8 +3,8 @@
 // SECRETFILE_NATIVE=0, which tests use to run the fallback): the CLI then runs on plain Node, and what plain Node
 // cannot do (SO_PEERCRED, the user database) throws through requireNative().
 
-import { createRequire } from "node:module";
-import { constants } from "node:os";
+import os from "node:os";
+import path from "node:path";
 import { FailureError } from "../errors.js";
 
 /** What native/addon.c exports. */
@@ -82,14 +82,21 @@ export interface NativeError extends Error {
 let loaded: Native | null | undefined;
 
 // Beside the bundle (dist/secretfile.cjs); from the sources (the in-process tests), the build's dist/native.node.
-const ADDON = new URL(import.meta.url.endsWith(".ts") ? "../../dist/native.node" : "./native.node", import.meta.url);
+const ADDON = path.join(import.meta.dirname, import.meta.filename.endsWith(".ts") ? "../../dist" : ".", "native.node");
 
-/** Returns the addon, or undefined when there is none. */
+/**
+ * Returns the addon, or undefined when there is none. Loaded with process.dlopen, which is what require does for a
+ * .node file once it has found it: the path is known, and node:module's loader is not loaded for it.
+ */
 export function native(): Native | undefined {
   if (loaded === undefined) {
     try {
-      loaded =
-        process.env.SECRETFILE_NATIVE === "0" ? null : (createRequire(import.meta.url)(ADDON.pathname) as Native);
+      if (process.env.SECRETFILE_NATIVE === "0") loaded = null;
+      else {
+        const addon = { exports: {} as Native };
+        process.dlopen(addon, ADDON);
+        loaded = addon.exports;
+      }
     } catch {
       loaded = null;
     }
@@ -110,7 +117,7 @@ export function requireNative(what: string): Native {
   const why =
     process.env.SECRETFILE_NATIVE === "0"
       ? "SECRETFILE_NATIVE=0 turns it off"
-      : `${ADDON.pathname} is missing or cannot be loaded`;
+      : `${ADDON} is missing or cannot be loaded`;
   throw new FailureError(`${what} needs secretfile's native addon, and ${why}`, {
     hint:
       process.env.SECRETFILE_NATIVE === "0"
@@ -130,7 +137,7 @@ export function isNativeError(err: unknown): err is NativeError {
 
 /** The symbolic name of a C errno ("ENOENT"), or "errno N" for one Node does not name. */
 export function errnoName(errno: number): string {
-  return Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+  return Object.entries(os.constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
 }
 
 /** Returns an errno as text for an error message, such as `errno 13 (EACCES)`. */
