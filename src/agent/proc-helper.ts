@@ -14,7 +14,10 @@ export const MAX_CMDLINE = 1024;
  * The helper's program: reads "ID PID" lines, answers each with one JSON line {i, p, c}. The program is /proc/PID/exe
  * (readable for our own uid or with CAP_SYS_PTRACE), else the comm name in parentheses; the command line is cmdline
  * with NULs as spaces, cut to MAX_CMDLINE characters. Each answer is written at once, so one stuck read holds up
- * only the reads after it.
+ * only the reads after it. It waits for its requests in a blocking read of its standard input, not in an event loop:
+ * it has nothing else to wait for, and a request is answered without the stream machinery's turns (every new
+ * caller's first request waits for this answer; docs/benchmarks.md). It ends at the end of its input, and on any error
+ * reading it (the agent starts another when it needs one).
  */
 const HELPER = `"use strict";
 const fs = require("fs");
@@ -31,19 +34,21 @@ const info = (pid) => {
   const raw = readProc(pid, "cmdline");
   return { p: program, c: raw === undefined ? undefined : raw.replace(/\\0+$/, "").replaceAll("\\0", " ").slice(0, MAX) };
 };
+const input = Buffer.alloc(64 * 1024);
 let rest = "";
 fs.writeSync(1, "ready\\n");
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (d) => {
-  const lines = (rest + d).split("\\n");
+for (;;) {
+  let n;
+  try { n = fs.readSync(0, input, 0, input.length, null); } catch (err) { if (err.code === "EINTR") continue; break; }
+  if (n === 0) break;
+  const lines = (rest + input.toString("latin1", 0, n)).split("\\n");
   rest = lines.pop();
   for (const line of lines) {
     const [i, pid] = line.split(" ").map(Number);
     if (!Number.isSafeInteger(i) || !Number.isSafeInteger(pid) || pid <= 0) continue;
     fs.writeSync(1, JSON.stringify({ i, ...info(pid) }) + "\\n");
   }
-});
-process.stdin.on("end", () => process.exit(0));
+}
 `;
 
 /** The least time between two helper starts, ms: a helper that cannot start is not retried in a loop. */

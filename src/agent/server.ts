@@ -144,10 +144,12 @@ function serveConnection(
   log: (msg: string) => void,
   procs: ProcReader | undefined,
 ): void {
-  // The caller's /proc is read once, off this thread (src/agent/proc-reader.ts), when its first audited request comes.
+  // The caller's /proc is read once, off this thread (src/agent/proc-reader.ts), from the moment its connection is
+  // admitted, so that the read goes on while its request comes in; its first audited request waits for it.
   let described = procs === undefined;
+  const reading = procs?.read(caller.pid, caller.uid);
   const describe = async () => {
-    const info = await procs!.read(caller.pid, caller.uid);
+    const info = await reading!;
     caller.program = info.program;
     caller.cmdline = info.cmdline;
     described = true;
