@@ -96,6 +96,16 @@ function groups(ctx) {
           sf(`secretfile exec -- true (agent, ${size})`, ["exec", "--socket", agent.socket, "--", "true"], {
             as: caller.as,
           }),
+          // What a clone's launcher (or npm's) pays on top: its `#!/usr/bin/env -S node --` (bench/prepare.mjs).
+          ...(size === "10"
+            ? [
+                cmd(
+                  `secretfile get NAME (agent, ${size}), through #!/usr/bin/env`,
+                  [ctx.cli.envBin, "get", "--socket", agent.socket, agent.names[0]],
+                  { as: caller.as },
+                ),
+              ]
+            : []),
         ],
         versus: [],
       })),

@@ -13,11 +13,13 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Encrypter, identityToRecipient } from "age-encryption";
+import { launcherFor } from "../build/launcher.mjs";
 import { baseEnv, runOnce } from "./procs.mjs";
 
 /** The repository's root folder. */
@@ -46,9 +48,11 @@ export function build() {
 }
 
 /**
- * Copies the built CLI (dist/, bin/, package.json) into `<base>/app`, readable by every uid,
- * and checks that the copy runs; rebuilds and retries when another process was rebuilding dist/ meanwhile.
- * Returns the copy's launcher path.
+ * Copies the built CLI (dist/, bin/, package.json) into `<base>/app`, readable by every uid, and lays it out as the
+ * Debian package installs it: the launcher's `#!` names this Node (build/launcher.mjs) and the command is a symlink to
+ * it (`usr/bin/secretfile`); the launcher as a clone or `npm install -g` has it, through `#!/usr/bin/env`, is kept
+ * beside it as `bin/secretfile-env`, for one row that shows what that costs. Checks that the copy runs; rebuilds and
+ * retries when another process was rebuilding dist/ meanwhile. Returns { app, bin, envBin, version }.
  */
 export function copyApp(base) {
   const app = path.join(base, "app");
@@ -59,10 +63,16 @@ export function copyApp(base) {
       cpSync(path.join(ROOT, "dist"), path.join(app, "dist"), { recursive: true });
       cpSync(path.join(ROOT, "bin"), path.join(app, "bin"), { recursive: true });
       cpSync(path.join(ROOT, "package.json"), path.join(app, "package.json"));
+      const launcher = path.join(app, "bin", "secretfile");
+      const envBin = path.join(app, "bin", "secretfile-env");
+      renameSync(launcher, envBin);
+      writeFileSync(launcher, launcherFor(readFileSync(envBin, "utf8"), process.execPath), { mode: 0o755 });
+      mkdirSync(path.join(app, "usr", "bin"), { recursive: true });
+      const bin = path.join(app, "usr", "bin", "secretfile");
+      symlinkSync("../../bin/secretfile", bin);
       must(["chmod", "-R", "a+rX", app]);
-      const bin = path.join(app, "bin", "secretfile");
       const probe = spawnSync(bin, ["--version"], { encoding: "utf8", env: baseEnv(base) });
-      if (probe.status === 0) return { app, bin, version: probe.stdout.trim() };
+      if (probe.status === 0) return { app, bin, envBin, version: probe.stdout.trim() };
       if (attempt >= 3) throw new Error(`the copied CLI does not run: ${probe.stderr}`);
     } catch (err) {
       if (attempt >= 3) throw err;

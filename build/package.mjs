@@ -21,6 +21,7 @@ import {
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { launcherFor } from "./launcher.mjs";
 import { manPage } from "./man.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -87,7 +88,7 @@ mkdirSync(STAGE, { recursive: true });
 mkdirSync(path.join(STAGE, LIB), { recursive: true });
 copyFileSync(process.execPath, path.join(STAGE, LIB, "node"));
 chmodSync(path.join(STAGE, LIB, "node"), 0o755);
-const launcher = readFileSync(at("bin/secretfile"), "utf8").replace(/^#!.*\n/, `#!${LIB}/node --\n`);
+const launcher = launcherFor(readFileSync(at("bin/secretfile"), "utf8"), `${LIB}/node`);
 put(`${LIB}/bin/secretfile`, launcher, 0o755);
 copy("bin/package.json", `${LIB}/bin/package.json`); // {"type": "commonjs"}: the launcher has no .cjs to say so
 for (const f of readdirSync(at("dist"))) copy(`dist/${f}`, `${LIB}/dist/${f}`, 0o644);
