@@ -11,6 +11,11 @@ const EMPTY = Buffer.alloc(0);
 /** Values shorter than this many characters are not masked (they would mask ordinary words). */
 export const MIN_MASK_LENGTH = 6;
 
+/** Returns true when `text` is long enough to be masked: every such value gives maskPatterns() a pattern or more. */
+export function isMaskable(text: string): boolean {
+  return [...text].length >= MIN_MASK_LENGTH;
+}
+
 export interface Pattern {
   bytes: Buffer;
   label: Buffer;
@@ -26,7 +31,7 @@ export interface Pattern {
 export function maskPatterns(secrets: Map<string, string>): Pattern[] {
   const seen = new Map<string, Pattern>();
   for (const [name, value] of secrets) {
-    if ([...value].length < MIN_MASK_LENGTH) continue;
+    if (!isMaskable(value)) continue;
     const label = Buffer.from(`[${name}]`);
     const bytes = Buffer.from(value);
     // The first secret to claim a form keeps it (the same text, the same bytes); the longer label wins nothing.
@@ -81,7 +86,7 @@ function linesOf(value: string): string[] {
   return value
     .split(/\r\n|\r|\n/)
     .map((line) => line.trim())
-    .filter((line) => [...line].length >= MIN_MASK_LENGTH);
+    .filter(isMaskable);
 }
 
 /** Masks output that comes in chunks: each chunk lets out what cannot begin a value completed by the next one. */

@@ -11,7 +11,7 @@ import { ExitCode, FailureError } from "../errors.js";
 import { errnoName, isNativeError, native, type Native } from "../system/native.js";
 import { writeFully } from "../system/write-fd.js";
 import { CannotRunError, resolveCommand } from "./command-path.js";
-import { MaskCarry, maskPatterns } from "./mask.js";
+import { isMaskable, MaskCarry, maskPatterns } from "./mask.js";
 import { catchSignals, routeSignals } from "./signals.js";
 import { errnoOf } from "../system/errno.js";
 
@@ -26,9 +26,7 @@ const TERMINAL_SIGNALS: ReadonlySet<string> = new Set(["SIGINT", "SIGQUIT", "SIG
  * when no value would be masked (then the job gets the terminal directly).
  */
 export function maskOnDemand(values: Map<string, string>): (() => Patterns) | undefined {
-  let any = false;
-  for (const entry of values) if ((any = maskPatterns(new Map([entry])).length > 0)) break;
-  if (!any) return undefined;
+  if (![...values.values()].some(isMaskable)) return undefined;
   let patterns: Patterns | undefined;
   return () => (patterns ??= maskPatterns(values));
 }
