@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from "vitest/config";
+import { CA_CERTS_FOR_NPM } from "./test/helpers/cli.js";
 import { ALL } from "./test/helpers/tier.js";
 
 /**
@@ -14,7 +15,9 @@ const WHOLE_SYSTEM = [
 ];
 
 // A global NODE_EXTRA_CA_CERTS makes every Node start read and parse that file (about 55 ms here, docs/benchmarks.md);
-// no test makes a TLS connection, and the test workers and every process they start inherit this environment.
+// the test workers and every process they start inherit this environment. The one test that reaches the network (npm
+// install from the registry, test/package/npm-pack.test.ts) gets it back from CA_CERTS_FOR_NPM.
+if (process.env.NODE_EXTRA_CA_CERTS !== undefined) process.env[CA_CERTS_FOR_NPM] = process.env.NODE_EXTRA_CA_CERTS;
 delete process.env.NODE_EXTRA_CA_CERTS;
 
 export default defineConfig({

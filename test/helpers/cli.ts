@@ -29,6 +29,12 @@ export interface RunOptions {
 }
 
 /**
+ * Where vitest.config.ts keeps the NODE_EXTRA_CA_CERTS it takes out of the run's environment, for the one test that
+ * needs it (npm install from the registry, which here is reached through a proxy with a CA of its own).
+ */
+export const CA_CERTS_FOR_NPM = "SECRETFILE_TEST_CA_CERTS_FOR_NPM";
+
+/**
  * A clean environment: no SECRETFILE_* from the developer's shell (vitest.config.ts drops NODE_EXTRA_CA_CERTS for the
  * whole run), HOME in a temp folder.
  */

@@ -5,7 +5,7 @@ import { existsSync, lstatSync, mkdtempSync, realpathSync, rmSync } from "node:f
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ROOT } from "../helpers/cli.js";
+import { CA_CERTS_FOR_NPM, ROOT } from "../helpers/cli.js";
 import { VERSION } from "./support.js";
 
 const why = !existsSync(path.join(ROOT, "dist", "secretfile.cjs"))
@@ -18,9 +18,11 @@ if (why !== undefined) console.warn(`test/package/npm-pack.test.ts skipped: ${wh
 describe.skipIf(why !== undefined)("npm pack, then npm install -g of the tarball", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "secretfile-npm-pack-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = process.env[CA_CERTS_FOR_NPM];
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    ...(ca === undefined ? {} : { NODE_EXTRA_CA_CERTS: ca }),
     npm_config_update_notifier: "false",
     npm_config_fund: "false",
     npm_config_audit: "false",
