@@ -2,7 +2,7 @@
 // argv form exactly what the full CLI gives: the same standard output, standard error and exit code, errors and
 // unknown options included (a form it does not know is left to the full CLI, before anything runs).
 
-import { cpSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -167,5 +167,45 @@ describe("the small entry", () => {
     const said = /code cache \w+ \(([\w.-]+)\)(, form left to the full CLI)?/.exec(r.stderr);
     expect(said?.[1], r.stderr).toMatch(/^hot-(get|exec|ls)\.cjs\.cache$/);
     expect(said?.[2] === undefined, r.stderr).toBe(RUN_HERE.has(label));
+  });
+});
+
+/**
+ * What Node loads for the commands cron jobs run, beyond its own start-up: each module named here costs every such
+ * start (docs/benchmarks.md, "The hot path"), and none of them is needed for these forms.
+ */
+describe("the small entry loads only what a form runs", () => {
+  const loadedBy = async (argv: string[]): Promise<string[]> => {
+    const list = path.join(tmp.dir, "modules-loaded.txt");
+    const preload = path.join(ROOT, "test", "fixtures", "modules-loaded.cjs");
+    const r = await runCli(argv, {
+      env: { ...env(), NODE_OPTIONS: `--require=${preload}`, MODULES_LOADED_FILE: list },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    return readFileSync(list, "utf8").trim().split("\n");
+  };
+  const NEVER = ["child_process", "net", "stream", "tty", "url", "module", "worker_threads"];
+  const named = (loaded: string[], names: string[]) =>
+    loaded.filter((m) => names.some((n) => m === `NativeModule ${n}`));
+
+  it("an agent `get` loads none of node:os, node:crypto, node:module, node:url, node:net or the streams", async () => {
+    const loaded = await loadedBy(["get", "--socket", socket, "A1"]);
+    expect(named(loaded, [...NEVER, "os", "crypto"])).toEqual([]);
+  });
+
+  it("an agent `exec` loads neither node:crypto, node:net, node:child_process nor the streams", async () => {
+    const loaded = await loadedBy(["exec", "--socket", socket, "--", "true"]);
+    expect(named(loaded, [...NEVER, "crypto"])).toEqual([]);
+  });
+
+  it("a personal `exec` loads neither node:net nor node:child_process (node:crypto brings the streams)", async () => {
+    const loaded = await loadedBy(["exec", "--dir", dir, "--", "true"]);
+    expect(
+      named(
+        loaded,
+        NEVER.filter((n) => n !== "stream"),
+      ),
+    ).toEqual([]);
+    expect(named(loaded, ["crypto"])).toEqual(["NativeModule crypto"]); // what the list is read against
   });
 });
