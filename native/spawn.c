@@ -3,7 +3,9 @@
  * every start (bench/limits.md), and its fork() copies the whole Node process where a vfork-like clone does not.
  *
  *   spawn(file, argv, env, newGroup, mask, onEvent) -> pid
- *     runs `file` with `argv` (argv[0] included) and `env` ("NAME=value" strings) as posix_spawn would (clone with
+ *     runs `file` with `argv` (argv[0] included) and the environment `env` (a Buffer of "NAME=value" entries, each
+ *     ended by a NUL: one copy for the whole environment, where 10,000 strings cost three Node-API calls and a malloc
+ *     each, about 5 ms on the development machine) as posix_spawn would (clone with
  *     CLONE_VM | CLONE_VFORK): every signal back to its default and none blocked (Node ignores SIGPIPE, and an
  *     ignored signal stays ignored across exec), in a process group of its own when `newGroup`, killed by the kernel
  *     if secretfile dies first (PR_SET_PDEATHSIG, SIGKILL), with our standard input; standard output and error are ours,
@@ -81,6 +83,49 @@ static char **strings_of(napi_env env, napi_value array) {
     }
   }
   return list;
+}
+
+/** The environment block: its copy, and the entries in it, NULL-terminated. */
+typedef struct {
+  char *bytes;
+  size_t len;
+  char **list;
+} environ_t;
+
+static void free_environment(environ_t *e) {
+  if (e->bytes != NULL) {
+    explicit_bzero(e->bytes, e->len);
+    free(e->bytes);
+  }
+  free(e->list);
+}
+
+/** Copies the Buffer `value` ("NAME=value\0" entries) into `out`; false when it is not a Buffer ended by a NUL, or on ENOMEM. */
+static bool environment_of(napi_env env, napi_value value, environ_t *out) {
+  bool is_buffer = false;
+  void *data = NULL;
+  size_t len = 0;
+  *out = (environ_t){0};
+  if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, value, &data, &len) != napi_ok || (len > 0 && ((char *)data)[len - 1] != '\0'))
+    return false;
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++) n += ((char *)data)[i] == '\0';
+  out->bytes = malloc(len + 1);
+  out->list = calloc(n + 1, sizeof *out->list);
+  if (out->bytes == NULL || out->list == NULL) {
+    free_environment(out);
+    *out = (environ_t){0};
+    return false;
+  }
+  memcpy(out->bytes, data, len);
+  out->len = len;
+  for (size_t i = 0, at = 0, k = 0; i < len; i++) {
+    if (out->bytes[i] != '\0') continue;
+    out->list[k++] = out->bytes + at;
+    at = i + 1;
+  }
+  return true;
 }
 
 static void free_event(event_t *e) {
@@ -248,21 +293,25 @@ napi_value spawn_job(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "spawn(file, argv, env, newGroup, mask, onEvent)");
     return NULL;
   }
+  environ_t envp;
+  if (!environment_of(env, argv[2], &envp)) {
+    napi_throw_type_error(env, NULL, "spawn: env is a Buffer of NAME=value entries, each ended by a NUL");
+    return NULL;
+  }
   char *file = string_of(env, argv[0]);
   char **args = strings_of(env, argv[1]);
-  char **envp = strings_of(env, argv[2]);
   job_t *job = calloc(1, sizeof *job);
   int out[2] = {-1, -1}, err[2] = {-1, -1};
-  int failed = file == NULL || args == NULL || envp == NULL || job == NULL ? ENOMEM : 0;
+  int failed = file == NULL || args == NULL || job == NULL ? ENOMEM : 0;
   if (failed == 0 && mask && (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)) failed = errno;
 
   if (failed == 0) {
-    start_t how = {.file = file, .argv = args, .envp = envp, .out = out[1], .err = err[1], .new_group = new_group, .parent = getpid()};
+    start_t how = {.file = file, .argv = args, .envp = envp.list, .out = out[1], .err = err[1], .new_group = new_group, .parent = getpid()};
     failed = start_job(&how, &job->pid);
   }
   free(file);
   free_strings(args);
-  free_strings(envp);
+  free_environment(&envp);
   if (out[1] >= 0) close(out[1]);
   if (err[1] >= 0) close(err[1]);
   if (failed == 0) {

@@ -11,6 +11,7 @@ import { ExitCode, FailureError } from "../errors.js";
 import { errnoName, isNativeError, native, type Native } from "../system/native.js";
 import { writeFully } from "../system/write-fd.js";
 import { CannotRunError, resolveCommand } from "./command-path.js";
+import { environmentBlock } from "./environment.js";
 import { isMaskable, MaskCarry, maskPatterns } from "./mask.js";
 import { catchSignals, routeSignals } from "./signals.js";
 import { errnoOf } from "../system/errno.js";
@@ -108,10 +109,10 @@ function startNatively(addon: Native, start: Start): Job {
       signal !== undefined && signal > 0 ? 128 + signal : (data as number) < 0 ? ExitCode.failure : (data as number),
     );
   };
-  const variables = Object.entries(start.env).map(([name, value]) => `${name}=${value}`);
+  const environment = environmentBlock(start.env);
   const spawn = (file: string, argv: string[]): number => {
     try {
-      return addon.spawn(file, argv, variables, start.newGroup, start.mask !== undefined, onEvent);
+      return addon.spawn(file, argv, environment, start.newGroup, start.mask !== undefined, onEvent);
     } catch (err) {
       if (!isNativeError(err)) throw err;
       const code = errnoName(err.errno);
@@ -120,7 +121,12 @@ function startNatively(addon: Native, start: Start): Job {
       throw new CannotRunError(start.command, code === "EACCES" ? 126 : 127, { file: start.file, cause: err });
     }
   };
-  const pid = spawn(start.file, [start.command, ...start.args]);
+  let pid: number;
+  try {
+    pid = spawn(start.file, [start.command, ...start.args]);
+  } finally {
+    environment.fill(0); // the addon made its own copy; this one held the values
+  }
   return {
     kill: (signal) => {
       try {

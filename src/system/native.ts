@@ -20,7 +20,8 @@ export interface Native {
    */
   exchange(socket: string, request: Buffer, max: number, timeoutMs: number, owners: number[] | null): Buffer;
   /**
-   * Starts `file` with `argv` (argv[0] included) and `env` ("NAME=value"), every signal at its default, in a process
+   * Starts `file` with `argv` (argv[0] included) and the environment `env` ("NAME=value" entries, each ended by a NUL),
+   * every signal at its default, in a process
    * group of its own when `newGroup`, killed by the kernel should secretfile die first (PR_SET_PDEATHSIG); with `mask`, its standard output and error come to `onEvent(1 or 2, chunk)`,
    * else they are ours. `onEvent(0, code, signal)` when it has ended (code -1 when a signal ended it). Returns its pid;
    * throws a NativeError when it cannot start (native/spawn.c).
@@ -28,7 +29,7 @@ export interface Native {
   spawn(
     file: string,
     argv: string[],
-    env: string[],
+    env: Buffer,
     newGroup: boolean,
     mask: boolean,
     onEvent: (kind: number, data: Buffer | number, signal?: number) => void,
