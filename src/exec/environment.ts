@@ -19,7 +19,7 @@ export function jobEnvironment(base: NodeJS.ProcessEnv, secrets: Map<string, str
  */
 export function environmentBlock(env: Record<string, string>): Buffer {
   const entries: string[] = [];
-  for (const name in env) {
+  for (const name of Object.keys(env)) {
     const value = env[name]!;
     if (name.includes("\0") || value.includes("\0")) {
       throw new FailureError(
