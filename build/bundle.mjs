@@ -20,13 +20,19 @@ import { buildNative } from "./native.mjs";
 // commander needs node:child_process only to run executable subcommands (secretfile has none); proper-lockfile (with
 // graceful-fs and signal-exit) only for a write, not a read; the agent client node:net, and `exec` node:child_process,
 // node:tty and the streams, only when the build has no native addon (src/system/native.ts); dotenv only when a .env
-// file is read (`import`, `exec --env-file`). Each costs every start a few milliseconds otherwise. node:os (errno
-// names for a failure, the home folder when HOME is unset) and node:module (the inspector check's fallback) cost an
-// agent `get` about 0.15 ms each (docs/benchmarks.md).
+// file is read (`import`, `exec --env-file`); node:crypto only for a write (below). Each costs every start a few
+// milliseconds otherwise. node:os (errno names for a failure, the home folder when HOME is unset) and node:module (the
+// inspector check's fallback) cost an agent `get` about 0.15 ms each (docs/benchmarks.md).
 const LOAD_ON_USE = [
   { importer: /[\\/]node_modules[\\/]commander[\\/]/, module: "node:child_process" },
   { importer: /[\\/]src[\\/](system[\\/]native|client[\\/]backend)\.ts$/, module: "node:os" },
   { importer: /[\\/]src[\\/]system[\\/]inspector\.ts$/, module: "node:module" },
+  // node:crypto on a personal read: the primitives come from the addon (src/store/primitives.ts), so node:crypto is
+  // loaded only for a write's random bytes and sealing, or where the addon has no OpenSSL to call.
+  {
+    importer: /[\\/]src[\\/]store[\\/](primitives|x25519|payload|atomic|files|lock-owner)\.ts$/,
+    module: "node:crypto",
+  },
   { importer: /[\\/]src[\\/]store[\\/]lock\.ts$/, module: "proper-lockfile" },
   { importer: /[\\/]src[\\/]store[\\/]dotenv\.ts$/, module: "dotenv" },
   { importer: /[\\/]src[\\/]client[\\/]agent\.ts$/, module: "node:net" },

@@ -10,6 +10,9 @@
  *   spawn(file, argv, env, ...)     spawn.c: the job of `exec`, started and watched; isTerminal(fd)
  *   peerCred(fd, out), ...          socket.c: the peer's credentials, address family and addresses; dupCloexec(fd)
  *   passwdByUid(uid), ...           users.c: users and groups by id or name, a user's group list
+ *   x25519(secret, peer), ...       crypto.c: X25519, HMAC-SHA-256, ChaCha20-Poly1305 from Node's own OpenSSL, for a
+ *                                   personal read without node:crypto (absent when that OpenSSL's functions are not
+ *                                   found)
  */
 #include <stdio.h>
 #include <string.h>
@@ -56,5 +59,10 @@ NAPI_MODULE_INIT() {
   export_function(env, exports, "groupByGid", users_group_by_gid);
   export_function(env, exports, "groupByName", users_group_by_name);
   export_function(env, exports, "groupList", users_group_list);
+  if (crypto_available()) {
+    export_function(env, exports, "x25519", crypto_x25519);
+    export_function(env, exports, "hmacSha256", crypto_hmac_sha256);
+    export_function(env, exports, "chachaOpen", crypto_chacha_open);
+  }
   return exports;
 }

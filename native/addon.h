@@ -32,5 +32,10 @@ napi_value users_passwd_by_name(napi_env env, napi_callback_info info);
 napi_value users_group_by_gid(napi_env env, napi_callback_info info);
 napi_value users_group_by_name(napi_env env, napi_callback_info info);
 napi_value users_group_list(napi_env env, napi_callback_info info);
+/** True when every OpenSSL function crypto.c calls was found (then its functions are exported). */
+bool crypto_available(void);
+napi_value crypto_x25519(napi_env env, napi_callback_info info);
+napi_value crypto_hmac_sha256(napi_env env, napi_callback_info info);
+napi_value crypto_chacha_open(napi_env env, napi_callback_info info);
 
 #endif

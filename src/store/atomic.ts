@@ -2,7 +2,7 @@
 // Rules: the temporary name is unpredictable and created exclusively with the final mode; a failure leaves no temporary
 // file and says which step failed, on which file, and what to do.
 
-import { randomBytes } from "node:crypto";
+import crypto from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import path from "node:path";
 import { FailureError } from "../errors.js";
@@ -25,7 +25,7 @@ export async function replaceFile(
   beforeRename?: () => void,
 ): Promise<void> {
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `${tempPrefix(file)}${randomBytes(8).toString("hex")}`);
+  const tmp = path.join(dir, `${tempPrefix(file)}${crypto.randomBytes(8).toString("hex")}`);
   let step = "create a temporary file in";
   let created = false;
   try {

@@ -1,7 +1,7 @@
 // Opening the store's files safely: no symlinks followed, owner and mode checked on the open handle.
 // Rules: refuse a file or folder that another user owns or that group or others can read or write, as ssh refuses a key.
 
-import { randomBytes } from "node:crypto";
+import crypto from "node:crypto";
 import { closeSync, constants, fstatSync, lstatSync, openSync, promises as fs, readFileSync } from "node:fs";
 import path from "node:path";
 import { AccessError, ExistsError, FailureError, SecretfileError } from "../errors.js";
@@ -149,7 +149,7 @@ export async function createExclusive(
   what: string,
 ): Promise<void> {
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${randomBytes(8).toString("hex")}`);
+  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${crypto.randomBytes(8).toString("hex")}`);
   const fail = (err: unknown) =>
     new FailureError(`cannot create the ${what} ${file}: ${errnoOf(err) ?? String(err)}`, {
       hint: ioHint(errnoOf(err), dir),

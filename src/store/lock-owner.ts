@@ -2,7 +2,7 @@
 // Rules: a holder is declared dead only on the same boot and pid namespace, when its pid is gone, a zombie or reused;
 // anything unknown (another host, no /proc, an unreadable or half-written record) counts as alive.
 
-import { randomBytes } from "node:crypto";
+import crypto from "node:crypto";
 import { constants, lstatSync, openSync, readFileSync, unlinkSync, writeSync, closeSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { errnoOf } from "../system/errno.js";
@@ -42,7 +42,7 @@ function whoAmI(): Omit<OwnerRecord, "token"> {
 
 /** Returns a new record of this process for one acquisition (made before the lock folder, to write it at once). */
 export function newOwner(): OwnerRecord {
-  return { ...whoAmI(), token: randomBytes(8).toString("hex") };
+  return { ...whoAmI(), token: crypto.randomBytes(8).toString("hex") };
 }
 
 /**

@@ -1,10 +1,11 @@
-// The payload of an age file (what follows its header), decrypted and encrypted with Node's native HKDF and
-// ChaCha20-Poly1305: the same STREAM construction typage runs in JavaScript, which costs a large store more at every
-// start (bench/limits.md).
+// The payload of an age file (what follows its header), decrypted with primitives.ts (Node's own OpenSSL through the
+// addon, else node:crypto) and encrypted with node:crypto: the same STREAM construction typage runs in JavaScript,
+// which costs a large store more at every start (bench/limits.md).
 // Rules: exactly the age-encryption.org/v1 format (16-byte nonce, 64 KiB chunks, the last one flagged in its nonce and
 // empty only when it is the only one); a truncated, extended or altered payload throws, and no plaintext leaves.
 
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import crypto from "node:crypto";
+import { asBuffer, hkdfSha256, primitives } from "./primitives.js";
 
 /** The payload starts with a 16-byte nonce; age counts a file cut before its end as a damaged header. */
 export const NONCE_BYTES = 16;
@@ -25,7 +26,7 @@ export function headerLength(file: Uint8Array): number {
 
 /** Returns the payload key: HKDF-SHA-256 of the file key, salted with the payload's nonce. */
 function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Buffer {
-  return Buffer.from(hkdfSync("sha256", fileKey, nonce, "payload", 32));
+  return hkdfSha256(fileKey, nonce, "payload", 32);
 }
 
 /** Returns chunk `i`'s nonce: an 11-byte big-endian counter (its top 5 bytes stay 0), then the last-chunk flag. */
@@ -41,13 +42,13 @@ function chunkNonce(i: number, last: boolean): Buffer {
  * tag, the last flagged (empty only when it is the only one).
  */
 export function encryptPayload(fileKey: Uint8Array, plaintext: Uint8Array): Buffer {
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = crypto.randomBytes(NONCE_BYTES);
   const key = payloadKey(fileKey, nonce);
   const chunks = Math.max(1, Math.ceil(plaintext.length / CHUNK_BYTES));
   const parts: Buffer[] = [nonce];
   try {
     for (let i = 0; i < chunks; i++) {
-      const cipher = createCipheriv("chacha20-poly1305", key, chunkNonce(i, i === chunks - 1), {
+      const cipher = crypto.createCipheriv("chacha20-poly1305", key, chunkNonce(i, i === chunks - 1), {
         authTagLength: TAG_BYTES,
       });
       parts.push(cipher.update(plaintext.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)), cipher.final());
@@ -66,12 +67,13 @@ export function encryptPayload(fileKey: Uint8Array, plaintext: Uint8Array): Buff
 export function decryptPayload(fileKey: Uint8Array, payload: Uint8Array): Buffer {
   if (payload.length < NONCE_BYTES + TAG_BYTES) throw new Error("the payload is too short");
   const key = payloadKey(fileKey, payload.subarray(0, NONCE_BYTES));
-  const body = payload.subarray(NONCE_BYTES);
+  const body = asBuffer(payload).subarray(NONCE_BYTES);
   const chunks = Math.ceil(body.length / (CHUNK_BYTES + TAG_BYTES));
   const lastLength = body.length - (chunks - 1) * (CHUNK_BYTES + TAG_BYTES);
   if (lastLength < TAG_BYTES) throw new Error("the last chunk is shorter than its tag");
   if (lastLength === TAG_BYTES && chunks > 1) throw new Error("the last chunk is empty");
   const plaintext = Buffer.alloc(body.length - chunks * TAG_BYTES);
+  const p = primitives();
   try {
     for (let i = 0; i < chunks; i++) {
       const last = i === chunks - 1;
@@ -79,11 +81,10 @@ export function decryptPayload(fileKey: Uint8Array, payload: Uint8Array): Buffer
         i * (CHUNK_BYTES + TAG_BYTES),
         last ? body.length : (i + 1) * (CHUNK_BYTES + TAG_BYTES),
       );
-      const decipher = createDecipheriv("chacha20-poly1305", key, chunkNonce(i, last), { authTagLength: TAG_BYTES });
-      decipher.setAuthTag(chunk.subarray(chunk.length - TAG_BYTES));
-      const part = decipher.update(chunk.subarray(0, chunk.length - TAG_BYTES));
+      // null when the tag does not match: altered, truncated, reordered or extended
+      const part = p.chachaOpen(key, chunkNonce(i, last), chunk);
+      if (part === null) throw new Error(`chunk ${i} of the payload does not open`);
       try {
-        decipher.final(); // throws when the tag does not match: altered, truncated, reordered or extended
         part.copy(plaintext, i * CHUNK_BYTES);
       } finally {
         part.fill(0);

@@ -1,35 +1,22 @@
-// Age files of X25519 keys on Node's native crypto (OpenSSL), so that neither a read nor a write to X25519 recipients
-// loads typage: the identity's key and recipient, the header's X25519 stanzas wrapped and unwrapped, the header MAC.
+// Age files of X25519 keys without typage, so that neither a read nor a write to X25519 recipients loads it: the
+// identity's key and recipient, the header's X25519 stanzas wrapped and unwrapped, the header MAC. The primitives are
+// primitives.ts's (Node's own OpenSSL through the addon, else node:crypto); random bytes and sealing are node:crypto's.
 // Rules: exactly age-encryption.org/v1; plaintext is returned only when the header MAC verifies; any other outcome of
 // a decryption is null, and the caller asks typage, which classifies the failure as it always has. A write to any
 // other kind of recipient is typage's (crypto.ts).
 
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  hkdfSync,
-  randomBytes,
-  timingSafeEqual,
-  type KeyObject,
-} from "node:crypto";
+import crypto from "node:crypto";
 import { decodeBase64, encodeBase64, encodeStanza, parseHeader, VERSION, type Stanza } from "./age-header.js";
 import { bech32Decode, bech32Encode } from "./bech32.js";
 import { decryptPayload, encryptPayload } from "./payload.js";
+import { equalBytes, hkdfSha256, PKCS8_PREFIX, primitives } from "./primitives.js";
 
 const IDENTITY_START = "AGE-SECRET-KEY-1";
 const X25519_LABEL = "age-encryption.org/v1/X25519";
-/** DER prefixes of an X25519 private key (PKCS #8) and public key (SPKI): the raw 32 bytes follow. */
-const PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
-const SPKI_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
 
-/** An X25519 identity ready to use: its private key object and its public key's 32 bytes. */
+/** An X25519 identity ready to use: its secret's 32 bytes and its public key's. */
 interface X25519Key {
-  privateKey: KeyObject;
+  secret: Buffer;
   publicKey: Buffer;
 }
 
@@ -55,23 +42,21 @@ function makeX25519Key(identity: string): X25519Key | null {
   } catch {
     return null;
   }
-  const der = Buffer.concat([PKCS8_PREFIX, decoded.bytes]);
-  try {
-    if (decoded.prefix !== "age-secret-key-" || decoded.bytes.length !== 32) return null;
-    const privateKey = createPrivateKey({ key: der, format: "der", type: "pkcs8" });
-    const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
-    return { privateKey, publicKey: spki.subarray(SPKI_PREFIX.length) };
-  } catch {
-    return null;
-  } finally {
+  if (decoded.prefix !== "age-secret-key-" || decoded.bytes.length !== 32) {
     decoded.bytes.fill(0);
-    der.fill(0);
+    return null;
   }
+  const publicKey = primitives().x25519(decoded.bytes);
+  if (publicKey === null) {
+    decoded.bytes.fill(0);
+    return null;
+  }
+  return { secret: decoded.bytes, publicKey };
 }
 
 /** Returns a new X25519 identity string (`AGE-SECRET-KEY-1…`), as `age-keygen` makes one: 32 random bytes in bech32. */
 export function newX25519Identity(): string {
-  const der = generateKeyPairSync("x25519").privateKey.export({ format: "der", type: "pkcs8" });
+  const der = crypto.generateKeyPairSync("x25519").privateKey.export({ format: "der", type: "pkcs8" });
   try {
     return bech32Encode("age-secret-key-", der.subarray(PKCS8_PREFIX.length)).toUpperCase();
   } finally {
@@ -85,36 +70,38 @@ export function x25519Recipient(identity: string): string | null {
   return key === null ? null : bech32Encode("age", key.publicKey);
 }
 
-/** Returns the X25519 public key object of its raw 32 bytes. */
-const publicKeyOf = (raw: Uint8Array) =>
-  createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: "der", type: "spki" });
-
 /**
- * Returns the key that wraps a file key in an X25519 stanza: HKDF-SHA-256 of the shared secret of `privateKey` and the
+ * Returns the key that wraps a file key in an X25519 stanza: HKDF-SHA-256 of the shared secret of `secret` and the
  * public key `peer` (raw bytes), salted with the stanza's share and the recipient. Both ends of the exchange use it.
- * Throws for an all-zero shared secret (a peer of small order, which OpenSSL refuses too), as age does.
+ * Throws for a peer OpenSSL refuses (one of small order, whose shared secret is all zeros), as age does.
  */
-function wrapKeyOf(privateKey: KeyObject, peer: Uint8Array, share: Uint8Array, recipient: Uint8Array): Buffer {
-  const shared = diffieHellman({ privateKey, publicKey: publicKeyOf(peer) });
+function wrapKeyOf(secret: Buffer, peer: Buffer, share: Uint8Array, recipient: Uint8Array): Buffer {
+  const shared = primitives().x25519(secret, peer);
+  if (shared === null) throw new Error("invalid X25519 stanza: all-zero shared secret");
   try {
     if (shared.every((b) => b === 0)) throw new Error("invalid X25519 stanza: all-zero shared secret");
-    return Buffer.from(hkdfSync("sha256", shared, Buffer.concat([share, recipient]), X25519_LABEL, 32));
+    return hkdfSha256(shared, Buffer.concat([share, recipient]), X25519_LABEL, 32);
   } finally {
     shared.fill(0);
   }
 }
 
 /** Returns a stanza wrapping `fileKey` to the X25519 public key `recipient` (raw bytes), with a new ephemeral key. */
-function wrapX25519(fileKey: Uint8Array, recipient: Uint8Array): Stanza {
-  const ephemeral = generateKeyPairSync("x25519");
-  const share = ephemeral.publicKey.export({ format: "der", type: "spki" }).subarray(SPKI_PREFIX.length);
-  const wrapKey = wrapKeyOf(ephemeral.privateKey, recipient, share, recipient);
+function wrapX25519(fileKey: Uint8Array, recipient: Buffer): Stanza {
+  const ephemeral = crypto.randomBytes(32);
   try {
-    const cipher = createCipheriv("chacha20-poly1305", wrapKey, Buffer.alloc(12), { authTagLength: 16 });
-    const body = Buffer.concat([cipher.update(fileKey), cipher.final(), cipher.getAuthTag()]);
-    return { args: ["X25519", encodeBase64(share)], body };
+    const share = primitives().x25519(ephemeral);
+    if (share === null) throw new Error("cannot make an X25519 ephemeral key");
+    const wrapKey = wrapKeyOf(ephemeral, recipient, share, recipient);
+    try {
+      const cipher = crypto.createCipheriv("chacha20-poly1305", wrapKey, Buffer.alloc(12), { authTagLength: 16 });
+      const body = Buffer.concat([cipher.update(fileKey), cipher.final(), cipher.getAuthTag()]);
+      return { args: ["X25519", encodeBase64(share)], body };
+    } finally {
+      wrapKey.fill(0);
+    }
   } finally {
-    wrapKey.fill(0);
+    ephemeral.fill(0);
   }
 }
 
@@ -128,7 +115,7 @@ function unwrapX25519(stanzas: readonly Stanza[], key: X25519Key): Buffer | null
     if (s.args.length !== 2 || s.body.length !== 32) throw new Error("invalid X25519 stanza");
     const share = decodeBase64(s.args[1]!);
     if (share.length !== 32) throw new Error("invalid X25519 stanza");
-    const wrapKey = wrapKeyOf(key.privateKey, share, share, key.publicKey);
+    const wrapKey = wrapKeyOf(key.secret, share, share, key.publicKey);
     try {
       const fileKey = openFileKey(wrapKey, s.body);
       if (fileKey !== null) return fileKey;
@@ -141,29 +128,24 @@ function unwrapX25519(stanzas: readonly Stanza[], key: X25519Key): Buffer | null
 
 /** Returns the 16-byte file key sealed in `body` (ChaCha20-Poly1305, zero nonce), or null when `wrapKey` does not open it. */
 function openFileKey(wrapKey: Buffer, body: Buffer): Buffer | null {
-  const decipher = createDecipheriv("chacha20-poly1305", wrapKey, Buffer.alloc(12), { authTagLength: 16 });
-  decipher.setAuthTag(body.subarray(16));
-  const fileKey = decipher.update(body.subarray(0, 16));
-  try {
-    decipher.final();
-    return fileKey;
-  } catch {
-    fileKey.fill(0);
-    return null;
-  }
+  return primitives().chachaOpen(wrapKey, Buffer.alloc(12), body);
 }
 
 /** Returns true when `mac` is the header MAC of `macInput` under `fileKey` (HMAC-SHA-256, compared in constant time). */
 function headerMacMatches(fileKey: Uint8Array, macInput: Uint8Array, mac: Buffer): boolean {
   const expected = headerMac(fileKey, macInput);
-  return expected.length === mac.length && timingSafeEqual(expected, mac);
+  try {
+    return equalBytes(expected, mac);
+  } finally {
+    expected.fill(0);
+  }
 }
 
 /** Returns the header MAC of `macInput` (the header through `---`): HMAC-SHA-256 under a key HKDF made of `fileKey`. */
 function headerMac(fileKey: Uint8Array, macInput: Uint8Array): Buffer {
-  const hmacKey = Buffer.from(hkdfSync("sha256", fileKey, Buffer.alloc(0), "header", 32));
+  const hmacKey = hkdfSha256(fileKey, Buffer.alloc(0), "header", 32);
   try {
-    return createHmac("sha256", hmacKey).update(macInput).digest();
+    return primitives().hmacSha256(hmacKey, Buffer.from(macInput.buffer, macInput.byteOffset, macInput.byteLength));
   } finally {
     hmacKey.fill(0);
   }
@@ -218,7 +200,7 @@ export class UnusableRecipientError extends Error {
 export function encryptX25519(plaintext: Uint8Array, recipients: readonly string[]): Buffer | null {
   const keys = recipients.map(x25519RecipientKey);
   if (keys.some((k) => k === null)) return null;
-  const fileKey = randomBytes(16);
+  const fileKey = crypto.randomBytes(16);
   try {
     const stanzas = keys.map((k, i) => {
       try {

@@ -56,6 +56,13 @@ export interface Native {
   groupByName(name: string): NativeGroup | null | number;
   /** getgrouplist: `gid` first, then the user's supplementary groups; or a positive errno (E2BIG past 65536). */
   groupList(user: string, gid: number): number[] | number;
+  /**
+   * Node's own OpenSSL (native/crypto.c), absent when its functions were not found: X25519 (the shared secret with
+   * `peer`, or the public key), HMAC-SHA-256, ChaCha20-Poly1305 opening (null when refused or the tag is wrong).
+   */
+  x25519?: (secret: Buffer, peer?: Buffer) => Buffer | null;
+  hmacSha256?: (key: Buffer, data: Buffer) => Buffer;
+  chachaOpen?: (key: Buffer, nonce: Buffer, sealed: Buffer) => Buffer | null;
 }
 
 /** A passwd entry as native/users.c returns it (a field the entry lacks is null). */
