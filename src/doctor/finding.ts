@@ -22,10 +22,7 @@ export const warn = (text: string, fix?: string): Finding => ({ status: "warn", 
 /** Returns a failure with its fix. */
 export const fail = (text: string, fix?: string): Finding => ({ status: "fail", text, fix });
 
-/** Returns `text` quoted for a POSIX shell when it needs to be. */
-export function shellQuote(text: string): string {
-  return /^[A-Za-z0-9_/.,:@%+=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote } from "../system/shell.js";
 
 /** Returns `sudo ` unless this process is root: the prefix of a fix that needs root. */
 export function sudo(): string {

@@ -8,6 +8,7 @@ import { AccessError, FailureError } from "../errors.js";
 import { checkTrustedFolder } from "../system/folder.js";
 import { parsePolicyBytes, type Policy } from "./parse.js";
 import { errnoOf } from "../system/errno.js";
+import { shellQuote } from "../system/shell.js";
 
 /** The largest policy file we read: 1 MiB. */
 export const POLICY_MAX_BYTES = 1024 * 1024;
@@ -122,9 +123,4 @@ function openError(path: string, error: unknown): Error {
     });
   }
   return new FailureError(`cannot open policy file ${path}: ${code ?? "unknown error"}`, { cause: error });
-}
-
-/** Quotes a path for a POSIX shell command in a hint. */
-function shellQuote(text: string): string {
-  return /^[A-Za-z0-9_/.,:@%+=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
