@@ -27,7 +27,8 @@ export interface SystemPaths {
   credential: string;
 }
 
-const RESTART = "sudo systemctl restart secretfile.socket secretfile.service";
+/** The fix that restarts the agent (with `sudo ` unless doctor runs as root). */
+const restart = (): string => `${sudo()}systemctl restart secretfile.socket secretfile.service`;
 
 /** Returns the findings for the agent at `paths.socket` and its files. Never throws for a problem it knows. */
 export async function checkSystem(paths: SystemPaths, now: Date): Promise<Finding[]> {
@@ -66,7 +67,7 @@ async function askAgent(socket: string, now: Date, other: string): Promise<Findi
       return [
         fail(
           `the agent on ${socket} speaks protocol ${String(version)}; this secretfile speaks ${PROTOCOL_VERSION}`,
-          "install the same secretfile version for the agent and the clients, then: " + RESTART,
+          "install the same secretfile version for the agent and the clients, then: " + restart(),
         ),
       ];
     }
@@ -93,7 +94,7 @@ async function checkPolicy(file: string): Promise<Finding[]> {
   const q = shellQuote(file);
   const found = await inspectPath(file, { what: "the policy", kind: "file", owner: 0, forbidden: 0o022, mode: 0o644 });
   if (found === null)
-    return [fail(`no policy at ${file}: the agent will not start without one`, "sudo secretfile setup")];
+    return [fail(`no policy at ${file}: the agent will not start without one`, `${sudo()}secretfile setup`)];
   if (found.some((f) => f.status === "fail")) return found;
   try {
     const policy = await loadPolicyFile(file);
@@ -105,7 +106,9 @@ async function checkPolicy(file: string): Promise<Finding[]> {
     if (!(err instanceof SecretfileError)) throw err;
     if (err instanceof AccessError && process.getuid?.() !== 0)
       return [info(`cannot read the policy ${file} as you: \`sudo secretfile doctor\``)];
-    return [fail(err.message, `sudoedit ${q} && secretfile policy check ${q}`)];
+    return [
+      fail(err.message, `${process.getuid?.() === 0 ? "editor" : "sudoedit"} ${q} && secretfile policy check ${q}`),
+    ];
   }
 }
 
@@ -113,13 +116,13 @@ async function checkState(paths: SystemPaths): Promise<Finding[]> {
   const files = storePaths(paths.stateDir);
   const socketOwner = await ownerOf(paths.socket);
   const service = socketOwner !== undefined && socketOwner !== 0 ? socketOwner : await ownerOf(paths.stateDir);
-  if (service === undefined) return [fail(`no state folder at ${paths.stateDir}`, "sudo secretfile setup")];
+  if (service === undefined) return [fail(`no state folder at ${paths.stateDir}`, `${sudo()}secretfile setup`)];
   const found: Finding[] = [];
   if (service === 0)
     found.push(
       warn(
         `the agent's files belong to root: the agent should run as its own service account`,
-        "sudo secretfile setup",
+        `${sudo()}secretfile setup`,
       ),
     );
   const check = async (
@@ -187,7 +190,7 @@ async function checkState(paths: SystemPaths): Promise<Finding[]> {
     "file",
     0o022,
     0o600,
-    fail(`no audit log at ${paths.audit}: the agent creates it when it starts (or pass --audit FILE)`, RESTART),
+    fail(`no audit log at ${paths.audit}: the agent creates it when it starts (or pass --audit FILE)`, restart()),
   );
   return found;
 }

@@ -93,6 +93,20 @@ describe.skipIf(!isRoot)(`doctor in system mode (${NEEDS_ROOT})`, () => {
     expect(after.code, after.stdout).toBe(0);
   });
 
+  it("as root, prints its fixes without sudo: no audit log is fixed by restarting the agent", async () => {
+    const aside = `${agent.audit}.aside`;
+    renameSync(agent.audit, aside);
+    try {
+      const r = await doctor();
+      expect(r.code, r.stdout).toBe(1);
+      const fixes = fixesOf(r.stdout);
+      expect(fixes).toContain("systemctl restart secretfile.socket secretfile.service");
+      expect(fixes.filter((f) => f.startsWith("sudo"))).toEqual([]);
+    } finally {
+      renameSync(aside, agent.audit);
+    }
+  });
+
   it("with no identity.txt: a sealed identity (setup --seal) is reported (and checked: root's, 0600), not a missing identity", async () => {
     const identity = path.join(agent.dir, "identity.txt");
     const aside = `${identity}.aside`;
