@@ -92,7 +92,7 @@ const BUILD_ID = randomBytes(8).toString("hex");
 /** The bundles, each from its entry: the launcher's BUNDLES name the same files. */
 const BUNDLES = [
   { entry: "src/cli/entry.ts", file: launcher.BUNDLES.full },
-  ...launcher.HOT.map((word) => ({ entry: "src/cli/hot.ts", file: launcher.hotBundle(word), hot: word })),
+  ...launcher.HOT_BUNDLES.map(({ word, mode, file }) => ({ entry: "src/cli/hot.ts", file, hot: word, mode })),
 ];
 // The version is package.json's, unless SECRETFILE_BUILD_VERSION says otherwise (build/package.mjs, for a test's
 // upgrade package); the commit is the checkout's (or SECRETFILE_BUILD_COMMIT's, for a copy), "unknown" outside git.
@@ -109,7 +109,7 @@ const commit =
 rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
 // The full CLI, and the small entry for the hot commands (src/cli/hot.ts: no commander, no command table) once for
 // each, holding only that command's code, the same way.
-for (const { entry, file, hot } of BUNDLES) {
+for (const { entry, file, hot, mode } of BUNDLES) {
   await build({
     entryPoints: [entry],
     outfile: `dist/${file}`,
@@ -126,6 +126,7 @@ for (const { entry, file, hot } of BUNDLES) {
       "import.meta.dirname": "__dirname",
       "import.meta.filename": "__filename",
       ...(hot === undefined ? {} : { SECRETFILE_HOT: JSON.stringify(hot) }),
+      ...(hot === undefined ? {} : { SECRETFILE_AGENT_ONLY: JSON.stringify(mode === "agent") }),
     },
     // The first line is the build's id: bin/secretfile uses a code cache only when its first line is the same.
     banner: {
@@ -169,13 +170,13 @@ buildNative();
 
 // Child Nodes, so that each cache is made under the same V8 flags a plain `node` start has, and holds only what its
 // commands compiled: first the full CLI's cache for every command (which also makes the throwaway store), then the
-// small entry's, one per command it runs (the launcher's HOT).
+// small entry's, one per bundle of it (the launcher's HOT_BUNDLES).
 const training = fileURLToPath(new URL("./cache-training.mjs", import.meta.url));
 const env = { ...process.env };
 delete env.NODE_OPTIONS;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "secretfile-cache-"));
 try {
-  for (const set of ["all", ...launcher.HOT]) {
+  for (const set of ["all", ...launcher.HOT_BUNDLES.map((b) => b.file)]) {
     const made = spawnSync(process.execPath, [training, set, tmp], {
       env,
       input: "throwaway-training-value\n",

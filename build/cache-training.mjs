@@ -1,9 +1,9 @@
 // Makes one V8 code cache bin/secretfile starts with: loads the bundle as the launcher does, runs commands through it,
 // then saves what V8 compiled. Run by build/bundle.mjs in a child Node per cache: `node build/cache-training.mjs SET FOLDER`, where
 // SET is "all" (the full CLI's dist/secretfile.cjs.cache, every common command, and dist/age.cjs.cache for typage,
-// which a post-quantum store loads; it also creates the throwaway stores in FOLDER) or a command of the small entry
-// (launcher's HOT: get, exec, ls; dist/hot-WORD.cjs.cache), trained on that command alone, so that a start of it
-// deserializes only its code.
+// which a post-quantum store loads; it also creates the throwaway stores in FOLDER) or a bundle of the small entry
+// (the launcher's HOT_BUNDLES: dist/hot-get-agent.cjs, hot-get.cjs, …), trained on its command alone (through the
+// agent alone for an agent's bundle), so that a start of it deserializes only its code.
 // Rules: only throwaway data (a temporary store, a made-up value, a stand-in for the agent in a child process: the CLI's
 // exchange with the agent blocks this one); the cache is written to a temporary name and renamed, so a reader sees the
 // old cache, the new one, or none.
@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const DIST = path.join(ROOT, "dist");
-const { loadBundle, cacheFile, hotBundle, BUNDLES } = createRequire(import.meta.url)("../bin/secretfile");
+const { loadBundle, cacheFile, BUNDLES, HOT_BUNDLES } = createRequire(import.meta.url)("../bin/secretfile");
 
 const VALUE = "throwaway-training-value";
 const [set, tmp] = process.argv.slice(2);
@@ -53,7 +53,11 @@ SETS.all = [
   ...SETS.exec,
 ];
 
-const name = set === "all" ? BUNDLES.full : hotBundle(set);
+// A small entry's bundle runs its command's forms, through the agent only when it is the agent's alone.
+const hot = HOT_BUNDLES.find((b) => b.file === set);
+const name = set === "all" ? BUNDLES.full : hot.file;
+const forms =
+  set === "all" ? SETS.all : SETS[hot.word].filter((argv) => hot.mode !== "agent" || argv.includes("--socket"));
 const { exports, script, parts } = loadBundle(DIST, false, name);
 const agent = standInAgent(socket);
 try {
@@ -62,7 +66,7 @@ try {
       throw new Error(`the stand-in agent did not start (${agent.exitCode})`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  for (const argv of SETS[set]) {
+  for (const argv of forms) {
     process.exitCode = undefined;
     const running = exports.main(argv);
     // The small entry trained on a form it leaves to the full CLI would make a cache of nothing.

@@ -8,6 +8,7 @@ import { ExitCode } from "../errors.js";
 import type { ExecOptions } from "./commands/exec.js";
 import { EXEC_OPTIONS, LS_OPTIONS, parseSimple, WHERE_OPTIONS } from "./forms.js";
 import { hardenCli } from "./hygiene.js";
+import { whereOf, type WhereOptions } from "./options.js";
 import { reportError } from "./report.js";
 
 /**
@@ -16,6 +17,12 @@ import { reportError } from "./report.js";
  * command's code only; unbundled (the tests), it runs all three.
  */
 declare const SECRETFILE_HOT: string;
+/**
+ * True in a command's bundle for the agent alone (dist/hot-get-agent.cjs, the launcher's HOT_BUNDLES), which holds no
+ * personal store code: it runs a form only when that form goes to the agent, and hands any other to the next bundle
+ * before anything runs; unbundled (the tests), undefined.
+ */
+declare const SECRETFILE_AGENT_ONLY: boolean;
 
 /**
  * Runs `argv` (without node and the script) when it is a form this entry knows, resolving with the exit code; returns
@@ -25,6 +32,8 @@ export function main(argv: readonly string[]): Promise<number> | undefined {
   const [word, ...rest] = argv;
   if (word === "get" && (typeof SECRETFILE_HOT === "undefined" || SECRETFILE_HOT === "get")) {
     const form = parseSimple(rest, WHERE_OPTIONS, { count: 1 });
+    if (typeof SECRETFILE_AGENT_ONLY !== "undefined" && SECRETFILE_AGENT_ONLY && !(form && goesToAgent(form.opts)))
+      return undefined;
     return form && run(false, async () => (await import("./commands/get.js")).getAction(form.operands[0]!, form.opts));
   }
   if (word === "ls" && (typeof SECRETFILE_HOT === "undefined" || SECRETFILE_HOT === "ls")) {
@@ -41,6 +50,15 @@ export function main(argv: readonly string[]): Promise<number> | undefined {
     );
   }
   return undefined;
+}
+
+/** True when a command with these options would ask the agent (a usage error in them is the next bundle's to report). */
+function goesToAgent(opts: WhereOptions): boolean {
+  try {
+    return whereOf(opts).mode === "agent";
+  } catch {
+    return false;
+  }
 }
 
 /** Hardens this process as the full CLI does before a command, runs `action`, and maps its error as main.ts does. */

@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { UsageError } from "../errors.js";
+import { FailureError, UsageError } from "../errors.js";
 import { SYSTEM_PATHS, systemHostMarker } from "../system/paths.js";
 import type { SecretInfo } from "../store/document.js";
 import type { Attention } from "../store/expiry.js";
@@ -121,12 +121,20 @@ export interface BackendHooks {
   onCreated?: (paths: { identity: string; store: string }) => void;
 }
 
+/**
+ * True in the small entry's bundle for the agent alone (esbuild's `define`, src/cli/hot.ts), which leaves the personal
+ * backend out: src/cli/hot.ts hands every form that needs it to the next bundle.
+ */
+declare const SECRETFILE_AGENT_ONLY: boolean;
+
 /** Returns the backend for `where`, loading only the code that mode needs. */
 export async function openBackend(where: Where, hooks: BackendHooks = {}): Promise<Backend> {
-  if (where.mode === "personal") {
+  // Written out, not a function: esbuild drops the personal backend from the agent's bundle only for a constant test.
+  if (where.mode === "personal" && !(typeof SECRETFILE_AGENT_ONLY !== "undefined" && SECRETFILE_AGENT_ONLY)) {
     const { PersonalBackend } = await import("./personal.js");
     return new PersonalBackend(where.dir, hooks);
   }
+  if (where.mode === "personal") throw new FailureError("the agent's own entry was asked for a personal store");
   const { AgentBackend } = await import("./agent.js");
   return new AgentBackend(where.socket);
 }
