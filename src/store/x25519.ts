@@ -30,7 +30,10 @@ let lastKey: { identity: string; key: X25519Key | null } | undefined;
 
 /** Returns the key of the X25519 identity string `identity`, or null when it is not a valid one (as typage decides). */
 function x25519Key(identity: string): X25519Key | null {
-  if (lastKey?.identity !== identity) lastKey = { identity, key: makeX25519Key(identity) };
+  if (lastKey?.identity !== identity) {
+    lastKey?.key?.secret.fill(0); // the key it replaces (a rekey's old identity) is not kept
+    lastKey = { identity, key: makeX25519Key(identity) };
+  }
   return lastKey.key;
 }
 
