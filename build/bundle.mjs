@@ -21,11 +21,15 @@ import { buildNative } from "./native.mjs";
 // graceful-fs and signal-exit) only for a write, not a read; the agent client node:net, and `exec` node:child_process,
 // node:tty and the streams, only when the build has no native addon (src/system/native.ts); dotenv only when a .env
 // file is read (`import`, `exec --env-file`); node:crypto only for a write (below). Each costs every start a few
-// milliseconds otherwise. node:os (errno names for a failure, the home folder when HOME is unset) and node:module (the
-// inspector check's fallback) cost an agent `get` about 0.15 ms each (docs/benchmarks.md).
+// milliseconds otherwise. node:os (errno names for a failure, the home folder when HOME is unset, signal numbers off
+// Linux or without the addon) and node:module (the inspector check's fallback) cost a start about 0.15 ms each
+// (docs/benchmarks.md).
 const LOAD_ON_USE = [
   { importer: /[\\/]node_modules[\\/]commander[\\/]/, module: "node:child_process" },
-  { importer: /[\\/]src[\\/](system[\\/]native|client[\\/]backend)\.ts$/, module: "node:os" },
+  {
+    importer: /[\\/]src[\\/](system[\\/]native|client[\\/]backend|exec[\\/]run|exec[\\/]signals)\.ts$/,
+    module: "node:os",
+  },
   { importer: /[\\/]src[\\/]system[\\/]inspector\.ts$/, module: "node:module" },
   // node:crypto on a personal read: the primitives come from the addon (src/store/primitives.ts), so node:crypto is
   // loaded only for a write's random bytes and sealing, or where the addon has no OpenSSL to call.

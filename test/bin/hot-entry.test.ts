@@ -200,13 +200,13 @@ describe("the small entry loads only what a form runs", () => {
     expect(named(loaded, [...NEVER, "os", "crypto"])).toEqual([]);
   });
 
-  it("an agent `exec` loads neither node:crypto, node:net, node:child_process nor the streams", async () => {
+  it("an agent `exec` loads neither node:os, node:crypto, node:net, node:child_process nor the streams", async () => {
     const loaded = await loadedBy(["exec", "--socket", socket, "--", "true"]);
-    expect(named(loaded, [...NEVER, "crypto"])).toEqual([]);
+    expect(named(loaded, [...NEVER, "os", "crypto"])).toEqual([]);
   });
 
-  it("a personal `exec` loads neither node:crypto (the addon decrypts), node:net nor node:child_process", async () => {
+  it("a personal `exec` loads neither node:os, node:crypto (the addon decrypts), node:net nor node:child_process", async () => {
     const loaded = await loadedBy(["exec", "--dir", dir, "--", "true"]);
-    expect(named(loaded, [...NEVER, "crypto"])).toEqual([]);
+    expect(named(loaded, [...NEVER, "os", "crypto"])).toEqual([]);
   });
 });
