@@ -9,7 +9,7 @@ import crypto from "node:crypto";
 import { decodeBase64, encodeBase64, encodeStanza, parseHeader, VERSION, type Stanza } from "./age-header.js";
 import { bech32Decode, bech32Encode } from "./bech32.js";
 import { decryptPayload, encryptPayload } from "./payload.js";
-import { equalBytes, hkdfSha256, PKCS8_PREFIX, primitives } from "./primitives.js";
+import { asBuffer, equalBytes, hkdfSha256, PKCS8_PREFIX, primitives } from "./primitives.js";
 
 const IDENTITY_START = "AGE-SECRET-KEY-1";
 const X25519_LABEL = "age-encryption.org/v1/X25519";
@@ -80,12 +80,12 @@ export function x25519Recipient(identity: string): string | null {
  */
 function wrapKeyOf(secret: Buffer, peer: Buffer, share: Uint8Array, recipient: Uint8Array): Buffer {
   const shared = primitives().x25519(secret, peer);
-  if (shared === null) throw new Error("invalid X25519 stanza: all-zero shared secret");
   try {
-    if (shared.every((b) => b === 0)) throw new Error("invalid X25519 stanza: all-zero shared secret");
+    if (shared === null || shared.every((b) => b === 0))
+      throw new Error("invalid X25519 stanza: all-zero shared secret");
     return hkdfSha256(shared, Buffer.concat([share, recipient]), X25519_LABEL, 32);
   } finally {
-    shared.fill(0);
+    shared?.fill(0);
   }
 }
 
@@ -148,7 +148,7 @@ function headerMacMatches(fileKey: Uint8Array, macInput: Uint8Array, mac: Buffer
 function headerMac(fileKey: Uint8Array, macInput: Uint8Array): Buffer {
   const hmacKey = hkdfSha256(fileKey, Buffer.alloc(0), "header", 32);
   try {
-    return primitives().hmacSha256(hmacKey, Buffer.from(macInput.buffer, macInput.byteOffset, macInput.byteLength));
+    return primitives().hmacSha256(hmacKey, asBuffer(macInput));
   } finally {
     hmacKey.fill(0);
   }
