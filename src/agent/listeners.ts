@@ -15,6 +15,16 @@ import { describeErrno, requireNative } from "../system/native.js";
  */
 export const HANDLES = 8;
 
+/**
+ * Connections open at once from which the spare handles (all but the first) listen too. Every handle is woken by each
+ * new connection and all but one find nothing to accept: at one connection at a time the spares cost the agent about a
+ * quarter of its time (bench/limits.md), so they listen only while connections come in faster than they are served.
+ */
+export const SPARES_FROM = 3;
+
+/** How long the spare handles go on listening after the agent last had SPARES_FROM connections open. */
+export const SPARES_IDLE_MS = 2_000;
+
 /** Where to listen: a socket path, or a file descriptor handed over by systemd. */
 export type Listen = { path: string } | { fd: number };
 
@@ -36,16 +46,40 @@ export interface ListenOptions {
   onDrop: () => void;
   /** An error of a handle once it listens (accept failing for lack of descriptors, say): the handle keeps listening. */
   onError: (err: Error) => void;
+  /** How long spare handles outlast the last busy moment; SPARES_IDLE_MS unless a test says otherwise. */
+  sparesIdleMs?: number;
 }
 
 /**
- * Listens on `listen` through HANDLES handles that all call `onConnection`. Rejects with FailureError when the socket
- * cannot be listened on or duplicated (every handle made so far is closed).
+ * Listens on `listen` through one handle, and through HANDLES - 1 spares while SPARES_FROM connections are open; every
+ * handle calls `onConnection`. Rejects with FailureError when the socket cannot be listened on. A spare that cannot be
+ * made (no descriptor left) is reported to `onError` and the agent goes on with the handles it has.
  */
 export async function listenAll(listen: Listen, options: ListenOptions): Promise<Listeners> {
-  const { backlog, maxConnections, onConnection, onDrop, onError } = options;
+  const { backlog, maxConnections, onConnection, onDrop, onError, sparesIdleMs = SPARES_IDLE_MS } = options;
   let open = 0;
-  const admit = (socket: net.Socket) => {
+  const where = "path" in listen ? listen.path : `fd ${listen.fd}`;
+  const start = (on: { path: string } | { fd: number }) => {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, admit);
+    return new Promise<net.Server>((resolve, reject) => {
+      const failed = (err: Error) => {
+        server.close();
+        reject(new FailureError(`cannot listen on ${where}: ${errnoOf(err) ?? err.message}`, { cause: err }));
+      };
+      server.once("error", failed);
+      // The backlog as an argument of its own: Node ignores `backlog` inside an `{ fd }` object and would listen(2) the
+      // socket again with 511, for every handle.
+      server.listen(on, backlog, () => {
+        server.off("error", failed);
+        server.on("error", onError);
+        resolve(server);
+      });
+    });
+  };
+  const first = await start("path" in listen ? { path: listen.path } : { fd: listen.fd });
+  const fd = (first as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  const spares = new Spares(() => start({ fd: duplicate(fd, where) }), onError, sparesIdleMs);
+  function admit(socket: net.Socket): void {
     if (open >= maxConnections) {
       socket.destroy();
       onDrop();
@@ -53,41 +87,69 @@ export async function listenAll(listen: Listen, options: ListenOptions): Promise
     }
     open++;
     socket.once("close", () => open--);
+    if (open >= SPARES_FROM) spares.wanted();
     onConnection(socket);
-  };
-  const where = "path" in listen ? listen.path : `fd ${listen.fd}`;
-  const servers: net.Server[] = [];
-  const start = (on: { path: string } | { fd: number }) => {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, admit);
-    servers.push(server);
-    return new Promise<void>((resolve, reject) => {
-      const failed = (err: Error) =>
-        reject(new FailureError(`cannot listen on ${where}: ${errnoOf(err) ?? err.message}`, { cause: err }));
-      server.once("error", failed);
-      // The backlog as an argument of its own: Node ignores `backlog` inside an `{ fd }` object and would listen(2) the
-      // socket again with 511, for every handle.
-      server.listen(on, backlog, () => {
-        server.off("error", failed);
-        server.on("error", onError);
-        resolve();
-      });
-    });
-  };
-  try {
-    await start("path" in listen ? { path: listen.path } : { fd: listen.fd });
-    const fd = (servers[0] as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    for (let i = 1; i < HANDLES; i++) await start({ fd: duplicate(fd, where) });
-  } catch (err) {
-    for (const s of servers) s.close();
-    throw err;
   }
   return {
-    server: servers[0]!,
+    server: first,
     // Every handle's own connections, not only the first's: the agent closes its audit log once this resolves.
     close: async () => {
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      await Promise.all([spares.close(), new Promise<void>((resolve) => first.close(() => resolve()))]);
     },
   };
+}
+
+/** The spare handles: started when wanted, closed (each once its own connections have ended) when no longer. */
+class Spares {
+  private servers: Promise<net.Server[]> | undefined;
+  private lastWanted = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly make: () => Promise<net.Server>;
+  private readonly onError: (err: Error) => void;
+  private readonly idleMs: number;
+
+  constructor(make: () => Promise<net.Server>, onError: (err: Error) => void, idleMs: number) {
+    this.make = make;
+    this.onError = onError;
+    this.idleMs = idleMs;
+  }
+
+  /** Notes that the agent is busy: the spares listen from now until `idleMs` after the last such note. */
+  wanted(): void {
+    this.lastWanted = performance.now();
+    if (this.servers !== undefined || this.closed) return;
+    this.servers = this.startAll();
+    this.timer = setInterval(() => {
+      if (performance.now() - this.lastWanted > this.idleMs) void this.stop();
+    }, this.idleMs);
+    this.timer.unref();
+  }
+
+  /** Stops listening on every spare; resolves once each has closed, after its connections ended. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.stop();
+  }
+
+  private async startAll(): Promise<net.Server[]> {
+    const servers: net.Server[] = [];
+    try {
+      for (let i = 1; i < HANDLES; i++) servers.push(await this.make());
+    } catch (err) {
+      this.onError(err as Error);
+    }
+    return servers;
+  }
+
+  private async stop(): Promise<void> {
+    const servers = this.servers;
+    if (servers === undefined) return;
+    this.servers = undefined;
+    clearInterval(this.timer);
+    const started = await servers;
+    await Promise.all(started.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
 }
 
 /** Returns a close-on-exec duplicate of the listening descriptor `fd`; throws FailureError when there is none. */
