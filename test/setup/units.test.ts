@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { folders } from "../../src/setup/folders.js";
 import { checkUnitPath, renderUnits } from "../../src/setup/units.js";
 import { UsageError } from "../../src/errors.js";
+import agentNodeFlags from "../../src/setup/agent-node-flags.json" with { type: "json" };
 
 const paths = {
   dir: "/var/lib/secretfile",
@@ -22,7 +23,7 @@ describe("renderUnits", () => {
   it("runs the agent as the account, with the resolved node and launcher, and only its two folders writable", () => {
     const { service, socket, warnings } = renderUnits(inputs);
     expect(service).toContain(
-      "ExecStart=/usr/bin/node --max-semi-space-size=2 --optimize-for-size /usr/lib/node_modules/secretfile/bin/secretfile agent --dir /var/lib/secretfile " +
+      `ExecStart=/usr/bin/node ${agentNodeFlags.join(" ")} /usr/lib/node_modules/secretfile/bin/secretfile agent --dir /var/lib/secretfile ` +
         "--socket /run/secretfile/agent.sock --policy /etc/secretfile/policy --audit /var/log/secretfile/audit.log\n",
     );
     expect(service).toMatch(/^User=secretfile\nGroup=secretfile$/m);
