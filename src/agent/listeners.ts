@@ -2,6 +2,7 @@
 // connections. Rules: every handle is the same listening socket (a close-on-exec duplicate of its descriptor), so every
 // connection is still a Unix-domain one whose peer the kernel names; the connection limit counts all handles together.
 
+import { chmodSync, renameSync } from "node:fs";
 import net from "node:net";
 import { FailureError } from "../errors.js";
 import { errnoOf } from "../system/errno.js";
@@ -40,6 +41,8 @@ export interface Listeners {
 export interface ListenOptions {
   /** Connections the kernel holds before they are accepted. */
   backlog: number;
+  /** The mode of a socket file the agent binds itself, set before the socket appears at its path. */
+  mode: number;
   /** Connections open at once, all handles together; one more is closed at once, and `onDrop` called. */
   maxConnections: number;
   onConnection: (socket: net.Socket) => void;
@@ -56,7 +59,7 @@ export interface ListenOptions {
  * made (no descriptor left) is reported to `onError` and the agent goes on with the handles it has.
  */
 export async function listenAll(listen: Listen, options: ListenOptions): Promise<Listeners> {
-  const { backlog, maxConnections, onConnection, onDrop, onError, sparesIdleMs = SPARES_IDLE_MS } = options;
+  const { backlog, mode, maxConnections, onConnection, onDrop, onError, sparesIdleMs = SPARES_IDLE_MS } = options;
   let open = 0;
   const where = "path" in listen ? listen.path : `fd ${listen.fd}`;
   const start = (on: { path: string } | { fd: number }) => {
@@ -76,7 +79,7 @@ export async function listenAll(listen: Listen, options: ListenOptions): Promise
       });
     });
   };
-  const first = await start("path" in listen ? { path: listen.path } : { fd: listen.fd });
+  const first = "path" in listen ? await publish(listen.path, mode, start) : await start({ fd: listen.fd });
   const fd = (first as unknown as { _handle?: { fd?: number } })._handle?.fd;
   const spares = new Spares(() => start({ fd: duplicate(fd, where) }), onError, sparesIdleMs);
   function admit(socket: net.Socket): void {
@@ -97,6 +100,32 @@ export async function listenAll(listen: Listen, options: ListenOptions): Promise
       await Promise.all([spares.close(), new Promise<void>((resolve) => first.close(() => resolve()))]);
     },
   };
+}
+
+/**
+ * Listens on a socket bound at a name of its own beside `socketPath`, gives it `mode`, then renames it into place: a
+ * socket bound at its path has the mode the umask gives until it is changed, and a client connecting in between (an
+ * init script's restart, jobs every 100 ms) would be refused with EACCES, which it does not retry, where a missing or
+ * dead socket is ENOENT or ECONNREFUSED, which it does (src/client/agent.ts).
+ */
+async function publish(
+  socketPath: string,
+  mode: number,
+  start: (on: { path: string }) => Promise<net.Server>,
+): Promise<net.Server> {
+  const unpublished = `${socketPath}.${process.pid}.new`;
+  const server = await start({ path: unpublished });
+  try {
+    chmodSync(unpublished, mode);
+    renameSync(unpublished, socketPath);
+  } catch (err) {
+    server.close(); // libuv removes the unpublished name as it closes
+    throw new FailureError(`cannot put the agent's socket in place at ${socketPath}: ${errnoOf(err) ?? String(err)}`, {
+      hint: "its folder must be the service account's own and writable by it (`sudo secretfile setup` makes it so)",
+      cause: err,
+    });
+  }
+  return server;
 }
 
 /** The spare handles: started when wanted, closed (each once its own connections have ended) when no longer. */

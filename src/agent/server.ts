@@ -4,7 +4,7 @@
 // limited (per-uid count and token bucket) so it cannot starve the others; request and answer bytes are zeroed
 // once used.
 
-import { chmodSync, unlinkSync } from "node:fs";
+import { unlinkSync } from "node:fs";
 import type net from "node:net";
 import path from "node:path";
 import { FailureError, SecretfileError, UsageError } from "../errors.js";
@@ -111,14 +111,14 @@ export async function serve(
   }
   const listeners = await listenAll(listen, {
     backlog: BACKLOG,
+    // The socket admits everyone; the policy decides what each caller gets. (Its folder admits no one else's files.)
+    mode: 0o666,
     maxConnections: limits.maxConnections,
     onConnection,
     onDrop: () => log("dropped a connection: too many at once"),
     onError: (err) => log(`socket error: ${String(err)}`),
   });
   const { server } = listeners;
-  // The socket admits everyone; the policy decides what each caller gets. (Its folder admits no one else's files.)
-  if ("path" in listen) chmodSync(listen.path, 0o666);
   return {
     server,
     close: () =>

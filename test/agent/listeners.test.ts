@@ -1,15 +1,28 @@
 // The agent's listening handles: one while connections come one at a time, the spares too while SPARES_FROM are open
 // at once, and the spares closed again once the agent has been quiet for their idle time; every handle serves.
 
-import { readdirSync, readlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { HANDLES, listenAll, SPARES_FROM } from "../../src/agent/listeners.js";
 import { tempDir } from "../helpers/cli.js";
 
 const tmp = tempDir("secretfile-listeners-");
 afterAll(tmp.cleanup);
+afterEach(() => vi.restoreAllMocks());
+
+const OPTIONS = { backlog: 64, mode: 0o666, maxConnections: 100, onDrop: () => undefined } as const;
+
+/** What is at `file`: "absent", or its kind and permission bits, such as "socket 666". */
+function whatIsAt(file: string): string {
+  try {
+    const st = lstatSync(file);
+    return `${st.isSocket() ? "socket" : "other"} ${(st.mode & 0o777).toString(8)}`;
+  } catch {
+    return "absent";
+  }
+}
 
 /** This process's open descriptors that are sockets. */
 const sockets = () =>
@@ -41,13 +54,11 @@ describe("listenAll", () => {
     const listeners = await listenAll(
       { path: socketPath },
       {
-        backlog: 64,
-        maxConnections: 100,
+        ...OPTIONS,
         onConnection: (s) => {
           accepted.push(s);
           s.write("hi");
         },
-        onDrop: () => undefined,
         onError: (e) => errors.push(e),
         sparesIdleMs: 200,
       },
@@ -79,5 +90,25 @@ describe("listenAll", () => {
     await listeners.close();
     expect(sockets() - before).toBe(0);
     expect(errors).toEqual([]);
+  });
+
+  it("never has a socket at its path that a caller could be refused by: it is bound elsewhere, given its mode, then moved in", async () => {
+    const socketPath = path.join(tmp.dir, "m.sock");
+    // What sits at the path the moment each handle listens (its 'listening' event), before listenAll goes on.
+    const seen: string[] = [];
+    const listen = Reflect.get(net.Server.prototype, "listen") as (...a: unknown[]) => net.Server;
+    vi.spyOn(net.Server.prototype, "listen").mockImplementation(function (this: net.Server, ...args: unknown[]) {
+      this.once("listening", () => seen.push(whatIsAt(socketPath)));
+      return listen.apply(this, args);
+    });
+    const listeners = await listenAll(
+      { path: socketPath },
+      { ...OPTIONS, onConnection: (s) => s.end("hi"), onError: () => undefined },
+    );
+    expect(seen).toEqual(["absent"]);
+    expect(whatIsAt(socketPath)).toBe("socket 666");
+    expect(readdirSync(tmp.dir).filter((f) => f.startsWith("m.sock"))).toEqual(["m.sock"]);
+    (await connect(socketPath)).destroy();
+    await listeners.close();
   });
 });
