@@ -11,7 +11,7 @@ import { ExitCode, FailureError } from "../errors.js";
 import { errnoName, isNativeError, native, type Native } from "../system/native.js";
 import { writeFully } from "../system/write-fd.js";
 import { CannotRunError, resolveCommand } from "./command-path.js";
-import { environmentBlock } from "./environment.js";
+import { environmentBlock, environmentRecord, type JobEnvironment } from "./environment.js";
 import { isMaskable, MaskCarry, maskPatterns } from "./mask.js";
 import { catchSignals, routeSignals } from "./signals.js";
 import { errnoOf } from "../system/errno.js";
@@ -56,7 +56,7 @@ interface Start {
   file: string;
   command: string;
   args: string[];
-  env: Record<string, string>;
+  env: JobEnvironment;
   newGroup: boolean;
   mask: (() => Patterns) | undefined;
 }
@@ -68,12 +68,13 @@ interface Start {
  * The job starts through the native addon (a vfork-like clone, killed by the kernel if secretfile dies first), or
  * node:child_process when the build made none.
  */
-export async function runJob(argv: string[], env: Record<string, string>, opts: RunOptions): Promise<number> {
+export async function runJob(argv: string[], env: JobEnvironment, opts: RunOptions): Promise<number> {
   const [command, ...args] = argv;
   if (command === undefined) throw new FailureError("no command to run");
   const file = resolveCommand(command, opts.searchPath);
   const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string>) => never }).execve;
-  if (opts.mask === undefined && !opts.stay && typeof execve === "function") execve(file, [command, ...args], env);
+  if (opts.mask === undefined && !opts.stay && typeof execve === "function")
+    execve(file, [command, ...args], environmentRecord(env));
 
   const addon = native();
   // At a terminal the job stays in our process group, the terminal's foreground group: the terminal's own
@@ -182,7 +183,7 @@ async function startWithNode(start: Start): Promise<Job> {
   const masking = start.mask !== undefined;
   const child = childProcess.spawn(start.file, start.args, {
     argv0: start.command,
-    env: start.env,
+    env: environmentRecord(start.env),
     detached: start.newGroup,
     stdio: masking ? ["inherit", "pipe", "pipe"] : "inherit",
   });

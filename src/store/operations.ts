@@ -132,6 +132,8 @@ export function removeSecret(doc: StoreDocument, name: string, file: string): vo
 /** Returns the values of `names` (all secrets when undefined); throws NotFoundError for a missing one. */
 export function pickValues(doc: StoreDocument, names: string[] | undefined, file: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const name of names ?? Object.keys(doc.secrets).sort()) out.set(name, getSecret(doc, name, file).value);
+  if (names !== undefined) for (const name of names) out.set(name, getSecret(doc, name, file).value);
+  // Every secret: the document's own names, each checked as the document was read (parseDocument).
+  else for (const name of Object.keys(doc.secrets).sort()) out.set(name, doc.secrets[name]!.value);
   return out;
 }

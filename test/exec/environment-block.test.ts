@@ -7,21 +7,29 @@ import { environmentBlock } from "../../src/exec/environment.js";
 
 describe("environmentBlock", () => {
   it("writes each variable as NAME=value and a NUL, in order, values as they are", () => {
-    const block = environmentBlock({ PATH: "/usr/bin", KEY: "a=b c\nd", EMPTY: "", ÜNICODE: "é" });
-    expect(block.toString("utf8")).toBe("PATH=/usr/bin\0KEY=a=b c\nd\0EMPTY=\0ÜNICODE=é\0");
+    const block = environmentBlock({
+      base: { PATH: "/usr/bin", KEY: "inherited", GONE: undefined, EMPTY: "" },
+      secrets: new Map([
+        ["KEY", "a=b c\nd"],
+        ["ÜNICODE", "é"],
+      ]),
+    });
+    expect(block.toString("utf8")).toBe("PATH=/usr/bin\0EMPTY=\0KEY=a=b c\nd\0ÜNICODE=é\0");
   });
 
   it("is empty for an empty environment", () => {
-    expect(environmentBlock({}).length).toBe(0);
+    expect(environmentBlock({ base: {}, secrets: new Map() }).length).toBe(0);
   });
 
   it.for([
-    ["a value", { KEY: "x\0LD_PRELOAD=/tmp/evil.so" }],
-    ["a name", { "K\0LD_PRELOAD": "/tmp/evil.so" }],
-  ] as const)("refuses a NUL in %s, naming the variable, never splitting it", ([, env]) => {
+    ["an inherited value", { KEY: "x\0LD_PRELOAD=/tmp/evil.so" }, {}],
+    ["an inherited name", { "K\0LD_PRELOAD": "/tmp/evil.so" }, {}],
+    ["a secret's value", {}, { KEY: "x\0LD_PRELOAD=/tmp/evil.so" }],
+    ["a secret's name", {}, { "K\0LD_PRELOAD": "/tmp/evil.so" }],
+  ] as const)("refuses a NUL in %s, naming the variable, never splitting it", ([, base, secrets]) => {
     let thrown: unknown;
     try {
-      environmentBlock(env);
+      environmentBlock({ base, secrets: new Map(Object.entries(secrets)) });
     } catch (err) {
       thrown = err;
     }

@@ -177,6 +177,17 @@ describe("exec's bindings", () => {
     expect(withheld.map((w) => w.name)).toEqual(["PATH", "SET_KEY", "https_proxy"]);
     expect(withheld[0]!.why).toContain("reserved");
     expect(withheld[1]!.why).toContain("--only SET_KEY");
+    expect(values.size).toBe(4);
+  });
+
+  it("without a key set and nothing to hold back, give every secret, in order", () => {
+    const values = new Map([
+      ["B_KEY", "b"],
+      ["A_KEY", "a"],
+    ]);
+    const { variables, withheld } = implicitVariables(values, { PATH: "/usr/bin" });
+    expect([...variables]).toEqual([...values]);
+    expect(withheld).toEqual([]);
   });
 });
 

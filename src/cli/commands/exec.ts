@@ -6,7 +6,6 @@
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
 import { readEnvFile } from "../../exec/env-file.js";
-import { jobEnvironment } from "../../exec/environment.js";
 import { buildKeySet, implicitVariables, keySetVariables } from "../../exec/keyset.js";
 import { maskOnDemand, runJob } from "../../exec/run.js";
 import { withSecretFiles } from "../../exec/secret-files.js";
@@ -73,11 +72,15 @@ export async function execAction(argv: string[], opts: ExecOptions): Promise<voi
         ? givenImplicitly(values)
         : new Map([...keySetVariables(selected, values, paths), ...(render?.renderVariables(renders, paths) ?? [])]);
     // COMMAND is found with our own PATH, before any secret is laid over the job's environment.
-    return runJob(argv, jobEnvironment(process.env, variables), {
-      searchPath: process.env.PATH,
-      mask,
-      stay: paths.size > 0,
-    });
+    return runJob(
+      argv,
+      { base: process.env, secrets: variables },
+      {
+        searchPath: process.env.PATH,
+        mask,
+        stay: paths.size > 0,
+      },
+    );
   });
 }
 
