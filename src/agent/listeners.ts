@@ -2,7 +2,6 @@
 // connections. Rules: every handle is the same listening socket (a close-on-exec duplicate of its descriptor), so every
 // connection is still a Unix-domain one whose peer the kernel names; the connection limit counts all handles together.
 
-import { chmodSync, renameSync } from "node:fs";
 import net from "node:net";
 import { FailureError } from "../errors.js";
 import { errnoOf } from "../system/errno.js";
@@ -41,7 +40,7 @@ export interface Listeners {
 export interface ListenOptions {
   /** Connections the kernel holds before they are accepted. */
   backlog: number;
-  /** The mode of a socket file the agent binds itself, set before the socket appears at its path. */
+  /** The mode of a socket file the agent binds itself, which it has from the moment it appears at its path. */
   mode: number;
   /** Connections open at once, all handles together; one more is closed at once, and `onDrop` called. */
   maxConnections: number;
@@ -72,14 +71,16 @@ export async function listenAll(listen: Listen, options: ListenOptions): Promise
       server.once("error", failed);
       // The backlog as an argument of its own: Node ignores `backlog` inside an `{ fd }` object and would listen(2) the
       // socket again with 511, for every handle.
-      server.listen(on, backlog, () => {
-        server.off("error", failed);
-        server.on("error", onError);
-        resolve(server);
-      });
+      bindingAs("path" in on ? mode : undefined, () =>
+        server.listen(on, backlog, () => {
+          server.off("error", failed);
+          server.on("error", onError);
+          resolve(server);
+        }),
+      );
     });
   };
-  const first = "path" in listen ? await publish(listen.path, mode, start) : await start({ fd: listen.fd });
+  const first = await start("path" in listen ? { path: listen.path } : { fd: listen.fd });
   const fd = (first as unknown as { _handle?: { fd?: number } })._handle?.fd;
   const spares = new Spares(() => start({ fd: duplicate(fd, where) }), onError, sparesIdleMs);
   function admit(socket: net.Socket): void {
@@ -103,29 +104,24 @@ export async function listenAll(listen: Listen, options: ListenOptions): Promise
 }
 
 /**
- * Listens on a socket bound at a name of its own beside `socketPath`, gives it `mode`, then renames it into place: a
- * socket bound at its path has the mode the umask gives until it is changed, and a client connecting in between (an
- * init script's restart, jobs every 100 ms) would be refused with EACCES, which it does not retry, where a missing or
- * dead socket is ENOENT or ECONNREFUSED, which it does (src/client/agent.ts).
+ * Runs `listen` (a net.Server's listen, which binds and listens before it returns) with the umask that makes a socket
+ * file bound in it `mode`, then restores the umask; with `mode` undefined, as it is. A socket chmod-ed after it listens
+ * sits at its path for a moment with the mode the usual umask gives, and a client connecting then (an init script's
+ * restart, jobs every 100 ms) is refused with EACCES, which it does not retry, where a missing or dead socket is
+ * ENOENT or ECONNREFUSED, which it does (src/client/agent.ts). The umask is the process's, changed for one
+ * synchronous call made as the agent starts, before it serves anything: no other file is being made then.
  */
-async function publish(
-  socketPath: string,
-  mode: number,
-  start: (on: { path: string }) => Promise<net.Server>,
-): Promise<net.Server> {
-  const unpublished = `${socketPath}.${process.pid}.new`;
-  const server = await start({ path: unpublished });
-  try {
-    chmodSync(unpublished, mode);
-    renameSync(unpublished, socketPath);
-  } catch (err) {
-    server.close(); // libuv removes the unpublished name as it closes
-    throw new FailureError(`cannot put the agent's socket in place at ${socketPath}: ${errnoOf(err) ?? String(err)}`, {
-      hint: "its folder must be the service account's own and writable by it (`sudo secretfile setup` makes it so)",
-      cause: err,
-    });
+function bindingAs(mode: number | undefined, listen: () => void): void {
+  if (mode === undefined) {
+    listen();
+    return;
   }
-  return server;
+  const umask = process.umask(~mode & 0o777);
+  try {
+    listen();
+  } finally {
+    process.umask(umask);
+  }
 }
 
 /** The spare handles: started when wanted, closed (each once its own connections have ended) when no longer. */
