@@ -56,21 +56,24 @@ export async function execAction(argv: string[], opts: ExecOptions): Promise<voi
   const selected = set ?? (renders.length > 0 ? { names: [], files: [], bindings: [] } : undefined);
   render?.checkRenderVariables(renders, selected?.bindings ?? []);
   const asked = selected === undefined ? undefined : [...new Set([...selected.names, ...rendered])];
-  const { values, expiring } =
+  const { values, expiring, missing } =
     asked !== undefined && asked.length === 0
       ? { values: new Map<string, string>(), expiring: {} }
       : await (await backendOf(opts)).values(asked);
+  for (const name of missing ?? [])
+    warn(`${name} is not given to the job: the policy names it for you, but the store has none`);
   for (const name of Object.keys(expiring).sort()) if (values.has(name)) warn(describeAttention(name, expiring[name]!));
-  const mask = opts.mask ? maskOnDemand(values) : undefined;
+  // Asked for nothing: what the job is given is decided (and masked) before it starts; a value held back is not masked.
+  const implicit = selected === undefined ? givenImplicitly(values) : undefined;
+  const mask = opts.mask ? maskOnDemand(implicit ?? values) : undefined;
   const fileSecrets = new Map([
     ...(selected?.files ?? []).map((name): [string, string] => [name, values.get(name)!]),
     ...(render?.renderedFiles(renders, values) ?? []),
   ]);
   process.exitCode = await withSecretFiles(fileSecrets, process.env, (paths) => {
     const variables =
-      selected === undefined
-        ? givenImplicitly(values)
-        : new Map([...keySetVariables(selected, values, paths), ...(render?.renderVariables(renders, paths) ?? [])]);
+      implicit ??
+      new Map([...keySetVariables(selected!, values, paths), ...(render?.renderVariables(renders, paths) ?? [])]);
     // COMMAND is found with our own PATH, before any secret is laid over the job's environment.
     return runJob(
       argv,
