@@ -26,7 +26,9 @@ describe.skipIf(!isRoot)(`a writer's names reach no job unasked (${NEEDS_ROOT})`
   beforeAll(async () => {
     const { admin, job } = sys.users;
     agent = await sys.startAgent({
-      policyText: `write user:${admin.name} *\nread user:${job.name} MERAKI_API_KEY REPORT_*\n`,
+      // README's own shapes: a writer of every name, a job user who may ask for any name (`*`) and names one, and a
+      // rule naming root, whose plain exec would otherwise get nothing.
+      policyText: `write user:${admin.name} *\nread user:${job.name} MERAKI_API_KEY *\nread user:root MERAKI_API_KEY\n`,
       secrets: { MERAKI_API_KEY: "meraki-value-1", REPORT_TOKEN: "report-value-2" },
     });
     dump = sys.world.fixture("env-dump.mjs");
@@ -37,7 +39,8 @@ describe.skipIf(!isRoot)(`a writer's names reach no job unasked (${NEEDS_ROOT})`
   const jobs = () => [
     { who: "job user, plain exec", as: sys.users.job, args: ["exec", "--", NODE, dump] },
     { who: "job user, --only", as: sys.users.job, args: ["exec", "--only", "REPORT_TOKEN", "--", NODE, dump] },
-    { who: "root, --only", as: undefined, args: ["exec", "--only", "MERAKI_API_KEY", "--", NODE, dump] },
+    { who: "root, plain exec", as: undefined, args: ["exec", "--", NODE, dump] },
+    { who: "root, --only", as: undefined, args: ["exec", "--only", "REPORT_TOKEN", "--", NODE, dump] },
   ];
 
   async function runAll(): Promise<string[]> {
@@ -52,9 +55,11 @@ describe.skipIf(!isRoot)(`a writer's names reach no job unasked (${NEEDS_ROOT})`
 
   it(`the documented variables (${DOCUMENTED.length}) added by a write admin change no job's environment or output`, async () => {
     const before = await runAll();
-    // The job user's plain exec gets the name its rule writes out, not REPORT_TOKEN, which only a glob gives.
-    expect(before[0]).toContain('"MERAKI_API_KEY"');
-    expect(before[0]).not.toContain('"REPORT_TOKEN"');
+    // A plain exec gets the name its rule writes out, not REPORT_TOKEN, which only a glob gives.
+    for (const i of [0, 2]) {
+      expect(before[i]).toContain('"MERAKI_API_KEY"');
+      expect(before[i]).not.toContain('"REPORT_TOKEN"');
+    }
     // Hostile values: words a mask would hide from cron mail, and options that make a program run a command.
     const hostile = [
       "FAILED",
@@ -65,33 +70,34 @@ describe.skipIf(!isRoot)(`a writer's names reach no job unasked (${NEEDS_ROOT})`
     ];
     const storable = DOCUMENTED.filter((n) => !isReservedName(n));
     const envFile = path.join(sys.world.root, "writer.env");
-    writeFileSync(envFile, storable.map((n, i) => `${n}=${JSON.stringify(hostile[i % hostile.length])}`).join("\n"));
+    const chosen: Record<string, string> = { TAR_OPTIONS: hostile[2]! };
+    const valueOf = (n: string, i: number) => chosen[n] ?? hostile[i % hostile.length]!;
+    writeFileSync(envFile, storable.map((n, i) => `${n}=${JSON.stringify(valueOf(n, i))}`).join("\n"));
     const imported = await agent.run(["import", envFile], { as: sys.users.admin });
     expect(imported.code, imported.stderr).toBe(0);
     expect(imported.stdout + imported.stderr).toContain(String(storable.length));
 
-    expect(await runAll()).toEqual(before);
     // The programs the review named run as root and as the job user without the writer's options.
     const out = sys.world.mkdir("tar", 0o777);
-    for (const [as, select] of [
-      [undefined, ["--only", "MERAKI_API_KEY"]],
-      [sys.users.job, []],
-    ] as const) {
+    for (const as of [undefined, sys.users.job]) {
       const tarball = path.join(out, `${as?.name ?? "root"}.tgz`);
       const tar = ["tar", "czf", tarball, "-C", sys.world.root, path.basename(dump)];
-      const r = await agent.run(["exec", ...select, "--", ...tar], { as, env: { PATH: "/usr/bin:/bin" } });
+      const r = await agent.run(["exec", "--", ...tar], { as, env: { PATH: "/usr/bin:/bin" } });
       expect(r.code, r.stderr).toBe(0);
     }
-    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(marker), "the writer's TAR_OPTIONS ran a command").toBe(false);
+    expect(await runAll()).toEqual(before);
   });
 
-  it("root's plain exec is given nothing unasked: exit 2, naming what to write instead, and the job does not run", async () => {
-    const r = await agent.run(["exec", "--", NODE, dump]);
+  it("root's plain exec with no rule naming root is given nothing unasked: exit 2, saying what to write instead", async () => {
+    const other = await sys.startAgent({ policyText: "", secrets: { MERAKI_API_KEY: "meraki-value-1" } });
+    const r = await other.run(["exec", "--", NODE, dump]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/asked for no secret by name/);
     expect(r.stderr).toMatch(/hint: .*--only NAME/);
-    expect(agent.auditLines().at(-1)).toMatchObject({ uid: 0, names: ["*"], given: [], allowed: false });
+    expect(other.auditLines().at(-1)).toMatchObject({ uid: 0, names: ["*"], given: [], allowed: false });
+    await other.stop();
   });
 
   it("a job user whose rules give only globs is told to name the keys (exit 2), and the job does not run", async () => {
