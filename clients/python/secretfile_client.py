@@ -74,7 +74,8 @@ def get(name, socket_path=None, timeout=10.0):
 
 
 def get_all(names=None, socket_path=None, timeout=10.0):
-    """Returns {name: value} for ``names`` (a list), or for every secret this user may read when None.
+    """Returns {name: value} for ``names`` (a list), or when None for the names the policy writes out for this user
+    (a glob's names only when asked for by name).
 
     Asking for a name you may not read raises Denied for the whole request: nothing is returned.
     """

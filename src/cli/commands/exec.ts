@@ -1,5 +1,6 @@
-// `secretfile exec -- COMMAND…`: run a job with the secrets in its environment, or a chosen key set of them.
-// Rules: --only/--map/--env-file/--file give the job exactly what they name, and a missing or refused name stops the
+// `secretfile exec -- COMMAND…`: run a job with the secrets it asks for in its environment.
+// Rules: with no key set the job gets the caller's own store (personal) or the names the policy writes out for it (the
+// agent), never a glob's; --only/--map/--env-file/--file give the job exactly what they name, and a missing or refused name stops the
 // job before it starts; an expired or overdue key, or a secret held back (a reserved name, a variable the job has
 // already), is a warning line on stderr, and the job still runs.
 
@@ -27,7 +28,7 @@ export interface ExecOptions extends WhereOptions {
 /** Registers `exec`. */
 export function register(program: Command): void {
   withOptions(withWhere(program.command("exec")), EXEC_OPTIONS)
-    .description("run COMMAND with the secrets you may read in its environment")
+    .description("run COMMAND with the secrets it names (or the policy names for you) in its environment")
     .usage("[options] -- COMMAND [ARG...]")
     .argument("<COMMAND...>", "the job and its arguments")
     .passThroughOptions()
