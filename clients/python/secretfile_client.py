@@ -6,7 +6,7 @@ is for a long-running Python program that asks the agent itself, when it needs a
     import secretfile_client
 
     key = secretfile_client.get("MERAKI_API_KEY")      # one value, a str
-    keys = secretfile_client.get_all()                 # {name: value} of every secret you may read
+    keys = secretfile_client.get_all()                 # {name: value} of the names the policy writes out for you
     keys = secretfile_client.get_all(["A_KEY", "B_KEY"])
 
 The agent decides who you are from the kernel (SO_PEERCRED), checks its policy, and writes every answer to its
