@@ -8,7 +8,7 @@ import { errnoOf } from "./errno.js";
 
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
 
-const NOT_REGULAR_HINT = "give the path of a regular file: a FIFO, a device or a process substitution <(…) is not read";
+const NOT_REGULAR_HINT = "give the path of a regular file: a FIFO, a device or a folder is not read";
 
 /**
  * Returns the text of `file`, named `what` in messages ("template", "env file"). Throws AccessError (exit 4) when

@@ -14,7 +14,7 @@ import { removeSandboxes, sandbox } from "../helpers/personal.js";
 afterAll(removeSandboxes);
 
 const mkfifo = (file: string) => expect(spawnSync("mkfifo", [file]).status).toBe(0);
-const HINT = "give the path of a regular file: a FIFO, a device or a process substitution <(…) is not read";
+const HINT = "give the path of a regular file: a FIFO, a device or a folder is not read";
 
 describe("readNamedFile", () => {
   const { dir, cleanup } = tempDir();
