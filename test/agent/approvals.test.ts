@@ -8,12 +8,14 @@ import { Approvals } from "../../src/agent/approvals.js";
 import type { IdentifiedCaller } from "../../src/agent/caller.js";
 import { handle, type AgentContext } from "../../src/agent/handle.js";
 import type { AuditLog } from "../../src/agent/audit.js";
+import type { PendingLimits } from "../../src/agent/pending-limits.js";
 import { fingerprint, fingerprintKey } from "../../src/agent/pending-change.js";
 import { MemoryPending } from "../../src/agent/pending-files.js";
 import type { PolicyState } from "../../src/agent/policy-state.js";
 import { LastReads } from "../../src/audit/last-read.js";
 import type { AuditDecision, AuditRecord } from "../../src/audit/record.js";
 import { ExitCode } from "../../src/errors.js";
+import type { Caller } from "../../src/policy/evaluate.js";
 import { parsePolicy } from "../../src/policy/parse.js";
 import { errorAnswer, errorFromAnswer, parseRequest, type Answer, type ErrorAnswer } from "../../src/protocol/wire.js";
 import { emptyDocument, parseDocument, serializeDocument, type StoreDocument } from "../../src/store/document.js";
@@ -46,8 +48,16 @@ const lone = who(1004, "lone");
 const job = who(1005, "job");
 const root = who(0, "root");
 
-/** An agent in memory: the handler, a store document, pending changes in memory, an audit array and a clock. */
-function agent(policyText = POLICY) {
+/** A person as the user database says it is now (approvals.ts asks again at approval time). */
+const entryOf = (c: IdentifiedCaller): Caller => ({ uid: c.uid, gid: c.gid, user: c.user, groups: c.groups });
+const nobody = (uid: number): Caller => ({ uid, gid: -1, user: undefined, groups: [] });
+
+/**
+ * An agent in memory: the handler, a store document, pending changes in memory, an audit array, a clock and a user
+ * database the test can change; `limits` of pending changes as SECRETFILE_AGENT_LIMITS would set them.
+ */
+function agent(policyText = POLICY, limits: Partial<PendingLimits> = {}) {
+  const directory = new Map([alice, bob, carol, lone, job, root].map((c) => [c.uid, entryOf(c)]));
   const policy = parsePolicy(policyText, "/etc/secretfile/policy");
   let doc: StoreDocument = emptyDocument();
   putSecret(doc, "MERAKI_API_KEY", "old-value", {}, "store.age");
@@ -64,6 +74,7 @@ function agent(policyText = POLICY) {
     audit: {
       record: async (r: AuditRecord) => (audit.push({ time: new Date().toISOString(), ...r }), ""),
       commit: async (r: AuditRecord) => (audit.push({ time: new Date().toISOString(), ...r }), ""),
+      event: () => undefined,
       isFailure: () => false,
     } as unknown as AuditLog,
     lastRead: new LastReads(),
@@ -76,7 +87,7 @@ function agent(policyText = POLICY) {
       writes++;
       return result;
     },
-    approvals: new Approvals(pending, () => clock),
+    approvals: new Approvals(pending, { now: () => clock, resolve: (uid) => directory.get(uid) ?? nobody(uid), limits }),
   };
   const send = async (req: object, caller: IdentifiedCaller): Promise<Answer | ErrorAnswer> => {
     try {
@@ -89,6 +100,7 @@ function agent(policyText = POLICY) {
     send,
     audit,
     pending,
+    directory,
     value: (name: string) => doc.secrets[name]?.value,
     writes: () => writes,
     lastBeforeWrite,
