@@ -129,7 +129,13 @@ export async function holdIfRuled(
     const changes = await sweep(ctx, approvals);
     const short = `${asked.op} ${namesText(names)}`;
     const fits = (bytes: number) =>
-      refuseOver(ctx, caller, asked.op, names, approvals.quota.check(changes.values(), caller.uid, personText(caller), bytes, short));
+      refuseOver(
+        ctx,
+        caller,
+        asked.op,
+        names,
+        approvals.quota.check(changes.values(), caller.uid, personText(caller), bytes, short),
+      );
     await fits(0); // the count first: a requester at its limit costs no decryption, no copy and no sealing
     const doc = await ctx.read();
     const request: ChangeRequest =
@@ -221,7 +227,9 @@ export async function answerApprovals(
       return {
         ok: true,
         op: "pending",
-        changes: shown.sort((a, b) => (a.requester.time < b.requester.time ? -1 : 1)).map((c) => infoOf(policy, c, now)),
+        changes: shown
+          .sort((a, b) => (a.requester.time < b.requester.time ? -1 : 1))
+          .map((c) => infoOf(policy, c, now)),
       };
     }
     const kept = changes.get(req.id);

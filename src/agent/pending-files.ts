@@ -96,9 +96,17 @@ export class PendingFiles implements PendingStore {
       }
       if (ext !== "json") continue;
       const file = path.join(this.dir, name);
-      const bytes = await readPrivateFile(file, { what: "pending change", forbiddenMode: 0o077, maxBytes: MAX_META_BYTES });
+      const bytes = await readPrivateFile(file, {
+        what: "pending change",
+        forbiddenMode: 0o077,
+        maxBytes: MAX_META_BYTES,
+      });
       if (bytes === null) continue;
-      kept.push({ change: parseChange(bytes, file, id), sealedBytes: this.sizeOf(this.sealedOf(id)), metaBytes: bytes.length });
+      kept.push({
+        change: parseChange(bytes, file, id),
+        sealedBytes: this.sizeOf(this.sealedOf(id)),
+        metaBytes: bytes.length,
+      });
     }
     return { kept, dropped };
   }

@@ -9,7 +9,10 @@ import { DEFAULT_LIMITS, LIMITS_VARIABLE, type Limits } from "./limits.js";
 import type { Kept } from "./pending-files.js";
 
 /** The limits of pending changes. */
-export type PendingLimits = Pick<Limits, "maxPending" | "maxPendingPerUid" | "maxPendingBytes" | "maxPendingBytesPerUid">;
+export type PendingLimits = Pick<
+  Limits,
+  "maxPending" | "maxPendingPerUid" | "maxPendingBytes" | "maxPendingBytesPerUid"
+>;
 
 /** A change refused for the limits of pending changes (exit 1); approvals.ts audits it, at most once a spell. */
 export class PendingLimitError extends FailureError {}
@@ -50,7 +53,8 @@ export class PendingQuota {
       }
     }
     const l = this.limits;
-    const withdraw = "withdraw one of yours (`secretfile reject ID`), or wait until they are approved, rejected or expire";
+    const withdraw =
+      "withdraw one of yours (`secretfile reject ID`), or wait until they are approved, rejected or expire";
     const raise = (key: string) => `root may raise ${key} in ${LIMITS_VARIABLE} (docs/protocol.md)`;
     if (mine + 1 > l.maxPendingPerUid)
       return this.over(uid, `${who} has ${mine} pending changes, the most one requester may have`, what, [

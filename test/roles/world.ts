@@ -175,7 +175,12 @@ export async function exchange(req: Request, who: RoleId, damaged?: Error): Prom
     // Who a uid is now, as the user database would say: the same callers (approvals.ts asks again at approval time).
     approvals: new Approvals(seededPending(), {
       resolve: (uid) =>
-        [...Object.values(CALLERS), REQUESTER].find((c) => c.uid === uid) ?? { uid, gid: -1, user: undefined, groups: [] },
+        [...Object.values(CALLERS), REQUESTER].find((c) => c.uid === uid) ?? {
+          uid,
+          gid: -1,
+          user: undefined,
+          groups: [],
+        },
     }),
     read: async () => {
       reads++;
