@@ -127,51 +127,46 @@ export function serializeRequest(id: string, request: ChangeRequest): Uint8Array
 
 /** Parses the metadata file `file` of change `id`; throws CorruptError (5) when it is not one, every field checked. */
 export function parseChange(bytes: Uint8Array, file: string, id: string): PendingChange {
-  const c = envelope(bytes, file).change as Partial<Record<keyof PendingChange, unknown>> | undefined;
+  const c = envelope(bytes, file).change;
   const ok =
-    typeof c === "object" &&
-    c !== null &&
+    isRecord(c) &&
     c.id === id &&
     isOp(c.op) &&
     typeof c.change === "string" &&
     Array.isArray(c.names) &&
     c.names.length > 0 &&
-    c.names.every((n) => typeof n === "string" && isValidName(n)) &&
+    c.names.every((n: unknown) => typeof n === "string" && isValidName(n)) &&
     isPerson(c.requester) &&
-    typeof (c.requester as { pid?: unknown }).pid === "number" &&
-    isOptionalString((c.requester as { program?: unknown }).program) &&
+    typeof c.requester.pid === "number" &&
+    isOptionalString(c.requester.program) &&
     typeof c.expires === "string" &&
     !Number.isNaN(Date.parse(c.expires)) &&
-    typeof c.base === "object" &&
-    c.base !== null &&
+    isRecord(c.base) &&
     c.names.every((n: string) => typeof (c.base as Record<string, unknown>)[n] === "string") &&
     Array.isArray(c.approvals) &&
     c.approvals.every(isPerson) &&
     typeof c.fingerprint === "string";
   if (!ok) throw damaged(file);
-  return c as PendingChange;
+  return c as unknown as PendingChange;
 }
 
 /** Parses the decrypted sealed file `file` of `change`; throws CorruptError (5) unless it is that change's request. */
 export function parseRequest(bytes: Uint8Array, file: string, change: PendingChange): ChangeRequest {
   const data = envelope(bytes, file);
-  const r = data.request as Record<string, unknown> | undefined;
+  const r = data.request;
   const ok =
     data.id === change.id &&
-    typeof r === "object" &&
-    r !== null &&
+    isRecord(r) &&
     r.op === change.op &&
     (r.op === "import"
       ? Array.isArray(r.secrets) &&
         typeof r.replace === "boolean" &&
-        r.secrets.every(
-          (s: { name?: unknown; value?: unknown }) => typeof s.name === "string" && typeof s.value === "string",
-        )
+        r.secrets.every((s: unknown) => isRecord(s) && typeof s.name === "string" && typeof s.value === "string")
       : typeof r.name === "string" &&
-        (r.op !== "add" || (typeof r.value === "string" && typeof r.opts === "object" && r.opts !== null)) &&
+        (r.op !== "add" || (typeof r.value === "string" && isRecord(r.opts))) &&
         (r.op !== "rollback" || typeof r.to === "number"));
-  if (!ok || namesOf(r as ChangeRequest).join("\0") !== change.names.join("\0")) throw damaged(file);
-  return r as ChangeRequest;
+  if (!ok || namesOf(r as unknown as ChangeRequest).join("\0") !== change.names.join("\0")) throw damaged(file);
+  return r as unknown as ChangeRequest;
 }
 
 /** Returns the JSON object a file of ours holds; throws CorruptError (5) for anything else. */
@@ -182,10 +177,12 @@ function envelope(bytes: Uint8Array, file: string): Record<string, unknown> {
   } catch (cause) {
     throw damaged(file, cause);
   }
-  if (typeof data !== "object" || data === null) throw damaged(file);
-  const d = data as Record<string, unknown>;
-  if (d.format !== FORMAT || d.version !== VERSION) throw damaged(file);
-  return d;
+  if (!isRecord(data) || data.format !== FORMAT || data.version !== VERSION) throw damaged(file);
+  return data;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function isOp(op: unknown): op is ChangeOp {
@@ -196,19 +193,15 @@ function isOptionalString(v: unknown): boolean {
   return v === undefined || typeof v === "string";
 }
 
-function isPerson(p: unknown): p is Person {
-  if (typeof p !== "object" || p === null) return false;
-  const o = p as Record<string, unknown>;
+function isPerson(p: unknown): p is Record<string, unknown> {
   return (
-    typeof o.uid === "number" &&
-    typeof o.gid === "number" &&
-    isOptionalString(o.user) &&
-    typeof o.time === "string" &&
-    Array.isArray(o.groups) &&
-    o.groups.every(
-      (g: { gid?: unknown; name?: unknown }) =>
-        typeof g === "object" && g !== null && typeof g.gid === "number" && isOptionalString(g.name),
-    )
+    isRecord(p) &&
+    typeof p.uid === "number" &&
+    typeof p.gid === "number" &&
+    isOptionalString(p.user) &&
+    typeof p.time === "string" &&
+    Array.isArray(p.groups) &&
+    p.groups.every((g: unknown) => isRecord(g) && typeof g.gid === "number" && isOptionalString(g.name))
   );
 }
 
