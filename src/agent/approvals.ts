@@ -10,9 +10,9 @@
 
 import { randomBytes } from "node:crypto";
 import { AccessError, NotFoundError, PendingError } from "../errors.js";
-import { approvalRulesFor, approvalsMissing, countsFor, decide, grantsAny, type Caller } from "../policy/evaluate.js";
-import { formatSubject, type ApprovalRule, type Policy } from "../policy/parse.js";
-import type { ApproveResult, NeedInfo, PendingInfo } from "../protocol/pending.js";
+import { approvalRulesFor, countsFor, decide, grantsAny, type Caller } from "../policy/evaluate.js";
+import type { Policy } from "../policy/parse.js";
+import type { ApproveResult } from "../protocol/pending.js";
 import type { Answer, Request } from "../protocol/wire.js";
 import { rollbackSecret } from "../store/operations.js";
 import type { Store } from "../store/store.js";
@@ -26,16 +26,15 @@ import {
   describeChange,
   fingerprint,
   namesOf,
-  personInfo,
   personText,
   serializeChange,
   stampOf,
   type ChangeRequest,
   type PendingChange,
-  type Person,
 } from "./pending-change.js";
 import { PendingFiles, type Kept, type PendingStore } from "./pending-files.js";
 import { PendingQuota, type OverLimit, type PendingLimits } from "./pending-limits.js";
+import { currentPeople, infoOf, mayApprove, needsOf, needsText, person } from "./pending-people.js";
 
 /** How an Approvals works: its clock, how it asks who a uid is now, and the limits of what it keeps. */
 export interface ApprovalsOptions {
@@ -52,7 +51,9 @@ export class Approvals {
   readonly files: PendingStore;
   /** The clock, in ms since the epoch (injectable for tests). */
   readonly now: () => number;
+  /** Who a uid is now (ApprovalsOptions.resolve): asked again at every step for the people a change keeps. */
   readonly resolve: (uid: number, gid: number | undefined) => Caller;
+  /** The limits of pending changes, and whose refusals are audited already. */
   readonly quota: PendingQuota;
   private queue: Promise<unknown> = Promise.resolve();
   private cache: Map<string, Kept> | undefined;
@@ -211,7 +212,7 @@ export async function answerApprovals(
   }
   return approvals.serial(async () => {
     const changes = await sweep(ctx, approvals);
-    const now = currentPeople(approvals, caller);
+    const now = currentPeople(approvals.resolve, caller);
     if (req.op === "pending") {
       const shown = [...changes.values()]
         .map((k) => k.change)
@@ -426,73 +427,9 @@ async function refuseOver(
   throw over.error;
 }
 
-/**
- * Returns who a kept person is now, the user database asked once per uid for this step (the caller is who the kernel
- * says it is): undefined for a uid that now has another user name, or none where it had one.
- */
-function currentPeople(approvals: Approvals, caller: IdentifiedCaller): (p: Caller) => Caller | undefined {
-  const seen = new Map<number, Caller>([[caller.uid, caller]]);
-  return (p) => {
-    let now = seen.get(p.uid);
-    if (now === undefined) {
-      now = approvals.resolve(p.uid, p.user === undefined ? p.gid : undefined);
-      seen.set(p.uid, now);
-    }
-    return now.user === p.user ? now : undefined;
-  };
-}
-
-function mayApprove(policy: Policy, change: PendingChange, caller: IdentifiedCaller): boolean {
-  return caller.uid === 0 || approvalRulesFor(policy, change.names).some((r) => countsFor(r, caller));
-}
-
-/** Returns what each rule still needs, given the people who agreed (the requester first; undefined: counts for none). */
-function needsOf(rules: ApprovalRule[], people: (Caller | undefined)[]): NeedInfo[] {
-  return approvalsMissing(
-    rules,
-    people.filter((p) => p !== undefined),
-  ).map(({ rule, missing }) => ({
-    line: rule.line,
-    count: rule.count,
-    who: rule.who.map(formatSubject),
-    missing,
-  }));
-}
-
-function needsText(needs: NeedInfo[]): string {
-  return needs.length === 0
-    ? "no more approvals"
-    : needs.map((n) => `${n.missing} more of ${n.who.join(" ")}`).join(" and ");
-}
-
 /** Returns a list of names short enough for a message: the first three and how many more. */
 function namesText(names: string[]): string {
   return names.length <= 3 ? names.join(" ") : `${names.slice(0, 3).join(" ")} and ${names.length - 3} more`;
-}
-
-function infoOf(policy: Policy, c: PendingChange, now: (p: Caller) => Caller | undefined): PendingInfo {
-  return {
-    id: c.id,
-    change: c.change,
-    op: c.op,
-    names: c.names,
-    requester: personInfo(c.requester),
-    requested: c.requester.time,
-    expires: c.expires,
-    fingerprint: c.fingerprint,
-    approvals: c.approvals.map((a) => ({ ...personInfo(a), time: a.time })),
-    needs: needsOf(approvalRulesFor(policy, c.names), [now(c.requester), ...c.approvals.map(now)]),
-  };
-}
-
-function person(caller: IdentifiedCaller, now: number): Person {
-  return {
-    uid: caller.uid,
-    gid: caller.gid,
-    user: caller.user,
-    groups: caller.groups,
-    time: new Date(now).toISOString(),
-  };
 }
 
 /** Audits one step; `beforeChange`: the line of a change about to be made, flushed to disk first (handle.ts's rule). */
