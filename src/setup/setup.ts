@@ -31,6 +31,8 @@ export interface SetupOptions {
   run: Launcher;
   /** True when systemd runs as PID 1 (then the socket is enabled and started). */
   systemd: boolean;
+  /** False: start nothing and say nothing of starting (`--no-start`: the package's postinst starts the agent itself). */
+  start?: boolean;
   /** Called with each action as it happens. */
   onAction?: (action: Action) => void;
   /** Seal the identity as a systemd credential in this file (`--seal systemd-creds`), removing identity.txt. */
@@ -78,7 +80,7 @@ export async function setup(opts: SetupOptions): Promise<Action[]> {
   const units = renderUnits({ node: opts.run.node, launcher: opts.run.launcher, user, group, paths, credential });
   for (const warning of units.warnings) log.add("warning", warning);
   const changes = await installUnits(unitsDir, units, log);
-  await start({ systemd: opts.systemd, unitsDir, changes, user, run: opts.run, paths }, log);
+  if (opts.start !== false) await start({ systemd: opts.systemd, unitsDir, changes, user, run: opts.run, paths }, log);
   if (credential !== undefined && !opts.systemd) {
     log.add(
       "warning",

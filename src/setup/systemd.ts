@@ -17,15 +17,14 @@ import { UNIT_NAMES, type Units } from "./units.js";
 /** The folder systemd reads administrators' units from. */
 export const SYSTEM_UNITS_DIR = "/etc/systemd/system";
 
-/**
- * The folders systemd reads units from: the administrator's, and the packages' (the Debian package ships the units in
- * /lib/systemd/system, and its postinst runs setup with `--units-dir /lib/systemd/system`).
- */
-export const SYSTEMD_UNIT_DIRS: readonly string[] = [
-  SYSTEM_UNITS_DIR,
-  "/lib/systemd/system",
-  "/usr/lib/systemd/system",
-];
+/** Where the Debian package ships its units, and where setup keeps them when the package's CLI runs it. */
+export const PACKAGE_UNITS_DIR = "/lib/systemd/system";
+
+/** Where the Debian package installs the code and its runtime (the launcher is `${PACKAGE_LIB}/bin/secretfile`). */
+export const PACKAGE_LIB = "/usr/lib/secretfile";
+
+/** The folders systemd reads units from: the administrator's, and the packages'. */
+export const SYSTEMD_UNIT_DIRS: readonly string[] = [SYSTEM_UNITS_DIR, PACKAGE_UNITS_DIR, "/usr/lib/systemd/system"];
 
 /** The init script the Debian package installs for hosts without systemd. */
 export const INIT_SCRIPT = "/etc/init.d/secretfile";

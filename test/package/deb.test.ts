@@ -82,12 +82,14 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
   it("installs offline with apt, with no Node on the host, and prints its version and commit", (ctx) => {
     if (rootWhy !== undefined) ctx.skip(rootWhy);
     expect(inRoot(["sh", "-c", "command -v node"]).status).not.toBe(0);
-    ok(
-      inRoot(
-        ["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0", "/root/first.deb"],
-        300_000,
-      ),
+    const installed = inRoot(
+      ["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0", "/root/first.deb"],
+      300_000,
     );
+    ok(installed);
+    // No init system in a chroot: postinst started the agent with the init script, and says so as its last line.
+    expect(installed.stderr.trim().split("\n").pop()).toBe("secretfile: the agent runs (`service secretfile status`)");
+    expect(installed.stderr).not.toMatch(/invoke-rc\.d|service secretfile start/);
     expect(ok(inRoot(["secretfile", "--version"]))).toMatch(
       new RegExp(`^${VERSION.replaceAll(".", "\\.")} \\(commit ([0-9a-f]+|unknown)\\)\\n$`),
     );
@@ -147,9 +149,11 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
 
   it("runs the agent through the init script: a locked-down job user gets its key, another user is refused", (ctx) => {
     if (rootWhy !== undefined) ctx.skip(rootWhy);
-    // invoke-rc.d refuses to start services in a chroot (no runlevel, no policy-rc.d): the init script by hand.
-    ok(inRoot(["service", "secretfile", "start"], 60_000));
+    // postinst started it; a start of a running agent changes nothing.
     ok(inRoot(["service", "secretfile", "status"]));
+    const pid = readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim();
+    ok(inRoot(["service", "secretfile", "start"], 60_000));
+    expect(readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim()).toBe(pid);
     ok(inRoot(["useradd", "--system", "--shell", "/usr/sbin/nologin", "--no-create-home", "sfjob"]));
     ok(inRoot(["useradd", "--system", "--shell", "/usr/sbin/nologin", "--no-create-home", "sfother"]));
     ok(inRoot(["sh", "-c", "printf 'read user:sfjob API_KEY\\n' >> /etc/secretfile/policy"]));
@@ -202,19 +206,19 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
       }),
     );
     pause(1_500);
-    ok(
-      inRoot(
-        ["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0", "/root/upgrade.deb"],
-        300_000,
-      ),
+    const upgraded = inRoot(
+      ["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0", "/root/upgrade.deb"],
+      300_000,
     );
+    ok(upgraded);
     expect(ok(inRoot(["secretfile", "--version"]))).toMatch(
       new RegExp(`^${UPGRADE.replaceAll(".", "\\.").replace("+", "\\+")} `),
     );
     expect(kept.map(sha)).toEqual(before);
-    // invoke-rc.d restarts nothing in a chroot: the old agent still serves; restart it as postinst would on a host.
-    ok(inRoot(["service", "secretfile", "restart"], 60_000));
+    // No init system here (no /sbin/init, no policy-rc.d): postinst restarted the running agent itself, and says so last.
     expect(readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim()).not.toBe(pid);
+    expect(upgraded.stderr.trim().split("\n").pop()).toBe("secretfile: the agent runs (`service secretfile status`)");
+    expect(upgraded.stderr).not.toContain("invoke-rc.d");
     pause(1_000);
     ok(inRoot(["touch", "/tmp/upgrade-done"]));
     for (const rc of ["root/job.rc", "root/loop.rc"]) {
@@ -249,6 +253,31 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     ];
     expect(ok(inRoot(job))).toBe("the-job-key");
     ok(inRoot(["secretfile", "audit", "verify"]));
+  });
+
+  it("a policy-rc.d that forbids starting services is obeyed: the agent is not restarted, and the last line says how", (ctx) => {
+    if (rootWhy !== undefined) ctx.skip(rootWhy);
+    const pid = readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim();
+    ok(
+      inRoot([
+        "sh",
+        "-c",
+        "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d",
+      ]),
+    );
+    try {
+      const again = inRoot(
+        ["apt-get", "install", "-y", "--reinstall", "-o", "Dpkg::Use-Pty=0", "/root/upgrade.deb"],
+        300_000,
+      );
+      ok(again);
+      expect(again.stderr.trim().split("\n").pop()).toBe(
+        "secretfile: policy-rc.d forbids starting services here, so the agent was not restarted: run `service secretfile restart` when it may",
+      );
+      expect(readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim()).toBe(pid);
+    } finally {
+      ok(inRoot(["rm", "-f", "/usr/sbin/policy-rc.d"]));
+    }
   });
 
   it("remove stops the agent and keeps the configuration; purge keeps only the state, the audit log and the account", (ctx) => {

@@ -30,6 +30,7 @@ export function register(program: Command): void {
       "take an existing --user that has another role (uid outside the system range, login shell, home with content, password, supplementary groups, crontab) as it is, with a warning for each: whoever can act as it can read every secret",
     )
     .option("--pq", "make a post-quantum hybrid (ML-KEM-768 + X25519) identity, if none exists yet")
+    .option("--no-start", "write everything, start nothing (the package's postinst starts the agent itself)")
     .addOption(
       new Option(
         "--seal <method>",
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .action(async (flags: SetupFlags) => {
       if (flags.internalPrepareState) return prepareStateHere(flags);
       const { setup } = await import("../../setup/setup.js");
+      const { PACKAGE_LIB, PACKAGE_UNITS_DIR } = await import("../../setup/systemd.js");
       const { checkSealMethod, DEFAULT_CREDENTIAL } = await import("../../setup/seal.js");
       if (flags.credential !== undefined && flags.seal === undefined)
         throw new UsageError("--credential goes with --seal", { hint: "add --seal systemd-creds" });
@@ -54,13 +56,16 @@ export function register(program: Command): void {
       const credential = flags.credential ?? (process.env.SECRETFILE_CREDENTIAL || undefined) ?? DEFAULT_CREDENTIAL;
       const launcher = process.argv[1];
       if (launcher === undefined) throw new FailureError("cannot tell where secretfile is installed (no script path)");
+      const installed = realpathSync(launcher);
       await setup({
         paths: resolvePaths({ dir: flags.dir, socket: flags.socket, policy: flags.policy, audit: flags.audit }),
-        unitsDir: flags.unitsDir,
+        // The package's CLI keeps the package's units (/lib/systemd/system) rather than writing copies no package owns.
+        unitsDir: flags.unitsDir ?? (installed.startsWith(`${PACKAGE_LIB}/`) ? PACKAGE_UNITS_DIR : undefined),
         user: flags.user,
         pq: flags.pq === true,
-        run: { node: process.execPath, launcher: realpathSync(launcher) },
+        run: { node: process.execPath, launcher: installed },
         systemd: existsSync("/run/systemd/system"),
+        start: flags.start,
         seal: flags.seal === undefined ? undefined : { credential },
         adoptUser: flags.adoptUser === true,
         onAction: (a) =>
@@ -78,6 +83,7 @@ interface SetupFlags {
   user?: string;
   adoptUser?: boolean;
   pq?: boolean;
+  start: boolean;
   seal?: string;
   credential?: string;
   internalPrepareState?: boolean;
