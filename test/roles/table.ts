@@ -124,6 +124,14 @@ export const OPERATIONS: Operation[] = [
     writesReserved: true,
   },
   {
+    id: "update",
+    cli: "update NAME --expires DATE",
+    verb: "write",
+    request: (name) => ({ v: 1, op: "update", name, expires: "2099-12-31", rotateEvery: 30 }),
+    audited: one,
+    writesReserved: true,
+  },
+  {
     id: "exists",
     cli: "add NAME (asked before the prompt on a terminal)",
     verb: "write",
@@ -326,6 +334,18 @@ const CELLS: Record<string, Record<RoleId, string>> = {
     "4 4 4 4 2",
     "4 4 4 4 2",
     "7 7 4 4 2",
+  ),
+  // A secret's metadata, never its value: as `add --replace` (a missing name is 3), and never held for approval.
+  update: row(
+    "0 3 0 3 2",
+    "4 4 4 4 2",
+    "0 3 4 4 2",
+    "4 4 4 4 2",
+    "0 3 4 4 2",
+    "4 4 4 4 2",
+    "4 4 4 4 2",
+    "4 4 4 4 2",
+    "0 3 4 4 2",
   ),
   exists: row(
     "0 0 0 0 0",
