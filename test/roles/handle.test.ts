@@ -153,7 +153,8 @@ describe("the role table, in-process against the agent's handler", () => {
     if (cell.expect === "ok" && cell.op.id.startsWith("add")) expect(got.after).toContain(value);
     if (cell.expect === "ok" && cell.op.id === "update") {
       // Metadata only: the value, its dates and its history are as they were, the expiry and period as asked.
-      const [was, now] = [got.before, got.after].map((d) => JSON.parse(d) as StoreDocument);
+      const was = JSON.parse(got.before) as StoreDocument;
+      const now = JSON.parse(got.after) as StoreDocument;
       const { expires, rotateEvery, ...kept } = now.secrets[cell.name]!;
       expect(kept).toEqual(was.secrets[cell.name]);
       expect({ expires, rotateEvery }).toEqual({ expires: "2099-12-31", rotateEvery: 30 });

@@ -16,6 +16,7 @@ interface Listed {
   rotateEvery?: number;
   description?: string;
   status: string;
+  lastRead?: unknown;
 }
 
 describe.skipIf(!isRoot)(`update through the agent (${NEEDS_ROOT})`, { timeout: 120_000 }, () => {
