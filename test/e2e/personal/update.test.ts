@@ -6,18 +6,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { onTerminal, removeSandboxes, sandbox, type Sandbox } from "../../helpers/personal.js";
 import { Store, storePaths } from "../../../src/store/store.js";
+import type { SecretInfo } from "../../../src/store/document.js";
 
 const SLOW = 240_000;
 
-interface Listed {
-  name: string;
-  created: string;
-  updated: string;
-  description?: string;
-  expires?: string;
-  rotateEvery?: number;
-  status: string;
-}
+/** One secret as `ls --json` shows it. */
+type Listed = SecretInfo & { status: string };
 
 async function listed(sb: Sandbox, name: string): Promise<Listed | undefined> {
   const r = await sb.run(["ls", "--json"]);

@@ -6,18 +6,12 @@ import { randomBytes } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
 import { NEEDS_ROOT, useSystem, type RunningAgent } from "../../helpers/system.js";
+import type { SecretInfo } from "../../../src/store/document.js";
 
 const value = (tag: string) => `${tag}-${randomBytes(12).toString("hex")}`;
 
-interface Listed {
-  name: string;
-  updated: string;
-  expires?: string;
-  rotateEvery?: number;
-  description?: string;
-  status: string;
-  lastRead?: unknown;
-}
+/** One secret as `ls --json` shows it. */
+type Listed = SecretInfo & { status: string };
 
 describe.skipIf(!isRoot)(`update through the agent (${NEEDS_ROOT})`, { timeout: 120_000 }, () => {
   const sys = useSystem(["admin", "second", "job"]);
