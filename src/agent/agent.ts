@@ -7,12 +7,14 @@ import type { StoreDocument } from "../store/document.js";
 import { LastReads } from "../audit/last-read.js";
 import { IDENTITY_MODE } from "../store/identity.js";
 import { Store, storePaths } from "../store/store.js";
+import { Approvals } from "./approvals.js";
 import { AuditLog } from "./audit.js";
 import { checkSocketPath, sealedIdentity, type AgentPaths } from "../system/paths.js";
 import type { AgentContext } from "./handle.js";
 import { hardenProcess } from "../system/hardening.js";
 import { requireNative } from "../system/native.js";
 import { DEFAULT_LIMITS, LIMITS_VARIABLE, parseLimits, type Limits } from "./limits.js";
+import { PendingFiles } from "./pending-files.js";
 import { perTurn } from "./per-turn.js";
 import { PolicyState } from "./policy-state.js";
 import { ProcHelper } from "./proc-helper.js";
@@ -72,7 +74,7 @@ export async function startAgent(
     .catch((err: unknown) =>
       log(`last reads not seeded from ${paths.audit}: ${err instanceof Error ? err.message : String(err)}`),
     );
-  const ctx = contextFor(store, policy, audit, lastRead);
+  const ctx = contextFor(store, policy, audit, lastRead, new Approvals(new PendingFiles(store), { limits }));
   await ctx.read(); // refuse to start on a store this identity cannot open
   const helper = opts.proc?.source === undefined ? new ProcHelper(log) : undefined;
   helper?.warm();
@@ -105,7 +107,13 @@ export async function startAgent(
   };
 }
 
-function contextFor(store: Store, policy: PolicyState, audit: AuditLog, lastRead: LastReads): AgentContext {
+function contextFor(
+  store: Store,
+  policy: PolicyState,
+  audit: AuditLog,
+  lastRead: LastReads,
+  approvals: Approvals,
+): AgentContext {
   let cached: { stamp: string; doc: Promise<StoreDocument> } | undefined;
   // Synchronous lstat (cheaper than a trip through the thread pool), once per event-loop turn that has requests.
   const stamp = perTurn(async () => {
@@ -132,6 +140,7 @@ function contextFor(store: Store, policy: PolicyState, audit: AuditLog, lastRead
     policy,
     audit,
     lastRead,
+    approvals,
     read,
     update: async (change) => {
       cached = undefined;

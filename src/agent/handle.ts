@@ -29,6 +29,7 @@ import {
 import type { Store } from "../store/store.js";
 import type { LastReads } from "../audit/last-read.js";
 import { answerApprovals, holdIfRuled, type Approvals } from "./approvals.js";
+import { PendingLimitError } from "./pending-limits.js";
 import type { AuditLog } from "./audit.js";
 import { recordOf, type IdentifiedCaller } from "./caller.js";
 import type { PolicyState } from "./policy-state.js";
@@ -302,9 +303,12 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
       }
     }
   } catch (err) {
-    // A refusal was audited where it was made, and an audit failure cannot be; other failures (not found, exists,
-    // damaged) are audited here.
-    if (!(err instanceof AccessError || err instanceof PendingError) && !ctx.audit.isFailure(err)) {
+    // A refusal was audited where it was made (past the limits of pending changes: its first one), and an audit
+    // failure cannot be; other failures (not found, exists, damaged) are audited here.
+    if (
+      !(err instanceof AccessError || err instanceof PendingError || err instanceof PendingLimitError) &&
+      !ctx.audit.isFailure(err)
+    ) {
       // The name that made an import fail goes first: a refusal's line keeps only its first name (audit.ts).
       const imported =
         req.op === "import"

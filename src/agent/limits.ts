@@ -21,6 +21,14 @@ export interface Limits {
   burstPerUid: number;
   /** Bytes of audit lines one uid may have written per minute (and at once); past it, it is answered `busy`. */
   auditBytesPerUid: number;
+  /** Pending changes (held for approval) kept at once, all requesters together. */
+  maxPending: number;
+  /** Pending changes kept at once for one requester uid. */
+  maxPendingPerUid: number;
+  /** Bytes of pending changes on disk, all requesters together. */
+  maxPendingBytes: number;
+  /** Bytes of pending changes on disk for one requester uid. */
+  maxPendingBytesPerUid: number;
 }
 
 /** Defaults sized for hundreds of jobs of one user starting in the same second. */
@@ -33,6 +41,12 @@ export const DEFAULT_LIMITS: Limits = {
   burstPerUid: 4000,
   // Some 50,000 lines a minute: a burst of 4,000 cron jobs is a few MiB; a caller no rule names is held to this.
   auditBytesPerUid: 16 * 1024 * 1024,
+  // Changes wait for a person: a few an admin at a time is the use. A requester may hold 32 (16 imports of a full
+  // request line), and a handful of requesters at their limit still leave the agent's disk and memory small.
+  maxPending: 256,
+  maxPendingPerUid: 32,
+  maxPendingBytes: 64 * 1024 * 1024,
+  maxPendingBytesPerUid: 8 * 1024 * 1024,
 };
 
 /** The environment variable that overrides limits, e.g. `ratePerUid=50,burstPerUid=100`. */
@@ -46,6 +60,10 @@ const KEYS: Record<string, keyof Limits> = {
   ratePerUid: "ratePerUid",
   burstPerUid: "burstPerUid",
   auditBytesPerUid: "auditBytesPerUid",
+  pending: "maxPending",
+  pendingPerUid: "maxPendingPerUid",
+  pendingBytes: "maxPendingBytes",
+  pendingBytesPerUid: "maxPendingBytesPerUid",
 };
 
 /**

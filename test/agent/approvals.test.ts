@@ -8,12 +8,14 @@ import { Approvals } from "../../src/agent/approvals.js";
 import type { IdentifiedCaller } from "../../src/agent/caller.js";
 import { handle, type AgentContext } from "../../src/agent/handle.js";
 import type { AuditLog } from "../../src/agent/audit.js";
+import type { PendingLimits } from "../../src/agent/pending-limits.js";
 import { fingerprint, fingerprintKey } from "../../src/agent/pending-change.js";
 import { MemoryPending } from "../../src/agent/pending-files.js";
 import type { PolicyState } from "../../src/agent/policy-state.js";
 import { LastReads } from "../../src/audit/last-read.js";
 import type { AuditDecision, AuditRecord } from "../../src/audit/record.js";
 import { ExitCode } from "../../src/errors.js";
+import type { Caller } from "../../src/policy/evaluate.js";
 import { parsePolicy } from "../../src/policy/parse.js";
 import { errorAnswer, errorFromAnswer, parseRequest, type Answer, type ErrorAnswer } from "../../src/protocol/wire.js";
 import { emptyDocument, parseDocument, serializeDocument, type StoreDocument } from "../../src/store/document.js";
@@ -46,8 +48,16 @@ const lone = who(1004, "lone");
 const job = who(1005, "job");
 const root = who(0, "root");
 
-/** An agent in memory: the handler, a store document, pending changes in memory, an audit array and a clock. */
-function agent(policyText = POLICY) {
+/** A person as the user database says it is now (approvals.ts asks again at approval time). */
+const entryOf = (c: IdentifiedCaller): Caller => ({ uid: c.uid, gid: c.gid, user: c.user, groups: c.groups });
+const nobody = (uid: number): Caller => ({ uid, gid: -1, user: undefined, groups: [] });
+
+/**
+ * An agent in memory: the handler, a store document, pending changes in memory, an audit array, a clock and a user
+ * database the test can change; `limits` of pending changes as SECRETFILE_AGENT_LIMITS would set them.
+ */
+function agent(policyText = POLICY, limits: Partial<PendingLimits> = {}) {
+  const directory = new Map([alice, bob, carol, lone, job, root].map((c) => [c.uid, entryOf(c)]));
   const policy = parsePolicy(policyText, "/etc/secretfile/policy");
   let doc: StoreDocument = emptyDocument();
   putSecret(doc, "MERAKI_API_KEY", "old-value", {}, "store.age");
@@ -64,6 +74,7 @@ function agent(policyText = POLICY) {
     audit: {
       record: async (r: AuditRecord) => (audit.push({ time: new Date().toISOString(), ...r }), ""),
       commit: async (r: AuditRecord) => (audit.push({ time: new Date().toISOString(), ...r }), ""),
+      event: () => undefined,
       isFailure: () => false,
     } as unknown as AuditLog,
     lastRead: new LastReads(),
@@ -76,7 +87,11 @@ function agent(policyText = POLICY) {
       writes++;
       return result;
     },
-    approvals: new Approvals(pending, () => clock),
+    approvals: new Approvals(pending, {
+      now: () => clock,
+      resolve: (uid) => directory.get(uid) ?? nobody(uid),
+      limits,
+    }),
   };
   const send = async (req: object, caller: IdentifiedCaller): Promise<Answer | ErrorAnswer> => {
     try {
@@ -89,6 +104,7 @@ function agent(policyText = POLICY) {
     send,
     audit,
     pending,
+    directory,
     value: (name: string) => doc.secrets[name]?.value,
     writes: () => writes,
     lastBeforeWrite,
@@ -336,5 +352,163 @@ describe("a change under an approve rule", () => {
     });
     expect(await a.send({ op: "approve", id }, bob)).toMatchObject({ state: "applied" });
     expect(a.value("MERAKI_API_KEY")).toBe("old-value");
+  });
+});
+
+describe("the people of a change, as they are at approval time (issue 26, finding 4)", () => {
+  /** Takes `group` from the user database's entry of `who`, as `gpasswd -d` would. */
+  const leave = (a: ReturnType<typeof agent>, who: IdentifiedCaller, group: string) => {
+    const entry = a.directory.get(who.uid)!;
+    a.directory.set(who.uid, { ...entry, groups: entry.groups.filter((g) => g.name !== group) });
+  };
+
+  it("voids the change of a requester removed from the group that let it write: not applied, audited, said to the approver", async () => {
+    const a = agent();
+    const { id } = await a.ask({ op: "add", name: "MERAKI_API_KEY", value: "by-alice", replace: true }, alice);
+    leave(a, alice, "secops");
+    expect(await a.send({ op: "approve", id }, bob)).toEqual({
+      ok: true,
+      op: "approve",
+      id,
+      state: "voided",
+      counted: true,
+      needs: [],
+      reason: "the requester alice (uid 1001) may no longer write MERAKI_API_KEY",
+    });
+    expect(a.value("MERAKI_API_KEY")).toBe("old-value");
+    expect(a.writes()).toBe(0);
+    expect(a.pending.changes.size).toBe(0);
+    expect(a.audit.at(-1)).toMatchObject({
+      op: "approve",
+      uid: bob.uid,
+      allowed: false,
+      reason: expect.stringMatching(
+        new RegExp(`^voided change ${id} .*may no longer write MERAKI_API_KEY; nothing applied$`),
+      ),
+    });
+  });
+
+  it("voids it at an approval that is not the last one too (a change that needs three)", async () => {
+    const a = agent();
+    const { id } = await a.ask({ op: "rm", name: "TRIPLE_KEY" }, alice);
+    leave(a, alice, "secops");
+    expect(await a.send({ op: "approve", id }, bob)).toMatchObject({ state: "voided" });
+    expect(await a.send({ op: "approve", id }, carol)).toMatchObject({ ok: false, error: { code: "not-found" } });
+    expect(a.value("TRIPLE_KEY")).toBe("old-triple");
+  });
+
+  it("voids it when the requester's uid now belongs to another user", async () => {
+    const a = agent();
+    const { id } = await a.ask({ op: "add", name: "MERAKI_API_KEY", value: "by-alice", replace: true }, alice);
+    a.directory.set(alice.uid, { ...a.directory.get(alice.uid)!, user: "mallory" });
+    expect(await a.send({ op: "approve", id }, bob)).toMatchObject({
+      state: "voided",
+      reason: "uid 1001 is no longer alice (uid 1001)",
+    });
+    expect(a.value("MERAKI_API_KEY")).toBe("old-value");
+  });
+
+  it("no longer counts an earlier approver removed from the group: the change waits for one more", async () => {
+    const a = agent();
+    const { id } = await a.ask({ op: "add", name: "TRIPLE_KEY", value: "t4", replace: true }, alice);
+    expect(await a.send({ op: "approve", id }, bob)).toMatchObject({ state: "pending", needs: [{ missing: 1 }] });
+    leave(a, bob, "secops");
+    expect(await a.send({ op: "pending" }, carol)).toMatchObject({ changes: [{ id, needs: [{ missing: 2 }] }] });
+    expect(await a.send({ op: "approve", id }, carol)).toMatchObject({ state: "pending", needs: [{ missing: 1 }] });
+    expect(a.value("TRIPLE_KEY")).toBe("old-triple");
+    expect(await a.send({ op: "approve", id }, root)).toMatchObject({ state: "applied" });
+    expect(a.value("TRIPLE_KEY")).toBe("t4");
+  });
+});
+
+describe("the limits of pending changes (issue 26, finding 3)", () => {
+  const add = (n: number, value = "v") => ({ op: "add", name: `MERAKI_${n}`, value });
+  const refusals = (a: ReturnType<typeof agent>) =>
+    a.audit.filter((l) => l.reason.startsWith("refused: the change was not kept for approval"));
+
+  it("refuses a requester's change past pendingPerUid (exit 1, which limit, what to do), audits the first refusal only, and keeps serving another requester", async () => {
+    const a = agent(POLICY, { maxPendingPerUid: 3 });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await a.ask(add(i), alice)).id);
+    for (let i = 3; i < 10; i++) {
+      const answer = (await a.send(add(i), alice)) as ErrorAnswer;
+      expect(answer.ok).toBe(false);
+      expect(errorFromAnswer(answer).exitCode).toBe(ExitCode.failure);
+      expect(answer.error.code).not.toBe("busy"); // waiting does not help: the client must not retry it
+      expect(answer.error.message).toBe(
+        `the change was not kept for approval: add MERAKI_${i}: alice (uid 1001) has 3 pending changes, the most one requester may have`,
+      );
+      expect(answer.error.hint).toMatch(/secretfile reject ID.*pendingPerUid in SECRETFILE_AGENT_LIMITS/);
+    }
+    expect(a.pending.changes.size).toBe(3);
+    expect(refusals(a)).toHaveLength(1);
+    expect(refusals(a)[0]).toMatchObject({ op: "add", uid: alice.uid, allowed: false, names: ["MERAKI_3"] });
+    // Only the held changes and the one refusal: nothing per refused request.
+    expect(a.audit).toHaveLength(4);
+    await a.ask(add(20), bob);
+    // One of alice's gone: she may hold another, and her next refusal is audited again.
+    expect(await a.send({ op: "reject", id: ids[0]! }, alice)).toMatchObject({ ok: true });
+    await a.ask(add(21), alice);
+    expect(await a.send(add(22), alice)).toMatchObject({ ok: false, error: { code: "failure" } });
+    expect(await a.send(add(23), alice)).toMatchObject({ ok: false, error: { code: "failure" } });
+    expect(refusals(a)).toHaveLength(2);
+  });
+
+  it("frees the place of an expired change: the sweep comes before the count", async () => {
+    const a = agent(POLICY, { maxPendingPerUid: 1 });
+    await a.ask({ op: "rm", name: "TRIPLE_KEY" }, alice);
+    expect(await a.send(add(1), alice)).toMatchObject({ ok: false, error: { code: "failure" } });
+    a.tick(3600_000 + 1);
+    await a.ask(add(1), alice);
+  });
+
+  it("refuses past the count of all requesters together (pending), audited once", async () => {
+    const a = agent(POLICY, { maxPending: 4 });
+    await a.ask(add(1), alice);
+    await a.ask(add(2), alice);
+    await a.ask(add(3), bob);
+    await a.ask(add(4), carol);
+    for (const who of [alice, bob, carol, root]) {
+      expect(await a.send(add(5), who)).toMatchObject({
+        ok: false,
+        error: {
+          code: "failure",
+          message: expect.stringMatching(/the agent keeps 4 pending changes, the most it keeps$/),
+        },
+      });
+    }
+    expect(refusals(a)).toHaveLength(1);
+  });
+
+  it("counts bytes, not only changes: an import too large for the requester's bytes is refused, a small change still fits", async () => {
+    const a = agent(POLICY, { maxPendingBytesPerUid: 64 * 1024 });
+    const secrets = Array.from({ length: 4 }, (_, i) => ({ name: `WEBEX_${i}`, value: "x".repeat(20_000) }));
+    const answer = (await a.send({ op: "import", secrets }, alice)) as ErrorAnswer;
+    expect(answer.error.message).toMatch(
+      /^the change was not kept for approval: import WEBEX_0 WEBEX_1 WEBEX_2 and 1 more: alice \(uid 1001\)'s pending changes would take \d+ bytes, more than the 65536 one requester may have$/,
+    );
+    expect(a.pending.changes.size).toBe(0);
+    await a.ask({ op: "import", secrets: secrets.slice(0, 2) }, alice);
+    await a.ask(add(1), alice);
+    expect(await a.send({ op: "import", secrets: secrets.slice(2) }, alice)).toMatchObject({
+      ok: false,
+      error: { code: "failure" },
+    });
+    expect(await a.send({ op: "import", secrets: secrets.slice(2) }, bob)).toMatchObject({
+      error: { code: "pending" },
+    });
+  });
+
+  it("counts bytes of all requesters together (pendingBytes)", async () => {
+    const a = agent(POLICY, { maxPendingBytes: 100 * 1024 });
+    const big = "y".repeat(60_000);
+    await a.ask(add(1, big), alice);
+    expect(await a.send(add(2, big), bob)).toMatchObject({
+      ok: false,
+      error: {
+        message: expect.stringMatching(/more than the 102400 the agent keeps$/),
+        hint: expect.stringMatching(/pendingBytes/),
+      },
+    });
   });
 });

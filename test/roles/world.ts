@@ -117,7 +117,9 @@ const BASE = serializeDocument(
 /** The pending change SEEDED (table.ts): `add --replace APPR_KEY` by REQUESTER, on the store as it is. */
 const SEEDED_CHANGE: PendingChange = {
   id: SEEDED.id,
-  request: { op: "add", name: APPROVED, value: SEEDED_VALUE, opts: { replace: true } },
+  op: "add",
+  change: "add --replace",
+  names: [APPROVED],
   requester: {
     uid: REQUESTER.uid,
     gid: REQUESTER.gid,
@@ -170,7 +172,16 @@ export async function exchange(req: Request, who: RoleId, damaged?: Error): Prom
       isFailure: () => false,
     } as unknown as AuditLog,
     lastRead: new LastReads(),
-    approvals: new Approvals(seededPending()),
+    // Who a uid is now, as the user database would say: the same callers (approvals.ts asks again at approval time).
+    approvals: new Approvals(seededPending(), {
+      resolve: (uid) =>
+        [...Object.values(CALLERS), REQUESTER].find((c) => c.uid === uid) ?? {
+          uid,
+          gid: -1,
+          user: undefined,
+          groups: [],
+        },
+    }),
     read: async () => {
       reads++;
       if (damaged !== undefined) throw damaged;
@@ -197,6 +208,6 @@ export async function exchange(req: Request, who: RoleId, damaged?: Error): Prom
 /** Pending changes in memory, holding SEEDED_CHANGE only. */
 function seededPending(): MemoryPending {
   const pending = new MemoryPending(randomBytes(32));
-  pending.changes.set(SEEDED.id, structuredClone(SEEDED_CHANGE));
+  pending.seed(SEEDED_CHANGE, { op: "add", name: APPROVED, value: SEEDED_VALUE, opts: { replace: true } });
   return pending;
 }

@@ -3,6 +3,7 @@
 // not be (alone, by an outsider, after expiry, over a newer write, twice, across a SIGKILL) and greps the pending
 // file and the audit log for the value. Root only (it makes users); skipped with the reason otherwise.
 
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
@@ -60,7 +61,10 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
     return { id: m![1]!, fingerprint: m![2]!, r };
   }
   const get = async (name: string) => (await as(sys.users.reader, ["get", name])).stdout;
+  /** The sealed file of change `id`: its request, values included (its metadata, without values, is `ID.json`). */
   const pendingFile = (id: string) => path.join(agent.dir, "pending", `${id}.age`);
+  /** Every file of change `id` still in the pending folder. */
+  const filesOf = (id: string) => readdirSync(path.join(agent.dir, "pending")).filter((f) => f.includes(id));
   const everything = () =>
     readFileSync(agent.auditPath, "utf8") +
     agent.stderr() +
@@ -84,6 +88,9 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
     expect([st.mode & 0o777, st.uid]).toEqual([0o600, sys.users.service.uid]);
     expect(statSync(path.dirname(pendingFile(id))).mode & 0o777).toBe(0o700);
     expect(readFileSync(pendingFile(id), "latin1")).toMatch(/^age-encryption\.org\/v1\n/);
+    // Its metadata (what `pending` lists, read without decrypting anything) is as private, and holds no value.
+    const meta = statSync(path.join(agent.dir, "pending", `${id}.json`));
+    expect([meta.mode & 0o777, meta.uid]).toEqual([0o600, sys.users.service.uid]);
     expect(everything()).not.toContain(v);
 
     // The approver sees what would change and the same fingerprint; the reader sees no pending change.
@@ -114,7 +121,7 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
     const ok = await as(sys.users.bob, ["approve", id]);
     expect([ok.code, ok.stderr]).toEqual([0, `secretfile: change ${id} is applied\n`]);
     expect(await get("MERAKI_API_KEY")).toBe(v);
-    expect(() => statSync(pendingFile(id))).toThrow();
+    expect(filesOf(id)).toEqual([]);
     expect((await as(sys.users.carol, ["approve", id])).code).toBe(3);
 
     const steps = agent
@@ -138,7 +145,7 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
     expect([r.code, r.stderr]).toEqual([0, `secretfile: change ${id} is rejected: it will not be applied\n`]);
     expect((await as(sys.users.bob, ["approve", id])).code).toBe(3);
     expect(await get("MERAKI_API_KEY")).toBe(before);
-    expect(() => statSync(pendingFile(id))).toThrow();
+    expect(filesOf(id)).toEqual([]);
     expect(everything()).not.toContain(v);
   });
 
@@ -153,7 +160,7 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
       names: ["SHORT_KEY"],
       allowed: false,
     });
-    expect(() => statSync(pendingFile(id))).toThrow();
+    expect(filesOf(id)).toEqual([]);
     expect(everything()).not.toContain(v);
   });
 
@@ -202,5 +209,46 @@ describe.skipIf(!isRoot)(`approval rules under real uids (${NEEDS_ROOT})`, { tim
     expect(await get("KILL_KEY")).toBe(v);
     expect(agent.auditLines().filter((l) => String(l.reason).startsWith(`applied change ${id}`))).toHaveLength(1);
     expect(everything()).not.toContain(v);
+  });
+
+  it("resolves the people of a change again at approval: a requester removed from the group voids it, an approver removed no longer counts", async () => {
+    const g = sys.groups.secops.name;
+    /** Runs gpasswd (root's user database tool), as an admin would to take someone out of the group or put them back. */
+    const gpasswd = (flag: "-a" | "-d", user: TestUser) => {
+      const r = spawnSync("gpasswd", [flag, user.name, g], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+    };
+    const v = value("gone-requester");
+    const { id } = await ask(sys.users.alice, "MERAKI_API_KEY", v);
+    const before = await get("MERAKI_API_KEY");
+    gpasswd("-d", sys.users.alice);
+    try {
+      const late = await as(sys.users.bob, ["approve", id]);
+      expect([late.code, late.stderr]).toEqual([
+        1,
+        expect.stringContaining(
+          `change ${id} is void: the requester ${sys.users.alice.name} (uid ${sys.users.alice.uid}) may no longer write MERAKI_API_KEY; nothing was applied`,
+        ),
+      ]);
+      expect(await get("MERAKI_API_KEY")).toBe(before);
+      expect(agent.auditLines().filter((l) => String(l.reason).startsWith(`voided change ${id}`))).toHaveLength(1);
+      expect(filesOf(id)).toEqual([]);
+    } finally {
+      gpasswd("-a", sys.users.alice);
+    }
+
+    // Needs three: alice asks, bob agrees, bob leaves the group; carol's approval is then the second, not the third.
+    const t = value("gone-approver");
+    const triple = await ask(sys.users.alice, "TRIPLE_KEY", t);
+    expect((await as(sys.users.bob, ["approve", triple.id])).code).toBe(0);
+    gpasswd("-d", sys.users.bob);
+    try {
+      const c = await as(sys.users.carol, ["approve", triple.id]);
+      expect([c.code, c.stderr]).toEqual([0, expect.stringMatching(/still needs 1 more of group:/)]);
+      expect(await get("TRIPLE_KEY")).not.toBe(t);
+    } finally {
+      gpasswd("-a", sys.users.bob);
+    }
+    expect((await as(sys.users.carol, ["reject", triple.id])).code).toBe(0);
   });
 });
