@@ -3,7 +3,8 @@
 // decision is audited before the answer leaves (a request whose audit line is not written fails); a change's intent
 // line is on disk before the store changes (a change whose line cannot be written is not made), its outcome follows;
 // values only ever go into the answer; a write of a reserved name is refused (exit 2) for every caller, before the
-// policy is asked; a change to a name an `approve` rule gives is held as a pending change (approvals.ts), not applied.
+// policy is asked; a change to a name an `approve` rule gives is held as a pending change (approvals.ts), not applied;
+// `update` changes no value, and is never held.
 
 import { AccessError, PendingError, SecretfileError, UsageError } from "../errors.js";
 import { decide, grantsAny, namedFor, readPatternsFor } from "../policy/evaluate.js";
@@ -14,6 +15,8 @@ import { checkDescription, checkExpires, checkValue } from "../store/names.js";
 import { historyKeep, setHistoryKeep } from "../store/history.js";
 import { checkWritableName, isReservedName } from "../store/reserved-names.js";
 import {
+  checkMetadataChange,
+  describeMetadataChange,
   getSecret,
   importSecrets,
   pickValues,
@@ -21,6 +24,7 @@ import {
   removeSecret,
   rollbackSecret,
   secretHistory,
+  updateSecret,
 } from "../store/operations.js";
 import type { Store } from "../store/store.js";
 import type { LastReads } from "../audit/last-read.js";
@@ -197,6 +201,22 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
           () => `${req.replace ? "replaced" : "added"}: ${reason}`,
         );
         return { ok: true, op: "add" };
+      }
+      case "update": {
+        // A secret's description, expiry or rotation period, never its value: an `approve` rule guards values (what a
+        // job receives), so it is not held; an expiry or a due rotation only makes `exec` warn.
+        checkWritableName(req.name);
+        const reason = await authorize("write", [req.name]);
+        const { v: _v, op: _op, name, ...asked } = req;
+        const checked = checkMetadataChange(name, asked);
+        const what = describeMetadataChange(checked);
+        await change(
+          [name],
+          `updating (${what}): ${reason}`,
+          (doc) => updateSecret(doc, name, checked, file),
+          () => `updated (${what}): ${reason}`,
+        );
+        return { ok: true, op: "update" };
       }
       case "exists": {
         // Whether `add` without --replace would be refused, asked before the value is typed: a writer learns as much

@@ -23,6 +23,7 @@ interface CommandModule {
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   init: () => import("./commands/init.js"),
   add: () => import("./commands/add.js"),
+  update: () => import("./commands/update.js"),
   get: () => import("./commands/get.js"),
   ls: () => import("./commands/ls.js"),
   rm: () => import("./commands/rm.js"),

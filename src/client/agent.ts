@@ -16,7 +16,7 @@ import {
 } from "../protocol/wire.js";
 import type { SecretInfo } from "../store/document.js";
 import type { History, Rollback } from "../store/history.js";
-import type { AddOptions, ImportResult } from "../store/operations.js";
+import type { AddOptions, ImportResult, MetadataChange } from "../store/operations.js";
 import type { ApproveResult, PendingInfo } from "../protocol/pending.js";
 import { errnoOf } from "../system/errno.js";
 import { errnoName, isNativeError, native, type Native } from "../system/native.js";
@@ -68,6 +68,10 @@ export class AgentBackend implements Backend {
   async holder(name: string): Promise<string | undefined> {
     const answer = expect(await this.ask({ v: 1, op: "exists", name }), "exists");
     return answer.exists ? answer.store : undefined;
+  }
+
+  async update(name: string, change: MetadataChange): Promise<void> {
+    expect(await this.ask({ v: 1, op: "update", name, ...change }), "update");
   }
 
   async remove(name: string): Promise<void> {

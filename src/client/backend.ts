@@ -10,7 +10,7 @@ import { SYSTEM_PATHS, systemHostMarker } from "../system/paths.js";
 import type { SecretInfo } from "../store/document.js";
 import type { Attention } from "../store/expiry.js";
 import type { History, Rollback } from "../store/history.js";
-import type { AddOptions, ImportResult } from "../store/operations.js";
+import type { AddOptions, ImportResult, MetadataChange } from "../store/operations.js";
 import type { ApproveResult, PendingInfo } from "../protocol/pending.js";
 
 /** The operations commands need; personal mode and the agent client both provide them. */
@@ -32,6 +32,12 @@ export interface Backend {
    * the agent it needs the right to write `name` (AccessError, 4), so a writer learns nothing `add` would not tell it.
    */
   holder(name: string): Promise<string | undefined>;
+  /**
+   * Changes the description, expiry or rotation period of `name`, never its value (nor `updated`, nor its history).
+   * Through the agent it needs the right to write `name` and is never held for approval. Throws UsageError (2),
+   * NotFoundError (3), AccessError (4).
+   */
+  update(name: string, change: MetadataChange): Promise<void>;
   /** Removes `name` and its history. Throws NotFoundError (3) when it does not exist. */
   remove(name: string): Promise<void>;
   /** Returns the versions of `name` with their dates, never a value. Throws NotFoundError (3), AccessError (4). */

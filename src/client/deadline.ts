@@ -39,6 +39,7 @@ export function agentTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
 export function isWrite(request: Request): boolean {
   return (
     request.op === "add" ||
+    request.op === "update" ||
     request.op === "rm" ||
     request.op === "rollback" ||
     request.op === "import" ||

@@ -15,7 +15,9 @@ import {
   rollbackSecret,
   secretHistory,
   type AddOptions,
+  updateSecret,
   type ImportResult,
+  type MetadataChange,
 } from "../store/operations.js";
 import { Store, storePaths } from "../store/store.js";
 import type { Backend, BackendHooks, SecretValues } from "./backend.js";
@@ -62,6 +64,11 @@ export class PersonalBackend implements Backend {
       throw err;
     }
     return Object.hasOwn((await store.read()).secrets, name) ? store.paths.store : undefined;
+  }
+
+  async update(name: string, change: MetadataChange): Promise<void> {
+    const store = await this.open();
+    await store.update((doc) => updateSecret(doc, name, change, store.paths.store), { onWait: this.hooks.onLockWait });
   }
 
   async remove(name: string): Promise<void> {

@@ -40,6 +40,14 @@ export type Request =
       expires?: string;
       rotateEvery?: number;
     }
+  | {
+      v: 1;
+      op: "update";
+      name: string;
+      description?: string | null;
+      expires?: string | null;
+      rotateEvery?: number | null;
+    }
   | { v: 1; op: "rm"; name: string }
   | { v: 1; op: "exists"; name: string }
   | { v: 1; op: "history"; name: string }
@@ -63,7 +71,7 @@ export type Answer =
       /** Asked for no names: the names a read rule gives the caller literally that the store does not hold. */
       missing?: string[];
     }
-  | { ok: true; op: "add" | "rm" }
+  | { ok: true; op: "add" | "update" | "rm" }
   | { ok: true; op: "exists"; exists: boolean; store: string }
   | { ok: true; op: "history"; versions: VersionInfo[]; keep: number }
   | ({ ok: true; op: "rollback" } & Rollback)
@@ -180,6 +188,30 @@ export function parseRequest(line: string): Request {
         expires: optionalString("expires"),
         rotateEvery: r.rotateEvery,
       };
+    }
+    case "update": {
+      // null clears a field; absent keeps it; at least one is given.
+      const clearable = <T>(key: string, ok: (v: unknown) => v is T, what: string): T | null | undefined => {
+        const v = r[key];
+        if (v === undefined || v === null || ok(v)) return v;
+        throw new UsageError(`"${key}" must be ${what}`);
+      };
+      const isString = (v: unknown): v is string => typeof v === "string";
+      const req: Request = {
+        v: 1,
+        op: "update",
+        name: name(),
+        description: clearable("description", isString, "a string or null"),
+        expires: clearable("expires", isString, "a string or null"),
+        rotateEvery: clearable(
+          "rotateEvery",
+          isRotateDays,
+          `a whole number of days from 1 to ${MAX_ROTATE_DAYS}, or null`,
+        ),
+      };
+      if (req.description === undefined && req.expires === undefined && req.rotateEvery === undefined)
+        throw new UsageError('"update" needs at least one of "description", "expires" and "rotateEvery"');
+      return req;
     }
     default:
       throw new UsageError(`unknown operation ${JSON.stringify(r.op)}`);

@@ -1,9 +1,10 @@
 // The changes and lookups a command makes on a store document, shared by personal mode and the agent.
 // Rules: errors name the secret and the store file, never a value; a missing name is NotFoundError (exit 3); a reserved
-// name (reserved-names.ts) is never written, by add, import or rollback, whoever asks (exit 2, the document unchanged).
+// name (reserved-names.ts) is never written (add, update, import, rollback), whoever asks (exit 2, nothing changed).
 
-import { ExistsError, NotFoundError } from "../errors.js";
+import { ExistsError, NotFoundError, UsageError } from "../errors.js";
 import { entryOf, setEntry, type Secret, type StoreDocument } from "./document.js";
+import { isRotateDays, MAX_ROTATE_DAYS } from "./expiry.js";
 import {
   forgetHistory,
   recordReplacement,
@@ -12,7 +13,7 @@ import {
   type History,
   type Rollback,
 } from "./history.js";
-import { checkName } from "./names.js";
+import { checkDescription, checkExpires, checkName } from "./names.js";
 import { checkWritableName } from "./reserved-names.js";
 
 /** What `add` may set besides the value. */
@@ -54,6 +55,70 @@ export function putSecret(doc: StoreDocument, name: string, value: string, opts:
   if (rotateEvery !== undefined) secret.rotateEvery = rotateEvery;
   if (old !== undefined) recordReplacement(doc, name, old, now);
   setEntry(doc.secrets, name, secret);
+}
+
+/** What `update` changes, never a value: a field given is set, null clears it, a field absent is kept. */
+export interface MetadataChange {
+  /** One line of text; null or "" clears it. */
+  description?: string | null;
+  /** A day or an ISO time (checkExpires); null: it never expires. */
+  expires?: string | null;
+  /** Days between rotations; null: not rotated on a schedule. */
+  rotateEvery?: number | null;
+}
+
+/**
+ * Returns `change` checked and normalized for the secret `name` (an expiry as checkExpires writes it, an empty
+ * description as null). Throws UsageError (exit 2) when it changes nothing or holds a bad description, date or period.
+ */
+export function checkMetadataChange(name: string, change: MetadataChange): MetadataChange {
+  const { description, expires, rotateEvery } = change;
+  if (description === undefined && expires === undefined && rotateEvery === undefined) {
+    throw new UsageError(`nothing to change for ${name}`, {
+      hint: `give --description TEXT, --expires DATE|never or --rotate-every PERIOD|never; the value changes only with \`secretfile add ${name} --replace\``,
+    });
+  }
+  if (rotateEvery !== undefined && rotateEvery !== null && !isRotateDays(rotateEvery)) {
+    throw new UsageError(`a rotation period is a whole number of days from 1 to ${MAX_ROTATE_DAYS}`, {
+      hint: "use a number of days or weeks, such as 90d or 12w, or never",
+    });
+  }
+  const out: MetadataChange = {};
+  if (description !== undefined)
+    out.description = description === null || description === "" ? null : checkDescription(description);
+  if (expires !== undefined) out.expires = expires === null ? null : checkExpires(expires);
+  if (rotateEvery !== undefined) out.rotateEvery = rotateEvery;
+  return out;
+}
+
+/**
+ * Changes the description, expiry or rotation period of `name` in `doc` as `change` says, never its value: `updated`
+ * (which the rotation clock counts from) and its history stay as they are, since metadata is not a value. Throws
+ * UsageError (exit 2) for a reserved name or a bad change, NotFoundError (exit 3) when `file` has no `name`.
+ */
+export function updateSecret(doc: StoreDocument, name: string, change: MetadataChange, file: string): void {
+  checkWritableName(checkName(name));
+  const checked = checkMetadataChange(name, change);
+  const { description, expires, rotateEvery, ...kept } = getSecret(doc, name, file);
+  const after = <T>(old: T | undefined, to: T | null | undefined) => (to === undefined ? old : (to ?? undefined));
+  const secret: Secret = kept;
+  const d = after(description, checked.description);
+  const e = after(expires, checked.expires);
+  const r = after(rotateEvery, checked.rotateEvery);
+  if (d !== undefined) secret.description = d;
+  if (e !== undefined) secret.expires = e;
+  if (r !== undefined) secret.rotateEvery = r;
+  setEntry(doc.secrets, name, secret);
+}
+
+/** Returns what `change` (as checkMetadataChange returns it) does, e.g. "expires 2027-03-31, description cleared". */
+export function describeMetadataChange(change: MetadataChange): string {
+  const parts: string[] = [];
+  if (change.description !== undefined) parts.push(`description ${change.description === null ? "cleared" : "set"}`);
+  if (change.expires !== undefined) parts.push(change.expires === null ? "no expiry" : `expires ${change.expires}`);
+  if (change.rotateEvery !== undefined)
+    parts.push(change.rotateEvery === null ? "no rotation period" : `rotation every ${change.rotateEvery} days`);
+  return parts.join(", ");
 }
 
 /** Returns the ExistsError (exit 1) of an `add` without --replace of `name`, which `file` holds already. */

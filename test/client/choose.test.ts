@@ -63,6 +63,7 @@ describe("SECRETFILE_TIMEOUT", () => {
 
   it("counts as writes the requests that change the store, and only those", () => {
     expect(isWrite({ v: 1, op: "add", name: "K", value: "v" })).toBe(true);
+    expect(isWrite({ v: 1, op: "update", name: "K", expires: null })).toBe(true);
     expect(isWrite({ v: 1, op: "settings", historyKeep: 3 })).toBe(true);
     expect(isWrite({ v: 1, op: "settings" })).toBe(false);
     expect(isWrite({ v: 1, op: "values" })).toBe(false);

@@ -187,3 +187,21 @@ export function runWithUmask(umask: string, args: string[], env: NodeJS.ProcessE
   });
   return collect(child, input);
 }
+
+/** Runs `secretfile ARGS` on a pseudo-terminal with `sb`'s environment (test/fixtures/tty-run.py types a value at a prompt). */
+export async function onTerminal(
+  sb: Sandbox,
+  args: string[],
+): Promise<{ out: string; code: number; prompted: boolean }> {
+  const child = spawn(
+    "python3",
+    [path.join(FIXTURES, "tty-run.py"), JSON.stringify([process.execPath, BIN, ...args])],
+    {
+      env: sb.env,
+      stdio: ["pipe", "pipe", "pipe"],
+    },
+  );
+  const r = await collect(child, "", 90_000);
+  if (r.code !== 0) throw new Error(`tty-run failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as { out: string; code: number; prompted: boolean };
+}

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { CorruptError } from "../../src/errors.js";
 import { errorFromAnswer } from "../../src/protocol/wire.js";
+import type { StoreDocument } from "../../src/store/document.js";
 import { isReservedName } from "../../src/store/reserved-names.js";
 import {
   cells,
@@ -150,6 +151,15 @@ describe("the role table, in-process against the agent's handler", () => {
     if (cell.expect !== "ok" || cell.op.asksOnly === true) expect(got.after).toBe(got.before);
     else if (writes) expect(got.after).not.toBe(got.before);
     if (cell.expect === "ok" && cell.op.id.startsWith("add")) expect(got.after).toContain(value);
+    if (cell.expect === "ok" && cell.op.id === "update") {
+      // Metadata only: the value, its dates and its history are as they were, the expiry and period as asked.
+      const was = JSON.parse(got.before) as StoreDocument;
+      const now = JSON.parse(got.after) as StoreDocument;
+      const { expires, rotateEvery, ...kept } = now.secrets[cell.name]!;
+      expect(kept).toEqual(was.secrets[cell.name]);
+      expect({ expires, rotateEvery }).toEqual({ expires: "2099-12-31", rotateEvery: 30 });
+      expect(now.history).toEqual(was.history);
+    }
 
     // No existence leak: the same request for the name's twin that does (not) exist gets the same bytes.
     const twin = partner(cell.kind);

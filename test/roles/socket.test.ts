@@ -1,6 +1,6 @@
 // The role table end to end, for the wiring: one row per role through bin/secretfile over a real agent socket, under
-// real uids (a supplementary group, a uid with no passwd entry, the service account itself), for get, ls, exec, add
-// and rm; each run checks the exit code the table owes, the agent's audit line for that pid, and that no value is
+// real uids (a supplementary group, a uid with no passwd entry, the service account itself), for get, ls, exec, add,
+// update and rm; each run checks the exit code the table owes, the agent's audit line for that pid, and that no value is
 // printed or logged but the one released. Root only (it makes users); skipped with the reason otherwise.
 
 import { createHash, randomBytes } from "node:crypto";
@@ -44,6 +44,7 @@ const STEPS: { id: string; kind?: Kind; argv: (name: string, probe: string) => s
   { id: "list", argv: () => ["ls", "--json"] },
   { id: "values (all)", argv: (_, probe) => ["exec", "--", NODE, probe, ...NAMES] },
   { id: "add", kind: "in-missing", argv: (name) => ["add", name] },
+  { id: "update", kind: "in", argv: (name) => ["update", name, "--expires", "2099-12-31", "--rotate-every", "30d"] },
   { id: "rm", kind: "in", argv: (name) => ["rm", name] },
 ];
 

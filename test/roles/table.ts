@@ -124,6 +124,14 @@ export const OPERATIONS: Operation[] = [
     writesReserved: true,
   },
   {
+    id: "update",
+    cli: "update NAME --expires DATE",
+    verb: "write",
+    request: (name) => ({ v: 1, op: "update", name, expires: "2099-12-31", rotateEvery: 30 }),
+    audited: one,
+    writesReserved: true,
+  },
+  {
     id: "exists",
     cli: "add NAME (asked before the prompt on a terminal)",
     verb: "write",
@@ -273,6 +281,19 @@ export const ROLES: Role[] = [
   },
 ];
 
+/** `rollback`'s cells (ROLES' order); `update` has the same but for approval holds. */
+const ROLLBACK = row(
+  "0 3 0 3 2",
+  "4 4 4 4 2",
+  "0 3 4 4 2",
+  "4 4 4 4 2",
+  "0 3 4 4 2",
+  "4 4 4 4 2",
+  "4 4 4 4 2",
+  "4 4 4 4 2",
+  "7 3 4 4 2",
+);
+
 /**
  * The cells, by operation then role: one digit for an operation without a name, else five (in, in-missing, out,
  * out-missing, reserved). 0 ok, 1 exists, 2 usage, 3 not found, 4 denied: the exit code the CLI gives for it.
@@ -327,6 +348,8 @@ const CELLS: Record<string, Record<RoleId, string>> = {
     "4 4 4 4 2",
     "7 7 4 4 2",
   ),
+  // A secret's metadata, never its value: refused and missing as a rollback is, and never held for approval.
+  update: { ...ROLLBACK, approver: "0 3 4 4 2" },
   exists: row(
     "0 0 0 0 0",
     "4 4 4 4 4",
@@ -360,17 +383,7 @@ const CELLS: Record<string, Record<RoleId, string>> = {
     "0 3 4 4 0",
     "0 3 4 4 0",
   ),
-  rollback: row(
-    "0 3 0 3 2",
-    "4 4 4 4 2",
-    "0 3 4 4 2",
-    "4 4 4 4 2",
-    "0 3 4 4 2",
-    "4 4 4 4 2",
-    "4 4 4 4 2",
-    "4 4 4 4 2",
-    "7 3 4 4 2",
-  ),
+  rollback: ROLLBACK,
   import: row(
     "1 0 1 0 2",
     "4 4 4 4 2",

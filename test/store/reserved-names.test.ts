@@ -8,7 +8,7 @@ import { ExitCode, UsageError } from "../../src/errors.js";
 import { buildKeySet, implicitVariables } from "../../src/exec/keyset.js";
 import { emptyDocument, setEntry, type StoreDocument } from "../../src/store/document.js";
 import { checkDescription } from "../../src/store/names.js";
-import { importSecrets, putSecret, rollbackSecret } from "../../src/store/operations.js";
+import { importSecrets, putSecret, rollbackSecret, updateSecret } from "../../src/store/operations.js";
 import { checkWritableName, isReservedName } from "../../src/store/reserved-names.js";
 import { checkLabel } from "../../src/store/recipient-entry.js";
 
@@ -121,7 +121,7 @@ describe("the reserved names", () => {
 
 describe("the store operations both modes share", () => {
   it.for(["PATH", "LD_PRELOAD", "PYTHONPATH", "NODE_OPTIONS", "BASH_ENV", "HTTPS_PROXY", "https_proxy"])(
-    "refuse %s for add, add --replace, import and rollback, changing nothing",
+    "refuse %s for add, add --replace, update, import and rollback, changing nothing",
     (name) => {
       const doc = docWith({ [name]: "old" });
       const before = JSON.stringify(doc);
@@ -140,6 +140,7 @@ describe("the store operations both modes share", () => {
       );
       expect(err.message).toContain(name);
       usage(() => rollbackSecret(doc, name, undefined, "store.age"));
+      usage(() => updateSecret(doc, name, { expires: "2099-01-01" }, "store.age"));
       expect(JSON.stringify(doc)).toBe(before);
     },
   );

@@ -3,18 +3,15 @@
 // Rules: a refusal is exit 2 naming the name and leaves the store's bytes as they were; an old store (written here with
 // the store API, as an older version could have) is still usable, its reserved names held back with a warning.
 
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BIN, collect } from "../../helpers/cli.js";
-import { FIXTURES, removeSandboxes, sandbox, type Sandbox } from "../../helpers/personal.js";
+import { FIXTURES, onTerminal, removeSandboxes, sandbox, type Sandbox } from "../../helpers/personal.js";
 import { setEntry } from "../../../src/store/document.js";
 import { Store, storePaths } from "../../../src/store/store.js";
 
 const ENV_PROBE = path.join(FIXTURES, "env-probe.mjs");
-const TTY_RUN = path.join(FIXTURES, "tty-run.py");
 const sha = (v: string) => ({
   sha256: createHash("sha256").update(v, "utf8").digest("hex"),
   bytes: Buffer.byteLength(v),
@@ -177,17 +174,6 @@ describe.concurrent("a writer's text in personal mode", { timeout: SLOW }, () =>
     expect((JSON.parse(json.stdout) as { program?: unknown }).program).toBe(record.program);
   });
 });
-
-/** Runs `secretfile ARGS` on a pseudo-terminal with the sandbox's environment. */
-async function onTerminal(sb: Sandbox, args: string[]): Promise<{ out: string; code: number; prompted: boolean }> {
-  const child = spawn("python3", [TTY_RUN, JSON.stringify([process.execPath, BIN, ...args])], {
-    env: sb.env,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  const r = await collect(child, "", 90_000);
-  if (r.code !== 0) throw new Error(`tty-run failed (${r.code}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as { out: string; code: number; prompted: boolean };
-}
 
 describe.concurrent("add on a terminal", { timeout: SLOW }, () => {
   it("refuses an existing name before it asks for the value", async () => {

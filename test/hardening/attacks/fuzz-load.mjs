@@ -63,6 +63,7 @@ const OPS = [
   "list",
   "values",
   "add",
+  "update",
   "rm",
   "history",
   "rollback",
