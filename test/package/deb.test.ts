@@ -138,13 +138,15 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     const before = ["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "etc/secretfile/policy"].map(
       sha,
     );
-    const again = inRoot(["secretfile", "setup", "--units-dir", "/lib/systemd/system"]);
+    // Without --units-dir: the package's CLI keeps the package's units, and writes none under /etc/systemd/system.
+    const again = inRoot(["secretfile", "setup"]);
     ok(again);
     expect(again.stderr).not.toMatch(/created|updated|fixed/);
     expect(
       ["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "etc/secretfile/policy"].map(sha),
     ).toEqual(before);
     expect(again.stderr).toContain("service secretfile start");
+    expect(existsSync(path.join(root, "etc/systemd/system/secretfile.service"))).toBe(false);
   });
 
   it("runs the agent through the init script: a locked-down job user gets its key, another user is refused", (ctx) => {
