@@ -16,7 +16,6 @@ import {
   OPERATIONS,
   outcomes,
   RESERVED,
-  reservedNamesEnforced,
   ROLES,
   STORE_NAMES,
   type Cell,
@@ -98,12 +97,7 @@ describe("a refusal owes nothing to the store's state", () => {
 });
 
 describe("the role table, in-process against the agent's handler", () => {
-  it.for(ALL.map((cell) => [cell.label, cell] as const))("%s", async ([, cell], ctx) => {
-    if (cell.pending && !reservedNamesEnforced) {
-      ctx.skip(
-        `owed once add, import and rollback refuse reserved names (src/store/reserved-names.ts): set reservedNamesEnforced in test/roles/table.ts`,
-      );
-    }
+  it.for(ALL.map((cell) => [cell.label, cell] as const))("%s", async ([, cell]) => {
     const value = fresh();
     const req = cell.op.request(cell.name, value);
     const got = await exchange(req, cell.role.id);

@@ -2,17 +2,7 @@
 // Rules: rendered from test/roles/table.ts alone, deterministically; security-md.test.ts checks SECURITY.md holds
 // exactly this between the markers (and rewrites it when SECRETFILE_WRITE_ROLE_TABLE=1).
 
-import {
-  EXIT,
-  KINDS,
-  OPERATIONS,
-  outcomes,
-  RESERVED,
-  reservedNamesEnforced,
-  ROLES,
-  RULES,
-  type Role,
-} from "./table.js";
+import { EXIT, OPERATIONS, outcomes, RESERVED, ROLES, RULES, type Role } from "./table.js";
 
 /** The markers around the generated part of SECURITY.md. */
 export const BEGIN =
@@ -31,11 +21,9 @@ function rulesOf(role: Role): string {
 }
 
 function cell(role: Role, op: (typeof OPERATIONS)[number]): string {
-  const got = outcomes(role, op).map((o, i) => {
-    const pending = op.writesReserved === true && KINDS[i] === "reserved" && !reservedNamesEnforced;
-    return `${EXIT[o]}${pending ? "*" : ""}`;
-  });
-  return got.join(" ");
+  return outcomes(role, op)
+    .map((o) => EXIT[o])
+    .join(" ");
 }
 
 /** Returns the Markdown between BEGIN and END (without them). */
@@ -64,10 +52,6 @@ export function renderRoleTable(): string {
       .map((r) => `${r.id}: ${r.gets.map(code).join(", ")}`)
       .join("; ")}), never a glob's, and root none: root names what its job needs.`,
   );
-  if (!reservedNamesEnforced)
-    out.push(
-      "A `*` marks a cell owed once add, import and rollback refuse reserved names; the tests skip it until then.",
-    );
   out.push("");
   out.push(`| operation | command | ${ROLES.map((r) => r.id).join(" | ")} |`);
   out.push(`| --- | --- | ${ROLES.map(() => "---").join(" | ")} |`);

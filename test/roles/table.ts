@@ -5,13 +5,6 @@
 import { ExitCode } from "../../src/errors.js";
 import type { Request } from "../../src/protocol/wire.js";
 
-/**
- * False until the names branch makes the agent refuse reserved names (src/store/reserved-names.ts) on add, import
- * and rollback: until then those cells are skipped with a reason and marked in SECURITY.md. Set it true when it lands.
- * (The brief called it `pendingReservedNames`.) Typed `boolean`, not `true`, so the checks that read it stay live.
- */
-export const reservedNamesEnforced: boolean = true;
-
 /** What the agent answers: ok, or the error code on the wire. */
 export type Outcome = "ok" | "exists" | "usage" | "not-found" | "denied" | "pending";
 
@@ -73,8 +66,6 @@ export interface Operation {
   request(name: string, value: string): Request;
   /** The audit line's `names` for a request about `name`, when allowed and when refused, by `role` (ping writes no line). */
   audited?: (name: string, allowed: boolean, role: RoleId) => string[];
-  /** The reserved-name cell of a write: its outcome is owed only once `reservedNamesEnforced`. */
-  writesReserved?: boolean;
   /** Authorized as a write, but only asks (`exists`): the store is left as it was. */
   asksOnly?: boolean;
 }
@@ -100,7 +91,7 @@ export const OPERATIONS: Operation[] = [
   { id: "get", cli: "get NAME", verb: "read", request: (name) => ({ v: 1, op: "get", name }), audited: one },
   {
     id: "values",
-    cli: "exec --only NAME (or --file, --map, --env-file)",
+    cli: "exec --only NAME (or --file, --map, --env-file, --render), render TEMPLATE",
     verb: "read",
     request: (name) => ({ v: 1, op: "values", names: [name] }),
     audited: one,
@@ -113,7 +104,6 @@ export const OPERATIONS: Operation[] = [
     verb: "write",
     request: (name, value) => ({ v: 1, op: "add", name, value }),
     audited: one,
-    writesReserved: true,
   },
   {
     id: "add --replace",
@@ -121,7 +111,6 @@ export const OPERATIONS: Operation[] = [
     verb: "write",
     request: (name, value) => ({ v: 1, op: "add", name, value, replace: true }),
     audited: one,
-    writesReserved: true,
   },
   {
     id: "update",
@@ -129,7 +118,6 @@ export const OPERATIONS: Operation[] = [
     verb: "write",
     request: (name) => ({ v: 1, op: "update", name, expires: "2099-12-31", rotateEvery: 30 }),
     audited: one,
-    writesReserved: true,
   },
   {
     id: "exists",
@@ -153,7 +141,6 @@ export const OPERATIONS: Operation[] = [
     verb: "write",
     request: (name) => ({ v: 1, op: "rollback", name }),
     audited: one,
-    writesReserved: true,
   },
   {
     id: "import",
@@ -161,7 +148,6 @@ export const OPERATIONS: Operation[] = [
     verb: "write",
     request: (name, value) => ({ v: 1, op: "import", secrets: [{ name, value }] }),
     audited: one,
-    writesReserved: true,
   },
   { id: "settings", cli: "history", request: () => ({ v: 1, op: "settings" }), audited: () => [] },
   {
@@ -416,8 +402,6 @@ export interface Cell {
   /** The name asked for (empty for an operation without one). */
   name: string;
   expect: Outcome;
-  /** Set when the outcome is owed only once reserved names are refused (`reservedNamesEnforced`). */
-  pending: boolean;
   /** e.g. `writer / add / in-missing (APP_GONE)`. */
   label: string;
 }
@@ -439,19 +423,17 @@ export function cells(): Cell[] {
     for (const role of ROLES) {
       const got = outcomes(role, op);
       if (op.verb === undefined) {
-        out.push({ role, op, name: "", expect: got[0]!, pending: false, label: `${role.id} / ${op.id}` });
+        out.push({ role, op, name: "", expect: got[0]!, label: `${role.id} / ${op.id}` });
         continue;
       }
       KINDS.forEach((kind, i) => {
         const name = role.names[op.verb!][kind];
-        const pending = kind === "reserved" && op.writesReserved === true;
         out.push({
           role,
           op,
           kind,
           name,
           expect: got[i]!,
-          pending,
           label: `${role.id} / ${op.id} / ${kind} (${name})`,
         });
       });
