@@ -2,6 +2,7 @@
 // Rules: root only; nothing existing is replaced or lost (identity, store and policy are kept, units rewritten only
 // when they differ), so running it twice changes nothing; no printing: each step is returned as an Action.
 
+import { realpathSync } from "node:fs";
 import { lstat } from "node:fs/promises";
 import path from "node:path";
 import { AccessError } from "../errors.js";
@@ -63,7 +64,12 @@ export async function setup(opts: SetupOptions): Promise<Action[]> {
   const log = new ActionLog(opts.onAction);
 
   // Everything that can refuse is checked before anything is changed.
-  const check = inspectAccount(user, { adopt: opts.adoptUser === true, stateDir: paths.dir, ownState: stateEntry });
+  const check = inspectAccount(user, {
+    adopt: opts.adoptUser === true,
+    stateDir: paths.dir,
+    ownState: stateEntry,
+    agent: { ownFolders: folders(paths, undefined).map((f) => f.dir), agentNode: realPath(opts.run.node) },
+  });
   for (const folder of [...folders(paths, check.existing), ...extraFolders(unitsDir, credential)])
     await planFolder(folder.dir, folder.want, folder.what, folder.own);
   await checkExistingPolicy(paths.policy);
@@ -136,6 +142,15 @@ async function prepareState(account: Account, paths: AgentPaths, opts: SetupOpti
     );
   } else if (state.identity === "created")
     log.add("next", `back up ${files.identity} somewhere safe: without it the store cannot be decrypted`);
+}
+
+// The path with every link resolved (how /proc/PID/exe names a program), or as it is when that fails.
+function realPath(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
 }
 
 function absolute(p: AgentPaths): AgentPaths {

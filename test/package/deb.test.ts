@@ -180,8 +180,17 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
       "API_KEY",
     ]);
     expect({ status: other.status, stdout: other.stdout }).toEqual({ status: 4, stdout: "" });
+    // The service account's links in its own folders, at the names an init script could use, change nothing of root's.
+    const svc = ["setpriv", "--reuid=secretfile", "--regid=secretfile", "--init-groups"];
+    for (const link of ["/var/log/secretfile/agent.log", "/run/secretfile/agent.pid"])
+      ok(inRoot([...svc, "ln", "-s", "/etc/ld.so.preload", link]));
     ok(inRoot(["service", "secretfile", "restart"], 60_000));
     ok(inRoot(["service", "secretfile", "status"]));
+    expect(existsSync(path.join(root, "etc/ld.so.preload"))).toBe(false);
+    expect(ok(inRoot(["stat", "-c", "%U %a", "/var/log/secretfile-agent.log", "/run/secretfile.pid"]))).toMatch(
+      /^root 6[40]0\nroot 6[40]0\n$/,
+    );
+    expect(ok(inRoot(["cat", "/var/log/secretfile-agent.log"]))).toMatch(/continues from sha256 [0-9a-f]{64}/);
     expect(ok(inRoot(["setpriv", "--reuid=sfjob", "--regid=sfjob", "--init-groups", ...job]))).toBe("got 11\n");
   });
 
@@ -189,7 +198,7 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     if (rootWhy !== undefined) ctx.skip(rootWhy);
     const kept = ["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "etc/secretfile/policy"];
     const before = kept.map(sha);
-    const pid = readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim();
+    const pid = readFileSync(path.join(root, "run/secretfile.pid"), "utf8").trim();
     // While it upgrades: a job that read its key before and uses it after, and a request every 100 ms (both as sfjob).
     const asJob = `setpriv --reuid=sfjob --regid=sfjob --init-groups env -i PATH=/usr/bin:/bin`;
     const during = [
@@ -214,7 +223,7 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     expect(kept.map(sha)).toEqual(before);
     // invoke-rc.d restarts nothing in a chroot: the old agent still serves; restart it as postinst would on a host.
     ok(inRoot(["service", "secretfile", "restart"], 60_000));
-    expect(readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim()).not.toBe(pid);
+    expect(readFileSync(path.join(root, "run/secretfile.pid"), "utf8").trim()).not.toBe(pid);
     pause(1_000);
     ok(inRoot(["touch", "/tmp/upgrade-done"]));
     for (const rc of ["root/job.rc", "root/loop.rc"]) {
@@ -266,7 +275,8 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
       "etc/init.d/secretfile",
       "etc/default/secretfile",
       "run/secretfile",
-      "var/log/secretfile/agent.log",
+      "var/log/secretfile-agent.log",
+      "run/secretfile.pid",
       "usr/bin/secretfile",
     ]) {
       expect(existsSync(path.join(root, gone)), gone).toBe(false);
