@@ -52,7 +52,7 @@ function some(items: string[]): string {
   return items.slice(0, 3).join(", ") + more;
 }
 
-// `pid NAME` of each process whose real, effective, saved or file-system uid is `uid`, but the agent's own.
+// `pid NAME` of each running process whose real, effective, saved or file-system uid is `uid`, but the agent's own.
 function processesOf(uid: number, agentNode: string, proc: string): string[] {
   const found: string[] = [];
   for (const pid of list(proc).filter((e) => /^\d+$/.test(e))) {
@@ -62,6 +62,8 @@ function processesOf(uid: number, agentNode: string, proc: string): string[] {
       ?.split(/\s+/)
       .map(Number);
     if (uids === undefined || !uids.includes(uid)) continue;
+    // A zombie has ended: it runs nothing (an init that reaps late leaves the agent's own for a while).
+    if (/^State:\s+[ZX]/m.test(status ?? "")) continue;
     if (exe(path.join(proc, pid, "exe")) === agentNode) continue;
     const name = /^Name:\s+(.*)$/m.exec(status ?? "")?.[1] ?? "?";
     found.push(`pid ${pid} ${name}`);

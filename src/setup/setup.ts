@@ -17,7 +17,7 @@ import { sealedRecipient, sealIdentity } from "./seal.js";
 import { checkExistingPolicy, ensurePolicy } from "./policy-file.js";
 import { prepareStateAs, type Launcher } from "./state.js";
 import { installUnits, start, SYSTEM_UNITS_DIR } from "./systemd.js";
-import { checkUnitPath, renderUnits } from "./units.js";
+import { checkUnitPath, renderUnits, UNIT_NAMES } from "./units.js";
 
 /** What setup needs: every path, so tests can set up into a temporary root. */
 export interface SetupOptions {
@@ -68,7 +68,11 @@ export async function setup(opts: SetupOptions): Promise<Action[]> {
     adopt: opts.adoptUser === true,
     stateDir: paths.dir,
     ownState: stateEntry,
-    agent: { ownFolders: folders(paths, undefined).map((f) => f.dir), agentNode: realPath(opts.run.node) },
+    agent: {
+      // systemd hands the running agent its credentials (the sealed identity) in a folder it may give the account.
+      ownFolders: [...folders(paths, undefined).map((f) => f.dir), `/run/credentials/${UNIT_NAMES.service}`],
+      agentNode: realPath(opts.run.node),
+    },
   });
   for (const folder of [...folders(paths, check.existing), ...extraFolders(unitsDir, credential)])
     await planFolder(folder.dir, folder.want, folder.what, folder.own);
@@ -107,7 +111,12 @@ async function prepareState(account: Account, paths: AgentPaths, opts: SetupOpti
   const seal =
     opts.seal === undefined
       ? undefined
-      : { ...opts.seal, credential: path.resolve(opts.seal.credential), identity: files.identity };
+      : {
+          ...opts.seal,
+          credential: path.resolve(opts.seal.credential),
+          identity: files.identity,
+          owner: account.uid,
+        };
   if (seal !== undefined && (await lstatOrNull(files.identity)) === null && (await lstatOrNull(files.store)) !== null) {
     // Sealed by an earlier run: identity.txt is gone on purpose, and the credential must still open.
     const recipient = await sealedRecipient(seal.credential, seal.systemdCreds);
