@@ -5,12 +5,14 @@ import { ALL } from "./test/helpers/tier.js";
 /**
  * Left out of the fast tier (`npm test`), run by `npm run test:all` (SECRETFILE_TEST_TIER=all, what CI runs): the
  * tests of a whole installed system, each a minute of waiting or booting rather than of checking — a real cron's next
- * minute, a Debian chroot with the package, the package and the units under a real systemd.
+ * minute, a Debian chroot with the package, the package and the units under a real systemd, README's quick starts.
  */
 const WHOLE_SYSTEM = [
   "test/e2e/system/cron.test.ts",
   "test/package/deb.test.ts",
   "test/package/systemd.test.ts",
+  "test/readme/laptop.test.ts",
+  "test/readme/server.test.ts",
   "test/systemd/systemd.test.ts",
 ];
 

@@ -3,7 +3,7 @@
 
 Run it as its cron line or systemd unit does:
 
-    secretfile exec --only REPORT_API_KEY -- /usr/bin/python3 /opt/jobs/report.py
+    secretfile exec --only MERAKI_API_KEY -- /usr/bin/python3 /opt/jobs/report.py
 
 The job never knows secretfile exists: os.environ holds the key for as long as the job runs, and nothing is
 written to disk. To prove the right key arrived without showing it, the job prints the first 12 hex digits of
@@ -16,7 +16,7 @@ import os
 import sys
 import urllib.request
 
-KEY_NAME = "REPORT_API_KEY"
+KEY_NAME = "MERAKI_API_KEY"
 
 
 def main(argv):

@@ -324,9 +324,11 @@ napi_value spawn_job(napi_env env, napi_callback_info info) {
       pthread_attr_t attr;
       pthread_attr_init(&attr);
       pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      /* Read before the thread starts: it frees the job when the job ends, which may be before pthread_create returns. */
+      pid_t pid = job->pid;
       int r = pthread_create(&thread, &attr, watch, job);
       pthread_attr_destroy(&attr);
-      if (r == 0) return addon_int(env, job->pid);
+      if (r == 0) return addon_int(env, pid);
       napi_release_threadsafe_function(job->on_event, napi_tsfn_abort);
     }
     /* Started but cannot be watched: it must not run unwatched. */

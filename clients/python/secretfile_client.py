@@ -6,7 +6,7 @@ is for a long-running Python program that asks the agent itself, when it needs a
     import secretfile_client
 
     key = secretfile_client.get("MERAKI_API_KEY")      # one value, a str
-    keys = secretfile_client.get_all()                 # {name: value} of every secret you may read
+    keys = secretfile_client.get_all()                 # {name: value} of the names the policy writes out for you
     keys = secretfile_client.get_all(["A_KEY", "B_KEY"])
 
 The agent decides who you are from the kernel (SO_PEERCRED), checks its policy, and writes every answer to its
@@ -74,7 +74,8 @@ def get(name, socket_path=None, timeout=10.0):
 
 
 def get_all(names=None, socket_path=None, timeout=10.0):
-    """Returns {name: value} for ``names`` (a list), or for every secret this user may read when None.
+    """Returns {name: value} for ``names`` (a list), or when None for the names the policy writes out for this user
+    (a glob's names only when asked for by name).
 
     Asking for a name you may not read raises Denied for the whole request: nothing is returned.
     """

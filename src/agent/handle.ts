@@ -5,8 +5,8 @@
 // values only ever go into the answer; a write of a reserved name is refused (exit 2) for every caller, before the
 // policy is asked; a change to a name an `approve` rule gives is held as a pending change (approvals.ts), not applied.
 
-import { AccessError, PendingError, SecretfileError } from "../errors.js";
-import { decide, grantsAny } from "../policy/evaluate.js";
+import { AccessError, PendingError, SecretfileError, UsageError } from "../errors.js";
+import { decide, grantsAny, namedFor, readPatternsFor } from "../policy/evaluate.js";
 import type { Verb } from "../policy/parse.js";
 import { listSecrets, type StoreDocument } from "../store/document.js";
 import { attentionOf } from "../store/expiry.js";
@@ -84,6 +84,28 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
   };
 
   /**
+   * The names a job that asked for none receives: those a read rule gives the caller literally. A caller no read rule
+   * names is refused (exit 4); one whose rules name only globs, or root with none naming it, is told to name them
+   * (exit 2): a glob, and root's override, grant the right to ask, never to receive unasked.
+   */
+  const namedOnly = async (): Promise<string[]> => {
+    await readable([]); // as for list: refused before the store is read
+    const listed = namedFor(policy, caller);
+    if (listed.length > 0) return listed;
+    const globs = readPatternsFor(policy, caller);
+    await audit(["*"], [], false, "asked for no name, and no read rule names one literally");
+    throw new UsageError(
+      `${describe(caller)} asked for no secret by name, and no read rule of ${ctx.policy.file} names one for it literally` +
+        (globs.length === 0 ? "" : ` (its rules give ${globs.join(" ")} only to ask for by name)`),
+      {
+        hint:
+          "name the keys the job needs: `secretfile exec --only NAME,... -- COMMAND` (or --map, --env-file); " +
+          "a job is given unasked only the names a read rule writes out for its user",
+      },
+    );
+  };
+
+  /**
    * Makes a change: its intent line (`doing`) on disk first, then the change, then its outcome line (`done`). A change
    * whose intent cannot be written is not made (FailureError); a failed change gets its outcome line in the catch
    * below; an outcome line that cannot be written after the change was made does not undo it (the intent stands).
@@ -123,17 +145,24 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
         return { ok: true, op: "list", secrets: ctx.lastRead.annotate(secrets) };
       }
       case "values": {
-        const reason = req.names === undefined ? "every readable name" : await authorize("read", req.names);
-        if (req.names === undefined) await readable([]); // as for list: refused before the store is read
+        // Without names: the names a read rule gives the caller literally (namedFor), never every readable one.
+        const listed = req.names === undefined ? await namedOnly() : undefined;
+        const reason =
+          listed === undefined ? await authorize("read", req.names!) : "the names a read rule gives by name";
         const doc = await ctx.read();
-        const names = req.names ?? (await readable(Object.keys(doc.secrets).sort()));
+        const names = req.names ?? listed!.filter((n) => Object.hasOwn(doc.secrets, n));
+        const missing = listed?.filter((n) => !Object.hasOwn(doc.secrets, n)) ?? [];
         const values = Object.fromEntries(pickValues(doc, names, file));
         const expiring = attentionOf(doc.secrets, names, new Date());
         const time = await audit(req.names ?? ["*"], names, true, reason);
         ctx.lastRead.note(names, caller, time);
-        return Object.keys(expiring).length === 0
-          ? { ok: true, op: "values", values }
-          : { ok: true, op: "values", values, expiring };
+        return {
+          ok: true,
+          op: "values",
+          values,
+          ...(Object.keys(expiring).length === 0 ? {} : { expiring }),
+          ...(missing.length === 0 ? {} : { missing }),
+        };
       }
       case "add": {
         checkWritableName(req.name);

@@ -58,7 +58,7 @@ export class AgentBackend implements Backend {
       await this.ask(names === undefined ? { v: 1, op: "values" } : { v: 1, op: "values", names }),
       "values",
     );
-    return { values: new Map(Object.entries(answer.values)), expiring: answer.expiring ?? {} };
+    return { values: new Map(Object.entries(answer.values)), expiring: answer.expiring ?? {}, missing: answer.missing };
   }
 
   async add(name: string, value: string, opts: AddOptions): Promise<void> {

@@ -20,8 +20,9 @@ export interface Backend {
   /** Returns the metadata of every secret the caller may see. */
   list(): Promise<SecretInfo[]>;
   /**
-   * Returns the values of `names`, or of every secret the caller may read when undefined, and which of them
-   * are expired or due for rotation. Throws NotFoundError (3) or AccessError (4) naming the first bad name.
+   * Returns the values of `names`, and which of them are expired or due for rotation. Without names: in personal mode
+   * every secret of the caller's own store; through the agent the names a read rule gives the caller literally
+   * (UsageError, 2, when none does). Throws NotFoundError (3) or AccessError (4) naming the first bad name.
    */
   values(names: string[] | undefined): Promise<SecretValues>;
   /** Adds or replaces `name`. */
@@ -53,6 +54,8 @@ export interface Backend {
 export interface SecretValues {
   values: Map<string, string>;
   expiring: Record<string, Attention>;
+  /** Asked for no names: the names given by the policy that the store does not hold (absent: none). */
+  missing?: string[];
 }
 
 /** Where the CLI gets its secrets, and why. */

@@ -10,6 +10,7 @@ import { START_AGENT } from "../client/unreachable.js";
 import { SYSTEM_PATHS } from "../system/paths.js";
 import { AccessError, SecretfileError } from "../errors.js";
 import { loadPolicyFile } from "../policy/load.js";
+import { unknownSubjects } from "../policy/subjects.js";
 import { IDENTITY_MODE } from "../store/identity.js";
 import { storePaths } from "../store/store.js";
 import { fail, info, ok, shellQuote, sudo, warn, type Finding } from "./finding.js";
@@ -98,9 +99,14 @@ async function checkPolicy(file: string): Promise<Finding[]> {
   if (found.some((f) => f.status === "fail")) return found;
   try {
     const policy = await loadPolicyFile(file);
+    const edit = `${process.getuid?.() === 0 ? "editor" : "sudoedit"} ${q} && secretfile policy check ${q}`;
     return [
       ...found,
       ok(`the policy ${file} loads: ${policy.rules.length} rule${policy.rules.length === 1 ? "" : "s"}`),
+      // A misspelt or not yet made account grants nothing, silently: worth a line, not a failure.
+      ...unknownSubjects(policy).map((w) =>
+        warn(`${file}:${w.line}: ${w.message}: the rule grants nothing`, `make the account, or correct it: ${edit}`),
+      ),
     ];
   } catch (err) {
     if (!(err instanceof SecretfileError)) throw err;

@@ -18,8 +18,9 @@ const HINT =
   "change or remove that line: the file is read as dotenv reads it, VAR=secretfile:NAME takes NAME from the store, and names must be environment-safe and not reserved, values at most 64 KiB";
 
 /**
- * Reads and parses the env file `file`. Throws UsageError (exit 2) when it cannot be read, is not UTF-8 text,
- * or has a refused line (the message names `file` and the line number).
+ * Reads and parses the env file `file`. Throws AccessError (exit 4) when it is a symlink, UsageError (exit 2) when it
+ * cannot be read, is not a regular file (a FIFO is refused, never waited on), is not UTF-8 text, or has a refused line
+ * (the message names `file` and the line number).
  */
 export function readEnvFile(file: string): EnvEntry[] {
   return parseEnvFile(readDotenvFile(file), file);

@@ -1,8 +1,8 @@
 // Which secrets a job gets, and under which names: --only, --map, --env-file and --file combined into one key set.
-// Rules: with none of them the job gets every readable secret under its own name, except a reserved name
-// (reserved-names.ts) and a variable the job inherits already; with any of them, exactly what they name and nothing
-// else, a reserved variable only when the reader names it as one (--map, VAR=…); a variable bound twice to different
-// things is a usage error naming both.
+// Rules: with none of them the job gets the backend's list under its own names (the caller's own store, or the names
+// the policy writes out for it), except a reserved name (reserved-names.ts) and a variable the job inherits already;
+// with any of them, exactly what they name and nothing else, a reserved variable only when the reader names it as one
+// (--map, VAR=…); a variable bound twice to different things is a usage error naming both.
 
 import { UsageError } from "../errors.js";
 import { checkName, isValidName } from "../store/names.js";
@@ -37,7 +37,8 @@ export interface KeySetRequest {
 }
 
 /**
- * Returns the job's key set, or undefined when nothing selects secrets (the job then gets every readable one).
+ * Returns the job's key set, or undefined when nothing selects secrets (the job then gets the backend's list:
+ * implicitVariables).
  * Throws UsageError (exit 2) for a bad name or pair, or a variable bound twice to different things.
  */
 export function buildKeySet(req: KeySetRequest): KeySet | undefined {
@@ -119,7 +120,7 @@ export interface Withheld {
 }
 
 /**
- * Returns the variables a job gets when nothing selects secrets: every secret of `values` under its own name, but for
+ * Returns the variables a job gets when nothing selects secrets: each secret of `values` under its own name, but for
  * the reserved names and the variables the job inherits already in `inherited` (the reader's own wins), which are
  * returned as `withheld`, sorted, for a warning. When none is withheld, `variables` is `values` itself (with 10,000
  * secrets a copy costs a start about 2 ms).

@@ -54,6 +54,25 @@ export function readableNames(policy: Policy, caller: Caller, names: string[]): 
   return names.filter((name) => decide(policy, caller, "read", name).allowed);
 }
 
+/**
+ * Returns the patterns of the `read` rules whose subject is the caller, in file order, each once. root's override is
+ * not a rule: only a rule naming root (`user:root`, `uid:0`, a group of root's) gives root patterns. Never throws.
+ */
+export function readPatternsFor(policy: Policy, caller: Caller): string[] {
+  const patterns = new Set<string>();
+  for (const rule of policy.rules)
+    if (rule.verb === "read" && subjectMatches(rule.who, caller)) for (const p of rule.patterns) patterns.add(p);
+  return [...patterns];
+}
+
+/**
+ * Returns the names the `read` rules give the caller literally (a pattern without `*` or `?`), sorted: what a job
+ * that asked for no name receives. A glob grants the right to ask by name, never to receive unasked. Never throws.
+ */
+export function namedFor(policy: Policy, caller: Caller): string[] {
+  return readPatternsFor(policy, caller).filter(isValidName).sort();
+}
+
 /** Returns true when root is asking or some `verb` rule names the caller (whatever its names). Never throws. */
 export function grantsAny(policy: Policy, caller: Caller, verb: Verb): boolean {
   return caller.uid === 0 || policy.rules.some((rule) => rule.verb === verb && subjectMatches(rule.who, caller));

@@ -55,7 +55,14 @@ export type Answer =
   | { ok: true; op: "ping"; agent: string; version: number }
   | { ok: true; op: "get"; value: string }
   | { ok: true; op: "list"; secrets: SecretInfo[] }
-  | { ok: true; op: "values"; values: Record<string, string>; expiring?: Record<string, Attention> }
+  | {
+      ok: true;
+      op: "values";
+      values: Record<string, string>;
+      expiring?: Record<string, Attention>;
+      /** Asked for no names: the names a read rule gives the caller literally that the store does not hold. */
+      missing?: string[];
+    }
   | { ok: true; op: "add" | "rm" }
   | { ok: true; op: "exists"; exists: boolean; store: string }
   | { ok: true; op: "history"; versions: VersionInfo[]; keep: number }

@@ -32,7 +32,7 @@ export async function loadRenders(specs: readonly string[]): Promise<{ renders: 
       });
     }
     if (renders.some((r) => r.variable === variable)) throw new UsageError(`--render gives ${variable} twice`);
-    const template = parseTemplate(await readTemplate(source), source);
+    const template = parseTemplate(readTemplate(source), source);
     template.names.forEach((n) => names.add(n));
     renders.push({
       variable,

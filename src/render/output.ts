@@ -1,11 +1,12 @@
 // Where a rendered template goes: a file replaced atomically with its final mode, never through a symlink.
-// Rules: the template is read whole (a size limit, no FIFO hang); the output is a regular file or nothing yet, replaced
-// by rename (src/store/atomic.ts), so a reader sees the old or the new file; the mode is 0600 unless asked.
+// Rules: the template is read whole, never through a symlink or from a FIFO (src/system/named-file.ts); the output is
+// a regular file or nothing yet, replaced by rename (src/store/atomic.ts), so a reader sees the old or the new file.
 
-import { constants, promises as fs } from "node:fs";
+import { promises as fs } from "node:fs";
 import { AccessError, FailureError, UsageError } from "../errors.js";
 import { replaceFile } from "../store/atomic.js";
 import { errnoOf } from "../system/errno.js";
+import { readNamedFile } from "../system/named-file.js";
 
 /** The largest template accepted, in bytes. */
 export const MAX_TEMPLATE_BYTES = 1024 * 1024;
@@ -22,23 +23,12 @@ export function parseMode(text: string): number {
   return parseInt(text, 8);
 }
 
-/** Returns the text of the template `file` (UTF-8). Throws UsageError (2) when it cannot be read or is too large. */
-export async function readTemplate(file: string): Promise<string> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (err) {
-    throw new UsageError(`cannot read the template ${file}: ${errnoOf(err) ?? String(err)}`, { cause: err });
-  }
-  try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new UsageError(`the template ${file} is not a regular file`);
-    if (st.size > MAX_TEMPLATE_BYTES)
-      throw new UsageError(`the template ${file} is ${st.size} bytes, more than the ${MAX_TEMPLATE_BYTES} allowed`);
-    return await handle.readFile("utf8");
-  } finally {
-    await handle.close();
-  }
+/**
+ * Returns the text of the template `file` (UTF-8). Throws AccessError (4) when it is a symlink, UsageError (2) when it
+ * cannot be read, is not a regular file (a FIFO is refused, never waited on) or is too large.
+ */
+export function readTemplate(file: string): string {
+  return readNamedFile(file, "template", MAX_TEMPLATE_BYTES);
 }
 
 /**

@@ -1,6 +1,7 @@
 // Templates with secret references: `((secretfile:NAME))` or `((secretfile:NAME|FILTER))`, escaped as `\((secretfile:`.
 // Rules: the syntax clashes with none of INI, YAML, JSON, TOML, shell or Jinja (docs/render.md says why); anything that
-// starts like a reference but is not one is an error naming its line, never left in the output; no value in a message.
+// starts like a reference but is not one is an error naming its line, never left in the output; a value (a writer's
+// text) never changes the file's lines unless the template asks for that with `|raw`; no value in a message.
 
 import { UsageError } from "../errors.js";
 import { isValidName } from "../store/names.js";
@@ -8,17 +9,24 @@ import { isValidName } from "../store/names.js";
 /** What opens a reference. */
 export const OPEN = "((secretfile:";
 /** The filters a reference may name: how the value is written. */
-export const FILTERS = ["json", "sh"] as const;
+export const FILTERS = ["json", "sh", "raw"] as const;
 export type Filter = (typeof FILTERS)[number];
 
 /** One piece of a parsed template: text as it is, or a reference to a secret. */
 export type Part = { text: string } | { name: string; filter: Filter | undefined; line: number };
 
-/** A parsed template: its pieces and the secret names it uses, each once, in the order first used. */
+/** A parsed template: the file it came from (for messages), its pieces, and the names it uses, once each, in order. */
 export interface Template {
+  file: string;
   parts: Part[];
   names: string[];
 }
+
+/**
+ * What a value written without a filter may not hold: a control character (C0, DEL, C1: line feed, carriage return,
+ * form feed, vertical tab, NEL, ...) or a line or paragraph separator, the characters some reader counts as a line end.
+ */
+const LINE_BREAKING = /[\p{Cc}\u2028\u2029]/u;
 
 const REFERENCE = /^\(\(secretfile:([^()|\s]*)(?:\|([^()\s]*))?\)\)/;
 
@@ -54,7 +62,7 @@ export function parseTemplate(text: string, file: string): Template {
     }
     if (filter !== undefined && !(FILTERS as readonly string[]).includes(filter)) {
       throw new UsageError(`${file}:${line}: unknown filter ${JSON.stringify(filter.slice(0, 40))} for ${name}`, {
-        hint: `the filters are: ${FILTERS.join(", ")} (json: a quoted JSON, YAML or TOML string; sh: a quoted shell word)`,
+        hint: `the filters are: ${FILTERS.join(", ")} (json: a quoted JSON, YAML or TOML string; sh: a quoted shell word; raw: the value as it is, line breaks included)`,
       });
     }
     parts.push({ text: literal + text.slice(from, at) }, { name, filter: filter as Filter | undefined, line });
@@ -63,10 +71,15 @@ export function parseTemplate(text: string, file: string): Template {
     from = at + m[0].length;
   }
   parts.push({ text: literal + text.slice(from) });
-  return { parts: parts.filter((p) => !("text" in p) || p.text !== ""), names: [...names] };
+  return { file, parts: parts.filter((p) => !("text" in p) || p.text !== ""), names: [...names] };
 }
 
-/** Returns the template with each reference replaced by its value from `values`, filtered. Throws if one is missing. */
+/**
+ * Returns the template with each reference replaced by its value from `values`, filtered. Throws UsageError (2) naming
+ * the template, line and secret (never the value) when a reference without a filter meets a value that holds a control
+ * character or a line separator: written as it is, it could add lines (an INI section, a YAML key) to the file.
+ * Throws Error if a value is missing.
+ */
 export function renderTemplate(t: Template, values: Map<string, string>): string {
   let out = "";
   for (const p of t.parts) {
@@ -74,15 +87,26 @@ export function renderTemplate(t: Template, values: Map<string, string>): string
     else {
       const value = values.get(p.name);
       if (value === undefined) throw new Error(`no value for ${p.name}`);
+      if (p.filter === undefined && LINE_BREAKING.test(value)) throw lineBreaking(t.file, p.line, p.name);
       out += applyFilter(value, p.filter);
     }
   }
   return out;
 }
 
+function lineBreaking(file: string, line: number, name: string): UsageError {
+  return new UsageError(
+    `${file}:${line}: the value of ${name} holds a line break or another control character, which a reference without a filter does not write`,
+    {
+      hint: `escape it for the format: ((secretfile:${name}|json)) in a JSON, YAML or TOML file, |sh in a shell file; or write ((secretfile:${name}|raw)) where the file's reader takes any text, line breaks included (a PEM key alone in its file)`,
+    },
+  );
+}
+
 /**
- * Returns `value` as the filter writes it: as it is; `json`: a double-quoted string that is valid JSON, YAML and TOML
- * (control characters, DEL, C1, U+2028/2029 and the BOM escaped); `sh`: one single-quoted POSIX shell word.
+ * Returns `value` as the filter writes it: as it is (no filter, checked by renderTemplate, or `raw`); `json`: a
+ * double-quoted string that is valid JSON, YAML and TOML (control characters, DEL, C1, U+2028/2029 and the BOM
+ * escaped); `sh`: one single-quoted POSIX shell word.
  */
 export function applyFilter(value: string, filter: Filter | undefined): string {
   if (filter === "json")

@@ -15,7 +15,8 @@ export function policyTemplate(file: string): string {
 #   secretfile policy check ${file}
 #
 # verb   who                 secret names (globs allowed: * and ?)
-#   read   lets get, exec and ls see those names
+#   read   lets get, exec and ls see those names (a glob lets a job ask for a name by
+#          name; a plain \`secretfile exec\` gets only the names a rule writes out)
 #   write  lets add, rm and add --replace change them, without reading them
 #   who is user:NAME, group:NAME (primary or supplementary), uid:N or gid:N; or, for read only,
 #   unit:NAME (a systemd unit, globs allowed, given the secret through LoadCredential=)

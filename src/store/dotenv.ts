@@ -2,12 +2,11 @@
 // rules on top. Rules: a value is never changed; a name that is not environment-safe or is reserved, a value over 64 KiB
 // or holding a NUL, a long stretch of blank lines, refuses the whole file (exit 2), naming the line, never a value.
 
-import { readFileSync } from "node:fs";
 import dotenv from "dotenv";
 import { UsageError } from "../errors.js";
 import { isValidName, MAX_NAME_LENGTH, MAX_VALUE_BYTES } from "./names.js";
 import { checkWritableName } from "./reserved-names.js";
-import { errnoOf } from "../system/errno.js";
+import { readNamedFile } from "../system/named-file.js";
 
 /** The largest .env file read, in bytes. */
 export const MAX_ENV_FILE_BYTES = 1024 * 1024;
@@ -38,32 +37,12 @@ export interface DotenvRead {
 }
 
 /**
- * Returns the text of the .env file `file`. Throws UsageError (exit 2) when it cannot be read, is larger than
- * MAX_ENV_FILE_BYTES, or is not UTF-8 text.
+ * Returns the text of the .env file `file`. Throws AccessError (exit 4) when it is a symlink, UsageError (exit 2) when it
+ * cannot be read, is not a regular file (a FIFO is refused, never waited on), is larger than MAX_ENV_FILE_BYTES, or is
+ * not UTF-8 text.
  */
 export function readDotenvFile(file: string): string {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (cause) {
-    const code = errnoOf(cause);
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "it is a folder"
-          : code === "EACCES"
-            ? "permission denied"
-            : code;
-    throw new UsageError(`cannot read the env file ${file} (${why})`, { cause });
-  }
-  if (bytes.length > MAX_ENV_FILE_BYTES)
-    throw new UsageError(`the env file ${file} is larger than ${MAX_ENV_FILE_BYTES} bytes`);
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch (cause) {
-    throw new UsageError(`the env file ${file} is not UTF-8 text`, { cause });
-  }
+  return readNamedFile(file, "env file", MAX_ENV_FILE_BYTES);
 }
 
 /**

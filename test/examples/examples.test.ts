@@ -51,8 +51,8 @@ describe.skipIf(!isRoot || !hasPython)(
 
     beforeAll(async () => {
       agent = await sys.startAgent({
-        policyText: `read user:${sys.users.report.name} REPORT_API_KEY\n`,
-        secrets: { REPORT_API_KEY: key, OTHER_KEY: "other" },
+        policyText: `read user:${sys.users.report.name} MERAKI_API_KEY\n`,
+        secrets: { MERAKI_API_KEY: key, OTHER_KEY: "other" },
       });
       const dir = sys.world.mkdir("installed", 0o755);
       wrapper = path.join(dir, "secretfile");
@@ -89,7 +89,7 @@ describe.skipIf(!isRoot || !hasPython)(
       const { env, command } = crontabJob();
       const r = await runAsCron(command, sys.users.report, env);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toBe(`report: REPORT_API_KEY sha256:${fingerprint(key)}; dry run, no API called\n`);
+      expect(r.stdout).toBe(`report: MERAKI_API_KEY sha256:${fingerprint(key)}; dry run, no API called\n`);
       expect(r.stdout + r.stderr).not.toContain(key);
       const refused = await runAsCron(command, sys.users.outsider, env);
       expect(refused.code).toBe(4);
@@ -140,10 +140,10 @@ describe.skipIf(!hasPython)("examples/report.py through secretfile exec (persona
   it("reads its key from the environment and prints only a fingerprint", async () => {
     const sb = sandbox();
     const key = `k-${randomBytes(16).toString("hex")}`;
-    await sb.add("REPORT_API_KEY", key);
-    const r = await sb.run(["exec", "--only", "REPORT_API_KEY", "--", PYTHON, job]);
+    await sb.add("MERAKI_API_KEY", key);
+    const r = await sb.run(["exec", "--only", "MERAKI_API_KEY", "--", PYTHON, job]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(`report: REPORT_API_KEY sha256:${fingerprint(key)}; dry run, no API called\n`);
+    expect(r.stdout).toBe(`report: MERAKI_API_KEY sha256:${fingerprint(key)}; dry run, no API called\n`);
     const dry = await sb.run(["exec", "--", PYTHON, job, "--dry-run"], {
       env: { REPORT_URL: "https://api.example.com/v1/report" },
     });
@@ -155,6 +155,6 @@ describe.skipIf(!hasPython)("examples/report.py through secretfile exec (persona
     await sb.add("OTHER_KEY", "x");
     const r = await sb.run(["exec", "--only", "OTHER_KEY", "--", PYTHON, job]);
     expect(r.code, r.stderr).toBe(78);
-    expect(r.stderr).toContain("secretfile exec --only REPORT_API_KEY");
+    expect(r.stderr).toContain("secretfile exec --only MERAKI_API_KEY");
   });
 });

@@ -53,17 +53,69 @@ export function sh(
 }
 
 /**
- * Copies the checkout's files (tracked and new, not ignored) into a fresh folder under /var/tmp, with node_modules
- * linked, so `npm run package` there builds without touching the worktree's dist/. Returns the folder.
+ * Copies the checkout's files (tracked and new, not ignored) into `dir` (a fresh folder under /var/tmp by default), with
+ * node_modules linked unless `linkModules` is false (a clone as a user has it), so `npm run package` there builds
+ * without touching the worktree's dist/. Returns the folder.
  */
-export function copyCheckout(): string {
-  const dir = mkdtempSync("/var/tmp/secretfile-pkgsrc-");
+export function copyCheckout(
+  dir = mkdtempSync("/var/tmp/secretfile-pkgsrc-"),
+  { linkModules = true }: { linkModules?: boolean } = {},
+): string {
   for (const f of checkoutFiles()) {
     mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     cpSync(path.join(ROOT, f), path.join(dir, f), { verbatimSymlinks: true });
   }
-  symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+  if (linkModules) symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
   return dir;
+}
+
+/**
+ * Returns a cached Debian 12 root (debootstrap --variant=minbase, kept outside /tmp for later runs), with `packages`
+ * installed by apt when given (each set cached as a root of its own). Made once, under a lock, so test files running
+ * at once share it. Returns `{ why }` when it cannot be made (no debootstrap, mirror unreachable): the caller skips.
+ */
+export function bookwormRoot(packages: string[] = []): { root: string } | { why: string } {
+  const base = BOOKWORM_CACHE;
+  const root = packages.length === 0 ? base : `${base}-${packages.join("-")}`;
+  mkdirSync(path.dirname(base), { recursive: true });
+  return withLock(`${root}.lock`, () => {
+    if (existsSync(path.join(root, "usr/bin/apt"))) return { root };
+    if (packages.length === 0) {
+      if (!has("debootstrap")) return { why: `no Debian 12 root at ${base}, and debootstrap is not installed` };
+      const made = sh("debootstrap", ["--variant=minbase", "bookworm", `${base}.part`, MIRROR], { timeoutMs: 900_000 });
+      if (made.status !== 0) {
+        rmSync(`${base}.part`, { recursive: true, force: true });
+        return { why: `debootstrap could not make ${base} from ${MIRROR}: ${made.stderr.trim().split("\n").pop()}` };
+      }
+      renameSync(`${base}.part`, base);
+      return { root };
+    }
+    const from = bookwormRoot();
+    if ("why" in from) return from;
+    const part = `${root}.part`;
+    rmSync(part, { recursive: true, force: true });
+    mkdirSync(part);
+    const inPart = (cmd: string) =>
+      sh("/usr/sbin/chroot", [part, "sh", "-c", cmd], {
+        timeoutMs: 600_000,
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C", DEBIAN_FRONTEND: "noninteractive" },
+      });
+    const copied = sh("cp", ["-a", `${from.root}/.`, part], { timeoutMs: 300_000 });
+    const installed =
+      copied.status === 0
+        ? inPart(
+            `apt-get update -qq && apt-get install -y -qq --no-install-recommends ${packages.join(" ")} && apt-get clean`,
+          )
+        : copied;
+    if (installed.status !== 0) {
+      rmSync(part, { recursive: true, force: true });
+      return {
+        why: `apt-get install ${packages.join(" ")} in a copy of ${from.root} failed: ${installed.stderr.trim().split("\n").pop()}`,
+      };
+    }
+    renameSync(part, root);
+    return { root };
+  });
 }
 
 // The checkout's files (tracked and new, not ignored) that exist, but the node_modules link.

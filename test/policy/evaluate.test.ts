@@ -1,5 +1,13 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decide, matchesPattern, readableNames, type Caller, type Decision } from "../../src/policy/evaluate.js";
+import {
+  decide,
+  matchesPattern,
+  namedFor,
+  readableNames,
+  type Caller,
+  type Decision,
+} from "../../src/policy/evaluate.js";
 import { parsePolicy, type Verb } from "../../src/policy/parse.js";
 
 const policy = parsePolicy(
@@ -281,5 +289,54 @@ describe("readableNames", () => {
     ["root reads every valid name", root, ["WEBEX_BOT", "GRAFANA_TOKEN", "MERAKI_API_KEY", "DB_1", "X_RO"]],
   ])("%s", ([, who, expected]) => {
     expect(readableNames(policy, who, names)).toEqual(expected);
+  });
+});
+
+describe("namedFor: what a job that names nothing receives", () => {
+  it("is the names the caller's read rules write out, sorted: never a glob's, a write rule's or another's", () => {
+    expect(namedFor(policy, netops)).toEqual(["MERAKI_API_KEY"]);
+    expect(namedFor(policy, grafana)).toEqual(["GRAFANA_TOKEN"]);
+    expect(namedFor(policy, anon)).toEqual([]); // DB_? is a glob
+    expect(namedFor(policy, secops)).toEqual([]); // write only
+    expect(namedFor(policy, caller(0, "root", [[0, "root"]]))).toEqual([]); // root's override gives nothing unasked
+  });
+
+  it("gives root what a rule naming root writes out", () => {
+    const p = parsePolicy("read user:root A_KEY B_*\nread uid:0 C_KEY\n", "/p");
+    expect(namedFor(p, caller(0, "root", [[0, "root"]]))).toEqual(["A_KEY", "C_KEY"]);
+  });
+
+  // Any name a writer may choose, and any policy: a name reaches a plain exec only when a rule for the caller spells it.
+  const name = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,20}$/);
+  const pattern = fc.oneof(
+    name,
+    name.map((n) => `${n}*`),
+    name.map((n) => `${n.slice(0, -1)}?`),
+    fc.constant("*"),
+  );
+  it("never holds a name unless a read rule whose subject is the caller spells it out (generated names and rules)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            verb: fc.constantFrom("read", "write"),
+            mine: fc.boolean(),
+            patterns: fc.array(pattern, { minLength: 1, maxLength: 4 }),
+          }),
+          { maxLength: 6 },
+        ),
+        fc.array(name, { maxLength: 30 }),
+        (rules, written) => {
+          const text = rules
+            .map((r) => `${r.verb} user:${r.mine ? "netops" : "other"} ${r.patterns.join(" ")}`)
+            .join("\n");
+          const p = parsePolicy(`${text}\n`, "/p");
+          const spelled = new Set(rules.filter((r) => r.verb === "read" && r.mine).flatMap((r) => r.patterns));
+          const got = namedFor(p, netops);
+          for (const n of got) expect(spelled.has(n)).toBe(true);
+          for (const n of written) if (!spelled.has(n)) expect(got).not.toContain(n);
+        },
+      ),
+    );
   });
 });

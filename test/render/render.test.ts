@@ -87,6 +87,25 @@ describe("secretfile render", () => {
     expect((await sb.run(["render", t])).stdout).toBe("");
   });
 
+  it("a writer's value with a line break under a reference without a filter: exit 2, nothing written, the job never runs", async () => {
+    const sb = await world();
+    await sb.add("INJECTED", "k\n[DEFAULT]\nbase = /evil");
+    const t = path.join(sb.root, "app.ini.tmpl");
+    writeFileSync(t, "[meraki]\nbase = %(here)s/cache\napi_key = ((secretfile:INJECTED))\n");
+    const out = path.join(sb.root, "app.ini");
+    const r = await sb.run(["render", t, "--output", out]);
+    expect(r).toMatchObject({ code: 2, stdout: "" });
+    expect(r.stderr).toBe(
+      `secretfile: error: ${t}:3: the value of INJECTED holds a line break or another control character, which a reference without a filter does not write\n` +
+        "secretfile: hint: escape it for the format: ((secretfile:INJECTED|json)) in a JSON, YAML or TOML file, |sh in a shell file; or write ((secretfile:INJECTED|raw)) where the file's reader takes any text, line breaks included (a PEM key alone in its file)\n",
+    );
+    expect(existsSync(out)).toBe(false);
+    const marker = path.join(sb.root, "ran");
+    const job = await sb.run(["exec", "--render", `${t}:CONF`, "--", "touch", marker]);
+    expect(job.code, job.stderr).toBe(2);
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it("never writes through a symlink: exit 4, the link and its target unchanged", async () => {
     const sb = await world();
     const t = path.join(sb.root, "t");

@@ -29,7 +29,7 @@ const fresh = () => `new-${Math.random().toString(36).slice(2)}${Math.random().t
 function released(cell: Cell): string[] {
   if (cell.expect !== "ok") return [];
   if (cell.op.id === "get" || cell.op.id === "values") return [VALUES.get(cell.name)!.current];
-  if (cell.op.id === "values (all)") return cell.role.sees.map((n) => VALUES.get(n)!.current);
+  if (cell.op.id === "values (all)") return cell.role.gets.map((n) => VALUES.get(n)!.current);
   return [];
 }
 
@@ -37,7 +37,8 @@ function released(cell: Cell): string[] {
 function given(cell: Cell): string[] {
   if (cell.expect !== "ok") return [];
   if (cell.op.id === "get" || cell.op.id === "values") return [cell.name];
-  if (cell.op.id === "values (all)" || cell.op.id === "list") return cell.role.sees;
+  if (cell.op.id === "values (all)") return cell.role.gets;
+  if (cell.op.id === "list") return cell.role.sees;
   return [];
 }
 

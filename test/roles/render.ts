@@ -53,11 +53,16 @@ export function renderRoleTable(): string {
   out.push("");
   out.push(
     "Each cell is the exit code the CLI gives, and the agent's wire code: 0 allowed, 1 exists (`exists`), 2 refused as a",
-    "reserved name (`usage`), 3 no such secret (`not-found`), 4 refused (`denied`), 7 held for approval, not applied",
+    "reserved name, or a plain `exec` by a caller whose rules write out no name (`usage`), 3 no such secret",
+    "(`not-found`), 4 refused (`denied`), 7 held for approval, not applied",
     "(`pending`: an `approve` rule gives the name; `pending`, `approve ID` and `reject ID` start from one pending change to",
     `${code("APPR_KEY")}, asked by another member of the approver's group). An operation on a name has five: a name`,
     "inside the role's globs that exists, the same that does not (`…_GONE`), a name outside them that exists, one that does",
     `not, and the reserved name ${code(RESERVED)}, which an old store holds and every rule names.`,
+    "A plain `exec` (`values (all)`) is given only the names the caller's read rules write out literally",
+    `(${ROLES.filter((r) => r.gets.length > 0)
+      .map((r) => `${r.id}: ${r.gets.map(code).join(", ")}`)
+      .join("; ")}), never a glob's, and root none: root names what its job needs.`,
   );
   if (!reservedNamesEnforced)
     out.push(

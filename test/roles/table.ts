@@ -53,8 +53,13 @@ export interface Role {
   group?: GroupId;
   /** Names for operations that need `read` (get, values, history) and those that need `write`. */
   names: { read: NameSet; write: NameSet };
-  /** The names `ls` shows and a plain `exec` gives it, sorted; empty when it is refused. */
+  /** The names `ls` shows it, sorted; empty when it is refused. */
   sees: string[];
+  /**
+   * The names a plain `exec` (`values` without names) is given, sorted: those its read rules write out literally, never
+   * a glob's; empty when it is refused. The CLI then holds back the reserved one.
+   */
+  gets: string[];
 }
 
 /** One operation of the protocol (src/protocol/wire.ts), as the CLI commands that reach the agent send it. */
@@ -198,7 +203,7 @@ export const STORE_NAMES = [
 
 /** The policy, by role: each rule line is `verb <subject of role> patterns`. */
 export const RULES: { verb: "read" | "write" | "approve 2"; role: RoleId; patterns: string[] }[] = [
-  { verb: "read", role: "reader", patterns: ["JOB_*", RESERVED] },
+  { verb: "read", role: "reader", patterns: ["JOB_KEY", "JOB_GONE", RESERVED] },
   { verb: "write", role: "writer", patterns: ["APP_*", RESERVED] },
   { verb: "read", role: "mixed", patterns: ["MIX_R_*", RESERVED] },
   { verb: "write", role: "mixed", patterns: ["MIX_W_*", RESERVED] },
@@ -220,15 +225,16 @@ const same = (set: NameSet) => ({ read: set, write: set });
 /** The eight roles. "in" names lie inside the globs of the verb the operation needs; where the role has none of that
  * verb, inside its globs of the other verb; for a role no rule names, inside another role's globs. */
 export const ROLES: Role[] = [
-  { id: "root", title: "root", names: same(names("ROOT")), sees: STORE_NAMES },
-  { id: "service", title: "the service account", names: same(names("JOB")), sees: [] },
-  { id: "writer", title: "a `write`-only admin", subject: "user", names: same(names("APP")), sees: [] },
+  { id: "root", title: "root", names: same(names("ROOT")), sees: STORE_NAMES, gets: [] },
+  { id: "service", title: "the service account", names: same(names("JOB")), sees: [], gets: [] },
+  { id: "writer", title: "a `write`-only admin", subject: "user", names: same(names("APP")), sees: [], gets: [] },
   {
     id: "reader",
     title: "a `read`-only job user",
     subject: "user",
     names: same(names("JOB")),
     sees: ["JOB_KEY", RESERVED],
+    gets: ["JOB_KEY", RESERVED],
   },
   {
     id: "mixed",
@@ -236,14 +242,16 @@ export const ROLES: Role[] = [
     subject: "user",
     names: { read: names("MIX_R", "MIX_W"), write: names("MIX_W", "MIX_R") },
     sees: [RESERVED, "MIX_R_KEY"],
+    gets: [RESERVED],
   },
-  { id: "stranger", title: "a user no rule names", names: same(names("JOB")), sees: [] },
+  { id: "stranger", title: "a user no rule names", names: same(names("JOB")), sees: [], gets: [] },
   {
     id: "nopasswd",
     title: "a uid with no passwd entry",
     subject: "uid",
     names: same(names("NOPW")),
     sees: [RESERVED, "NOPW_KEY"],
+    gets: [RESERVED],
   },
   {
     id: "member",
@@ -252,6 +260,7 @@ export const ROLES: Role[] = [
     group: "team",
     names: same(names("TEAM")),
     sees: [RESERVED, "TEAM_KEY"],
+    gets: [RESERVED],
   },
   {
     id: "approver",
@@ -260,6 +269,7 @@ export const ROLES: Role[] = [
     group: "approvers",
     names: same(names("APPR")),
     sees: [],
+    gets: [],
   },
 ];
 
@@ -292,7 +302,8 @@ const CELLS: Record<string, Record<RoleId, string>> = {
     "0 3 4 4 0",
     "4 4 4 4 4",
   ),
-  "values (all)": row("0", "4", "4", "0", "0", "4", "0", "0", "4"),
+  // A plain `exec`: root's override gives nothing unasked (2: name them); the others get what their rules write out.
+  "values (all)": row("2", "4", "4", "0", "0", "4", "0", "0", "4"),
   list: row("0", "4", "4", "0", "0", "4", "0", "0", "4"),
   add: row(
     "1 0 1 0 2",

@@ -58,8 +58,11 @@ export function register(program: Command): void {
         lines.push(`${LABEL[f.status]} ${f.text}`);
         if (f.fix !== undefined && f.status !== "ok" && f.status !== "info") lines.push(`     fix: ${f.fix}`);
       }
-      const failed = report.findings.filter((f) => f.status === "fail").length;
-      lines.push(failed === 0 ? "no problems found" : `${failed} problem${failed === 1 ? "" : "s"} found`);
+      const count = (status: string, what: string) => {
+        const n = report.findings.filter((f) => f.status === status).length;
+        return `${n === 0 ? "no" : n} ${what}${n === 1 ? "" : "s"}`;
+      };
+      lines.push(`${count("fail", "problem")} found, ${count("warn", "warning")}`);
       const text = lines.map(escapeText).join("\n");
       await new Promise<void>((resolve, reject) =>
         process.stdout.write(`${text}\n`, (e) => (e ? reject(e) : resolve())),

@@ -1,5 +1,6 @@
-// `secretfile exec -- COMMAND…`: run a job with the secrets in its environment, or a chosen key set of them.
-// Rules: --only/--map/--env-file/--file give the job exactly what they name, and a missing or refused name stops the
+// `secretfile exec -- COMMAND…`: run a job with the secrets it asks for in its environment.
+// Rules: with no key set the job gets the caller's own store (personal) or the names the policy writes out for it (the
+// agent), never a glob's; --only/--map/--env-file/--file give the job exactly what they name, and a missing or refused name stops the
 // job before it starts; an expired or overdue key, or a secret held back (a reserved name, a variable the job has
 // already), is a warning line on stderr, and the job still runs.
 
@@ -27,7 +28,7 @@ export interface ExecOptions extends WhereOptions {
 /** Registers `exec`. */
 export function register(program: Command): void {
   withOptions(withWhere(program.command("exec")), EXEC_OPTIONS)
-    .description("run COMMAND with the secrets you may read in its environment")
+    .description("run COMMAND with the secrets it names (or the policy names for you) in its environment")
     .usage("[options] -- COMMAND [ARG...]")
     .argument("<COMMAND...>", "the job and its arguments")
     .passThroughOptions()
@@ -56,21 +57,24 @@ export async function execAction(argv: string[], opts: ExecOptions): Promise<voi
   const selected = set ?? (renders.length > 0 ? { names: [], files: [], bindings: [] } : undefined);
   render?.checkRenderVariables(renders, selected?.bindings ?? []);
   const asked = selected === undefined ? undefined : [...new Set([...selected.names, ...rendered])];
-  const { values, expiring } =
+  const { values, expiring, missing } =
     asked !== undefined && asked.length === 0
       ? { values: new Map<string, string>(), expiring: {} }
       : await (await backendOf(opts)).values(asked);
+  for (const name of missing ?? [])
+    warn(`${name} is not given to the job: the policy names it for you, but the store has none`);
   for (const name of Object.keys(expiring).sort()) if (values.has(name)) warn(describeAttention(name, expiring[name]!));
-  const mask = opts.mask ? maskOnDemand(values) : undefined;
+  // Asked for nothing: what the job is given is decided (and masked) before it starts; a value held back is not masked.
+  const implicit = selected === undefined ? givenImplicitly(values) : undefined;
+  const mask = opts.mask ? maskOnDemand(implicit ?? values) : undefined;
   const fileSecrets = new Map([
     ...(selected?.files ?? []).map((name): [string, string] => [name, values.get(name)!]),
     ...(render?.renderedFiles(renders, values) ?? []),
   ]);
   process.exitCode = await withSecretFiles(fileSecrets, process.env, (paths) => {
     const variables =
-      selected === undefined
-        ? givenImplicitly(values)
-        : new Map([...keySetVariables(selected, values, paths), ...(render?.renderVariables(renders, paths) ?? [])]);
+      implicit ??
+      new Map([...keySetVariables(selected!, values, paths), ...(render?.renderVariables(renders, paths) ?? [])]);
     // COMMAND is found with our own PATH, before any secret is laid over the job's environment.
     return runJob(
       argv,

@@ -25,7 +25,7 @@ export function register(program: Command): void {
       if (opts.mode !== undefined && opts.output === undefined)
         throw new UsageError("--mode goes with --output", { hint: "add --output FILE, or drop --mode" });
       const mode = opts.mode === undefined ? DEFAULT_MODE : parseMode(opts.mode);
-      const template = parseTemplate(await readTemplate(file), file);
+      const template = parseTemplate(readTemplate(file), file);
       const values =
         template.names.length === 0
           ? new Map<string, string>()

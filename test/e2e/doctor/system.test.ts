@@ -59,7 +59,24 @@ describe.skipIf(!isRoot)(`doctor in system mode (${NEEDS_ROOT})`, () => {
     expect(r.stdout).toContain(
       `warn the identity ${path.join(agent.dir, "identity.txt")} has mode 0600, looser than the documented 0400`,
     );
-    expect(r.stdout).toContain("no problems found");
+    expect(r.stdout).toContain("no problems found, 1 warning");
+  });
+
+  it("as root: a rule naming a user or group this host lacks is a warning naming the line, with the fix", async () => {
+    writeFileSync(agent.policy, `read user:${sys.users.job.name} API_KEY\nread group:no-such-group-xq API_KEY\n`);
+    try {
+      const r = await doctor();
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain(
+        `warn ${agent.policy}:2: no group "no-such-group-xq" on this host: the rule grants nothing`,
+      );
+      expect(fixesOf(r.stdout)).toContain(
+        `make the account, or correct it: editor ${agent.policy} && secretfile policy check ${agent.policy}`,
+      );
+      expect(r.stdout).toContain("no problems found, 2 warnings");
+    } finally {
+      writeFileSync(agent.policy, `read user:${sys.users.job.name} API_KEY\n`);
+    }
   });
 
   it("as a job user: what the policy lets it read, and a note that the service files need root", async () => {

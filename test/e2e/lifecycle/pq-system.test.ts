@@ -58,7 +58,7 @@ describe.skipIf(!isRoot)(`post-quantum identities (system mode) (${NEEDS_ROOT})`
       const ls = await run(["ls", "--json"], job);
       expect((JSON.parse(ls.stdout) as { name: string }[]).map((s) => s.name)).toEqual(["APP_KEY"]);
       const probe = sys.world.fixture("env-probe.mjs");
-      const exec = await run(["exec", "--", NODE, probe, "APP_KEY"], job);
+      const exec = await run(["exec", "--only", "APP_KEY", "--", NODE, probe, "APP_KEY"], job);
       expect(exec.code, exec.stderr).toBe(0);
       expect(JSON.parse(exec.stdout)).toEqual({ APP_KEY: sha("pq-2") });
 

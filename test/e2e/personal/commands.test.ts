@@ -686,12 +686,20 @@ describe.concurrent("personal mode", { timeout: SLOW }, () => {
   describe("the default store folder", () => {
     const socketExists = existsSync(SYSTEM_SOCKET);
     const why = `${SYSTEM_SOCKET} exists on this host, so the CLI would use the system agent`;
+    /** The sandbox's environment without SECRETFILE_DIR, and with the system-host markers moved into the sandbox, so a
+     * host with secretfile installed (/etc/secretfile/policy, /var/lib/secretfile) runs these tests as any other. */
+    const noDir = (sb: ReturnType<typeof sandbox>) => ({
+      ...sb.env,
+      SECRETFILE_DIR: undefined,
+      SECRETFILE_POLICY: path.join(sb.root, "no-policy"),
+      SECRETFILE_STATE_DIR: path.join(sb.root, "no-state"),
+    });
 
     it("is $XDG_CONFIG_HOME/secretfile when XDG_CONFIG_HOME is set", async (ctx) => {
       ctx.skip(socketExists, why);
       const sb = sandbox();
       const xdg = path.join(sb.root, "xdg");
-      const env = { ...sb.env, SECRETFILE_DIR: undefined, XDG_CONFIG_HOME: xdg };
+      const env = { ...noDir(sb), XDG_CONFIG_HOME: xdg };
       const r = await sb.run(["init"], { env });
       expect(r.code).toBe(0);
       expect(r.stderr).toContain(`created ${xdg}/secretfile/identity.txt `);
@@ -705,7 +713,7 @@ describe.concurrent("personal mode", { timeout: SLOW }, () => {
     it("is ~/.config/secretfile when neither SECRETFILE_DIR nor XDG_CONFIG_HOME is set (or XDG_CONFIG_HOME is empty)", async (ctx) => {
       ctx.skip(socketExists, why);
       const sb = sandbox();
-      const env = { ...sb.env, SECRETFILE_DIR: undefined };
+      const env = noDir(sb);
       const r = await sb.run(["add", "K"], { env, input: "home" });
       expect(r.code).toBe(0);
       const dir = path.join(sb.home, ".config", "secretfile");

@@ -176,7 +176,10 @@ describe.skipIf(!isRoot)(`reserved names through the agent (${NEEDS_ROOT})`, { t
         chmodSync(path.join(evil, prog), 0o755);
       }
       planted = evil;
-      const files = await prepareAgent(sys.world, service, { policyText: `read user:${job.name} *\n` });
+      // Written out, so a plain exec is given PATH by the agent (root's by a rule naming root) and the CLI holds it back.
+      const files = await prepareAgent(sys.world, service, {
+        policyText: `read user:${job.name} PATH A_KEY\nread user:root PATH A_KEY\n`,
+      });
       // What an older version could have stored: written with the store API, past every check, then handed over.
       const made = mkdtempSync(path.join(os.tmpdir(), "secretfile-old-store-"));
       try {

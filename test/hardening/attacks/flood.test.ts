@@ -54,7 +54,7 @@ describe.skipIf(!isRoot)(`one uid flooding the agent (${NEEDS_ROOT})`, () => {
 
   beforeAll(() => {
     const { flooder, victim } = sys.users;
-    policyText = `read user:${flooder.name} A_*\nread user:${victim.name} B_KEY\n`;
+    policyText = `read user:${flooder.name} A_ONE A_TWO A_THREE\nread user:${victim.name} B_KEY\n`;
   });
 
   it(

@@ -33,7 +33,7 @@ describe.skipIf(!isRoot)(`fuzzing the agent protocol (${NEEDS_ROOT})`, () => {
     agent = await startAgentWith(
       sys,
       {
-        policyText: `read user:${fuzz.name} R_*\nwrite user:${fuzz.name} FUZZ_W\nread user:${good.name} R_ONE S_KEY\n`,
+        policyText: `read user:${fuzz.name} R_* R_ONE R_TWO\nwrite user:${fuzz.name} FUZZ_W\nread user:${good.name} R_ONE S_KEY\n`,
         secrets,
       },
       // The fuzzer is one uid sending as fast as it can: lift the per-uid rate and audit budget so it measures the

@@ -24,7 +24,7 @@ describe.skipIf(!isRoot)(`the agent's process, seen from outside (${NEEDS_ROOT})
     // Make it hold decrypted values: serve a few.
     for (const args of [
       ["get", "API_KEY"],
-      ["exec", "--", "/usr/bin/true"],
+      ["exec", "--only", "API_KEY,OTHER", "--", "/usr/bin/true"],
     ]) {
       const r = await sys.world.run(args, { as: sys.users.job, env: { SECRETFILE_SOCKET: agent.socket } });
       expect(r.code, r.stderr).toBe(0);

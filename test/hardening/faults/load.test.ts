@@ -136,7 +136,8 @@ describe(`${WRITERS} writers and ${READERS} readers at once`, { timeout: SECONDS
       const files = await prepareFiles(
         sys.world,
         sys.users.service,
-        "# root may do everything; no other rule needed\n",
+        // root may do everything; a plain `values` is given only the names a rule writes out for root.
+        `read user:root ${names.join(" ")}\n`,
       );
       // Every client here is root: lift root's audit budget (about 40,000 lines a minute by default), which this load
       // would pass; the budget has its own test (attacks/audit-flood.test.ts).
