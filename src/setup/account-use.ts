@@ -64,7 +64,8 @@ function processesOf(uid: number, agentNode: string, proc: string): string[] {
     if (uids === undefined || !uids.includes(uid)) continue;
     // A zombie has ended: it runs nothing (an init that reaps late leaves the agent's own for a while).
     if (/^State:\s+[ZX]/m.test(status ?? "")) continue;
-    if (exe(path.join(proc, pid, "exe")) === agentNode) continue;
+    // An upgrade replaces the program under a running agent: the kernel then names it "PATH (deleted)".
+    if (exe(path.join(proc, pid, "exe"))?.replace(/ \(deleted\)$/, "") === agentNode) continue;
     const name = /^Name:\s+(.*)$/m.exec(status ?? "")?.[1] ?? "?";
     found.push(`pid ${pid} ${name}`);
   }

@@ -6,11 +6,14 @@ import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   chownSync,
+  copyFileSync,
   existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readlinkSync,
   realpathSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -289,6 +292,20 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
           );
         } finally {
           agent.kill("SIGKILL");
+          await new Promise((r) => agent.once("exit", r));
+        }
+        // An agent whose program an upgrade replaced (dpkg renames the new file over it): still the agent's.
+        const program = path.join(world.mkdir(`lib-${user}`), "node");
+        copyFileSync("/bin/sleep", program);
+        const old = spawn(program, ["60"], { ...id, stdio: "ignore" });
+        try {
+          copyFileSync("/bin/sleep", `${program}.new`);
+          renameSync(`${program}.new`, program);
+          expect(readlinkSync(`/proc/${old.pid}/exe`)).toBe(`${program} (deleted)`);
+          expect(inspectWith(user, {}, { ...AGENT, agentNode: program }).existing?.name).toBe(user);
+        } finally {
+          old.kill("SIGKILL");
+          await new Promise((r) => old.once("exit", r));
         }
       });
 
