@@ -52,9 +52,11 @@ function some(items: string[]): string {
   return items.slice(0, 3).join(", ") + more;
 }
 
-// `pid NAME` of each running process whose real, effective, saved or file-system uid is `uid`, but the agent's own.
+// `pid NAME` of each running process of this root whose real, effective, saved or file-system uid is `uid`, but the
+// agent's own.
 function processesOf(uid: number, agentNode: string, proc: string): string[] {
   const found: string[] = [];
+  const root = target(path.join(proc, "self", "root"));
   for (const pid of list(proc).filter((e) => /^\d+$/.test(e))) {
     const status = read(path.join(proc, pid, "status"));
     const uids = /^Uid:\s+(.*)$/m
@@ -64,8 +66,10 @@ function processesOf(uid: number, agentNode: string, proc: string): string[] {
     if (uids === undefined || !uids.includes(uid)) continue;
     // A zombie has ended: it runs nothing (an init that reaps late leaves the agent's own for a while).
     if (/^State:\s+[ZX]/m.test(status ?? "")) continue;
+    // A process chrooted elsewhere (a container's, a build root's) is that root's user of the number, not this name's.
+    if (target(path.join(proc, pid, "root")) !== root) continue;
     // An upgrade replaces the program under a running agent: the kernel then names it "PATH (deleted)".
-    if (exe(path.join(proc, pid, "exe"))?.replace(/ \(deleted\)$/, "") === agentNode) continue;
+    if (target(path.join(proc, pid, "exe"))?.replace(/ \(deleted\)$/, "") === agentNode) continue;
     const name = /^Name:\s+(.*)$/m.exec(status ?? "")?.[1] ?? "?";
     found.push(`pid ${pid} ${name}`);
   }
@@ -124,7 +128,8 @@ function lstat(p: string): ReturnType<typeof lstatSync> | undefined {
   }
 }
 
-function exe(link: string): string | undefined {
+// The target of a /proc link (a program, a root folder), or undefined when it cannot be read.
+function target(link: string): string | undefined {
   try {
     return readlinkSync(link);
   } catch {
