@@ -21,6 +21,7 @@ import {
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { INIT_SCRIPT_FILES, renderInitScript } from "./init-script.mjs";
 import { launcherFor } from "./launcher.mjs";
 import { manPage } from "./man.mjs";
 
@@ -110,18 +111,16 @@ put(`/lib/systemd/system/${UNIT_NAMES.service}`, units.service);
 put(`/lib/systemd/system/${UNIT_NAMES.socket}`, units.socket);
 
 // 4. The init script, for hosts without systemd: the same node, flags and paths as the unit.
-const fill = (text) =>
-  text
-    .replaceAll("@NODE@", `${LIB}/node`)
-    .replaceAll("@NODE_FLAGS@", AGENT_NODE_FLAGS.join(" "))
-    .replaceAll("@LAUNCHER@", `${LIB}/bin/secretfile`)
-    .replaceAll("@DIR@", SYSTEM_PATHS.dir)
-    .replaceAll("@SOCKET@", SYSTEM_PATHS.socket)
-    .replaceAll("@POLICY@", SYSTEM_PATHS.policy)
-    .replaceAll("@AUDIT@", SYSTEM_PATHS.audit)
-    .replaceAll("@AGENT_LOG@", path.join(path.dirname(SYSTEM_PATHS.audit), "agent.log"))
-    .replaceAll("@VERSION@", version);
-put("/etc/init.d/secretfile", fill(readFileSync(at("packaging/init.d/secretfile"), "utf8")), 0o755);
+const initScript = renderInitScript(readFileSync(at("packaging/init.d/secretfile"), "utf8"), {
+  node: `${LIB}/node`,
+  nodeFlags: AGENT_NODE_FLAGS,
+  launcher: `${LIB}/bin/secretfile`,
+  user: "secretfile",
+  paths: SYSTEM_PATHS,
+  ...INIT_SCRIPT_FILES,
+  version,
+});
+put("/etc/init.d/secretfile", initScript, 0o755);
 put("/etc/default/secretfile", readFileSync(at("packaging/default/secretfile"), "utf8"));
 
 // 5. Man pages (from docs/man/*.md), completions, docs.

@@ -63,7 +63,7 @@ export async function checkPersonal(dir: string, opts: PersonalOptions): Promise
     findings.push(
       fail(
         `no store at ${files.store} (its identity exists): restore store.age from a backup, or start over with no secrets`,
-        `mv ${shellQuote(files.identity)} ${aside} && ${init}`,
+        `mv -T ${shellQuote(files.identity)} ${aside} && ${init}`,
       ),
     );
   } else {

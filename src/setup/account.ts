@@ -6,6 +6,7 @@ import { AccessError, FailureError, UsageError } from "../errors.js";
 import { lookupUser, lookupUserByName } from "../system/users.js";
 import type { ActionLog } from "./actions.js";
 import { accountProblems, NO_LOGIN_SHELLS, type HostFiles } from "./account-fit.js";
+import { accountUse, type AccountUse, type UseFiles } from "./account-use.js";
 import { firstExisting, firstLine, runProgram } from "./run.js";
 
 /** The account the agent runs as. */
@@ -47,18 +48,27 @@ export interface InspectOptions {
   /** The state folder (an account whose home it is may hold the store there). */
   stateDir: string;
   ownState: (entry: string) => boolean;
+  /** The folders setup makes for the agent, and the node it runs: what the account may own and run already. */
+  agent: Pick<AccountUse, "ownFolders" | "agentNode">;
   files?: HostFiles;
+  use?: UseFiles;
 }
 
 /**
  * Looks `name` up, changing nothing. Returns it when it does not exist or is fit to be the service account (a system
- * account with no login shell, home with content, password, supplementary group or crontab), or has another role but
- * `adopt` is set. Throws AccessError (4) naming each other role otherwise.
+ * account with no login shell, home with content, password, supplementary group or crontab, that runs no process but
+ * the agent and owns no file but the agent's: not another daemon's), or has another role but `adopt` is set. Throws
+ * AccessError (4) naming each other role otherwise.
  */
 export function inspectAccount(name: string, opts: InspectOptions): AccountCheck {
   const found = lookupUserByName(name);
   if (found === undefined) return { name, existing: undefined, adopted: [] };
-  const problems = accountProblems({ name, ...found }, opts.stateDir, opts.ownState, opts.files);
+  const existing = accountOf(name, found.uid, found.gid);
+  const group = existing.group === String(found.gid) ? undefined : existing.group;
+  const problems = [
+    ...accountProblems({ name, ...found }, opts.stateDir, opts.ownState, opts.files),
+    ...accountUse({ name, uid: found.uid, group, ...opts.agent }, opts.use),
+  ];
   if (problems.length > 0 && !opts.adopt) {
     throw new AccessError(
       `refusing the existing user ${name} as the service account: it has ${problems.join("; ")}; nothing was changed`,
@@ -67,7 +77,7 @@ export function inspectAccount(name: string, opts: InspectOptions): AccountCheck
       },
     );
   }
-  return { name, existing: accountOf(name, found.uid, found.gid), adopted: problems };
+  return { name, existing, adopted: problems };
 }
 
 /**

@@ -22,16 +22,18 @@ export interface RunProgramOptions {
   cwd?: string;
   /** Killed with SIGKILL after this many milliseconds (default 120 s). */
   timeoutMs?: number;
+  /** Written to its standard input (closed otherwise). */
+  input?: Buffer;
 }
 
 /**
- * Runs `file ARGS`, standard input closed, and resolves with its status and output.
+ * Runs `file ARGS`, standard input `opts.input` or empty, and resolves with its status and output.
  * Throws FailureError when it cannot be started at all (not found, not executable).
  */
 export function runProgram(file: string, args: string[], opts: RunProgramOptions = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
       env: opts.env ?? process.env,
       cwd: opts.cwd ?? "/",
       ...(opts.uid === undefined ? {} : { uid: opts.uid }),
@@ -41,6 +43,8 @@ export function runProgram(file: string, args: string[], opts: RunProgramOptions
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    // A child that exits without reading it all is judged by its status, not by the broken pipe.
+    child.stdin.on("error", () => undefined).end(opts.input);
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
     child.once("error", (err: Error) => {
       clearTimeout(timer);

@@ -7,14 +7,18 @@ import { randomBytes } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import path from "node:path";
 import { DEFAULT_CREDENTIAL, IDENTITY_CREDENTIAL } from "../system/paths.js";
-import { FailureError, UsageError } from "../errors.js";
+import { FailureError, SecretfileError, UsageError } from "../errors.js";
 import { syncFolder } from "../store/atomic.js";
 import { errnoOf } from "../system/errno.js";
-import { parseIdentity } from "../store/identity.js";
+import { readPrivateFile } from "../store/files.js";
+import { IDENTITY_MODE, parseIdentity } from "../store/identity.js";
 import type { ActionLog } from "./actions.js";
 import { ensureFolder, lstatOrNull } from "./files.js";
 import { credentialFolder } from "./folders.js";
 import { firstExisting, firstLine, runProgram } from "./run.js";
+
+/** What the identity must be to be sealed: the service account's, private, an identity's size. */
+const IDENTITY_RULES = { what: "identity", forbiddenMode: 0o077, maxBytes: 64 * 1024, mode: IDENTITY_MODE.system };
 
 /** The ways setup can seal the identity. */
 export const SEAL_METHODS = ["systemd-creds"] as const;
@@ -35,6 +39,8 @@ export interface SealOptions {
   credential: string;
   /** The plaintext identity file setup made or kept, removed once sealed. */
   identity: string;
+  /** The service account, which owns it (its folder is that account's: read without following a link). */
+  owner: number;
   /** The recipient of that identity (what the credential must decrypt to). */
   recipient: string;
   /** The systemd-creds program (default /usr/bin/systemd-creds or /bin/systemd-creds). */
@@ -81,9 +87,13 @@ export async function sealIdentity(opts: SealOptions, log: ActionLog): Promise<v
   if (existing === null) {
     const tmp = path.join(dir, `.${path.basename(opts.credential)}.tmp-${randomBytes(8).toString("hex")}`);
     try {
-      const ran = await runProgram(tool, ["encrypt", `--name=${IDENTITY_CREDENTIAL}`, opts.identity, tmp], {
+      // Read here, through a descriptor that follows no link, and piped in: systemd-creds would open the path as root.
+      const identity = await readPrivateFile(opts.identity, { ...IDENTITY_RULES, owner: opts.owner });
+      if (identity === null) throw new FailureError(`the identity ${opts.identity} is gone: nothing to seal`);
+      const ran = await runProgram(tool, ["encrypt", `--name=${IDENTITY_CREDENTIAL}`, "-", tmp], {
         env: toolEnv(),
-      });
+        input: identity,
+      }).finally(() => identity.fill(0));
       if (ran.code !== 0)
         throw new FailureError(`systemd-creds cannot seal ${opts.identity}: ${firstLine(ran.stderr)}`, {
           hint: "see `systemd-creds has-tpm2` and `man systemd-creds`",
@@ -96,7 +106,7 @@ export async function sealIdentity(opts: SealOptions, log: ActionLog): Promise<v
       await syncFolder(dir);
     } catch (err) {
       await fs.rm(tmp, { force: true });
-      if (err instanceof FailureError) throw err;
+      if (err instanceof SecretfileError) throw err;
       throw new FailureError(`cannot seal the identity into ${opts.credential}: ${errnoOf(err) ?? String(err)}`, {
         cause: err,
       });

@@ -2,6 +2,7 @@
 // Rules: root only; nothing existing is replaced or lost (identity, store and policy are kept, units rewritten only
 // when they differ), so running it twice changes nothing; no printing: each step is returned as an Action.
 
+import { realpathSync } from "node:fs";
 import { lstat } from "node:fs/promises";
 import path from "node:path";
 import { AccessError } from "../errors.js";
@@ -16,7 +17,7 @@ import { sealedRecipient, sealIdentity } from "./seal.js";
 import { checkExistingPolicy, ensurePolicy } from "./policy-file.js";
 import { prepareStateAs, type Launcher } from "./state.js";
 import { installUnits, start, SYSTEM_UNITS_DIR } from "./systemd.js";
-import { checkUnitPath, renderUnits } from "./units.js";
+import { checkUnitPath, renderUnits, UNIT_NAMES } from "./units.js";
 
 /** What setup needs: every path, so tests can set up into a temporary root. */
 export interface SetupOptions {
@@ -65,7 +66,16 @@ export async function setup(opts: SetupOptions): Promise<Action[]> {
   const log = new ActionLog(opts.onAction);
 
   // Everything that can refuse is checked before anything is changed.
-  const check = inspectAccount(user, { adopt: opts.adoptUser === true, stateDir: paths.dir, ownState: stateEntry });
+  const check = inspectAccount(user, {
+    adopt: opts.adoptUser === true,
+    stateDir: paths.dir,
+    ownState: stateEntry,
+    agent: {
+      // systemd hands the running agent its credentials (the sealed identity) in a folder it may give the account.
+      ownFolders: [...folders(paths, undefined).map((f) => f.dir), `/run/credentials/${UNIT_NAMES.service}`],
+      agentNode: realPath(opts.run.node),
+    },
+  });
   for (const folder of [...folders(paths, check.existing), ...extraFolders(unitsDir, credential)])
     await planFolder(folder.dir, folder.want, folder.what, folder.own);
   await checkExistingPolicy(paths.policy);
@@ -103,7 +113,12 @@ async function prepareState(account: Account, paths: AgentPaths, opts: SetupOpti
   const seal =
     opts.seal === undefined
       ? undefined
-      : { ...opts.seal, credential: path.resolve(opts.seal.credential), identity: files.identity };
+      : {
+          ...opts.seal,
+          credential: path.resolve(opts.seal.credential),
+          identity: files.identity,
+          owner: account.uid,
+        };
   if (seal !== undefined && (await lstatOrNull(files.identity)) === null && (await lstatOrNull(files.store)) !== null) {
     // Sealed by an earlier run: identity.txt is gone on purpose, and the credential must still open.
     const recipient = await sealedRecipient(seal.credential, seal.systemdCreds);
@@ -138,6 +153,15 @@ async function prepareState(account: Account, paths: AgentPaths, opts: SetupOpti
     );
   } else if (state.identity === "created")
     log.add("next", `back up ${files.identity} somewhere safe: without it the store cannot be decrypted`);
+}
+
+// The path with every link resolved (how /proc/PID/exe names a program), or as it is when that fails.
+function realPath(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
 }
 
 function absolute(p: AgentPaths): AgentPaths {

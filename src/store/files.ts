@@ -20,6 +20,8 @@ export interface FileRules {
   maxBytes: number;
   /** Accept root as the owner too (a systemd credential: root-owned, readable by us through an ACL). */
   rootMayOwn?: boolean;
+  /** The uid that must own it, when not this process's (root reading the service account's identity). */
+  owner?: number;
   /** The mode a hint asks for (by default 0600, or the current mode without `forbiddenMode`). */
   mode?: number;
 }
@@ -122,10 +124,12 @@ function checkOwnerAndMode(file: string, rules: FileRules, uid: number, mode: nu
       hint: "move it aside and run the command again",
     });
   }
-  if (uid !== me && !(rules.rootMayOwn === true && uid === 0)) {
-    throw new AccessError(`the ${rules.what} ${file} is owned by uid ${uid}, not by you (uid ${me})`, {
-      hint: `sudo chown ${me} ${file}  (or run secretfile as its owner)`,
-    });
+  const want = rules.owner ?? me;
+  if (uid !== want && !(rules.rootMayOwn === true && uid === 0)) {
+    throw new AccessError(
+      `the ${rules.what} ${file} is owned by uid ${uid}, not by ${rules.owner === undefined ? `you (uid ${me})` : `uid ${want}`}`,
+      { hint: `sudo chown ${want} ${file}  (or run secretfile as its owner)` },
+    );
   }
   const bad = mode & rules.forbiddenMode;
   if (bad !== 0) {

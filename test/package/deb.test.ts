@@ -153,9 +153,9 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     if (rootWhy !== undefined) ctx.skip(rootWhy);
     // postinst started it; a start of a running agent changes nothing.
     ok(inRoot(["service", "secretfile", "status"]));
-    const pid = readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim();
+    const pid = readFileSync(path.join(root, "run/secretfile.pid"), "utf8").trim();
     ok(inRoot(["service", "secretfile", "start"], 60_000));
-    expect(readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim()).toBe(pid);
+    expect(readFileSync(path.join(root, "run/secretfile.pid"), "utf8").trim()).toBe(pid);
     ok(inRoot(["useradd", "--system", "--shell", "/usr/sbin/nologin", "--no-create-home", "sfjob"]));
     ok(inRoot(["useradd", "--system", "--shell", "/usr/sbin/nologin", "--no-create-home", "sfother"]));
     ok(inRoot(["sh", "-c", "printf 'read user:sfjob API_KEY\\n' >> /etc/secretfile/policy"]));
@@ -186,8 +186,17 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
       "API_KEY",
     ]);
     expect({ status: other.status, stdout: other.stdout }).toEqual({ status: 4, stdout: "" });
+    // The service account's links in its own folders, at the names an init script could use, change nothing of root's.
+    const svc = ["setpriv", "--reuid=secretfile", "--regid=secretfile", "--init-groups"];
+    for (const link of ["/var/log/secretfile/agent.log", "/run/secretfile/agent.pid"])
+      ok(inRoot([...svc, "ln", "-s", "/etc/ld.so.preload", link]));
     ok(inRoot(["service", "secretfile", "restart"], 60_000));
     ok(inRoot(["service", "secretfile", "status"]));
+    expect(existsSync(path.join(root, "etc/ld.so.preload"))).toBe(false);
+    expect(ok(inRoot(["stat", "-c", "%U %a", "/var/log/secretfile-agent.log", "/run/secretfile.pid"]))).toMatch(
+      /^root 6[40]0\nroot 6[40]0\n$/,
+    );
+    expect(ok(inRoot(["cat", "/var/log/secretfile-agent.log"]))).toMatch(/continues from sha256 [0-9a-f]{64}/);
     expect(ok(inRoot(["setpriv", "--reuid=sfjob", "--regid=sfjob", "--init-groups", ...job]))).toBe("got 11\n");
   });
 
@@ -195,7 +204,7 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     if (rootWhy !== undefined) ctx.skip(rootWhy);
     const kept = ["var/lib/secretfile/identity.txt", "var/lib/secretfile/store.age", "etc/secretfile/policy"];
     const before = kept.map(sha);
-    const pid = readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim();
+    const pid = readFileSync(path.join(root, "run/secretfile.pid"), "utf8").trim();
     // While it upgrades: a job that read its key before and uses it after, and a request every 100 ms (both as sfjob).
     const asJob = `setpriv --reuid=sfjob --regid=sfjob --init-groups env -i PATH=/usr/bin:/bin`;
     const during = [
@@ -218,7 +227,7 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     );
     expect(kept.map(sha)).toEqual(before);
     // No init system here (no /sbin/init, no policy-rc.d): postinst restarted the running agent itself, and says so last.
-    expect(readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim()).not.toBe(pid);
+    expect(readFileSync(path.join(root, "run/secretfile.pid"), "utf8").trim()).not.toBe(pid);
     expect(upgraded.stderr.trim().split("\n").pop()).toBe("secretfile: the agent runs (`service secretfile status`)");
     expect(upgraded.stderr).not.toContain("invoke-rc.d");
     pause(1_000);
@@ -259,7 +268,7 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
 
   it("a policy-rc.d that forbids starting services is obeyed: the agent is not restarted, and the last line says how", (ctx) => {
     if (rootWhy !== undefined) ctx.skip(rootWhy);
-    const pid = readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim();
+    const pid = readFileSync(path.join(root, "run/secretfile.pid"), "utf8").trim();
     ok(
       inRoot([
         "sh",
@@ -276,7 +285,7 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
       expect(again.stderr.trim().split("\n").pop()).toBe(
         "secretfile: policy-rc.d forbids starting services here, so the agent was not restarted: run `service secretfile restart` when it may",
       );
-      expect(readFileSync(path.join(root, "run/secretfile/agent.pid"), "utf8").trim()).toBe(pid);
+      expect(readFileSync(path.join(root, "run/secretfile.pid"), "utf8").trim()).toBe(pid);
     } finally {
       ok(inRoot(["rm", "-f", "/usr/sbin/policy-rc.d"]));
     }
@@ -297,7 +306,8 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
       "etc/init.d/secretfile",
       "etc/default/secretfile",
       "run/secretfile",
-      "var/log/secretfile/agent.log",
+      "var/log/secretfile-agent.log",
+      "run/secretfile.pid",
       "usr/bin/secretfile",
     ]) {
       expect(existsSync(path.join(root, gone)), gone).toBe(false);

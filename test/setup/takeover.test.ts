@@ -1,20 +1,36 @@
 // setup never takes over what is not its own: a folder holding others' files (issue 12, hole 6), an account with another
 // role (hole 7). Rules: root only (real users by useradd, random names, removed after); everything under a temporary root.
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../helpers/cli.js";
-import { makeWorld, NEEDS_ROOT, type World } from "../helpers/system.js";
+import { makeWorld, NEEDS_ROOT, NODE, type World } from "../helpers/system.js";
 import { inspectAccount } from "../../src/setup/account.js";
 import { HOST_FILES, systemUidRange } from "../../src/setup/account-fit.js";
+import { USE_FILES, type UseFiles } from "../../src/setup/account-use.js";
 import { stateEntry } from "../../src/setup/folders.js";
 import { AccessError } from "../../src/errors.js";
 
 const made: { users: string[]; groups: string[] } = { users: [], groups: [] };
+/** What the agent of these checks owns and runs: its state folder, and the node the tests run it with. */
+const AGENT = { ownFolders: ["/var/lib/secretfile"], agentNode: realpathSync(NODE) };
 const name = () => `sft_${randomBytes(4).toString("hex")}`;
 
 /** useradd NAME with `args`; the user is removed in afterAll. */
@@ -174,6 +190,7 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
         adopt: false,
         stateDir: "/var/lib/secretfile",
         ownState: stateEntry,
+        agent: AGENT,
         files: crontabs === undefined ? undefined : { ...HOST_FILES, crontabs: [crontabs] },
       });
 
@@ -218,7 +235,12 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
       expect(() => inspect(user)).toThrow(AccessError);
       expect(() => inspect(user)).toThrow(says);
       expect(
-        inspectAccount(user, { adopt: true, stateDir: "/var/lib/secretfile", ownState: stateEntry }).adopted.join("; "),
+        inspectAccount(user, {
+          adopt: true,
+          stateDir: "/var/lib/secretfile",
+          ownState: stateEntry,
+          agent: AGENT,
+        }).adopted.join("; "),
       ).toMatch(says);
     });
 
@@ -227,7 +249,8 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
       writeFileSync(path.join(state, "identity.txt"), "");
       writeFileSync(path.join(state, "store.age"), "");
       const user = useradd(["--system", "-U", "-M", "-d", state, "-s", "/usr/sbin/nologin"]);
-      const at = (dir: string) => () => inspectAccount(user, { adopt: false, stateDir: dir, ownState: stateEntry });
+      const at = (dir: string) => () =>
+        inspectAccount(user, { adopt: false, stateDir: dir, ownState: stateEntry, agent: AGENT });
       expect(at(state)().existing?.name).toBe(user);
       expect(at("/var/lib/secretfile")).toThrow(`a home with content (${state}: 2 entries)`);
       writeFileSync(path.join(state, ".bash_history"), "");
@@ -239,6 +262,101 @@ describe.skipIf(!isRoot)(`setup refuses what is not its own (${NEEDS_ROOT})`, ()
       const spool = mkdtempSync(path.join(world.root, "crontabs-"));
       writeFileSync(path.join(spool, user), "# nothing\n");
       expect(() => inspect(user, spool)).toThrow(`a crontab (${path.join(spool, user)})`);
+    });
+
+    describe("another daemon's account (an account that already runs or owns something)", () => {
+      const inspectWith = (user: string, use: Partial<UseFiles>, agent = AGENT) =>
+        inspectAccount(user, {
+          adopt: false,
+          stateDir: "/var/lib/secretfile",
+          ownState: stateEntry,
+          agent,
+          use: { ...USE_FILES, ...use },
+        });
+
+      it("refuses one that runs a process, and not for the agent's own (the node it runs)", async () => {
+        const user = useradd(["--system", "-U", ...nologin]);
+        const id = { uid: Number(execFileSync("id", ["-u", user])), gid: Number(execFileSync("id", ["-g", user])) };
+        const daemon = spawn("sleep", ["60"], { ...id, stdio: "ignore" });
+        try {
+          expect(() => inspect(user)).toThrow(`it has running processes (pid ${daemon.pid} sleep)`);
+        } finally {
+          daemon.kill("SIGKILL");
+          await new Promise((r) => daemon.once("exit", r));
+        }
+        const agent = spawn(NODE, ["-e", "setTimeout(() => {}, 60000)"], { ...id, stdio: "ignore" });
+        try {
+          expect(inspect(user).existing?.name).toBe(user);
+          expect(() => inspectWith(user, {}, { ...AGENT, agentNode: "/usr/sbin/another-daemon" })).toThrow(
+            `running processes (pid ${agent.pid} node)`,
+          );
+        } finally {
+          agent.kill("SIGKILL");
+          await new Promise((r) => agent.once("exit", r));
+        }
+        // An agent whose program an upgrade replaced (dpkg renames the new file over it): still the agent's.
+        const program = path.join(world.mkdir(`lib-${user}`), "node");
+        copyFileSync("/bin/sleep", program);
+        const old = spawn(program, ["60"], { ...id, stdio: "ignore" });
+        try {
+          copyFileSync("/bin/sleep", `${program}.new`);
+          renameSync(`${program}.new`, program);
+          expect(readlinkSync(`/proc/${old.pid}/exe`)).toBe(`${program} (deleted)`);
+          expect(inspectWith(user, {}, { ...AGENT, agentNode: program }).existing?.name).toBe(user);
+        } finally {
+          old.kill("SIGKILL");
+          await new Promise((r) => old.once("exit", r));
+        }
+      });
+
+      it("refuses one that owns files where daemons keep theirs (two levels deep), but not in the agent's folders", () => {
+        const user = useradd(["--system", "-U", ...nologin]);
+        const uid = Number(execFileSync("id", ["-u", user]));
+        const root = mkdtempSync(path.join(world.root, "host-"));
+        const [etc, lib] = [path.join(root, "etc"), path.join(root, "var/lib")];
+        for (const dir of [path.join(etc, "polkit-1/rules.d"), path.join(lib, "secretfile"), path.join(lib, "other")])
+          mkdirSync(dir, { recursive: true });
+        chownSync(path.join(lib, "secretfile"), uid, uid);
+        const use = { daemonFolders: [etc, lib] };
+        const agent = { ...AGENT, ownFolders: [path.join(lib, "secretfile")] };
+        expect(inspectWith(user, use, agent).existing?.name).toBe(user);
+        chownSync(path.join(etc, "polkit-1/rules.d"), uid, uid);
+        chownSync(path.join(lib, "other"), uid, uid);
+        expect(() => inspectWith(user, use, agent)).toThrow(
+          `files of its own (${path.join(etc, "polkit-1/rules.d")}, ${path.join(lib, "other")})`,
+        );
+      });
+
+      it("refuses one whose user or group a package's stat override names (dbus's messagebus)", () => {
+        const user = useradd(["--system", "-U", ...nologin]);
+        const overrides = path.join(mkdtempSync(path.join(world.root, "dpkg-")), "statoverride");
+        writeFileSync(overrides, `root ${user} 4754 /usr/lib/dbus-1.0/dbus-daemon-launch-helper\n`);
+        expect(() => inspectWith(user, { statOverride: overrides })).toThrow(
+          `files a package gives it (${overrides}: /usr/lib/dbus-1.0/dbus-daemon-launch-helper)`,
+        );
+        writeFileSync(overrides, `${user} root 0700 /var/lib/thing\nroot root 0755 /x\n`);
+        expect(() => inspectWith(user, { statOverride: overrides })).toThrow(`(${overrides}: /var/lib/thing)`);
+      });
+
+      // The daemons' accounts of this host, as Debian's packages make them: setup through bin/secretfile refuses each.
+      const daemons = ["polkitd", "messagebus"].filter((u) => exists(u));
+      it.skipIf(daemons.length === 0)(
+        `refuses this host's daemons' accounts end to end (${daemons.join(", ") || "none here: polkitd and messagebus are not installed"}), nothing made`,
+        async () => {
+          for (const user of daemons) {
+            const l = layout();
+            const r = await world.run(["setup", ...l.flags(), "--user", user]);
+            expect(r.code, r.stderr).toBe(4);
+            expect(r.stderr).toMatch(
+              new RegExp(
+                `^secretfile: error: refusing the existing user ${user} as the service account: it has .*(files|processes)`,
+                "m",
+              ),
+            );
+            expect(existsSync(l.root + "/var")).toBe(false);
+          }
+        },
+      );
     });
 
     it("refuses root and nobody", () => {

@@ -27,7 +27,7 @@ export function register(program: Command): void {
     )
     .option(
       "--adopt-user",
-      "take an existing --user that has another role (uid outside the system range, login shell, home with content, password, supplementary groups, crontab) as it is, with a warning for each: whoever can act as it can read every secret",
+      "take an existing --user that has another role (uid outside the system range, login shell, home with content, password, supplementary groups, crontab, running processes, files of its own: another daemon's account) as it is, with a warning for each: whoever can act as it can read every secret",
     )
     .option("--pq", "make a post-quantum hybrid (ML-KEM-768 + X25519) identity, if none exists yet")
     .option("--no-start", "write everything, start nothing (the package's postinst starts the agent itself)")

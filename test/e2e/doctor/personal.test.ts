@@ -90,7 +90,7 @@ describe("doctor, personal mode", () => {
     const missing = await sb.run(["doctor"]);
     expect(missing.code).toBe(1);
     expect(missing.stdout).toContain(`FAIL no store at ${sb.store} (its identity exists)`);
-    expect(fixesOf(missing.stdout)).toEqual([`mv ${sb.identity} ${sb.identity}.old && secretfile init`]);
+    expect(fixesOf(missing.stdout)).toEqual([`mv -T ${sb.identity} ${sb.identity}.old && secretfile init`]);
 
     rmSync(sb.dir, { recursive: true });
     const none = await sb.run(["doctor"]);

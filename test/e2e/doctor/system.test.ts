@@ -2,7 +2,17 @@
 // the service account's files; as a job user what the policy lets it read; a stopped agent is exit 1 with its fix.
 
 import { spawnSync } from "node:child_process";
-import { chmodSync, renameSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
@@ -89,25 +99,101 @@ describe.skipIf(!isRoot)(`doctor in system mode (${NEEDS_ROOT})`, () => {
     expect(fixesOf(r.stdout)[0]).toContain(`read user:${sys.users.outsider.name}`);
   });
 
+  // A fix on a path in the service account's folder runs as that account; in root's own folder, as root.
+  const asService = () => `runuser -u ${sys.users.service.name} -- `;
   it.for([
     {
       what: "an identity the group can read",
       file: () => path.join(agent.dir, "identity.txt"),
       mode: 0o640,
-      fix: "chmod 400",
+      fix: () => `${asService()}chmod 400`,
     },
-    { what: "an audit log others can write", file: () => agent.audit, mode: 0o602, fix: "chmod 600" },
-    { what: "a policy the group can write", file: () => agent.policy, mode: 0o664, fix: "chmod 644" },
+    {
+      what: "an audit log others can write",
+      file: () => agent.audit,
+      mode: 0o602,
+      fix: () => `${asService()}chmod 600`,
+    },
+    { what: "a policy the group can write", file: () => agent.policy, mode: 0o664, fix: () => "chmod 644" },
   ])("fails on $what, and is healthy once the printed fix is run", async ({ file, mode, fix }) => {
     chmodSync(file(), mode);
     const r = await doctor();
     expect(r.code, r.stdout).toBe(1);
     expect(r.stdout).toContain(`FAIL `);
-    expect(fixesOf(r.stdout)).toContain(`${fix} ${file()}`);
-    const ran = spawnSync("/bin/sh", ["-c", `${fix} ${file()}`]);
+    expect(fixesOf(r.stdout)).toContain(`${fix()} ${file()}`);
+    const ran = spawnSync("/bin/sh", ["-c", `${fix()} ${file()}`]);
     expect(ran.status).toBe(0);
     const after = await doctor();
     expect(after.code, after.stdout).toBe(0);
+  });
+
+  it("an audit log the service account made a link: the printed fix moves its target back as that account, and never root's file", async () => {
+    const service = sys.users.service;
+    const aside = `${agent.audit}.aside`;
+    const asService = (cmd: string) => spawnSync("/bin/sh", ["-c", cmd], { uid: service.uid, gid: service.gid });
+    // root's file, in root's folder (as /etc/shadow), and the link the service account points at it.
+    const victim = path.join(sys.world.mkdir("doctor-victim", 0o755), "shadow");
+    writeFileSync(victim, "root's only\n", { mode: 0o600 });
+    renameSync(agent.audit, aside);
+    try {
+      expect(asService(`ln -s '${victim}' '${agent.audit}'`).status).toBe(0);
+      const r = await doctor();
+      expect(r.code, r.stdout).toBe(1);
+      expect(r.stdout).toContain(`FAIL the audit log ${agent.audit} is a symlink: secretfile refuses to follow it`);
+      // root runs what doctor printed for the audit log; root's file stays where it is, as it was.
+      const fixes = fixesOf(r.stdout).filter((f) => f.includes(agent.audit));
+      for (const fix of fixes) spawnSync("/bin/sh", ["-c", fix]);
+      expect({ content: readFileSync(victim, "utf8"), uid: statSync(victim).uid }).toEqual({
+        content: "root's only\n",
+        uid: 0,
+      });
+      expect(fixes).toEqual([
+        `runuser -u ${service.name} -- rm ${agent.audit} && runuser -u ${service.name} -- mv -T ${victim} ${agent.audit}`,
+      ]);
+      expect(existsSync(agent.audit)).toBe(false);
+      // A link to its own file (the log moved aside): the same fix puts it back, and doctor is content.
+      expect(asService(`ln -s '${aside}' '${agent.audit}'`).status).toBe(0);
+      const again = fixesOf((await doctor()).stdout).find((f) => f.includes(`mv -T ${aside} `));
+      expect(spawnSync("/bin/sh", ["-c", again!]).status).toBe(0);
+      expect(lstatSync(agent.audit).isFile()).toBe(true);
+      expect((await doctor()).code).toBe(0);
+    } finally {
+      if (existsSync(aside)) {
+        rmSync(agent.audit, { force: true });
+        renameSync(aside, agent.audit);
+      }
+    }
+  });
+
+  it("an identity of the wrong owner and mode: the printed fixes, run by root after the service account swapped it for a link to root's file, change nothing of root's", async () => {
+    const service = sys.users.service;
+    const identity = path.join(agent.dir, "identity.txt");
+    const mine = `${identity}.mine`;
+    const victim = path.join(sys.world.mkdir("doctor-victim-2", 0o755), "passwd");
+    writeFileSync(victim, "root's\n", { mode: 0o644 });
+    chownSync(identity, 0, 0);
+    chmodSync(identity, 0o644);
+    try {
+      const fixes = fixesOf((await doctor()).stdout).filter((f) => f.endsWith(` ${identity}`));
+      // Between doctor and the fix: the account owns the folder, so it may rename root's file and put a link there.
+      const swap = spawnSync("/bin/sh", ["-c", `mv '${identity}' '${mine}' && ln -s '${victim}' '${identity}'`], {
+        uid: service.uid,
+        gid: service.gid,
+      });
+      expect(swap.status).toBe(0);
+      for (const fix of fixes) spawnSync("/bin/sh", ["-c", fix]);
+      const st = statSync(victim);
+      expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }).toEqual({ uid: 0, gid: 0, mode: 0o644 });
+      expect(fixes).toEqual([
+        `chown -h ${service.name} ${identity}`,
+        `runuser -u ${service.name} -- chmod 400 ${identity}`,
+      ]);
+    } finally {
+      rmSync(identity, { force: true });
+      renameSync(mine, identity);
+      chownSync(identity, service.uid, service.gid);
+      chmodSync(identity, 0o600);
+    }
   });
 
   it("as root, prints its fixes without sudo: no audit log is fixed by restarting the agent", async () => {
