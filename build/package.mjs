@@ -1,8 +1,9 @@
-// `npm run package`: builds pkg/secretfile_VERSION_ARCH.deb, which carries its own Node.js (the one this build ran
-// with), the bundle, the native addon, units, init script, man pages and docs.
+// `npm run package`: builds pkg/secretfile_VERSION_ARCH.deb, which carries its own Node.js (the one pinned in
+// build/runtime/, build/runtime.mjs), the bundle, the native addon, units, init script, man pages and docs.
 // Rules: every file comes from one source (units from src/setup/units.ts, man pages from docs/man/, the agent's V8
-// flags from src/setup/agent-node-flags.json); nothing is stripped from the runtime; the version is package.json's
-// unless SECRETFILE_PACKAGE_VERSION says otherwise (a test's upgrade package).
+// flags from src/setup/agent-node-flags.json); the bundle and its code caches are made by the runtime the package
+// carries, never the Node running this; nothing is stripped from the runtime; the version is package.json's unless
+// SECRETFILE_PACKAGE_VERSION says otherwise (a test's upgrade package).
 
 import { spawnSync } from "node:child_process";
 import {
@@ -23,12 +24,14 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { launcherFor } from "./launcher.mjs";
 import { manPage } from "./man.mjs";
+import { bundledRuntime } from "./runtime.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const at = (...p) => path.join(ROOT, ...p);
 const pkgJson = JSON.parse(readFileSync(at("package.json"), "utf8"));
 const version = process.env.SECRETFILE_PACKAGE_VERSION || pkgJson.version;
 const arch = run("dpkg", ["--print-architecture"]).trim();
+const runtime = bundledRuntime(arch);
 const LIB = "/usr/lib/secretfile";
 const OUT = at("pkg");
 const STAGE = path.join(OUT, "root");
@@ -56,8 +59,9 @@ function copy(from, file, mode) {
   if (mode !== undefined) chmodSync(to, mode);
 }
 
-// 1. The bundle, built now so the package holds this checkout's code under the package's version.
-run(process.execPath, [at("build/bundle.mjs")], {
+// 1. The bundle, built now so the package holds this checkout's code under the package's version, by the runtime it
+// carries: V8 takes a code cache only from its own version, so the caches are made by that one.
+run(runtime.node, [at("build/bundle.mjs")], {
   env: { ...process.env, SECRETFILE_BUILD_VERSION: version },
   stdio: ["ignore", "inherit", "inherit"],
 });
@@ -67,7 +71,7 @@ if (!existsSync(at("dist/native.node")))
 // What the package's files are rendered from: the TypeScript sources, bundled here for this script.
 const sources = await build({
   stdin: {
-    contents: `export { renderUnits, UNIT_NAMES, AGENT_NODE_FLAGS } from "./src/setup/units.ts"; export { SYSTEM_PATHS } from "./src/system/paths.ts";`,
+    contents: `export { renderUnits, UNIT_NAMES, agentStartFlags } from "./src/setup/units.ts"; export { SYSTEM_PATHS } from "./src/system/paths.ts"; export { runtimeFlags } from "./src/system/runtime.ts";`,
     resolveDir: ROOT,
     loader: "ts",
   },
@@ -77,7 +81,7 @@ const sources = await build({
   write: false,
   logLevel: "warning",
 });
-const { renderUnits, UNIT_NAMES, AGENT_NODE_FLAGS, SYSTEM_PATHS } = await import(
+const { renderUnits, UNIT_NAMES, agentStartFlags, SYSTEM_PATHS, runtimeFlags } = await import(
   `data:text/javascript;base64,${Buffer.from(sources.outputFiles[0].text).toString("base64")}`
 );
 
@@ -86,9 +90,10 @@ mkdirSync(STAGE, { recursive: true });
 
 // 2. The runtime and the code: /usr/lib/secretfile/{node,bin/secretfile,dist/}.
 mkdirSync(path.join(STAGE, LIB), { recursive: true });
-copyFileSync(process.execPath, path.join(STAGE, LIB, "node"));
+copyFileSync(runtime.node, path.join(STAGE, LIB, "node"));
 chmodSync(path.join(STAGE, LIB, "node"), 0o755);
-const launcher = launcherFor(readFileSync(at("bin/secretfile"), "utf8"), `${LIB}/node`);
+// Started with the runtime's own flags (--disable-sigusr1) where it has them.
+const launcher = launcherFor(readFileSync(at("bin/secretfile"), "utf8"), `${LIB}/node`, runtimeFlags(runtime.version));
 put(`${LIB}/bin/secretfile`, launcher, 0o755);
 copy("bin/package.json", `${LIB}/bin/package.json`); // {"type": "commonjs"}: the launcher has no .cjs to say so
 for (const f of readdirSync(at("dist"))) copy(`dist/${f}`, `${LIB}/dist/${f}`, 0o644);
@@ -101,6 +106,7 @@ symlinkSync(`../lib/secretfile/bin/secretfile`, path.join(STAGE, "usr/bin/secret
 // 3. The units, rendered by the code `secretfile setup` writes them with, for the package's paths.
 const units = renderUnits({
   node: `${LIB}/node`,
+  nodeVersion: runtime.version,
   launcher: `${LIB}/bin/secretfile`,
   user: "secretfile",
   group: "secretfile",
@@ -113,7 +119,7 @@ put(`/lib/systemd/system/${UNIT_NAMES.socket}`, units.socket);
 const fill = (text) =>
   text
     .replaceAll("@NODE@", `${LIB}/node`)
-    .replaceAll("@NODE_FLAGS@", AGENT_NODE_FLAGS.join(" "))
+    .replaceAll("@NODE_FLAGS@", agentStartFlags(runtime.version).join(" "))
     .replaceAll("@LAUNCHER@", `${LIB}/bin/secretfile`)
     .replaceAll("@DIR@", SYSTEM_PATHS.dir)
     .replaceAll("@SOCKET@", SYSTEM_PATHS.socket)
