@@ -1,5 +1,5 @@
 // `npm run package`: builds pkg/secretfile_VERSION_ARCH.deb, which carries its own Node.js (the one pinned in
-// build/runtime/, build/runtime.mjs), the bundle, the native addon, units, init script, man pages and docs.
+// packaging/runtime/, build/runtime.mjs), the bundle, the native addon, units, init script, man pages and docs.
 // Rules: every file comes from one source (units from src/setup/units.ts, man pages from docs/man/, the agent's V8
 // flags from src/setup/agent-node-flags.json); the bundle and its code caches are made by the runtime the package
 // carries, never the Node running this; nothing is stripped from the runtime; the version is package.json's unless
@@ -71,7 +71,7 @@ if (!existsSync(at("dist/native.node")))
 // What the package's files are rendered from: the TypeScript sources, bundled here for this script.
 const sources = await build({
   stdin: {
-    contents: `export { renderUnits, UNIT_NAMES, agentStartFlags } from "./src/setup/units.ts"; export { SYSTEM_PATHS } from "./src/system/paths.ts"; export { runtimeFlags } from "./src/system/runtime.ts";`,
+    contents: `export { renderUnits, UNIT_NAMES, agentStartFlags } from "./src/setup/units.ts"; export { SYSTEM_PATHS } from "./src/system/paths.ts";`,
     resolveDir: ROOT,
     loader: "ts",
   },
@@ -81,7 +81,7 @@ const sources = await build({
   write: false,
   logLevel: "warning",
 });
-const { renderUnits, UNIT_NAMES, agentStartFlags, SYSTEM_PATHS, runtimeFlags } = await import(
+const { renderUnits, UNIT_NAMES, agentStartFlags, SYSTEM_PATHS } = await import(
   `data:text/javascript;base64,${Buffer.from(sources.outputFiles[0].text).toString("base64")}`
 );
 
@@ -92,8 +92,9 @@ mkdirSync(STAGE, { recursive: true });
 mkdirSync(path.join(STAGE, LIB), { recursive: true });
 copyFileSync(runtime.node, path.join(STAGE, LIB, "node"));
 chmodSync(path.join(STAGE, LIB, "node"), 0o755);
-// Started with the runtime's own flags (--disable-sigusr1) where it has them.
-const launcher = launcherFor(readFileSync(at("bin/secretfile"), "utf8"), `${LIB}/node`, runtimeFlags(runtime.version));
+// The CLI's #! line passes no --disable-sigusr1: under it node blocks SIGUSR1 in every thread, and `exec` could not
+// pass the signal on to its job (the agent's units and init script pass it: agentStartFlags).
+const launcher = launcherFor(readFileSync(at("bin/secretfile"), "utf8"), `${LIB}/node`);
 put(`${LIB}/bin/secretfile`, launcher, 0o755);
 copy("bin/package.json", `${LIB}/bin/package.json`); // {"type": "commonjs"}: the launcher has no .cjs to say so
 for (const f of readdirSync(at("dist"))) copy(`dist/${f}`, `${LIB}/dist/${f}`, 0o644);

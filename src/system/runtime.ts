@@ -6,7 +6,7 @@
 /**
  * The end of life of each release line (the last day it gets fixes, UTC), from the Node.js release schedule. A line
  * older than the first here ended before it. test/system/runtime.test.ts fails when the runtime the Debian package
- * pins (build/runtime/) is missing here or past its end.
+ * pins (packaging/runtime/) is missing here or past its end.
  */
 export const RELEASE_LINES: Readonly<Record<number, string>> = {
   18: "2025-04-30",

@@ -53,7 +53,7 @@ export function sh(
 }
 
 /** The node_modules folders a copy links to: the project's, and the pinned runtime's (build/runtime.mjs). */
-const LINKED = ["node_modules", "build/runtime/node_modules"];
+const LINKED = ["node_modules", "packaging/runtime/node_modules"];
 
 /**
  * Copies the checkout's files (tracked and new, not ignored) into a fresh folder under /var/tmp, with the node_modules
@@ -86,7 +86,7 @@ const CACHE_HOURS = 6;
 
 /**
  * Returns the path of the package of this checkout as `version`, built (buildPackage, in a copy) the first time and
- * then taken from PACKAGE_CACHE: keyed by the commit and the content of every file but the tests (build/runtime/ pins
+ * then taken from PACKAGE_CACHE: keyed by the commit and the content of every file but the tests (packaging/runtime/ pins
  * the runtime it carries), so the test files of one run share one build and an edit makes a new one.
  * Test files running at once wait for each other's build (a lock folder). Throws with the build's output.
  */
