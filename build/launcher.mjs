@@ -3,8 +3,12 @@
 // `#!/usr/bin/env -S node --` finds one on PATH at the price of one more program started each time (about 1 ms
 // here, docs/benchmarks.md).
 
-/** Returns the launcher's source `source` with its first line made `#!NODE --`. */
-export function launcherFor(source, node) {
+/**
+ * Returns the launcher's source `source` with its first line made `#!NODE FLAG`, FLAG being the one flag of `flags`
+ * (`--` when there is none). Throws for more than one: the kernel passes what follows the program as one argument.
+ */
+export function launcherFor(source, node, flags = []) {
   if (!source.startsWith("#!")) throw new Error("bin/secretfile does not start with a #! line");
-  return source.replace(/^#!.*\n/, `#!${node} --\n`);
+  if (flags.length > 1) throw new Error(`a #! line passes node one argument, not ${flags.join(" ")}`);
+  return source.replace(/^#!.*\n/, `#!${node} ${flags[0] ?? "--"}\n`);
 }

@@ -1,8 +1,9 @@
-// `npm run package`: builds pkg/secretfile_VERSION_ARCH.deb, which carries its own Node.js (the one this build ran
-// with), the bundle, the native addon, units, init script, man pages and docs.
+// `npm run package`: builds pkg/secretfile_VERSION_ARCH.deb, which carries its own Node.js (the one pinned in
+// packaging/runtime/, build/runtime.mjs), the bundle, the native addon, units, init script, man pages and docs.
 // Rules: every file comes from one source (units from src/setup/units.ts, man pages from docs/man/, the agent's V8
-// flags from src/setup/agent-node-flags.json); nothing is stripped from the runtime; the version is package.json's
-// unless SECRETFILE_PACKAGE_VERSION says otherwise (a test's upgrade package).
+// flags from src/setup/agent-node-flags.json); the bundle and its code caches are made by the runtime the package
+// carries, never the Node running this; nothing is stripped from the runtime; the version is package.json's unless
+// SECRETFILE_PACKAGE_VERSION says otherwise (a test's upgrade package).
 
 import { spawnSync } from "node:child_process";
 import {
@@ -24,12 +25,14 @@ import { build } from "esbuild";
 import { INIT_SCRIPT_FILES, renderInitScript } from "./init-script.mjs";
 import { launcherFor } from "./launcher.mjs";
 import { manPage } from "./man.mjs";
+import { bundledRuntime } from "./runtime.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const at = (...p) => path.join(ROOT, ...p);
 const pkgJson = JSON.parse(readFileSync(at("package.json"), "utf8"));
 const version = process.env.SECRETFILE_PACKAGE_VERSION || pkgJson.version;
 const arch = run("dpkg", ["--print-architecture"]).trim();
+const runtime = bundledRuntime(arch);
 const LIB = "/usr/lib/secretfile";
 const OUT = at("pkg");
 const STAGE = path.join(OUT, "root");
@@ -57,8 +60,9 @@ function copy(from, file, mode) {
   if (mode !== undefined) chmodSync(to, mode);
 }
 
-// 1. The bundle, built now so the package holds this checkout's code under the package's version.
-run(process.execPath, [at("build/bundle.mjs")], {
+// 1. The bundle, built now so the package holds this checkout's code under the package's version, by the runtime it
+// carries: V8 takes a code cache only from its own version, so the caches are made by that one.
+run(runtime.node, [at("build/bundle.mjs")], {
   env: { ...process.env, SECRETFILE_BUILD_VERSION: version },
   stdio: ["ignore", "inherit", "inherit"],
 });
@@ -68,7 +72,7 @@ if (!existsSync(at("dist/native.node")))
 // What the package's files are rendered from: the TypeScript sources, bundled here for this script.
 const sources = await build({
   stdin: {
-    contents: `export { renderUnits, UNIT_NAMES, AGENT_NODE_FLAGS } from "./src/setup/units.ts"; export { SYSTEM_PATHS } from "./src/system/paths.ts";`,
+    contents: `export { renderUnits, UNIT_NAMES, agentStartFlags } from "./src/setup/units.ts"; export { SYSTEM_PATHS } from "./src/system/paths.ts";`,
     resolveDir: ROOT,
     loader: "ts",
   },
@@ -78,7 +82,7 @@ const sources = await build({
   write: false,
   logLevel: "warning",
 });
-const { renderUnits, UNIT_NAMES, AGENT_NODE_FLAGS, SYSTEM_PATHS } = await import(
+const { renderUnits, UNIT_NAMES, agentStartFlags, SYSTEM_PATHS } = await import(
   `data:text/javascript;base64,${Buffer.from(sources.outputFiles[0].text).toString("base64")}`
 );
 
@@ -87,8 +91,10 @@ mkdirSync(STAGE, { recursive: true });
 
 // 2. The runtime and the code: /usr/lib/secretfile/{node,bin/secretfile,dist/}.
 mkdirSync(path.join(STAGE, LIB), { recursive: true });
-copyFileSync(process.execPath, path.join(STAGE, LIB, "node"));
+copyFileSync(runtime.node, path.join(STAGE, LIB, "node"));
 chmodSync(path.join(STAGE, LIB, "node"), 0o755);
+// The CLI's #! line passes no --disable-sigusr1: under it node blocks SIGUSR1 in every thread, and `exec` could not
+// pass the signal on to its job (the agent's units and init script pass it: agentStartFlags).
 const launcher = launcherFor(readFileSync(at("bin/secretfile"), "utf8"), `${LIB}/node`);
 put(`${LIB}/bin/secretfile`, launcher, 0o755);
 copy("bin/package.json", `${LIB}/bin/package.json`); // {"type": "commonjs"}: the launcher has no .cjs to say so
@@ -102,6 +108,7 @@ symlinkSync(`../lib/secretfile/bin/secretfile`, path.join(STAGE, "usr/bin/secret
 // 3. The units, rendered by the code `secretfile setup` writes them with, for the package's paths.
 const units = renderUnits({
   node: `${LIB}/node`,
+  nodeVersion: runtime.version,
   launcher: `${LIB}/bin/secretfile`,
   user: "secretfile",
   group: "secretfile",
@@ -113,7 +120,7 @@ put(`/lib/systemd/system/${UNIT_NAMES.socket}`, units.socket);
 // 4. The init script, for hosts without systemd: the same node, flags and paths as the unit.
 const initScript = renderInitScript(readFileSync(at("packaging/init.d/secretfile"), "utf8"), {
   node: `${LIB}/node`,
-  nodeFlags: AGENT_NODE_FLAGS,
+  nodeFlags: agentStartFlags(runtime.version),
   launcher: `${LIB}/bin/secretfile`,
   user: "secretfile",
   paths: SYSTEM_PATHS,

@@ -6,6 +6,7 @@ import type { Where } from "../client/backend.js";
 import { SYSTEM_PATHS } from "../system/paths.js";
 import { info, type Finding } from "./finding.js";
 import { checkPersonal } from "./personal.js";
+import { checkRuntime, runtimeReport, type Runtime, type RuntimeReport } from "./runtime.js";
 import { checkStartup } from "./startup.js";
 import { checkSystem, type SystemPaths } from "./system.js";
 
@@ -20,6 +21,8 @@ export interface DoctorOptions {
   now?: Date;
   /** The environment the commands run in (process.env unless given). */
   env?: NodeJS.ProcessEnv;
+  /** The Node.js reported (this process's unless given). */
+  runtime?: Runtime;
 }
 
 /** What doctor found. */
@@ -28,6 +31,8 @@ export interface DoctorReport {
   findings: Finding[];
   /** True when no finding is a failure. */
   healthy: boolean;
+  /** The Node.js secretfile runs on (its finding is among `findings`). */
+  runtime: RuntimeReport;
 }
 
 /** Runs the checks of the mode in use and returns them. Throws only for an unexpected error. */
@@ -46,5 +51,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     );
   }
   findings.push(...checkStartup(opts.env ?? process.env));
-  return { where, findings, healthy: !findings.some((f) => f.status === "fail") };
+  const runtime = runtimeReport(opts.runtime ?? { version: process.version, path: process.execPath }, now);
+  findings.push(checkRuntime(runtime));
+  return { where, findings, healthy: !findings.some((f) => f.status === "fail"), runtime };
 }

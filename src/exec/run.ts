@@ -41,8 +41,6 @@ export interface RunOptions {
   searchPath: string | undefined;
   /** The patterns to mask in the job's standard output and error (see maskOnDemand); none: the job gets the terminal. */
   mask?: () => Patterns;
-  /** Keep this process while the job runs (never execve), for work to do after it ends. */
-  stay?: boolean;
 }
 
 /** A job started: how to pass it a signal, and its exit status (known once its output is passed on as well). */
@@ -64,18 +62,16 @@ interface Start {
 /**
  * Runs `argv` with `env`, forwarding signals; resolves with the exit status the CLI should end with
  * (the job's own, or 128+N for signal N). With patterns to mask, the job's output passes through the
- * masking; without, the job inherits the terminal (and replaces this process where Node can execve).
+ * masking; without, the job inherits the terminal.
  * The job starts through the native addon (a vfork-like clone, killed by the kernel if secretfile dies first), or
- * node:child_process when the build made none.
+ * node:child_process when the build made none: both give it every signal at its default and none blocked. Never
+ * process.execve (Node 22.15 and newer), which would hand the job Node's own signal state: SIGPIPE and SIGXFSZ
+ * ignored, and SIGUSR1 blocked under --disable-sigusr1.
  */
 export async function runJob(argv: string[], env: JobEnvironment, opts: RunOptions): Promise<number> {
   const [command, ...args] = argv;
   if (command === undefined) throw new FailureError("no command to run");
   const file = resolveCommand(command, opts.searchPath);
-  const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string>) => never }).execve;
-  if (opts.mask === undefined && !opts.stay && typeof execve === "function")
-    execve(file, [command, ...args], environmentRecord(env));
-
   const addon = native();
   // At a terminal the job stays in our process group, the terminal's foreground group: the terminal's own
   // INT, QUIT and WINCH reach it directly, so forwarding those would deliver them twice. Without a terminal

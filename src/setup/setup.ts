@@ -87,7 +87,16 @@ export async function setup(opts: SetupOptions): Promise<Action[]> {
   await ensurePolicy(paths.policy, log);
 
   const group = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(account.group) ? account.group : String(account.gid);
-  const units = renderUnits({ node: opts.run.node, launcher: opts.run.launcher, user, group, paths, credential });
+  // run.node is the node running this (the CLI passes process.execPath): the units start it with the flags it has.
+  const units = renderUnits({
+    node: opts.run.node,
+    nodeVersion: process.version,
+    launcher: opts.run.launcher,
+    user,
+    group,
+    paths,
+    credential,
+  });
   for (const warning of units.warnings) log.add("warning", warning);
   const changes = await installUnits(unitsDir, units, log);
   if (opts.start !== false) await start({ systemd: opts.systemd, unitsDir, changes, user, run: opts.run, paths }, log);

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { UsageError } from "../errors.js";
 import { CREDENTIALS_SOCKET, IDENTITY_CREDENTIAL, type AgentPaths } from "../system/paths.js";
+import { runtimeFlags } from "../system/runtime.js";
 import agentNodeFlags from "./agent-node-flags.json" with { type: "json" };
 
 /**
@@ -18,6 +19,14 @@ import agentNodeFlags from "./agent-node-flags.json" with { type: "json" };
  */
 export const AGENT_NODE_FLAGS: readonly string[] = agentNodeFlags;
 
+/**
+ * Every flag the units and the init script start the agent's node (of version `nodeVersion`) with: AGENT_NODE_FLAGS,
+ * then the runtime's own (`--disable-sigusr1` where that node has it: src/system/runtime.ts).
+ */
+export function agentStartFlags(nodeVersion: string): string[] {
+  return [...AGENT_NODE_FLAGS, ...runtimeFlags(nodeVersion)];
+}
+
 /** The units' file names. */
 export const UNIT_NAMES = { service: "secretfile.service", socket: "secretfile.socket" } as const;
 
@@ -25,6 +34,8 @@ export const UNIT_NAMES = { service: "secretfile.service", socket: "secretfile.s
 export interface UnitInputs {
   /** Absolute path of node (process.execPath at setup time). */
   node: string;
+  /** That node's version (process.version at setup time): which flags it has. */
+  nodeVersion: string;
   /** Absolute real path of the installed launcher (bin/secretfile). */
   launcher: string;
   user: string;
@@ -108,7 +119,7 @@ After=${UNIT_NAMES.socket}
 Type=simple
 User=${i.user}
 Group=${i.group}
-ExecStart=${[i.node, ...AGENT_NODE_FLAGS].join(" ")} ${i.launcher} agent --dir ${paths.dir} --socket ${paths.socket} --policy ${paths.policy} --audit ${paths.audit}
+ExecStart=${[i.node, ...agentStartFlags(i.nodeVersion)].join(" ")} ${i.launcher} agent --dir ${paths.dir} --socket ${paths.socket} --policy ${paths.policy} --audit ${paths.audit}
 ${sealed}ExecReload=/bin/sh -c 'kill -HUP $$MAINPID'
 Restart=on-failure
 RestartSec=2s

@@ -25,6 +25,9 @@ export interface RunOptions {
   gid?: number;
   /** The launcher to run instead of bin/secretfile (e.g. a copy readable by other uids). */
   bin?: string;
+  /** The node to run it with, and that node's flags (process.execPath and none unless given). */
+  node?: string;
+  nodeFlags?: readonly string[];
   timeoutMs?: number;
 }
 
@@ -49,7 +52,7 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<Result> {
   const spawnOpts: SpawnOptions = { env: opts.env ?? cleanEnv(), cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] };
   if (opts.uid !== undefined) spawnOpts.uid = opts.uid;
   if (opts.gid !== undefined) spawnOpts.gid = opts.gid;
-  const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], spawnOpts);
+  const child = spawn(opts.node ?? process.execPath, [...(opts.nodeFlags ?? []), opts.bin ?? BIN, ...args], spawnOpts);
   return collect(child, opts.input, opts.timeoutMs);
 }
 

@@ -281,16 +281,27 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
-/** Spawns `secretfile agent` for `files` as `service`, with `env` laid over a clean environment; returns at once. */
+/** The node an agent runs on, and its flags (as the units give them). */
+export interface AgentNode {
+  path: string;
+  flags: readonly string[];
+}
+
+/**
+ * Spawns `secretfile agent` for `files` as `service` on `node`, with `env` laid over a clean environment; returns at
+ * once.
+ */
 export function spawnAgent(
   world: World,
   service: TestUser,
   files: AgentFiles,
   env: NodeJS.ProcessEnv = {},
+  node: AgentNode = { path: NODE, flags: [] },
 ): AgentProcess {
   const child = spawn(
-    NODE,
+    node.path,
     [
+      ...node.flags,
       world.bin,
       "agent",
       "--dir",
@@ -436,8 +447,11 @@ export interface SystemContext<U extends string, G extends string> {
   readonly groups: Record<G, TestGroup>;
   /** Starts an agent as the service user; it is stopped in afterAll if the test did not. */
   startAgent(spec: { policyText: string; secrets?: Record<string, string> }): Promise<RunningAgent>;
-  /** Spawns an agent on prepared files as the service user (for start-up failures); stopped in afterAll. */
-  spawnAgent(files: AgentFiles): AgentProcess;
+  /**
+   * Spawns an agent on prepared files as the service user (for start-up failures), with `env` and on `node` when given;
+   * stopped in afterAll.
+   */
+  spawnAgent(files: AgentFiles, env?: NodeJS.ProcessEnv, node?: AgentNode): AgentProcess;
 }
 
 /**
@@ -479,8 +493,8 @@ export function useSystem<U extends string, G extends string = never>(
       agents.push(agent);
       return agent;
     },
-    spawnAgent: (files) => {
-      const agent = spawnAgent(need(world), need(made).users.service, files);
+    spawnAgent: (files, env, node) => {
+      const agent = spawnAgent(need(world), need(made).users.service, files, env, node);
       agents.push(agent);
       return agent;
     },

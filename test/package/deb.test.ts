@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pinnedRuntime } from "../../build/runtime.mjs";
 import { isRoot } from "../helpers/cli.js";
 import { BOOKWORM_CACHE, cachedPackage, has, MIRROR, processesIn, sh, UPGRADE, VERSION } from "./support.js";
 
@@ -116,6 +117,32 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
     expect(ok(inRoot(["secretfile", "exec", "--dir", "/root/personal", "--", "sh", "-c", 'echo "${#DEMO_KEY}"']))).toBe(
       "10\n",
     );
+  });
+
+  it("runs on the pinned runtime, which doctor calls supported, with the code caches that runtime made", (ctx) => {
+    if (rootWhy !== undefined) ctx.skip(rootWhy);
+    const pin = pinnedRuntime();
+    expect(sha("usr/lib/secretfile/node")).toBe(pin.sha256);
+    const debug = inRoot(["env", "SECRETFILE_DEBUG=1", "secretfile", "--version"]);
+    expect([debug.status, debug.stderr]).toEqual([0, "secretfile: code cache used (secretfile.cjs.cache)\n"]);
+    const doctor = ok(inRoot(["secretfile", "doctor", "--dir", "/root/personal"]));
+    expect(doctor).toMatch(
+      new RegExp(
+        `^ok {3}the runtime: Node\\.js v${pin.version.replaceAll(".", "\\.")} \\(/usr/lib/secretfile/node\\): release line \\d+, supported until \\d{4}-\\d{2}-\\d{2}$`,
+        "m",
+      ),
+    );
+    // The agent's units and init script start node with --disable-sigusr1, the CLI's #! line does not: under it node
+    // blocks SIGUSR1, which `exec` passes on to its job.
+    expect(readFileSync(path.join(root, "lib/systemd/system/secretfile.service"), "utf8")).toMatch(
+      /^ExecStart=\/usr\/lib\/secretfile\/node [^\n]*--disable-sigusr1 \/usr\/lib\/secretfile\/bin\/secretfile agent /m,
+    );
+    expect(readFileSync(path.join(root, "usr/lib/secretfile/bin/secretfile"), "utf8").split("\n")[0]).toBe(
+      "#!/usr/lib/secretfile/node --",
+    );
+    const job =
+      "trap 'kill $s; echo USR1; exit 0' USR1; sleep 20 >/dev/null 2>&1 & s=$!; kill -USR1 $PPID; wait; exit 3";
+    expect(ok(inRoot(["secretfile", "exec", "--dir", "/root/personal", "--", "sh", "-c", job]))).toBe("USR1\n");
   });
 
   it("has man pages that render without warnings (with the host's man -l: man-db is not in minbase)", (ctx) => {

@@ -52,6 +52,9 @@ export function sh(
   });
 }
 
+/** The node_modules folders a copy links to: the project's, and the pinned runtime's (build/runtime.mjs). */
+const LINKED = ["node_modules", "packaging/runtime/node_modules"];
+
 /**
  * Copies the checkout's files (tracked and new, not ignored) into `dir` (a fresh folder under /var/tmp by default), with
  * node_modules linked unless `linkModules` is false (a clone as a user has it), so `npm run package` there builds
@@ -65,7 +68,9 @@ export function copyCheckout(
     mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     cpSync(path.join(ROOT, f), path.join(dir, f), { verbatimSymlinks: true });
   }
-  if (linkModules) symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+  for (const linked of linkModules ? LINKED : []) {
+    if (existsSync(path.join(ROOT, linked))) symlinkSync(path.join(ROOT, linked), path.join(dir, linked));
+  }
   return dir;
 }
 
@@ -118,12 +123,12 @@ export function bookwormRoot(packages: string[] = []): { root: string } | { why:
   });
 }
 
-// The checkout's files (tracked and new, not ignored) that exist, but the node_modules link.
+// The checkout's files (tracked and new, not ignored) that exist, but the node_modules links.
 function checkoutFiles(): string[] {
   const files = sh("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT })
     .stdout.split("\0")
     .filter(Boolean);
-  return files.filter((f) => f !== "node_modules" && existsSync(path.join(ROOT, f)));
+  return files.filter((f) => !LINKED.includes(f) && existsSync(path.join(ROOT, f)));
 }
 
 /** Where cachedPackage keeps the packages it built (outside /tmp, so a later run reuses them). */
@@ -133,12 +138,12 @@ const CACHE_HOURS = 6;
 
 /**
  * Returns the path of the package of this checkout as `version`, built (buildPackage, in a copy) the first time and
- * then taken from PACKAGE_CACHE: keyed by the commit, the Node that runs the tests (the runtime it carries) and the
- * content of every file but the tests, so the test files of one run share one build and an edit makes a new one.
+ * then taken from PACKAGE_CACHE: keyed by the commit and the content of every file but the tests (packaging/runtime/ pins
+ * the runtime it carries), so the test files of one run share one build and an edit makes a new one.
  * Test files running at once wait for each other's build (a lock folder). Throws with the build's output.
  */
 export function cachedPackage(version: string): string {
-  const key = createHash("sha256").update(`${version}\0${process.version}\0${commit()}\0`);
+  const key = createHash("sha256").update(`${version}\0${commit()}\0`);
   for (const f of checkoutFiles()
     .filter((f) => !f.startsWith("test/"))
     .sort()) {

@@ -13,6 +13,7 @@ const paths = {
 };
 const inputs = {
   node: "/usr/bin/node",
+  nodeVersion: "v20.20.0",
   launcher: "/usr/lib/node_modules/secretfile/bin/secretfile",
   user: "secretfile",
   group: "secretfile",
@@ -36,6 +37,21 @@ describe("renderUnits", () => {
       "ListenStream=/run/secretfile/agent.sock\nSocketUser=secretfile\nSocketGroup=secretfile\nSocketMode=0666\n",
     );
     expect(warnings).toEqual([]);
+  });
+
+  it.for([
+    ["v20.20.0", false],
+    ["v22.13.1", false],
+    ["v22.14.0", true],
+    ["v23.6.0", false],
+    ["v23.7.0", true],
+    ["v24.0.0", true],
+    ["v26.12.1", true],
+  ] as const)("starts node %s with --disable-sigusr1: %s (where it has the flag)", ([nodeVersion, has]) => {
+    const flags = [...agentNodeFlags, ...(has ? ["--disable-sigusr1"] : [])];
+    expect(renderUnits({ ...inputs, nodeVersion }).service).toContain(
+      `\nExecStart=/usr/bin/node ${flags.join(" ")} ${inputs.launcher} agent --dir `,
+    );
   });
 
   it("is the same text for the same inputs (so a second setup keeps the files)", () => {

@@ -1,11 +1,11 @@
 // `secretfile doctor`: which mode, which files, what is wrong and the command that fixes it.
 // Rules: the report goes to standard output, one `ok`/`warn`/`FAIL`/`info` line a check, each problem followed by a
-// `fix:` line; exit 0 when nothing failed, 1 otherwise.
+// `fix:` line (or, with --json, one JSON object); exit 0 when nothing failed, 1 otherwise.
 
 import { Option, type Command } from "commander";
 import { DEFAULT_CREDENTIAL, resolvePaths, SYSTEM_PATHS } from "../../system/paths.js";
 import type { Finding } from "../../doctor/finding.js";
-import { escapeText } from "../escape.js";
+import { escapeText, jsonText } from "../escape.js";
 import { withWhere, whereOf, type WhereOptions } from "../options.js";
 
 interface DoctorFlags extends WhereOptions {
@@ -13,6 +13,7 @@ interface DoctorFlags extends WhereOptions {
   policy?: string;
   audit?: string;
   credential?: string;
+  json?: boolean;
 }
 
 const LABEL: Record<Finding["status"], string> = { ok: "ok  ", warn: "warn", fail: "FAIL", info: "info" };
@@ -34,6 +35,7 @@ export function register(program: Command): void {
         DEFAULT_CREDENTIAL,
       ),
     )
+    .option("--json", "print one JSON object: the mode and why, the runtime, the findings, healthy")
     .action(async (flags: DoctorFlags) => {
       const { runDoctor } = await import("../../doctor/doctor.js");
       const where = whereOf(flags);
@@ -63,7 +65,10 @@ export function register(program: Command): void {
         return `${n === 0 ? "no" : n} ${what}${n === 1 ? "" : "s"}`;
       };
       lines.push(`${count("fail", "problem")} found, ${count("warn", "warning")}`);
-      const text = lines.map(escapeText).join("\n");
+      const { runtime, findings, healthy } = report;
+      const text = flags.json
+        ? jsonText({ ...where, runtime, findings, healthy }, 2)
+        : lines.map(escapeText).join("\n");
       await new Promise<void>((resolve, reject) =>
         process.stdout.write(`${text}\n`, (e) => (e ? reject(e) : resolve())),
       );

@@ -76,15 +76,7 @@ export async function execAction(argv: string[], opts: ExecOptions): Promise<voi
       implicit ??
       new Map([...keySetVariables(selected!, values, paths), ...(render?.renderVariables(renders, paths) ?? [])]);
     // COMMAND is found with our own PATH, before any secret is laid over the job's environment.
-    return runJob(
-      argv,
-      { base: process.env, secrets: variables },
-      {
-        searchPath: process.env.PATH,
-        mask,
-        stay: paths.size > 0,
-      },
-    );
+    return runJob(argv, { base: process.env, secrets: variables }, { searchPath: process.env.PATH, mask });
   });
 }
 

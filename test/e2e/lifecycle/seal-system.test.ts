@@ -27,6 +27,7 @@ const CRED_LINE = "LoadCredentialEncrypted=secretfile-identity:/etc/credstore.en
 describe("the unit of a sealed identity", () => {
   const base = {
     node: "/usr/bin/node",
+    nodeVersion: process.version,
     launcher: "/usr/local/lib/secretfile/bin/secretfile",
     user: "secretfile",
     group: "secretfile",
