@@ -66,7 +66,7 @@ describe("secretfile doctor and its runtime", () => {
       const { human, json } = await doctor();
       const line = `warn the runtime: Node.js ${process.version} (${process.execPath}): release line 20 reached its end of life on 2026-04-30 and gets no more security fixes`;
       expect(human).toContain(`${line}\n     fix: ${RUNTIME_FIX}\n`);
-      expect(human).toMatch(/\nno problems found\n$/);
+      expect(human).toMatch(/\nno problems found, 1 warning\n$/);
       expect(json.runtime).toEqual({
         version: process.version,
         path: process.execPath,
