@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   rm: () => import("./commands/rm.js"),
   history: () => import("./commands/history.js"),
   rollback: () => import("./commands/rollback.js"),
+  rotate: () => import("./commands/rotate.js"),
   pending: () => import("./commands/pending.js"),
   approve: () => import("./commands/approve.js"),
   reject: () => import("./commands/reject.js"),
