@@ -41,6 +41,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   setup: () => import("./commands/setup.js"),
   audit: () => import("./commands/audit.js"),
   doctor: () => import("./commands/doctor.js"),
+  report: () => import("./commands/report.js"),
   recipient: () => import("./commands/recipient.js"),
   recipients: () => import("./commands/recipients.js"),
   rekey: () => import("./commands/rekey.js"),
