@@ -37,6 +37,24 @@ export interface ReportInput {
 }
 
 const SHOWN = 5;
+const DAY_MS = 86_400_000;
+
+/** The report's default windows at `now` (its options' defaults): expiring within 14 days, unread for 30, refused in 1. */
+export function defaultWindow(now: Date): Pick<
+  ReportInput,
+  "now" | "expiringBefore" | "unreadSince" | "refusedSince"
+> & {
+  unreadSince: Date;
+  refusedSince: Date;
+} {
+  const at = now.getTime();
+  return {
+    now,
+    expiringBefore: new Date(at + 14 * DAY_MS),
+    unreadSince: new Date(at - 30 * DAY_MS),
+    refusedSince: new Date(at - DAY_MS),
+  };
+}
 
 /** Returns the findings, sorted by secret name then kind. Throws the user database's errors (expected readers). */
 export function reportFindings(input: ReportInput): ReportFinding[] {
