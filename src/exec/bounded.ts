@@ -45,10 +45,10 @@ export function runBounded(run: BoundedRun): Promise<BoundedResult> {
   });
   const out = collector(run.maxBytes);
   const err = collector(run.maxBytes);
-  child.stdout!.on("data", out.add);
-  child.stderr!.on("data", err.add);
-  child.stdin!.on("error", () => undefined); // a program that does not read its input closes the pipe early
-  child.stdin!.end(run.input);
+  child.stdout.on("data", out.add);
+  child.stderr.on("data", err.add);
+  child.stdin.on("error", () => undefined); // a program that does not read its input closes the pipe early
+  child.stdin.end(run.input);
   let timedOut = false;
   const group = (signal: NodeJS.Signals) => {
     try {
