@@ -3,7 +3,7 @@
 _secretfile() {
 	local cur prev words cword
 	_init_completion 2>/dev/null || { cur=${COMP_WORDS[COMP_CWORD]}; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
-	local commands="init add update get ls rm history rollback import exec agent policy setup audit doctor recipient recipients rekey export help"
+	local commands="init add update get ls rm history rollback rotate import exec agent policy setup audit doctor report recipient recipients rekey export help"
 	if [ "$cword" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "$commands --version --help" -- "$cur"))
 		return
@@ -27,7 +27,7 @@ _secretfile() {
 		return
 	fi
 	case "$cmd" in
-	get | update | rm | history | rollback)
+	get | update | rm | history | rollback | rotate)
 		COMPREPLY=($(compgen -W "$(secretfile ls --json 2>/dev/null | grep -oE '"name": *"[A-Za-z0-9_]+"' | sed 's/.*"\([A-Za-z0-9_]*\)"$/\1/')" -- "$cur"))
 		;;
 	import) COMPREPLY=($(compgen -f -- "$cur")) ;;

@@ -4,7 +4,8 @@
 import { existsSync } from "node:fs";
 import type { Where } from "../client/backend.js";
 import { SYSTEM_PATHS } from "../system/paths.js";
-import { info, type Finding } from "./finding.js";
+import { NoStoreError, SecretfileError } from "../errors.js";
+import { info, warn, type Finding } from "./finding.js";
 import { checkPersonal } from "./personal.js";
 import { checkRuntime, runtimeReport, type Runtime, type RuntimeReport } from "./runtime.js";
 import { checkStartup } from "./startup.js";
@@ -50,8 +51,32 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       ),
     );
   }
+  findings.push(...(await reportWarnings(opts, now)));
   findings.push(...checkStartup(opts.env ?? process.env));
   const runtime = runtimeReport(opts.runtime ?? { version: process.version, path: process.execPath }, now);
   findings.push(checkRuntime(runtime));
   return { where, findings, healthy: !findings.some((f) => f.status === "fail"), runtime };
+}
+
+/** The kinds of `secretfile report` that doctor's other checks do not cover already (expired and due are). */
+const REPORT_ONLY: ReadonlySet<string> = new Set(["expiring", "unread", "refused", "missed"]);
+
+/**
+ * Returns `secretfile report`'s findings with its default windows as warnings (in system mode as root only: they need
+ * the audit log), each fixed by looking at the report; a store or agent that cannot be asked is reported elsewhere.
+ */
+async function reportWarnings(opts: DoctorOptions, now: Date): Promise<Finding[]> {
+  if (opts.where.mode === "agent" && process.getuid?.() !== 0) return [];
+  const { gatherReport } = await import("./report-input.js");
+  const { reportFindings, defaultWindow } = await import("./report.js");
+  try {
+    const input = await gatherReport(opts.where, opts.system, defaultWindow(now));
+    return reportFindings(input)
+      .filter((f) => REPORT_ONLY.has(f.kind))
+      .map((f) => warn(f.text, "secretfile report"));
+  } catch (err) {
+    if (!(err instanceof SecretfileError)) throw err;
+    if (err instanceof NoStoreError) return []; // the personal checks say so already
+    return [info(`the report's checks were not made: ${err.message}`)];
+  }
 }

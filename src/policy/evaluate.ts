@@ -103,7 +103,8 @@ export function approvalsMissing(rules: ApprovalRule[], people: Caller[]): { rul
     .filter((r) => r.missing > 0);
 }
 
-function subjectMatches(who: Subject, caller: Caller): boolean {
+/** Returns true when `who` (a rule's subject) names `caller`; a unit never matches a Unix caller here. Never throws. */
+export function subjectMatches(who: Subject, caller: Caller): boolean {
   switch (who.kind) {
     case "user":
       return caller.user !== undefined && caller.user === who.name;

@@ -35,11 +35,23 @@ export interface ApprovalRule {
   line: number;
 }
 
-/** A parsed policy file: its rules in file order, and its approval rules (absent when it has none). */
+/**
+ * An `expect WHO NAMES... every=DUR` line: `who` is expected to read each name matching `patterns` at least once every
+ * `everyMs` (`secretfile report` names a job that stopped). It grants nothing: the agent's decisions never use it.
+ */
+export interface ExpectRule {
+  who: Subject;
+  patterns: string[];
+  everyMs: number;
+  line: number;
+}
+
+/** A parsed policy file: its rules in file order, its approval and expected-reader rules (absent when it has none). */
 export interface Policy {
   file: string;
   rules: Rule[];
   approvals?: ApprovalRule[];
+  expects?: ExpectRule[];
 }
 
 /** One bad line: its 1-based number and what is wrong, without the file prefix. */
@@ -122,6 +134,7 @@ export function formatSubject(who: Subject): string {
 function parseLines(lines: (string | null)[], file: string): Policy {
   const rules: Rule[] = [];
   const approvals: ApprovalRule[] = [];
+  const expects: ExpectRule[] = [];
   const problems: PolicyProblem[] = [];
   lines.forEach((raw, index) => {
     const line = index + 1;
@@ -138,6 +151,11 @@ function parseLines(lines: (string | null)[], file: string): Policy {
     if (verbWord === "approve") {
       const rule = parseApproval(words.slice(1), line, bad);
       if (rule !== undefined) approvals.push(rule);
+      return;
+    }
+    if (verbWord === "expect") {
+      const rule = parseExpect(words.slice(1), line, bad);
+      if (rule !== undefined) expects.push(rule);
       return;
     }
     const before = problems.length;
@@ -157,7 +175,33 @@ function parseLines(lines: (string | null)[], file: string): Policy {
     }
   });
   if (problems.length > 0) throw new PolicySyntaxError(file, problems);
-  return approvals.length === 0 ? { file, rules } : { file, rules, approvals };
+  return {
+    file,
+    rules,
+    ...(approvals.length === 0 ? {} : { approvals }),
+    ...(expects.length === 0 ? {} : { expects }),
+  };
+}
+
+/** Parses the words after `expect`: WHO, then patterns, with one `every=DUR` among them. Undefined after a report. */
+function parseExpect(words: string[], line: number, report: Report): ExpectRule | undefined {
+  let problems = 0;
+  const bad: Report = (message) => {
+    problems++;
+    report(message);
+  };
+  const [whoWord, ...rest] = words;
+  const every = rest.filter((w) => w.startsWith("every="));
+  const patterns = rest.filter((w) => !w.startsWith("every="));
+  const who = whoWord === undefined ? undefined : parseWho(whoWord, bad);
+  if (whoWord === undefined) bad('missing who, secret names and every=DURATION after "expect"');
+  else if (patterns.length === 0) bad(`missing secret names after ${quote(whoWord)}`);
+  for (const pattern of patterns) checkPattern(pattern, bad);
+  if (whoWord !== undefined && every.length !== 1)
+    bad(`expect needs one every=DURATION (how often the job reads, e.g. every=1h), not ${every.length}`);
+  const everyMs = every.length === 1 ? parseDuration(every[0]!.slice("every=".length), bad, "every") : undefined;
+  if (problems > 0 || who === undefined || everyMs === undefined) return undefined;
+  return { who, patterns, everyMs, line };
 }
 
 /**
@@ -208,11 +252,11 @@ function parseApproval(words: string[], line: number, report: Report): ApprovalR
   return { count: n, who, patterns, expiresMs, line };
 }
 
-function parseDuration(text: string, bad: Report): number | undefined {
+function parseDuration(text: string, bad: Report, key = "expires"): number | undefined {
   const m = /^([1-9][0-9]{0,6})([smhd])$/.exec(text);
   const ms = m === null ? NaN : Number(m[1]) * DURATION_UNITS[m[2]!]!;
   if (ms <= DURATION_MAX_MS) return ms;
-  bad(`bad expires=${quote(text)} (expected a duration such as 30m, 4h or 2d, at most 30d)`);
+  bad(`bad ${key}=${quote(text)} (expected a duration such as 30m, 4h or 2d, at most 30d)`);
   return undefined;
 }
 
@@ -220,7 +264,7 @@ type Report = (message: string) => void;
 
 function parseVerb(word: string, bad: Report): Verb | undefined {
   if (word === "read" || word === "write") return word;
-  bad(`unknown verb ${quote(word)} (expected read, write or approve)`);
+  bad(`unknown verb ${quote(word)} (expected read, write, approve or expect)`);
   return undefined;
 }
 

@@ -159,7 +159,7 @@ describe("loadPolicyFile", () => {
     expect(error).toBeInstanceOf(PolicySyntaxError);
     expect(error.exitCode).toBe(ExitCode.failure);
     expect(error.message).toBe(
-      `${path}:2: unknown verb "reed" (expected read, write or approve)\n${path}:3: not valid UTF-8`,
+      `${path}:2: unknown verb "reed" (expected read, write, approve or expect)\n${path}:3: not valid UTF-8`,
     );
   });
 });

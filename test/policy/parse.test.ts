@@ -89,14 +89,25 @@ describe("parsePolicy: valid files", () => {
   });
 });
 
+describe("parsePolicy: expect", () => {
+  it("parses expected readers, with every= anywhere after who, and grants nothing", () => {
+    const p = parsePolicy("expect user:netops MERAKI_API_KEY every=1h\nexpect group:jobs every=2d WEBEX_*\n", F);
+    expect(p.rules).toEqual([]);
+    expect(p.expects).toEqual([
+      { who: { kind: "user", name: "netops" }, patterns: ["MERAKI_API_KEY"], everyMs: 3600_000, line: 1 },
+      { who: { kind: "group", name: "jobs" }, patterns: ["WEBEX_*"], everyMs: 2 * 86_400_000, line: 2 },
+    ]);
+  });
+});
+
 describe("parsePolicy: bad lines", () => {
   const WHO = "(expected user:NAME, group:NAME, uid:N, gid:N or unit:NAME)";
   const PAT = "(expected a secret name of letters, digits and _, not starting with a digit; globs * and ? allowed)";
   const UID = "(expected a decimal number from 0 to 4294967294, no leading zeros)";
   it.for<[string, string]>([
-    ["reed user:a A", 'unknown verb "reed" (expected read, write or approve)'],
-    ["READ user:a A", 'unknown verb "READ" (expected read, write or approve)'],
-    ["allow user:a A", 'unknown verb "allow" (expected read, write or approve)'],
+    ["reed user:a A", 'unknown verb "reed" (expected read, write, approve or expect)'],
+    ["READ user:a A", 'unknown verb "READ" (expected read, write, approve or expect)'],
+    ["allow user:a A", 'unknown verb "allow" (expected read, write, approve or expect)'],
     ["read", 'missing who and secret names after "read"'],
     ["write   # nothing else", 'missing who and secret names after "write"'],
     ["read user:a", 'missing secret names after "user:a"'],
@@ -128,6 +139,15 @@ describe("parsePolicy: bad lines", () => {
     ["read user:a [AB]", `bad pattern "[AB]" ${PAT}`],
     ["read user:a A+", `bad pattern "A+" ${PAT}`],
     ["read user:a .*", `bad pattern ".*" ${PAT}`],
+    ["expect", 'missing who, secret names and every=DURATION after "expect"'],
+    ["expect user:a every=1h", 'missing secret names after "user:a"'],
+    ["expect user:a A", "expect needs one every=DURATION (how often the job reads, e.g. every=1h), not 0"],
+    [
+      "expect user:a A every=1h every=2h",
+      "expect needs one every=DURATION (how often the job reads, e.g. every=1h), not 2",
+    ],
+    ["expect user:a A every=1w", 'bad every="1w" (expected a duration such as 30m, 4h or 2d, at most 30d)'],
+    ["expect netops A every=1h", `bad who "netops" ${WHO}`],
     ["read user:a A,B", `bad pattern "A,B" ${PAT}`],
     ["read user:a ÉCLÉ", `bad pattern "\\u00c9CL\\u00c9" ${PAT}`],
     ["read user:a A\u00a0B", `bad pattern "A\\u00a0B" ${PAT}`],
@@ -160,7 +180,7 @@ describe("parsePolicy: bad lines", () => {
     ].join("\n");
     const error = syntaxError(text);
     expect(error.problems).toEqual([
-      { line: 3, message: 'unknown verb "reed" (expected read, write or approve)' },
+      { line: 3, message: 'unknown verb "reed" (expected read, write, approve or expect)' },
       { line: 5, message: 'missing secret names after "group:mon"' },
       { line: 6, message: `bad uid "01" in "uid:01" ${UID}` },
       { line: 6, message: `bad pattern "A.B" ${PAT}` },
@@ -168,7 +188,7 @@ describe("parsePolicy: bad lines", () => {
     ]);
     expect(error.message).toBe(
       [
-        `${F}:3: unknown verb "reed" (expected read, write or approve)`,
+        `${F}:3: unknown verb "reed" (expected read, write, approve or expect)`,
         `${F}:5: missing secret names after "group:mon"`,
         `${F}:6: bad uid "01" in "uid:01" ${UID}`,
         `${F}:6: bad pattern "A.B" ${PAT}`,
@@ -222,7 +242,7 @@ describe("parsePolicyBytes", () => {
       expect(error).toBeInstanceOf(PolicySyntaxError);
       expect((error as PolicySyntaxError).problems).toEqual([
         { line: 2, message: "not valid UTF-8" },
-        { line: 3, message: 'unknown verb "reed" (expected read, write or approve)' },
+        { line: 3, message: 'unknown verb "reed" (expected read, write, approve or expect)' },
         { line: 4, message: "not valid UTF-8" },
       ]);
     }
