@@ -50,7 +50,7 @@ export function checkOwnFile(file: string, st: Stats, what: string): void {
   }
   // The checked folders hold the file read only if no link above it moved between the open and the walk.
   const there = lstatSync(path.join(dir, path.basename(file)), { throwIfNoEntry: false });
-  if (there?.dev !== st.dev || there?.ino !== st.ino) {
+  if (there === undefined || there.dev !== st.dev || there.ino !== st.ino) {
     throw new AccessError(`refusing the ${what} ${file}: a folder above it changed while it was read`, {
       hint: "run the command again; if it persists, name the file by its real path (readlink -f)",
     });
