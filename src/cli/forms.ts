@@ -35,6 +35,11 @@ export const EXEC_OPTIONS: readonly OptionSpec[] = [
     repeatable: true,
   },
   {
+    flags: "--dialect <node|python>",
+    description:
+      "read --env-file as Node's dotenv or as python-dotenv does; without it, a variable they read differently is refused",
+  },
+  {
     flags: "--file <NAME|VAR=NAME>",
     description: "put NAME in a file in memory; the job gets its path in NAME_FILE, or VAR (repeatable)",
     repeatable: true,

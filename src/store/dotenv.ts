@@ -1,9 +1,13 @@
-// Reading .env files, for `exec --env-file` and `import`: exactly as dotenv 17 reads them (its own `parse`), with our
-// rules on top. Rules: a value is never changed; a name that is not environment-safe or is reserved, a value over 64 KiB
-// or holding a NUL, a long stretch of blank lines, refuses the whole file (exit 2), naming the line, never a value.
+// Reading .env files, for `exec --env-file` and `import`: exactly as dotenv 17 reads them (its own `parse`) or as
+// python-dotenv does (python-dotenv.ts), with our rules on top. Rules: a value is never changed; without a dialect picked,
+// a variable the two read differently, a name that is not environment-safe or is reserved (unless the caller's own file
+// accepts it), a value over 64 KiB or holding a NUL, a long stretch of blank lines, refuses the whole file (exit 2),
+// naming the line, never a value.
 
 import dotenv from "dotenv";
 import { UsageError } from "../errors.js";
+import { partings, type Dialect } from "./dotenv-dialects.js";
+import { readPythonDotenv } from "./python-dotenv.js";
 import { isValidName, MAX_NAME_LENGTH, MAX_VALUE_BYTES } from "./names.js";
 import { checkWritableName } from "./reserved-names.js";
 import { readNamedFile } from "../system/named-file.js";
@@ -28,12 +32,24 @@ export interface DotenvLine {
 export interface DotenvRefusal {
   line: number | undefined;
   why: string;
+  /** What to do, where it is not the caller's own hint. */
+  hint?: string;
 }
 
 /** A .env file as secretfile reads it: what dotenv reads and secretfile accepts, and what it refuses. */
 export interface DotenvRead {
   entries: DotenvLine[];
   refused: DotenvRefusal[];
+}
+
+/** How a file is read. */
+export interface DotenvOptions {
+  /** The reading picked (--dialect); without one, both, and a variable they read differently refuses the file. */
+  dialect?: Dialect;
+  /** The environment python-dotenv expands `${VAR}` from (the caller's own); none when not given. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** `accept` for the caller's own file given to their own job (exec --env-file); `refuse` (the default) otherwise. */
+  reserved?: "accept" | "refuse";
 }
 
 /**
@@ -46,10 +62,11 @@ export function readDotenvFile(file: string): string {
 }
 
 /**
- * Reads the text of a .env file with dotenv's `parse` (the last of a name's lines wins, lines it cannot read are
- * skipped, as dotenv does), and sorts each variable into accepted or refused, in line order. Never throws.
+ * Reads the text of a .env file as the dialect reads it, or as both when none is given (the last of a name's lines
+ * wins, lines a reader cannot read are skipped, as each does), and sorts each variable into accepted or refused, in
+ * line order. Never throws.
  */
-export function readDotenv(text: string): DotenvRead {
+export function readDotenv(text: string, options: DotenvOptions = {}): DotenvRead {
   const normal = text.replace(/\r\n?/g, "\n"); // dotenv's own line ends
   const lines = normal.split("\n");
   const entries: DotenvLine[] = [];
@@ -65,9 +82,17 @@ export function readDotenv(text: string): DotenvRead {
         },
       ],
     };
-  for (const [name, value] of Object.entries(dotenv.parse(text))) {
-    const line = lineOf(lines, name);
-    const why = refusal(name, value);
+  const { dialect, env = {}, reserved = "refuse" } = options;
+  const nodeLine = (name: string) => lineOf(lines, name);
+  const node = dialect === "python" ? undefined : dotenv.parse(text);
+  const python = dialect === "node" ? undefined : readPythonDotenv(text, env);
+  if (node !== undefined && python !== undefined) refused.push(...partings(node, python, nodeLine));
+  const read: DotenvLine[] =
+    python === undefined
+      ? Object.entries(node!).map(([name, value]) => ({ name, value, line: nodeLine(name) }))
+      : [...python].flatMap(([name, v]) => (v.value === null ? [] : [{ name, value: v.value, line: v.line }]));
+  for (const { name, value, line } of read) {
+    const why = refusal(name, value, reserved === "refuse");
     if (why === undefined) entries.push({ name, value, line });
     else refused.push({ line, why });
   }
@@ -80,13 +105,13 @@ export function readDotenv(text: string): DotenvRead {
  * Returns the variables of a .env file's text as `readDotenv` reads them; `file` names it in errors, `hint` is the
  * hint of an error when a variable is refused. Throws UsageError (exit 2) naming the first refused line.
  */
-export function parseDotenv(text: string, file: string, hint: string): DotenvLine[] {
-  const { entries, refused } = readDotenv(text);
+export function parseDotenv(text: string, file: string, hint: string, options: DotenvOptions = {}): DotenvLine[] {
+  const { entries, refused } = readDotenv(text, options);
   const first = refused[0];
   if (first === undefined) return entries;
   const more =
     refused.length > 1 ? ` (${refused.length - 1} more ${refused.length === 2 ? "line is" : "lines are"} refused)` : "";
-  throw new UsageError(`${at(file, first.line)}: ${first.why}${more}`, { hint });
+  throw new UsageError(`${at(file, first.line)}: ${first.why}${more}`, { hint: first.hint ?? hint });
 }
 
 /** Returns `file:line`, or `file` alone when the line is not known. */
@@ -94,13 +119,13 @@ export function at(file: string, line: number | undefined): string {
   return line === undefined ? file : `${file}:${line}`;
 }
 
-/** Returns why secretfile refuses `name=value` where dotenv reads it, or undefined when it accepts it. */
-function refusal(name: string, value: string): string | undefined {
+/** Returns why secretfile refuses `name=value` where dotenv reads it (a reserved name when `reserve`), or undefined. */
+function refusal(name: string, value: string, reserve: boolean): string | undefined {
   if (!isValidName(name)) {
     return `the name is not environment-safe (letters, digits and '_', not starting with a digit, at most ${MAX_NAME_LENGTH})`;
   }
   try {
-    checkWritableName(name);
+    if (reserve) checkWritableName(name);
   } catch (err) {
     if (err instanceof UsageError) return err.message;
     throw err;

@@ -21,6 +21,8 @@ export interface FolderRules {
   kindHint: string;
   /** Accept a folder writable by others when its sticky bit is set (only the owner of a file may replace it). */
   allowSticky?: boolean;
+  /** Who "self" is in messages; "the service account" when not given. */
+  selfName?: string;
 }
 
 /**
@@ -46,7 +48,7 @@ export function checkTrustedFolder(dir: string, rules: FolderRules): void {
   const me = process.getuid?.() ?? st.uid;
   const owners = rules.owner === "root" ? [0] : [0, me];
   if (!owners.includes(st.uid)) {
-    const wanted = rules.owner === "root" ? "root" : `the service account (uid ${me}) or root`;
+    const wanted = rules.owner === "root" ? "root" : `${rules.selfName ?? "the service account"} (uid ${me}) or root`;
     throw new AccessError(
       `the ${rules.what} ${dir} is owned by uid ${st.uid}, not by ${wanted}: uid ${st.uid} could ${rules.risk}`,
       {

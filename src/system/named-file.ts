@@ -11,11 +11,12 @@ const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
 const NOT_REGULAR_HINT = "give the path of a regular file: a FIFO, a device or a folder is not read";
 
 /**
- * Returns the text of `file`, named `what` in messages ("template", "env file"). Throws AccessError (exit 4) when
- * `file` is a symlink; UsageError (exit 2) when it does not exist, cannot be read, is not a regular file, is larger
- * than `maxBytes` bytes or is not UTF-8 text.
+ * Returns the text of `file`, named `what` in messages ("template", "env file"); `check`, when given, sees the status
+ * of the open regular file before it is read, and may throw. Throws AccessError (exit 4) when `file` is a symlink;
+ * UsageError (exit 2) when it does not exist, cannot be read, is not a regular file, is larger than `maxBytes` bytes or
+ * is not UTF-8 text.
  */
-export function readNamedFile(file: string, what: string, maxBytes: number): string {
+export function readNamedFile(file: string, what: string, maxBytes: number, check?: (st: Stats) => void): string {
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO for reading would wait for a writer; O_NOFOLLOW: a link is never followed (root may
@@ -29,6 +30,7 @@ export function readNamedFile(file: string, what: string, maxBytes: number): str
     if (!st.isFile()) {
       throw new UsageError(`the ${what} ${file} is not a regular file (${kindOf(st)})`, { hint: NOT_REGULAR_HINT });
     }
+    check?.(st);
     const bytes = readAtMost(fd, st.size, maxBytes);
     if (bytes.length > maxBytes)
       throw new UsageError(`the ${what} ${file} is larger than the ${maxBytes} bytes allowed`);
@@ -38,7 +40,7 @@ export function readNamedFile(file: string, what: string, maxBytes: number): str
       throw new UsageError(`the ${what} ${file} is not UTF-8 text`, { cause });
     }
   } catch (cause) {
-    if (cause instanceof UsageError) throw cause;
+    if (cause instanceof UsageError || cause instanceof AccessError) throw cause;
     throw new UsageError(`cannot read the ${what} ${file} (${errnoOf(cause) ?? String(cause)})`, { cause });
   } finally {
     closeSync(fd);

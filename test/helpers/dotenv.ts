@@ -70,3 +70,42 @@ export const envFiles = fc
     fc.constantFrom("\n", "\r\n"),
   )
   .map(([bom, lines, end]) => `${bom ? "\uFEFF" : ""}${lines.join(end)}${end}`);
+
+/** Pieces where python-dotenv differs from Node's dotenv: expansion, its escapes, quoted names, its blanks. */
+const PYTHON_PIECES = [
+  "${A}",
+  "${A:-d}",
+  "${NOPE:-x y}",
+  "${K}",
+  "${",
+  "}",
+  ":-",
+  '\\"',
+  "\\'",
+  "\\t",
+  "'",
+  '"',
+  "#",
+  " #",
+  " ",
+  "\u2028",
+  "\u0085",
+  "\u00a0",
+  "a",
+  "\n",
+];
+const pythonLine = fc
+  .record({
+    lead: fc.constantFrom("", " ", "export ", "'", '"'),
+    name: fc.constantFrom("A", "K", "L", "K'", 'K"', "K L", "#K"),
+    sep: fc.constantFrom("=", " = ", "='", '="', "=`", ": ", ""),
+    value: fc.array(fc.constantFrom(...PYTHON_PIECES), { maxLength: 8 }).map((p) => p.join("")),
+  })
+  .map((l) => `${l.lead}${l.name}${l.sep}${l.value}`);
+/** Generated .env files of lines where python-dotenv's reading has its corners. */
+export const pythonLines = fc
+  .tuple(
+    fc.array(fc.oneof(pythonLine, pythonLine, fc.constantFrom("", "# c", "K")), { maxLength: 8 }),
+    fc.constantFrom("\n", "\r\n"),
+  )
+  .map(([lines, end]) => `${lines.join(end)}${end}`);

@@ -9,7 +9,10 @@ import { UsageError } from "../../src/errors.js";
 import { parseDotenv, readDotenv } from "../../src/store/dotenv.js";
 import { DOTENV_TESTS, envFiles } from "../helpers/dotenv.js";
 
-const valuesOf = (text: string) => Object.fromEntries(readDotenv(text).entries.map((e) => [e.name, e.value]));
+/** These tests read as Node's dotenv reads: the dialect that was secretfile's only one (python-dotenv.test.ts has the other). */
+const NODE = { dialect: "node" } as const;
+
+const valuesOf = (text: string) => Object.fromEntries(readDotenv(text, NODE).entries.map((e) => [e.name, e.value]));
 
 /** Returns the UsageError `run` throws. */
 function usageError(run: () => unknown): UsageError {
@@ -27,7 +30,7 @@ describe("dotenv's own test files", () => {
     "$name: every value as dotenv reads it; only the reserved USERNAME is refused, naming its line",
     ({ text }) => {
       const theirs = dotenv.parse(text);
-      const { entries, refused } = readDotenv(text);
+      const { entries, refused } = readDotenv(text, NODE);
       const usernameLine = text.split("\n").findIndex((l) => l.startsWith("USERNAME=")) + 1;
       expect(refused).toEqual(
         usernameLine === 0 ? [] : [{ line: usernameLine, why: expect.stringMatching(/^USERNAME is a reserved name/) }],
@@ -83,7 +86,7 @@ describe("readDotenv against dotenv", () => {
   });
 
   it("numbers each variable by the last line that sets it, multi-line values counted", () => {
-    const { entries } = readDotenv('# c\nA="one\ntwo\nthree"\n\nexport B = 2\nA=again\nC=`x\ny`\n');
+    const { entries } = readDotenv('# c\nA="one\ntwo\nthree"\n\nexport B = 2\nA=again\nC=`x\ny`\n', NODE);
     expect(entries).toEqual([
       { name: "B", value: "2", line: 6 },
       { name: "A", value: "again", line: 7 },
@@ -110,7 +113,7 @@ describe("what secretfile refuses where dotenv reads", () => {
   ])(
     "%s: the whole file, naming the line, never the value (nor the name when it is not environment-safe)",
     ([, text, line, what]) => {
-      const err = usageError(() => parseDotenv(text as string, "app.env", "the hint"));
+      const err = usageError(() => parseDotenv(text as string, "app.env", "the hint", NODE));
       expect(err.message.startsWith(`app.env:${line as number}: ${what as string}`), err.message).toBe(true);
       expect(err.message).not.toContain("0xdeadbeef");
       expect(err.message).not.toMatch(/my\.key|MY-KEY|1KEY|KKKK/);
@@ -120,13 +123,13 @@ describe("what secretfile refuses where dotenv reads", () => {
 
   it("a stretch of more than 100 blank lines, on which dotenv's parse takes quadratic time, is refused before parsing", () => {
     const slow = `# a comment\n${"\t \r\n".repeat(20_000)}# a comment\nA=1\n`; // dotenv itself: 5 s measured
-    expect(readDotenv(slow)).toEqual({
+    expect(readDotenv(slow, NODE)).toEqual({
       entries: [],
       refused: [{ line: 1, why: expect.stringMatching(/^more than 100 blank lines in a row/) }],
     });
-    expect(readDotenv(`A=1\n${"\u2028".repeat(200)}#`).refused).toHaveLength(1); // a line end to the pattern's ^
+    expect(readDotenv(`A=1\n${"\u2028".repeat(200)}#`, NODE).refused).toHaveLength(1); // a line end to the pattern's ^
     const fine = `A=1\n${"\n".repeat(99)}# a comment\nB=2\n`; // 100 line ends in a row
-    expect(readDotenv(fine)).toEqual({
+    expect(readDotenv(fine, NODE)).toEqual({
       entries: [
         { name: "A", value: "1", line: 1 },
         { name: "B", value: "2", line: 102 },
@@ -137,11 +140,11 @@ describe("what secretfile refuses where dotenv reads", () => {
 
   it("names the first refused line and counts the others; readDotenv lists each", () => {
     const text = "OK=1\nPATH=/x\nA-B=2\nHOME=/y\n";
-    expect(usageError(() => parseDotenv(text, "app.env", "h")).message).toMatch(
+    expect(usageError(() => parseDotenv(text, "app.env", "h", NODE)).message).toMatch(
       /^app\.env:2: PATH is a reserved name .* \(2 more lines are refused\)$/,
     );
-    expect(readDotenv(text).refused.map((r) => r.line)).toEqual([2, 3, 4]);
-    expect(readDotenv(text).entries).toEqual([{ name: "OK", value: "1", line: 1 }]);
+    expect(readDotenv(text, NODE).refused.map((r) => r.line)).toEqual([2, 3, 4]);
+    expect(readDotenv(text, NODE).entries).toEqual([{ name: "OK", value: "1", line: 1 }]);
   });
 });
 
@@ -150,14 +153,14 @@ describe("property: whatever dotenv reads, secretfile reads the same or refuses 
     fc.assert(
       fc.property(envFiles, (text) => {
         const theirs = dotenv.parse(text);
-        const { entries, refused } = readDotenv(text);
+        const { entries, refused } = readDotenv(text, NODE);
         for (const e of entries) expect(e.value).toBe(theirs[e.name]);
         expect(entries.length + refused.length).toBe(Object.keys(theirs).length);
         if (refused.length === 0)
-          expect(parseDotenv(text, "f", "h").map((e) => [e.name, e.value])).toEqual(
+          expect(parseDotenv(text, "f", "h", NODE).map((e) => [e.name, e.value])).toEqual(
             expect.arrayContaining(Object.entries(theirs)),
           );
-        else expect(() => parseDotenv(text, "f", "h")).toThrow(UsageError);
+        else expect(() => parseDotenv(text, "f", "h", NODE)).toThrow(UsageError);
       }),
       { numRuns: 3_000 },
     );

@@ -7,6 +7,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
 import { readEnvFile } from "../../exec/env-file.js";
+import { dialectOf } from "../../store/dotenv-dialects.js";
 import { buildKeySet, implicitVariables, keySetVariables } from "../../exec/keyset.js";
 import { maskOnDemand, runJob } from "../../exec/run.js";
 import { withSecretFiles } from "../../exec/secret-files.js";
@@ -20,6 +21,7 @@ export interface ExecOptions extends WhereOptions {
   only?: string;
   map?: string[];
   envFile?: string[];
+  dialect?: string;
   file?: string[];
   render?: string[];
   mask: boolean;
@@ -42,10 +44,13 @@ export function register(program: Command): void {
 export async function execAction(argv: string[], opts: ExecOptions): Promise<void> {
   const only = opts.only === undefined ? undefined : nameList(opts.only);
   if (only !== undefined && only.length === 0) throw new UsageError("--only needs at least one name");
+  const dialect = dialectOf(opts.dialect);
+  if (dialect !== undefined && opts.envFile === undefined)
+    throw new UsageError("--dialect says how --env-file is read, and no --env-file is given");
   const set = buildKeySet({
     only,
     map: opts.map,
-    envFiles: opts.envFile?.map((file) => ({ file, entries: readEnvFile(file) })),
+    envFiles: opts.envFile?.map((file) => ({ file, entries: readEnvFile(file, dialect, process.env) })),
     files: opts.file,
   });
   // --render selects like --file: the job gets what is named and the rendered files, not every readable secret. Its

@@ -1,17 +1,27 @@
-// `secretfile import FILE`: every variable of a .env file, as dotenv reads it, into the store in one write, all or
-// nothing. Rules: counts, names and lines are reported, never a value; a refused line stops everything (exit 2) naming
-// the file and line; --dry-run writes nothing and lists what an import would add, replace, skip and refuse.
+// `secretfile import FILE`: every variable of a .env file, as dotenv reads it (Node's or python-dotenv, store/dotenv.ts),
+// into the store in one write, all or nothing. Rules: counts, names and lines are reported, never a value; a refused
+// line stops everything (exit 2) naming the file and line, a reserved name included (stored names reach other users'
+// jobs); --dry-run writes nothing and lists how the file is read and what an import would add, replace, skip and refuse.
 
 import type { Command } from "commander";
 import { ExitCode, NoStoreError } from "../../errors.js";
 import { REFERENCE_PREFIX } from "../../exec/env-file.js";
-import { at, parseDotenv, readDotenv, readDotenvFile, type DotenvLine } from "../../store/dotenv.js";
+import { describeDialect, dialectOf } from "../../store/dotenv-dialects.js";
+import {
+  at,
+  parseDotenv,
+  readDotenv,
+  readDotenvFile,
+  type DotenvLine,
+  type DotenvOptions,
+} from "../../store/dotenv.js";
 import { backendOf, withWhere, type WhereOptions } from "../options.js";
 import { note } from "../report.js";
 
 interface ImportOptions extends WhereOptions {
   replace?: boolean;
   dryRun?: boolean;
+  dialect?: string;
 }
 
 /** What an import does with a file's variables: the secrets it writes, and those it skips (with why). */
@@ -29,11 +39,16 @@ export function register(program: Command): void {
     .argument("<FILE>", "the .env file")
     .option("--replace", "replace names that exist (their current values are kept in their history)")
     .option("--dry-run", "write nothing: list the names it would add or replace and the lines it would refuse, and why")
+    .option(
+      "--dialect <node|python>",
+      "read the file as Node's dotenv or as python-dotenv does; without it, a variable they read differently is refused",
+    )
     .action(async (file: string, opts: ImportOptions) => {
+      const read: DotenvOptions = { dialect: dialectOf(opts.dialect), env: process.env, reserved: "refuse" };
       const text = readDotenvFile(file);
-      if (opts.dryRun === true) return dryRun(file, text, opts);
+      if (opts.dryRun === true) return dryRun(file, text, opts, read);
       const hint = `change or remove that line, then import again (nothing was imported); \`secretfile import --dry-run ${file}\` lists every line it refuses`;
-      const { secrets, skipped } = plan(parseDotenv(text, file, hint));
+      const { secrets, skipped } = plan(parseDotenv(text, file, hint, read));
       const skippedNotes = skipped.map((s) => `${at(file, s.line)}: ${s.name} skipped: ${s.why}`);
       if (secrets.length === 0) {
         skippedNotes.forEach((s) => note(s));
@@ -71,8 +86,8 @@ function plan(entries: DotenvLine[]): Plan {
  * line order, never a value; exits as the import would (2 for a refused line, 1 for a name that exists without
  * --replace). A name exists when the caller may list it.
  */
-async function dryRun(file: string, text: string, opts: ImportOptions): Promise<void> {
-  const { entries, refused } = readDotenv(text);
+async function dryRun(file: string, text: string, opts: ImportOptions, read: DotenvOptions): Promise<void> {
+  const { entries, refused } = readDotenv(text, read);
   const { secrets, skipped } = plan(entries);
   const existing = new Set<string>();
   if (secrets.length > 0) {
@@ -97,7 +112,7 @@ async function dryRun(file: string, text: string, opts: ImportOptions): Promise<
   ].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
   process.stdout.write(rows.map((r) => `${at(file, r.line)}: ${r.what}\n`).join(""));
   const counts = `${secrets.length - replacing.length} to add, ${replacing.length} to replace, ${skipped.length} skipped, ${refused.length} refused`;
-  note(`dry run of ${file}: ${counts}; nothing was imported`);
+  note(`dry run of ${file}, read ${describeDialect(read.dialect)}: ${counts}; nothing was imported`);
   if (refused.length > 0) process.exitCode = ExitCode.usage;
   else if (replacing.length > 0 && opts.replace !== true) process.exitCode = ExitCode.failure;
 }

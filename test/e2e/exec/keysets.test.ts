@@ -3,7 +3,7 @@
 // before the job starts; masking covers every value the job got, whatever its name in the job.
 
 import { createHash } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { FIXTURES, removeSandboxes, sandbox, type Sandbox } from "../../helpers/personal.js";
@@ -184,9 +184,12 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
         "MERAKI_PROD_KEY",
         "WEBEX_TOKEN",
       ];
-      const r = await sb.run(["exec", "--no-mask", "--env-file", file, "--", process.execPath, ...PRINT, ...vars], {
-        env: { ORG_ID: "from the caller" },
-      });
+      const r = await sb.run(
+        ["exec", "--no-mask", "--dialect", "node", "--env-file", file, "--", process.execPath, ...PRINT, ...vars],
+        {
+          env: { ORG_ID: "from the caller" },
+        },
+      );
       expect(r).toMatchObject({ code: 0, stderr: "" });
       expect(JSON.parse(r.stdout)).toEqual({
         MERAKI_DASHBOARD_API_KEY: MERAKI,
@@ -236,13 +239,92 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       });
     });
 
+    it("the caller's own file sets a reserved name as dotenv would (USERNAME, TZ), as --map does", async () => {
+      const sb = await store();
+      const file = envFile(sb, "USERNAME=report-bot\nexport TZ=UTC\nORG_ID=1\n");
+      const r = await sb.run([
+        "exec",
+        "--no-mask",
+        "--env-file",
+        file,
+        "--",
+        process.execPath,
+        ...PRINT,
+        "USERNAME",
+        "TZ",
+      ]);
+      expect(r).toMatchObject({ code: 0, stdout: '{"USERNAME":"report-bot","TZ":"UTC"}\n', stderr: "" });
+    });
+
+    it("two readings that differ stop the job (exit 2) naming the line and variable, never the value; --dialect picks", async () => {
+      const sb = await store();
+      const file = envFile(sb, "ORG_ID=1\nURL=https://h/v1#frag-0xdeadbeef\nHOME_DIR=${HOME}/x\n");
+      const marker = path.join(sb.root, "ran");
+      const r = await sb.run(["exec", "--env-file", file, "--", "touch", marker]);
+      expect(r).toMatchObject({ code: 2, stdout: "" });
+      expect(r.stderr.split("\n")[0]).toBe(
+        `secretfile: error: ${file}:2: Node's dotenv and python-dotenv read URL differently: Node's dotenv ends an unquoted value at '#', python-dotenv only at a blank then '#' (1 more line is refused)`,
+      );
+      expect(r.stderr).toMatch(/\nsecretfile: hint: say how the file is read: --dialect python .* or --dialect node /);
+      expect(r.stderr).not.toContain("0xdeadbeef");
+      expect(existsSync(marker)).toBe(false);
+      const read = async (dialect: string) => {
+        const got = await sb.run(
+          ["exec", "--dialect", dialect, "--env-file", file, "--", process.execPath, ...PRINT, "URL", "HOME_DIR"],
+          { env: { HOME: "/home/job" } },
+        );
+        expect(got.code, got.stderr).toBe(0);
+        return JSON.parse(got.stdout) as unknown;
+      };
+      expect(await read("python")).toEqual({ URL: "https://h/v1#frag-0xdeadbeef", HOME_DIR: "/home/job/x" });
+      expect(await read("node")).toEqual({ URL: "https://h/v1", HOME_DIR: "${HOME}/x" });
+      expect(await sb.run(["exec", "--dialect", "perl", "--env-file", file, "--", "true"])).toMatchObject({ code: 2 });
+    });
+
     it.for([
       [
-        "a reserved name",
-        "ORG_ID=1\nexport LD_PRELOAD=/tmp/value-0xdeadbeef.so\n",
-        2,
-        "LD_PRELOAD is a reserved name (dynamic loader: it changes how a program starts, what it loads or where it connects), so no secret may have it",
+        "a file its group may write",
+        0o620,
+        0o700,
+        /mode 0620 lets its group or others write it$/m,
+        /hint: chmod go-w /,
       ],
+      [
+        "a file in a folder others may write",
+        0o600,
+        0o777,
+        /folder of the env file .* has mode 0777: group or others can write it/,
+        /hint: sudo chmod 755 /,
+      ],
+    ])("refuses %s, as sshd's StrictModes does (exit 4), with the fix", async ([, fileMode, dirMode, what, hint]) => {
+      const sb = await store();
+      const dir = path.join(sb.root, "jobs");
+      mkdirSync(dir);
+      const file = envFile(sb, "ORG_ID=1\n", "jobs/job.env");
+      chmodSync(file, fileMode as number);
+      chmodSync(dir, dirMode as number);
+      const marker = path.join(sb.root, "ran");
+      const r = await sb.run(["exec", "--env-file", file, "--", "touch", marker]);
+      expect(r).toMatchObject({ code: 4, stdout: "" });
+      expect(r.stderr).toMatch(what as RegExp);
+      expect(r.stderr).toMatch(hint as RegExp);
+      expect(existsSync(marker)).toBe(false);
+      chmodSync(dir, 0o755);
+      chmodSync(file, 0o600);
+      expect(await sb.run(["exec", "--env-file", file, "--", "touch", marker])).toMatchObject({ code: 0 });
+    });
+
+    it("refuses a file someone other than the caller or root owns (exit 4)", async ({ skip }) => {
+      if (process.getuid?.() !== 0) skip("needs root to give the file to another uid");
+      const sb = await store();
+      const file = envFile(sb, "ORG_ID=1\n");
+      chownSync(file, 65534, 65534);
+      const r = await sb.run(["exec", "--env-file", file, "--", "true"]);
+      expect(r).toMatchObject({ code: 4, stdout: "" });
+      expect(r.stderr).toMatch(/refusing the env file .*: it is owned by uid 65534, not by you \(uid 0\) or root/);
+    });
+
+    it.for([
       [
         "a name starting with a digit",
         "1A=value-0xdeadbeef\n",
