@@ -48,7 +48,7 @@ describe.concurrent("import (personal mode)", { timeout: SLOW }, () => {
   it("imports comments, quotes, export prefixes and trailing comments as dotenv writes them; reports counts, never values", async () => {
     const sb = sandbox();
     const file = envFile(sb, ENV);
-    const r = await sb.run(["import", file]);
+    const r = await sb.run(["import", "--dialect", "node", file]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe("");
     const lines = r.stderr.trimEnd().split("\n");
