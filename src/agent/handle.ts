@@ -27,6 +27,7 @@ import {
   updateSecret,
 } from "../store/operations.js";
 import type { Store } from "../store/store.js";
+import type { Accepted } from "../store/generation.js";
 import type { LastReads } from "../audit/last-read.js";
 import { answerApprovals, holdIfRuled, type Approvals } from "./approvals.js";
 import { PendingLimitError } from "./pending-limits.js";
@@ -44,6 +45,8 @@ export interface AgentContext {
   lastRead: LastReads;
   /** Returns the decrypted document, cached until the store file changes: shared, so never change it. */
   read(): Promise<StoreDocument>;
+  /** Records the store on disk as the newest served, whatever the record held (root's `accept-store`). */
+  accept(): Promise<Accepted>;
   /** Changes the document under the store's lock. */
   update<T>(change: (doc: StoreDocument) => T): Promise<T>;
   /** Pending changes of approval rules (approvals.ts); absent: files in `pending/` of the store's folder. */
@@ -300,6 +303,24 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
           () => `history limit set to ${keep}: root`,
         );
         return { ok: true, op: "settings", historyKeep: keep };
+      }
+      case "accept-store": {
+        // Taking an older or forked store on purpose undoes invariant 11's protection: root's alone, as the policy is.
+        if (caller.uid !== 0) {
+          await audit([], [], false, "only root may accept a store");
+          throw new AccessError(`${describe(caller)} may not accept the store ${file} as the newest served`, {
+            hint: "only root may: `sudo secretfile accept-store`",
+          });
+        }
+        await audit([], [], true, "accepting the store on disk as the newest served: root");
+        const accepted = await ctx.accept();
+        ctx.audit.event("store-accepted", {
+          store: file,
+          generation: accepted.facts.generation,
+          hash: accepted.facts.hash,
+          previous: accepted.previous,
+        });
+        return { ok: true, op: "accept-store", ...accepted };
       }
     }
   } catch (err) {

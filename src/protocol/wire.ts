@@ -1,10 +1,12 @@
 // The agent's wire protocol (version 1): one JSON object per line each way, documented in docs/protocol.md.
 // Rules: requests are validated before anything else is done; errors travel as a code the client maps back to its exit code.
 
+import type { Accepted } from "../store/generation.js";
 import {
   AccessError,
   AgentUnreachableError,
   CorruptError,
+  StaleStoreError,
   ExistsError,
   FailureError,
   NoStoreError,
@@ -56,7 +58,8 @@ export type Request =
   | { v: 1; op: "settings"; historyKeep?: number }
   | { v: 1; op: "pending" }
   | { v: 1; op: "approve"; id: string; force?: boolean }
-  | { v: 1; op: "reject"; id: string };
+  | { v: 1; op: "reject"; id: string }
+  | { v: 1; op: "accept-store" };
 
 /** A successful answer. */
 export type Answer =
@@ -79,7 +82,8 @@ export type Answer =
   | { ok: true; op: "settings"; historyKeep: number }
   | { ok: true; op: "pending"; changes: PendingInfo[] }
   | ({ ok: true; op: "approve" } & ApproveResult)
-  | { ok: true; op: "reject"; id: string };
+  | { ok: true; op: "reject"; id: string }
+  | ({ ok: true; op: "accept-store" } & Accepted);
 
 /** A refusal or failure, carrying the error's code (and, for `busy`, how long to wait before trying again). */
 export interface ErrorAnswer {
@@ -118,6 +122,7 @@ export function parseRequest(line: string): Request {
     case "ping":
     case "list":
     case "pending":
+    case "accept-store":
       return { v: 1, op: r.op };
     case "approve":
     case "reject": {
@@ -245,6 +250,7 @@ const byCode: Record<string, new (message: string, details?: { hint?: string }) 
   "not-found": NotFoundError,
   denied: AccessError,
   undecryptable: CorruptError,
+  "stale-store": StaleStoreError,
   "agent-unreachable": AgentUnreachableError,
   "no-store": NoStoreError,
   exists: ExistsError,

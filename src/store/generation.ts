@@ -31,6 +31,12 @@ export interface SeenRecord {
   since: string;
 }
 
+/** What `accept-store` accepted: the store's facts, and the record it replaced (null when there was none). */
+export interface Accepted {
+  facts: StoreFacts;
+  previous: SeenRecord | null;
+}
+
 /** Returns the hash of a store file's bytes, in hex. */
 export function storeHash(bytes: Uint8Array): string {
   return crypto.createHash("sha256").update(bytes).digest("hex");

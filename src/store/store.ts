@@ -17,7 +17,7 @@ import {
   SEEN_FILE,
   storeHash,
   writeSeen,
-  type SeenRecord,
+  type Accepted,
   type StoreFacts,
 } from "./generation.js";
 import { checkPrivateFolder, createExclusive, readPrivateFile } from "./files.js";
@@ -57,11 +57,6 @@ export function storePaths(dir: string): StorePaths {
   };
 }
 
-/** What `accept-store` accepted: the store's facts, and the record it replaced (null when there was none). */
-export interface Accepted {
-  facts: StoreFacts;
-  previous: SeenRecord | null;
-}
 
 /** An opened store: an identity and the file it decrypts. */
 export class Store {
