@@ -182,7 +182,9 @@ function contextFor(
     update: async (change) => {
       cached = undefined;
       try {
-        return await store.update(change);
+        const result = await store.update(change);
+        held = store.lastWritten ?? held;
+        return result;
       } finally {
         cached = undefined;
         stamp.forget();

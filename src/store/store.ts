@@ -64,6 +64,8 @@ export class Store {
   private current: LoadedIdentity;
   /** The facts of the store file last read or written by this Store; undefined before the first. */
   facts: StoreFacts | undefined;
+  /** The document this Store last wrote (the agent serves it on if the file is then replaced by an older one). */
+  lastWritten: StoreDocument | undefined;
 
   private constructor(paths: StorePaths, identity: LoadedIdentity) {
     this.paths = paths;
@@ -262,6 +264,7 @@ export class Store {
             const sealed = await this.seal(doc, opts.withoutOld === true);
             await replaceFile(this.paths.store, sealed, 0o600, assertHeld);
             this.facts = factsOf(doc, storeHash(sealed));
+            this.lastWritten = doc;
             await writeSeen(this.paths.seen, this.facts);
             await mirror.finish();
           },
