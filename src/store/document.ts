@@ -62,7 +62,8 @@ export interface StoreSettings {
  */
 export interface StoreDocument {
   format: typeof FORMAT;
-  version: typeof VERSION;
+  /** 1 until the document's first write by this build, which raises the generation and makes it VERSION. */
+  version: typeof VERSION | 1;
   /** Raised by every write (generation.ts); absent (0) in a store written before generations. */
   generation?: number;
   /** Who wrote this generation (the recipient of the writing identity) and when (ISO 8601). */
@@ -111,9 +112,9 @@ function withoutPrototype<T>(record: Record<string, T>): Record<string, T> {
   return Object.setPrototypeOf(record, null) as Record<string, T>;
 }
 
-/** Returns a new, empty document. */
+/** Returns a new, empty document, at generation 0 (version 1) until a write raises it (generation.ts). */
 export function emptyDocument(): StoreDocument {
-  return { format: FORMAT, version: VERSION, secrets: {} };
+  return { format: FORMAT, version: 1, secrets: {} };
 }
 
 /** Serializes a document to the bytes that get encrypted. */
@@ -153,7 +154,7 @@ export function parseDocument(bytes: Uint8Array, file: string): StoreDocument {
   }
   const doc: StoreDocument = {
     format: FORMAT,
-    version: VERSION,
+    version: data.version === 1 ? 1 : VERSION,
     secrets: withoutPrototype(secrets as Record<string, Secret>),
   };
   if (data.version !== 1) {

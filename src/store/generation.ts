@@ -6,7 +6,7 @@ import crypto from "node:crypto";
 import { StaleStoreError } from "../errors.js";
 import { replaceFile } from "./atomic.js";
 import { readPrivateFile } from "./files.js";
-import type { StoreDocument } from "./document.js";
+import { VERSION, type StoreDocument } from "./document.js";
 
 /** The record's name in a store folder: beside store.age, in the agent's state folder in system mode. */
 export const SEEN_FILE = "store.seen";
@@ -61,6 +61,7 @@ export function factsOf(doc: StoreDocument, hash: string): StoreFacts {
  * Sets `doc`'s generation above its own and every one in `above` (a merge passes both sides), and records the writer.
  */
 export function raiseGeneration(doc: StoreDocument, writer: string, above: number[] = []): void {
+  doc.version = VERSION;
   doc.generation = Math.max(doc.generation ?? 0, ...above) + 1;
   doc.written = { by: writer, at: new Date().toISOString() };
 }
