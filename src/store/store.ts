@@ -259,6 +259,7 @@ export class Store {
             if (mirror === undefined) throw new Error("Store.locked: write before read");
             await mirror.prepare(doc.recipients ?? []);
             await removeLeftovers(this.paths.store);
+            await removeLeftovers(this.paths.seen);
             // Every write raises the generation, above the one read from disk whatever `doc` carries.
             raiseGeneration(doc, this.current.recipient, [readGeneration]);
             const sealed = await this.seal(doc, opts.withoutOld === true);
