@@ -4,6 +4,7 @@
 
 import { lstatSync } from "node:fs";
 import type { StoreDocument } from "../store/document.js";
+import type { StoreFacts } from "../store/generation.js";
 import { StaleStoreError } from "../errors.js";
 import { LastReads } from "../audit/last-read.js";
 import { IDENTITY_MODE } from "../store/identity.js";
@@ -123,14 +124,19 @@ function contextFor(
   let cached: { stamp: string; doc: Promise<StoreDocument> } | undefined;
   /** The newest store this agent has served: kept and served on when the file is replaced by an older or forked one. */
   let held: StoreDocument | undefined;
+  let heldFacts: StoreFacts | undefined;
+  let refusal: string | undefined;
   // Checked when the file changes, not per request: a refusal is said once per file (journal and audit), and then
   // either the held store is served on or, with none, every request gets the refusal (cached with the file's stamp).
   const load = async (): Promise<StoreDocument> => {
     try {
       held = await store.read();
+      heldFacts = store.facts;
+      refusal = undefined;
       return held;
     } catch (err) {
       if (!(err instanceof StaleStoreError)) throw err;
+      refusal = err.message;
       const facts = store.facts;
       const serving = held === undefined ? "serving nothing until it is resolved" : "serving on the store it holds";
       log(`${err.message}; ${serving}; ${err.hint ?? ""}`);
@@ -172,6 +178,8 @@ function contextFor(
     lastRead,
     approvals,
     read,
+    served: () => heldFacts,
+    refusal: () => (held === undefined ? undefined : refusal),
     accept: async () => {
       cached = undefined;
       stamp.forget();
@@ -184,6 +192,7 @@ function contextFor(
       try {
         const result = await store.update(change);
         held = store.lastWritten ?? held;
+        heldFacts = store.facts;
         return result;
       } finally {
         cached = undefined;

@@ -6,7 +6,7 @@
 // policy is asked; a change to a name an `approve` rule gives is held as a pending change (approvals.ts), not applied;
 // `update` changes no value, and is never held.
 
-import { AccessError, PendingError, SecretfileError, UsageError } from "../errors.js";
+import { AccessError, PendingError, SecretfileError, StaleStoreError, UsageError } from "../errors.js";
 import { decide, grantsAny, namedFor, readPatternsFor } from "../policy/evaluate.js";
 import type { Verb } from "../policy/parse.js";
 import { listSecrets, type StoreDocument } from "../store/document.js";
@@ -27,7 +27,7 @@ import {
   updateSecret,
 } from "../store/operations.js";
 import type { Store } from "../store/store.js";
-import type { Accepted } from "../store/generation.js";
+import type { Accepted, StoreFacts } from "../store/generation.js";
 import type { LastReads } from "../audit/last-read.js";
 import { answerApprovals, holdIfRuled, type Approvals } from "./approvals.js";
 import { PendingLimitError } from "./pending-limits.js";
@@ -45,6 +45,10 @@ export interface AgentContext {
   lastRead: LastReads;
   /** Returns the decrypted document, cached until the store file changes: shared, so never change it. */
   read(): Promise<StoreDocument>;
+  /** The facts of the store served; undefined before one is. */
+  served?(): StoreFacts | undefined;
+  /** Why the store file on disk is refused while an older-served one is kept; undefined when it is not refused. */
+  refusal?(): string | undefined;
   /** Records the store on disk as the newest served, whatever the record held (root's `accept-store`). */
   accept(): Promise<Accepted>;
   /** Changes the document under the store's lock. */
@@ -134,8 +138,15 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
 
   try {
     switch (req.op) {
-      case "ping":
-        return { ok: true, op: "ping", agent: "secretfile", version: PROTOCOL_VERSION };
+      case "ping": {
+        // The store's facts for `doctor`: what is served, and the refusal of the file on disk, if any.
+        const refused = await ctx.read().then(
+          () => ctx.refusal?.(),
+          (err: unknown) => (err instanceof StaleStoreError ? err.message : undefined),
+        );
+        const store = ctx.served?.();
+        return { ok: true, op: "ping", agent: "secretfile", version: PROTOCOL_VERSION, store, refused };
+      }
       case "get": {
         const reason = await authorize("read", [req.name]);
         const value = getSecret(await ctx.read(), req.name, file).value;

@@ -1,7 +1,7 @@
 // The agent's wire protocol (version 1): one JSON object per line each way, documented in docs/protocol.md.
 // Rules: requests are validated before anything else is done; errors travel as a code the client maps back to its exit code.
 
-import type { Accepted } from "../store/generation.js";
+import type { Accepted, StoreFacts } from "../store/generation.js";
 import {
   AccessError,
   AgentUnreachableError,
@@ -63,7 +63,15 @@ export type Request =
 
 /** A successful answer. */
 export type Answer =
-  | { ok: true; op: "ping"; agent: string; version: number }
+  | {
+      ok: true;
+      op: "ping";
+      agent: string;
+      version: number;
+      /** The store served (absent: none yet), and why the one on disk is refused (absent: it is not). */
+      store?: StoreFacts;
+      refused?: string;
+    }
   | { ok: true; op: "get"; value: string }
   | { ok: true; op: "list"; secrets: SecretInfo[] }
   | {

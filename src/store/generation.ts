@@ -3,6 +3,7 @@
 // refused until accepted explicitly; the record is written atomically, never through a symlink, mode 0600.
 
 import crypto from "node:crypto";
+import { lstatSync } from "node:fs";
 import { StaleStoreError } from "../errors.js";
 import { replaceFile } from "./atomic.js";
 import { readPrivateFile } from "./files.js";
@@ -29,6 +30,21 @@ export interface SeenRecord {
   hash: string;
   /** When this host first served it, ISO 8601. */
   since: string;
+  /**
+   * The store file's inode, size and times when recorded: a read that finds the same file at the same generation
+   * takes the hash from here instead of hashing (a personal `get` then loads no node:crypto).
+   */
+  stamp?: string;
+}
+
+/** Returns the inode, size and times of `file` (not followed), or "missing". */
+export function fileStamp(file: string): string {
+  try {
+    const st = lstatSync(file, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return "missing";
+  }
 }
 
 /** What `accept-store` accepted: the store's facts, and the record it replaced (null when there was none). */
@@ -45,6 +61,12 @@ export function storeHash(bytes: Uint8Array): string {
 /** Returns the first 12 hex digits of a hash: enough to compare a fleet's stores by eye. */
 export function shortHash(hash: string): string {
   return hash.slice(0, 12);
+}
+
+/** Returns "generation N (sha256 SHORT), written by KEY at TIME" for a store's facts. */
+export function describeFacts(facts: StoreFacts): string {
+  const by = facts.writtenBy === undefined ? "" : `, written by ${facts.writtenBy} at ${facts.writtenAt ?? "?"}`;
+  return `generation ${facts.generation} (sha256 ${shortHash(facts.hash)})${by}`;
 }
 
 /** Returns the facts of a parsed document and the bytes it was decrypted from. */
@@ -81,12 +103,21 @@ export function compareWithSeen(facts: StoreFacts, seen: SeenRecord | null): Com
  * StaleStoreError (5) for a record that is not one (refusing is safer than forgetting what was seen).
  */
 export async function readSeen(file: string): Promise<SeenRecord | null> {
-  const bytes = await readPrivateFile(file, { what: "record of the newest store served", forbiddenMode: 0o077, maxBytes: 4096 });
+  const bytes = await readPrivateFile(file, {
+    what: "record of the newest store served",
+    forbiddenMode: 0o077,
+    maxBytes: 4096,
+  });
   if (bytes === null) return null;
   try {
     const data = JSON.parse(bytes.toString("utf8")) as Partial<SeenRecord>;
     if (Number.isSafeInteger(data.generation) && (data.generation as number) >= 0 && typeof data.hash === "string")
-      return { generation: data.generation!, hash: data.hash, since: typeof data.since === "string" ? data.since : "" };
+      return {
+        generation: data.generation!,
+        hash: data.hash,
+        since: typeof data.since === "string" ? data.since : "",
+        stamp: typeof data.stamp === "string" ? data.stamp : undefined,
+      };
   } catch {
     // reported below
   }
@@ -96,20 +127,24 @@ export async function readSeen(file: string): Promise<SeenRecord | null> {
 }
 
 /** Replaces the record at `file` with `facts` atomically (mode 0600, never through a symlink). */
-export async function writeSeen(file: string, facts: StoreFacts): Promise<SeenRecord> {
-  const record: SeenRecord = { generation: facts.generation, hash: facts.hash, since: new Date().toISOString() };
+export async function writeSeen(file: string, facts: StoreFacts, stamp: string): Promise<SeenRecord> {
+  const record: SeenRecord = { generation: facts.generation, hash: facts.hash, since: new Date().toISOString(), stamp };
   await replaceFile(file, new TextEncoder().encode(JSON.stringify(record) + "\n"), 0o600);
   return record;
 }
 
 /** Returns the error for a store `comparison` refused: what is on disk, what was served, and the two ways out. */
-export function refusal(store: string, facts: StoreFacts, seen: SeenRecord, comparison: "older" | "fork"): StaleStoreError {
+export function refusal(
+  store: string,
+  facts: StoreFacts,
+  seen: SeenRecord,
+  comparison: "older" | "fork",
+): StaleStoreError {
   const what =
     comparison === "older"
       ? `is generation ${facts.generation}, older than generation ${seen.generation} (${shortHash(seen.hash)}) this host has served`
       : `is another store at generation ${facts.generation} (${shortHash(facts.hash)}) than the one this host has served (${shortHash(seen.hash)}): a fork`;
   return new StaleStoreError(`refusing the store ${store}: it ${what}`, {
-    hint:
-      "put the newer store back in its place; to use this one on purpose, `secretfile accept-store` (root in system mode)",
+    hint: "put the newer store back in its place; to use this one on purpose, `secretfile accept-store` (root in system mode)",
   });
 }

@@ -11,6 +11,7 @@ import { removeLeftovers, replaceFile } from "./atomic.js";
 import {
   compareWithSeen,
   factsOf,
+  fileStamp,
   raiseGeneration,
   readSeen,
   refusal,
@@ -56,7 +57,6 @@ export function storePaths(dir: string): StorePaths {
     seen: path.join(dir, SEEN_FILE),
   };
 }
-
 
 /** An opened store: an identity and the file it decrypts. */
 export class Store {
@@ -107,7 +107,7 @@ export class Store {
       const sealed = await store.seal(doc);
       await createExclusive(paths.store, sealed, 0o600, "store");
       store.facts = factsOf(doc, storeHash(sealed));
-      await writeSeen(paths.seen, store.facts);
+      await writeSeen(paths.seen, store.facts, fileStamp(paths.store));
     } catch (err) {
       // The new identity protects nothing yet: without its store it would only be in the way of the next attempt.
       if (!(err instanceof ExistsError)) {
@@ -160,12 +160,18 @@ export class Store {
    * damaged, StaleStoreError (5) when it is older than the record or a fork of it.
    */
   async read(): Promise<StoreDocument> {
-    const doc = await this.load();
-    const facts = this.facts!;
     const seen = await readSeen(this.paths.seen);
+    const stamp = fileStamp(this.paths.store);
+    // The file the record was written for, unchanged through the read: its hash is the record's.
+    const known = (generation: number) =>
+      seen?.stamp === stamp && generation === seen.generation && fileStamp(this.paths.store) === stamp
+        ? seen.hash
+        : undefined;
+    const doc = await this.load(known);
+    const facts = this.facts!;
     const comparison = compareWithSeen(facts, seen);
     if (comparison === "older" || comparison === "fork") throw refusal(this.paths.store, facts, seen!, comparison);
-    if (comparison === "newer") await writeSeen(this.paths.seen, facts);
+    if (comparison === "newer" || seen?.stamp !== stamp) await writeSeen(this.paths.seen, facts, stamp);
     return doc;
   }
 
@@ -178,9 +184,10 @@ export class Store {
     return withLock(
       this.paths.store,
       async () => {
+        const stamp = fileStamp(this.paths.store);
         await this.load();
         const previous = await readSeen(this.paths.seen).catch(() => null); // a damaged record is what is replaced
-        await writeSeen(this.paths.seen, this.facts!);
+        await writeSeen(this.paths.seen, this.facts!, stamp);
         return { facts: this.facts!, previous };
       },
       lock,
@@ -188,7 +195,7 @@ export class Store {
   }
 
   /** Decrypts and parses the store file, setting `facts`; no check against the record. */
-  private async load(): Promise<StoreDocument> {
+  private async load(known?: (generation: number) => string | undefined): Promise<StoreDocument> {
     const bytes = await readPrivateFile(this.paths.store, {
       what: "store",
       forbiddenMode: 0o077,
@@ -202,7 +209,7 @@ export class Store {
     const plaintext = await this.decryptWithAny(bytes);
     try {
       const doc = parseDocument(plaintext, this.paths.store);
-      this.facts = factsOf(doc, storeHash(bytes));
+      this.facts = factsOf(doc, known?.(doc.generation ?? 0) ?? storeHash(bytes));
       return doc;
     } finally {
       plaintext.fill(0); // the values live on only as strings (see SECURITY.md)
@@ -266,7 +273,7 @@ export class Store {
             await replaceFile(this.paths.store, sealed, 0o600, assertHeld);
             this.facts = factsOf(doc, storeHash(sealed));
             this.lastWritten = doc;
-            await writeSeen(this.paths.seen, this.facts);
+            await writeSeen(this.paths.seen, this.facts, fileStamp(this.paths.store));
             await mirror.finish();
           },
         });

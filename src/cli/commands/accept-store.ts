@@ -2,7 +2,7 @@
 // Rules: says what it accepted and what it replaced; through the agent root only, audited there.
 
 import type { Command } from "commander";
-import { shortHash, type StoreFacts } from "../../store/generation.js";
+import { describeFacts, shortHash } from "../../store/generation.js";
 import { backendOf, withWhere, type WhereOptions } from "../options.js";
 import { note } from "../report.js";
 
@@ -21,10 +21,4 @@ export function register(program: Command): void {
           : `previous: generation ${previous.generation} (sha256 ${shortHash(previous.hash)})`,
       );
     });
-}
-
-/** Returns "generation N (sha256 SHORT), written by KEY at TIME" for a store's facts. */
-export function describeFacts(facts: StoreFacts): string {
-  const by = facts.writtenBy === undefined ? "" : `, written by ${facts.writtenBy} at ${facts.writtenAt ?? "?"}`;
-  return `generation ${facts.generation} (sha256 ${shortHash(facts.hash)})${by}`;
 }

@@ -56,7 +56,9 @@ describe("personal mode: store generations", { timeout: 60_000 }, () => {
 
     const refused = await here.run(["get", "A_KEY"]);
     expect(refused.code).toBe(5);
-    expect(refused.stderr).toMatch(/it is another store at generation 3 \([0-9a-f]{12}\) than the one this host has served \([0-9a-f]{12}\): a fork/);
+    expect(refused.stderr).toMatch(
+      /it is another store at generation 3 \([0-9a-f]{12}\) than the one this host has served \([0-9a-f]{12}\): a fork/,
+    );
     const accepted = await here.run(["accept-store"]);
     expect(accepted.code, accepted.stderr).toBe(0);
     const b = await here.run(["get", "B_KEY"]);
