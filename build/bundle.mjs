@@ -31,10 +31,11 @@ const LOAD_ON_USE = [
     module: "node:os",
   },
   { importer: /[\\/]src[\\/]system[\\/]inspector\.ts$/, module: "node:module" },
-  // node:crypto on a personal read: the primitives come from the addon (src/store/primitives.ts), so node:crypto is
+  // node:crypto on a personal read: the primitives come from the addon (src/store/primitives.ts), and the store's hash
+  // from store.seen when the file is the one recorded there (src/store/generation.ts), so node:crypto is
   // loaded only for a write's random bytes and sealing, or where the addon has no OpenSSL to call.
   {
-    importer: /[\\/]src[\\/]store[\\/](primitives|x25519|payload|atomic|files|lock-owner)\.ts$/,
+    importer: /[\\/]src[\\/]store[\\/](primitives|x25519|payload|atomic|files|lock-owner|generation)\.ts$/,
     module: "node:crypto",
   },
   { importer: /[\\/]src[\\/]store[\\/]lock\.ts$/, module: "proper-lockfile" },

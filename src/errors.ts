@@ -64,6 +64,12 @@ export class AccessError extends kind("denied", ExitCode.denied) {}
 /** Exit 5: a store or identity that cannot be decrypted or parsed. */
 export class CorruptError extends kind("undecryptable", ExitCode.undecryptable) {}
 
+/**
+ * Exit 5: the store on disk is older than, or a fork of, the newest one this host has served (exit 5, as a store that cannot
+ * be used: the fix is on the store, not on the caller's rights).
+ */
+export class StaleStoreError extends kind("stale-store", ExitCode.undecryptable) {}
+
 /** Exit 6: the agent cannot be reached. */
 export class AgentUnreachableError extends kind("agent-unreachable", ExitCode.agentUnreachable) {}
 

@@ -4,6 +4,8 @@
 
 import { lstatSync } from "node:fs";
 import type { StoreDocument } from "../store/document.js";
+import type { StoreFacts } from "../store/generation.js";
+import { StaleStoreError } from "../errors.js";
 import { LastReads } from "../audit/last-read.js";
 import { IDENTITY_MODE } from "../store/identity.js";
 import { Store, storePaths } from "../store/store.js";
@@ -74,8 +76,12 @@ export async function startAgent(
     .catch((err: unknown) =>
       log(`last reads not seeded from ${paths.audit}: ${err instanceof Error ? err.message : String(err)}`),
     );
-  const ctx = contextFor(store, policy, audit, lastRead, new Approvals(new PendingFiles(store), { limits }));
-  await ctx.read(); // refuse to start on a store this identity cannot open
+  const ctx = contextFor(store, policy, audit, lastRead, new Approvals(new PendingFiles(store), { limits }), log);
+  // Refuse to start on a store this identity cannot open; an older or forked one is refused per request instead, so
+  // every client is told why and root can accept it through this agent.
+  await ctx.read().catch((err: unknown) => {
+    if (!(err instanceof StaleStoreError)) throw err;
+  });
   const helper = opts.proc?.source === undefined ? new ProcHelper(log) : undefined;
   helper?.warm();
   const procs = new ProcReader(opts.proc?.source ?? helper!, opts.proc?.deadlines ?? DEFAULT_PROC_DEADLINES);
@@ -113,8 +119,38 @@ function contextFor(
   audit: AuditLog,
   lastRead: LastReads,
   approvals: Approvals,
+  log: (msg: string) => void,
 ): AgentContext {
   let cached: { stamp: string; doc: Promise<StoreDocument> } | undefined;
+  /** The newest store this agent has served: kept and served on when the file is replaced by an older or forked one. */
+  let held: StoreDocument | undefined;
+  let heldFacts: StoreFacts | undefined;
+  let refusal: string | undefined;
+  // Checked when the file changes, not per request: a refusal is said once per file (journal and audit), and then
+  // either the held store is served on or, with none, every request gets the refusal (cached with the file's stamp).
+  const load = async (): Promise<StoreDocument> => {
+    try {
+      held = await store.read();
+      heldFacts = store.facts;
+      refusal = undefined;
+      return held;
+    } catch (err) {
+      if (!(err instanceof StaleStoreError)) throw err;
+      refusal = err.message;
+      const facts = store.facts;
+      const serving = held === undefined ? "serving nothing until it is resolved" : "serving on the store it holds";
+      log(`${err.message}; ${serving}; ${err.hint ?? ""}`);
+      audit.event("store-refused", {
+        store: store.paths.store,
+        generation: facts?.generation,
+        hash: facts?.hash,
+        reason: err.message,
+        serving: held === undefined ? "nothing" : "held",
+      });
+      if (held !== undefined) return held;
+      throw err;
+    }
+  };
   // Synchronous lstat (cheaper than a trip through the thread pool), once per event-loop turn that has requests.
   const stamp = perTurn(async () => {
     try {
@@ -127,10 +163,10 @@ function contextFor(
   const read = async () => {
     const now = await stamp();
     if (cached?.stamp !== now) {
-      const doc = store.read();
+      const doc = load();
       cached = { stamp: now, doc };
-      doc.catch(() => {
-        if (cached?.doc === doc) cached = undefined;
+      doc.catch((err: unknown) => {
+        if (cached?.doc === doc && !(err instanceof StaleStoreError)) cached = undefined;
       });
     }
     return cached.doc;
@@ -142,10 +178,22 @@ function contextFor(
     lastRead,
     approvals,
     read,
+    served: () => heldFacts,
+    refusal: () => (held === undefined ? undefined : refusal),
+    accept: async () => {
+      cached = undefined;
+      stamp.forget();
+      const accepted = await store.accept();
+      held = undefined; // the next read serves the accepted store
+      return accepted;
+    },
     update: async (change) => {
       cached = undefined;
       try {
-        return await store.update(change);
+        const result = await store.update(change);
+        held = store.lastWritten ?? held;
+        heldFacts = store.facts;
+        return result;
       } finally {
         cached = undefined;
         stamp.forget();

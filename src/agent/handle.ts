@@ -6,7 +6,7 @@
 // policy is asked; a change to a name an `approve` rule gives is held as a pending change (approvals.ts), not applied;
 // `update` changes no value, and is never held.
 
-import { AccessError, PendingError, SecretfileError, UsageError } from "../errors.js";
+import { AccessError, PendingError, SecretfileError, StaleStoreError, UsageError } from "../errors.js";
 import { decide, grantsAny, namedFor, readPatternsFor } from "../policy/evaluate.js";
 import type { Verb } from "../policy/parse.js";
 import { listSecrets, type StoreDocument } from "../store/document.js";
@@ -27,6 +27,7 @@ import {
   updateSecret,
 } from "../store/operations.js";
 import type { Store } from "../store/store.js";
+import type { Accepted, StoreFacts } from "../store/generation.js";
 import type { LastReads } from "../audit/last-read.js";
 import { answerApprovals, holdIfRuled, type Approvals } from "./approvals.js";
 import { PendingLimitError } from "./pending-limits.js";
@@ -44,6 +45,12 @@ export interface AgentContext {
   lastRead: LastReads;
   /** Returns the decrypted document, cached until the store file changes: shared, so never change it. */
   read(): Promise<StoreDocument>;
+  /** The facts of the store served; undefined before one is. */
+  served?(): StoreFacts | undefined;
+  /** Why the store file on disk is refused while an older-served one is kept; undefined when it is not refused. */
+  refusal?(): string | undefined;
+  /** Records the store on disk as the newest served, whatever the record held (root's `accept-store`). */
+  accept(): Promise<Accepted>;
   /** Changes the document under the store's lock. */
   update<T>(change: (doc: StoreDocument) => T): Promise<T>;
   /** Pending changes of approval rules (approvals.ts); absent: files in `pending/` of the store's folder. */
@@ -131,8 +138,15 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
 
   try {
     switch (req.op) {
-      case "ping":
-        return { ok: true, op: "ping", agent: "secretfile", version: PROTOCOL_VERSION };
+      case "ping": {
+        // The store's facts for `doctor`: what is served, and the refusal of the file on disk, if any.
+        const refused = await ctx.read().then(
+          () => ctx.refusal?.(),
+          (err: unknown) => (err instanceof StaleStoreError ? err.message : undefined),
+        );
+        const store = ctx.served?.();
+        return { ok: true, op: "ping", agent: "secretfile", version: PROTOCOL_VERSION, store, refused };
+      }
       case "get": {
         const reason = await authorize("read", [req.name]);
         const value = getSecret(await ctx.read(), req.name, file).value;
@@ -300,6 +314,24 @@ export async function handle(req: Request, caller: IdentifiedCaller, ctx: AgentC
           () => `history limit set to ${keep}: root`,
         );
         return { ok: true, op: "settings", historyKeep: keep };
+      }
+      case "accept-store": {
+        // Taking an older or forked store on purpose undoes invariant 11's protection: root's alone, as the policy is.
+        if (caller.uid !== 0) {
+          await audit([], [], false, "only root may accept a store");
+          throw new AccessError(`${describe(caller)} may not accept the store ${file} as the newest served`, {
+            hint: "only root may: `sudo secretfile accept-store`",
+          });
+        }
+        await audit([], [], true, "accepting the store on disk as the newest served: root");
+        const accepted = await ctx.accept();
+        ctx.audit.event("store-accepted", {
+          store: file,
+          generation: accepted.facts.generation,
+          hash: accepted.facts.hash,
+          previous: accepted.previous,
+        });
+        return { ok: true, op: "accept-store", ...accepted };
       }
     }
   } catch (err) {

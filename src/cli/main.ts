@@ -33,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   pending: () => import("./commands/pending.js"),
   approve: () => import("./commands/approve.js"),
   reject: () => import("./commands/reject.js"),
+  "accept-store": () => import("./commands/accept-store.js"),
   import: () => import("./commands/import.js"),
   exec: () => import("./commands/exec.js"),
   render: () => import("./commands/render.js"),

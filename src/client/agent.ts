@@ -4,6 +4,7 @@
 // retries included, ends at one deadline (SECRETFILE_TIMEOUT); a value goes only to a listener of root or the socket
 // folder's owner.
 
+import type { Accepted } from "../store/generation.js";
 import net from "node:net";
 import { AgentUnreachableError, FailureError, UsageError } from "../errors.js";
 import {
@@ -122,6 +123,11 @@ export class AgentBackend implements Backend {
 
   async reject(id: string): Promise<void> {
     expect(await this.ask({ v: 1, op: "reject", id }), "reject");
+  }
+
+  async acceptStore(): Promise<Accepted> {
+    const { facts, previous } = expect(await this.ask({ v: 1, op: "accept-store" }), "accept-store");
+    return { facts, previous };
   }
 
   /** Returns the agent's answer to `ping`, for `doctor`. */

@@ -12,6 +12,7 @@ import type { Attention } from "../store/expiry.js";
 import type { History, Rollback } from "../store/history.js";
 import type { AddOptions, ImportResult, MetadataChange } from "../store/operations.js";
 import type { ApproveResult, PendingInfo } from "../protocol/pending.js";
+import type { Accepted } from "../store/generation.js";
 
 /** The operations commands need; personal mode and the agent client both provide them. */
 export interface Backend {
@@ -54,6 +55,11 @@ export interface Backend {
   approve(id: string, force: boolean): Promise<ApproveResult>;
   /** Rejects pending change `id`: it is forgotten, not applied. Throws AccessError (4), NotFoundError (3), … */
   reject(id: string): Promise<void>;
+  /**
+   * Records the store on disk as the newest served, even when older than or a fork of the record (generation.ts).
+   * Through the agent root only: AccessError (4) for anyone else.
+   */
+  acceptStore(): Promise<Accepted>;
 }
 
 /** Secret values by name, and the names among them that need attention (absent when fine). */

@@ -5,6 +5,7 @@ import { NoStoreError, UsageError } from "../errors.js";
 import type { ApproveResult, PendingInfo } from "../protocol/pending.js";
 import { listSecrets, type SecretInfo } from "../store/document.js";
 import { attentionOf } from "../store/expiry.js";
+import type { Accepted } from "../store/generation.js";
 import { historyKeep, setHistoryKeep, type History, type Rollback } from "../store/history.js";
 import {
   getSecret,
@@ -110,6 +111,10 @@ export class PersonalBackend implements Backend {
 
   async reject(): Promise<void> {
     throw noApprovals();
+  }
+
+  async acceptStore(): Promise<Accepted> {
+    return (await this.open()).accept({ onWait: this.hooks.onLockWait });
   }
 
   private async open(createIfMissing = false): Promise<Store> {

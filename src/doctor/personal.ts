@@ -2,6 +2,7 @@
 // Rules: the files must be yours and private (what secretfile itself refuses is a failure); the store is only opened
 // once its files pass, so one problem is reported once.
 
+import { describeFacts } from "../store/generation.js";
 import { SecretfileError } from "../errors.js";
 import { listSecrets } from "../store/document.js";
 import { IDENTITY_MODE } from "../store/identity.js";
@@ -72,8 +73,10 @@ export async function checkPersonal(dir: string, opts: PersonalOptions): Promise
   if (findings.some((f) => f.status === "fail")) return findings;
 
   try {
-    const secrets = listSecrets(await (await Store.open(files)).read());
+    const store = await Store.open(files);
+    const secrets = listSecrets(await store.read());
     findings.push(ok(`the store decrypts with its identity: ${describeNames(secrets)}`));
+    findings.push(ok(`the store is ${describeFacts(store.facts!)}, not older than the one served here`));
     findings.push(...expiryFindings(secrets, opts.now, dirFlag));
   } catch (err) {
     if (!(err instanceof SecretfileError)) throw err;

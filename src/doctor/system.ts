@@ -3,6 +3,7 @@
 // Rules: the agent is asked only `ping` and `list` (list is audited like any request); files are only examined, never
 // opened, except the policy, which is loaded as the agent would load it.
 
+import { describeFacts } from "../store/generation.js";
 import path from "node:path";
 import { PROTOCOL_VERSION } from "../protocol/wire.js";
 import { AgentBackend } from "../client/agent.js";
@@ -61,8 +62,9 @@ export async function checkSystem(paths: SystemPaths, now: Date): Promise<Findin
 
 async function askAgent(socket: string, now: Date, other: string): Promise<Finding[]> {
   const agent = new AgentBackend(socket);
+  let pong: Awaited<ReturnType<AgentBackend["ping"]>>;
   try {
-    const pong = await agent.ping();
+    pong = await agent.ping();
     const version = pong.op === "ping" ? pong.version : undefined;
     if (version !== PROTOCOL_VERSION) {
       return [
@@ -77,6 +79,15 @@ async function askAgent(socket: string, now: Date, other: string): Promise<Findi
     return [fail(`${err.message}${other}; its log: journalctl -u secretfile`, START_AGENT)];
   }
   const found: Finding[] = [ok(`the agent answers on ${socket} (protocol ${PROTOCOL_VERSION})`)];
+  if (pong.op === "ping" && pong.refused !== undefined)
+    found.push(
+      fail(
+        `${pong.refused}; the agent ${pong.store === undefined ? "serves nothing" : "serves on the newer store it holds"}`,
+        "put the newer store back in its place, or take this one on purpose: sudo secretfile accept-store",
+      ),
+    );
+  if (pong.op === "ping" && pong.store !== undefined)
+    found.push(ok(`the agent serves the store ${describeFacts(pong.store)}`));
   const me = await userName(process.getuid?.() ?? 0);
   try {
     const secrets = await agent.list();

@@ -1,10 +1,12 @@
 // The agent's wire protocol (version 1): one JSON object per line each way, documented in docs/protocol.md.
 // Rules: requests are validated before anything else is done; errors travel as a code the client maps back to its exit code.
 
+import type { Accepted, StoreFacts } from "../store/generation.js";
 import {
   AccessError,
   AgentUnreachableError,
   CorruptError,
+  StaleStoreError,
   ExistsError,
   FailureError,
   NoStoreError,
@@ -56,11 +58,20 @@ export type Request =
   | { v: 1; op: "settings"; historyKeep?: number }
   | { v: 1; op: "pending" }
   | { v: 1; op: "approve"; id: string; force?: boolean }
-  | { v: 1; op: "reject"; id: string };
+  | { v: 1; op: "reject"; id: string }
+  | { v: 1; op: "accept-store" };
 
 /** A successful answer. */
 export type Answer =
-  | { ok: true; op: "ping"; agent: string; version: number }
+  | {
+      ok: true;
+      op: "ping";
+      agent: string;
+      version: number;
+      /** The store served (absent: none yet), and why the one on disk is refused (absent: it is not). */
+      store?: StoreFacts;
+      refused?: string;
+    }
   | { ok: true; op: "get"; value: string }
   | { ok: true; op: "list"; secrets: SecretInfo[] }
   | {
@@ -79,7 +90,8 @@ export type Answer =
   | { ok: true; op: "settings"; historyKeep: number }
   | { ok: true; op: "pending"; changes: PendingInfo[] }
   | ({ ok: true; op: "approve" } & ApproveResult)
-  | { ok: true; op: "reject"; id: string };
+  | { ok: true; op: "reject"; id: string }
+  | ({ ok: true; op: "accept-store" } & Accepted);
 
 /** A refusal or failure, carrying the error's code (and, for `busy`, how long to wait before trying again). */
 export interface ErrorAnswer {
@@ -118,6 +130,7 @@ export function parseRequest(line: string): Request {
     case "ping":
     case "list":
     case "pending":
+    case "accept-store":
       return { v: 1, op: r.op };
     case "approve":
     case "reject": {
@@ -245,6 +258,7 @@ const byCode: Record<string, new (message: string, details?: { hint?: string }) 
   "not-found": NotFoundError,
   denied: AccessError,
   undecryptable: CorruptError,
+  "stale-store": StaleStoreError,
   "agent-unreachable": AgentUnreachableError,
   "no-store": NoStoreError,
   exists: ExistsError,

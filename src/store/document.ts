@@ -8,8 +8,13 @@ import { isRecipientList, type RecipientEntry } from "./recipient-entry.js";
 
 /** The format tag every store document carries. */
 export const FORMAT = "secretfile-store";
-/** The document version this build writes, and the only one it reads. */
-export const VERSION = 1;
+/**
+ * The document version this build writes. Version 2 added the generation: a secretfile that reads only version 1
+ * refuses a version 2 store (exit 5, "upgrade secretfile") rather than drop the generation when it writes.
+ */
+export const VERSION = 2;
+/** The versions this build reads: version 1 is a store written before generations, read as generation 0. */
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 /** One secret: its value and metadata. Dates are ISO 8601 strings. */
 export interface Secret {
@@ -57,7 +62,12 @@ export interface StoreSettings {
  */
 export interface StoreDocument {
   format: typeof FORMAT;
-  version: typeof VERSION;
+  /** 1 until the document's first write by this build, which raises the generation and makes it VERSION. */
+  version: typeof VERSION | 1;
+  /** Raised by every write (generation.ts); absent (0) in a store written before generations. */
+  generation?: number;
+  /** Who wrote this generation (the recipient of the writing identity) and when (ISO 8601). */
+  written?: { by: string; at: string };
   secrets: Record<string, Secret>;
   history?: Record<string, SecretHistory>;
   settings?: StoreSettings;
@@ -102,9 +112,9 @@ function withoutPrototype<T>(record: Record<string, T>): Record<string, T> {
   return Object.setPrototypeOf(record, null) as Record<string, T>;
 }
 
-/** Returns a new, empty document. */
+/** Returns a new, empty document, at generation 0 (version 1) until a write raises it (generation.ts). */
 export function emptyDocument(): StoreDocument {
-  return { format: FORMAT, version: VERSION, secrets: {} };
+  return { format: FORMAT, version: 1, secrets: {} };
 }
 
 /** Serializes a document to the bytes that get encrypted. */
@@ -126,9 +136,9 @@ export function parseDocument(bytes: Uint8Array, file: string): StoreDocument {
   if (!isObject(data) || data.format !== FORMAT) {
     throw corrupt(file, `its plaintext is not a secretfile store (no "format": "${FORMAT}")`);
   }
-  if (data.version !== VERSION) {
+  if (typeof data.version !== "number" || !READABLE_VERSIONS.includes(data.version)) {
     throw new CorruptError(
-      `${file} has store version ${JSON.stringify(data.version)}; this secretfile reads version ${VERSION}`,
+      `${file} has store version ${JSON.stringify(data.version)}; this secretfile reads versions ${READABLE_VERSIONS.join(" and ")}`,
       {
         hint: "upgrade secretfile to read it, or restore the store from a backup",
       },
@@ -144,9 +154,17 @@ export function parseDocument(bytes: Uint8Array, file: string): StoreDocument {
   }
   const doc: StoreDocument = {
     format: FORMAT,
-    version: VERSION,
+    version: data.version === 1 ? 1 : VERSION,
     secrets: withoutPrototype(secrets as Record<string, Secret>),
   };
+  if (data.version !== 1) {
+    if (!Number.isSafeInteger(data.generation) || (data.generation as number) < 1)
+      throw corrupt(file, 'its "generation" is missing or not a whole number above 0');
+    if (!isObject(data.written) || typeof data.written.by !== "string" || typeof data.written.at !== "string")
+      throw corrupt(file, 'its "written" (who wrote the generation, and when) is missing or malformed');
+    doc.generation = data.generation as number;
+    doc.written = { by: data.written.by, at: data.written.at };
+  }
   if (data.history !== undefined) {
     if (!isObject(data.history)) throw corrupt(file, 'its "history" is not an object');
     const history = data.history;

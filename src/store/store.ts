@@ -8,6 +8,19 @@ import { ExistsError, NoStoreError } from "../errors.js";
 import { decrypt, encrypt, NotForThisIdentityError } from "./crypto.js";
 import { emptyDocument, parseDocument, serializeDocument, type StoreDocument } from "./document.js";
 import { removeLeftovers, replaceFile } from "./atomic.js";
+import {
+  compareWithSeen,
+  factsOf,
+  fileStamp,
+  raiseGeneration,
+  readSeen,
+  refusal,
+  SEEN_FILE,
+  storeHash,
+  writeSeen,
+  type Accepted,
+  type StoreFacts,
+} from "./generation.js";
 import { checkPrivateFolder, createExclusive, readPrivateFile } from "./files.js";
 import {
   createIdentity,
@@ -27,21 +40,32 @@ export interface StorePaths {
   dir: string;
   identity: string;
   store: string;
+  /** The record of the newest store this host has served (generation.ts); a store older than it is refused. */
+  seen: string;
   /** True when `identity` is a sealed identity systemd decrypted into $CREDENTIALS_DIRECTORY (see src/setup/seal.ts). */
   sealed?: boolean;
   /** The identity's mode that hints ask for (IDENTITY_MODE in identity.ts): the agent's is the system one. */
   identityMode?: number;
 }
 
-/** Returns the files of a store folder: `identity.txt` and `store.age`. */
+/** Returns the files of a store folder: `identity.txt`, `store.age` and `store.seen`. */
 export function storePaths(dir: string): StorePaths {
-  return { dir, identity: path.join(dir, "identity.txt"), store: path.join(dir, "store.age") };
+  return {
+    dir,
+    identity: path.join(dir, "identity.txt"),
+    store: path.join(dir, "store.age"),
+    seen: path.join(dir, SEEN_FILE),
+  };
 }
 
 /** An opened store: an identity and the file it decrypts. */
 export class Store {
   readonly paths: StorePaths;
   private current: LoadedIdentity;
+  /** The facts of the store file last read or written by this Store; undefined before the first. */
+  facts: StoreFacts | undefined;
+  /** The document this Store last wrote (the agent serves it on if the file is then replaced by an older one). */
+  lastWritten: StoreDocument | undefined;
 
   private constructor(paths: StorePaths, identity: LoadedIdentity) {
     this.paths = paths;
@@ -78,7 +102,12 @@ export class Store {
     const identity = await createIdentity(paths.identity, { pq: opts.pq, mode: opts.identityMode });
     const store = new Store(paths, identity);
     try {
-      await createExclusive(paths.store, await store.seal(emptyDocument()), 0o600, "store");
+      const doc = emptyDocument();
+      raiseGeneration(doc, identity.recipient);
+      const sealed = await store.seal(doc);
+      await createExclusive(paths.store, sealed, 0o600, "store");
+      store.facts = factsOf(doc, storeHash(sealed));
+      await writeSeen(paths.seen, store.facts, fileStamp(paths.store));
     } catch (err) {
       // The new identity protects nothing yet: without its store it would only be in the way of the next attempt.
       if (!(err instanceof ExistsError)) {
@@ -125,8 +154,48 @@ export class Store {
     );
   }
 
-  /** Decrypts and returns the document. Throws NoStoreError (1) when the store file is missing, CorruptError (5) when damaged. */
+  /**
+   * Decrypts and returns the document, after checking it against the record of the newest store served (and raising the
+   * record when this one is newer). Throws NoStoreError (1) when the store file is missing, CorruptError (5) when
+   * damaged, StaleStoreError (5) when it is older than the record or a fork of it.
+   */
   async read(): Promise<StoreDocument> {
+    const seen = await readSeen(this.paths.seen);
+    const stamp = fileStamp(this.paths.store);
+    // The file the record was written for, unchanged through the read: its hash is the record's.
+    const known = (generation: number) =>
+      seen?.stamp === stamp && generation === seen.generation && fileStamp(this.paths.store) === stamp
+        ? seen.hash
+        : undefined;
+    const doc = await this.load(known);
+    const facts = this.facts!;
+    const comparison = compareWithSeen(facts, seen);
+    if (comparison === "older" || comparison === "fork") throw refusal(this.paths.store, facts, seen!, comparison);
+    if (comparison === "newer" || seen?.stamp !== stamp) await writeSeen(this.paths.seen, facts, stamp);
+    return doc;
+  }
+
+  /**
+   * Records the store on disk as the newest this host has served, whatever the record held (root's `accept-store`):
+   * under the store's lock, so no write slips between the reading and the record. Throws what reading the store throws,
+   * but never StaleStoreError.
+   */
+  accept(lock: LockOptions = {}): Promise<Accepted> {
+    return withLock(
+      this.paths.store,
+      async () => {
+        const stamp = fileStamp(this.paths.store);
+        await this.load();
+        const previous = await readSeen(this.paths.seen).catch(() => null); // a damaged record is what is replaced
+        await writeSeen(this.paths.seen, this.facts!, stamp);
+        return { facts: this.facts!, previous };
+      },
+      lock,
+    );
+  }
+
+  /** Decrypts and parses the store file, setting `facts`; no check against the record. */
+  private async load(known?: (generation: number) => string | undefined): Promise<StoreDocument> {
     const bytes = await readPrivateFile(this.paths.store, {
       what: "store",
       forbiddenMode: 0o077,
@@ -139,7 +208,9 @@ export class Store {
     }
     const plaintext = await this.decryptWithAny(bytes);
     try {
-      return parseDocument(plaintext, this.paths.store);
+      const doc = parseDocument(plaintext, this.paths.store);
+      this.facts = factsOf(doc, known?.(doc.generation ?? 0) ?? storeHash(bytes));
+      return doc;
     } finally {
       plaintext.fill(0); // the values live on only as strings (see SECURITY.md)
     }
@@ -181,9 +252,11 @@ export class Store {
       this.paths.store,
       async (assertHeld) => {
         let mirror: Mirror | undefined;
+        let readGeneration = 0;
         return fn({
           read: async () => {
             const doc = await this.read();
+            readGeneration = this.facts!.generation;
             // Loaded here: only writes check the recipient list, and `get` starts faster without it.
             const { Mirror } = await import("./recipients.js");
             mirror = await Mirror.check(this.paths.store, doc.recipients ?? []);
@@ -193,7 +266,14 @@ export class Store {
             if (mirror === undefined) throw new Error("Store.locked: write before read");
             await mirror.prepare(doc.recipients ?? []);
             await removeLeftovers(this.paths.store);
-            await replaceFile(this.paths.store, await this.seal(doc, opts.withoutOld === true), 0o600, assertHeld);
+            await removeLeftovers(this.paths.seen);
+            // Every write raises the generation, above the one read from disk whatever `doc` carries.
+            raiseGeneration(doc, this.current.recipient, [readGeneration]);
+            const sealed = await this.seal(doc, opts.withoutOld === true);
+            await replaceFile(this.paths.store, sealed, 0o600, assertHeld);
+            this.facts = factsOf(doc, storeHash(sealed));
+            this.lastWritten = doc;
+            await writeSeen(this.paths.seen, this.facts, fileStamp(this.paths.store));
             await mirror.finish();
           },
         });

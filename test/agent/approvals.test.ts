@@ -79,6 +79,7 @@ function agent(policyText = POLICY, limits: Partial<PendingLimits> = {}) {
     } as unknown as AuditLog,
     lastRead: new LastReads(),
     read: async () => doc,
+    accept: () => Promise.reject(new Error("not used here")),
     update: async (change) => {
       lastBeforeWrite.push(audit.at(-1)?.reason ?? "");
       const next = parseDocument(serializeDocument(doc), "store.age");

@@ -48,6 +48,7 @@ function context(name: string, opts: { failIntent?: boolean } = {}) {
     audit,
     lastRead: { note: () => undefined, annotate: (s: unknown) => s } as unknown as AgentContext["lastRead"],
     read: async () => doc,
+    accept: () => Promise.reject(new Error("not used here")),
     update: async (change) => {
       events.push(`update (log has ${lines().length} lines)`);
       const draft = structuredClone(doc);

@@ -176,6 +176,12 @@ export const OPERATIONS: Operation[] = [
     audited: (_, allowed, role) =>
       approvedNames(allowed, role).length > 0 || role === "writer" || role === "mixed" ? [APPROVED] : [],
   },
+  {
+    id: "accept-store",
+    cli: "accept-store",
+    request: () => ({ v: 1, op: "accept-store" }),
+    audited: () => [],
+  },
 ];
 
 /** The reserved name every role is tried with: an old store holds it, and every rule below names it. */
@@ -388,6 +394,8 @@ const CELLS: Record<string, Record<RoleId, string>> = {
   pending: row("0", "4", "0", "4", "0", "4", "4", "4", "0"),
   approve: row("0", "4", "4", "4", "4", "4", "4", "4", "0"),
   reject: row("0", "4", "4", "4", "4", "4", "4", "4", "0"),
+  // Taking an older or forked store on purpose: root's alone, as the policy is.
+  "accept-store": row("0", "4", "4", "4", "4", "4", "4", "4", "4"),
 };
 
 function row(...cells: string[]): Record<RoleId, string> {

@@ -135,15 +135,16 @@ async function killLoop(sb: Sandbox, rounds: number): Promise<KillStats> {
   expect([last.code, last.stdout], last.stderr).toEqual([0, ""]);
   expect(await sb.run(["get", "K"])).toMatchObject({ code: 0, stdout: "final" });
   expect(await sb.run(["get", "OTHER"])).toMatchObject({ code: 0, stdout: "untouched" });
-  const temps = readdirSync(sb.dir).filter((f) => f.startsWith(".store.age.tmp-"));
+  const isTemp = (f: string) => f.startsWith(".store.age.tmp-") || f.startsWith(".store.seen.tmp-");
+  const temps = readdirSync(sb.dir).filter(isTemp);
   stats.tempFiles = temps.length;
-  // A writer killed between creating its temporary file and the rename leaves that file behind.
+  // A writer killed between creating its temporary file (of the store or its record) and the rename leaves it behind.
   expect(temps.length).toBeLessThanOrEqual(stats.killed);
   expect(
     readdirSync(sb.dir)
-      .filter((f) => !f.startsWith(".store.age.tmp-"))
+      .filter((f) => !isTemp(f))
       .sort(),
-  ).toEqual(["identity.txt", "store.age"]);
+  ).toEqual(["identity.txt", "store.age", "store.seen"]);
   return stats;
 }
 
@@ -157,7 +158,7 @@ describe("personal mode: concurrent writers", { timeout: SLOW }, () => {
   it("ten concurrent adds with no store yet create one store and lose nothing", async () => {
     const sb = sandbox();
     await concurrentAdds(sb, 10);
-    expect(readdirSync(sb.dir).sort()).toEqual(["identity.txt", "store.age"]);
+    expect(readdirSync(sb.dir).sort()).toEqual(["identity.txt", "store.age", "store.seen"]);
   });
 
   // test/hardening/faults/kill-personal.test.ts kills store workers hundreds of times more.

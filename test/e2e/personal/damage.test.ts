@@ -146,7 +146,7 @@ describe.concurrent("personal mode: damaged stores", { timeout: SLOW }, () => {
       expect(r.stderr).toContain(sb.store);
     }
     expect(readFileSync(sb.store).equals(damaged)).toBe(true);
-    expect(readdirSync(sb.dir).sort()).toEqual(["identity.txt", "store.age"]);
+    expect(readdirSync(sb.dir).sort()).toEqual(["identity.txt", "store.age", "store.seen"]);
   });
 });
 
@@ -156,12 +156,12 @@ describe.concurrent("personal mode: unknown store contents (written with age -r)
     [
       "an unknown version",
       '{"format":"secretfile-store","version":99,"secrets":{}}',
-      "has store version 99; this secretfile reads version 1",
+      "has store version 99; this secretfile reads versions 1 and 2",
     ],
     [
       "a version that is a string",
       '{"format":"secretfile-store","version":"1","secrets":{}}',
-      'has store version "1"; this secretfile reads version 1',
+      'has store version "1"; this secretfile reads versions 1 and 2',
     ],
     [
       "no format tag",
@@ -203,7 +203,7 @@ describe.concurrent("personal mode: unknown store contents (written with age -r)
     expect(got).toEqual(want);
     writeFileSync(sb.store, ageEncrypt(docs[0]![1], recipient));
     expect((await sb.run(["get", "K"])).stderr).toBe(
-      `secretfile: error: ${sb.store} has store version 99; this secretfile reads version 1\n` +
+      `secretfile: error: ${sb.store} has store version 99; this secretfile reads versions 1 and 2\n` +
         "secretfile: hint: upgrade secretfile to read it, or restore the store from a backup\n",
     );
   });
