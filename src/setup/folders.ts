@@ -17,8 +17,8 @@ export interface SetupFolder {
   own: OwnEntries;
 }
 
-/** The files the agent keeps beside the store in its state folder (`pending/`: changes waiting for approval). */
-const STATE_FILES = ["identity.txt", "store.age", "recipients.txt", "pending"];
+/** The files the agent keeps beside the store in its state folder (`store.seen`: the newest store served; `pending/`: changes waiting for approval). */
+const STATE_FILES = ["identity.txt", "store.age", "store.seen", "recipients.txt", "pending"];
 
 /** Returns true for an entry of the state folder that is setup's or the agent's own (the store, its lock, …). */
 export const stateEntry = ownNames(STATE_FILES);

@@ -171,7 +171,14 @@ export class Store {
     const facts = this.facts!;
     const comparison = compareWithSeen(facts, seen);
     if (comparison === "older" || comparison === "fork") throw refusal(this.paths.store, facts, seen!, comparison);
-    if (comparison === "newer" || seen?.stamp !== stamp) await writeSeen(this.paths.seen, facts, stamp);
+    if (comparison === "newer" || seen?.stamp !== stamp) {
+      // Readers raise the record without the store's lock: a writer may replace it (and clear our temporary file) at
+      // the same moment. That is fine when the record now holds this store or a newer one; not when it is still lower.
+      await writeSeen(this.paths.seen, facts, stamp).catch(async (err: unknown) => {
+        const now = await readSeen(this.paths.seen);
+        if (now === null || compareWithSeen(facts, now) === "newer") throw err;
+      });
+    }
     return doc;
   }
 

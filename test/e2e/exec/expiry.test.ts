@@ -28,8 +28,11 @@ async function rewrite(sb: Sandbox, change: (secrets: Record<string, { updated: 
   d.addIdentity(identity);
   const doc = JSON.parse(await d.decrypt(readFileSync(sb.store), "text")) as {
     secrets: Record<string, { updated: string }>;
+    generation: number;
   };
   change(doc.secrets);
+  // A store changed by hand at the same generation is a fork, and refused: a change raises it, as secretfile's own do.
+  doc.generation += 1;
   const e = new Encrypter();
   e.addRecipient(await identityToRecipient(identity));
   writeFileSync(sb.store, await e.encrypt(JSON.stringify(doc)));

@@ -113,12 +113,14 @@ export const numberOf = (doc: StoreDocument, name: string): number => Number(doc
  */
 export function leftovers(dir: string): { temps: string[]; lock: boolean; takeover: boolean; other: string[] } {
   const names = readdirSync(dir);
-  const known = ["identity.txt", "store.age", "store.age.lock", "store.age.lock.takeover"];
+  // store.seen: the record of the newest store served (src/store/generation.ts), written beside the store.
+  const known = ["identity.txt", "store.age", "store.seen", "store.age.lock", "store.age.lock.takeover"];
+  const temp = (n: string) => n.startsWith(".store.age.tmp-") || n.startsWith(".store.seen.tmp-");
   return {
-    temps: names.filter((n) => n.startsWith(".store.age.tmp-")),
+    temps: names.filter(temp),
     lock: names.includes("store.age.lock"),
     takeover: names.includes("store.age.lock.takeover"),
-    other: names.filter((n) => !n.startsWith(".store.age.tmp-") && !known.includes(n)),
+    other: names.filter((n) => !temp(n) && !known.includes(n)),
   };
 }
 

@@ -161,7 +161,7 @@ describe.skipIf(!hasCC)(`personal mode: a write step fails (${NEEDS_CC})`, () =>
         `^secretfile: error: cannot read the store ${esc(store)}: EIO\\nsecretfile: hint: the disk reported an I/O error[^\\n]*\\n$`,
       ),
     );
-    expect(readdirSync(dir).sort()).toEqual(["identity.txt", "store.age"]);
+    expect(readdirSync(dir).sort()).toEqual(["identity.txt", "store.age", "store.seen"]);
   });
 
   it.for([
