@@ -4,7 +4,8 @@
 // Synchronous calls, not node:fs/promises: loading that module costs every read's start about 1 ms (bench/limits.md).
 import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { ExistsError, NoStoreError } from "../errors.js";
+import { ExistsError, FailureError, NoStoreError } from "../errors.js";
+import { errnoOf } from "../system/errno.js";
 import { decrypt, encrypt, NotForThisIdentityError } from "./crypto.js";
 import { emptyDocument, parseDocument, serializeDocument, type StoreDocument } from "./document.js";
 import { removeLeftovers, replaceFile } from "./atomic.js";
@@ -172,11 +173,11 @@ export class Store {
     const comparison = compareWithSeen(facts, seen);
     if (comparison === "older" || comparison === "fork") throw refusal(this.paths.store, facts, seen!, comparison);
     if (comparison === "newer" || seen?.stamp !== stamp) {
-      // Readers raise the record without the store's lock: a writer may replace it (and clear our temporary file) at
-      // the same moment. That is fine when the record now holds this store or a newer one; not when it is still lower.
-      await writeSeen(this.paths.seen, facts, stamp).catch(async (err: unknown) => {
-        const now = await readSeen(this.paths.seen);
-        if (now === null || compareWithSeen(facts, now) === "newer") throw err;
+      // Readers raise the record without the store's lock. Our temporary file gone at the rename (ENOENT) means a writer
+      // holds the lock and cleared it: that writer records its own, newer store, so this read's record can be skipped
+      // (a record lower than the store is never a false refusal).
+      await writeSeen(this.paths.seen, facts, stamp).catch((err: unknown) => {
+        if (!(err instanceof FailureError && errnoOf(err.cause) === "ENOENT")) throw err;
       });
     }
     return doc;

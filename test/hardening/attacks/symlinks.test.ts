@@ -102,7 +102,7 @@ describe("personal mode: planted links and FIFOs", { timeout: 120_000 }, () => {
       watcher.close();
     }
     expect(seen.length, "one temporary file a write").toBeGreaterThanOrEqual(12);
-    for (const n of seen) expect(n).toMatch(/^\.store\.age\.tmp-[0-9a-f]{16}$/);
+    for (const n of seen) expect(n).toMatch(/^\.store\.(age|seen)\.tmp-[0-9a-f]{16}$/);
     expect(new Set(seen.map((n) => n.slice(-16))).size).toBe(seen.length);
   });
 
