@@ -30,7 +30,7 @@ function runningCron(): number | undefined {
  * Registers an afterAll that stops the cron daemon this file started, if any; returns `ensure`, which reuses a cron
  * daemon already running here, else starts one (call it again while waiting: a reused one may stop).
  */
-export function useCron(): { ensure(): Promise<void> } {
+export function useCron(): { ensure: () => Promise<void> } {
   let cron: ChildProcess | undefined;
   const alive = () => cron !== undefined && cron.exitCode === null && cron.signalCode === null;
   afterAll(async () => {

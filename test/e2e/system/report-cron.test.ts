@@ -35,7 +35,10 @@ function readMailbox(file: string): string {
 }
 
 /** What the MTA still holds (a mail that could not be delivered), for a failure's message. */
-const mailQueue = () => spawnSync("mailq", { encoding: "utf8" }).stdout ?? "(no mailq)";
+function mailQueue(): string {
+  const r = spawnSync("mailq", { encoding: "utf8" });
+  return r.error === undefined ? r.stdout : `(mailq: ${r.error.message})`;
+}
 
 describe.skipIf(!isRoot || !hasCron || !hasMta)(
   `report mailed by a real cron daemon (${isRoot ? "needs Debian's cron and a local MTA: apt-get install cron exim4-daemon-light" : NEEDS_ROOT})`,
@@ -46,7 +49,7 @@ describe.skipIf(!isRoot || !hasCron || !hasMta)(
     const cronFile = `/etc/cron.d/secretfile-test-report-${randomBytes(4).toString("hex")}`;
     let agent: RunningAgent;
     let status: string;
-    let mailbox: string;
+    let mailbox = "";
 
     beforeAll(async () => {
       const { world, users } = sys;
@@ -65,7 +68,7 @@ describe.skipIf(!isRoot || !hasCron || !hasMta)(
 
     afterAll(() => {
       rmSync(cronFile, { force: true });
-      if (mailbox !== undefined) rmSync(mailbox, { force: true });
+      if (mailbox !== "") rmSync(mailbox, { force: true });
     });
 
     it(
