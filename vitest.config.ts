@@ -9,6 +9,7 @@ import { ALL } from "./test/helpers/tier.js";
  */
 const WHOLE_SYSTEM = [
   "test/e2e/system/cron.test.ts",
+  "test/e2e/system/report-cron.test.ts",
   "test/package/deb.test.ts",
   "test/package/systemd.test.ts",
   "test/readme/laptop.test.ts",

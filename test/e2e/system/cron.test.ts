@@ -1,42 +1,14 @@
 // System mode end to end with a real cron daemon (Debian's cron): a Python job run through `secretfile exec` by a
 // locked-down user in the policy receives its key; a user outside the policy is refused with exit 4.
 
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
+import { CRON_WAIT_MS, filesWritten, hasCron, useCron, waitFor } from "../../helpers/cron.js";
 import { NEEDS_ROOT, NODE, useSystem, type RunningAgent, type TestUser } from "../../helpers/system.js";
-
-const CRON = "/usr/sbin/cron";
-const hasCron = existsSync(CRON) && spawnSync("which", ["crontab"]).status === 0;
-/** A job runs at the next minute boundary; allow one missed minute (a crontab installed just as the minute turns). */
-const WAIT_MS = 130_000;
-
-/** Returns the pid of a live cron daemon already running on this machine, if any. */
-function runningCron(): number | undefined {
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const status = readFileSync(`/proc/${entry}/status`, "utf8");
-      if (/^Name:\s+cron$/m.test(status) && !/^State:\s+Z/m.test(status)) return Number(entry);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return undefined;
-}
-
-/** Waits until every file holds a full line, or `ms` passed; calls `tick` every half second meanwhile. */
-async function waitForFiles(files: string[], ms: number, tick: () => Promise<void>): Promise<void> {
-  const until = Date.now() + ms;
-  const done = () => files.every((f) => existsSync(f) && readFileSync(f, "utf8").endsWith("\n"));
-  while (!done() && Date.now() < until) {
-    await tick();
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 describe.skipIf(!isRoot || !hasCron)(
   `system mode under a real cron daemon (${isRoot ? "needs Debian's cron: apt-get install cron" : NEEDS_ROOT})`,
@@ -44,7 +16,7 @@ describe.skipIf(!isRoot || !hasCron)(
     const sys = useSystem(["job", "outsider"]);
     const key = `key-${randomBytes(16).toString("hex")}`;
     let agent: RunningAgent;
-    let cron: ChildProcess | undefined;
+    const cron = useCron();
     const out: Record<"job" | "outsider", { dir: string; log: string; status: string }> = {} as never;
 
     beforeAll(async () => {
@@ -68,33 +40,18 @@ describe.skipIf(!isRoot || !hasCron)(
       };
       install("job", users.job);
       install("outsider", users.outsider);
-      await ensureCron();
+      await cron.ensure();
     });
 
-    /** Reuses a cron daemon already running here, else starts one (and checks again later: a reused one may stop). */
-    async function ensureCron(): Promise<void> {
-      if (cron !== undefined && cron.exitCode === null && cron.signalCode === null) return;
-      if (runningCron() !== undefined) return;
-      cron = spawn(CRON, ["-f"], { stdio: "ignore" });
-      await new Promise((r) => setTimeout(r, 500));
-      if (cron.exitCode !== null && runningCron() === undefined)
-        throw new Error(`${CRON} -f exited at once (${cron.exitCode})`);
-    }
-
-    afterAll(async () => {
+    afterAll(() => {
       for (const user of [sys.users.job, sys.users.outsider])
         spawnSync("crontab", ["-r", "-u", user.name], { stdio: "ignore" });
-      if (cron !== undefined && cron.exitCode === null && cron.signalCode === null) {
-        const ended = new Promise((r) => cron!.once("exit", r));
-        cron.kill("SIGTERM");
-        await ended;
-      }
     });
 
     it(
       "runs a Python job through secretfile exec with its key, and refuses a user outside the policy with exit 4",
       async () => {
-        await waitForFiles([out.job.status, out.outsider.status], WAIT_MS, ensureCron);
+        await waitFor(filesWritten([out.job.status, out.outsider.status]), CRON_WAIT_MS, cron.ensure);
         const log = (role: "job" | "outsider") =>
           existsSync(out[role].log) ? readFileSync(out[role].log, "utf8") : "(no log)";
         expect(existsSync(out.job.status), `the job never ran; its log: ${log("job")}`).toBe(true);
@@ -117,7 +74,7 @@ describe.skipIf(!isRoot || !hasCron)(
         );
         expect(decisions).toContainEqual(expect.objectContaining({ uid: sys.users.outsider.uid, allowed: false }));
       },
-      WAIT_MS + 20_000,
+      CRON_WAIT_MS + 20_000,
     );
   },
 );
