@@ -15,7 +15,7 @@ const ENV = { PATH: process.env.PATH, HOME: "/home/job", A: "from-env", EMPTY: "
 
 /** Returns python-dotenv's dotenv_values() of each text, with ENV as its environment. */
 function python(texts: string[]): Record<string, string | null>[] {
-  const r = spawnSync("python3", [path.join(FIXTURES, "python-dotenv-values.py")], {
+  const r = spawnSync("/usr/bin/python3", [path.join(FIXTURES, "python-dotenv-values.py")], {
     input: JSON.stringify(texts),
     env: ENV,
     encoding: "utf8",
