@@ -139,3 +139,31 @@ describe.concurrent("expiry and rotation", { timeout: SLOW }, () => {
     expect(r.stderr).toMatch(/^secretfile: error: .* is damaged: the entry for K is malformed\n/);
   });
 });
+
+describe("secretfile report in personal mode: for cron to mail", { timeout: SLOW }, () => {
+  it("is quiet (no output, exit 0) when all is well; names a key due for rotation and an expired one (exit 1)", async () => {
+    const sb = sandbox();
+    await sb.add("ROTATED", "r-value", ["--rotate-every", "30d"]);
+    await sb.add("FRESH", "f-value", ["--rotate-every", "30d"]);
+    expect(await sb.run(["report"])).toMatchObject({ code: 0, stdout: "", stderr: "" });
+
+    const updated = new Date(Date.now() - 40 * DAY).toISOString();
+    await rewrite(sb, (secrets) => {
+      secrets.ROTATED!.updated = updated;
+    });
+    expect((await sb.run(["update", "FRESH", "--expires", "2020-01-01"])).code).toBe(0);
+    const since = new Date(Date.parse(updated) + 30 * DAY).toISOString().slice(0, 10);
+    const r = await sb.run(["report"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toContain(`ROTATED is due for rotation since ${since}`);
+    expect(r.stdout).toContain("FRESH expired on 2020-01-01");
+    expect(r.stdout + r.stderr).not.toMatch(/r-value|f-value/);
+    const json = await sb.run(["report", "--json"]);
+    expect(json.code).toBe(1);
+    const { findings, attention } = JSON.parse(json.stdout) as { findings: { kind: string }[]; attention: boolean };
+    expect({ kinds: findings.map((f) => f.kind).sort(), attention }).toEqual({
+      kinds: ["due", "expired"],
+      attention: true,
+    });
+  });
+});
