@@ -45,7 +45,7 @@ describe.concurrent("export", { timeout: SLOW }, () => {
       const doc = JSON.parse(ageDecrypt(id, out).toString("utf8"));
       expect(doc).toMatchObject({
         format: "secretfile-store",
-        version: 1,
+        version: 2,
         secrets: { API_KEY: { value: VALUE, description: "dashboard" }, OTHER: { value: "second value" } },
       });
     }

@@ -1,7 +1,7 @@
 // History and rollback in personal mode, end to end: add --replace keeps earlier values up to the store's limit,
 // history lists versions and dates (never values), rollback restores one and can be undone, rm removes everything.
 
-import { chmodSync, cpSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ageDecrypt, ageEncrypt, ageRecipient, hasAge, NO_AGE } from "../../helpers/age.js";
@@ -206,6 +206,8 @@ describe.concurrent("history and rollback (personal mode)", { timeout: SLOW }, (
       secrets: { OLD: { value: value(1), created, updated: created } },
     };
     writeFileSync(sb.store, ageEncrypt(JSON.stringify(doc), ageRecipient(sb.identity)));
+    // A folder from before generations has no record of the newest store served (init wrote one).
+    rmSync(path.join(sb.dir, "store.seen"));
     expect(await versions(sb, "OLD")).toEqual([{ version: 1, since: created, current: true }]);
     await sb.add("OLD", value(2), ["--replace"]);
     expect(await versions(sb, "OLD")).toEqual([

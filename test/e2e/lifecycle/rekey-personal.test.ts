@@ -76,7 +76,7 @@ describe.concurrent("rekey", { timeout: SLOW }, () => {
     const fin = await sb.run(["rekey", "--finish"]);
     expect(fin).toMatchObject({ code: 0 });
     expect(fin.stderr).toContain(`removed ${sb.identity}.old; ${sb.store} is encrypted to ${second} only`);
-    expect(files(sb)).toEqual(["identity.txt", "recipients.txt", "store.age"]);
+    expect(files(sb)).toEqual(["identity.txt", "recipients.txt", "store.age", "store.seen"]);
     expect(opens(oldCopy, sb.store)).toBeUndefined();
     expect(opens(sb.identity, sb.store)).toEqual({ K: "v1", L: "v2" });
     expect(opens(recovery, sb.store)).toEqual({ K: "v1", L: "v2" });
@@ -90,6 +90,9 @@ describe.concurrent("rekey", { timeout: SLOW }, () => {
     copyFileSync(sb.store, backup);
     expect((await sb.run(["rekey"])).code).toBe(0);
     copyFileSync(backup, sb.store); // restored: encrypted to the old identity only
+    // An older store than the one served (the rekey wrote a newer one): refused until taken on purpose.
+    expect((await sb.run(["get", "K"])).code).toBe(5);
+    expect((await sb.run(["accept-store"])).code).toBe(0);
     expect(await sb.run(["get", "K"])).toMatchObject({ code: 0, stdout: "v1", stderr: "" });
     // A write then encrypts to identity.txt (and still to the old one until --finish).
     await sb.add("L", "v2");
@@ -148,7 +151,7 @@ describe.concurrent("rekey", { timeout: SLOW }, () => {
         expect((await sb.run(["rekey"])).code).toBe(1); // waiting for --finish: no second rekey on top
       }
       expect((await sb.run(["rekey", "--finish"])).code).toBe(0);
-      expect(files(sb)).toEqual(["identity.txt", "recipients.txt", "store.age"]);
+      expect(files(sb)).toEqual(["identity.txt", "recipients.txt", "store.age", "store.seen"]);
       expect(ageRecipient(sb.identity)).not.toBe(first);
       expect(opens(sb.identity, sb.store)).toEqual({ K: "v1", L: "v2" });
       expect(opens(firstCopy, sb.store)).toBeUndefined();

@@ -28,7 +28,10 @@ describe.concurrent("personal mode and the age CLI", { timeout: SLOW }, () => {
     const doc = decrypt(sb.identity, sb.store);
     expect(doc).toEqual({
       format: "secretfile-store",
-      version: 1,
+      version: 2,
+      // The store's creation and two adds, each a write: the generation and who wrote it (the store's own key).
+      generation: 3,
+      written: { by: expect.stringMatching(/^age1/), at: expect.any(String) },
       secrets: {
         MERAKI_API_KEY: {
           value: 'sk live "quoted" 🔑',
@@ -50,9 +53,13 @@ describe.concurrent("personal mode and the age CLI", { timeout: SLOW }, () => {
     const sb = sandbox();
     await sb.init();
     const created = "2026-01-02T03:04:05.000Z";
+    // Written by hand above the generation this folder has served (init wrote 1), as a change must be: a lower or equal
+    // one would be refused as an older store or a fork.
     const doc = {
       format: "secretfile-store",
-      version: 1,
+      version: 2,
+      generation: 5,
+      written: { by: "an admin with age", at: created },
       secrets: { K: { value: "v from age", created, updated: created } },
     };
     // Encrypted to this identity and to a second recipient, as an admin keeping a backup key would.
