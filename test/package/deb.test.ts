@@ -4,12 +4,22 @@
 // steps in sequence, each with a deadline.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pinnedRuntime } from "../../build/runtime.mjs";
 import { isRoot } from "../helpers/cli.js";
-import { BOOKWORM_CACHE, cachedPackage, has, MIRROR, processesIn, sh, UPGRADE, VERSION } from "./support.js";
+import {
+  BOOKWORM_CACHE,
+  bookwormRoot,
+  cachedPackage,
+  has,
+  processesIn,
+  removeRoot,
+  sh,
+  UPGRADE,
+  VERSION,
+} from "./support.js";
 
 function cmdline(pid: number): string {
   try {
@@ -51,33 +61,20 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
       .digest("hex");
 
   beforeAll(() => {
-    if (!existsSync(path.join(BOOKWORM_CACHE, "usr/bin/apt"))) {
-      // CI's first run: made once, kept outside /tmp for the next runs.
-      const made = sh("debootstrap", ["--variant=minbase", "bookworm", BOOKWORM_CACHE, MIRROR], { timeoutMs: 900_000 });
-      if (made.status !== 0)
-        rootWhy = `debootstrap could not make ${BOOKWORM_CACHE} from ${MIRROR} (mirror unreachable?): ${made.stderr.trim().split("\n").pop()}`;
-    }
+    // CI's first run makes it (debootstrap), kept outside /tmp for the next runs.
+    const made = bookwormRoot();
+    if ("why" in made) rootWhy = made.why;
     debs.first = cachedPackage(VERSION);
     debs.upgrade = cachedPackage(UPGRADE);
     if (rootWhy !== undefined) return;
     root = mkdtempSync("/var/tmp/secretfile-chroot-");
-    ok(sh("cp", ["-a", `${BOOKWORM_CACHE}/.`, root], { timeoutMs: 300_000 }));
+    ok(sh("cp", ["-a", `${BOOKWORM_CACHE}/.`, root], { timeoutMs: 300_000 })); // bookwormRoot's, made above
     ok(sh("mount", ["-t", "proc", "proc", path.join(root, "proc")]));
     for (const [name, deb] of Object.entries(debs)) copyFileSync(deb, path.join(root, `root/${name}.deb`));
   }, 900_000);
 
   afterAll(() => {
-    if (root !== "") {
-      for (const pid of processesIn(root)) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-      sh("umount", ["-l", path.join(root, "proc")]);
-      rmSync(root, { recursive: true, force: true });
-    }
+    if (root !== "") removeRoot(root);
   }, 120_000);
 
   it("installs offline with apt, with no Node on the host, and prints its version and commit", (ctx) => {

@@ -243,6 +243,19 @@ export function buildPackage(src: string, version: string): string {
   return deb;
 }
 
+/** Kills every process running in the chroot `root`, unmounts its /proc and removes it. Never throws. */
+export function removeRoot(root: string): void {
+  for (const pid of processesIn(root)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  sh("umount", ["-l", path.join(root, "proc")]);
+  rmSync(root, { recursive: true, force: true });
+}
+
 /** The pids of processes whose root is `dir` (the chroot's), for cleaning up what the test started there. */
 export function processesIn(dir: string): number[] {
   const pids: number[] = [];

@@ -4,12 +4,12 @@
 // the job's key fingerprint printed and another user refused, and the crontab line it wrote must work as cron runs it.
 
 import { createHash, randomBytes } from "node:crypto";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../helpers/cli.js";
 import { bootSystemd, SHARE, systemdSkipReason, type Booted } from "../helpers/systemd.js";
-import { bookwormRoot, cachedPackage, has, processesIn, sh, VERSION } from "../package/support.js";
+import { bookwormRoot, cachedPackage, has, removeRoot, sh, VERSION } from "../package/support.js";
 import { readmeBlock } from "./blocks.js";
 
 const DEB = `secretfile_${VERSION}_amd64.deb`;
@@ -78,16 +78,7 @@ describe.skipIf(why !== undefined)("README's server quick start, run as written"
     }, 1_200_000);
 
     afterAll(() => {
-      if (root === "") return;
-      for (const pid of processesIn(root)) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-      sh("umount", ["-l", path.join(root, "proc")]);
-      rmSync(root, { recursive: true, force: true });
+      if (root !== "") removeRoot(root);
     }, 120_000);
 
     it("gets the job its key, refuses another user, and leaves a crontab line that works as cron runs it", (ctx) => {
