@@ -19,6 +19,15 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * `exec` passes its job's status through, so its own failures must not look like one: secretfile's code N (1 to 7)
+ * ends `exec` as 100 + N (104: refused), a range jobs rarely use, as `env` and `timeout` keep 125 for themselves.
+ * 126 and 127 (the command cannot run, or is not found) stay as a shell reports them. Returns the code `exec` exits with.
+ */
+export function execOwnExit(code: number): number {
+  return code >= ExitCode.failure && code <= ExitCode.pending ? 100 + code : code;
+}
+
 /** Options shared by every secretfile error. */
 export interface ErrorDetails {
   /** What the user can do next, printed as `secretfile: hint: …`. */

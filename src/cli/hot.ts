@@ -9,7 +9,7 @@ import type { ExecOptions } from "./commands/exec.js";
 import { EXEC_OPTIONS, LS_OPTIONS, parseSimple, WHERE_OPTIONS } from "./forms.js";
 import { hardenCli } from "./hygiene.js";
 import { whereOf, type WhereOptions } from "./options.js";
-import { reportError } from "./report.js";
+import { execFailed, reportError } from "./report.js";
 
 /**
  * The one command this copy of the entry runs: the build bundles it once per hot command (dist/hot-WORD.cjs, esbuild's
@@ -68,6 +68,6 @@ async function run(isExec: boolean, action: () => Promise<void>): Promise<number
     await action();
     return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
   } catch (err) {
-    return reportError(err);
+    return isExec ? execFailed(reportError(err)) : reportError(err);
   }
 }

@@ -5,7 +5,7 @@
 import { Command, CommanderError } from "commander";
 import { ExitCode } from "../errors.js";
 import { hardenCli } from "./hygiene.js";
-import { reportError } from "./report.js";
+import { execFailed, reportError } from "./report.js";
 
 declare const SECRETFILE_VERSION: string;
 /** The commit the bundle was built from (`git rev-parse --short HEAD` in build/bundle.mjs; "unknown" outside git). */
@@ -88,9 +88,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-    }
-    return reportError(err);
+    const code = err instanceof CommanderError ? (err.exitCode === 0 ? ExitCode.ok : ExitCode.usage) : reportError(err);
+    return argv.find((arg) => !arg.startsWith("-")) === "exec" ? execFailed(code) : code;
   }
 }

@@ -3,7 +3,7 @@
 // expected error; an unexpected one shows its details only with SECRETFILE_DEBUG=1 (they could hold a value); every
 // line is escaped (escape.ts), since a message can carry text from a store, a log or the agent.
 
-import { ExitCode, SecretfileError } from "../errors.js";
+import { ExitCode, execOwnExit, SecretfileError } from "../errors.js";
 import { escapeText } from "./escape.js";
 
 /** Writes an informational line to standard error. */
@@ -35,6 +35,17 @@ export function reportError(err: unknown): number {
     );
   }
   return ExitCode.failure;
+}
+
+/**
+ * Returns the exit code of `exec` for its own failure `code` (errors.ts, execOwnExit), after saying on standard error
+ * that the job did not run, so the job's own statuses keep their meaning for cron and monitoring.
+ */
+export function execFailed(code: number): number {
+  const own = execOwnExit(code);
+  if (own !== code)
+    note(`the job was not started: exit ${own} is secretfile's own failure (${code}), not the job's status`);
+  return own;
 }
 
 /** The cause as SECRETFILE_DEBUG shows it: an Error as `Name: message`, anything else as JSON when it can be. */
