@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, isRoot, ROOT, tempDir } from "../helpers/cli.js";
 import { removeSandboxes, sandbox } from "../helpers/personal.js";
 import { NEEDS_ROOT, NODE, useSystem, type RunningAgent, type TestUser } from "../helpers/system.js";
+import { execOwnExit } from "../../src/errors.js";
 
 const EXAMPLES = path.join(ROOT, "examples");
 const PYTHON = "/usr/bin/python3";
@@ -92,7 +93,7 @@ describe.skipIf(!isRoot || !hasPython)(
       expect(r.stdout).toBe(`report: MERAKI_API_KEY sha256:${fingerprint(key)}; dry run, no API called\n`);
       expect(r.stdout + r.stderr).not.toContain(key);
       const refused = await runAsCron(command, sys.users.outsider, env);
-      expect(refused.code).toBe(4);
+      expect(refused.code).toBe(execOwnExit(4)); // exec's own refusal, not a job's status
       expect(refused.stdout).toBe("");
     });
 

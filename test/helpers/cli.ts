@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { execOwnExit } from "../../src/errors.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const BIN = path.join(ROOT, "bin", "secretfile");
@@ -82,3 +83,15 @@ export function tempDir(prefix = "secretfile-test-"): { dir: string; cleanup: ()
 
 /** True when the tests run as root (CI does): tests that need other uids skip otherwise. */
 export const isRoot = process.getuid?.() === 0;
+
+/**
+ * Returns the exit code of `args` for secretfile's own failure `code`: `exec` ends as 100 + code so that its own
+ * failures never look like its job's status (src/errors.ts, execOwnExit); every other command as `code`.
+ */
+export function ownExit(args: readonly string[], code: number): number {
+  return args[0] === "exec" ? execOwnExit(code) : code;
+}
+
+/** The line `exec` adds after its own failure `code` (src/cli/report.ts, execFailed). */
+export const notStarted = (code: number): string =>
+  `secretfile: the job was not started: exit ${execOwnExit(code)} is secretfile's own failure (${code}), not the job's status\n`;

@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { BIN, collect, isRoot } from "../helpers/cli.js";
 import { removeSandboxes, sandbox, type Sandbox } from "../helpers/personal.js";
 import { NEEDS_ROOT, useSystem } from "../helpers/system.js";
+import { execOwnExit } from "../../src/errors.js";
 
 afterAll(removeSandboxes);
 
@@ -102,7 +103,7 @@ describe("secretfile render", () => {
     expect(existsSync(out)).toBe(false);
     const marker = path.join(sb.root, "ran");
     const job = await sb.run(["exec", "--render", `${t}:CONF`, "--", "touch", marker]);
-    expect(job.code, job.stderr).toBe(2);
+    expect(job.code, job.stderr).toBe(execOwnExit(2));
     expect(existsSync(marker)).toBe(false);
   });
 
@@ -147,10 +148,10 @@ describe("exec --render", () => {
     const t = path.join(sb.root, "t");
     writeFileSync(t, "((secretfile:NOPE))");
     const marker = path.join(sb.root, "ran");
-    expect((await sb.run(["exec", "--render", `${t}:CONF`, "--", "touch", marker])).code).toBe(3);
-    expect((await sb.run(["exec", "--render", t, "--", "touch", marker])).code).toBe(2);
+    expect((await sb.run(["exec", "--render", `${t}:CONF`, "--", "touch", marker])).code).toBe(execOwnExit(3));
+    expect((await sb.run(["exec", "--render", t, "--", "touch", marker])).code).toBe(execOwnExit(2));
     expect((await sb.run(["exec", "--only", "API_KEY", "--render", `${t}:API_KEY`, "--", "touch", marker])).code).toBe(
-      2,
+      execOwnExit(2),
     );
     expect(existsSync(marker)).toBe(false);
   });

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { removeSandboxes, sandbox, startCli, type Sandbox } from "../../helpers/personal.js";
+import { execOwnExit } from "../../../src/errors.js";
 
 const SLOW = 240_000;
 const VALUE = "-----BEGIN KEY-----\nline two with  spaces\t\n-----END KEY-----  ";
@@ -185,10 +186,10 @@ describe.concurrent("exec --file", { timeout: SLOW }, () => {
   it("a missing secret is exit 3 and makes no folder; a bad --file is exit 2", async () => {
     const { sb, runtime } = await world();
     const missing = await sb.run(["exec", "--file", "GCP_KEY", "--file", "NO_SUCH_KEY", "--", "true"]);
-    expect(missing).toMatchObject({ code: 3, stdout: "" });
+    expect(missing).toMatchObject({ code: execOwnExit(3), stdout: "" });
     expect(missing.stderr).toMatch(/^secretfile: error: no secret named NO_SUCH_KEY in /);
     const bad = await sb.run(["exec", "--file", "BAD-NAME", "--", "true"]);
-    expect(bad).toMatchObject({ code: 2, stdout: "" });
+    expect(bad).toMatchObject({ code: execOwnExit(2), stdout: "" });
     expect(bad.stderr).toMatch(/^secretfile: error: invalid secret name "BAD-NAME"/);
     expect(readdirSync(runtime)).toEqual([]);
   });

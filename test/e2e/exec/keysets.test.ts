@@ -7,6 +7,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from "node
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { FIXTURES, removeSandboxes, sandbox, type Sandbox } from "../../helpers/personal.js";
+import { notStarted } from "../../helpers/cli.js";
+import { execOwnExit } from "../../../src/errors.js";
 
 const ENV_PROBE = path.join(FIXTURES, "env-probe.mjs");
 const sha = (v: string) => ({
@@ -120,7 +122,7 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
         "touch",
         marker,
       ]);
-      expect(r).toMatchObject({ code: 3, stdout: "" });
+      expect(r).toMatchObject({ code: execOwnExit(3), stdout: "" });
       expect(r.stderr).toMatch(/^secretfile: error: no secret named NO_SUCH_KEY in /);
       expect(existsSync(marker)).toBe(false);
     });
@@ -133,9 +135,9 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
     ])("--map %s is exit 2", async ([pair, message]) => {
       const sb = await store();
       const r = await sb.run(["exec", "--map", pair!, "--", "true"]);
-      expect(r).toMatchObject({ code: 2, stdout: "" });
+      expect(r).toMatchObject({ code: execOwnExit(2), stdout: "" });
       expect(r.stderr).toBe(
-        `secretfile: error: ${message}\nsecretfile: hint: e.g. --map MERAKI_DASHBOARD_API_KEY=MERAKI_PROD_KEY; names are letters, digits and '_'\n`,
+        `secretfile: error: ${message}\nsecretfile: hint: e.g. --map MERAKI_DASHBOARD_API_KEY=MERAKI_PROD_KEY; names are letters, digits and '_'\n${notStarted(2)}`,
       );
     });
 
@@ -143,10 +145,10 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       const sb = await store();
       const r = await sb.run(["exec", "--map", "DASH=MERAKI_PROD_KEY", "--map", "DASH=WEBEX_TOKEN", "--", "true"]);
       expect(r).toEqual({
-        code: 2,
+        code: execOwnExit(2),
         signal: null,
         stdout: "",
-        stderr: "secretfile: error: DASH is given twice: by --map DASH=MERAKI_PROD_KEY and by --map DASH=WEBEX_TOKEN\n",
+        stderr: `secretfile: error: DASH is given twice: by --map DASH=MERAKI_PROD_KEY and by --map DASH=WEBEX_TOKEN\n${notStarted(2)}`,
       });
     });
   });
@@ -232,10 +234,10 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       expect(JSON.parse(both.stdout)).toEqual({ A: sha(MERAKI), B: sha(WEBEX) });
       const clash = await sb.run(["exec", "--env-file", file, "--map", "A=WEBEX_TOKEN", "--", "true"]);
       expect(clash).toEqual({
-        code: 2,
+        code: execOwnExit(2),
         signal: null,
         stdout: "",
-        stderr: `secretfile: error: A is given twice: by --map A=WEBEX_TOKEN and by ${file}:2\n`,
+        stderr: `secretfile: error: A is given twice: by --map A=WEBEX_TOKEN and by ${file}:2\n${notStarted(2)}`,
       });
     });
 
@@ -261,7 +263,7 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       const file = envFile(sb, "ORG_ID=1\nURL=https://h/v1#frag-0xdeadbeef\nHOME_DIR=${HOME}/x\n");
       const marker = path.join(sb.root, "ran");
       const r = await sb.run(["exec", "--env-file", file, "--", "touch", marker]);
-      expect(r).toMatchObject({ code: 2, stdout: "" });
+      expect(r).toMatchObject({ code: execOwnExit(2), stdout: "" });
       expect(r.stderr.split("\n")[0]).toBe(
         `secretfile: error: ${file}:2: Node's dotenv and python-dotenv read URL differently: Node's dotenv ends an unquoted value at '#', python-dotenv only at a blank then '#' (1 more line is refused)`,
       );
@@ -278,7 +280,9 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       };
       expect(await read("python")).toEqual({ URL: "https://h/v1#frag-0xdeadbeef", HOME_DIR: "/home/job/x" });
       expect(await read("node")).toEqual({ URL: "https://h/v1", HOME_DIR: "${HOME}/x" });
-      expect(await sb.run(["exec", "--dialect", "perl", "--env-file", file, "--", "true"])).toMatchObject({ code: 2 });
+      expect(await sb.run(["exec", "--dialect", "perl", "--env-file", file, "--", "true"])).toMatchObject({
+        code: execOwnExit(2),
+      });
     });
 
     it.for([
@@ -305,7 +309,7 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       chmodSync(dir, dirMode as number);
       const marker = path.join(sb.root, "ran");
       const r = await sb.run(["exec", "--env-file", file, "--", "touch", marker]);
-      expect(r).toMatchObject({ code: 4, stdout: "" });
+      expect(r).toMatchObject({ code: execOwnExit(4), stdout: "" });
       expect(r.stderr).toMatch(what as RegExp);
       expect(r.stderr).toMatch(hint as RegExp);
       expect(existsSync(marker)).toBe(false);
@@ -320,7 +324,7 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       const file = envFile(sb, "ORG_ID=1\n");
       chownSync(file, 65534, 65534);
       const r = await sb.run(["exec", "--env-file", file, "--", "true"]);
-      expect(r).toMatchObject({ code: 4, stdout: "" });
+      expect(r).toMatchObject({ code: execOwnExit(4), stdout: "" });
       expect(r.stderr).toMatch(/refusing the env file .*: it is owned by uid 65534, not by you \(uid 0\) or root/);
     });
 
@@ -343,7 +347,7 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       const file = envFile(sb, text as string);
       const marker = path.join(sb.root, "ran");
       const r = await sb.run(["exec", "--env-file", file, "--", "touch", marker]);
-      expect(r.code).toBe(2);
+      expect(r.code).toBe(execOwnExit(2));
       expect(r.stdout).toBe("");
       expect(r.stderr.split("\n")[0]).toBe(`secretfile: error: ${file}:${line}: ${what}`);
       expect(r.stderr).toMatch(
@@ -358,7 +362,7 @@ describe.concurrent("exec key sets", { timeout: SLOW }, () => {
       const file = envFile(sb, "A=secretfile:MERAKI_PROD_KEY\nB=secretfile:NO_SUCH_KEY\n");
       const marker = path.join(sb.root, "ran");
       const r = await sb.run(["exec", "--env-file", file, "--", "touch", marker]);
-      expect(r).toMatchObject({ code: 3, stdout: "" });
+      expect(r).toMatchObject({ code: execOwnExit(3), stdout: "" });
       expect(r.stderr).toMatch(/^secretfile: error: no secret named NO_SUCH_KEY in /);
       expect(existsSync(marker)).toBe(false);
     });

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
 import { NEEDS_ROOT, NODE, request, useSystem } from "../../helpers/system.js";
+import { execOwnExit } from "../../../src/errors.js";
 
 const sha = (v: string) => ({
   sha256: createHash("sha256").update(v, "utf8").digest("hex"),
@@ -80,10 +81,10 @@ describe.skipIf(!isRoot)(`exec through the agent (${NEEDS_ROOT})`, () => {
 
       // A mapped name the job may not read stops it before it starts (exit 4, naming it); so does one that does not exist (3).
       const denied = await agent.run(["exec", "--map", "DASH=HIDDEN_KEY", "--", "/bin/echo", "ran"], { as: job });
-      expect(denied).toMatchObject({ code: 4, stdout: "" });
+      expect(denied).toMatchObject({ code: execOwnExit(4), stdout: "" });
       expect(denied.stderr).toMatch(/^secretfile: error: user \S+ \(uid \d+\) may not read HIDDEN_KEY\n/);
       const root = await agent.run(["exec", "--map", "DASH=NO_SUCH_KEY", "--", "/bin/echo", "ran"]);
-      expect(root).toMatchObject({ code: 3, stdout: "" });
+      expect(root).toMatchObject({ code: execOwnExit(3), stdout: "" });
       expect(root.stderr).toMatch(/^secretfile: error: no secret named NO_SUCH_KEY in /);
     },
   );

@@ -12,6 +12,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { holdsPiece, removeSandboxes, sandbox, type Sandbox } from "../../helpers/personal.js";
 import { readDotenv } from "../../../src/store/dotenv.js";
 import { DOTENV_TESTS, envFiles } from "../../helpers/dotenv.js";
+import { execOwnExit } from "../../../src/errors.js";
+import { ownExit } from "../../helpers/cli.js";
 
 afterAll(removeSandboxes);
 
@@ -152,7 +154,7 @@ describe.concurrent(
         ...((what as string).includes("reserved") ? [] : [["exec", "--env-file", file, "--", "touch", marker]]),
       ]) {
         const r = await sb.run(args);
-        expect(r).toMatchObject({ code: 2, stdout: "" });
+        expect(r).toMatchObject({ code: ownExit(args, 2), stdout: "" });
         expect(
           r.stderr.split("\n")[0]!.startsWith(`secretfile: error: ${file}:${line as number}: ${what as string}`),
           r.stderr,
@@ -246,7 +248,7 @@ describe(
             ...Object.keys(theirs),
           ]);
           // Refused only where our rules refuse (src/store/dotenv.ts in process), naming the file.
-          if (r.code === 2)
+          if (r.code === execOwnExit(2))
             expect([
               r.stderr.startsWith(`secretfile: error: ${file}`),
               readDotenv(text, { dialect: "node", reserved: "accept" }).refused.length > 0,

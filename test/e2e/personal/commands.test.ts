@@ -5,9 +5,10 @@ import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ROOT } from "../../helpers/cli.js";
+import { ROOT, notStarted, ownExit } from "../../helpers/cli.js";
 import { ALL } from "../../helpers/tier.js";
 import { FIXTURES, modeOf, removeSandboxes, sandbox, startCli } from "../../helpers/personal.js";
+import { execOwnExit } from "../../../src/errors.js";
 
 const SYSTEM_SOCKET = "/run/secretfile/agent.sock";
 const ENV_PROBE = path.join(FIXTURES, "env-probe.mjs");
@@ -454,7 +455,7 @@ describe.concurrent("personal mode", { timeout: SLOW }, () => {
       ]);
       expect(JSON.parse(two.stdout)).toEqual({ A_KEY: sha("a"), B_KEY: null, C_KEY: sha("c") });
       const missing = await sb.run(["exec", "--only", "A_KEY,NOPE", "--", process.execPath, ENV_PROBE, "A_KEY"]);
-      expect(missing).toMatchObject({ code: 3, stdout: "" });
+      expect(missing).toMatchObject({ code: execOwnExit(3), stdout: "" });
       expect(missing.stderr).toMatch(/^secretfile: error: no secret named NOPE in /);
     });
 
@@ -573,7 +574,12 @@ describe.concurrent("personal mode", { timeout: SLOW }, () => {
       "`secretfile %s` is exit 1 with a hint to run secretfile init, and creates nothing",
       async (args) => {
         const sb = sandbox();
-        expect(await sb.run(args)).toEqual({ code: 1, signal: null, stdout: "", stderr: noStoreHint(sb.dir) });
+        expect(await sb.run(args)).toEqual({
+          code: ownExit(args, 1),
+          signal: null,
+          stdout: "",
+          stderr: noStoreHint(sb.dir) + (args[0] === "exec" ? notStarted(1) : ""),
+        });
         expect(existsSync(sb.dir)).toBe(false);
       },
     );
@@ -632,7 +638,7 @@ describe.concurrent("personal mode", { timeout: SLOW }, () => {
       for (const [args, first] of bad) {
         const r = await sb.run(args, { input: "v" });
         got[args.join(" ")] = [r.code, r.stdout, r.stderr.split("\n")[0]];
-        want[args.join(" ")] = [2, "", first];
+        want[args.join(" ")] = [ownExit(args, 2), "", first];
       }
       expect(got).toEqual(want);
       const both = await sb.run(["ls"], { env: { SECRETFILE_SOCKET: path.join(sb.root, "agent.sock") } });

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { FIXTURES, onTerminal, removeSandboxes, sandbox, type Sandbox } from "../../helpers/personal.js";
 import { setEntry } from "../../../src/store/document.js";
 import { Store, storePaths } from "../../../src/store/store.js";
+import { execOwnExit } from "../../../src/errors.js";
 
 const ENV_PROBE = path.join(FIXTURES, "env-probe.mjs");
 const sha = (v: string) => ({
@@ -97,10 +98,10 @@ describe.concurrent("reserved names in personal mode", { timeout: SLOW }, () => 
     await oldStore(sb, { PATH: { value: "/tmp/evil" } });
     await sb.add("CORP_PROXY", "http://proxy.corp:3128");
     const only = await sb.run(["exec", "--only", "PATH", "--", "true"]);
-    expect(only.code, only.stderr).toBe(2);
+    expect(only.code, only.stderr).toBe(execOwnExit(2));
     expect(only.stderr).toContain("--map PATH=PATH");
     const file = await sb.run(["exec", "--file", "LD", "--", "true"]);
-    expect(file.code, file.stderr).toBe(2);
+    expect(file.code, file.stderr).toBe(execOwnExit(2));
     expect(file.stderr).toContain("--file LD_FILE=LD");
     const mapped = await sb.run([
       "exec",

@@ -19,12 +19,13 @@ import {
   type RunningAgent,
   type RunResult,
 } from "../../helpers/system.js";
+import { execOwnExit } from "../../../src/errors.js";
 
 const sha = (v: string) => createHash("sha256").update(v, "utf8").digest("hex");
 const value = (tag: string) => `${tag}-${randomBytes(12).toString("hex")}`;
 
-function expectDenied(r: RunResult, user: string, name: string): void {
-  expect(r.code, r.stderr).toBe(4);
+function expectDenied(r: RunResult, user: string, name: string, code = 4): void {
+  expect(r.code, r.stderr).toBe(code);
   expect(r.stdout).toBe("");
   expect(r.stderr).toContain(user);
   expect(r.stderr).toContain(name);
@@ -124,12 +125,15 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
       ]);
       gets.forEach((r, i) => expectDenied(r, other.name, names[i]!));
       // A uid that no read rule names is refused outright: a cron job must not run silently without its keys.
-      for (const r of [env, ls]) {
-        expect(r.code, r.stderr).toBe(4);
+      for (const [r, code] of [
+        [env, execOwnExit(4)],
+        [ls, 4],
+      ] as const) {
+        expect(r.code, r.stderr).toBe(code);
         expect(r.stdout).toBe("");
         expect(r.stderr).toContain(`user ${other.name} (uid ${other.uid}) may not read any secret`);
       }
-      expectDenied(only, other.name, "USER_KEY");
+      expectDenied(only, other.name, "USER_KEY", execOwnExit(4));
     });
 
     it("lets a write-only admin add, replace and remove, but not read", async () => {
@@ -238,7 +242,7 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
       expect(bind.status).toBe(0);
       chmodSync(dead, 0o666);
       r = await sys.world.run(["exec", "--", "/usr/bin/true"], { as: job, env: { ...env, SECRETFILE_SOCKET: dead } });
-      expect(r.code, r.stderr).toBe(6);
+      expect(r.code, r.stderr).toBe(execOwnExit(6));
       expect(r.stderr).toContain("systemctl");
     });
   });
@@ -294,7 +298,7 @@ describe.skipIf(!isRoot)(`system agent (${NEEDS_ROOT})`, () => {
         agent.run(["ls"], { as: job }),
       ]);
       await agent.stop();
-      expect(exec.code, `exec: ${exec.stderr}`).toBe(4);
+      expect(exec.code, `exec: ${exec.stderr}`).toBe(execOwnExit(4));
       expect(ls.code, `ls: ${ls.stderr}`).toBe(4);
     });
   });

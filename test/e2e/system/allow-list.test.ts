@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
 import { NEEDS_ROOT, NODE, useSystem, type RunningAgent } from "../../helpers/system.js";
 import { isReservedName } from "../../../src/store/reserved-names.js";
+import { execOwnExit } from "../../../src/errors.js";
 
 const SLOW = 240_000;
 /** Every variable the man pages of common programs document (test/fixtures/documented-variables.py made the list). */
@@ -92,7 +93,7 @@ describe.skipIf(!isRoot)(`a writer's names reach no job unasked (${NEEDS_ROOT})`
   it("root's plain exec with no rule naming root is given nothing unasked: exit 2, saying what to write instead", async () => {
     const other = await sys.startAgent({ policyText: "", secrets: { MERAKI_API_KEY: "meraki-value-1" } });
     const r = await other.run(["exec", "--", NODE, dump]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(execOwnExit(2));
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/asked for no secret by name/);
     expect(r.stderr).toMatch(/hint: .*--only NAME/);
@@ -107,7 +108,7 @@ describe.skipIf(!isRoot)(`a writer's names reach no job unasked (${NEEDS_ROOT})`
       secrets: { REPORT_TOKEN: "report-value-2" },
     });
     const r = await other.run(["exec", "--", NODE, dump], { as: job });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(execOwnExit(2));
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/its rules give REPORT_\* only to ask for by name/);
     await other.stop();

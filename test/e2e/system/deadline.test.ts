@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanEnv, ROOT, runCli, tempDir } from "../../helpers/cli.js";
+import { cleanEnv, notStarted, ownExit, ROOT, runCli, tempDir } from "../../helpers/cli.js";
 
 const tmp = tempDir("secretfile-deadline-");
 afterAll(() => tmp.cleanup());
@@ -42,10 +42,10 @@ describe.each([
     ["exec", ["exec", "--", "true"]],
   ] as const)(`%s ends with exit 6 after SECRETFILE_TIMEOUT (${how})`, async ([, args]) => {
     const r = await runCli([...args], { env: env(), timeoutMs: 20_000 });
-    expect([r.code, r.signal, r.stdout]).toEqual([6, null, ""]);
+    expect([r.code, r.signal, r.stdout]).toEqual([ownExit(args, 6), null, ""]);
     expect(r.stderr).toMatch(
       new RegExp(
-        `^secretfile: error: the agent at ${socket.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} did not answer within 1 s \\(SECRETFILE_TIMEOUT\\)\nsecretfile: hint: the agent may be stopped or overloaded[^\n]*\n$`,
+        `^secretfile: error: the agent at ${socket.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} did not answer within 1 s \\(SECRETFILE_TIMEOUT\\)\nsecretfile: hint: the agent may be stopped or overloaded[^\n]*\n${args[0] === "exec" ? notStarted(6).replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : ""}$`,
       ),
     );
   });
