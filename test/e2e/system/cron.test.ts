@@ -1,5 +1,5 @@
 // System mode end to end with a real cron daemon (Debian's cron): a Python job run through `secretfile exec` by a
-// locked-down user in the policy receives its key; a user outside the policy is refused with exit 4.
+// locked-down user in the policy receives its key; a user outside the policy is refused with exit 104 (exec's own refusal, 100 + 4).
 
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../../helpers/cli.js";
 import { CRON_WAIT_MS, filesWritten, hasCron, useCron, waitFor } from "../../helpers/cron.js";
 import { NEEDS_ROOT, NODE, useSystem, type RunningAgent, type TestUser } from "../../helpers/system.js";
+import { execOwnExit } from "../../../src/errors.js";
 
 describe.skipIf(!isRoot || !hasCron)(
   `system mode under a real cron daemon (${isRoot ? "needs Debian's cron: apt-get install cron" : NEEDS_ROOT})`,
@@ -49,7 +50,7 @@ describe.skipIf(!isRoot || !hasCron)(
     });
 
     it(
-      "runs a Python job through secretfile exec with its key, and refuses a user outside the policy with exit 4",
+      "runs a Python job through secretfile exec with its key, and refuses a user outside the policy with exit 104",
       async () => {
         await waitFor(filesWritten([out.job.status, out.outsider.status]), CRON_WAIT_MS, cron.ensure);
         const log = (role: "job" | "outsider") =>
@@ -63,7 +64,7 @@ describe.skipIf(!isRoot || !hasCron)(
         expect(proof.OTHER_KEY).toBeNull();
         expect(log("job")).not.toContain(key);
 
-        expect(readFileSync(out.outsider.status, "utf8").trim(), log("outsider")).toBe("4");
+        expect(readFileSync(out.outsider.status, "utf8").trim(), log("outsider")).toBe(String(execOwnExit(4)));
         expect(log("outsider")).toContain(sys.users.outsider.name);
         expect(log("outsider")).not.toContain(key);
 
