@@ -68,9 +68,9 @@ const REPORT_ONLY: ReadonlySet<string> = new Set(["expiring", "unread", "refused
 async function reportWarnings(opts: DoctorOptions, now: Date): Promise<Finding[]> {
   if (opts.where.mode === "agent" && process.getuid?.() !== 0) return [];
   const { gatherReport } = await import("./report-input.js");
-  const { reportFindings, defaultWindow } = await import("./report.js");
+  const { reportFindings, reportWindow } = await import("./report.js");
   try {
-    const input = await gatherReport(opts.where, opts.system, defaultWindow(now));
+    const input = await gatherReport(opts.where, opts.system, reportWindow(now));
     return reportFindings(input)
       .filter((f) => REPORT_ONLY.has(f.kind))
       .map((f) => warn(f.text, "secretfile report"));

@@ -2,7 +2,9 @@
 // expiring soon, due for rotation, unread for long, refused reads, and expected readers that stopped reading.
 // Rules: names, dates, users and programs only, never a value; nothing found is an empty list (the report stays quiet).
 
+import { parseSince } from "../audit/filter.js";
 import type { ReadsSeen, ReaderRead } from "../audit/reads.js";
+import { UsageError } from "../errors.js";
 import { describeUser, shortCommand } from "../audit/format.js";
 import { subjectMatches, matchesPattern } from "../policy/evaluate.js";
 import { formatDuration, formatSubject, type ExpectRule } from "../policy/parse.js";
@@ -37,22 +39,29 @@ export interface ReportInput {
 }
 
 const SHOWN = 5;
-const DAY_MS = 86_400_000;
 
-/** The report's default windows at `now` (its options' defaults): expiring within 14 days, unread for 30, refused in 1. */
-export function defaultWindow(now: Date): Pick<
-  ReportInput,
-  "now" | "expiringBefore" | "unreadSince" | "refusedSince"
-> & {
-  unreadSince: Date;
-  refusedSince: Date;
-} {
-  const at = now.getTime();
+/** The report's windows as durations (`report`'s options): their defaults, which `doctor` uses too. */
+export const REPORT_DEFAULTS = { expiring: "14d", unread: "30d", since: "1d" } as const;
+
+/** The report's windows at `now` for `durations`. Throws UsageError (2) naming the option of a bad duration. */
+export function reportWindow(
+  now: Date,
+  durations: { expiring: string; unread: string; since: string } = REPORT_DEFAULTS,
+): Pick<ReportInput, "now" | "expiringBefore"> & { unreadSince: Date; refusedSince: Date } {
+  const ago = (flag: string, text: string) => {
+    try {
+      return parseSince(text, now);
+    } catch {
+      throw new UsageError(`invalid ${flag} ${JSON.stringify(text.slice(0, 40))}`, {
+        hint: `give a duration such as 30m, 12h, 14d or 2w, e.g. ${flag} 14d`,
+      });
+    }
+  };
   return {
     now,
-    expiringBefore: new Date(at + 14 * DAY_MS),
-    unreadSince: new Date(at - 30 * DAY_MS),
-    refusedSince: new Date(at - DAY_MS),
+    expiringBefore: new Date(2 * now.getTime() - ago("--expiring", durations.expiring).getTime()),
+    unreadSince: ago("--unread", durations.unread),
+    refusedSince: ago("--since", durations.since),
   };
 }
 

@@ -4,7 +4,7 @@
 // steps in sequence, each with a deadline.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pinnedRuntime } from "../../build/runtime.mjs";
@@ -12,6 +12,7 @@ import { isRoot } from "../helpers/cli.js";
 import {
   BOOKWORM_CACHE,
   bookwormRoot,
+  copyRoot,
   cachedPackage,
   has,
   processesIn,
@@ -63,13 +64,13 @@ describe.skipIf(why !== undefined)("the Debian package in a fresh Debian 12 root
   beforeAll(() => {
     // CI's first run makes it (debootstrap), kept outside /tmp for the next runs.
     const made = bookwormRoot();
-    if ("why" in made) rootWhy = made.why;
     debs.first = cachedPackage(VERSION);
     debs.upgrade = cachedPackage(UPGRADE);
-    if (rootWhy !== undefined) return;
-    root = mkdtempSync("/var/tmp/secretfile-chroot-");
-    ok(sh("cp", ["-a", `${BOOKWORM_CACHE}/.`, root], { timeoutMs: 300_000 })); // bookwormRoot's, made above
-    ok(sh("mount", ["-t", "proc", "proc", path.join(root, "proc")]));
+    if ("why" in made) {
+      rootWhy = made.why;
+      return;
+    }
+    root = copyRoot(made.root);
     for (const [name, deb] of Object.entries(debs)) copyFileSync(deb, path.join(root, `root/${name}.deb`));
   }, 900_000);
 

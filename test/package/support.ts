@@ -243,6 +243,22 @@ export function buildPackage(src: string, version: string): string {
   return deb;
 }
 
+/**
+ * Returns a fresh copy of the root `from` (a bookwormRoot) under /var/tmp, /proc mounted, to chroot into; removeRoot
+ * undoes it. Throws with the failing command's output.
+ */
+export function copyRoot(from: string): string {
+  const root = mkdtempSync("/var/tmp/secretfile-chroot-");
+  for (const [cmd, args] of [
+    ["cp", ["-a", `${from}/.`, root]],
+    ["mount", ["-t", "proc", "proc", path.join(root, "proc")]],
+  ] as const) {
+    const r = sh(cmd, [...args], { timeoutMs: 300_000 });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${r.stderr}`);
+  }
+  return root;
+}
+
 /** Kills every process running in the chroot `root`, unmounts its /proc and removes it. Never throws. */
 export function removeRoot(root: string): void {
   for (const pid of processesIn(root)) {

@@ -4,12 +4,12 @@
 // the job's key fingerprint printed and another user refused, and the crontab line it wrote must work as cron runs it.
 
 import { createHash, randomBytes } from "node:crypto";
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRoot } from "../helpers/cli.js";
 import { bootSystemd, SHARE, systemdSkipReason, type Booted } from "../helpers/systemd.js";
-import { bookwormRoot, cachedPackage, has, removeRoot, sh, VERSION } from "../package/support.js";
+import { bookwormRoot, cachedPackage, copyRoot, has, removeRoot, sh, VERSION } from "../package/support.js";
 import { readmeBlock } from "./blocks.js";
 
 const DEB = `secretfile_${VERSION}_amd64.deb`;
@@ -70,9 +70,7 @@ describe.skipIf(why !== undefined)("README's server quick start, run as written"
         rootWhy = made.why;
         return;
       }
-      root = mkdtempSync("/var/tmp/secretfile-readme-root-");
-      expect(sh("cp", ["-a", `${made.root}/.`, root], { timeoutMs: 300_000 }).status).toBe(0);
-      expect(sh("mount", ["-t", "proc", "proc", path.join(root, "proc")]).status).toBe(0);
+      root = copyRoot(made.root);
       copyFileSync(deb, path.join(root, "root", DEB));
       writeFileSync(path.join(root, "root", "quick-start.sh"), readmeBlock("server").text);
     }, 1_200_000);

@@ -3,8 +3,7 @@
 // document on standard output); an error of its own is another exit code, never mistaken for a finding.
 
 import { Option, type Command } from "commander";
-import { parseSince } from "../../audit/filter.js";
-import { UsageError } from "../../errors.js";
+import { REPORT_DEFAULTS, reportFindings, reportWindow } from "../../doctor/report.js";
 import { resolvePaths } from "../../system/paths.js";
 import { escapeText, jsonText } from "../escape.js";
 import { withWhere, whereOf, type WhereOptions } from "../options.js";
@@ -26,29 +25,21 @@ export function register(program: Command): void {
     )
     .addOption(new Option("--policy <file>", "system mode: the policy file, for expect lines (env SECRETFILE_POLICY)"))
     .addOption(new Option("--audit <file>", "system mode: the audit log (env SECRETFILE_AUDIT)"))
-    .option("--expiring <duration>", "list secrets that expire within this time, e.g. 14d or 2w", "14d")
-    .option("--unread <duration>", "system mode: list secrets no job has read for this time", "30d")
-    .option("--since <duration>", "system mode: list refused reads since this time ago (the cron interval)", "1d")
+    .option(
+      "--expiring <duration>",
+      "list secrets that expire within this time, e.g. 14d or 2w",
+      REPORT_DEFAULTS.expiring,
+    )
+    .option("--unread <duration>", "system mode: list secrets no job has read for this time", REPORT_DEFAULTS.unread)
+    .option(
+      "--since <duration>",
+      "system mode: list refused reads since this time ago (the cron interval)",
+      REPORT_DEFAULTS.since,
+    )
     .option("--json", "print the findings as JSON (always, even when there are none)")
     .action(async (flags: ReportFlags) => {
-      const now = new Date();
-      const ago = (flag: string, text: string) => {
-        try {
-          return parseSince(text, now);
-        } catch {
-          throw new UsageError(`invalid ${flag} ${JSON.stringify(text.slice(0, 40))}`, {
-            hint: `give a duration such as 30m, 12h, 14d or 2w, e.g. ${flag} 14d`,
-          });
-        }
-      };
-      const window = {
-        now,
-        expiringBefore: new Date(2 * now.getTime() - ago("--expiring", flags.expiring).getTime()),
-        unreadSince: ago("--unread", flags.unread),
-        refusedSince: ago("--since", flags.since),
-      };
+      const window = reportWindow(new Date(), flags);
       const { gatherReport } = await import("../../doctor/report-input.js");
-      const { reportFindings } = await import("../../doctor/report.js");
       const paths = resolvePaths({ policy: flags.policy, audit: flags.audit });
       const findings = reportFindings(await gatherReport(whereOf(flags), paths, window));
       const text =
