@@ -55,9 +55,14 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
  */
 export function commandsFor(argv: readonly string[]): (() => Promise<CommandModule>)[] {
   if (argv[0] === "-V" || argv[0] === "--version") return [];
-  const word = argv.find((arg) => !arg.startsWith("-"));
+  const word = commandWord(argv);
   const one = word !== undefined && Object.hasOwn(COMMANDS, word) ? COMMANDS[word] : undefined;
   return one !== undefined ? [one] : Object.values(COMMANDS);
+}
+
+/** Returns the word of `argv` that names its command (the first that is not an option), or undefined. */
+function commandWord(argv: readonly string[]): string | undefined {
+  return argv.find((arg) => !arg.startsWith("-"));
 }
 
 /** Runs the CLI with `argv` (without node and the script); resolves with the exit code. */
@@ -89,6 +94,6 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
   } catch (err) {
     const code = err instanceof CommanderError ? (err.exitCode === 0 ? ExitCode.ok : ExitCode.usage) : reportError(err);
-    return argv.find((arg) => !arg.startsWith("-")) === "exec" ? execFailed(code) : code;
+    return commandWord(argv) === "exec" ? execFailed(code) : code;
   }
 }

@@ -182,8 +182,9 @@ describe("a value without a filter (a writer's text in a reader's file)", () => 
     expect(refused, "some generated values hold a line end").toBeGreaterThan(100);
   });
 
-  it.skipIf(spawnSync("python3", ["-c", "import configparser"]).status !== 0)(
-    "property: Python's configparser reads docs/render.md's INI example with its one section and two keys, whatever the value",
+  const noPython = spawnSync("python3", ["-c", "import configparser"]).status !== 0;
+  it.skipIf(noPython)(
+    `property: Python's configparser reads docs/render.md's INI example with its one section and two keys, whatever the value${noPython ? " (skipped: no python3 on this host)" : ""}`,
     () => {
       const values = fc.sample(writerValues, 500);
       const rendered = values.flatMap((value) => {
