@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { errnoOf } from "../../../src/system/errno.js";
 import { agentStartFlags } from "../../../src/setup/units.js";
 import { BIN, collect, isRoot } from "../../helpers/cli.js";
 import { removeSandboxes, sandbox, sleep, type Sandbox } from "../../helpers/personal.js";
@@ -19,7 +20,14 @@ afterAll(removeSandboxes);
 function listeningSockets(pid: number): string[] {
   const inodes = new Set<string>();
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: "utf8" }));
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: "utf8" });
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT") continue; // closed since the listing: not a socket it holds now
+      throw err;
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(target);
     if (m !== null) inodes.add(m[1]!);
   }
   const listening: string[] = [];
